@@ -1,0 +1,9 @@
+import type { Command } from 'commander';
+
+/**
+ * Every subcommand registers itself here: one import and one call per command file, so that
+ * adding a command touches one line.
+ */
+export function registerCommands(program: Command): void {
+  void program;
+}
