@@ -1,0 +1,31 @@
+/**
+ * Timing defaults of a running node, chosen for hot recovery (issue 5, item 7): the time from a
+ * leader's death or freeze to the first write acknowledged through another node should have a
+ * p50 of at most 300 ms and a maximum under 1 s, without spurious elections under load.
+ *
+ * - A tick every 10 ms. Timers coalesce when the event loop is busy, so a stalled loop delivers
+ *   fewer ticks, never a burst: a busy node is slower to time out, not quicker.
+ * - Heartbeats every 3 ticks (30 ms): a follower hears from a healthy leader ~5 times per
+ *   minimum election timeout, so one late heartbeat (GC pause, fsync stall, a burst of
+ *   client traffic) never starts an election.
+ * - Election timeout randomized in [15, 30) ticks = [150, 300) ms. The first follower to time out
+ *   wins (PreVote then vote: two loopback round trips, a few ms with fsync), so the expected
+ *   failover is ~150 ms + the client's retry: p50 well under 300 ms, max ~350 ms.
+ * - PreVote and CheckQuorum on (the protocol defaults): a partitioned node cannot disrupt the
+ *   group when it returns, and a frozen leader that wakes up steps down instead of serving.
+ *
+ * Measure with `npm run bench -- failover` (bench/failover.bench.ts).
+ */
+export const nodeDefaults = {
+  tickMs: 10,
+  electionTicks: 15,
+  heartbeatTicks: 3,
+  /** Take a checkpoint (snapshot + log compaction) every N applied entries. */
+  checkpointEvery: 10_000,
+  /** Deadline of one client request inside the node (proposal, read or forward). */
+  requestTimeoutMs: 5_000,
+  /** Client requests waiting for their commit or read point, beyond which requests are refused. */
+  pendingRequestsMax: 16_384,
+  /** How often a node announces its client URL to its peers. */
+  helloEveryMs: 1_000,
+} as const;

@@ -1,0 +1,662 @@
+import { randomInt } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import {
+  ConfigError, QuorateError, Rng, TooLargeError, assertNever, commandsOf, isNodeId, replicaOptions,
+} from '../core/index.js';
+import type {
+  ClusterConfig, Message, NodeId, ProtocolModule, Ready, Replica, ReplicaOptions, ReplicaStatus, SnapshotSource,
+} from '../core/index.js';
+import { KvStateMachine, decodeCommand, encodeCommand } from '../kv/index.js';
+import type { KvCommand, KvOp, KvResult } from '../kv/index.js';
+import type { Storage } from '../storage/storage.js';
+import type { Transport } from '../transport/transport.js';
+import { nodeDefaults } from './defaults.js';
+import { BadRequestError, NoQuorumError, NotLeaderError, OverloadedError, StoppedError, TimeoutError } from './errors.js';
+import { PendingTable } from './pending.js';
+import { decodePeerMessage, encodePeerMessage, nodeGroup } from './peer-messages.js';
+import type { ForwardOutcome, PeerMessage } from './peer-messages.js';
+import type { NodeEvent, NodeStats, NodeStatus, ReadValue, SnapshotInfo } from './status.js';
+
+export type InitialClusterState = 'new' | 'existing';
+
+export interface NodeOptions {
+  readonly id: NodeId;
+  readonly protocol: ProtocolModule<Message>;
+  /** Membership when storage holds no snapshot. */
+  readonly config: ClusterConfig;
+  readonly storage: Storage;
+  readonly transport: Transport;
+  /** This node's client URL, announced to peers so followers can name the leader's. */
+  readonly clientUrl?: string;
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+  readonly heartbeatTicks?: number;
+  readonly checkpointEvery?: number;
+  /**
+   * 'existing' says this member joins a cluster that already exists: if its storage is empty its
+   * state was lost (wiped disk) and it must not vote until caught up (lostState).
+   */
+  readonly initialClusterState?: InitialClusterState;
+  readonly requestTimeoutMs?: number;
+  readonly pendingRequestsMax?: number;
+  readonly helloEveryMs?: number;
+  /** Seed of the replica's Rng; random by default (tests pin it). */
+  readonly seed?: number;
+  readonly logger?: Logger;
+  /** Further replica option overrides (limits, preVote, ...). */
+  readonly replica?: Partial<ReplicaOptions>;
+}
+
+export interface SessionRef {
+  readonly clientId: string;
+  readonly seq: number;
+}
+
+/** A read: 'linearizable' goes through the protocol's read point; 'stale' is this node's state. */
+export type Consistency = 'linearizable' | 'stale';
+
+/**
+ * The driver (DESIGN.md, Drivers): owns one Replica, its Storage, a Transport and the KV state
+ * machine; real timers drive tick(); a single drain loop does each Ready's work in the contract's
+ * order. No singletons: several nodes can live in one process (the unit tests run three).
+ */
+export class QuorateNode {
+  readonly id: NodeId;
+  /** Structured events ('event' listeners receive a NodeEvent). */
+  readonly events = new EventEmitter();
+  private readonly opts: Required<Omit<NodeOptions, 'clientUrl' | 'seed' | 'logger' | 'replica'>>;
+  private readonly log: Logger;
+  private replicaInst: Replica<Message> | null = null;
+  private kv = new KvStateMachine();
+  /** Id (term/ballot/epoch) of the last applied entry: a checkpoint names it in its meta. */
+  private appliedId = 0;
+  private lastSnapshot: SnapshotInfo | null = null;
+  private snapshotSource: SnapshotSource | null = null;
+  private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed' = 'new';
+  private draining = false;
+  private drainDone: Promise<void> = Promise.resolve();
+  private tickTimer: ReturnType<typeof setInterval> | undefined;
+  private helloTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly peerUrls = new Map<NodeId, string>();
+  private readonly proposals: PendingTable<string, KvResult>;
+  private readonly reads: PendingTable<number, ReadValue>;
+  private readonly readKeys = new Map<number, { key: string; index: number | null }>();
+  private readonly forwards: PendingTable<number, ForwardOutcome>;
+  private readCtx = 0;
+  private forwardSeq = 0;
+  private seen: { role: string; leader: NodeId | null; term: number } = { role: '', leader: null, term: 0 };
+  private readonly startedAtMs = Date.now();
+  readonly stats: NodeStats = {
+    readies: 0, saves: 0, saveMsTotal: 0, entriesPersisted: 0, entriesApplied: 0, commandsApplied: 0,
+    messagesSent: 0, messagesDropped: 0, messagesReceived: 0, decodeErrors: 0, forwardsSent: 0,
+    forwardsServed: 0, checkpoints: 0, snapshotsInstalled: 0, leaderChanges: 0, readsServed: 0,
+  };
+
+  constructor(private readonly options: NodeOptions) {
+    if (!isNodeId(options.id)) throw new ConfigError(`bad node id "${options.id}"`);
+    if (!options.config.voters.includes(options.id) && !options.config.learners.includes(options.id)) {
+      throw new ConfigError(`node ${options.id} is not a member of the cluster (${options.config.voters.join(', ')})`);
+    }
+    this.id = options.id;
+    this.opts = {
+      id: options.id,
+      protocol: options.protocol,
+      config: options.config,
+      storage: options.storage,
+      transport: options.transport,
+      tickMs: options.tickMs ?? nodeDefaults.tickMs,
+      electionTicks: options.electionTicks ?? nodeDefaults.electionTicks,
+      heartbeatTicks: options.heartbeatTicks ?? nodeDefaults.heartbeatTicks,
+      checkpointEvery: options.checkpointEvery ?? nodeDefaults.checkpointEvery,
+      initialClusterState: options.initialClusterState ?? 'new',
+      requestTimeoutMs: options.requestTimeoutMs ?? nodeDefaults.requestTimeoutMs,
+      pendingRequestsMax: options.pendingRequestsMax ?? nodeDefaults.pendingRequestsMax,
+      helloEveryMs: options.helloEveryMs ?? nodeDefaults.helloEveryMs,
+    };
+    for (const [name, v] of Object.entries({
+      tickMs: this.opts.tickMs, electionTicks: this.opts.electionTicks, heartbeatTicks: this.opts.heartbeatTicks,
+      checkpointEvery: this.opts.checkpointEvery, requestTimeoutMs: this.opts.requestTimeoutMs,
+      pendingRequestsMax: this.opts.pendingRequestsMax, helloEveryMs: this.opts.helloEveryMs,
+    })) {
+      if (!Number.isSafeInteger(v) || v < 1) throw new ConfigError(`${name} must be a positive integer, got ${v}`);
+    }
+    if (this.opts.heartbeatTicks >= this.opts.electionTicks) {
+      throw new ConfigError(`heartbeatTicks (${this.opts.heartbeatTicks}) must be below electionTicks (${this.opts.electionTicks})`);
+    }
+    this.log = (options.logger ?? pino({ level: 'silent' })).child({ node: options.id });
+    const max = this.opts.pendingRequestsMax;
+    this.proposals = new PendingTable(max, 'proposals');
+    this.reads = new PendingTable(max, 'reads', (ctx) => this.readKeys.delete(ctx));
+    this.forwards = new PendingTable(max, 'forwards');
+    if (options.clientUrl !== undefined) this.peerUrls.set(options.id, options.clientUrl);
+  }
+
+  private get replica(): Replica<Message> {
+    if (this.replicaInst === null) throw new StoppedError('the node is not started');
+    return this.replicaInst;
+  }
+
+  /** Cold recovery (storage.open → restore the newest snapshot → replay the log), then run. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new ConfigError(`node ${this.id} was already started`);
+    this.state = 'starting';
+    const recovered = await this.opts.storage.open();
+    if (recovered.snapshot !== null) {
+      const snap = recovered.snapshot;
+      this.kv = KvStateMachine.restore(snap.read(0, snap.sizeBytes));
+      this.appliedId = snap.meta.id;
+      this.snapshotSource = snap;
+      this.lastSnapshot = { index: snap.meta.index, id: snap.meta.id, sizeBytes: snap.sizeBytes, atMs: Date.now(), origin: 'recovered' };
+    }
+    const lostState = this.opts.storage.wasEmpty && this.opts.initialClusterState === 'existing';
+    const rngSeed = this.options.seed ?? randomInt(0, 2 ** 47);
+    this.replicaInst = this.opts.protocol.create(replicaOptions({
+      id: this.id,
+      config: this.opts.config,
+      rng: new Rng(rngSeed),
+      electionTicks: this.opts.electionTicks,
+      heartbeatTicks: this.opts.heartbeatTicks,
+      recovered,
+      lostState,
+      ...this.options.replica,
+    }));
+    this.opts.transport.onMessage((from, group, payload) => this.onFrame(from, group, payload));
+    await this.opts.transport.start();
+    this.state = 'running';
+    this.tickTimer = setInterval(() => this.onTick(), this.opts.tickMs);
+    this.helloTimer = setInterval(() => this.sayHello(), this.opts.helloEveryMs);
+    this.sayHello();
+    this.emit({
+      type: 'started', protocol: this.opts.protocol.name, lostState, snapshotIndex: recovered.snapshot?.meta.index ?? 0,
+      logEntries: recovered.entries.length,
+    });
+    this.log.info({ protocol: this.opts.protocol.name, lostState, entries: recovered.entries.length }, 'node started');
+    this.kick();
+  }
+
+  /** Stops timers, lets the current Ready finish, fails waiting requests, closes transport and storage. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return;
+    const wasRunning = this.state === 'running' || this.state === 'failed';
+    this.state = 'stopping';
+    clearInterval(this.tickTimer);
+    clearInterval(this.helloTimer);
+    await this.drainDone;
+    const err = new StoppedError(`node ${this.id} is stopping`);
+    this.proposals.rejectAll(err);
+    this.reads.rejectAll(err);
+    this.forwards.rejectAll(err);
+    this.readKeys.clear();
+    if (wasRunning) {
+      await this.opts.transport.stop();
+      await this.opts.storage.close();
+    }
+    this.state = 'stopped';
+    this.emit({ type: 'stopped' });
+    this.log.info('node stopped');
+  }
+
+  get running(): boolean {
+    return this.state === 'running';
+  }
+
+  /**
+   * Replicates one KV command and resolves with its result once applied. With a session, a retry
+   * of the same (clientId, seq) applies exactly once. A follower forwards to the leader.
+   */
+  async submit(op: KvOp, session: SessionRef | null = null): Promise<KvResult> {
+    this.assertRunning();
+    // Without a session the KV store applies every copy; the random seq only names the waiter.
+    const cmd: KvCommand = session === null
+      ? { clientId: '', seq: randomInt(1, 2 ** 47), op }
+      : { clientId: session.clientId, seq: session.seq, op };
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeCommand(cmd);
+    } catch (cause) {
+      if (cause instanceof TooLargeError) throw cause;
+      throw new BadRequestError(cause instanceof Error ? cause.message : String(cause), { cause });
+    }
+    return this.propose(bytes, waiterKey(cmd), true);
+  }
+
+  /** A read of one key: linearizable through the protocol's read point, or this node's state. */
+  async read(key: string, consistency: Consistency = 'linearizable'): Promise<ReadValue> {
+    this.assertRunning();
+    if (consistency === 'stale') return this.kv.get(key);
+    return this.readLinearizable(key, true);
+  }
+
+  status(): NodeStatus {
+    const r = this.replica.status();
+    return {
+      id: this.id,
+      protocol: this.opts.protocol.name,
+      role: r.role,
+      protocolRole: r.protocolRole,
+      term: r.term,
+      leader: r.leader,
+      leaderUrl: r.leader === null ? null : (this.peerUrls.get(r.leader) ?? null),
+      clientUrl: this.peerUrls.get(this.id) ?? null,
+      commitIndex: r.commitIndex,
+      appliedIndex: this.kv.appliedIndex,
+      lastIndex: r.lastIndex,
+      snapshotIndex: r.snapshotIndex,
+      lastSnapshot: this.lastSnapshot,
+      canVote: r.canVote,
+      voters: [...r.config.voters],
+      learners: [...r.config.learners],
+      keys: this.kv.size,
+      stateHash: this.kv.stateHash(),
+      pendingRequests: this.proposals.size + this.reads.size + this.forwards.size,
+      uptimeMs: Date.now() - this.startedAtMs,
+      state: this.state,
+    };
+  }
+
+  replicaStatus(): ReplicaStatus {
+    return this.replica.status();
+  }
+
+  /** The client URL a peer announced (or this node's own). */
+  clientUrlOf(id: NodeId): string | null {
+    return this.peerUrls.get(id) ?? null;
+  }
+
+  /** The newest checkpoint (taken, installed or recovered), for GET /v1/snapshot. */
+  latestSnapshot(): SnapshotSource | null {
+    return this.snapshotSource;
+  }
+
+  /** Take a checkpoint now (also done every checkpointEvery applied entries). */
+  async checkpoint(): Promise<SnapshotInfo> {
+    this.assertRunning();
+    // Serialize with the drain loop: the snapshot must be of applied state between two Readies.
+    while (this.draining) await this.drainDone;
+    this.draining = true;
+    const done = this.takeCheckpoint();
+    this.drainDone = done.then(() => undefined, () => undefined);
+    try {
+      return await done;
+    } finally {
+      this.draining = false;
+      this.kick();
+    }
+  }
+
+  /** Replica access for tests and tools (leadership transfer). */
+  transferLeadership(target: NodeId): boolean {
+    return this.replica.transferLeadership(target);
+  }
+
+  private assertRunning(): void {
+    if (this.state !== 'running') throw new StoppedError(`node ${this.id} is ${this.state}`);
+  }
+
+  private emit(e: Omit<NodeEvent, 'node' | 'atMs'> & { type: string }): void {
+    this.events.emit('event', { node: this.id, atMs: Date.now(), ...e });
+  }
+
+  // ---- proposals -------------------------------------------------------------------------
+
+  private async propose(bytes: Uint8Array, key: string, mayForward: boolean): Promise<KvResult> {
+    const res = this.replica.propose(bytes);
+    if (res.ok) {
+      const p = this.proposals.add(key, this.opts.requestTimeoutMs);
+      this.kick();
+      return p;
+    }
+    switch (res.reason) {
+      case 'overloaded':
+        throw new OverloadedError('the leader has too many uncommitted proposals');
+      case 'too_large':
+        throw new TooLargeError(`command of ${bytes.length} bytes is too large`);
+      case 'not_leader': {
+        const leader = res.leaderHint ?? this.replica.status().leader;
+        if (!mayForward || leader === null || leader === this.id) throw this.notLeader(leader);
+        const outcome = await this.forward(leader, (reqId) => ({ type: 'fwd-propose', reqId, command: bytes }));
+        return outcomeToResult(outcome, this);
+      }
+      default:
+        return assertNever(res);
+    }
+  }
+
+  private notLeader(leader: NodeId | null): NotLeaderError {
+    return new NotLeaderError(leader === this.id ? null : leader, leader === null ? null : (this.peerUrls.get(leader) ?? null));
+  }
+
+  // ---- reads -----------------------------------------------------------------------------
+
+  private async readLinearizable(key: string, mayForward: boolean): Promise<ReadValue> {
+    const ctx = ++this.readCtx;
+    const p = this.reads.add(ctx, this.opts.requestTimeoutMs);
+    this.readKeys.set(ctx, { key, index: null });
+    this.replica.read(ctx);
+    this.kick();
+    try {
+      return await p;
+    } catch (err) {
+      if (!(err instanceof ForwardRead) || !mayForward) throw err instanceof ForwardRead ? this.notLeader(err.leader) : err;
+      const outcome = await this.forward(err.leader, (reqId) => ({ type: 'fwd-read', reqId, key }));
+      const r = outcomeToResult(outcome, this);
+      return r.value === null ? null : { value: r.value, revision: r.revision };
+    }
+  }
+
+  /** Serves reads whose read point is applied. */
+  private serveReads(): void {
+    const applied = this.kv.appliedIndex;
+    for (const [ctx, r] of this.readKeys) {
+      if (r.index === null || r.index > applied) continue;
+      this.readKeys.delete(ctx);
+      if (this.reads.resolve(ctx, this.kv.get(r.key))) this.stats.readsServed++;
+    }
+  }
+
+  // ---- forwarding between nodes ----------------------------------------------------------
+
+  private forward(leader: NodeId, make: (reqId: number) => PeerMessage): Promise<ForwardOutcome> {
+    const reqId = ++this.forwardSeq;
+    const p = this.forwards.add(reqId, this.opts.requestTimeoutMs);
+    this.stats.forwardsSent++;
+    if (!this.opts.transport.send(leader, nodeGroup, encodePeerMessage(make(reqId)))) {
+      this.forwards.reject(reqId, new NoQuorumError(`cannot reach the leader ${leader}`));
+    }
+    return p;
+  }
+
+  private onPeerMessage(from: NodeId, m: PeerMessage): void {
+    switch (m.type) {
+      case 'hello':
+        if (this.peerUrls.get(from) !== m.clientUrl) this.log.debug({ peer: from, url: m.clientUrl }, 'peer client url');
+        this.peerUrls.set(from, m.clientUrl);
+        return;
+      case 'reply':
+        this.forwards.resolve(m.reqId, m.outcome);
+        return;
+      case 'fwd-propose':
+        this.stats.forwardsServed++;
+        this.replyTo(from, m.reqId, this.serveForwardedPropose(m.command));
+        return;
+      case 'fwd-read':
+        this.stats.forwardsServed++;
+        this.replyTo(from, m.reqId, this.readLinearizable(m.key, false).then(
+          (v): ForwardOutcome => ({ kind: 'ok', value: v?.value ?? null, revision: v?.revision ?? 0 })));
+        return;
+      default:
+        assertNever(m);
+    }
+  }
+
+  private async serveForwardedPropose(command: Uint8Array): Promise<ForwardOutcome> {
+    let cmd: KvCommand;
+    try {
+      cmd = decodeCommand(command);
+    } catch (err) {
+      throw new BadRequestError(`forwarded command does not decode: ${(err as Error).message}`);
+    }
+    return resultToOutcome(await this.propose(command, waiterKey(cmd), false));
+  }
+
+  private replyTo(peer: NodeId, reqId: number, p: Promise<ForwardOutcome>): void {
+    p.catch((err: unknown): ForwardOutcome => errorToOutcome(err)).then((outcome) => {
+      if (this.state !== 'running') return;
+      this.opts.transport.send(peer, nodeGroup, encodePeerMessage({ type: 'reply', reqId, outcome }));
+    }, () => undefined);
+  }
+
+  private sayHello(): void {
+    const url = this.peerUrls.get(this.id);
+    if (url === undefined || this.state !== 'running') return;
+    const bytes = encodePeerMessage({ type: 'hello', clientUrl: url });
+    for (const peer of this.peers()) this.opts.transport.send(peer, nodeGroup, bytes);
+  }
+
+  private peers(): NodeId[] {
+    const c = this.replicaInst?.status().config ?? this.opts.config;
+    return [...c.voters, ...c.learners].filter((p) => p !== this.id).sort();
+  }
+
+  // ---- inputs ----------------------------------------------------------------------------
+
+  private onTick(): void {
+    if (this.state !== 'running') return;
+    this.replica.tick();
+    this.kick();
+  }
+
+  private onFrame(from: NodeId, group: number, payload: Uint8Array): void {
+    if (this.state !== 'running') return;
+    this.stats.messagesReceived++;
+    try {
+      if (group === nodeGroup) {
+        this.onPeerMessage(from, decodePeerMessage(payload));
+        return;
+      }
+      if (group !== 0) throw new BadRequestError(`frame for unknown group ${group}`);
+      const msg = this.opts.protocol.codec.decode(payload);
+      if (msg.from !== from || msg.to !== this.id) {
+        throw new BadRequestError(`message ${msg.from}→${msg.to} arrived on the link from ${from} to ${this.id}`);
+      }
+      this.replica.step(msg);
+      this.kick();
+    } catch (err) {
+      if (!(err instanceof QuorateError)) throw err;
+      // Bad bytes from a peer change nothing: counted, logged, dropped.
+      this.stats.decodeErrors++;
+      this.log.warn({ peer: from, group, err: err.message }, 'dropped a malformed frame');
+    }
+  }
+
+  // ---- the drain loop --------------------------------------------------------------------
+
+  /** Starts the drain loop unless it runs; inputs that arrive while it awaits join the next Ready. */
+  private kick(): void {
+    if (this.draining || this.state !== 'running') return;
+    this.draining = true;
+    this.drainDone = this.drain().finally(() => {
+      this.draining = false;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.state !== 'running' && this.state !== 'stopping') return;
+        const ready = this.replica.ready();
+        if (ready === null) return;
+        await this.handleReady(ready);
+        if (this.kv.appliedIndex - (this.lastSnapshot?.index ?? 0) >= this.opts.checkpointEvery) {
+          await this.takeCheckpoint();
+        }
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** One Ready, strictly in the contract's order (src/core/replica.ts, Ready). */
+  private async handleReady(ready: Ready): Promise<void> {
+    this.stats.readies++;
+    let installed: SnapshotSource | null = null;
+    if (ready.snapshot !== null) installed = await this.installSnapshot(ready);
+    if (ready.hardState !== null || ready.entries.length > 0) {
+      const t0 = performance.now();
+      await this.opts.storage.save(ready.hardState, ready.entries); // one fsync: group commit
+      this.stats.saves++;
+      this.stats.saveMsTotal += performance.now() - t0;
+      this.stats.entriesPersisted += ready.entries.length;
+    }
+    for (const m of ready.messages) {
+      if (this.opts.transport.send(m.to, 0, this.opts.protocol.codec.encode(m))) this.stats.messagesSent++;
+      else this.stats.messagesDropped++;
+    }
+    this.applyCommitted(ready);
+    for (const rs of ready.readStates) {
+      const r = this.readKeys.get(rs.ctx);
+      if (r !== undefined) r.index = rs.index;
+    }
+    for (const f of ready.readFailures) this.failRead(f.ctx, f.reason, f.leaderHint);
+    this.serveReads();
+    this.replica.advance(ready);
+    if (installed !== null && installed.meta.index > this.replica.status().snapshotIndex) this.replica.compact(installed);
+    this.noticeStatus();
+  }
+
+  private async installSnapshot(ready: Ready): Promise<SnapshotSource> {
+    const snap = ready.snapshot;
+    if (snap === null) throw new Error('unreachable: no snapshot');
+    const kv = KvStateMachine.restore(snap.data); // verify before anything is written
+    const source = await this.opts.storage.saveSnapshot(snap.meta, snap.data);
+    this.kv = kv;
+    this.appliedId = snap.meta.id;
+    this.snapshotSource = source;
+    this.lastSnapshot = { index: snap.meta.index, id: snap.meta.id, sizeBytes: snap.data.length, atMs: Date.now(), origin: 'installed' };
+    this.stats.snapshotsInstalled++;
+    this.emit({ type: 'snapshot-installed', index: snap.meta.index, sizeBytes: snap.data.length });
+    this.log.info({ index: snap.meta.index, bytes: snap.data.length }, 'installed a snapshot from the leader');
+    return source;
+  }
+
+  private applyCommitted(ready: Ready): void {
+    for (const e of ready.committed) {
+      // A replica never hands out what a restored snapshot already holds; skip it if one does.
+      if (e.index <= this.kv.appliedIndex) continue;
+      const commands = commandsOf(e);
+      const results = this.kv.applyEntry(e);
+      this.appliedId = e.id;
+      this.stats.entriesApplied++;
+      this.stats.commandsApplied += results.length;
+      for (let i = 0; i < results.length; i++) {
+        const bytes = commands[i];
+        const result = results[i];
+        if (bytes === undefined || result === undefined || this.proposals.size === 0) continue;
+        this.proposals.resolve(waiterKey(decodeCommand(bytes)), result);
+      }
+    }
+  }
+
+  private failRead(ctx: number, reason: 'not_leader' | 'overloaded' | 'dropped', leaderHint: NodeId | null): void {
+    if (!this.readKeys.delete(ctx)) return;
+    switch (reason) {
+      case 'not_leader': {
+        const leader = leaderHint ?? this.replica.status().leader;
+        this.reads.reject(ctx, leader !== null && leader !== this.id ? new ForwardRead(leader) : this.notLeader(null));
+        return;
+      }
+      case 'overloaded':
+        this.reads.reject(ctx, new OverloadedError('too many reads waiting for a read point'));
+        return;
+      case 'dropped':
+        this.reads.reject(ctx, this.notLeader(this.replica.status().leader));
+        return;
+      default:
+        assertNever(reason);
+    }
+  }
+
+  private async takeCheckpoint(): Promise<SnapshotInfo> {
+    const data = this.kv.snapshot();
+    const meta = { index: this.kv.appliedIndex, id: this.appliedId, config: this.replica.status().config };
+    const source = await this.opts.storage.saveSnapshot(meta, data);
+    if (meta.index > this.replica.status().snapshotIndex) this.replica.compact(source);
+    this.snapshotSource = source;
+    const info: SnapshotInfo = { index: meta.index, id: meta.id, sizeBytes: data.length, atMs: Date.now(), origin: 'taken' };
+    this.lastSnapshot = info;
+    this.stats.checkpoints++;
+    this.emit({ type: 'checkpoint', index: meta.index, sizeBytes: data.length });
+    this.log.info({ index: meta.index, bytes: data.length }, 'checkpoint taken, log compacted');
+    return info;
+  }
+
+  /** Emits role/leader/term changes; a leader that lost leadership fails its waiting proposals. */
+  private noticeStatus(): void {
+    const s = this.replica.status();
+    if (s.role === this.seen.role && s.leader === this.seen.leader && s.term === this.seen.term) return;
+    const was = this.seen;
+    this.seen = { role: s.role, leader: s.leader, term: s.term };
+    if (s.leader !== was.leader) {
+      this.stats.leaderChanges++;
+      this.emit({ type: 'leader-changed', leader: s.leader, term: s.term });
+      this.log.info({ leader: s.leader, term: s.term }, 'leader changed');
+    }
+    if (s.role !== was.role) this.emit({ type: 'role-changed', role: s.role, protocolRole: s.protocolRole, term: s.term });
+    if (was.role === 'leader' && s.role !== 'leader') {
+      // Their entries may still commit under the next leader: the outcome is unknown, and a
+      // retry with the same (clientId, seq) learns it exactly once.
+      const err = new NotLeaderError(s.leader, s.leader === null ? null : (this.peerUrls.get(s.leader) ?? null),
+        'leadership was lost before the command committed; its outcome is unknown: retry with the same clientId and seq');
+      this.proposals.rejectAll(err);
+    }
+  }
+
+  /** Storage failed (EIO, ENOSPC, corruption): fail-stop, never acknowledge what is not durable. */
+  private fail(err: unknown): void {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.state = 'failed';
+    clearInterval(this.tickTimer);
+    clearInterval(this.helloTimer);
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.log.fatal({ err: e }, 'node failed; stopping');
+    this.proposals.rejectAll(new StoppedError(`node failed: ${e.message}`));
+    this.reads.rejectAll(new StoppedError(`node failed: ${e.message}`));
+    this.emit({ type: 'fatal', message: e.message });
+  }
+}
+
+/** A read the leader must serve: carried from failRead to the forwarding read path. */
+class ForwardRead extends Error {
+  constructor(readonly leader: NodeId) {
+    super(`forward read to ${leader}`);
+  }
+}
+
+function waiterKey(c: { clientId: string; seq: number }): string {
+  return `${c.clientId}\u0000${c.seq}`;
+}
+
+function resultToOutcome(r: KvResult): ForwardOutcome {
+  return r.ok ? { kind: 'ok', value: r.value, revision: r.revision } : { kind: 'cas_mismatch', value: r.value, revision: r.revision };
+}
+
+function errorToOutcome(err: unknown): ForwardOutcome {
+  if (err instanceof NotLeaderError) return { kind: 'error', code: err.code, message: err.message, leader: err.leader };
+  if (err instanceof QuorateError) return { kind: 'error', code: err.code, message: err.message, leader: null };
+  return { kind: 'error', code: 'internal', message: err instanceof Error ? err.message : String(err), leader: null };
+}
+
+function outcomeToResult(o: ForwardOutcome, node: QuorateNode): KvResult {
+  switch (o.kind) {
+    case 'ok':
+      return { ok: true, value: o.value, revision: o.revision };
+    case 'cas_mismatch':
+      return { ok: false, reason: 'cas_mismatch', value: o.value, revision: o.revision };
+    case 'error':
+      throw outcomeError(o, node);
+    default:
+      return assertNever(o);
+  }
+}
+
+function outcomeError(o: { code: string; message: string; leader: string | null }, node: QuorateNode): Error {
+  switch (o.code) {
+    case 'not_leader':
+    case 'stopped':
+      return new NotLeaderError(o.leader, o.leader === null ? null : node.clientUrlOf(o.leader), o.message);
+    case 'timeout':
+      return new TimeoutError(o.message);
+    case 'overloaded':
+      return new OverloadedError(o.message);
+    case 'too_large':
+      return new TooLargeError(o.message);
+    case 'bad_request':
+      return new BadRequestError(o.message);
+    default:
+      return new NoQuorumError(`the leader answered ${o.code}: ${o.message}`);
+  }
+}
+
+
