@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import { StorageClosedError, StorageFailedError } from '../../src/storage/errors.js';
+import { runStorageCompliance, run, entry } from './compliance.js';
+
+runStorageCompliance('MemoryStorage', () => {
+  const disk = new MemoryStorage({ snapshotsKept: 2 });
+  return Promise.resolve({ instance: () => disk, cleanup: () => Promise.resolve() });
+});
+
+runStorageCompliance('MemoryStorage (manual sync, syncing eagerly)', () => {
+  const disk = new MemoryStorage({ sync: 'manual' });
+  // A disk that finishes every write on the next microtask: saves still wait for sync().
+  const timer = setInterval(() => disk.sync(), 0);
+  return Promise.resolve({ instance: () => disk, cleanup: () => { clearInterval(timer); return Promise.resolve(); } });
+});
+
+const hs = (term: number) => ({ kind: 'raft' as const, term, vote: null, commit: 0 });
+
+test('a crash loses saves that were written but not synced, and keeps synced ones', async () => {
+  const disk = new MemoryStorage({ sync: 'manual' });
+  await disk.open();
+  const first = disk.save(hs(1), run(1, 3, 1));
+  assert.equal(disk.sync(), 1);
+  await first;
+  const second = disk.save(hs(2), run(4, 5, 2));
+  assert.deepEqual(await disk.entries(1, 10), run(1, 5, 1).slice(0, 3).concat(run(4, 5, 2)), 'the written view shows unsynced data');
+  disk.crash();
+  await assert.rejects(second, StorageClosedError);
+  const r = await disk.open();
+  assert.deepEqual(r.entries, run(1, 3, 1));
+  assert.deepEqual(r.hardState, hs(1));
+});
+
+test('a crash can keep a prefix of the unsynced saves', async () => {
+  const disk = new MemoryStorage({ sync: 'manual' });
+  await disk.open();
+  const a = disk.save(hs(1), run(1, 2, 1));
+  const b = disk.save(hs(2), run(3, 4, 2));
+  disk.crash({ keepUnsyncedSaves: 1 });
+  await assert.rejects(a, StorageClosedError);
+  await assert.rejects(b, StorageClosedError);
+  const r = await disk.open();
+  assert.deepEqual(r.entries, run(1, 2, 1));
+  assert.deepEqual(r.hardState, hs(1));
+});
+
+test('a torn last write keeps its truncation and some entries but never its hard state', async () => {
+  const disk = new MemoryStorage({ sync: 'manual' });
+  await disk.open();
+  const a = disk.save(hs(1), run(1, 5, 1));
+  disk.sync();
+  await a;
+  const b = disk.save(hs(2), run(3, 6, 2));
+  disk.tearLastWrite(1);
+  await assert.rejects(b, StorageClosedError);
+  const r = await disk.open();
+  assert.deepEqual(r.entries, [...run(1, 2, 1), entry(3, 2)]);
+  assert.deepEqual(r.hardState, hs(1));
+});
+
+test('an injected fsync failure rejects the save, fail-stops the storage, and loses nothing durable', async () => {
+  const disk = new MemoryStorage();
+  await disk.open();
+  await disk.save(hs(1), run(1, 2, 1));
+  disk.failNextSave();
+  await assert.rejects(disk.save(hs(2), run(3, 3, 2)), StorageFailedError);
+  await assert.rejects(disk.save(hs(2), run(3, 3, 2)), StorageFailedError);
+  await assert.rejects(disk.entries(1, 3), StorageFailedError);
+  await disk.close();
+  const r = await disk.open();
+  assert.deepEqual(r.entries, run(1, 2, 1));
+  assert.deepEqual(r.hardState, hs(1));
+});
+
+test('snapshots keep only the newest K', async () => {
+  const disk = new MemoryStorage({ snapshotsKept: 1 });
+  await disk.open();
+  await disk.save(hs(1), run(1, 5, 1));
+  await disk.saveSnapshot({ index: 2, id: 1, config: { voters: ['a'], learners: [] } }, new Uint8Array([2]));
+  await disk.saveSnapshot({ index: 4, id: 1, config: { voters: ['a'], learners: [] } }, new Uint8Array([4]));
+  disk.crash();
+  const r = await disk.open();
+  assert.equal(r.snapshot?.meta.index, 4);
+  assert.deepEqual(r.entries, [entry(5, 1)]);
+});
