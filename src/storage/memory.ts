@@ -129,7 +129,7 @@ export class MemoryStorage implements Storage {
     try {
       return this.saveNow(hardState, entries);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
