@@ -1,0 +1,267 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { ConfigError, QuorateError } from '../core/index.js';
+import type { KvResult } from '../kv/index.js';
+import { NotLeaderError } from '../node/errors.js';
+import type { QuorateNode } from '../node/node.js';
+import { NodeMetrics } from './metrics.js';
+import { HttpError, parseJsonObject, parseKey, parseSession, readBody, requireString, requireStringOrNull, serverLimits } from './request.js';
+import { snapshotBody } from './snapshot.js';
+
+export interface KvServerOptions {
+  readonly node: QuorateNode;
+  /** Loopback by default; the client port is separate from the peer port. */
+  readonly host?: string;
+  /** 0 picks a free port (see `address`). */
+  readonly port: number;
+  readonly maxBodyBytes?: number;
+  readonly logger?: Logger;
+}
+
+/** HTTP status for each stable error code (README, API). */
+const statusOf: Record<string, number> = {
+  bad_request: 400,
+  bad_config: 400,
+  decode: 400,
+  not_found: 404,
+  too_large: 413,
+  overloaded: 429,
+  not_leader: 503,
+  no_quorum: 503,
+  stopped: 503,
+  timeout: 504,
+};
+
+type Route = 'kv' | 'cas' | 'status' | 'metrics' | 'healthz' | 'snapshot' | 'unknown';
+
+/**
+ * The client API: HTTP/1.1 + JSON with keep-alive, on a port of its own. A follower hands
+ * writes and linearizable reads to the leader (the node forwards them over the peer transport)
+ * and names the leader in its x-quorate-leader header, so a client learns where to go next.
+ */
+export class KvServer {
+  readonly metrics: NodeMetrics;
+  private readonly server: Server;
+  private readonly node: QuorateNode;
+  private readonly log: Logger;
+  private readonly maxBodyBytes: number;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly options: KvServerOptions) {
+    this.node = options.node;
+    this.metrics = new NodeMetrics(options.node);
+    this.log = (options.logger ?? pino({ level: 'silent' })).child({ node: options.node.id, component: 'http' });
+    this.maxBodyBytes = options.maxBodyBytes ?? serverLimits.maxBodyBytes;
+    this.server = createServer({ keepAliveTimeout: 30_000, headersTimeout: 20_000, requestTimeout: 60_000 }, (req, res) => {
+      void this.handle(req, res);
+    });
+    this.server.on('connection', (s: Socket) => {
+      s.setNoDelay(true);
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+  }
+
+  /** Listens; a port in use is a ConfigError naming the address. */
+  async start(): Promise<AddressInfo> {
+    const host = this.options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(err.code === 'EADDRINUSE'
+          ? new ConfigError(`client address ${host}:${this.options.port} is already in use`, { cause: err })
+          : new ConfigError(`cannot listen on ${host}:${this.options.port}: ${err.message}`, { cause: err }));
+      };
+      this.server.once('error', onError);
+      this.server.listen(this.options.port, host, () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+    return this.address();
+  }
+
+  address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  get url(): string {
+    const a = this.address();
+    return `http://${a.address}:${a.port}`;
+  }
+
+  async stop(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const t0 = performance.now();
+    let route: Route = 'unknown';
+    try {
+      const url = new URL(req.url ?? '/', 'http://x');
+      route = routeOf(url.pathname, req.method ?? 'GET');
+      await this.dispatch(route, req, res, url);
+    } catch (err) {
+      this.sendError(res, err);
+    } finally {
+      this.metrics.requests.inc({ route, code: String(res.statusCode) });
+      this.metrics.latency.observe({ route }, (performance.now() - t0) / 1000);
+    }
+  }
+
+  private async dispatch(route: Route, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const method = req.method ?? 'GET';
+    switch (route) {
+      case 'healthz':
+        allow(method, ['GET']);
+        this.sendJson(res, this.node.running ? 200 : 503, { ok: this.node.running, node: this.node.id });
+        return;
+      case 'status':
+        allow(method, ['GET']);
+        this.sendJson(res, 200, { ...this.node.status(), stats: this.node.stats });
+        return;
+      case 'metrics':
+        allow(method, ['GET']);
+        res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
+        res.end(await this.metrics.registry.metrics());
+        return;
+      case 'snapshot':
+        allow(method, ['GET']);
+        await this.sendSnapshot(res);
+        return;
+      case 'kv':
+        return this.kv(method, req, res, url);
+      case 'cas':
+        allow(method, ['POST']);
+        return this.cas(req, res, url);
+      case 'unknown':
+        throw new HttpError(404, 'not_found', `no route for ${method} ${url.pathname}`);
+      default:
+        return assertNeverRoute(route);
+    }
+  }
+
+  private async kv(method: string, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    allow(method, ['GET', 'PUT', 'DELETE']);
+    const key = parseKey(url.pathname.slice(kvPrefix.length));
+    if (method === 'GET') {
+      const c = url.searchParams.get('consistency') ?? 'linearizable';
+      if (c !== 'linearizable' && c !== 'stale') {
+        throw new HttpError(400, 'bad_request', `consistency must be linearizable or stale, not "${c}"`);
+      }
+      const v = await this.node.read(key, c);
+      if (v === null) throw new HttpError(404, 'not_found', `key ${JSON.stringify(key)} not found`, { consistency: c });
+      this.sendJson(res, 200, { key, value: v.value, revision: v.revision, consistency: c });
+      return;
+    }
+    const body = parseJsonObject(await readBody(req, this.maxBodyBytes), method === 'DELETE');
+    const session = parseSession(req, body);
+    if (method === 'PUT') {
+      const value = requireString(body, 'value');
+      const r = await this.node.submit({ op: 'put', key, value }, session);
+      this.sendJson(res, 200, { key, value: r.value, revision: r.revision });
+      return;
+    }
+    const r = await this.node.submit({ op: 'delete', key }, session);
+    this.sendJson(res, 200, { key, deleted: r.value !== null, prev: r.value, revision: r.revision });
+  }
+
+  private async cas(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const key = parseKey(url.pathname.slice(kvPrefix.length, -casSuffix.length));
+    const body = parseJsonObject(await readBody(req, this.maxBodyBytes), false);
+    const expected = requireStringOrNull(body, 'expected');
+    const value = requireString(body, 'value');
+    const session = parseSession(req, body);
+    const r: KvResult = await this.node.submit({ op: 'cas', key, expected, value }, session);
+    // A mismatch is an outcome, not an error: the answer carries the value that was there.
+    this.sendJson(res, 200, { key, succeeded: r.ok, value: r.value, revision: r.revision });
+  }
+
+  private async sendSnapshot(res: ServerResponse): Promise<void> {
+    const source = this.node.latestSnapshot();
+    if (source === null) throw new HttpError(404, 'not_found', 'this node has no snapshot yet');
+    const body = await snapshotBody(source);
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': String(body.length),
+      'x-quorate-snapshot-index': String(source.meta.index),
+      'x-quorate-snapshot-id': String(source.meta.id),
+    });
+    res.end(body);
+  }
+
+  private leaderHeaders(): Record<string, string> {
+    const h: Record<string, string> = { 'x-quorate-node': this.node.id };
+    if (!this.node.running) return h;
+    const s = this.node.replicaStatus();
+    if (s.leader !== null) {
+      h['x-quorate-leader'] = s.leader;
+      const url = this.node.clientUrlOf(s.leader);
+      if (url !== null) h['x-quorate-leader-url'] = url;
+    }
+    return h;
+  }
+
+  private sendJson(res: ServerResponse, status: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(text)),
+      ...this.leaderHeaders(),
+    });
+    res.end(text);
+  }
+
+  private sendError(res: ServerResponse, err: unknown): void {
+    let status = 500;
+    const error: Record<string, unknown> = { code: 'internal', message: 'internal error' };
+    if (err instanceof HttpError) {
+      status = err.status;
+      Object.assign(error, { code: err.code, message: err.message }, err.extra);
+      if (err.status === 405) res.setHeader('allow', String(err.extra['allow']));
+    } else if (err instanceof QuorateError) {
+      status = statusOf[err.code] ?? 500;
+      Object.assign(error, { code: err.code === 'decode' || err.code === 'bad_config' ? 'bad_request' : err.code, message: err.message });
+      if (err instanceof NotLeaderError) Object.assign(error, { leader: err.leader, leaderUrl: err.leaderUrl });
+    } else {
+      this.log.error({ err }, 'request failed');
+      error['message'] = err instanceof Error ? err.message : String(err);
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    // An oversized body is not read to its end: close the connection rather than drain it.
+    if (status === 413) res.setHeader('connection', 'close');
+    this.sendJson(res, status, { error });
+  }
+}
+
+const kvPrefix = '/v1/kv/';
+const casSuffix = '/cas';
+
+function routeOf(path: string, method: string): Route {
+  if (path === '/healthz') return 'healthz';
+  if (path === '/v1/status') return 'status';
+  if (path === '/metrics') return 'metrics';
+  if (path === '/v1/snapshot') return 'snapshot';
+  if (!path.startsWith(kvPrefix)) return 'unknown';
+  // A key may hold '/': only a POST ending in /cas is a compare-and-swap.
+  return method === 'POST' && path.endsWith(casSuffix) && path.length > kvPrefix.length + casSuffix.length ? 'cas' : 'kv';
+  return 'unknown';
+}
+
+function allow(method: string, methods: readonly string[]): void {
+  if (!methods.includes(method)) {
+    throw new HttpError(405, 'bad_request', `method ${method} is not allowed here (allowed: ${methods.join(', ')})`, { allow: methods.join(', ') });
+  }
+}
+
+function assertNeverRoute(x: never): never {
+  throw new Error(`unexpected route ${String(x)}`);
+}

@@ -1,0 +1,55 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { QuorateNode } from '../node/node.js';
+import type { NodeStats } from '../node/status.js';
+
+/**
+ * Prometheus metrics of one node: a Registry per node (never the global one), so several nodes
+ * in one process keep separate counts. Node gauges are read from status() at scrape time.
+ */
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'route' | 'code'>;
+  readonly latency: Histogram<'route'>;
+
+  constructor(node: QuorateNode) {
+    const registers = [this.registry];
+    this.registry.setDefaultLabels({ node: node.id });
+    this.requests = new Counter({
+      name: 'quorate_http_requests_total', help: 'HTTP requests by route and result code',
+      labelNames: ['route', 'code'], registers,
+    });
+    this.latency = new Histogram({
+      name: 'quorate_http_request_duration_seconds', help: 'HTTP request latency by route',
+      labelNames: ['route'], registers,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    });
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({ name, help, registers, collect() { this.set(read()); } });
+    };
+    const status = (): ReturnType<QuorateNode['status']> | null => (node.running ? node.status() : null);
+    gauge('quorate_term', 'Leadership generation: term, ballot or epoch', () => status()?.term ?? 0);
+    gauge('quorate_commit_index', 'Highest committed log index known', () => status()?.commitIndex ?? 0);
+    gauge('quorate_applied_index', 'Highest log index applied to the KV store', () => status()?.appliedIndex ?? 0);
+    gauge('quorate_last_index', 'Highest log index stored', () => status()?.lastIndex ?? 0);
+    gauge('quorate_snapshot_index', 'Log index of the newest checkpoint', () => status()?.snapshotIndex ?? 0);
+    gauge('quorate_is_leader', '1 when this node is the leader', () => (status()?.role === 'leader' ? 1 : 0));
+    gauge('quorate_keys', 'Keys in the KV store', () => status()?.keys ?? 0);
+    gauge('quorate_pending_requests', 'Client requests waiting inside the node', () => status()?.pendingRequests ?? 0);
+    const help: Record<keyof NodeStats, string> = {
+      readies: 'Readies processed', saves: 'Storage saves (one fsync each)', saveMsTotal: 'Milliseconds spent in storage saves',
+      entriesPersisted: 'Log entries persisted', entriesApplied: 'Log entries applied', commandsApplied: 'Client commands applied',
+      messagesSent: 'Protocol messages sent', messagesDropped: 'Protocol messages the transport refused',
+      messagesReceived: 'Frames received from peers', decodeErrors: 'Malformed frames dropped',
+      forwardsSent: 'Requests forwarded to the leader', forwardsServed: 'Forwarded requests served as leader',
+      checkpoints: 'Checkpoints taken', snapshotsInstalled: 'Snapshots installed from a leader',
+      leaderChanges: 'Leader changes observed', readsServed: 'Linearizable reads served',
+    };
+    for (const key of Object.keys(help) as (keyof NodeStats)[]) {
+      gauge(`quorate_node_${snake(key)}`, help[key], () => node.stats[key]);
+    }
+  }
+}
+
+function snake(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
