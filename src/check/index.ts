@@ -1,0 +1,3 @@
+export * from './history.js';
+export * from './html.js';
+export * from './linearizable.js';
