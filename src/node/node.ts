@@ -84,6 +84,8 @@ export class QuorateNode {
   private readonly reads: PendingTable<number, ReadValue>;
   private readonly readKeys = new Map<number, { key: string; index: number | null }>();
   private readonly forwards: PendingTable<number, ForwardOutcome>;
+  /** The leader each pending forward went to: a leader change fails them fast, for a retry. */
+  private readonly forwardTargets = new Map<number, NodeId>();
   private readCtx = 0;
   private forwardSeq = 0;
   private seen: { role: string; leader: NodeId | null; term: number } = { role: '', leader: null, term: 0 };
@@ -129,7 +131,7 @@ export class QuorateNode {
     const max = this.opts.pendingRequestsMax;
     this.proposals = new PendingTable(max, 'proposals');
     this.reads = new PendingTable(max, 'reads', (ctx) => this.readKeys.delete(ctx));
-    this.forwards = new PendingTable(max, 'forwards');
+    this.forwards = new PendingTable(max, 'forwards', (reqId) => this.forwardTargets.delete(reqId));
     if (options.clientUrl !== undefined) this.peerUrls.set(options.id, options.clientUrl);
   }
 
@@ -188,6 +190,7 @@ export class QuorateNode {
     this.proposals.rejectAll(err);
     this.reads.rejectAll(err);
     this.forwards.rejectAll(err);
+    this.forwardTargets.clear();
     this.readKeys.clear();
     if (wasRunning) {
       await this.opts.transport.stop();
@@ -361,8 +364,10 @@ export class QuorateNode {
   private forward(leader: NodeId, make: (reqId: number) => PeerMessage): Promise<ForwardOutcome> {
     const reqId = ++this.forwardSeq;
     const p = this.forwards.add(reqId, this.opts.requestTimeoutMs);
+    this.forwardTargets.set(reqId, leader);
     this.stats.forwardsSent++;
     if (!this.opts.transport.send(leader, nodeGroup, encodePeerMessage(make(reqId)))) {
+      this.forwardTargets.delete(reqId);
       this.forwards.reject(reqId, new NoQuorumError(`cannot reach the leader ${leader}`));
     }
     return p;
@@ -375,6 +380,7 @@ export class QuorateNode {
         this.peerUrls.set(from, m.clientUrl);
         return;
       case 'reply':
+        this.forwardTargets.delete(m.reqId);
         this.forwards.resolve(m.reqId, m.outcome);
         return;
       case 'fwd-propose':
@@ -580,6 +586,7 @@ export class QuorateNode {
     this.seen = { role: s.role, leader: s.leader, term: s.term };
     if (s.leader !== was.leader) {
       this.stats.leaderChanges++;
+      this.failForwardsNotTo(s.leader);
       this.emit({ type: 'leader-changed', leader: s.leader, term: s.term });
       this.log.info({ leader: s.leader, term: s.term }, 'leader changed');
     }
@@ -590,6 +597,19 @@ export class QuorateNode {
       const err = new NotLeaderError(s.leader, s.leader === null ? null : (this.peerUrls.get(s.leader) ?? null),
         'leadership was lost before the command committed; its outcome is unknown: retry with the same clientId and seq');
       this.proposals.rejectAll(err);
+    }
+  }
+
+  /**
+   * Forwards waiting on a leader that is no longer the leader (dead or frozen) would wait out
+   * their deadline: fail them now with the new leader's name, so the client retries at once.
+   */
+  private failForwardsNotTo(leader: NodeId | null): void {
+    for (const [reqId, target] of this.forwardTargets) {
+      if (target === leader) continue;
+      this.forwardTargets.delete(reqId);
+      this.forwards.reject(reqId, new NotLeaderError(leader, leader === null ? null : (this.peerUrls.get(leader) ?? null),
+        `the leader ${target} was replaced before it answered; the outcome is unknown: retry with the same clientId and seq`));
     }
   }
 

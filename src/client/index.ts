@@ -1,0 +1,438 @@
+import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { AbortedError, QuorateClientError, TimeoutError, UnavailableError, errorFor } from './errors.js';
+
+export * from './errors.js';
+
+/**
+ * The TypeScript client of a quorate cluster (`quorate/client`). It finds the leader and caches it,
+ * retries transient failures (no leader, a node down, a timeout) on other endpoints with the same
+ * session (clientId, seq), so a write applies exactly once however often it is retried, and keeps
+ * connections alive (one node:http Agent).
+ *
+ * Each write holds one session of a pool while it runs: a session never has two writes in flight,
+ * because the store answers an older seq with the current value instead of applying it.
+ */
+export interface QuorateClientOptions {
+  /** Client URLs of the nodes, e.g. http://127.0.0.1:8001. */
+  readonly endpoints: readonly string[];
+  /** Prefix of this client's session ids; random by default. */
+  readonly clientId?: string;
+  /** Deadline of one operation across all its retries. */
+  readonly timeoutMs?: number;
+  /** Deadline of one HTTP attempt. */
+  readonly attemptTimeoutMs?: number;
+  /**
+   * An attempt that has waited this long makes the client ask the other endpoints who leads
+   * now: a frozen leader (SIGSTOP, a partition) answers nothing, and waiting out the attempt
+   * deadline would stretch every failover to it.
+   */
+  readonly stallProbeMs?: number;
+  /** Sockets per endpoint. */
+  readonly maxSockets?: number;
+  /** Sessions (concurrent writes) before further writes wait for one to be free. */
+  readonly sessionsMax?: number;
+  /** Largest response body accepted. */
+  readonly maxResponseBytes?: number;
+}
+
+export interface OpOptions {
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+}
+
+export interface GetOptions extends OpOptions {
+  /** 'linearizable' (default) goes through the leader's read point; 'stale' reads the node asked. */
+  readonly consistency?: 'linearizable' | 'stale';
+}
+
+export interface PutResult { readonly revision: number }
+export interface GetResult { readonly value: string; readonly revision: number }
+export interface DeleteResult { readonly deleted: boolean; readonly prev: string | null }
+export interface CasResult { readonly succeeded: boolean; readonly value: string | null; readonly revision: number }
+
+/** GET /v1/status of one node (src/node/status.ts). */
+export interface ClusterNodeStatus {
+  readonly id: string;
+  readonly protocol: string;
+  readonly role: string;
+  readonly term: number;
+  readonly leader: string | null;
+  readonly leaderUrl: string | null;
+  readonly clientUrl: string | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly snapshotIndex: number;
+  readonly lastSnapshot: { readonly index: number; readonly atMs: number; readonly origin: string } | null;
+  readonly keys: number;
+  readonly stateHash: string;
+  readonly [field: string]: unknown;
+}
+
+interface Session { readonly clientId: string; seq: number }
+
+interface HttpReply {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: unknown;
+}
+
+const defaults = {
+  timeoutMs: 10_000,
+  attemptTimeoutMs: 3_000,
+  stallProbeMs: 100,
+  maxSockets: 256,
+  sessionsMax: 1024,
+  maxResponseBytes: 8 * 1024 * 1024,
+  /** Retries after a whole round of endpoints failed back off exponentially up to this. */
+  backoffMaxMs: 50,
+};
+
+export class QuorateClient {
+  private readonly endpoints: readonly string[];
+  private readonly opts: Required<Omit<QuorateClientOptions, 'endpoints' | 'clientId'>>;
+  private readonly agent: Agent;
+  private readonly clientId: string;
+  private leaderUrl: string | null = null;
+  private rr = 0;
+  private readonly freeSessions: Session[] = [];
+  private sessionCount = 0;
+  private readonly sessionWaiters: ((s: Session) => void)[] = [];
+  private probe: { atMs: number; p: Promise<string | null> } | null = null;
+
+  constructor(options: QuorateClientOptions) {
+    if (options.endpoints.length === 0) throw new TypeError('QuorateClient needs at least one endpoint');
+    this.endpoints = options.endpoints.map(normalizeUrl);
+    this.opts = {
+      timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
+      attemptTimeoutMs: options.attemptTimeoutMs ?? defaults.attemptTimeoutMs,
+      stallProbeMs: options.stallProbeMs ?? defaults.stallProbeMs,
+      maxSockets: options.maxSockets ?? defaults.maxSockets,
+      sessionsMax: options.sessionsMax ?? defaults.sessionsMax,
+      maxResponseBytes: options.maxResponseBytes ?? defaults.maxResponseBytes,
+    };
+    this.clientId = options.clientId ?? `c-${randomBytes(8).toString('hex')}`;
+    this.agent = new Agent({ keepAlive: true, maxSockets: this.opts.maxSockets, keepAliveMsecs: 10_000 });
+  }
+
+  /** The endpoint currently believed to lead (null until learned). */
+  get leader(): string | null {
+    return this.leaderUrl;
+  }
+
+  async put(key: string, value: string, o: OpOptions = {}): Promise<PutResult> {
+    const b = await this.write('PUT', kvPath(key), { value }, o);
+    return { revision: num(b, 'revision') };
+  }
+
+  async delete(key: string, o: OpOptions = {}): Promise<DeleteResult> {
+    const b = await this.write('DELETE', kvPath(key), {}, o);
+    return { deleted: b['deleted'] === true, prev: strOrNull(b, 'prev') };
+  }
+
+  /** Sets key to value iff its current value is `expected` (null: iff the key is absent). */
+  async cas(key: string, expected: string | null, value: string, o: OpOptions = {}): Promise<CasResult> {
+    const b = await this.write('POST', `${kvPath(key)}/cas`, { expected, value }, o);
+    return { succeeded: b['succeeded'] === true, value: strOrNull(b, 'value'), revision: num(b, 'revision') };
+  }
+
+  /** The key's value, or null when absent. */
+  async get(key: string, o: GetOptions = {}): Promise<GetResult | null> {
+    const consistency = o.consistency ?? 'linearizable';
+    const r = await this.call('GET', `${kvPath(key)}?consistency=${consistency}`, null, null, o, true);
+    if (r === null) return null;
+    return { value: String(r['value']), revision: num(r, 'revision') };
+  }
+
+  /** GET /v1/status of one endpoint (the first by default), without retries. */
+  async status(endpoint: string = this.endpoints[0] as string, o: OpOptions = {}): Promise<ClusterNodeStatus> {
+    const r = await this.attempt(normalizeUrl(endpoint), 'GET', '/v1/status', null, null,
+      o.timeoutMs ?? this.opts.attemptTimeoutMs, o.signal, false);
+    if (r.status !== 200) throw replyError(r, endpoint);
+    return r.body as ClusterNodeStatus;
+  }
+
+  /** Every endpoint's status, or the error that endpoint gave. */
+  async statusAll(o: OpOptions = {}): Promise<{ endpoint: string; status: ClusterNodeStatus | null; error: QuorateClientError | null }[]> {
+    return Promise.all(this.endpoints.map(async (endpoint) => {
+      try {
+        return { endpoint, status: await this.status(endpoint, o), error: null };
+      } catch (err) {
+        return { endpoint, status: null, error: toClientError(err, endpoint) };
+      }
+    }));
+  }
+
+  /** Closes pooled connections. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  // ---- sessions ----------------------------------------------------------------------------
+
+  private async write(method: string, path: string, body: Record<string, unknown>, o: OpOptions): Promise<Record<string, unknown>> {
+    const session = await this.takeSession();
+    session.seq++;
+    try {
+      return (await this.call(method, path, body, session, o, false)) as Record<string, unknown>;
+    } finally {
+      this.giveSession(session);
+    }
+  }
+
+  private takeSession(): Promise<Session> | Session {
+    const s = this.freeSessions.pop();
+    if (s !== undefined) return s;
+    if (this.sessionCount < this.opts.sessionsMax) {
+      this.sessionCount++;
+      return { clientId: `${this.clientId}.${this.sessionCount}`, seq: 0 };
+    }
+    return new Promise((resolve) => this.sessionWaiters.push(resolve));
+  }
+
+  private giveSession(s: Session): void {
+    const next = this.sessionWaiters.shift();
+    if (next !== undefined) next(s);
+    else this.freeSessions.push(s);
+  }
+
+  // ---- retries and leader discovery --------------------------------------------------------
+
+  /**
+   * One operation: attempts on the cached leader (or the endpoints in turn) until one answers,
+   * a non-retryable error comes back, or the deadline passes. `notFoundIsNull` maps 404 not_found
+   * to null (a read of an absent key).
+   */
+  private async call(
+    method: string, path: string, body: Record<string, unknown> | null, session: Session | null, o: OpOptions,
+    notFoundIsNull: boolean,
+  ): Promise<Record<string, unknown> | null> {
+    const deadline = Date.now() + (o.timeoutMs ?? this.opts.timeoutMs);
+    let lastError: QuorateClientError | null = null;
+    let failuresInRow = 0;
+    for (;;) {
+      if (o.signal?.aborted === true) throw new AbortedError('aborted', 'the operation was aborted; a write may or may not have applied');
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw this.deadlineError(lastError, session !== null);
+      const target = this.leaderUrl ?? (this.endpoints[this.rr % this.endpoints.length] as string);
+      let reply: HttpReply;
+      try {
+        reply = await this.attempt(target, method, path, body, session, Math.min(remaining, this.opts.attemptTimeoutMs), o.signal, true);
+      } catch (err) {
+        if (err instanceof LeaderMoved) {
+          this.leaderUrl = err.url;
+          continue;
+        }
+        lastError = toClientError(err, target);
+        if (lastError.code === 'aborted') throw lastError;
+        this.forget(target);
+        failuresInRow++;
+        await this.backoff(failuresInRow, deadline, o.signal);
+        continue;
+      }
+      this.learnLeader(reply, target);
+      if (reply.status >= 200 && reply.status < 300) return reply.body as Record<string, unknown>;
+      const e = replyError(reply, target);
+      if (notFoundIsNull && e.code === 'not_found' && reply.status === 404) return null;
+      if (!e.retryable) throw e;
+      lastError = e;
+      const hinted = e.details.leaderUrl ?? null;
+      if (hinted !== null && normalizeUrl(hinted) !== target) {
+        this.leaderUrl = normalizeUrl(hinted);
+        continue;
+      }
+      this.forget(target);
+      failuresInRow++;
+      await this.backoff(failuresInRow, deadline, o.signal);
+    }
+  }
+
+  private deadlineError(last: QuorateClientError | null, isWrite: boolean): QuorateClientError {
+    const unknown = isWrite ? '; the write may or may not have applied (a retry with a new client may apply it again)' : '';
+    if (last === null || last.code === 'timeout') return new TimeoutError('timeout', `the operation timed out${unknown}`);
+    return new UnavailableError('unavailable', `no endpoint could serve the request before the deadline: ${last.message}${unknown}`,
+      last.details, { cause: last });
+  }
+
+  private forget(target: string): void {
+    if (this.leaderUrl === target) this.leaderUrl = null;
+    this.rr = (this.endpoints.indexOf(target) + 1) % this.endpoints.length;
+  }
+
+  private async backoff(failuresInRow: number, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+    // A first pass over the other endpoints goes at once; after that, back off with jitter.
+    if (failuresInRow < this.endpoints.length) return;
+    const k = failuresInRow - this.endpoints.length;
+    const base = Math.min(defaults.backoffMaxMs, 5 * 2 ** k);
+    const ms = Math.min(base / 2 + Math.random() * (base / 2), Math.max(0, deadline - Date.now()));
+    await sleep(ms, signal);
+  }
+
+  private learnLeader(reply: HttpReply, target: string): void {
+    const url = header(reply, 'x-quorate-leader-url');
+    const self = header(reply, 'x-quorate-node');
+    const leader = header(reply, 'x-quorate-leader');
+    if (leader !== null && leader === self) this.leaderUrl = target;
+    else if (url !== null) this.leaderUrl = normalizeUrl(url);
+  }
+
+  /** Asks every endpoint's status (shared between stalled attempts) and names the newest leader. */
+  private findLeader(): Promise<string | null> {
+    const now = Date.now();
+    if (this.probe !== null && now - this.probe.atMs < this.opts.stallProbeMs) return this.probe.p;
+    const p = Promise.all(this.endpoints.map(async (endpoint) => {
+      try {
+        const r = await this.attempt(endpoint, 'GET', '/v1/status', null, null, 250, undefined, false);
+        return r.status === 200 ? { endpoint, s: r.body as ClusterNodeStatus } : null;
+      } catch {
+        return null;
+      }
+    })).then((all) => {
+      let best: { term: number; url: string } | null = null;
+      for (const x of all) {
+        if (x === null) continue;
+        const url = x.s.role === 'leader' ? x.endpoint : x.s.leaderUrl;
+        if (url === null || (best !== null && best.term >= x.s.term)) continue;
+        best = { term: x.s.term, url: normalizeUrl(url) };
+      }
+      return best?.url ?? null;
+    });
+    this.probe = { atMs: now, p };
+    return p;
+  }
+
+  // ---- one HTTP attempt --------------------------------------------------------------------
+
+  private attempt(
+    target: string, method: string, path: string, body: Record<string, unknown> | null, session: Session | null,
+    timeoutMs: number, signal: AbortSignal | undefined, probeWhenStalled: boolean,
+  ): Promise<HttpReply> {
+    const url = new URL(path, target);
+    const payload = body === null ? null : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (payload !== null) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    if (session !== null) {
+      headers['x-quorate-client-id'] = session.clientId;
+      headers['x-quorate-seq'] = String(session.seq);
+    }
+    return new Promise<HttpReply>((resolve, reject) => {
+      let settled = false;
+      const timers: ReturnType<typeof setTimeout>[] = [];
+      const finish = (err: Error | null, reply?: HttpReply): void => {
+        if (settled) return;
+        settled = true;
+        for (const t of timers) clearTimeout(t);
+        signal?.removeEventListener('abort', onAbort);
+        if (err !== null) {
+          req.destroy();
+          reject(err);
+        } else resolve(reply as HttpReply);
+      };
+      const onAbort = (): void => finish(new AbortedError('aborted', 'the operation was aborted; a write may or may not have applied'));
+      const req = request(url, { method, headers, agent: this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > this.opts.maxResponseBytes) finish(new QuorateClientError('too_large', `response from ${target} exceeds ${this.opts.maxResponseBytes} bytes`));
+          else chunks.push(c);
+        });
+        res.on('error', (err) => finish(err));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown;
+          try {
+            parsed = text.length === 0 ? null : JSON.parse(text);
+          } catch {
+            parsed = { error: { code: 'internal', message: `unparseable response from ${target}` } };
+          }
+          finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: parsed });
+        });
+      });
+      req.on('error', (err) => finish(err));
+      timers.push(setTimeout(() => finish(new QuorateClientError('timeout', `no answer from ${target} within ${timeoutMs} ms`, { endpoint: target })), timeoutMs));
+      if (probeWhenStalled && this.endpoints.length > 1) {
+        const probe = (): void => {
+          void this.findLeader().then((l) => {
+            if (settled) return;
+            if (l !== null && l !== target) finish(new LeaderMoved(l));
+            else timers.push(setTimeout(probe, this.opts.stallProbeMs));
+          });
+        };
+        timers.push(setTimeout(probe, this.opts.stallProbeMs));
+      }
+      if (signal !== undefined) {
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      }
+      req.end(payload ?? undefined);
+    });
+  }
+}
+
+/** An attempt abandoned because another endpoint now leads. */
+class LeaderMoved extends Error {
+  constructor(readonly url: string) {
+    super(`the leader moved to ${url}`);
+  }
+}
+
+function replyError(r: HttpReply, endpoint: string): QuorateClientError {
+  const b = r.body as { error?: { code?: unknown; message?: unknown; leader?: unknown; leaderUrl?: unknown } } | null;
+  const e = b?.error;
+  const code = typeof e?.code === 'string' ? e.code : r.status >= 500 ? 'internal' : 'bad_request';
+  const message = typeof e?.message === 'string' ? e.message : `HTTP ${r.status} from ${endpoint}`;
+  return errorFor(code, message, {
+    status: r.status,
+    leader: typeof e?.leader === 'string' ? e.leader : null,
+    leaderUrl: typeof e?.leaderUrl === 'string' ? e.leaderUrl : null,
+    endpoint,
+  });
+}
+
+function toClientError(err: unknown, endpoint: string): QuorateClientError {
+  if (err instanceof QuorateClientError) return err;
+  const e = err as NodeJS.ErrnoException;
+  return new UnavailableError('unavailable', `${endpoint}: ${e.code ?? ''} ${e.message}`.trim(), { endpoint }, { cause: err });
+}
+
+function header(r: HttpReply, name: string): string | null {
+  const v = r.headers[name];
+  return typeof v === 'string' ? v : null;
+}
+
+function kvPath(key: string): string {
+  if (key.length === 0) throw new TypeError('a key must not be empty');
+  return `/v1/kv/${encodeURIComponent(key)}`;
+}
+
+function normalizeUrl(u: string): string {
+  const url = new URL(u.includes('://') ? u : `http://${u}`);
+  return `${url.protocol}//${url.host}`;
+}
+
+function num(b: Record<string, unknown>, field: string): number {
+  const v = b[field];
+  return typeof v === 'number' ? v : 0;
+}
+
+function strOrNull(b: Record<string, unknown>, field: string): string | null {
+  const v = b[field];
+  return typeof v === 'string' ? v : null;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
