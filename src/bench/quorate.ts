@@ -1,0 +1,150 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { availableProtocols } from '../protocols/index.js';
+import type { Availability, BenchClient, ClusterSpec, SystemDriver } from './driver.js';
+import { putAll } from './load.js';
+import { ChildProcessError, freePorts, spawnServer, stopServer, waitUntil, withTimeout } from './proc.js';
+import type { SpawnedServer } from './proc.js';
+
+/**
+ * quorate itself: one `quorate start` child process per node (fresh data dir, peer and client
+ * ports on 127.0.0.1, the file storage with its fsync per Ready), driven through QuorateClient.
+ * Reads are the server's default GET, linearizable through the protocol's read path.
+ *
+ * Under tsx (tests, `node --import tsx src/cli/main.ts`) the nodes run from the TypeScript
+ * sources; from the build, from dist. QUORATE_BENCH_NODE_ARGS adds node flags to every node
+ * (e.g. "--cpu-prof --cpu-prof-dir=out/prof") for profiling.
+ */
+const here = dirname(fileURLToPath(import.meta.url));
+const fromSource = import.meta.url.endsWith('.ts');
+const ext = fromSource ? 'ts' : 'js';
+const cliMain = join(here, '..', 'cli', `main.${ext}`);
+const startCommand = join(here, '..', 'cli', 'commands', `start.${ext}`);
+const clientModule = join(here, '..', 'client', `index.${ext}`);
+
+export function quorateAvailability(protocol: string): Availability {
+  const system = `quorate-${protocol}`;
+  if (!availableProtocols().includes(protocol as never)) {
+    return { system, found: false, detail: `protocol ${protocol} is not registered` };
+  }
+  for (const [what, path] of [['quorate start', startCommand], ['QuorateClient', clientModule]] as const) {
+    if (!existsSync(path)) return { system, found: false, detail: `${what} not built yet (${path} missing)` };
+  }
+  return { system, found: true, detail: `${process.execPath} ${fromSource ? '--import tsx ' : ''}${cliMain} start --protocol ${protocol}` };
+}
+
+/** The part of QuorateClient the benchmark uses. */
+interface KvClient {
+  put(key: string, value: string): Promise<unknown>;
+  get(key: string): Promise<unknown>;
+  close?(): Promise<void> | void;
+}
+type KvClientCtor = new (opts: { endpoints: string[] }) => KvClient;
+
+async function loadClient(): Promise<KvClientCtor> {
+  const mod = (await import(clientModule)) as { QuorateClient?: KvClientCtor };
+  if (mod.QuorateClient === undefined) throw new ChildProcessError(`${clientModule} exports no QuorateClient`);
+  return mod.QuorateClient;
+}
+
+export class QuorateDriver implements SystemDriver {
+  readonly system: string;
+  readonly readSemantics = 'linearizable GET (the protocol\'s read path: ReadIndex / quorum read)';
+  private servers: SpawnedServer[] = [];
+  private endpoints: string[] = [];
+  private Client: KvClientCtor | null = null;
+
+  constructor(readonly protocol: string) {
+    this.system = `quorate-${protocol}`;
+  }
+
+  async start(spec: ClusterSpec): Promise<void> {
+    this.Client = await loadClient();
+    const ports = await freePorts(spec.nodes * 2);
+    const ids = Array.from({ length: spec.nodes }, (_, i) => `n${i + 1}`);
+    const peers = ids.map((id, i) => `${id}=127.0.0.1:${ports[2 * i + 1]}`).join(',');
+    this.endpoints = ids.map((_, i) => `http://127.0.0.1:${ports[2 * i]}`);
+    const nodeArgs = (process.env['QUORATE_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+    for (let i = 0; i < spec.nodes; i++) {
+      const id = ids[i] as string;
+      const dir = join(spec.workDir, id);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const args = [
+        ...nodeArgs,
+        ...(fromSource ? ['--import', 'tsx'] : []),
+        cliMain, 'start',
+        '--id', id,
+        '--data', join(dir, 'data'),
+        '--peers', peers,
+        '--client', `127.0.0.1:${ports[2 * i]}`,
+        '--protocol', this.protocol,
+        '--log-level', 'warn',
+      ];
+      this.servers.push(spawnServer(`quorate ${id}`, process.execPath, args, { logFile: join(dir, 'node.log'), cwd: dir }));
+    }
+    const probe = new this.Client({ endpoints: this.endpoints });
+    try {
+      await waitUntil('quorate to accept a write', async () => {
+        await withTimeout(probe.put('bench-ready', '1'), 2000, 'quorate put');
+        return true;
+      }, { timeoutMs: 30_000, intervalMs: 200, servers: this.servers });
+    } finally {
+      await probe.close?.();
+    }
+  }
+
+  pids(): number[] {
+    return this.servers.map((s) => s.pid);
+  }
+
+  connect(member: number): Promise<BenchClient> {
+    if (this.Client === null) throw new ChildProcessError('quorate cluster not started');
+    // Each client knows every endpoint (it finds the leader itself); the member only rotates
+    // which one it tries first, as the other systems' clients are spread over members.
+    const n = this.endpoints.length;
+    const endpoints = Array.from({ length: n }, (_, i) => this.endpoints[(member + i) % n] as string);
+    const client = new this.Client({ endpoints });
+    return Promise.resolve({
+      put: async (key, value) => {
+        await client.put(key, printable(value));
+      },
+      get: async (key) => {
+        await client.get(key);
+      },
+      close: async () => {
+        await client.close?.();
+      },
+    });
+  }
+
+  preload(keys: readonly string[], value: Uint8Array, client: BenchClient): Promise<void> {
+    return putAll(client, keys, value, 64);
+  }
+
+  checkAlive(): void {
+    for (const s of this.servers) {
+      if (s.exited !== null) throw new ChildProcessError(`${s.name} died during the run: see ${s.logFile}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.servers.map((s) => stopServer(s)));
+    this.servers = [];
+  }
+}
+
+/**
+ * The HTTP API carries string values: send the value bytes as printable ASCII of the same length,
+ * so the body carries as many value bytes as etcd's and ZooKeeper's (and JSON needs no escapes).
+ * The workload writes one value over and over: convert it once.
+ */
+const printableCache = new WeakMap<Uint8Array, string>();
+export function printable(value: Uint8Array): string {
+  let s = printableCache.get(value);
+  if (s === undefined) {
+    s = Array.from(value, (b) => String.fromCharCode(0x20 + (b % 95))).join('');
+    printableCache.set(value, s);
+  }
+  return s;
+}

@@ -1,0 +1,158 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Availability, BenchClient, SystemDriver } from './driver.js';
+import { EtcdDriver, etcdAvailability } from './etcd.js';
+import { renderHtml, rowsTableHtml } from './html.js';
+import { makeKeys, makeValue, runLoad } from './load.js';
+import type { BenchOptions, CompareSystem } from './options.js';
+import type { Progress } from './progress.js';
+import { QuorateDriver, quorateAvailability } from './quorate.js';
+import { toRow } from './row.js';
+import type { BenchRow } from './row.js';
+import { ZooKeeperDriver, zookeeperAvailability } from './zookeeper.js';
+import { assertNever } from '../core/index.js';
+
+/** What one `quorate bench` run found and measured; written to DIR/results.json. */
+export interface BenchReport {
+  readonly date: string;
+  readonly command: string;
+  readonly machine: {
+    readonly cpus: number;
+    readonly cpuModel: string;
+    readonly loadAverageAtStart: readonly number[];
+    readonly loadAverageAtEnd: readonly number[];
+    readonly node: string;
+    readonly platform: string;
+  };
+  readonly options: BenchOptions;
+  readonly systems: readonly SystemOutcome[];
+  readonly rows: readonly BenchRow[];
+}
+
+export interface SystemOutcome extends Availability {
+  readonly readSemantics: string | null;
+  /** Why the system produced no (or partial) rows, if it failed. */
+  readonly error: string | null;
+}
+
+interface Planned {
+  readonly availability: Availability;
+  readonly make: () => SystemDriver;
+}
+
+function planCompare(c: CompareSystem): Planned {
+  switch (c) {
+    case 'etcd':
+      return { availability: etcdAvailability(), make: () => new EtcdDriver() };
+    case 'zookeeper':
+      return { availability: zookeeperAvailability(), make: () => new ZooKeeperDriver() };
+    default:
+      return assertNever(c, 'compare system');
+  }
+}
+
+export function plan(opts: BenchOptions): Planned[] {
+  return [
+    ...opts.protocols.map((p) => ({ availability: quorateAvailability(p), make: () => new QuorateDriver(p) })),
+    ...opts.compare.map(planCompare),
+  ];
+}
+
+/** Run every planned system, one after another, each on a fresh cluster. */
+export async function runBench(opts: BenchOptions, progress: Progress, command: string): Promise<BenchReport> {
+  const loadAverageAtStart = loadavg().map((x) => Math.round(x * 100) / 100);
+  const rows: BenchRow[] = [];
+  const systems: SystemOutcome[] = [];
+  const keys = makeKeys(opts.keys);
+  const value = makeValue(opts.valueSizeBytes, opts.seed);
+  for (const p of plan(opts)) {
+    if (!p.availability.found) {
+      progress.note(`${p.availability.system}: not found, skipped (${p.availability.detail})`);
+      systems.push({ ...p.availability, readSemantics: null, error: null });
+      continue;
+    }
+    const driver = p.make();
+    let error: string | null = null;
+    try {
+      rows.push(...await runSystem(driver, opts, keys, value, progress));
+    } catch (err) {
+      error = err instanceof Error ? `${err.name}: ${err.message}${err.cause instanceof Error ? ` (cause: ${err.cause.message})` : ''}` : String(err);
+      progress.note(`${driver.system} failed: ${error}`);
+    }
+    systems.push({ ...p.availability, readSemantics: driver.readSemantics, error });
+  }
+  const cpuList = cpus();
+  return {
+    date: new Date().toISOString(),
+    command,
+    machine: {
+      cpus: cpuList.length,
+      cpuModel: cpuList[0]?.model ?? 'unknown',
+      loadAverageAtStart,
+      loadAverageAtEnd: loadavg().map((x) => Math.round(x * 100) / 100),
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+    },
+    options: opts,
+    systems,
+    rows,
+  };
+}
+
+async function runSystem(
+  driver: SystemDriver,
+  opts: BenchOptions,
+  keys: readonly string[],
+  value: Uint8Array,
+  progress: Progress,
+): Promise<BenchRow[]> {
+  const workDir = mkdtempSync(join(tmpdir(), `quorate-bench-${driver.system}-`));
+  const clients: BenchClient[] = [];
+  const rows: BenchRow[] = [];
+  try {
+    progress.note(`${driver.system}: starting ${opts.nodes} nodes in ${workDir}`);
+    await driver.start({ nodes: opts.nodes, workDir });
+    for (let i = 0; i < opts.nodes; i++) clients.push(await driver.connect(i));
+    progress.note(`${driver.system}: writing ${keys.length} keys`);
+    await driver.preload(keys, value, clients[0] as BenchClient);
+    for (const concurrency of opts.concurrency) {
+      progress.beginRun(driver.system, concurrency);
+      const result = await runLoad(clients, {
+        concurrency,
+        warmupMs: opts.warmupSeconds * 1000,
+        durationMs: opts.durationSeconds * 1000,
+        keys,
+        value,
+        readFraction: opts.readFraction,
+        seed: opts.seed,
+      }, () => driver.pids(), (e, t, ops) => progress.update(e, t, ops));
+      driver.checkAlive();
+      const row = toRow(driver.system, concurrency, result);
+      rows.push(row);
+      progress.endRun(`${driver.system} ${concurrency} clients: ${row.opsPerSec} ops/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, errors ${row.errors}`);
+    }
+    return rows;
+  } finally {
+    await Promise.allSettled(clients.map((c) => c.close()));
+    await driver.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** DIR/results.json and DIR/report.html. */
+export function writeReport(report: BenchReport, outDir: string): { json: string; html: string } {
+  mkdirSync(outDir, { recursive: true });
+  const json = join(outDir, 'results.json');
+  const html = join(outDir, 'report.html');
+  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+  const o = report.options;
+  const lines = [
+    `${report.date} — ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.platform}, node ${report.machine.node}; load average ${report.machine.loadAverageAtStart.join(' ')} at start, ${report.machine.loadAverageAtEnd.join(' ')} at end.`,
+    `Command: ${report.command}`,
+    `${o.nodes} nodes per cluster on 127.0.0.1, fsync on; ${o.durationSeconds} s measured after ${o.warmupSeconds} s warm-up per level; ${o.keys} keys of 16 bytes, ${o.valueSizeBytes}-byte values, ${Math.round(o.readFraction * 100)}% reads; closed loop from one Node process.`,
+    ...report.systems.map((s) => `${s.system}: ${s.found ? `found (${s.detail})` : `not found (${s.detail})`}${s.readSemantics !== null ? `; reads: ${s.readSemantics}` : ''}${s.error !== null ? `; FAILED: ${s.error}` : ''}`),
+  ];
+  writeFileSync(html, renderHtml({ title: 'quorate bench: side by side', lines }, report.rows, rowsTableHtml(report.rows)));
+  return { json, html };
+}

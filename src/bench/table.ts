@@ -1,0 +1,28 @@
+import type { BenchRow } from './row.js';
+
+/** The terminal table: one line per (system, concurrency). */
+export function formatTable(rows: readonly BenchRow[]): string {
+  const header = ['system', 'clients', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p999 ms', 'srv cpu s', 'cli cpu s', 'srv µs/op', 'errors'];
+  const body = rows.map((r) => [
+    r.system, String(r.concurrency), r.opsPerSec.toLocaleString('en-US'),
+    fixed(r.p50Ms), fixed(r.p90Ms), fixed(r.p99Ms), fixed(r.p999Ms),
+    r.serverCpuSeconds.toFixed(2), r.clientCpuSeconds.toFixed(2), String(r.serverCpuUsPerOp), String(r.errors),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+/** A markdown table of ops/s and latency per system and concurrency, for docs. */
+export function formatMarkdown(rows: readonly BenchRow[]): string {
+  const out = ['| system | clients | ops/s | p50 ms | p99 ms | p999 ms | server CPU s | client CPU s |', '|---|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const r of rows) {
+    out.push(`| ${r.system} | ${r.concurrency} | ${r.opsPerSec.toLocaleString('en-US')} | ${fixed(r.p50Ms)} | ${fixed(r.p99Ms)} | ${fixed(r.p999Ms)} | ${r.serverCpuSeconds.toFixed(2)} | ${r.clientCpuSeconds.toFixed(2)} |`);
+  }
+  return out.join('\n');
+}
+
+function fixed(x: number): string {
+  return x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0);
+}

@@ -1,0 +1,53 @@
+import { CommanderError } from 'commander';
+import type { Command } from 'commander';
+import { benchDefaults, compareSystems, parseBenchOptions } from '../../bench/options.js';
+import type { RawBenchFlags } from '../../bench/options.js';
+import { makeProgress } from '../../bench/progress.js';
+import { runBench, writeReport } from '../../bench/run.js';
+import { formatTable } from '../../bench/table.js';
+import { availableProtocols } from '../../protocols/index.js';
+
+/**
+ * `quorate bench`: quorate's protocols side by side with etcd and ZooKeeper, each on a fresh
+ * local cluster, driven by one closed-loop load generator. Progress on stderr; a table (or, with
+ * --json, the rows) on stdout; DIR/results.json and DIR/report.html.
+ */
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('benchmark quorate protocols side by side with etcd and ZooKeeper (when installed)')
+    .option('--protocol <list>', `quorate protocols to run, comma-separated, or "none" (default: every registered one: ${availableProtocols().join(',') || 'none yet'})`)
+    .option('--compare <list>', `other systems, comma-separated (${compareSystems.join(',')}) or "none"; skipped when not installed`, benchDefaults.compare)
+    .option('--nodes <n>', 'cluster size (odd)', benchDefaults.nodes)
+    .option('--concurrency <list>', 'concurrent clients per measurement, comma-separated', benchDefaults.concurrency)
+    .option('--duration <seconds>', 'measured seconds per concurrency level', benchDefaults.duration)
+    .option('--warmup <seconds>', 'unmeasured seconds before each level', benchDefaults.warmup)
+    .option('--value-size <bytes>', 'value size in bytes', benchDefaults.valueSize)
+    .option('--keys <n>', 'key space (16-byte keys)', benchDefaults.keys)
+    .option('--reads <fraction>', 'fraction of operations that are linearizable reads, 0..1', benchDefaults.reads)
+    .option('--seed <n>', 'seed for key choice and values', benchDefaults.seed)
+    .option('--json', 'print the result rows as JSON on stdout instead of a table')
+    .option('--out <dir>', 'directory for results.json and report.html', benchDefaults.out)
+    .exitOverride((err) => {
+      // Usage errors (unknown flag, missing value) exit 2, like every other bad flag.
+      if (err.exitCode !== 0) throw new CommanderError(2, err.code, err.message);
+      throw err;
+    })
+    .action(async (flags: RawBenchFlags) => {
+      const opts = parseBenchOptions(flags, availableProtocols());
+      const progress = makeProgress(process.stderr);
+      const command = ['quorate', ...process.argv.slice(2)].join(' ');
+      const report = await runBench(opts, progress, command);
+      const paths = writeReport(report, opts.outDir);
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(report.rows, null, 2)}\n`);
+      } else {
+        process.stdout.write(`${formatTable(report.rows)}\n\n`);
+        for (const s of report.systems) {
+          process.stdout.write(`${s.system}: ${s.found ? 'found' : 'not found'} (${s.detail})${s.error !== null ? ` FAILED: ${s.error}` : ''}\n`);
+        }
+        process.stdout.write(`\nwrote ${paths.json} and ${paths.html}\n`);
+      }
+      if (report.systems.some((s) => s.error !== null)) process.exitCode = 1;
+    });
+}
