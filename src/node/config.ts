@@ -1,0 +1,162 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError, isNodeId } from '../core/index.js';
+import type { NodeId } from '../core/index.js';
+import { nodeDefaults } from './defaults.js';
+import type { InitialClusterState } from './node.js';
+
+/**
+ * A node's configuration, from flags and/or a JSON config file (flags win). Validated once here:
+ * every problem is a ConfigError naming the field, and the CLI exits 2 on it.
+ */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface NodeConfig {
+  readonly id: NodeId;
+  readonly dataDir: string;
+  /** Peer (replication) addresses of every member, this node included. */
+  readonly peers: Readonly<Record<NodeId, HostPort>>;
+  /** Client (HTTP) address of this node. */
+  readonly client: HostPort;
+  readonly protocol: string;
+  readonly clusterId: string;
+  readonly logLevel: LogLevel;
+  readonly initialClusterState: InitialClusterState;
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly checkpointEvery: number;
+}
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+/** Raw values as flags or a config file give them; strings or numbers, all optional. */
+export type RawConfig = Partial<Record<keyof NodeConfig | 'data' | 'config', unknown>>;
+
+const knownKeys = new Set([
+  'id', 'data', 'dataDir', 'peers', 'client', 'protocol', 'clusterId', 'logLevel', 'initialClusterState',
+  'tickMs', 'electionTicks', 'heartbeatTicks', 'checkpointEvery',
+]);
+
+/** Reads a JSON config file; unknown keys are refused (a typo must not be silently ignored). */
+export function readConfigFile(path: string): RawConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`cannot read config file ${path}: ${(cause as Error).message}`, { cause });
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(cause as Error).message}`, { cause });
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`config file ${path} must hold a JSON object`);
+  for (const k of Object.keys(v)) {
+    if (!knownKeys.has(k)) throw new ConfigError(`config file ${path}: unknown key "${k}" (known: ${[...knownKeys].join(', ')})`);
+  }
+  return v;
+}
+
+export function parseHostPort(s: string, what: string): HostPort {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s.trim());
+  if (m === null) throw new ConfigError(`${what} must be host:port, got "${s}"`);
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) throw new ConfigError(`${what}: port ${port} is out of range 1..65535`);
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
+}
+
+/** "n1=127.0.0.1:7001,n2=127.0.0.1:7002" or an object { n1: "127.0.0.1:7001" }. */
+export function parsePeers(v: unknown): Record<NodeId, HostPort> {
+  const pairs: [string, string][] = [];
+  if (typeof v === 'string') {
+    for (const part of v.split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
+      const eq = part.indexOf('=');
+      if (eq <= 0) throw new ConfigError(`--peers entry "${part}" must be id=host:port`);
+      pairs.push([part.slice(0, eq), part.slice(eq + 1)]);
+    }
+  } else if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    for (const [k, a] of Object.entries(v)) {
+      if (typeof a !== 'string') throw new ConfigError(`peers.${k} must be a "host:port" string`);
+      pairs.push([k, a]);
+    }
+  } else {
+    throw new ConfigError('peers must be "id=host:port,..." or an object of id → "host:port"');
+  }
+  if (pairs.length === 0) throw new ConfigError('peers must name at least one member');
+  const out: Record<NodeId, HostPort> = {};
+  const seen = new Set<string>();
+  for (const [id, addr] of pairs) {
+    if (!isNodeId(id)) throw new ConfigError(`peer id "${id}" is not a valid node id ([A-Za-z0-9_.-], 1..64)`);
+    if (id in out) throw new ConfigError(`peer ${id} is listed twice`);
+    const hp = parseHostPort(addr, `peer ${id}`);
+    const key = `${hp.host}:${hp.port}`;
+    if (seen.has(key)) throw new ConfigError(`peers ${id} and another member share the address ${key}`);
+    seen.add(key);
+    out[id] = hp;
+  }
+  return out;
+}
+
+function int(v: unknown, what: string, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${what} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+function str(v: unknown, what: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length === 0) throw new ConfigError(`${what} must be a non-empty string`);
+  return v;
+}
+
+/** Merges a config file (if named) with flags (flags win) and validates everything. */
+export function resolveNodeConfig(flags: RawConfig): NodeConfig {
+  const configPath = str(flags.config, '--config');
+  const file = configPath === undefined ? {} : readConfigFile(configPath);
+  const pick = (k: keyof RawConfig): unknown => flags[k] ?? file[k];
+  const id = str(pick('id'), '--id');
+  if (id === undefined) throw new ConfigError('--id is required');
+  if (!isNodeId(id)) throw new ConfigError(`--id "${id}" is not a valid node id ([A-Za-z0-9_.-], 1..64)`);
+  const dataDir = str(flags.data ?? file.data ?? file.dataDir, '--data');
+  if (dataDir === undefined) throw new ConfigError('--data is required');
+  const rawPeers = pick('peers');
+  if (rawPeers === undefined) throw new ConfigError('--peers is required (id=host:port,... naming every member)');
+  const peers = parsePeers(rawPeers);
+  if (!(id in peers)) throw new ConfigError(`--peers must include this node ${id}`);
+  const clientRaw = str(pick('client'), '--client');
+  if (clientRaw === undefined) throw new ConfigError('--client is required (host:port of the HTTP API)');
+  const client = parseHostPort(clientRaw, '--client');
+  const self = peers[id] as HostPort;
+  if (self.host === client.host && self.port === client.port) throw new ConfigError('--client must differ from the peer address');
+  const logLevel = str(pick('logLevel'), '--log-level') ?? 'info';
+  if (!(logLevels as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level must be one of ${logLevels.join(', ')}`);
+  const ics = str(pick('initialClusterState'), '--initial-cluster-state') ?? 'new';
+  if (ics !== 'new' && ics !== 'existing') throw new ConfigError('--initial-cluster-state must be new or existing');
+  const clusterId = str(pick('clusterId'), '--cluster-id') ?? 'quorate';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(clusterId)) throw new ConfigError(`--cluster-id "${clusterId}" must be 1..64 of [A-Za-z0-9_.-]`);
+  const electionTicks = int(pick('electionTicks'), '--election-ticks', nodeDefaults.electionTicks, 2, 100_000);
+  const heartbeatTicks = int(pick('heartbeatTicks'), '--heartbeat-ticks', nodeDefaults.heartbeatTicks, 1, 100_000);
+  if (heartbeatTicks >= electionTicks) throw new ConfigError('--heartbeat-ticks must be below --election-ticks');
+  return {
+    id,
+    dataDir,
+    peers,
+    client,
+    protocol: str(pick('protocol'), '--protocol') ?? 'raft',
+    clusterId,
+    logLevel: logLevel as LogLevel,
+    initialClusterState: ics,
+    tickMs: int(pick('tickMs'), '--tick-ms', nodeDefaults.tickMs, 1, 60_000),
+    electionTicks,
+    heartbeatTicks,
+    checkpointEvery: int(pick('checkpointEvery'), '--checkpoint-every', nodeDefaults.checkpointEvery, 1, 1e9),
+  };
+}

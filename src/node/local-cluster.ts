@@ -1,0 +1,234 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import type { WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { QuorateClient } from '../client/index.js';
+import type { ClusterNodeStatus } from '../client/index.js';
+import { ConfigError } from '../core/index.js';
+import { freePorts } from './ports.js';
+
+/**
+ * A cluster of real `quorate start` processes on this machine (loopback only), for
+ * `quorate cluster up`, `quorate demo`, the multi-process tests and the failover benchmark.
+ * Each node is a child process with its own data directory <dataDir>/<id> and its log in
+ * <dataDir>/<id>.log; faults are real signals (SIGKILL, SIGSTOP/SIGCONT).
+ */
+export interface LocalClusterOptions {
+  readonly nodes?: number;
+  readonly protocol?: string;
+  readonly dataDir: string;
+  /** Peer ports are basePort+i, client ports basePort+100+i; free ports are picked when omitted. */
+  readonly basePort?: number;
+  readonly clusterId?: string;
+  readonly logLevel?: string;
+  /** Extra flags for every `quorate start`, e.g. ['--checkpoint-every', '200']. */
+  readonly extraArgs?: readonly string[];
+  /** How to run the CLI: node and its arguments before `start`. Defaults to this build. */
+  readonly command?: { readonly execPath: string; readonly args: readonly string[] };
+  /** Copy each child's output to this process's stderr too. */
+  readonly echo?: boolean;
+}
+
+interface Member {
+  readonly id: string;
+  readonly peerPort: number;
+  readonly clientPort: number;
+  proc: ChildProcess | null;
+  log: WriteStream | null;
+  exited: Promise<number | null> | null;
+}
+
+export class LocalCluster {
+  readonly ids: readonly string[];
+  private readonly members = new Map<string, Member>();
+  private readonly client: QuorateClient;
+
+  private constructor(private readonly opts: LocalClusterOptions, ports: number[]) {
+    const n = opts.nodes ?? 3;
+    this.ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
+    this.ids.forEach((id, i) => {
+      this.members.set(id, { id, peerPort: ports[i] as number, clientPort: ports[n + i] as number, proc: null, log: null, exited: null });
+    });
+    this.client = new QuorateClient({ endpoints: this.endpoints(), attemptTimeoutMs: 500 });
+  }
+
+  /** Plans ports (free ones unless basePort is given); nothing is started yet. */
+  static async create(opts: LocalClusterOptions): Promise<LocalCluster> {
+    const n = opts.nodes ?? 3;
+    if (!Number.isInteger(n) || n < 1 || n > 15) throw new ConfigError(`--nodes must be 1..15, got ${n}`);
+    let ports: number[];
+    if (opts.basePort === undefined) ports = await freePorts(2 * n);
+    else {
+      if (!Number.isInteger(opts.basePort) || opts.basePort < 1024 || opts.basePort + 100 + n > 65535) {
+        throw new ConfigError(`--base-port must leave room for ports base..base+${100 + n} within 1024..65535`);
+      }
+      const base = opts.basePort;
+      ports = [...Array.from({ length: n }, (_, i) => base + i), ...Array.from({ length: n }, (_, i) => base + 100 + i)];
+    }
+    return new LocalCluster(opts, ports);
+  }
+
+  endpoint(id: string): string {
+    return `http://127.0.0.1:${this.member(id).clientPort}`;
+  }
+
+  endpoints(): string[] {
+    return this.ids.map((id) => this.endpoint(id));
+  }
+
+  peersFlag(): string {
+    return this.ids.map((id) => `${id}=127.0.0.1:${this.member(id).peerPort}`).join(',');
+  }
+
+  dataDirOf(id: string): string {
+    return join(this.opts.dataDir, id);
+  }
+
+  pid(id: string): number | null {
+    return this.member(id).proc?.pid ?? null;
+  }
+
+  isRunning(id: string): boolean {
+    const m = this.member(id);
+    return m.proc !== null && m.proc.exitCode === null && m.proc.signalCode === null;
+  }
+
+  /** Starts every node and waits until each answers /healthz. */
+  async start(timeoutMs = 20_000): Promise<void> {
+    mkdirSync(this.opts.dataDir, { recursive: true, mode: 0o700 });
+    for (const id of this.ids) this.spawnNode(id);
+    await Promise.all(this.ids.map((id) => this.waitHealthy(id, timeoutMs)));
+  }
+
+  /** Starts (or restarts) one node; `existing` marks a member rejoining with a wiped disk. */
+  spawnNode(id: string, opts: { initialClusterState?: 'new' | 'existing' } = {}): void {
+    const m = this.member(id);
+    if (this.isRunning(id)) throw new ConfigError(`node ${id} is already running`);
+    const cmd = this.opts.command ?? defaultCommand();
+    const args = [
+      ...cmd.args, 'start', '--id', id, '--data', this.dataDirOf(id), '--peers', this.peersFlag(),
+      '--client', `127.0.0.1:${m.clientPort}`, '--protocol', this.opts.protocol ?? 'raft',
+      '--cluster-id', this.opts.clusterId ?? 'local', '--log-level', this.opts.logLevel ?? 'info',
+      ...(opts.initialClusterState === undefined ? [] : ['--initial-cluster-state', opts.initialClusterState]),
+      ...(this.opts.extraArgs ?? []),
+    ];
+    const log = createWriteStream(join(this.opts.dataDir, `${id}.log`), { flags: 'a', mode: 0o600 });
+    const proc = spawn(cmd.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const s of [proc.stdout, proc.stderr]) {
+      s.on('data', (c: Buffer) => {
+        log.write(c);
+        if (this.opts.echo === true) process.stderr.write(c);
+      });
+    }
+    m.proc = proc;
+    m.log = log;
+    m.exited = new Promise((resolve) => proc.once('exit', (code) => {
+      log.end();
+      resolve(code);
+    }));
+  }
+
+  /** Waits until the node answers /healthz with 200. */
+  async waitHealthy(id: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const url = `${this.endpoint(id)}/healthz`;
+    for (;;) {
+      if (!this.isRunning(id)) throw new Error(`node ${id} exited (see ${join(this.opts.dataDir, `${id}.log`)})`);
+      try {
+        const r = await fetch(url, { signal: AbortSignal.timeout(500) });
+        if (r.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`node ${id} did not become healthy within ${timeoutMs} ms`);
+      await sleep(50);
+    }
+  }
+
+  /** Sends a signal; for SIGKILL/SIGTERM waits for the process to exit. */
+  async signal(id: string, sig: NodeJS.Signals): Promise<void> {
+    const m = this.member(id);
+    if (m.proc === null || !this.isRunning(id)) return;
+    m.proc.kill(sig);
+    if (sig === 'SIGKILL' || sig === 'SIGTERM' || sig === 'SIGINT') await m.exited;
+  }
+
+  kill(id: string): Promise<void> {
+    return this.signal(id, 'SIGKILL');
+  }
+
+  freeze(id: string): Promise<void> {
+    return this.signal(id, 'SIGSTOP');
+  }
+
+  thaw(id: string): Promise<void> {
+    return this.signal(id, 'SIGCONT');
+  }
+
+  /** Deletes a stopped node's data directory (FAULTS.md row 16). */
+  wipe(id: string): void {
+    if (this.isRunning(id)) throw new ConfigError(`stop ${id} before wiping its data`);
+    rmSync(this.dataDirOf(id), { recursive: true, force: true });
+  }
+
+  /** Every node's status (null for nodes that did not answer). */
+  async statuses(): Promise<Map<string, ClusterNodeStatus | null>> {
+    const all = await this.client.statusAll({ timeoutMs: 1000 });
+    return new Map(all.map((s, i) => [this.ids[i] as string, s.status]));
+  }
+
+  /** The id of the node that says it leads with the highest term, waiting up to timeoutMs. */
+  async waitForLeader(timeoutMs = 10_000, exclude: readonly string[] = []): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let best: { id: string; term: number } | null = null;
+      for (const [id, s] of await this.statuses()) {
+        if (s === null || s.role !== 'leader' || exclude.includes(id)) continue;
+        if (best === null || s.term > best.term) best = { id, term: s.term };
+      }
+      if (best !== null) return best.id;
+      if (Date.now() > deadline) throw new Error(`no leader within ${timeoutMs} ms`);
+      await sleep(50);
+    }
+  }
+
+  /** SIGTERM every node (SIGCONT first, for frozen ones), SIGKILL any still alive after graceMs. */
+  async stop(graceMs = 5_000): Promise<void> {
+    await Promise.all(this.ids.map(async (id) => {
+      const m = this.member(id);
+      if (m.proc === null || !this.isRunning(id)) return;
+      m.proc.kill('SIGCONT');
+      m.proc.kill('SIGTERM');
+      const t = setTimeout(() => m.proc?.kill('SIGKILL'), graceMs);
+      await m.exited;
+      clearTimeout(t);
+    }));
+    this.client.close();
+  }
+
+  /** The exit code of a node that exited (null while running or killed by a signal). */
+  async exitCode(id: string): Promise<number | null> {
+    return (await this.member(id).exited) ?? null;
+  }
+
+  private member(id: string): Member {
+    const m = this.members.get(id);
+    if (m === undefined) throw new ConfigError(`no node ${id} in this cluster (${this.ids.join(', ')})`);
+    return m;
+  }
+}
+
+/** Runs this very build's CLI: the TypeScript sources through tsx, or the compiled dist. */
+export function defaultCommand(): { execPath: string; args: string[] } {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    return { execPath: process.execPath, args: ['--import', 'tsx', fileURLToPath(new URL('../cli/main.ts', here))] };
+  }
+  return { execPath: process.execPath, args: ['--enable-source-maps', fileURLToPath(new URL('../cli/main.js', here))] };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
