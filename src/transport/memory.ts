@@ -100,7 +100,8 @@ export interface MemoryTransportOptions {
 }
 
 /**
- * Transport over a MemoryNetwork. Payloads are copied on send, as bytes on a wire would be, so a
+ * Transport over a MemoryNetwork. Payloads are copied on send (Uint8Array slice: Buffer's slice
+ * would be a view), as bytes on a wire would be, so a
  * sender reusing its buffer cannot change a frame in flight. Sending to oneself returns false, as
  * with TCP: a replica never needs its own messages carried.
  */
@@ -143,7 +144,7 @@ export class MemoryTransport implements Transport {
   send(to: NodeId, group: number, payload: Uint8Array): boolean {
     if (!this.running || to === this.id || !this.isPeer(to) || !isValidGroup(group)
       || payload.length > this.limits.maxFrameBytes
-      || !this.network.enqueue(this, to, { group, payload: payload.slice() }, this.limits)) {
+      || !this.network.enqueue(this, to, { group, payload: Uint8Array.prototype.slice.call(payload) }, this.limits)) {
       this.counters.framesDropped++;
       return false;
     }

@@ -1,0 +1,144 @@
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
+import type { NodeId } from '../core/index.js';
+import type { ConnectionContext } from './context.js';
+import { FrameDecoder, encodeFrame, handshakeGroup } from './frame.js';
+import { HandshakeError } from './errors.js';
+import { RefuseReason, decodeHello, encodeReply, judgeHello, maxHandshakeBytes, type Refusal } from './handshake.js';
+import { certificateIdentities } from './identity.js';
+
+export type FrameHandler = (from: NodeId, group: number, payload: Uint8Array) => void;
+
+/** What an inbound connection needs from its listener. */
+export interface InboundHost {
+  readonly ctx: ConnectionContext;
+  /** The peer proved who it is: replace any older connection from the same peer. */
+  onAuthenticated(peer: NodeId, conn: Inbound): void;
+  onClosed(conn: Inbound): void;
+  deliver: FrameHandler;
+}
+
+/**
+ * One accepted connection. Until the Hello is judged, frames are bounded by maxHandshakeBytes and
+ * a timer limits how long a silent client may hold the slot; garbage or a refusal closes it. After
+ * Accept, frames go to the handler in arrival order. A peer's later connection (its restart)
+ * replaces this one.
+ */
+export class Inbound {
+  private peer: NodeId | null = null;
+  private readonly decoder = new FrameDecoder(maxHandshakeBytes);
+  private timer: NodeJS.Timeout | null;
+  private closed = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly host: InboundHost,
+  ) {
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 1000);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.refuse({ reason: RefuseReason.Timeout, detail: 'no hello in time' });
+    }, host.ctx.handshakeTimeoutMs);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => host.ctx.log.debug({ peer: this.peer, err }, 'inbound connection error'));
+    socket.on('close', () => this.onClose());
+  }
+
+  get authenticatedPeer(): NodeId | null {
+    return this.peer;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    try {
+      this.decoder.push(chunk, (f) => {
+        if (this.closed) return;
+        if (this.peer === null) {
+          this.onHello(f.group, f.payload);
+        } else if (f.group === handshakeGroup) {
+          throw new HandshakeError(`second handshake from ${this.peer}`);
+        } else {
+          this.host.ctx.stats.framesReceived++;
+          this.host.ctx.stats.bytesReceived += f.payload.length;
+          this.host.deliver(this.peer, f.group, f.payload);
+        }
+      });
+    } catch (e) {
+      const { log } = this.host.ctx;
+      log.warn({ peer: this.peer, remote: this.remote(), err: e }, 'bad bytes on inbound connection: closing it');
+      this.host.ctx.emit({ kind: 'decode_error', peer: this.peer, direction: 'inbound', detail: String(e) });
+      this.close();
+    }
+  }
+
+  private onHello(group: number, payload: Uint8Array): void {
+    if (group !== handshakeGroup) {
+      this.refuse({ reason: RefuseReason.Malformed, detail: `first frame has group ${group}, not a handshake` });
+      return;
+    }
+    const { ctx } = this.host;
+    let refusal: Refusal | null;
+    let from: NodeId | null = null;
+    try {
+      const hello = decodeHello(payload);
+      from = hello.from;
+      const certIds = ctx.tls === null ? null
+        : certificateIdentities((this.socket as tls.TLSSocket).getPeerCertificate());
+      refusal = judgeHello(hello, { version: ctx.version, clusterId: ctx.clusterId, id: ctx.id, members: ctx.members }, certIds);
+    } catch (e) {
+      refusal = { reason: RefuseReason.Malformed, detail: `bad hello: ${String(e)}` };
+    }
+    if (refusal !== null || from === null) {
+      this.refuse(refusal ?? { reason: RefuseReason.Malformed, detail: 'no node id' }, from);
+      return;
+    }
+    this.clearTimer();
+    this.peer = from;
+    this.decoder.raiseLimit(ctx.limits.maxFrameBytes);
+    this.socket.write(encodeFrame(handshakeGroup, encodeReply({ kind: 'accept', version: ctx.version, clusterId: ctx.clusterId, id: ctx.id })));
+    ctx.log.info({ peer: from }, 'accepted connection from peer');
+    ctx.emit({ kind: 'connected', peer: from, direction: 'inbound' });
+    this.host.onAuthenticated(from, this);
+  }
+
+  private refuse(refusal: Refusal, claimed: NodeId | null = null): void {
+    const { ctx } = this.host;
+    ctx.log.warn({ claimed, remote: this.remote(), reason: refusal.reason, detail: refusal.detail }, 'refused inbound connection');
+    ctx.emit({ kind: 'refused', peer: claimed, direction: 'inbound', ...refusal });
+    const reply = encodeReply({ kind: 'refuse', version: ctx.version, clusterId: ctx.clusterId, id: ctx.id, ...refusal });
+    this.closed = true;
+    this.clearTimer();
+    // end() lets the refusal reach the dialer before the close; destroy bounds how long we wait.
+    this.socket.end(encodeFrame(handshakeGroup, reply));
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  private close(): void {
+    this.closed = true;
+    this.clearTimer();
+    this.socket.destroy();
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.clearTimer();
+    if (this.peer !== null) {
+      this.host.ctx.emit({ kind: 'disconnected', peer: this.peer, direction: 'inbound' });
+    }
+    this.host.onClosed(this);
+  }
+
+  private remote(): string {
+    return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`;
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

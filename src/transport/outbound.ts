@@ -1,0 +1,267 @@
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { type NodeId } from '../core/index.js';
+import { Backoff } from './backoff.js';
+import type { ConnectionContext } from './context.js';
+import { HandshakeError } from './errors.js';
+import { FrameDecoder, encodeFrame, encodeFrameHeader, handshakeGroup } from './frame.js';
+import { RefuseReason, decodeReply, encodeHello, judgeAccept, maxHandshakeBytes, type Refusal } from './handshake.js';
+import { certificateIdentities } from './identity.js';
+
+export interface PeerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export const OutboundState = {
+  Idle: 'idle',
+  Connecting: 'connecting',
+  Handshaking: 'handshaking',
+  Open: 'open',
+  Backoff: 'backoff',
+  Closed: 'closed',
+} as const;
+export type OutboundState = (typeof OutboundState)[keyof typeof OutboundState];
+
+export interface OutboundStatus {
+  readonly peer: NodeId;
+  readonly state: OutboundState;
+  readonly queuedFrames: number;
+  readonly queuedBytes: number;
+  readonly reconnectAttempts: number;
+  /** Socket writes so far: far fewer than frames when coalescing works. */
+  readonly socketWrites: number;
+}
+
+/** Coalesced writes are cut at this size so one flush cannot build an unbounded buffer. */
+const writeChunkBytes = 256 * 1024;
+
+/**
+ * This node's one connection to one peer: dial, handshake, then stream frames. It owns the send
+ * queue for the peer, which holds frames while the connection is down or the socket buffer is full
+ * (bounded by frames and bytes; past that send() drops). Frames handed to a socket that then dies
+ * are lost; the protocols retransmit. Reconnects with bounded, jittered exponential backoff.
+ */
+export class Outbound {
+  private state: OutboundState = OutboundState.Idle;
+  private socket: net.Socket | null = null;
+  private readonly backoff: Backoff;
+  private timer: NodeJS.Timeout | null = null;
+  /** Header and payload pieces, two per frame, from `head` on. */
+  private pieces: Uint8Array[] = [];
+  private head = 0;
+  /** Invariant: queuedFrames = (pieces.length - head) / 2 and queuedBytes is their payload sum. */
+  private queuedFrames = 0;
+  private queuedBytes = 0;
+  /** The socket refused more (write returned false): wait for 'drain'. */
+  private blocked = false;
+  private flushScheduled = false;
+  private socketWrites = 0;
+
+  constructor(
+    readonly peer: NodeId,
+    private readonly address: PeerAddress,
+    private readonly ctx: ConnectionContext,
+  ) {
+    this.backoff = new Backoff(ctx.backoff, ctx.random);
+  }
+
+  start(): void {
+    if (this.state !== OutboundState.Idle) return;
+    this.connect();
+  }
+
+  /** Queues a frame; false when the queue is at its bound or this link is closed. */
+  enqueue(group: number, payload: Uint8Array): boolean {
+    const limits = this.ctx.limits;
+    if (this.state === OutboundState.Closed) return false;
+    if (this.queuedFrames + 1 > limits.maxQueuedFrames) return false;
+    if (this.queuedBytes + payload.length > limits.maxQueuedBytes) return false;
+    // The header carries the checksum now; copying the payload keeps the frame immune to a
+    // caller reusing its buffer before the flush.
+    this.pieces.push(encodeFrameHeader(group, payload), Uint8Array.prototype.slice.call(payload));
+    this.queuedFrames++;
+    this.queuedBytes += payload.length;
+    this.scheduleFlush();
+    return true;
+  }
+
+  close(): void {
+    if (this.state === OutboundState.Closed) return;
+    this.state = OutboundState.Closed;
+    this.clearTimer();
+    this.ctx.stats.framesDropped += this.queuedFrames;
+    this.dropQueue();
+    this.socket?.destroy();
+    this.socket = null;
+  }
+
+  status(): OutboundStatus {
+    return {
+      peer: this.peer, state: this.state, queuedFrames: this.queuedFrames, queuedBytes: this.queuedBytes,
+      reconnectAttempts: this.backoff.attempts, socketWrites: this.socketWrites,
+    };
+  }
+
+  private connect(): void {
+    this.state = OutboundState.Connecting;
+    this.blocked = false;
+    const { host, port } = this.address;
+    const material = this.ctx.tls;
+    const socket = material === null
+      ? net.connect({ host, port, noDelay: true })
+      : tls.connect({
+        host, port, key: material.key, cert: material.cert, ca: material.ca, rejectUnauthorized: true,
+        // The listener must prove it is the member we meant to dial, by node id, not by hostname.
+        checkServerIdentity: (_host, cert) => {
+          const ids = certificateIdentities(cert);
+          return ids.includes(this.peer) ? undefined
+            : new HandshakeError(`${this.peer}'s address presented a certificate for ${ids.join(', ') || 'nobody'}`);
+        },
+      });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 1000);
+    this.armTimer(() => this.failHandshake(socket, { reason: RefuseReason.Timeout, detail: 'no handshake reply in time' }));
+    socket.once(material === null ? 'connect' : 'secureConnect', () => {
+      this.state = OutboundState.Handshaking;
+      const hello = encodeHello({ version: this.ctx.version, clusterId: this.ctx.clusterId, from: this.ctx.id, to: this.peer });
+      socket.write(encodeFrame(handshakeGroup, hello));
+    });
+    const decoder = new FrameDecoder(maxHandshakeBytes);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        decoder.push(chunk, (f) => this.onReply(socket, f.group, f.payload));
+      } catch (e) {
+        this.ctx.log.warn({ peer: this.peer, err: e }, 'bad bytes from peer on outbound connection');
+        this.ctx.emit({ kind: 'decode_error', peer: this.peer, direction: 'outbound', detail: String(e) });
+        socket.destroy();
+      }
+    });
+    socket.on('drain', () => {
+      this.blocked = false;
+      this.flush();
+    });
+    socket.on('error', (err: Error) => {
+      if (material !== null && isTlsFailure(err)) {
+        this.refused({ reason: RefuseReason.Tls, detail: err.message });
+      } else {
+        this.ctx.log.debug({ peer: this.peer, err }, 'outbound connection error');
+      }
+    });
+    socket.on('close', () => this.onClose(socket));
+  }
+
+  private onReply(socket: net.Socket, group: number, payload: Uint8Array): void {
+    if (this.state !== OutboundState.Handshaking || group !== handshakeGroup) {
+      // A listener never sends data on our outbound connection: this is not a quorate peer.
+      throw new HandshakeError(`unexpected frame (group ${group}) from ${this.peer} in state ${this.state}`);
+    }
+    const reply = decodeReply(payload);
+    if (reply.kind === 'refuse') {
+      this.failHandshake(socket, { reason: reply.reason, detail: `${this.peer} refused us: ${reply.detail}` });
+      return;
+    }
+    const refusal = judgeAccept(reply, { version: this.ctx.version, clusterId: this.ctx.clusterId, id: this.peer });
+    if (refusal !== null) {
+      this.failHandshake(socket, refusal);
+      return;
+    }
+    this.clearTimer();
+    this.state = OutboundState.Open;
+    this.backoff.reset();
+    this.ctx.log.info({ peer: this.peer }, 'connected to peer');
+    this.ctx.emit({ kind: 'connected', peer: this.peer, direction: 'outbound' });
+    this.flush();
+  }
+
+  private failHandshake(socket: net.Socket, refusal: Refusal): void {
+    this.refused(refusal);
+    socket.destroy();
+  }
+
+  private refused(refusal: Refusal): void {
+    this.ctx.log.warn({ peer: this.peer, reason: refusal.reason, detail: refusal.detail }, 'connection to peer refused');
+    this.ctx.emit({ kind: 'refused', peer: this.peer, direction: 'outbound', ...refusal });
+  }
+
+  private onClose(socket: net.Socket): void {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    this.clearTimer();
+    if (this.state === OutboundState.Closed) return;
+    if (this.state === OutboundState.Open) {
+      this.ctx.log.info({ peer: this.peer }, 'connection to peer lost');
+      this.ctx.emit({ kind: 'disconnected', peer: this.peer, direction: 'outbound' });
+    }
+    this.state = OutboundState.Backoff;
+    this.armTimer(() => this.connect(), this.backoff.next());
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.state !== OutboundState.Open || this.blocked) return;
+    this.flushScheduled = true;
+    // One flush per event-loop turn: every frame sent in this turn leaves in one write.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Writes queued frames in coalesced chunks until the queue is empty or the socket is full. */
+  private flush(): void {
+    const socket = this.socket;
+    if (socket === null || this.state !== OutboundState.Open) return;
+    while (!this.blocked && this.head < this.pieces.length) {
+      const start = this.head;
+      let bytes = 0;
+      while (this.head < this.pieces.length && (bytes < writeChunkBytes || this.head === start)) {
+        bytes += (this.pieces[this.head] as Uint8Array).length + (this.pieces[this.head + 1] as Uint8Array).length;
+        this.queuedBytes -= (this.pieces[this.head + 1] as Uint8Array).length;
+        this.queuedFrames--;
+        this.head += 2;
+      }
+      const chunk = Buffer.concat(this.pieces.slice(start, this.head), bytes);
+      this.socketWrites++;
+      if (!socket.write(chunk)) this.blocked = true;
+    }
+    this.compactQueue();
+  }
+
+  private compactQueue(): void {
+    if (this.head === this.pieces.length) {
+      this.pieces = [];
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > this.pieces.length) {
+      this.pieces = this.pieces.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private dropQueue(): void {
+    this.pieces = [];
+    this.head = 0;
+    this.queuedFrames = 0;
+    this.queuedBytes = 0;
+  }
+
+  private armTimer(fn: () => void, ms = this.ctx.handshakeTimeoutMs): void {
+    this.clearTimer();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      fn();
+    }, ms);
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+/** TLS verification failures (ours or the listener's alert), as opposed to plain socket errors. */
+function isTlsFailure(err: Error): boolean {
+  if (err instanceof HandshakeError) return true;
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  return code.startsWith('ERR_SSL') || /CERT|SIGNATURE|SELF_SIGNED|UNABLE_TO_/.test(code);
+}
