@@ -1,11 +1,14 @@
 import { ConfigError } from '../core/index.js';
 import type { Message, ProtocolModule, ProtocolName } from '../core/index.js';
+import { raft } from './raft/index.js';
 
 /**
  * The protocols drivers can run. Each protocol folder exports one ProtocolModule and adds one
  * line here.
  */
-const registry: Partial<Record<ProtocolName, ProtocolModule<Message>>> = {};
+const registry: Partial<Record<ProtocolName, ProtocolModule<Message>>> = {
+  raft,
+};
 
 export const protocolNames: readonly ProtocolName[] = ['raft', 'paxos', 'zab'];
 

@@ -1,0 +1,24 @@
+import type { MutantInfo, ProtocolModule, ReplicaOptions } from '../../core/index.js';
+import { raftCodec } from './codec.js';
+import type { RaftMessage } from './messages.js';
+import { Raft, RaftMutant } from './raft.js';
+
+export { Raft, RaftRole, RaftMutant } from './raft.js';
+export { raftCodec, encodeRaftMessage, decodeRaftMessage } from './codec.js';
+export type * from './messages.js';
+
+const mutants: readonly MutantInfo[] = [
+  { name: RaftMutant.CommitOldTerm, description: 'leader commits an entry of an earlier term once a quorum holds it (ignores Figure 8 / §5.4.2)' },
+  { name: RaftMutant.ForgetVote, description: 'on restart the recovered vote is ignored, so a replica can vote twice in one term' },
+  { name: RaftMutant.VoteIgnoresLog, description: 'votes are granted without the §5.4.1 up-to-date check on the candidate\'s log' },
+  { name: RaftMutant.ReadNoBarrier, description: 'reads are answered at once at the local commit index on any replica, without a quorum round' },
+  { name: RaftMutant.TruncateCommitted, description: 'followers accept AppendEntries without the prevLogIndex/prevLogTerm check and truncate committed entries' },
+  { name: RaftMutant.NoNoop, description: 'a new leader appends no no-op and serves ReadIndex before committing an entry of its term' },
+];
+
+export const raft: ProtocolModule<RaftMessage> = {
+  name: 'raft',
+  create: (opts: ReplicaOptions) => new Raft(opts),
+  codec: raftCodec,
+  mutants,
+};
