@@ -1,0 +1,256 @@
+import { join } from 'node:path';
+import { AssertionFailure, ConfigError, CorruptionError, TooLargeError } from '../../core/index.js';
+import type { Entry, HardState, RecoveredState, SnapshotMeta, SnapshotSource } from '../../core/index.js';
+import { StorageClosedError, StorageFailedError } from '../errors.js';
+import { snapshotKeepsLog } from '../log-rules.js';
+import type { Storage } from '../storage.js';
+import { DirLock, ensurePrivateDir } from './data-dir.js';
+import { Failpoint, Failpoints } from './failpoints.js';
+import { fileLayerFromEnv, type FileLayer } from './fs-layer.js';
+import { parseSnapshotName, snapDirName, snapshotName, tmpSuffix, walDirName } from './segment-names.js';
+import { SnapshotFile, writeSnapshotFile } from './snapshot-file.js';
+import { Wal, replay, scanWal, type ReplayedLog, type WalScan } from './wal.js';
+
+export interface FileStorageOptions {
+  /** A segment is closed and a new one started once it would grow past this (default 64 MiB). */
+  readonly segmentBytesMax?: number;
+  /** Largest single WAL record (one entry), checked before allocating on read (default 64 MiB). */
+  readonly recordBytesMax?: number;
+  /** Snapshots kept on disk, newest first (default 2). */
+  readonly snapshotsKept?: number;
+  /** The file layer; by default the real one, or the test-mode layer QUORATE_TEST_DISK asks for. */
+  readonly layer?: FileLayer;
+  /** Failpoints; by default from QUORATE_FAILPOINTS. */
+  readonly failpoints?: Failpoints;
+}
+
+export const defaultSegmentBytesMax = 64 << 20;
+export const defaultRecordBytesMax = 64 << 20;
+
+/** Errors that a storage throws before changing anything: they do not fail-stop it. */
+function changesNothing(err: unknown): boolean {
+  return err instanceof AssertionFailure || err instanceof TooLargeError || err instanceof SourceError;
+}
+
+/** An error thrown by the caller's snapshot data stream, not by the disk. */
+class SourceError extends Error {
+  override readonly name = 'SourceError';
+}
+
+async function* guarded(data: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  const it = data[Symbol.asyncIterator]();
+  for (;;) {
+    let r: IteratorResult<Uint8Array>;
+    try {
+      r = await it.next();
+    } catch (err) {
+      throw new SourceError('the snapshot data stream failed', { cause: err });
+    }
+    if (r.done === true) return;
+    yield r.value;
+  }
+}
+
+interface KeptSnapshot {
+  readonly index: number;
+  readonly name: string;
+  source: SnapshotFile | null;
+}
+
+/**
+ * Storage on local files (README.md documents the layout and formats): a write-ahead log of
+ * segment files, hard state carried in the log, and snapshot files. One instance per data
+ * directory, guarded by a lock file. Calls are serialized in call order.
+ */
+export class FileStorage implements Storage {
+  private readonly layer: FileLayer;
+  private readonly failpoints: Failpoints;
+  private readonly segmentBytesMax: number;
+  private readonly recordBytesMax: number;
+  private readonly snapshotsKept: number;
+  private readonly walDir: string;
+  private readonly snapDir: string;
+  private queue: Promise<unknown> = Promise.resolve();
+  private wal: Wal | null = null;
+  private lock: DirLock | null = null;
+  private snapshots: KeptSnapshot[] = [];
+  private failed: StorageFailedError | null = null;
+  private empty = true;
+
+  constructor(readonly dir: string, options: FileStorageOptions = {}) {
+    this.layer = options.layer ?? fileLayerFromEnv();
+    this.failpoints = options.failpoints ?? Failpoints.fromEnv();
+    this.segmentBytesMax = options.segmentBytesMax ?? defaultSegmentBytesMax;
+    this.recordBytesMax = options.recordBytesMax ?? defaultRecordBytesMax;
+    this.snapshotsKept = options.snapshotsKept ?? 2;
+    for (const [name, v, min] of [['segmentBytesMax', this.segmentBytesMax, 1024], ['recordBytesMax', this.recordBytesMax, 64], ['snapshotsKept', this.snapshotsKept, 1]] as const) {
+      if (!Number.isSafeInteger(v) || v < min) throw new ConfigError(`FileStorage ${name} must be an integer >= ${min}, got ${v}`);
+    }
+    this.walDir = join(dir, walDirName);
+    this.snapDir = join(dir, snapDirName);
+  }
+
+  get wasEmpty(): boolean {
+    return this.empty;
+  }
+
+  open(): Promise<RecoveredState> {
+    return this.serial(async () => {
+      if (this.wal !== null) throw new AssertionFailure('storage opened twice');
+      await ensurePrivateDir(this.dir);
+      const lock = await DirLock.acquire(this.dir);
+      try {
+        return await this.recover(lock);
+      } catch (err) {
+        await this.closeSources();
+        await lock.release();
+        throw err;
+      }
+    });
+  }
+
+  private async recover(lock: DirLock): Promise<RecoveredState> {
+    await this.layer.mkdir(this.walDir);
+    await this.layer.mkdir(this.snapDir);
+    for (const name of await this.layer.readdir(this.snapDir)) {
+      if (name.endsWith(tmpSuffix)) await this.layer.unlink(join(this.snapDir, name));
+    }
+    const indexes = (await this.layer.readdir(this.snapDir))
+      .map((name) => ({ name, index: parseSnapshotName(name) }))
+      .filter((s): s is { name: string; index: number } => s.index !== null)
+      .sort((a, b) => b.index - a.index);
+    const scan = await scanWal(this.walDir, this.layer, this.failpoints, { segmentBytesMax: this.segmentBytesMax, recordBytesMax: this.recordBytesMax });
+    const { source, log, corrupt } = await this.choose(indexes, scan);
+    for (const c of corrupt) await this.layer.rename(join(this.snapDir, c), join(this.snapDir, `${c}.corrupt`));
+    const base = source?.meta.index ?? 0;
+    this.wal = await Wal.start(this.walDir, this.layer, this.failpoints,
+      { segmentBytesMax: this.segmentBytesMax, recordBytesMax: this.recordBytesMax }, scan, base, log);
+    this.snapshots = indexes.filter((s) => !corrupt.includes(s.name) && s.index <= base)
+      .map((s) => ({ index: s.index, name: s.name, source: s.index === base ? source : null }))
+      .reverse();
+    this.lock = lock;
+    this.failed = null;
+    this.empty = indexes.length === 0 && !scan.hasRecords;
+    return { hardState: log.hardState, snapshot: source, entries: log.entries };
+  }
+
+  /**
+   * The newest snapshot that verifies, with the log replayed after it. An older snapshot stands
+   * in for a damaged newer one only when the log still covers the gap between them; otherwise
+   * the newer one's error is thrown.
+   */
+  private async choose(indexes: readonly { name: string; index: number }[], scan: WalScan):
+    Promise<{ source: SnapshotFile | null; log: ReplayedLog; corrupt: string[] }> {
+    const corrupt: string[] = [];
+    let firstError: CorruptionError | null = null;
+    for (const s of [...indexes, null]) {
+      let source: SnapshotFile | null = null;
+      if (s !== null) {
+        try {
+          source = await SnapshotFile.open(join(this.snapDir, s.name));
+        } catch (err) {
+          if (!(err instanceof CorruptionError)) throw err;
+          corrupt.push(s.name);
+          firstError ??= err;
+          continue;
+        }
+      }
+      try {
+        return { source, log: replay(scan, source?.meta.index ?? 0), corrupt };
+      } catch (err) {
+        await source?.close();
+        if (firstError === null || !(err instanceof CorruptionError)) throw err;
+        throw new CorruptionError(`${firstError.message} (no older snapshot can stand in for it: ${err.message})`,
+          { file: firstError.file ?? '', offset: firstError.offset ?? 0 }, { cause: err });
+      }
+    }
+    throw new AssertionFailure('unreachable: the null candidate always returns or throws');
+  }
+
+  save(hardState: HardState | null, entries: readonly Entry[]): Promise<void> {
+    return this.mutate(async (wal) => {
+      if (hardState === null && entries.length === 0) return;
+      await wal.append(hardState, entries);
+    });
+  }
+
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array | AsyncIterable<Uint8Array>): Promise<SnapshotSource> {
+    return this.mutate(async (wal) => {
+      const keep = snapshotKeepsLog(meta, wal.snapshotIndex, (i) => wal.idAt(i));
+      // Cut first: were the snapshot durable and the old entries after it still in the log,
+      // recovery would replay entries that do not follow this snapshot.
+      if (!keep) await wal.cutAfter(meta.index);
+      const name = snapshotName(meta.index);
+      const path = join(this.snapDir, name);
+      try {
+        await writeSnapshotFile(this.layer, path, meta, data instanceof Uint8Array ? data : guarded(data), this.failpoints);
+      } catch (err) {
+        await this.layer.unlink(path + tmpSuffix).catch(() => undefined);
+        throw err;
+      }
+      const source = await SnapshotFile.open(path);
+      wal.rebase(meta.index);
+      this.snapshots.push({ index: meta.index, name, source });
+      this.failpoints.hit(Failpoint.SnapshotBeforeCompact);
+      while (this.snapshots.length > this.snapshotsKept) {
+        const old = this.snapshots.shift() as KeptSnapshot;
+        await old.source?.close();
+        await this.layer.unlink(join(this.snapDir, old.name));
+      }
+      await wal.compact(meta.index);
+      return source;
+    });
+  }
+
+  entries(lo: number, hi: number): Promise<Entry[]> {
+    return this.mutate((wal) => wal.read(lo, hi));
+  }
+
+  close(): Promise<void> {
+    return this.serial(async () => {
+      const wal = this.wal;
+      this.wal = null;
+      await wal?.close();
+      await this.closeSources();
+      await this.lock?.release();
+      this.lock = null;
+    });
+  }
+
+  /** Segment files currently on disk (for tests and metrics). */
+  get segmentCount(): number {
+    return this.wal?.segmentCount ?? 0;
+  }
+
+  private async closeSources(): Promise<void> {
+    for (const s of this.snapshots) await s.source?.close();
+    this.snapshots = [];
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * Runs a call on the open log. An I/O error fail-stops the storage: after a failed fsync the
+   * kernel may have dropped the dirty pages, so nothing later could be trusted to be durable.
+   */
+  private mutate<T>(fn: (wal: Wal) => Promise<T>): Promise<T> {
+    return this.serial(async () => {
+      if (this.wal === null) throw new StorageClosedError();
+      if (this.failed !== null) throw this.failed;
+      try {
+        return await fn(this.wal);
+      } catch (err) {
+        if (err instanceof SourceError) throw err.cause;
+        if (changesNothing(err) || err instanceof CorruptionError) throw err;
+        this.failed = new StorageFailedError(
+          `storage in ${this.dir} failed (${(err as Error).message}); nothing after the last acknowledged save is ` +
+          'durable: restart the process to recover from what is on disk', { cause: err });
+        throw this.failed;
+      }
+    });
+  }
+}

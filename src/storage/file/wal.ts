@@ -1,0 +1,458 @@
+import { join } from 'node:path';
+import {
+  CorruptionError, DecodeError, Reader, TooLargeError, Writer, assert, decodeEntry, decodeHardState, encodeEntry,
+  encodeHardState,
+} from '../../core/index.js';
+import type { Entry, HardState } from '../../core/index.js';
+import { planAppend } from '../log-rules.js';
+import { Failpoint, type Failpoints } from './failpoints.js';
+import type { FileLayer, WritableFile } from './fs-layer.js';
+import { RecordType, RecordWriter, recordHeaderBytes, scanRecords, verifyRecord, type ScannedRecord } from './record.js';
+import { parseSegmentName, segmentName } from './segment-names.js';
+
+/**
+ * The write-ahead log: numbered segment files of bounded size, append-only. A conflict is cut
+ * with a Truncate record rather than by rewriting the file, so every save is one append and one
+ * fdatasync. Each segment opens with a header record (its number and the chain value it
+ * continues from) and a copy of the hard state, so deleting old segments never loses the latest
+ * hard state.
+ *
+ * The live log is (base, last]: `base` is the snapshot index. Replay skips entries at or below
+ * it, and a Truncate record never cuts below it.
+ */
+export interface WalOptions {
+  readonly segmentBytesMax: number;
+  readonly recordBytesMax: number;
+}
+
+interface Segment {
+  readonly seq: number;
+  readonly path: string;
+  size: number;
+  /** Highest entry index ever written to this segment (0 if none): compaction's test. */
+  maxIndex: number;
+}
+
+/** Where a live entry's record lives, to read it back and verify it again. */
+interface Location {
+  readonly id: number;
+  readonly seq: number;
+  readonly offset: number;
+  readonly length: number;
+  readonly prevCrc: number;
+}
+
+/** One record of the replay, in log order across segments. */
+type LogOp =
+  | { readonly kind: 'entry'; readonly entry: Entry; readonly loc: Location; readonly file: string }
+  | { readonly kind: 'truncate'; readonly from: number }
+  | { readonly kind: 'hard'; readonly hardState: HardState };
+
+const segmentVersion = 1;
+
+function encodeSegmentHeader(seq: number, prevCrc: number): Uint8Array {
+  return new Writer(16).u8(segmentVersion).uvarint(seq).u32(prevCrc).finish();
+}
+
+function decodeSegmentHeader(b: Uint8Array): { seq: number; prevCrc: number } {
+  const r = new Reader(b);
+  const version = r.u8();
+  if (version !== segmentVersion) throw new DecodeError(`unknown segment version ${version}`);
+  const seq = r.uvarint();
+  const prevCrc = r.u32();
+  r.end('segment header');
+  return { seq, prevCrc };
+}
+
+function corrupt(file: string, offset: number, what: string, cause?: unknown): CorruptionError {
+  return new CorruptionError(
+    `${file}: ${what} at offset ${offset}. Do not edit the file; restore this member from a healthy member's ` +
+    'snapshot (quorate snapshot restore) or wipe its data directory so it rejoins and catches up.',
+    { file, offset }, cause === undefined ? undefined : { cause });
+}
+
+/** The result of scanning every segment, before a snapshot index is chosen. */
+export interface WalScan {
+  readonly segments: Segment[];
+  readonly ops: LogOp[];
+  /** Chain value after the last valid record. */
+  readonly crc: number;
+  /** Whether any entry or hard state record exists (headers do not count). */
+  readonly hasRecords: boolean;
+}
+
+export async function scanWal(dir: string, layer: FileLayer, failpoints: Failpoints, opts: WalOptions): Promise<WalScan> {
+  const seqs = (await layer.readdir(dir)).map(parseSegmentName).filter((s): s is number => s !== null).sort((a, b) => a - b);
+  const segments: Segment[] = [];
+  const ops: LogOp[] = [];
+  let crc = 0;
+  let hasRecords = false;
+  const fileBytesMax = opts.segmentBytesMax + opts.recordBytesMax + 64 * 1024;
+  for (let i = 0; i < seqs.length; i++) {
+    const seq = seqs[i] as number;
+    const path = join(dir, segmentName(seq));
+    const isLast = i === seqs.length - 1;
+    const prev = segments.at(-1);
+    if (prev !== undefined && seq !== prev.seq + 1) {
+      throw corrupt(join(dir, segmentName(prev.seq + 1)), 0, `segment missing (found ${segmentName(prev.seq)} then ${segmentName(seq)})`);
+    }
+    const size = await layer.size(path);
+    if (size > fileBytesMax) throw corrupt(path, fileBytesMax, `segment of ${size} bytes exceeds the bound of ${fileBytesMax}`);
+    const b = await layer.readFile(path);
+    const seed = segmentSeed(b, path, isLast, opts.recordBytesMax);
+    if (seed === null) {
+      // A roll that died before its header was durable: nothing in it was ever acknowledged.
+      failpoints.hit(Failpoint.RecoverBeforeTruncate);
+      await layer.unlink(path);
+      await layer.syncDir(dir);
+      continue;
+    }
+    if (prev !== undefined && seed !== crc) throw corrupt(path, 0, 'segment does not continue the previous segment\'s checksum chain');
+    const seg: Segment = { seq, path, size: b.length, maxIndex: 0 };
+    let first = true;
+    const onRecord = (rec: ScannedRecord): void => {
+      if (first) {
+        first = false;
+        const h = decodeOrCorrupt(path, rec, decodeSegmentHeader);
+        if (rec.type !== RecordType.SegmentHeader || h.seq !== seq) throw corrupt(path, 0, `segment header names segment ${h.seq}`);
+        return;
+      }
+      const op = toOp(path, seq, rec);
+      if (op.kind === 'entry') seg.maxIndex = Math.max(seg.maxIndex, op.entry.index);
+      if (op.kind !== 'truncate') hasRecords = true;
+      ops.push(op);
+    };
+    const { end, crc: after } = scanRecords(b, path, 0, seed, isLast, opts.recordBytesMax, onRecord);
+    if (end.kind === 'torn') {
+      failpoints.hit(Failpoint.RecoverBeforeTruncate);
+      const f = await layer.openFile(path, 'existing');
+      try {
+        await f.truncate(end.offset);
+        await f.sync();
+      } finally {
+        await f.close();
+      }
+      seg.size = end.offset;
+    }
+    crc = after;
+    segments.push(seg);
+  }
+  return { segments, ops, crc, hasRecords };
+}
+
+/** The chain seed a segment's header declares, or null for a last segment whose header is torn. */
+function segmentSeed(b: Uint8Array, path: string, isLast: boolean, recordBytesMax: number): number | null {
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const len = b.length >= recordHeaderBytes ? view.getUint32(0, false) : 0;
+  const complete = b.length >= recordHeaderBytes && len <= 64 && b.length >= recordHeaderBytes + len;
+  if (!complete || b[4] !== RecordType.SegmentHeader) {
+    if (isLast && (!complete || b.every((x) => x === 0))) return null;
+    throw corrupt(path, 0, 'segment header unreadable');
+  }
+  try {
+    return decodeSegmentHeader(b.subarray(recordHeaderBytes, recordHeaderBytes + len)).prevCrc;
+  } catch (err) {
+    // The header record's own checksums are checked by the scan; this only guards the decode.
+    void recordBytesMax;
+    throw corrupt(path, recordHeaderBytes, 'segment header undecodable', err);
+  }
+}
+
+function decodeOrCorrupt<T>(file: string, rec: ScannedRecord, fn: (b: Uint8Array) => T): T {
+  try {
+    return fn(rec.payload);
+  } catch (err) {
+    throw corrupt(file, rec.offset, `record of type ${rec.type} does not decode (${(err as Error).message})`, err);
+  }
+}
+
+function toOp(file: string, seq: number, rec: ScannedRecord): LogOp {
+  switch (rec.type) {
+    case RecordType.Entry: {
+      const e = decodeOrCorrupt(file, rec, decodeEntry);
+      const entry: Entry = { index: e.index, id: e.id, type: e.type, data: e.data.slice() };
+      return { kind: 'entry', entry, file, loc: { id: e.id, seq, offset: rec.offset, length: rec.payload.length, prevCrc: rec.prevCrc } };
+    }
+    case RecordType.HardState:
+      return { kind: 'hard', hardState: decodeOrCorrupt(file, rec, decodeHardState) };
+    case RecordType.Truncate:
+      return { kind: 'truncate', from: decodeOrCorrupt(file, rec, (b) => { const r = new Reader(b); const v = r.uvarint(); r.end(); return v; }) };
+    case RecordType.SegmentHeader:
+      throw corrupt(file, rec.offset, 'a segment header in the middle of a segment');
+    default:
+      throw corrupt(file, rec.offset, 'unknown record type');
+  }
+}
+
+/** The log as of a chosen snapshot index, or a CorruptionError when the WAL cannot continue it. */
+export interface ReplayedLog {
+  readonly hardState: HardState | null;
+  readonly entries: Entry[];
+  readonly locations: Location[];
+}
+
+export function replay(scan: WalScan, base: number): ReplayedLog {
+  let hardState: HardState | null = null;
+  const entries: Entry[] = [];
+  const locations: Location[] = [];
+  for (const op of scan.ops) {
+    switch (op.kind) {
+      case 'hard':
+        hardState = op.hardState;
+        break;
+      case 'truncate': {
+        const keep = Math.max(0, op.from - base - 1);
+        if (keep < entries.length) {
+          entries.length = keep;
+          locations.length = keep;
+        }
+        break;
+      }
+      case 'entry': {
+        const i = op.entry.index;
+        if (i <= base && entries.length === 0) break;
+        const expected = base + entries.length + 1;
+        if (i !== expected) {
+          throw corrupt(op.file, op.loc.offset, entries.length === 0
+            ? `the log does not continue from the snapshot at index ${base}: its next entry is ${i} (entries ${base + 1}..${i - 1} are missing)`
+            : `entry ${i} where ${expected} was expected (a gap or reordering in the log)`);
+        }
+        entries.push(op.entry);
+        locations.push(op.loc);
+        break;
+      }
+      default:
+        op satisfies never;
+    }
+  }
+  return { hardState, entries, locations };
+}
+
+export class Wal {
+  private readonly segments: Segment[];
+  private activeFile: WritableFile | null;
+  private readonly writer: RecordWriter;
+  private readonly readers = new Map<number, WritableFile>();
+  /** locations[i] is entry base + 1 + i. */
+  private locations: Location[];
+  private base: number;
+  private hardState: HardState | null;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly layer: FileLayer,
+    private readonly failpoints: Failpoints,
+    private readonly opts: WalOptions,
+    state: { segments: Segment[]; active: WritableFile | null; crc: number; base: number; log: ReplayedLog },
+  ) {
+    this.segments = state.segments;
+    this.activeFile = state.active;
+    this.writer = new RecordWriter(state.crc, 64 * 1024);
+    this.base = state.base;
+    this.locations = state.log.locations;
+    this.hardState = state.log.hardState;
+  }
+
+  /** Opens the log for appending after recovery chose `base` and replayed `log`. */
+  static async start(dir: string, layer: FileLayer, failpoints: Failpoints, opts: WalOptions, scan: WalScan, base: number, log: ReplayedLog): Promise<Wal> {
+    const segments = scan.segments.slice();
+    const last = segments.at(-1);
+    const active = last === undefined ? null : await layer.openFile(last.path, 'existing');
+    const wal = new Wal(dir, layer, failpoints, opts, { segments, active, crc: scan.crc, base, log });
+    if (last === undefined) await wal.roll();
+    return wal;
+  }
+
+  get lastIndex(): number {
+    return this.base + this.locations.length;
+  }
+
+  get snapshotIndex(): number {
+    return this.base;
+  }
+
+  private get active(): WritableFile {
+    assert(this.activeFile !== null, 'the WAL always has an active segment');
+    return this.activeFile;
+  }
+
+  private get tail(): Segment {
+    const s = this.segments.at(-1);
+    assert(s !== undefined, 'the WAL always has an active segment');
+    return s;
+  }
+
+  /** Starts a new segment: header and hard state, fsync the file, fsync the directory. */
+  private async roll(): Promise<void> {
+    const prev = this.segments.at(-1);
+    const seq = prev === undefined ? 1 : prev.seq + 1;
+    const path = join(this.dir, segmentName(seq));
+    assert(this.writer.length === 0, 'roll with unwritten records');
+    this.writer.append(RecordType.SegmentHeader, encodeSegmentHeader(seq, this.writer.crc));
+    if (this.hardState !== null) this.writer.append(RecordType.HardState, encodeHardState(this.hardState));
+    const f = await this.layer.openFile(path, 'create');
+    await f.truncate(0);
+    await f.write(this.writer.bytes(), 0);
+    this.failpoints.hit(Failpoint.WalRollBeforeSync);
+    await f.sync();
+    await this.layer.syncDir(this.dir);
+    if (prev !== undefined && this.activeFile !== null) this.readers.set(prev.seq, this.activeFile);
+    this.activeFile = f;
+    this.segments.push({ seq, path, size: this.writer.length, maxIndex: 0 });
+    this.writer.reset();
+  }
+
+  /** Writes what the writer holds to the active segment and fsyncs it. */
+  private async flush(): Promise<void> {
+    if (this.writer.length === 0) return;
+    const seg = this.tail;
+    this.failpoints.hit(Failpoint.WalBeforeWrite);
+    await this.active.write(this.writer.bytes(), seg.size);
+    this.failpoints.hit(Failpoint.WalAfterWriteBeforeFsync);
+    await this.active.sync();
+    this.failpoints.hit(Failpoint.WalAfterFsync);
+    seg.size += this.writer.length;
+    this.writer.reset();
+  }
+
+  /** Appends one record, rolling to a new segment first when it would overflow this one. */
+  private async put(type: RecordType, payload: Uint8Array, id = 0): Promise<Location> {
+    if (payload.length > this.opts.recordBytesMax) {
+      throw new TooLargeError(`a WAL record of ${payload.length} bytes exceeds recordBytesMax ${this.opts.recordBytesMax}`);
+    }
+    const seg = this.tail;
+    const size = seg.size + this.writer.length;
+    if (size + recordHeaderBytes + payload.length > this.opts.segmentBytesMax && size > 256) {
+      await this.flush();
+      await this.roll();
+    }
+    const prevCrc = this.writer.crc;
+    const at = this.writer.append(type, payload);
+    return { id, seq: this.tail.seq, offset: this.tail.size + at, length: payload.length, prevCrc };
+  }
+
+  /**
+   * One save: [Truncate] Entry* [HardState], one write and one fdatasync (more only when the
+   * batch crosses into a new segment). Entries go before the hard state, so a torn write can
+   * keep entries without the hard state, never the reverse.
+   */
+  async append(hardState: HardState | null, entries: readonly Entry[]): Promise<void> {
+    const cut = planAppend(entries, this.base, this.lastIndex);
+    const payloads = entries.map(encodeEntry);
+    for (const p of payloads) {
+      if (p.length > this.opts.recordBytesMax) throw new TooLargeError(`an entry of ${p.length} bytes exceeds recordBytesMax ${this.opts.recordBytesMax}`);
+    }
+    const added: Location[] = [];
+    if (cut <= this.lastIndex) await this.put(RecordType.Truncate, new Writer(10).uvarint(cut).finish());
+    for (let i = 0; i < payloads.length; i++) {
+      const loc = await this.put(RecordType.Entry, payloads[i] as Uint8Array, (entries[i] as Entry).id);
+      added.push(loc);
+      const seg = this.tail;
+      seg.maxIndex = Math.max(seg.maxIndex, (entries[i] as Entry).index);
+    }
+    if (hardState !== null) await this.put(RecordType.HardState, encodeHardState(hardState));
+    await this.flush();
+    if (entries.length > 0) {
+      this.locations.length = cut - this.base - 1;
+      for (const loc of added) this.locations.push(loc);
+    }
+    if (hardState !== null) this.hardState = hardState;
+  }
+
+  idAt(index: number): number | undefined {
+    return this.locations[index - this.base - 1]?.id;
+  }
+
+  /**
+   * Before a snapshot that does not match the log is made durable: cut the log after the
+   * snapshot's index, so that the old entries beyond it can never follow the new snapshot.
+   */
+  async cutAfter(index: number): Promise<void> {
+    if (index >= this.lastIndex) return;
+    await this.put(RecordType.Truncate, new Writer(10).uvarint(index + 1).finish());
+    await this.flush();
+    this.locations.length = Math.max(0, index - this.base);
+  }
+
+  /** The snapshot at `index` is durable: the log now starts after it. */
+  rebase(index: number): void {
+    assert(index > this.base, 'rebase backwards');
+    this.locations = this.locations.slice(Math.min(this.locations.length, index - this.base));
+    this.base = index;
+  }
+
+  /** Deletes whole segments, oldest first, whose entries all lie at or before `index`. */
+  async compact(index: number): Promise<number> {
+    let removed = 0;
+    while (this.segments.length > 1) {
+      const s = this.segments[0] as Segment;
+      if (s.maxIndex > index) break;
+      const reader = this.readers.get(s.seq);
+      if (reader !== undefined) {
+        this.readers.delete(s.seq);
+        await reader.close();
+      }
+      await this.layer.unlink(s.path);
+      this.segments.shift();
+      removed++;
+    }
+    if (removed > 0) await this.layer.syncDir(this.dir);
+    return removed;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /** Entries lo <= index < hi still in the log, read back from disk and verified again. */
+  async read(lo: number, hi: number): Promise<Entry[]> {
+    const from = Math.max(lo, this.base + 1);
+    const to = Math.min(hi, this.lastIndex + 1);
+    const out: Entry[] = [];
+    let i = from;
+    while (i < to) {
+      const first = this.locations[i - this.base - 1] as Location;
+      // A run of records that sit back to back in one segment is read with one call.
+      let j = i + 1;
+      let end = first.offset + recordHeaderBytes + first.length;
+      while (j < to && end - first.offset < 1 << 20) {
+        const next = this.locations[j - this.base - 1] as Location;
+        if (next.seq !== first.seq || next.offset !== end) break;
+        end = next.offset + recordHeaderBytes + next.length;
+        j++;
+      }
+      const file = await this.reader(first.seq);
+      const bytes = await file.read(end - first.offset, first.offset);
+      const path = join(this.dir, segmentName(first.seq));
+      let at = 0;
+      for (let k = i; k < j; k++) {
+        const loc = this.locations[k - this.base - 1] as Location;
+        const size = recordHeaderBytes + loc.length;
+        const payload = verifyRecord(bytes.subarray(at, at + size), path, loc.offset, loc.prevCrc, this.opts.recordBytesMax);
+        const e = decodeEntry(payload);
+        if (e.index !== k) throw corrupt(path, loc.offset, `entry ${e.index} found where ${k} was written`);
+        out.push({ index: e.index, id: e.id, type: e.type, data: e.data.slice() });
+        at += size;
+      }
+      i = j;
+    }
+    return out;
+  }
+
+  private async reader(seq: number): Promise<WritableFile> {
+    if (seq === this.tail.seq) return this.active;
+    let r = this.readers.get(seq);
+    if (r === undefined) {
+      r = await this.layer.openFile(join(this.dir, segmentName(seq)), 'existing');
+      this.readers.set(seq, r);
+    }
+    return r;
+  }
+
+  async close(): Promise<void> {
+    for (const r of this.readers.values()) await r.close();
+    this.readers.clear();
+    await this.activeFile?.close();
+    this.activeFile = null;
+  }
+}
