@@ -263,6 +263,12 @@ export class QuorateNode {
     return this.replica.status();
   }
 
+  /** Sets this node's client URL (known once the HTTP server listens) and announces it. */
+  setClientUrl(url: string): void {
+    this.peerUrls.set(this.id, url);
+    this.sayHello();
+  }
+
   /** The client URL a peer announced (or this node's own). */
   clientUrlOf(id: NodeId): string | null {
     return this.peerUrls.get(id) ?? null;

@@ -9,7 +9,7 @@ import { NotLeaderError } from '../node/errors.js';
 import type { QuorateNode } from '../node/node.js';
 import { NodeMetrics } from './metrics.js';
 import { HttpError, parseJsonObject, parseKey, parseSession, readBody, requireString, requireStringOrNull, serverLimits } from './request.js';
-import { snapshotBody } from './snapshot.js';
+import { sendSnapshot } from './snapshot.js';
 
 export interface KvServerOptions {
   readonly node: QuorateNode;
@@ -185,14 +185,11 @@ export class KvServer {
   private async sendSnapshot(res: ServerResponse): Promise<void> {
     const source = this.node.latestSnapshot();
     if (source === null) throw new HttpError(404, 'not_found', 'this node has no snapshot yet');
-    const body = await snapshotBody(source);
-    res.writeHead(200, {
-      'content-type': 'application/octet-stream',
-      'content-length': String(body.length),
+    await sendSnapshot(res, source, {
+      ...this.leaderHeaders(),
       'x-quorate-snapshot-index': String(source.meta.index),
       'x-quorate-snapshot-id': String(source.meta.id),
     });
-    res.end(body);
   }
 
   private leaderHeaders(): Record<string, string> {

@@ -1,0 +1,34 @@
+import type { NodeOptions } from '../../src/node/node.js';
+import { KvServer } from '../../src/server/http.js';
+import { InProcessCluster, raftModule } from '../node/helpers.js';
+
+/** An in-process cluster with one HTTP server per node on a free loopback port. */
+export class HttpCluster {
+  readonly inner: InProcessCluster;
+  readonly servers = new Map<string, KvServer>();
+
+  constructor(n = 3, overrides: Partial<NodeOptions> = {}) {
+    this.inner = new InProcessCluster(raftModule(), n, overrides);
+  }
+
+  async start(): Promise<void> {
+    await this.inner.start();
+    for (const id of this.inner.ids) {
+      const server = new KvServer({ node: this.inner.node(id), port: 0 });
+      await server.start();
+      this.inner.node(id).setClientUrl(server.url);
+      this.servers.set(id, server);
+    }
+  }
+
+  url(id: string): string {
+    const s = this.servers.get(id);
+    if (s === undefined) throw new Error(`no server ${id}`);
+    return s.url;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.servers.values()].map((s) => s.stop()));
+    await this.inner.stop();
+  }
+}
