@@ -25,6 +25,8 @@ after(async () => {
   await c.stop();
 });
 
+// Replies are JSON of many shapes; the tests check fields by name.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 interface Reply { status: number; body: any; headers: Headers }
 async function call(base: string, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Reply> {
   const r = await fetch(base + path, { method, headers: { 'content-type': 'application/json', ...headers }, ...(body === undefined ? {} : { body }) });
