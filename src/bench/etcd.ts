@@ -97,7 +97,7 @@ export class EtcdDriver implements SystemDriver {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.servers.map((s) => stopServer(s)));
+    for (const s of this.servers) await stopServer(s);
     this.servers = [];
   }
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QuorateError, ErrorCode } from '../core/index.js';
@@ -53,7 +53,19 @@ export class ChildProcessError extends QuorateError {
 }
 
 const live = new Set<ChildProcess>();
+/** Servers' data dirs, removed when an interrupted run exits (a finished run removes its own). */
+const tempDirs = new Set<string>();
 let hooksInstalled = false;
+
+export function trackTempDir(dir: string): void {
+  installHooks();
+  tempDirs.add(dir);
+}
+
+export function removeTempDir(dir: string): void {
+  tempDirs.delete(dir);
+  rmSync(dir, { recursive: true, force: true });
+}
 
 function installHooks(): void {
   if (hooksInstalled) return;
@@ -61,6 +73,13 @@ function installHooks(): void {
   // Last resort: whatever way we leave, no server stays behind.
   process.on('exit', () => {
     for (const c of live) killQuietly(c, 'SIGKILL');
+    for (const d of tempDirs) {
+      try {
+        rmSync(d, { recursive: true, force: true });
+      } catch {
+        // a server killed a moment ago may still be closing a file; leave the rest to the OS
+      }
+    }
   });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { QuorateClient } from '../client/index.js';
 import { availableProtocols } from '../protocols/index.js';
 import type { Availability, BenchClient, ClusterSpec, SystemDriver } from './driver.js';
 import { putAll } from './load.js';
@@ -21,31 +22,14 @@ const fromSource = import.meta.url.endsWith('.ts');
 const ext = fromSource ? 'ts' : 'js';
 const cliMain = join(here, '..', 'cli', `main.${ext}`);
 const startCommand = join(here, '..', 'cli', 'commands', `start.${ext}`);
-const clientModule = join(here, '..', 'client', `index.${ext}`);
 
 export function quorateAvailability(protocol: string): Availability {
   const system = `quorate-${protocol}`;
   if (!availableProtocols().includes(protocol as never)) {
     return { system, found: false, detail: `protocol ${protocol} is not registered` };
   }
-  for (const [what, path] of [['quorate start', startCommand], ['QuorateClient', clientModule]] as const) {
-    if (!existsSync(path)) return { system, found: false, detail: `${what} not built yet (${path} missing)` };
-  }
+  if (!existsSync(startCommand)) return { system, found: false, detail: `quorate start not built yet (${startCommand} missing)` };
   return { system, found: true, detail: `${process.execPath} ${fromSource ? '--import tsx ' : ''}${cliMain} start --protocol ${protocol}` };
-}
-
-/** The part of QuorateClient the benchmark uses. */
-interface KvClient {
-  put(key: string, value: string): Promise<unknown>;
-  get(key: string): Promise<unknown>;
-  close?(): Promise<void> | void;
-}
-type KvClientCtor = new (opts: { endpoints: string[] }) => KvClient;
-
-async function loadClient(): Promise<KvClientCtor> {
-  const mod = (await import(clientModule)) as { QuorateClient?: KvClientCtor };
-  if (mod.QuorateClient === undefined) throw new ChildProcessError(`${clientModule} exports no QuorateClient`);
-  return mod.QuorateClient;
 }
 
 export class QuorateDriver implements SystemDriver {
@@ -53,14 +37,12 @@ export class QuorateDriver implements SystemDriver {
   readonly readSemantics = 'linearizable GET (the protocol\'s read path: ReadIndex / quorum read)';
   private servers: SpawnedServer[] = [];
   private endpoints: string[] = [];
-  private Client: KvClientCtor | null = null;
 
   constructor(readonly protocol: string) {
     this.system = `quorate-${protocol}`;
   }
 
   async start(spec: ClusterSpec): Promise<void> {
-    this.Client = await loadClient();
     const ports = await freePorts(spec.nodes * 2);
     const ids = Array.from({ length: spec.nodes }, (_, i) => `n${i + 1}`);
     const peers = ids.map((id, i) => `${id}=127.0.0.1:${ports[2 * i + 1]}`).join(',');
@@ -83,14 +65,14 @@ export class QuorateDriver implements SystemDriver {
       ];
       this.servers.push(spawnServer(`quorate ${id}`, process.execPath, args, { logFile: join(dir, 'node.log'), cwd: dir }));
     }
-    const probe = new this.Client({ endpoints: this.endpoints });
+    const probe = new QuorateClient({ endpoints: this.endpoints });
     try {
       await waitUntil('quorate to accept a write', async () => {
         await withTimeout(probe.put('bench-ready', '1'), 2000, 'quorate put');
         return true;
       }, { timeoutMs: 30_000, intervalMs: 200, servers: this.servers });
     } finally {
-      await probe.close?.();
+      probe.close();
     }
   }
 
@@ -99,12 +81,11 @@ export class QuorateDriver implements SystemDriver {
   }
 
   connect(member: number): Promise<BenchClient> {
-    if (this.Client === null) throw new ChildProcessError('quorate cluster not started');
     // Each client knows every endpoint (it finds the leader itself); the member only rotates
     // which one it tries first, as the other systems' clients are spread over members.
     const n = this.endpoints.length;
     const endpoints = Array.from({ length: n }, (_, i) => this.endpoints[(member + i) % n] as string);
-    const client = new this.Client({ endpoints });
+    const client = new QuorateClient({ endpoints });
     return Promise.resolve({
       put: async (key, value) => {
         await client.put(key, printable(value));
@@ -112,8 +93,9 @@ export class QuorateDriver implements SystemDriver {
       get: async (key) => {
         await client.get(key);
       },
-      close: async () => {
-        await client.close?.();
+      close: () => {
+        client.close();
+        return Promise.resolve();
       },
     });
   }

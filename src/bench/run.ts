@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Availability, BenchClient, SystemDriver } from './driver.js';
@@ -6,6 +6,7 @@ import { EtcdDriver, etcdAvailability } from './etcd.js';
 import { renderHtml, rowsTableHtml } from './html.js';
 import { makeKeys, makeValue, runLoad } from './load.js';
 import type { BenchOptions, CompareSystem } from './options.js';
+import { removeTempDir, trackTempDir } from './proc.js';
 import type { Progress } from './progress.js';
 import { QuorateDriver, quorateAvailability } from './quorate.js';
 import { toRow } from './row.js';
@@ -108,6 +109,7 @@ async function runSystem(
   progress: Progress,
 ): Promise<BenchRow[]> {
   const workDir = mkdtempSync(join(tmpdir(), `quorate-bench-${driver.system}-`));
+  trackTempDir(workDir);
   const clients: BenchClient[] = [];
   const rows: BenchRow[] = [];
   try {
@@ -136,7 +138,7 @@ async function runSystem(
   } finally {
     await Promise.allSettled(clients.map((c) => c.close()));
     await driver.stop();
-    rmSync(workDir, { recursive: true, force: true });
+    removeTempDir(workDir);
   }
 }
 

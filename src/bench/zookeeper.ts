@@ -137,7 +137,8 @@ export class ZooKeeperDriver implements SystemDriver {
     }, { timeoutMs: 60_000, intervalMs: 300, servers: this.servers });
   }
 
-  private connectString(member: number): string {
+  /** host:port of member's client port. */
+  connectString(member: number): string {
     return `127.0.0.1:${this.clientPorts[member % this.clientPorts.length]}`;
   }
 

@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { etcdAvailability } from '../../src/bench/etcd.js';
+import { quorateAvailability } from '../../src/bench/quorate.js';
+import type { BenchRow } from '../../src/bench/row.js';
+import { availableProtocols } from '../../src/protocols/index.js';
+
+/**
+ * The CI smoke of the whole harness: `quorate bench` as a user runs it, short, against etcd when
+ * installed and every quorate protocol whose runtime is in. Each child gets its own TMPDIR so the
+ * test can prove no server outlives the command (normal exit and SIGINT).
+ */
+const etcd = etcdAvailability();
+const protocols = availableProtocols().filter((p) => quorateAvailability(p).found);
+const skip = !etcd.found && protocols.length === 0
+  ? `nothing to drive: ${etcd.detail}; no quorate protocol has its runtime (${availableProtocols().map((p) => quorateAvailability(p).detail).join('; ') || 'none registered'})`
+  : false;
+
+/** Processes whose command line mentions dir (servers keep their data dirs under it). */
+function processesUnder(dir: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(dir)) found.push(`${pid}: ${cmd}`);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+function runCli(args: string[], tmp: string, onStderr?: (text: string, kill: () => void) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', ...args], {
+      env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+      onStderr?.(stderr, () => child.kill('SIGINT'));
+    });
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('quorate bench runs every found system end to end and leaves no process behind', { skip, timeout: 120_000 }, async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+  const out = join(tmp, 'out');
+  try {
+    const compare = etcd.found ? 'etcd' : 'none';
+    const r = await runCli(['--protocol', protocols.join(',') || 'none', '--compare', compare, '--concurrency', '1,4',
+      '--duration', '0.5', '--warmup', '0.2', '--keys', '50', '--reads', '0.5', '--json', '--out', out], tmp);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as BenchRow[];
+    const systems = [...protocols.map((p) => `quorate-${p}`), ...(etcd.found ? ['etcd'] : [])];
+    assert.deepEqual(rows.map((x) => `${x.system}/${x.concurrency}`), systems.flatMap((s) => [`${s}/1`, `${s}/4`]));
+    for (const row of rows) {
+      assert.ok(row.opsPerSec > 0 && row.ops > 0, `${row.system}: no operations`);
+      assert.ok(row.reads > 0 && row.writes > 0, `${row.system}: reads ${row.reads}, writes ${row.writes}`);
+      assert.equal(row.errors, 0, `${row.system}: ${row.firstError}`);
+      assert.ok(row.p50Ms > 0 && row.p50Ms <= row.p99Ms && row.p99Ms <= row.p999Ms);
+      assert.ok(row.serverCpuSeconds > 0, `${row.system}: server CPU not measured`);
+      assert.ok(row.clientCpuSeconds > 0, `${row.system}: client CPU not measured`);
+    }
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { rows: BenchRow[]; systems: { system: string; found: boolean }[] };
+    assert.deepEqual(results.rows, rows);
+    assert.ok(results.systems.every((s) => s.found));
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    for (const s of systems) assert.ok(html.includes(`${s}: latency percentiles`), `report lacks ${s}`);
+    assert.match(html, /<svg[^>]*>[\s\S]*<polyline/);
+    assert.deepEqual(processesUnder(tmp), []);
+    assert.deepEqual(readdirSync(tmp).filter((d) => d.startsWith('quorate-bench-')), [], 'data dirs left behind');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('SIGINT in the middle of a run stops every server', { skip, timeout: 60_000 }, async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'bench-sigint-'));
+  try {
+    let sent = false;
+    let seenDuringRun: string[] = [];
+    const r = await runCli(['--protocol', protocols[0] ?? 'none', '--compare', protocols.length > 0 ? 'none' : 'etcd',
+      '--concurrency', '2', '--duration', '30', '--warmup', '0', '--keys', '10', '--out', join(tmp, 'out')], tmp, (stderr, kill) => {
+      if (!sent && /with 2 clients/.test(stderr)) {
+        sent = true;
+        seenDuringRun = processesUnder(tmp);
+        kill();
+      }
+    });
+    assert.ok(sent, `never reached the measured run: ${r.stderr}`);
+    assert.ok(seenDuringRun.length >= 3, `expected the servers running before SIGINT, saw ${seenDuringRun.length}`);
+    assert.equal(r.code, 130);
+    assert.match(r.stderr, /SIGINT, stopped all servers/);
+    // SIGKILL is delivered at once, but the kernel may take a moment to reap.
+    for (let i = 0; i < 50 && processesUnder(tmp).length > 0; i++) await new Promise((res) => setTimeout(res, 100));
+    assert.deepEqual(processesUnder(tmp), []);
+    assert.ok(!existsSync(join(tmp, 'out', 'results.json')), 'an interrupted run must not write results');
+    assert.deepEqual(readdirSync(tmp).filter((d) => d.startsWith('quorate-bench-')), [], 'data dirs left behind');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
