@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerBench } from './bench.js';
+import { registerStart } from './start.js';
 
 /**
  * Every subcommand registers itself here: one import and one call per command file, so that
@@ -8,4 +9,5 @@ import { registerBench } from './bench.js';
 export function registerCommands(program: Command): void {
   void program;
   registerBench(program);
+  registerStart(program);
 }

@@ -1,0 +1,70 @@
+import { makeConfig } from '../core/index.js';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { getProtocol } from '../protocols/index.js';
+import { KvServer } from '../server/http.js';
+import { FileStorage } from '../storage/index.js';
+import { TcpTransport } from '../transport/tcp.js';
+import type { NodeConfig } from './config.js';
+import { QuorateNode } from './node.js';
+
+/**
+ * One running member as `quorate start` runs it: FileStorage in the data directory, TCP on the
+ * peer port, the HTTP API on the client port, pino logs. The client port is opened first, so a
+ * port in use fails before the data directory is locked.
+ */
+export interface RunningNode {
+  readonly node: QuorateNode;
+  readonly server: KvServer;
+  readonly logger: Logger;
+  stop(): Promise<void>;
+}
+
+export async function launchNode(cfg: NodeConfig, logger: Logger = pino({ level: cfg.logLevel })): Promise<RunningNode> {
+  const protocol = getProtocol(cfg.protocol);
+  const clientUrl = `http://${cfg.client.host.includes(':') ? `[${cfg.client.host}]` : cfg.client.host}:${cfg.client.port}`;
+  const transport = new TcpTransport({
+    id: cfg.id,
+    clusterId: cfg.clusterId,
+    listen: cfg.peers[cfg.id] as { host: string; port: number },
+    peers: cfg.peers,
+    logger,
+  });
+  const node = new QuorateNode({
+    id: cfg.id,
+    protocol,
+    config: makeConfig(Object.keys(cfg.peers)),
+    storage: new FileStorage(cfg.dataDir),
+    transport,
+    clientUrl,
+    tickMs: cfg.tickMs,
+    electionTicks: cfg.electionTicks,
+    heartbeatTicks: cfg.heartbeatTicks,
+    checkpointEvery: cfg.checkpointEvery,
+    initialClusterState: cfg.initialClusterState,
+    logger,
+  });
+  const server = new KvServer({ node, host: cfg.client.host, port: cfg.client.port, logger });
+  await server.start();
+  try {
+    await node.start();
+  } catch (err) {
+    await server.stop();
+    await node.stop().catch(() => undefined);
+    throw err;
+  }
+  logger.info({ id: cfg.id, protocol: cfg.protocol, client: clientUrl, peer: cfg.peers[cfg.id], data: cfg.dataDir }, 'quorate node serving');
+  let stopping: Promise<void> | null = null;
+  return {
+    node,
+    server,
+    logger,
+    stop: () => {
+      stopping ??= (async () => {
+        await server.stop();
+        await node.stop();
+      })();
+      return stopping;
+    },
+  };
+}
