@@ -1,6 +1,8 @@
 import { ConfigError } from '../core/index.js';
 import type { Message, ProtocolModule, ProtocolName } from '../core/index.js';
+import { paxos } from './paxos/index.js';
 import { raft } from './raft/index.js';
+import { zab } from './zab/index.js';
 
 /**
  * The protocols drivers can run. Each protocol folder exports one ProtocolModule and adds one
@@ -8,6 +10,8 @@ import { raft } from './raft/index.js';
  */
 const registry: Partial<Record<ProtocolName, ProtocolModule<Message>>> = {
   raft,
+  paxos,
+  zab,
 };
 
 export const protocolNames: readonly ProtocolName[] = ['raft', 'paxos', 'zab'];

@@ -1,0 +1,225 @@
+import { assert } from '../../core/index.js';
+import type { Entry, NodeId } from '../../core/index.js';
+import { SyncMode, epochEndsMax } from './messages.js';
+import type { CommitMsg, NewEpochMsg, NewLeaderMsg, PingMsg, SnapMsg, SyncMsg, TxnsMsg, ZabMessage } from './messages.js';
+import { ZabMutant } from './mutants.js';
+import type { ZabReplica } from './replica.js';
+
+/**
+ * The follower's side of discovery, synchronization and broadcast (Zab §IV-B..D; ZooKeeper's
+ * Learner.registerWithLeader / syncWithLeader / Follower.processPacket).
+ *  discovery:  FOLLOWERINFO sent, waiting for NEWEPOCH
+ *  epochAcked: ACKEPOCH sent, waiting for the sync header
+ *  syncing:    receiving SNAP chunks / DIFF txns, until NEWLEADER
+ *  newleader:  NEWLEADER received (its ACK leaves once txns and currentEpoch are durable)
+ *  broadcast:  UPTODATE received: PROPOSAL / COMMIT
+ * Anything out of order (a gap, a missing header) sends the follower back to discovery with the
+ * same leader: a resync, never a guess.
+ */
+type Phase = 'discovery' | 'epochAcked' | 'syncing' | 'newleader' | 'broadcast';
+
+interface SnapBuffer {
+  readonly meta: SnapMsg['meta'];
+  readonly totalBytes: number;
+  readonly chunks: Uint8Array[];
+  received: number;
+}
+
+export class Follower {
+  phase: Phase = 'discovery';
+  /** The leader's epoch e', once NEWEPOCH was accepted (0 before). */
+  epoch = 0;
+  private lastHeard: number;
+  private phaseSince: number;
+  private readonly timeoutTicks: number;
+  private resendAt = 0;
+  private syncMode: SyncMode | null = null;
+  private snap: SnapBuffer | null = null;
+
+  constructor(private readonly r: ZabReplica, readonly leaderId: NodeId) {
+    this.lastHeard = r.now;
+    this.phaseSince = r.now;
+    this.timeoutTicks = r.opts.rng.int(r.opts.electionTicks, 2 * r.opts.electionTicks - 1);
+    this.sendInfo();
+  }
+
+  established(): boolean {
+    return this.phase === 'broadcast';
+  }
+
+  private sendInfo(): void {
+    this.r.send({ type: 'followerinfo', from: this.r.id, to: this.leaderId, acceptedEpoch: this.r.acceptedEpoch, voter: this.r.canVote() });
+    this.resendAt = this.r.now + 2 * this.r.opts.heartbeatTicks;
+  }
+
+  /** Lost or out-of-order packets: start discovery again with the same leader. */
+  resync(): void {
+    this.phase = 'discovery';
+    this.phaseSince = this.r.now;
+    this.syncMode = null;
+    this.snap = null;
+    this.r.pendingNewLeader = null;
+    this.sendInfo();
+  }
+
+  tick(): void {
+    const r = this.r;
+    const silent = r.now - this.lastHeard >= this.timeoutTicks;
+    const stuck = this.phase !== 'broadcast' && r.now - this.phaseSince >= 2 * r.opts.electionTicks;
+    if (silent || stuck) {
+      r.becomeLooking();
+      return;
+    }
+    if (this.phase === 'discovery' && r.now >= this.resendAt) this.sendInfo();
+  }
+
+  step(m: ZabMessage): void {
+    if (m.from !== this.leaderId) return;
+    this.lastHeard = this.r.now;
+    switch (m.type) {
+      case 'newepoch':
+        this.onNewEpoch(m);
+        return;
+      case 'sync':
+        this.onSync(m);
+        return;
+      case 'snap':
+        this.onSnap(m);
+        return;
+      case 'diff':
+      case 'proposal':
+        this.onTxns(m);
+        return;
+      case 'newleader':
+        this.onNewLeader(m);
+        return;
+      case 'uptodate':
+      case 'commit':
+        this.onCommit(m);
+        return;
+      case 'ping':
+        this.onPing(m);
+        return;
+      case 'vote':
+      case 'followerinfo':
+      case 'ackepoch':
+      case 'ack':
+      case 'pong':
+        return;
+      default:
+        return m satisfies never;
+    }
+  }
+
+  private onNewEpoch(m: NewEpochMsg): void {
+    if (this.phase !== 'discovery') return;
+    const r = this.r;
+    let fresh: boolean;
+    if (m.epoch > r.acceptedEpoch) {
+      // Persisted in this Ready's hard state, before the ACKEPOCH leaves.
+      r.acceptedEpoch = m.epoch;
+      fresh = true;
+    } else if (m.epoch === r.acceptedEpoch) {
+      fresh = false; // a rejoin: acknowledged, but never counted toward the leader's quorums
+    } else {
+      r.becomeLooking();
+      return;
+    }
+    this.epoch = m.epoch;
+    this.phase = 'epochAcked';
+    this.phaseSince = r.now;
+    r.send({
+      type: 'ackepoch', from: r.id, to: this.leaderId, epoch: m.epoch, fresh: fresh && r.canVote(), voter: r.canVote(),
+      currentEpoch: r.currentEpoch, lastIndex: r.history.lastIndex, lastId: r.history.lastId,
+      epochEnds: r.history.epochEnds(epochEndsMax),
+    });
+  }
+
+  private onSync(m: SyncMsg): void {
+    if (this.phase !== 'epochAcked' || m.epoch !== this.epoch) return this.resync();
+    const h = this.r.history;
+    if (m.mode === SyncMode.Trunc || m.mode === SyncMode.TruncDiff) {
+      if (m.truncIndex > h.lastIndex || m.truncIndex < h.snapshot.index) return this.resync();
+      // The leader's history holds every committed txn, so a cut never reaches one.
+      assert(m.truncIndex >= this.r.commitIndex, () => `TRUNC to ${m.truncIndex} below commit ${this.r.commitIndex}`);
+      h.truncateAfter(m.truncIndex);
+    }
+    this.syncMode = m.mode;
+    this.phase = 'syncing';
+  }
+
+  private onSnap(m: SnapMsg): void {
+    if (this.phase !== 'syncing' || this.syncMode !== SyncMode.Snap || m.epoch !== this.epoch) return this.resync();
+    if (m.offset === 0) {
+      if (m.totalBytes > this.r.zopts.snapshotBytesMax) return this.r.becomeLooking();
+      this.snap = { meta: m.meta, totalBytes: m.totalBytes, chunks: [], received: 0 };
+    }
+    const s = this.snap;
+    if (s === null || m.offset !== s.received || m.totalBytes !== s.totalBytes) return this.resync();
+    s.chunks.push(m.data);
+    s.received += m.data.length;
+    if (s.received < s.totalBytes) return;
+    const data = new Uint8Array(s.totalBytes);
+    let at = 0;
+    for (const c of s.chunks) {
+      data.set(c, at);
+      at += c.length;
+    }
+    this.snap = null;
+    this.syncMode = SyncMode.Diff; // what follows the snapshot is a DIFF
+    this.r.installSnapshot({ meta: s.meta, data });
+  }
+
+  private onTxns(m: TxnsMsg): void {
+    const r = this.r;
+    const okPhase = m.type === 'diff'
+      ? this.phase === 'syncing' && this.syncMode !== SyncMode.Snap
+      : this.phase === 'newleader' || this.phase === 'broadcast';
+    if (!okPhase || m.epoch !== this.epoch) return this.resync();
+    const first = m.entries[0];
+    const last = m.entries.at(-1);
+    if (first === undefined || last === undefined) return;
+    let entries: readonly Entry[] = m.entries;
+    if (first.index !== r.history.lastIndex + 1) {
+      if (!r.has(ZabMutant.AcceptGap) || first.index <= r.history.lastIndex) return this.resync();
+      // Mutant: take the txns as if they were the next ones.
+      const base = r.history.lastIndex + 1;
+      entries = m.entries.map((e, i) => ({ ...e, index: base + i }));
+    }
+    if (first.id < r.history.lastId) return this.resync();
+    r.history.append(entries);
+    if (m.type === 'proposal') {
+      // ACK after the txns are durable: the Ready writes them before this message leaves.
+      r.send({ type: 'ack', from: r.id, to: this.leaderId, epoch: this.epoch, index: last.index, newLeader: false, voter: r.canVote() },
+        r.history.lastIndex, this.epoch);
+      r.commitTo(m.commit);
+    }
+  }
+
+  private onNewLeader(m: NewLeaderMsg): void {
+    const r = this.r;
+    if (this.phase !== 'syncing' || m.epoch !== this.epoch || m.lastIndex !== r.history.lastIndex || this.snap !== null) {
+      return this.resync();
+    }
+    // Steps (a) and (b) are in the history; replica.ready() does (c) and (d) in order.
+    r.pendingNewLeader = { epoch: m.epoch, index: m.lastIndex, leader: this.leaderId };
+    this.phase = 'newleader';
+  }
+
+  private onCommit(m: CommitMsg): void {
+    if (m.epoch !== this.epoch || (this.phase !== 'newleader' && this.phase !== 'broadcast')) return;
+    if (m.type === 'uptodate') this.phase = 'broadcast';
+    this.r.commitTo(m.commit);
+  }
+
+  private onPing(m: PingMsg): void {
+    const r = this.r;
+    if (m.epoch !== this.epoch) return;
+    if (this.phase === 'newleader' || this.phase === 'broadcast') {
+      // The link is FIFO: txns sent before this ping that we do not hold were lost.
+      if (r.history.lastIndex < m.sentIndex && !r.has(ZabMutant.AcceptGap)) return this.resync();
+      r.commitTo(m.commit);
+    }
+    r.send({ type: 'pong', from: r.id, to: this.leaderId, epoch: this.epoch, seq: m.seq });
+  }
+}

@@ -1,0 +1,416 @@
+import { assert, entrySizeBytes, quorumMin } from '../../core/index.js';
+import type { Entry, NodeId, ProposeResult } from '../../core/index.js';
+import { SyncMode } from './messages.js';
+import type { AckEpochMsg, AckMsg, FollowerInfoMsg, PongMsg, ZabMessage } from './messages.js';
+import { ZabMutant } from './mutants.js';
+import type { ZabReplica } from './replica.js';
+import { planSync } from './sync-plan.js';
+
+/**
+ * The leader's side (Zab §IV-B..D; ZooKeeper's Leader and LearnerHandler):
+ *  discovery: collect FOLLOWERINFO from a quorum, pick e' = max(acceptedEpoch) + 1, persist it
+ *  epoch:     NEWEPOCH sent, collect ACKEPOCH from a quorum; refuse a follower ahead of us
+ *  sync:      persist currentEpoch = e', sync each follower (DIFF/TRUNC/TRUNC+DIFF/SNAP) and send
+ *             NEWLEADER; established once a quorum ACKed it
+ *  broadcast: PROPOSAL / ACK / COMMIT, heartbeats, reads
+ * Only fresh ACKEPOCHs (the follower moved to e' for us) and their NEWLEADER ACKs count toward
+ * the quorums that make this leader established: a follower can be fresh for one leader per
+ * epoch, so two prospective leaders of one epoch can never both be established.
+ */
+type Phase = 'discovery' | 'epoch' | 'sync' | 'broadcast';
+type PeerPhase = 'info' | 'newepoch' | 'acked' | 'syncing' | 'synced';
+
+/** The leader's view of one follower (ZooKeeper's LearnerHandler). */
+interface Peer {
+  readonly id: NodeId;
+  phase: PeerPhase;
+  /** Counts toward quorums: a voter in the configuration that has not lost its state. */
+  voter: boolean;
+  acceptedEpoch: number;
+  fresh: boolean;
+  /** Last index of the NEWLEADER sent to it. */
+  newLeaderIndex: number;
+  /** Highest txn it has ACKed (cumulative: the link is FIFO). */
+  ackedIndex: number;
+  /** Highest txn sent to it. Invariant: ackedIndex <= sentIndex. */
+  sentIndex: number;
+  /** Last index of each txn message not yet ACKed; bounded by limits.inflightMax. */
+  inflight: number[];
+  lastHeard: number;
+  pongSeq: number;
+}
+
+interface PendingRead {
+  readonly ctx: number;
+  readonly index: number;
+  readonly seq: number;
+}
+
+export class Leader {
+  phase: Phase = 'discovery';
+  /** e', once chosen (0 before). */
+  epoch = 0;
+  private readonly peers = new Map<NodeId, Peer>();
+  /** Each follower's ACKEPOCH: its history summary, from which its sync is planned. */
+  private readonly ackEpoch = new Map<NodeId, AckEpochMsg>();
+  private readonly startedAt: number;
+  /** First index of epoch e' (its counter 1). */
+  private epochStart = 0;
+  private heartbeatAt = 0;
+  private checkQuorumAt = 0;
+  private pingSeq = 0;
+  /** Tick at which each recent ping round was sent (for leases), bounded to pingRoundsKept. */
+  private readonly pingSentAt = new Map<number, number>();
+  private pendingReads: PendingRead[] = [];
+  private uncommittedBytes = 0;
+
+  constructor(private readonly r: ZabReplica) {
+    this.startedAt = r.now;
+    this.maybeChooseEpoch();
+  }
+
+  established(): boolean {
+    return this.phase === 'broadcast';
+  }
+
+  stepDown(): void {
+    for (const p of this.pendingReads) this.r.failRead(p.ctx, 'not_leader', null);
+    this.pendingReads = [];
+  }
+
+  step(m: ZabMessage): void {
+    const peer = this.peers.get(m.from);
+    if (peer !== undefined) peer.lastHeard = this.r.now;
+    switch (m.type) {
+      case 'followerinfo':
+        this.onFollowerInfo(m);
+        return;
+      case 'ackepoch':
+        if (peer !== undefined) this.onAckEpoch(peer, m);
+        return;
+      case 'ack':
+        if (peer !== undefined) this.onAck(peer, m);
+        return;
+      case 'pong':
+        if (peer !== undefined) this.onPong(peer, m);
+        return;
+      case 'vote':
+      case 'newepoch':
+      case 'sync':
+      case 'snap':
+      case 'diff':
+      case 'proposal':
+      case 'newleader':
+      case 'uptodate':
+      case 'commit':
+      case 'ping':
+        return;
+      default:
+        return m satisfies never;
+    }
+  }
+
+  // ---- discovery
+
+  private onFollowerInfo(m: FollowerInfoMsg): void {
+    // A new handshake from this follower (first contact, or a resync) replaces its state.
+    const peer: Peer = {
+      id: m.from, phase: 'info', voter: m.voter && this.r.isVoter(m.from), acceptedEpoch: m.acceptedEpoch, fresh: false,
+      newLeaderIndex: 0, ackedIndex: 0, sentIndex: 0, inflight: [], lastHeard: this.r.now, pongSeq: 0,
+    };
+    this.peers.set(m.from, peer);
+    if (this.phase === 'discovery') this.maybeChooseEpoch();
+    else this.sendNewEpoch(peer);
+  }
+
+  private maybeChooseEpoch(): void {
+    const infos = [...this.peers.values()].filter((p) => p.voter);
+    if (infos.length + 1 < this.r.quorum()) return;
+    const r = this.r;
+    // e' = max + 1 over a quorum (including us); persisted before NEWEPOCH leaves (same Ready).
+    this.epoch = Math.max(r.acceptedEpoch, ...infos.map((p) => p.acceptedEpoch)) + 1;
+    r.acceptedEpoch = this.epoch;
+    this.phase = 'epoch';
+    for (const id of [...this.peers.keys()].sort()) this.sendNewEpoch(this.peers.get(id) as Peer);
+    this.maybeStartSync();
+  }
+
+  private sendNewEpoch(peer: Peer): void {
+    peer.phase = 'newepoch';
+    this.r.send({ type: 'newepoch', from: this.r.id, to: peer.id, epoch: this.epoch });
+  }
+
+  private onAckEpoch(peer: Peer, m: AckEpochMsg): void {
+    if (peer.phase !== 'newepoch' || m.epoch !== this.epoch) return;
+    const r = this.r;
+    // Before sync currentEpoch is our old one; after, it is e' and a rejoining follower of e'
+    // holds a prefix of our history, so it is never ahead.
+    const mine = [r.currentEpoch, r.history.lastId, r.history.lastIndex];
+    const theirs = [m.currentEpoch, m.lastId, m.lastIndex];
+    if (isAhead(theirs, mine)) {
+      // A follower ahead of us may hold committed txns we lack: never sync it down.
+      if (this.phase === 'epoch') r.becomeLooking();
+      else this.peers.delete(peer.id);
+      return;
+    }
+    peer.phase = 'acked';
+    peer.fresh = m.fresh && peer.voter;
+    peer.voter = peer.voter && m.voter;
+    this.ackEpoch.set(peer.id, m);
+    if (this.phase === 'epoch') this.maybeStartSync();
+    else this.syncPeer(peer);
+  }
+
+  private maybeStartSync(): void {
+    if (this.phase !== 'epoch') return;
+    const fresh = [...this.peers.values()].filter((p) => p.phase === 'acked' && p.fresh);
+    if (fresh.length + 1 < this.r.quorum()) return;
+    const r = this.r;
+    // Our own NEWLEADER: our history is already durable; persist currentEpoch = e'.
+    r.currentEpoch = this.epoch;
+    this.epochStart = r.history.lastIndex + 1;
+    this.phase = 'sync';
+    for (const id of [...this.peers.keys()].sort()) {
+      const p = this.peers.get(id) as Peer;
+      if (p.phase === 'acked') this.syncPeer(p);
+    }
+    this.maybeEstablish();
+  }
+
+  // ---- synchronization
+
+  private syncPeer(peer: Peer): void {
+    const r = this.r;
+    const ack = this.ackEpoch.get(peer.id);
+    assert(ack !== undefined, 'syncing a follower that sent no ACKEPOCH');
+    const h = r.history;
+    const plan = planSync(h, ack, r.has(ZabMutant.TruncPastPrefix));
+    if (plan.mode === SyncMode.Snap && (r.snapshotSource === null || r.snapshotSource.meta.index !== h.snapshot.index)) {
+      // Without the checkpoint's bytes we cannot serve SNAP; the follower times out and retries.
+      this.peers.delete(peer.id);
+      return;
+    }
+    r.send({ type: 'sync', from: r.id, to: peer.id, epoch: this.epoch, mode: plan.mode, truncIndex: plan.truncIndex });
+    if (plan.mode === SyncMode.Snap) this.sendSnapshot(peer);
+    peer.sentIndex = plan.diffFrom - 1;
+    this.sendTxns(peer, 'diff', h.lastIndex);
+    peer.newLeaderIndex = h.lastIndex;
+    r.send({ type: 'newleader', from: r.id, to: peer.id, epoch: this.epoch, lastIndex: h.lastIndex });
+    peer.phase = 'syncing';
+    peer.inflight = [];
+  }
+
+  private sendSnapshot(peer: Peer): void {
+    const src = this.r.snapshotSource;
+    assert(src !== null, 'SNAP without a snapshot');
+    const chunk = Math.max(1, this.r.opts.limits.snapshotChunkBytes);
+    let offset = 0;
+    do {
+      const data = src.read(offset, chunk).slice();
+      this.r.send({ type: 'snap', from: this.r.id, to: peer.id, epoch: this.epoch, meta: src.meta, totalBytes: src.sizeBytes, offset, data });
+      offset += data.length;
+      if (data.length === 0) break;
+    } while (offset < src.sizeBytes);
+  }
+
+  /** Sends txns (sentIndex, upTo] in messages bounded by maxMessageBytes. */
+  private sendTxns(peer: Peer, type: 'diff' | 'proposal', upTo: number): void {
+    const r = this.r;
+    const maxBytes = r.opts.limits.maxMessageBytes;
+    while (peer.sentIndex < upTo) {
+      if (type === 'proposal' && peer.inflight.length >= r.opts.limits.inflightMax) return;
+      const batch: Entry[] = [];
+      let bytes = 0;
+      for (let i = peer.sentIndex + 1; i <= upTo; i++) {
+        const e = r.history.entryAt(i);
+        assert(e !== undefined, () => `txn ${i} missing from the leader's history`);
+        if (batch.length > 0 && bytes + entrySizeBytes(e) > maxBytes) break;
+        batch.push(e);
+        bytes += entrySizeBytes(e);
+      }
+      const last = batch.at(-1) as Entry;
+      r.send({ type, from: r.id, to: peer.id, epoch: this.epoch, entries: batch, commit: this.phase === 'broadcast' ? r.commitIndex : 0 });
+      peer.sentIndex = last.index;
+      if (type === 'proposal') peer.inflight.push(last.index);
+    }
+  }
+
+  private onAck(peer: Peer, m: AckMsg): void {
+    if (m.epoch !== this.epoch) return;
+    if (m.newLeader) {
+      if (peer.phase !== 'syncing' || m.index !== peer.newLeaderIndex) return;
+      peer.phase = 'synced';
+      peer.voter = peer.voter && m.voter;
+      peer.ackedIndex = Math.max(peer.ackedIndex, m.index);
+      if (this.phase === 'broadcast') this.sendUpToDate(peer);
+      else this.maybeEstablish();
+      return;
+    }
+    if (peer.phase !== 'synced' || m.index > peer.sentIndex) return;
+    peer.ackedIndex = Math.max(peer.ackedIndex, m.index);
+    peer.voter = peer.voter || (m.voter && this.r.isVoter(peer.id));
+    while (peer.inflight.length > 0 && (peer.inflight[0] as number) <= m.index) peer.inflight.shift();
+    this.maybeCommit();
+  }
+
+  private maybeEstablish(): void {
+    if (this.phase !== 'sync' || this.r.history.stableIndex < this.epochStart - 1) return;
+    const acked = [...this.peers.values()].filter((p) => p.phase === 'synced' && p.fresh);
+    if (acked.length + 1 < this.r.quorum()) return;
+    // A quorum holds our history and accepted e': all of it is committed (Zab §IV-C).
+    this.phase = 'broadcast';
+    this.checkQuorumAt = this.r.now + this.r.opts.electionTicks;
+    this.r.commitTo(this.epochStart - 1);
+    for (const id of [...this.peers.keys()].sort()) {
+      const p = this.peers.get(id) as Peer;
+      if (p.phase === 'synced') this.sendUpToDate(p);
+    }
+  }
+
+  private sendUpToDate(peer: Peer): void {
+    this.r.send({ type: 'uptodate', from: this.r.id, to: peer.id, epoch: this.epoch, commit: this.r.commitIndex });
+  }
+
+  // ---- broadcast
+
+  propose(e: Entry): ProposeResult {
+    const r = this.r;
+    if (this.phase !== 'broadcast') return { ok: false, reason: 'not_leader', leaderHint: null };
+    const index = r.history.lastIndex + 1;
+    if (index - this.epochStart + 1 > r.zopts.counterMax) {
+      // ZOOKEEPER-1277: the zxid counter would pass its bound. Give up leadership so that the
+      // next leader starts a new epoch with the counter at 1.
+      r.becomeLooking();
+      return { ok: false, reason: 'not_leader', leaderHint: null };
+    }
+    const size = entrySizeBytes(e);
+    if (this.uncommittedBytes + size > r.opts.limits.uncommittedBytesMax) return { ok: false, reason: 'overloaded' };
+    this.uncommittedBytes += size;
+    r.history.append([{ ...e, index, id: this.epoch }]);
+    return { ok: true };
+  }
+
+  /** Called by ready(): send what was proposed since the last Ready, batched per follower. */
+  flush(): void {
+    if (this.phase !== 'broadcast') return;
+    for (const id of [...this.peers.keys()].sort()) {
+      const p = this.peers.get(id) as Peer;
+      if (p.phase === 'syncing' || p.phase === 'synced') this.sendTxns(p, 'proposal', this.r.history.lastIndex);
+    }
+  }
+
+  /** Our own txns became durable: that is our ACK. */
+  onDurable(): void {
+    if (this.phase === 'sync') this.maybeEstablish();
+    else this.maybeCommit();
+  }
+
+  private maybeCommit(): void {
+    const r = this.r;
+    if (this.phase !== 'broadcast') return;
+    const acks = r.voters.map((v) => {
+      if (v === r.id) return r.history.stableIndex;
+      const p = this.peers.get(v);
+      return p !== undefined && p.phase === 'synced' && p.voter ? p.ackedIndex : 0;
+    });
+    // Commit in zxid order: the quorum's cumulative ACKs give a prefix.
+    const to = quorumMin(acks);
+    if (to <= r.commitIndex) return;
+    for (const e of r.history.slice(r.commitIndex + 1, to)) if (e.id === this.epoch) this.uncommittedBytes -= entrySizeBytes(e);
+    r.commitTo(to);
+    for (const id of [...this.peers.keys()].sort()) {
+      const p = this.peers.get(id) as Peer;
+      if (p.phase === 'synced' || p.phase === 'syncing') {
+        r.send({ type: 'commit', from: r.id, to: p.id, epoch: this.epoch, commit: Math.min(r.commitIndex, p.sentIndex) });
+      }
+    }
+  }
+
+  // ---- heartbeats, check-quorum, reads
+
+  tick(): void {
+    const r = this.r;
+    if (this.phase !== 'broadcast') {
+      // ZooKeeper's initLimit: a prospective leader that cannot establish itself gives up.
+      if (r.now - this.startedAt >= 2 * r.opts.electionTicks) r.becomeLooking();
+      else if (r.now >= this.heartbeatAt && this.epoch > 0) this.heartbeat();
+      return;
+    }
+    if (r.now >= this.checkQuorumAt) {
+      const heard = r.voters.filter((v) => v === r.id || (this.peers.get(v)?.lastHeard ?? -Infinity) > r.now - r.opts.electionTicks);
+      if (heard.length < r.quorum()) {
+        r.becomeLooking();
+        return;
+      }
+      this.checkQuorumAt = r.now + r.opts.electionTicks;
+    }
+    if (r.now >= this.heartbeatAt) this.heartbeat();
+  }
+
+  private heartbeat(): void {
+    const r = this.r;
+    this.heartbeatAt = r.now + r.opts.heartbeatTicks;
+    const seq = ++this.pingSeq;
+    this.pingSentAt.set(seq, r.now);
+    this.pingSentAt.delete(seq - pingRoundsKept);
+    for (const id of [...this.peers.keys()].sort()) {
+      const p = this.peers.get(id) as Peer;
+      if (p.phase === 'info') continue;
+      const commit = this.phase === 'broadcast' ? Math.min(r.commitIndex, p.sentIndex) : 0;
+      r.send({ type: 'ping', from: r.id, to: p.id, epoch: this.epoch, commit, sentIndex: p.sentIndex, seq });
+    }
+  }
+
+  private onPong(peer: Peer, m: PongMsg): void {
+    if (m.epoch !== this.epoch) return;
+    peer.pongSeq = Math.max(peer.pongSeq, m.seq);
+    this.maybeServeReads();
+  }
+
+  read(ctx: number): void {
+    const r = this.r;
+    if (this.phase !== 'broadcast') return r.failRead(ctx, 'not_leader', null);
+    if (this.pendingReads.length >= r.opts.limits.pendingReadsMax) return r.failRead(ctx, 'overloaded', null);
+    if (r.opts.leaseReads && this.leaseValid()) return r.addReadState({ ctx, index: r.commitIndex });
+    // ReadIndex-style: the commit index now is a valid read point once a quorum confirms, after
+    // this moment, that we are still the leader of e'.
+    this.heartbeat();
+    this.pendingReads.push({ ctx, index: r.commitIndex, seq: this.pingSeq });
+    this.maybeServeReads();
+  }
+
+  private confirmedSeq(): number {
+    const r = this.r;
+    return quorumMin(r.voters.map((v) => (v === r.id ? this.pingSeq : (this.peers.get(v)?.pongSeq ?? 0))));
+  }
+
+  private maybeServeReads(): void {
+    const seq = this.confirmedSeq();
+    while (this.pendingReads.length > 0 && (this.pendingReads[0] as PendingRead).seq <= seq) {
+      const p = this.pendingReads.shift() as PendingRead;
+      this.r.addReadState({ ctx: p.ctx, index: p.index });
+    }
+  }
+
+  /**
+   * A quorum answered a ping sent at tick t, so none of them starts an election before
+   * t + electionTicks: until then (less a drift margin) no other leader can exist.
+   */
+  private leaseValid(): boolean {
+    const sentAt = this.pingSentAt.get(this.confirmedSeq());
+    if (sentAt === undefined) return false;
+    return this.r.now < sentAt + this.r.opts.electionTicks - this.r.zopts.leaseMarginTicks;
+  }
+}
+
+const pingRoundsKept = 64;
+
+/** (currentEpoch, lastZxid) of theirs ranks above ours. */
+function isAhead(theirs: readonly number[], mine: readonly number[]): boolean {
+  for (let i = 0; i < theirs.length; i++) {
+    const a = theirs[i] as number;
+    const b = mine[i] as number;
+    if (a !== b) return a > b;
+  }
+  return false;
+}
