@@ -61,7 +61,12 @@ interface Node<M extends Message> {
   replica: Replica<M> | null;
   incarnation: number;
   persisted: Persisted;
-  lostStateNext: boolean;
+  /**
+   * Set by wipe(), cleared once the replica reports canVote again. A driver must keep this
+   * across restarts (a marker on disk): a wiped replica that crashes before it caught up would
+   * otherwise come back with non-empty storage, vote with a short log, and lose committed entries.
+   */
+  catchingUp: boolean;
   // Volatile state machine: the applied commands, rebuilt from the snapshot on restart.
   commands: Uint8Array[];
   appliedEntries: Entry[];
@@ -102,7 +107,7 @@ export class TestCluster<M extends Message> {
     for (const id of this.ids) {
       for (const to of this.ids) if (to !== id) this.queues.set(linkKey(id, to), []);
       const node: Node<M> = {
-        id, replica: null, incarnation: 0, lostStateNext: false,
+        id, replica: null, incarnation: 0, catchingUp: false,
         persisted: { hardState: null, entries: [], snapshot: null },
         commands: [], appliedEntries: [], appliedIndex: 0, readStates: [], readFailures: [],
       };
@@ -127,9 +132,8 @@ export class TestCluster<M extends Message> {
         snapshot: snap === null ? null : memorySnapshotSource(snap.meta, snap.data),
         entries: node.persisted.entries.slice(),
       },
-      lostState: node.lostStateNext,
+      lostState: node.catchingUp,
     });
-    node.lostStateNext = false;
     node.commands = snap === null ? [] : decodeBatch(snap.data);
     node.appliedIndex = snap?.meta.index ?? 0;
     node.appliedEntries = [];
@@ -167,12 +171,12 @@ export class TestCluster<M extends Message> {
     this.start(n, overrides);
   }
 
-  /** Crash and lose persisted state too; the next restart passes lostState: true. */
+  /** Crash and lose persisted state too; restarts pass lostState: true until the node can vote again. */
   wipe(id: string): void {
     const n = this.node(id);
     this.crash(id);
     n.persisted = { hardState: null, entries: [], snapshot: null };
-    n.lostStateNext = true;
+    n.catchingUp = true;
   }
 
   /** The persisted state of a node (what a restart recovers from), for assertions. */
@@ -340,6 +344,7 @@ export class TestCluster<M extends Message> {
     n.readStates.push(...rd.readStates);
     n.readFailures.push(...rd.readFailures);
     r.advance(rd);
+    if (n.catchingUp && r.status().canVote) n.catchingUp = false;
     this.checkLeader(n);
   }
 

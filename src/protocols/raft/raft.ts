@@ -5,6 +5,7 @@ import {
   assertNever,
   encodeBatch,
   entrySizeBytes,
+  memorySnapshotSource,
   quorumMin,
   quorumSize,
 } from '../../core/index.js';
@@ -550,6 +551,8 @@ export class Raft implements Replica<RaftMessage> {
     this.log.restore(meta.index, meta.id);
     this.config = meta.config;
     this.pendingInstall = { meta, data };
+    // Until the driver checkpoints again, the installed snapshot is what we would send on.
+    this.snapshotSource = memorySnapshotSource(meta, data);
   }
 
   // ------------------------------------------------------------------------- leader: replication
@@ -636,6 +639,15 @@ export class Raft implements Replica<RaftMessage> {
   /** Back up using the follower's hint (§5.3, "the leader can decrement nextIndex to bypass..."). */
   private onAppendRejected(m: AppendResponse, pr: Progress): void {
     if (pr.state === ProgressState.Snapshot || m.index === 0) return;
+    // A hint at or below what the follower once acknowledged: its log was wiped (lostState).
+    const lost = m.hintTerm === 0
+      ? m.hintIndex <= pr.match
+      : pr.state === ProgressState.Probe && m.index === pr.next - 1 && m.index <= pr.match;
+    if (lost) {
+      pr.lostLog(Math.min(m.hintIndex, m.index) - 1);
+      this.sendAppends(m.from, true);
+      return;
+    }
     const stale = pr.state === ProgressState.Replicate ? m.index <= pr.match : m.index !== pr.next - 1;
     if (stale) return;
     let next = m.hintIndex;

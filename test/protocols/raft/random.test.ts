@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { run } from './random-run.js';
+import type { RunResult } from './random-run.js';
+
+function many(from: number, count: number, size: number): RunResult {
+  const total: RunResult = { acked: 0, reads: 0, terms: 0, snapshotChunks: 0 };
+  for (let seed = from; seed < from + count; seed++) {
+    const r = run(seed, size, 250);
+    total.acked += r.acked;
+    total.reads += r.reads;
+    total.terms += r.terms;
+    total.snapshotChunks += r.snapshotChunks;
+  }
+  return total;
+}
+
+// The runs must do real work (writes acknowledged, reads served, leaders changing, snapshots
+// streamed), or the checks inside run() prove nothing.
+test('randomized: 3-node clusters, 150 seeds: drops, cuts, crashes, wipes, compaction, then heal', () => {
+  const t = many(0, 150, 3);
+  assert.ok(t.acked > 5000, `only ${t.acked} acknowledged writes`);
+  assert.ok(t.reads > 500, `only ${t.reads} reads served`);
+  assert.ok(t.terms > 450, `only ${t.terms} terms with a leader`);
+  assert.ok(t.snapshotChunks > 100, `only ${t.snapshotChunks} snapshot chunks`);
+});
+
+test('randomized: 5-node clusters, 100 seeds: drops, cuts, crashes, wipes, compaction, then heal', () => {
+  const t = many(1000, 100, 5);
+  assert.ok(t.acked > 3000, `only ${t.acked} acknowledged writes`);
+  assert.ok(t.terms > 300, `only ${t.terms} terms with a leader`);
+});
