@@ -1,0 +1,132 @@
+import type { Entry, Message, SnapshotMeta } from '../../core/index.js';
+
+/**
+ * Multi-Paxos messages, named as in Paxos Made Moderately Complex (p1a/p1b/p2a/p2b) plus the
+ * learning, catch-up, read and rejoin traffic a practical system needs (Paxos Made Live §5).
+ */
+export const PaxosType = {
+  P1a: 'p1a',
+  P1b: 'p1b',
+  Nack: 'nack',
+  P2a: 'p2a',
+  P2b: 'p2b',
+  LearnReq: 'learnReq',
+  Learn: 'learn',
+  Snap: 'snap',
+  SnapAck: 'snapAck',
+  ReadReq: 'readReq',
+  ReadResp: 'readResp',
+  Rejoin: 'rejoin',
+  RejoinOk: 'rejoinOk',
+} as const;
+export type PaxosType = (typeof PaxosType)[keyof typeof PaxosType];
+
+/** Phase 1a (prepare): promise `ballot` and report what you accepted at slots >= fromSlot. */
+export interface P1a extends Message {
+  readonly type: 'p1a';
+  readonly ballot: number;
+  readonly fromSlot: number;
+}
+
+/**
+ * Phase 1b (promise), one page of it. `entries` are the accepted (slot, ballot, value) for slots in
+ * [fromSlot, next) (or to the end when next is 0); `snapshotIndex` tells the proposer which chosen
+ * slots this acceptor can only give as a snapshot.
+ */
+export interface P1b extends Message {
+  readonly type: 'p1b';
+  readonly ballot: number;
+  readonly fromSlot: number;
+  readonly chosen: number;
+  readonly snapshotIndex: number;
+  readonly entries: readonly Entry[];
+  /** First slot not covered by this page, or 0 when the promise is complete. */
+  readonly next: number;
+}
+
+/** A refusal: `ballot` was below the acceptor's promise `promised` (preemption). */
+export interface Nack extends Message {
+  readonly type: 'nack';
+  readonly ballot: number;
+  readonly promised: number;
+}
+
+/**
+ * Phase 2a (accept) for several slots at once, with the leader's commit point (every slot <= commit
+ * is chosen) piggybacked. With no entries it is the heartbeat. `hbTick` is the leader's tick when it
+ * sent the message, echoed back for leases.
+ */
+export interface P2a extends Message {
+  readonly type: 'p2a';
+  readonly ballot: number;
+  readonly commit: number;
+  readonly hbTick: number;
+  readonly entries: readonly Entry[];
+}
+
+/** Phase 2b (accepted): the slots accepted at `ballot` (none for a heartbeat answer). */
+export interface P2b extends Message {
+  readonly type: 'p2b';
+  readonly ballot: number;
+  readonly hbTick: number;
+  readonly slots: readonly number[];
+}
+
+/** A lagging replica asks for chosen values from `fromSlot` on. */
+export interface LearnReq extends Message {
+  readonly type: 'learnReq';
+  readonly fromSlot: number;
+}
+
+/** Chosen values (each chosen at its own ballot), contiguous, and the sender's chosen point. */
+export interface Learn extends Message {
+  readonly type: 'learn';
+  readonly commit: number;
+  readonly entries: readonly Entry[];
+}
+
+/** One chunk of a snapshot, for a replica behind the compaction point. */
+export interface Snap extends Message {
+  readonly type: 'snap';
+  readonly meta: SnapshotMeta;
+  readonly offset: number;
+  readonly totalBytes: number;
+  readonly data: Uint8Array;
+}
+
+/** How far the receiver has the snapshot at `index` (nextOffset = totalBytes when complete). */
+export interface SnapAck extends Message {
+  readonly type: 'snapAck';
+  readonly index: number;
+  readonly nextOffset: number;
+}
+
+/** Quorum read: ask an acceptor for its highest accepted slot. */
+export interface ReadReq extends Message {
+  readonly type: 'readReq';
+  readonly seq: number;
+}
+
+export interface ReadResp extends Message {
+  readonly type: 'readResp';
+  readonly seq: number;
+  readonly highest: number;
+}
+
+/** A replica whose storage was wiped asks the leader for a fresh phase 1 that excludes it. */
+export interface Rejoin extends Message {
+  readonly type: 'rejoin';
+}
+
+/**
+ * The leader ran phase 1 at `ballot` after the rejoin request, without the requester; once the
+ * requester has learned every slot through `endSlot` it may promise and accept again.
+ */
+export interface RejoinOk extends Message {
+  readonly type: 'rejoinOk';
+  readonly ballot: number;
+  readonly endSlot: number;
+}
+
+export type PaxosMessage =
+  | P1a | P1b | Nack | P2a | P2b | LearnReq | Learn | Snap | SnapAck | ReadReq | ReadResp | Rejoin | RejoinOk;

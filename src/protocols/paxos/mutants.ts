@@ -1,0 +1,17 @@
+import type { MutantInfo } from '../../core/index.js';
+
+/** Known-bad variants, switched on only in tests and the simulator, which must catch each one. */
+export const PaxosMutant = {
+  ForgetPromise: 'forget-promise',
+  IgnoreAccepted: 'ignore-accepted',
+  ExecuteOutOfOrder: 'execute-out-of-order',
+  AcceptBelowPromise: 'accept-below-promise',
+} as const;
+export type PaxosMutant = (typeof PaxosMutant)[keyof typeof PaxosMutant];
+
+export const paxosMutants: readonly MutantInfo[] = [
+  { name: PaxosMutant.ForgetPromise, description: 'an acceptor ignores its recovered promise (and accepted ballots) on restart' },
+  { name: PaxosMutant.IgnoreAccepted, description: 'a new leader ignores values other acceptors reported in phase 1 and proposes its own' },
+  { name: PaxosMutant.ExecuteOutOfOrder, description: 'the leader executes a slot as soon as it is chosen, before earlier slots are' },
+  { name: PaxosMutant.AcceptBelowPromise, description: 'an acceptor accepts a phase-2 value at a ballot below its promise' },
+];

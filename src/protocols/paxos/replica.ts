@@ -1,0 +1,753 @@
+import {
+  EntryType, assert, entrySizeBytes, memorySnapshotSource, quorumSize,
+} from '../../core/index.js';
+import type {
+  ClusterConfig, Entry, NodeId, PaxosHardState, ProposeResult, Ready, ReadFailure, ReadState, Replica,
+  ReplicaOptions, ReplicaStatus, SnapshotInstall, SnapshotSource,
+} from '../../core/index.js';
+import { nextBallot, rankOf } from './ballot.js';
+import { LeaderState, commandOverheadBytes, packSlot } from './leader.js';
+import { SlotLog } from './log.js';
+import type {
+  Learn, LearnReq, Nack, P1a, P1b, P2a, P2b, PaxosMessage, ReadResp, RejoinOk, Snap, SnapAck,
+} from './messages.js';
+import { PaxosMutant } from './mutants.js';
+import { PrepareTally } from './phase1.js';
+import { QuorumReads } from './reads.js';
+import { SnapshotReceiver, SnapshotSender } from './snapshot.js';
+import type { Chunk } from './snapshot.js';
+import { acceptedEntry, acceptedIdBase, chosenEntry, valueOf } from './value.js';
+import type { Value } from './value.js';
+
+/** Committed entries handed out in one Ready, so a long catch-up is applied in bounded steps. */
+export const committedPerReadyMax = 4096;
+/** Doublings of the randomized election timeout after repeated preemption (duelling proposers). */
+export const backoffMax = 4;
+/** Bytes of framing around the entries of one message, kept out of limits.maxMessageBytes. */
+const messageOverheadBytes = 64;
+
+type PaxosRole = 'follower' | 'candidate' | 'leader';
+
+/**
+ * Multi-Paxos as one pure state machine (see README.md for the map from the papers to this code).
+ * Every replica is an acceptor and a learner; a voter whose election timer fires becomes a
+ * proposer (role "candidate") and runs phase 1 once for all slots above its chosen point; with a
+ * quorum of promises it is the leader and runs phase 2 per slot, pipelined over a bounded window.
+ */
+export class PaxosReplica implements Replica<PaxosMessage> {
+  private readonly id: NodeId;
+  private readonly config: ClusterConfig;
+  private readonly voters: readonly NodeId[];
+  /** Everyone but this replica, voters then learners, each group sorted. */
+  private readonly others: readonly NodeId[];
+  private readonly rank: number;
+  private readonly mutants: ReadonlySet<string>;
+  private readonly resendTicks: number;
+  /** Ticks a lease lasts: electionTicks less the clock-drift margin (README, "Leases"). */
+  private readonly leaseTicks: number;
+
+  private readonly log: SlotLog;
+  /** Highest ballot promised (phase 1b) or accepted at. Persisted before any reply that relies on it. */
+  private promised: number;
+  /** Every slot <= chosen is chosen and its log entry holds the chosen value (chosen at its own id). */
+  private chosen: number;
+  /** Highest slot handed to the driver in `committed` and advanced; applied <= chosen. */
+  private applied: number;
+  private persisted: PaxosHardState | null;
+  /**
+   * Storage was wiped (Paxos Made Live §5.1): no promises and no acceptances until a leader has
+   * run phase 1 without this replica after it came back and it has learned every slot through
+   * that phase's end. While lost, nothing is persisted as hard state, so a crash keeps it lost.
+   */
+  private lost: boolean;
+
+  private role: PaxosRole = 'follower';
+  private leaderId: NodeId | null = null;
+  private leaderBallot = 0;
+  /** Highest ballot seen anywhere: the next campaign goes above it. */
+  private highestSeen: number;
+  private now = 0;
+  private electionElapsed = 0;
+  private electionTimeout = 0;
+  private backoff = 0;
+  private heartbeatElapsed = 0;
+  private quorumCheckElapsed = 0;
+  /**
+   * Until this tick the acceptor promises no new proposer but the leader it last heard from: the
+   * leader's lease, and what keeps a healthy leader from being deposed by a partitioned node.
+   */
+  private stickyUntil: number;
+
+  private prepare: PrepareTally | null = null;
+  private lead: LeaderState | null = null;
+  /** Client commands waiting for a slot, and their bytes plus those in the window. */
+  private queue: Uint8Array[] = [];
+  private uncommittedBytes = 0;
+  /** Rejoin requests not yet covered by a phase 1 / covered by the phase 1 under way. */
+  private readonly rejoinRequested = new Set<NodeId>();
+  private rejoinCovered = new Set<NodeId>();
+  private rejoinGrant: { ballot: number; endSlot: number } | null = null;
+  private rejoinSentTick = Number.NEGATIVE_INFINITY;
+
+  private readonly reads: QuorumReads;
+  private snapshotSource: SnapshotSource | null;
+  private pendingSnapshot: SnapshotInstall | null = null;
+  private readonly snapSender: SnapshotSender;
+  private readonly snapReceiver = new SnapshotReceiver();
+  private learnSentTick = Number.NEGATIVE_INFINITY;
+
+  private outbox: PaxosMessage[] = [];
+  private readStates: ReadState[] = [];
+  private readFailures: ReadFailure[] = [];
+  /** The execute-out-of-order mutant's early executions. */
+  private readonly early: Entry[] = [];
+  private readonly earlyDone = new Set<number>();
+  private outstanding: Ready | null = null;
+  /** Highest in-order slot handed out in the outstanding Ready. */
+  private handedTo = 0;
+
+  constructor(private readonly opts: ReplicaOptions) {
+    this.id = opts.id;
+    const rec = opts.recovered;
+    this.config = rec.snapshot?.meta.config ?? opts.config;
+    this.voters = this.config.voters;
+    this.others = [...this.config.voters, ...this.config.learners].filter((m) => m !== this.id);
+    this.rank = rankOf(this.config, this.id);
+    this.mutants = opts.mutants;
+    assert(opts.heartbeatTicks >= 1 && opts.electionTicks > opts.heartbeatTicks, 'need 1 <= heartbeatTicks < electionTicks');
+    this.resendTicks = 2 * opts.heartbeatTicks;
+    this.leaseTicks = opts.electionTicks - Math.max(1, Math.ceil(opts.electionTicks / 4));
+
+    const snap = rec.snapshot;
+    this.snapshotSource = snap;
+    this.log = new SlotLog(snap?.meta.index ?? 0, snap?.meta.id ?? 0, rec.entries);
+    const hs = rec.hardState !== null && rec.hardState.kind === 'paxos' ? rec.hardState : null;
+    const isVoter = this.rank >= 0;
+    // A voter that has log or snapshot but no hard state never finished a promise it may have
+    // made; it is treated as wiped (it persists hard state before its first promise or accept).
+    this.lost = isVoter && (opts.lostState || (hs === null && (snap !== null || rec.entries.length > 0)));
+    // Accepting at ballot b implies having promised b: the log bounds the promise from below even
+    // if the hard state of the same Ready did not reach the disk.
+    this.promised = this.lost || this.mutants.has(PaxosMutant.ForgetPromise) ? 0 : Math.max(hs?.promised ?? 0, this.log.maxAcceptedBallot());
+    this.persisted = hs;
+    this.highestSeen = this.promised;
+    // The chosen point is read from the log itself (chosen-form entries), not from the hard state.
+    this.chosen = this.log.chosenPrefix();
+    this.applied = this.log.snapshotIndex;
+    // After a restart, wait out any lease this acceptor may have granted before it crashed.
+    this.stickyUntil = opts.electionTicks;
+    this.reads = new QuorumReads(opts.limits.pendingReadsMax, 2 * opts.electionTicks);
+    this.snapSender = new SnapshotSender(opts.limits.snapshotChunkBytes, this.resendTicks);
+    this.resetElectionTimer();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inputs
+
+  tick(): void {
+    this.now++;
+    if (this.role === 'leader') this.tickLeader();
+    else this.tickElection();
+    this.readFailures.push(...this.reads.expire(this.now));
+    if (this.now % this.resendTicks === 0) this.resendReads();
+    for (const c of this.snapSender.resend(this.now)) this.sendChunk(c);
+    if (this.lost && this.leaderId !== null && this.rejoinGrant === null && this.now - this.rejoinSentTick >= this.resendTicks) {
+      this.rejoinSentTick = this.now;
+      this.send({ type: 'rejoin', from: this.id, to: this.leaderId });
+    }
+  }
+
+  step(msg: PaxosMessage): void {
+    if (msg.to !== this.id || msg.from === this.id || !this.others.includes(msg.from)) return;
+    switch (msg.type) {
+      case 'p1a': return this.onP1a(msg);
+      case 'p1b': return this.onP1b(msg);
+      case 'nack': return this.onNack(msg);
+      case 'p2a': return this.onP2a(msg);
+      case 'p2b': return this.onP2b(msg);
+      case 'learnReq': return this.onLearnReq(msg);
+      case 'learn': return this.onLearn(msg);
+      case 'snap': return this.onSnap(msg);
+      case 'snapAck': return this.onSnapAck(msg);
+      case 'readReq':
+        if (this.canVote()) this.send({ type: 'readResp', from: this.id, to: msg.from, seq: msg.seq, highest: this.log.lastIndex });
+        return;
+      case 'readResp': return this.onReadResp(msg);
+      case 'rejoin': return this.onRejoin(msg.from);
+      case 'rejoinOk': return this.onRejoinOk(msg);
+      default: {
+        const never: never = msg;
+        assert(false, `unexpected paxos message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /**
+   * Only the leader takes proposals; anyone else answers not_leader with the leader it last heard
+   * from, and the server layer forwards (src/node does). Forwarding inside the protocol would hide
+   * a lost forward from the client, which cannot then tell "dropped" from "pending".
+   */
+  propose(command: Uint8Array): ProposeResult {
+    const limits = this.opts.limits;
+    if (command.length > limits.maxCommandBytes) return { ok: false, reason: 'too_large' };
+    if (this.role !== 'leader') return { ok: false, reason: 'not_leader', leaderHint: this.leaderId };
+    const bytes = command.length + commandOverheadBytes;
+    if (this.uncommittedBytes + bytes > limits.uncommittedBytesMax) return { ok: false, reason: 'overloaded' };
+    this.queue.push(command);
+    this.uncommittedBytes += bytes;
+    return { ok: true };
+  }
+
+  read(ctx: number): void {
+    const lead = this.lead;
+    if (this.opts.leaseReads && lead !== null && this.leaseHeld(lead)) {
+      this.readStates.push({ ctx, index: Math.max(this.chosen, lead.establishedEnd) });
+      return;
+    }
+    const seq = this.reads.start(ctx, this.now);
+    if (seq === null) {
+      this.readFailures.push({ ctx, reason: 'overloaded', leaderHint: this.leaderId });
+      return;
+    }
+    if (this.canVote()) this.onReadResp({ type: 'readResp', from: this.id, to: this.id, seq, highest: this.log.lastIndex });
+    for (const v of this.voters) if (v !== this.id) this.send({ type: 'readReq', from: this.id, to: v, seq });
+  }
+
+  compact(source: SnapshotSource): void {
+    const { index, id } = source.meta;
+    if (index <= this.log.snapshotIndex) return;
+    assert(index <= this.applied, () => `compact through ${index} beyond the applied index ${this.applied}`);
+    this.log.compact(index, id);
+    this.snapshotSource = source;
+  }
+
+  /** Paxos has no leadership transfer; a new leader simply runs phase 1 with a higher ballot. */
+  transferLeadership(_target: NodeId): boolean {
+    return false;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Outputs
+
+  ready(): Ready | null {
+    if (this.outstanding !== null) return null;
+    if (this.lead !== null) this.flushProposals(this.lead);
+    const hs: PaxosHardState = { kind: 'paxos', promised: this.promised, chosen: this.chosen };
+    const hardState = !this.lost && (this.persisted === null || this.persisted.promised !== hs.promised || this.persisted.chosen !== hs.chosen) ? hs : null;
+    const entries = this.log.takeDirty();
+    const snapshot = this.pendingSnapshot;
+    const { committed, through } = this.takeCommitted(Math.max(this.applied, snapshot?.meta.index ?? 0));
+    if (hardState === null && entries.length === 0 && snapshot === null && committed.length === 0
+      && this.outbox.length === 0 && this.readStates.length === 0 && this.readFailures.length === 0) return null;
+    const rd: Ready = {
+      hardState, entries, snapshot, committed, messages: this.outbox,
+      readStates: this.readStates, readFailures: this.readFailures,
+    };
+    this.pendingSnapshot = null;
+    this.outbox = [];
+    this.readStates = [];
+    this.readFailures = [];
+    this.outstanding = rd;
+    this.handedTo = through;
+    return rd;
+  }
+
+  advance(rd: Ready): void {
+    assert(rd === this.outstanding, 'advance of a Ready that was not handed out');
+    this.outstanding = null;
+    if (rd.hardState !== null && rd.hardState.kind === 'paxos') this.persisted = rd.hardState;
+    this.applied = Math.max(this.applied, this.handedTo);
+    // The leader's own acceptance counts once it is durable, like any acceptor's.
+    const lead = this.lead;
+    if (lead !== null) {
+      const mine = acceptedIdBase + lead.ballot;
+      for (const e of rd.entries) if (e.id === mine) this.onAccepted(lead, e.index, this.id);
+      this.maybeAdvanceChosen(lead);
+    }
+  }
+
+  status(): ReplicaStatus {
+    const canVote = this.canVote();
+    const role = this.role === 'follower' ? (canVote ? 'follower' : 'learner') : this.role;
+    const protocolRole = this.role === 'leader' ? 'leader'
+      : this.role === 'candidate' ? 'proposer'
+        : canVote ? 'acceptor' : this.lost ? 'recovering' : 'learner';
+    return {
+      id: this.id,
+      role,
+      protocolRole,
+      term: this.currentBallot(),
+      leader: this.role === 'leader' ? this.id : this.leaderId,
+      commitIndex: this.chosen,
+      appliedIndex: this.applied,
+      lastIndex: this.log.lastIndex,
+      snapshotIndex: this.log.snapshotIndex,
+      config: this.config,
+      canVote,
+    };
+  }
+
+  /** The acceptor's promise, for tests and the simulator's checkers. */
+  get promisedBallot(): number {
+    return this.promised;
+  }
+
+  /** The accepted (ballot, value) at a slot, for tests: undefined when compacted or never written. */
+  acceptedAt(slot: number): Entry | undefined {
+    return this.log.at(slot);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Roles
+
+  private canVote(): boolean {
+    return this.rank >= 0 && !this.lost;
+  }
+
+  private currentBallot(): number {
+    if (this.lead !== null) return this.lead.ballot;
+    if (this.prepare !== null) return this.prepare.ballot;
+    return Math.max(this.promised, this.leaderBallot);
+  }
+
+  private resetElectionTimer(): void {
+    this.electionElapsed = 0;
+    const t = this.opts.electionTicks;
+    this.electionTimeout = t + this.opts.rng.int(0, t * (1 << this.backoff) - 1);
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.canVote() && this.electionElapsed >= this.electionTimeout) {
+      // A proposer whose phase 1 did not finish in time was probably duelling: back off.
+      if (this.role === 'candidate') this.backoff = Math.min(this.backoff + 1, backoffMax);
+      this.becomeCandidate();
+    }
+  }
+
+  private tickLeader(): void {
+    const lead = this.lead;
+    assert(lead !== null, 'leader without leader state');
+    if (++this.quorumCheckElapsed >= this.opts.electionTicks) {
+      this.quorumCheckElapsed = 0;
+      // Check quorum: a leader cut off from a majority stops claiming leadership.
+      if (lead.active.size + 1 < quorumSize(this.voters.length)) return this.becomeFollower(null);
+      lead.active.clear();
+    }
+    if (++this.heartbeatElapsed >= this.opts.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.heartbeat(lead);
+    }
+    // A wiped replica asked to rejoin: run phase 1 again, after its request, without it.
+    if (this.rejoinRequested.size > 0) this.becomeCandidate();
+  }
+
+  private becomeFollower(leader: NodeId | null): void {
+    this.role = 'follower';
+    this.lead = null;
+    this.prepare = null;
+    this.queue = [];
+    this.uncommittedBytes = 0;
+    this.leaderId = leader;
+    this.resetElectionTimer();
+  }
+
+  /** Phase 1a, once for every slot above the chosen point (PMMC: a scout for all slots). */
+  private becomeCandidate(): void {
+    // A leader running phase 1 again (for a rejoin) keeps the commands not yet in a slot.
+    const carried = this.role === 'leader' ? this.queue : [];
+    const carriedBytes = carried.reduce((n, c) => n + c.length + commandOverheadBytes, 0);
+    this.becomeFollower(null);
+    this.queue = carried;
+    this.uncommittedBytes = carriedBytes;
+    this.role = 'candidate';
+    const ballot = nextBallot(Math.max(this.promised, this.highestSeen), this.rank);
+    this.promised = ballot;
+    this.highestSeen = ballot;
+    this.rejoinCovered = new Set(this.rejoinRequested);
+    this.rejoinRequested.clear();
+    const fromSlot = this.chosen + 1;
+    const tally = new PrepareTally(ballot, fromSlot, !this.mutants.has(PaxosMutant.IgnoreAccepted), this.id);
+    tally.add(this.id, this.log.acceptedPage(fromSlot, Number.POSITIVE_INFINITY, entrySizeBytes).entries, 0, this.log.snapshotIndex);
+    this.prepare = tally;
+    for (const v of this.voters) if (v !== this.id) this.send({ type: 'p1a', from: this.id, to: v, ballot, fromSlot });
+    this.maybeEstablish();
+  }
+
+  /** With a quorum of promises, and holding every slot any of them compacted, lead. */
+  private maybeEstablish(): boolean {
+    const tally = this.prepare;
+    if (this.role !== 'candidate' || tally === null) return false;
+    if (tally.promised < quorumSize(this.voters.length)) return false;
+    const compacted = tally.compactedThrough;
+    if (compacted.index > this.chosen) {
+      if (compacted.holder !== null && compacted.holder !== this.id) this.maybeRequestLearn(compacted.holder);
+      return false;
+    }
+    this.becomeLeader(tally);
+    return true;
+  }
+
+  /**
+   * Phase 2 for every slot phase 1 reported (Paxos Made Simple §3): re-propose the value accepted
+   * at the highest ballot, and fill every hole with a no-op so execution in slot order never stalls.
+   */
+  private becomeLeader(tally: PrepareTally): void {
+    const ballot = tally.ballot;
+    this.role = 'leader';
+    this.leaderId = this.id;
+    this.leaderBallot = ballot;
+    this.prepare = null;
+    this.backoff = 0;
+    this.heartbeatElapsed = 0;
+    this.quorumCheckElapsed = 0;
+    const end = Math.max(this.chosen, tally.maxSlot);
+    const lead = new LeaderState(ballot, end);
+    this.lead = lead;
+    const slots: number[] = [];
+    for (let s = this.chosen + 1; s <= end; s++) {
+      const v: Value = tally.valueAt(s) ?? { origin: ballot, type: EntryType.Noop, data: new Uint8Array(0) };
+      this.log.put(acceptedEntry(s, ballot, v));
+      lead.track(s, 0, this.now);
+      slots.push(s);
+    }
+    this.broadcastSlots(lead, slots);
+    for (const r of [...this.rejoinCovered].sort()) {
+      lead.grants.set(r, end);
+      this.send({ type: 'rejoinOk', from: this.id, to: r, ballot, endSlot: end });
+    }
+    this.rejoinCovered.clear();
+  }
+
+  private noteLeader(from: NodeId, ballot: number): void {
+    if (this.role !== 'follower') this.becomeFollower(from);
+    this.leaderId = from;
+    this.leaderBallot = ballot;
+    this.highestSeen = Math.max(this.highestSeen, ballot);
+    this.stickyUntil = this.now + this.opts.electionTicks;
+    this.electionElapsed = 0;
+    this.backoff = 0;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Phase 1
+
+  private onP1a(m: P1a): void {
+    if (!this.canVote()) return;
+    this.highestSeen = Math.max(this.highestSeen, m.ballot);
+    if (m.ballot < this.promised) {
+      this.send({ type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised });
+      return;
+    }
+    if (m.ballot > this.promised) {
+      // A leader does not promise others while it leads (check quorum demotes it when cut off).
+      if (this.role === 'leader') return;
+      // Stickiness (and the lease): a live leader's acceptors do not promise anyone else.
+      if (m.from !== this.leaderId && this.now < this.stickyUntil) return;
+      this.promised = m.ballot;
+      if (this.role !== 'follower') this.becomeFollower(null);
+      else this.electionElapsed = 0;
+      this.leaderId = null;
+    } else if (this.role !== 'follower') {
+      return; // our own ballot: a proposer never promises itself over the wire
+    }
+    const page = this.log.acceptedPage(m.fromSlot, this.opts.limits.maxMessageBytes - messageOverheadBytes, entrySizeBytes);
+    this.send({
+      type: 'p1b', from: this.id, to: m.from, ballot: m.ballot, fromSlot: m.fromSlot, chosen: this.chosen,
+      snapshotIndex: this.log.snapshotIndex, entries: page.entries, next: page.next,
+    });
+  }
+
+  private onP1b(m: P1b): void {
+    const tally = this.prepare;
+    if (this.role !== 'candidate' || tally === null || m.ballot !== tally.ballot || !this.voters.includes(m.from)) return;
+    const next = tally.add(m.from, m.entries, m.next, m.snapshotIndex);
+    if (next > 0) this.send({ type: 'p1a', from: this.id, to: m.from, ballot: m.ballot, fromSlot: next });
+    this.maybeEstablish();
+  }
+
+  /** Preemption: a higher ballot exists, so this proposer stands down and backs off. */
+  private onNack(m: Nack): void {
+    this.highestSeen = Math.max(this.highestSeen, m.promised);
+    const mine = this.lead?.ballot ?? this.prepare?.ballot;
+    if (mine === undefined || m.ballot !== mine || m.promised <= mine) return;
+    this.backoff = Math.min(this.backoff + 1, backoffMax);
+    this.becomeFollower(null);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Phase 2
+
+  /** Moves queued commands into new slots while the window has room, batching per slot. */
+  private flushProposals(lead: LeaderState): void {
+    const limits = this.opts.limits;
+    const slots: number[] = [];
+    while (this.queue.length > 0 && lead.windowOpen(this.chosen, limits)) {
+      const packed = packSlot(this.queue, limits.maxMessageBytes - messageOverheadBytes);
+      this.queue = this.queue.slice(packed.count);
+      const slot = lead.nextSlot++;
+      this.log.put(acceptedEntry(slot, lead.ballot, { origin: lead.ballot, type: packed.type, data: packed.data }));
+      lead.track(slot, packed.bytes, this.now);
+      slots.push(slot);
+    }
+    this.broadcastSlots(lead, slots);
+  }
+
+  /** Sends P2a for `slots` to every other member (learners learn from them too). */
+  private broadcastSlots(lead: LeaderState, slots: readonly number[]): void {
+    if (slots.length === 0) return;
+    for (const peer of this.others) this.sendP2a(lead, peer, slots);
+  }
+
+  /** P2a messages to one peer for `slots`, split at limits.maxMessageBytes; an empty list is a heartbeat. */
+  private sendP2a(lead: LeaderState, to: NodeId, slots: readonly number[]): void {
+    const budget = this.opts.limits.maxMessageBytes - messageOverheadBytes;
+    let batch: Entry[] = [];
+    let bytes = 0;
+    const flush = (): void => {
+      this.send({ type: 'p2a', from: this.id, to, ballot: lead.ballot, commit: this.chosen, hbTick: this.now, entries: batch });
+      batch = [];
+      bytes = 0;
+    };
+    for (const s of slots) {
+      const stored = this.log.at(s);
+      if (stored === undefined || stored.id === 0) continue;
+      // On the wire a value travels in chosen form (id = origin); the message carries the ballot.
+      const e = chosenEntry(s, valueOf(stored));
+      const size = entrySizeBytes(e);
+      if (batch.length > 0 && bytes + size > budget) flush();
+      batch.push(e);
+      bytes += size;
+    }
+    if (batch.length > 0 || slots.length === 0) flush();
+  }
+
+  /** Heartbeats carry the commit point; overdue slots are resent to acceptors that have not accepted them. */
+  private heartbeat(lead: LeaderState): void {
+    for (const peer of this.others) {
+      const overdue = this.voters.includes(peer) ? lead.overdueFor(peer, this.now, this.resendTicks) : [];
+      this.sendP2a(lead, peer, overdue);
+      for (const s of overdue) lead.markSent(s, this.now);
+    }
+  }
+
+  private onP2a(m: P2a): void {
+    this.highestSeen = Math.max(this.highestSeen, m.ballot);
+    const voting = this.canVote();
+    if (voting) {
+      if (m.ballot < this.promised && !this.mutants.has(PaxosMutant.AcceptBelowPromise)) {
+        this.send({ type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised });
+        return;
+      }
+      if (m.ballot >= this.promised) {
+        this.promised = m.ballot;
+        this.noteLeader(m.from, m.ballot);
+      }
+    } else {
+      if (m.ballot < this.leaderBallot) return;
+      this.noteLeader(m.from, m.ballot);
+    }
+    const accepted: number[] = [];
+    for (const e of m.entries) {
+      if (e.index > this.chosen && this.log.acceptedAt(e.index) !== m.ballot) {
+        this.log.put(acceptedEntry(e.index, m.ballot, valueOf(e)));
+      }
+      accepted.push(e.index);
+    }
+    this.advanceChosenTo(m.ballot, m.commit, m.from);
+    if (voting) this.send({ type: 'p2b', from: this.id, to: m.from, ballot: m.ballot, hbTick: m.hbTick, slots: accepted });
+  }
+
+  private onP2b(m: P2b): void {
+    const lead = this.lead;
+    if (lead === null || m.ballot !== lead.ballot) return;
+    lead.active.add(m.from);
+    lead.echoed(m.from, m.hbTick);
+    for (const s of m.slots) this.onAccepted(lead, s, m.from);
+    this.maybeAdvanceChosen(lead);
+  }
+
+  private onAccepted(lead: LeaderState, slot: number, from: NodeId): void {
+    if (slot <= this.chosen) return;
+    const quorum = lead.ack(slot, from, this.voters);
+    if (quorum && slot > this.chosen + 1 && this.mutants.has(PaxosMutant.ExecuteOutOfOrder) && !this.earlyDone.has(slot)) {
+      const e = this.log.at(slot);
+      if (e !== undefined) {
+        this.earlyDone.add(slot);
+        this.early.push(chosenEntry(slot, valueOf(e)));
+      }
+    }
+  }
+
+  /** A value is chosen once a quorum accepted it at this ballot; the chosen point moves in slot order. */
+  private maybeAdvanceChosen(lead: LeaderState): boolean {
+    const before = this.chosen;
+    while (this.chosen + 1 < lead.nextSlot && lead.hasQuorum(this.chosen + 1, this.voters)) {
+      this.markChosen(this.chosen + 1);
+      this.uncommittedBytes -= lead.release(this.chosen);
+    }
+    return this.chosen > before;
+  }
+
+  /**
+   * Learning from the leader's commit point: a slot <= commit whose entry was accepted at the
+   * leader's own ballot holds the chosen value (a leader proposes one value per slot per ballot).
+   * Anything else below commit is fetched by slot.
+   */
+  private advanceChosenTo(ballot: number, commit: number, from: NodeId): void {
+    while (this.chosen < commit && this.log.acceptedAt(this.chosen + 1) === ballot) this.markChosen(this.chosen + 1);
+    if (this.chosen < commit) this.maybeRequestLearn(from);
+    this.maybeFinishRejoin();
+  }
+
+  /** The next slot in order is chosen: rewrite it in chosen form (the value, id = its origin). */
+  private markChosen(slot: number): void {
+    assert(slot === this.chosen + 1, () => `chosen out of order: ${slot} after ${this.chosen}`);
+    const e = this.log.at(slot);
+    assert(e !== undefined && e.id !== 0, () => `slot ${slot} chosen but holds nothing`);
+    this.log.put(chosenEntry(slot, valueOf(e)));
+    this.chosen = slot;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Catch-up: by slot, and by snapshot below the compaction point
+
+  private maybeRequestLearn(peer: NodeId): void {
+    if (this.now - this.learnSentTick < this.resendTicks) return;
+    this.learnSentTick = this.now;
+    this.send({ type: 'learnReq', from: this.id, to: peer, fromSlot: this.chosen + 1 });
+  }
+
+  private onLearnReq(m: LearnReq): void {
+    const source = this.snapshotSource;
+    if (m.fromSlot <= this.log.snapshotIndex && source !== null) {
+      const chunk = this.snapSender.start(m.from, source, this.now);
+      if (chunk !== null) this.sendChunk(chunk);
+      return;
+    }
+    if (m.fromSlot > this.chosen) return;
+    const budget = this.opts.limits.maxMessageBytes - messageOverheadBytes;
+    const entries: Entry[] = [];
+    let bytes = 0;
+    for (const e of this.log.slice(m.fromSlot, this.chosen)) {
+      const size = entrySizeBytes(e);
+      if (entries.length > 0 && bytes + size > budget) break;
+      entries.push(e);
+      bytes += size;
+    }
+    this.send({ type: 'learn', from: this.id, to: m.from, commit: this.chosen, entries });
+  }
+
+  /** Chosen values from a peer; each was chosen at its own ballot, so it may replace what we accepted. */
+  private onLearn(m: Learn): void {
+    const before = this.chosen;
+    for (const e of m.entries) {
+      if (e.index <= this.chosen) continue;
+      if (e.index > this.chosen + 1) break;
+      this.log.put(e);
+      this.chosen = e.index;
+    }
+    if (this.chosen > before && m.commit > this.chosen) {
+      this.learnSentTick = Number.NEGATIVE_INFINITY;
+      this.maybeRequestLearn(m.from);
+    }
+    this.maybeFinishRejoin();
+    this.maybeEstablish();
+  }
+
+  private sendChunk(c: Chunk): void {
+    this.send({ type: 'snap', from: this.id, to: c.to, meta: c.meta, offset: c.offset, totalBytes: c.totalBytes, data: c.data });
+  }
+
+  private onSnap(m: Snap): void {
+    if (m.meta.index <= this.chosen) {
+      this.send({ type: 'snapAck', from: this.id, to: m.from, index: m.meta.index, nextOffset: m.totalBytes });
+      return;
+    }
+    const r = this.snapReceiver.onChunk(m.meta, m.offset, m.totalBytes, m.data);
+    this.send({ type: 'snapAck', from: this.id, to: m.from, index: m.meta.index, nextOffset: r.nextOffset });
+    if (r.done === null) return;
+    this.pendingSnapshot = r.done;
+    this.log.installSnapshot(r.done.meta.index, r.done.meta.id);
+    this.chosen = r.done.meta.index;
+    this.snapshotSource = memorySnapshotSource(r.done.meta, r.done.data);
+    this.learnSentTick = Number.NEGATIVE_INFINITY;
+    this.maybeRequestLearn(m.from);
+    this.maybeFinishRejoin();
+    this.maybeEstablish();
+  }
+
+  private onSnapAck(m: SnapAck): void {
+    const chunk = this.snapSender.onAck(m.from, m.index, m.nextOffset, this.now);
+    if (chunk !== null) this.sendChunk(chunk);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads and rejoin
+
+  private onReadResp(m: ReadResp): void {
+    const rs = this.reads.answer(m.seq, m.from, m.highest, this.voters);
+    if (rs !== null) this.readStates.push(rs);
+  }
+
+  private resendReads(): void {
+    for (const seq of this.reads.waiting()) {
+      for (const v of this.voters) {
+        if (v !== this.id && !this.reads.answered(seq, v)) this.send({ type: 'readReq', from: this.id, to: v, seq });
+      }
+    }
+  }
+
+  /**
+   * A lease is held while a quorum acknowledged this leader within leaseTicks: those acceptors
+   * promise no one else for electionTicks after hearing from it (stickyUntil).
+   */
+  private leaseHeld(lead: LeaderState): boolean {
+    return this.role === 'leader' && lead.quorumEchoTick(this.id, this.voters, this.now) + this.leaseTicks > this.now;
+  }
+
+  private onRejoin(from: NodeId): void {
+    if (!this.voters.includes(from)) return;
+    const granted = this.lead?.grants.get(from);
+    if (this.lead !== null && granted !== undefined) {
+      this.send({ type: 'rejoinOk', from: this.id, to: from, ballot: this.lead.ballot, endSlot: granted });
+      return;
+    }
+    if (this.role !== 'follower') this.rejoinRequested.add(from);
+  }
+
+  private onRejoinOk(m: RejoinOk): void {
+    // Any leader's grant will do: it proves a phase 1 ran without us after we asked.
+    if (!this.lost) return;
+    this.rejoinGrant = { ballot: m.ballot, endSlot: m.endSlot };
+    this.maybeFinishRejoin();
+  }
+
+  /** A wiped replica votes again once it has learned everything the post-wipe phase 1 covered. */
+  private maybeFinishRejoin(): boolean {
+    const g = this.rejoinGrant;
+    if (!this.lost || g === null || this.chosen < g.endSlot) return false;
+    this.lost = false;
+    this.promised = Math.max(this.promised, g.ballot, this.log.maxAcceptedBallot());
+    this.highestSeen = Math.max(this.highestSeen, this.promised);
+    this.rejoinGrant = null;
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Execution
+
+  /** Chosen entries after `from`, in slot order (and the mutant's early ones first). */
+  private takeCommitted(from: number): { committed: Entry[]; through: number } {
+    const out: Entry[] = this.early.splice(0);
+    const hi = Math.max(from, Math.min(this.chosen, from + committedPerReadyMax));
+    for (const e of this.log.slice(from + 1, hi)) {
+      if (!this.earlyDone.has(e.index)) out.push(e);
+    }
+    return { committed: out, through: hi };
+  }
+
+  private send(m: PaxosMessage): void {
+    this.outbox.push(m);
+  }
+}

@@ -1,0 +1,102 @@
+import type { NodeId, SnapshotInstall, SnapshotMeta, SnapshotSource } from '../../core/index.js';
+
+/** Largest snapshot a replica will assemble from chunks (1 GiB); a larger claim is ignored. */
+export const snapshotBytesMax = 1 << 30;
+/** Snapshot streams one replica serves at a time; further requests wait for the next retry. */
+export const snapshotStreamsMax = 4;
+
+interface Stream {
+  readonly source: SnapshotSource;
+  offset: number;
+  sentTick: number;
+}
+
+/** One chunk to send: the caller wraps it in a `snap` message. */
+export interface Chunk {
+  readonly to: NodeId;
+  readonly meta: SnapshotMeta;
+  readonly offset: number;
+  readonly totalBytes: number;
+  readonly data: Uint8Array;
+}
+
+/**
+ * Streams snapshots to replicas behind the compaction point (PROTOCOLS.md rule 8), one chunk in
+ * flight per receiver: the next chunk goes when the previous one is acknowledged, and an
+ * unacknowledged chunk is resent after `resendTicks`.
+ */
+export class SnapshotSender {
+  private readonly streams = new Map<NodeId, Stream>();
+
+  constructor(private readonly chunkBytes: number, private readonly resendTicks: number) {}
+
+  /** Starts (or keeps) a stream of `source` to `to`; returns the first chunk, or null if none is due. */
+  start(to: NodeId, source: SnapshotSource, now: number): Chunk | null {
+    const s = this.streams.get(to);
+    if (s !== undefined && s.source.meta.index === source.meta.index) return null;
+    if (s === undefined && this.streams.size >= snapshotStreamsMax) return null;
+    const stream = { source, offset: 0, sentTick: now };
+    this.streams.set(to, stream);
+    return this.chunk(to, stream);
+  }
+
+  onAck(from: NodeId, index: number, nextOffset: number, now: number): Chunk | null {
+    const s = this.streams.get(from);
+    if (s === undefined || s.source.meta.index !== index) return null;
+    if (nextOffset >= s.source.sizeBytes) {
+      this.streams.delete(from);
+      return null;
+    }
+    if (nextOffset <= s.offset && now - s.sentTick < this.resendTicks) return null;
+    s.offset = nextOffset;
+    s.sentTick = now;
+    return this.chunk(from, s);
+  }
+
+  /** Chunks whose acknowledgement is overdue, resent. */
+  resend(now: number): Chunk[] {
+    const out: Chunk[] = [];
+    for (const [to, s] of [...this.streams].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      if (now - s.sentTick < this.resendTicks) continue;
+      s.sentTick = now;
+      out.push(this.chunk(to, s));
+    }
+    return out;
+  }
+
+  private chunk(to: NodeId, s: Stream): Chunk {
+    const data = s.source.read(s.offset, this.chunkBytes);
+    return { to, meta: s.source.meta, offset: s.offset, totalBytes: s.source.sizeBytes, data: data.slice() };
+  }
+}
+
+/** Assembles one incoming snapshot from in-order chunks. */
+export class SnapshotReceiver {
+  private meta: SnapshotMeta | null = null;
+  private buf = new Uint8Array(0);
+  private received = 0;
+
+  /**
+   * Takes a chunk; returns how far the snapshot is received (the ack to send) and the complete
+   * snapshot once the last chunk is in. Out-of-order chunks are ignored (the ack asks again).
+   */
+  onChunk(meta: SnapshotMeta, offset: number, totalBytes: number, data: Uint8Array): { nextOffset: number; done: SnapshotInstall | null } {
+    if (totalBytes > snapshotBytesMax) return { nextOffset: 0, done: null };
+    if (this.meta === null || this.meta.index !== meta.index || this.buf.length !== totalBytes) {
+      if (offset !== 0) return { nextOffset: 0, done: null };
+      this.meta = meta;
+      this.buf = new Uint8Array(totalBytes);
+      this.received = 0;
+    }
+    if (offset === this.received && offset + data.length <= totalBytes) {
+      this.buf.set(data, offset);
+      this.received += data.length;
+    }
+    if (this.received < totalBytes) return { nextOffset: this.received, done: null };
+    const done = { meta: this.meta, data: this.buf };
+    this.meta = null;
+    this.buf = new Uint8Array(0);
+    this.received = 0;
+    return { nextOffset: totalBytes, done };
+  }
+}
