@@ -63,7 +63,7 @@ export class QuorateDriver implements SystemDriver {
         '--protocol', this.protocol,
         '--log-level', 'warn',
       ];
-      this.servers.push(spawnServer(`quorate ${id}`, process.execPath, args, { logFile: join(dir, 'node.log'), cwd: dir }));
+      this.servers.push(spawnServer(`quorate ${id}`, process.execPath, args, { logFile: join(dir, 'node.log') }));
     }
     const probe = new QuorateClient({ endpoints: this.endpoints });
     try {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Availability, BenchClient, SystemDriver } from './driver.js';
@@ -135,11 +135,33 @@ async function runSystem(
       progress.endRun(`${driver.system} ${concurrency} clients: ${row.opsPerSec} ops/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, errors ${row.errors}`);
     }
     return rows;
+  } catch (err) {
+    const kept = keepLogs(workDir, join(opts.outDir, 'logs', driver.system));
+    throw kept.length > 0 && err instanceof Error ? Object.assign(err, { message: `${err.message} (server logs kept in ${join(opts.outDir, 'logs', driver.system)})` }) : err;
   } finally {
     await Promise.allSettled(clients.map((c) => c.close()));
     await driver.stop();
     removeTempDir(workDir);
   }
+}
+
+/** Copy the servers' *.log files (one level of member dirs) before the work dir is removed. */
+function keepLogs(workDir: string, dest: string): string[] {
+  const kept: string[] = [];
+  try {
+    for (const member of readdirSync(workDir)) {
+      const dir = join(workDir, member);
+      if (!statSync(dir).isDirectory()) continue;
+      for (const f of readdirSync(dir).filter((n) => n.endsWith('.log'))) {
+        mkdirSync(dest, { recursive: true });
+        copyFileSync(join(dir, f), join(dest, `${member}-${f}`));
+        kept.push(join(dest, `${member}-${f}`));
+      }
+    }
+  } catch {
+    // best effort: the error being reported matters more than its logs
+  }
+  return kept;
 }
 
 /** DIR/results.json and DIR/report.html. */
