@@ -50,6 +50,8 @@ export class ZabNet {
   /** Every delivered message, for assertions on the sync mode chosen and the like. */
   readonly delivered: ZabMessage[] = [];
   dropRate = 0;
+  /** Crash a node when it is handed a Ready matching `when` (once). */
+  crashPlan: { id: string; when: (rd: Ready) => boolean; mode: 'before-write' | 'after-write' } | null = null;
   private readonly nodes = new Map<string, NetNode>();
   private readonly queues = new Map<string, Uint8Array[]>();
   private readonly blocked = new Set<string>();
@@ -110,8 +112,10 @@ export class ZabNet {
     for (const id of this.ids) this.start(id);
   }
 
+  /** Volatile state is lost and its connections close (queued messages are dropped). */
   crash(id: string): void {
     this.node(id).replica = null;
+    this.flushLinks(id);
   }
 
   wipe(id: string): void {
@@ -151,8 +155,13 @@ export class ZabNet {
     if (r === null) return null;
     const rd = r.ready();
     if (rd === null) return null;
+    const plan = this.crashPlan;
+    if (crash === undefined && plan !== null && plan.id === id && plan.when(rd)) {
+      this.crashPlan = null;
+      crash = plan.mode;
+    }
     if (crash === 'before-write') {
-      n.replica = null;
+      this.crash(id);
       return rd;
     }
     if (rd.snapshot !== null) {
@@ -169,7 +178,7 @@ export class ZabNet {
     }
     if (rd.hardState !== null) n.disk.hardState = rd.hardState;
     if (crash === 'after-write') {
-      n.replica = null;
+      this.crash(id);
       return rd;
     }
     for (const m of rd.messages as readonly ZabMessage[]) this.send(m);

@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { defaultLimits } from '../../../src/core/index.js';
+import { SyncMode } from '../../../src/protocols/zab/index.js';
+import type { SyncMsg } from '../../../src/protocols/zab/index.js';
+import { ZabNet, txt } from './net.js';
+
+/** Zab §IV-C (synchronization): each way a leader brings a follower to its history. */
+
+const defaultLimitsSmallChunks = { ...defaultLimits, snapshotChunkBytes: 8 };
+
+function syncsTo(net: ZabNet, id: string): SyncMsg[] {
+  return net.delivered.filter((m): m is SyncMsg => m.type === 'sync' && m.to === id);
+}
+
+function allApplied(net: ZabNet, n: number): boolean {
+  return net.ids.every((id) => net.isUp(id) && net.node(id).appliedIndex >= n);
+}
+
+test('DIFF: a follower that missed committed txns gets exactly the missing ones', () => {
+  const net = new ZabNet(['a', 'b', 'c'], { seed: 11 });
+  net.startAll();
+  const leader = net.electLeader();
+  assert.ok(net.commit('x1'));
+  const f = net.ids.find((id) => id !== leader) as string;
+  net.crash(f);
+  assert.ok(net.commit('x2'));
+  assert.ok(net.commit('x3'));
+  net.start(f);
+  assert.ok(net.tickUntil(() => allApplied(net, 3)));
+  const s = syncsTo(net, f).at(-1);
+  assert.equal(s?.mode, SyncMode.Diff);
+  const diffs = net.delivered.filter((m) => m.type === 'diff' && m.to === f && m.epoch === s?.epoch);
+  assert.deepEqual(diffs.flatMap((m) => (m.type === 'diff' ? m.entries.map((e) => e.index) : [])), [2, 3]);
+  assert.deepEqual(net.appliedTexts(f), ['x1', 'x2', 'x3']);
+  assert.deepEqual(net.violations, []);
+});
+
+/**
+ * The leader a commits x1 and x2 with b while c is cut off, then logs x3 alone and crashes. The
+ * election runs without the most up-to-date replica (ZOOKEEPER-1154): b must win (it holds every
+ * committed txn), and when a returns its uncommitted x3 must be cut back to the common prefix.
+ */
+function withoutTheMostUpToDate(net: ZabNet): { a: string; b: string; c: string } {
+  net.startAll();
+  const a = net.electLeader();
+  const [b, c] = net.ids.filter((id) => id !== a) as [string, string];
+  assert.ok(net.commit('x1'));
+  net.cut(a, c);
+  assert.ok(net.commit('x2'));
+  net.isolate(a);
+  assert.ok(net.replica(a).propose(txt('x3')).ok);
+  net.stabilize();
+  assert.equal(net.replica(a).status().lastIndex, 3);
+  net.crash(a);
+  net.heal();
+  net.flushLinks(a);
+  assert.equal(net.electLeader(), b);
+  return { a, b, c };
+}
+
+test('TRUNC+DIFF after an election without the most up-to-date replica (ZOOKEEPER-1154)', () => {
+  const net = new ZabNet(['a', 'b', 'c'], { seed: 12 });
+  const { a, b } = withoutTheMostUpToDate(net);
+  assert.ok(net.commit('y3'));
+  net.start(a);
+  assert.ok(net.tickUntil(() => allApplied(net, 3)));
+  const s = syncsTo(net, a).at(-1);
+  assert.equal(s?.mode, SyncMode.TruncDiff);
+  assert.equal(s?.truncIndex, 2);
+  for (const id of net.ids) assert.deepEqual(net.appliedTexts(id), ['x1', 'x2', 'y3']);
+  // a's disk no longer holds the uncommitted x3 anywhere.
+  assert.deepEqual(net.node(a).disk.entries.map((e) => [e.index, e.id]), net.node(b).disk.entries.map((e) => [e.index, e.id]));
+  assert.deepEqual(net.violations, []);
+});
+
+test('TRUNC: the returning replica only has to drop its uncommitted suffix', () => {
+  const net = new ZabNet(['a', 'b', 'c'], { seed: 13 });
+  const { a, b } = withoutTheMostUpToDate(net);
+  net.start(a);
+  assert.ok(net.tickUntil(() => syncsTo(net, a).length > 0 && net.replica(a).status().leader === b));
+  const s = syncsTo(net, a).at(-1);
+  assert.equal(s?.mode, SyncMode.Trunc);
+  assert.equal(s?.truncIndex, 2);
+  net.stabilize();
+  // The cut reached the disk: a restart cannot resurrect x3.
+  assert.deepEqual(net.node(a).disk.entries.map((e) => e.index), [1, 2]);
+  assert.ok(net.commit('y3'));
+  assert.ok(net.tickUntil(() => allApplied(net, 3)));
+  for (const id of net.ids) assert.deepEqual(net.appliedTexts(id), ['x1', 'x2', 'y3']);
+  assert.deepEqual(net.violations, []);
+});
+
+test('SNAP: a follower behind the leader\'s compacted history receives the checkpoint in chunks, then a DIFF', () => {
+  const net = new ZabNet(['a', 'b', 'c'], {
+    seed: 14,
+    replica: () => ({ limits: { ...defaultLimitsSmallChunks } }),
+  });
+  net.startAll();
+  const leader = net.electLeader();
+  assert.ok(net.commit('x1'));
+  const f = net.ids.find((id) => id !== leader) as string;
+  net.crash(f);
+  for (let i = 2; i <= 6; i++) assert.ok(net.commit(`x${i}`));
+  net.compact(leader);
+  assert.equal(net.replica(leader).status().snapshotIndex, 6);
+  assert.ok(net.commit('x7'));
+  net.start(f);
+  assert.ok(net.tickUntil(() => allApplied(net, 7)));
+  const s = syncsTo(net, f).at(-1);
+  assert.equal(s?.mode, SyncMode.Snap);
+  const chunks = net.delivered.filter((m) => m.type === 'snap' && m.to === f);
+  assert.ok(chunks.length > 1, `expected several chunks, got ${chunks.length}`);
+  assert.equal(net.replica(f).status().snapshotIndex, 6);
+  assert.deepEqual(net.appliedTexts(f), ['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7']);
+  assert.deepEqual(net.violations, []);
+});
