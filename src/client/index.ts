@@ -99,7 +99,7 @@ export class QuorateClient {
   private readonly freeSessions: Session[] = [];
   private sessionCount = 0;
   private readonly sessionWaiters: ((s: Session) => void)[] = [];
-  private probe: { atMs: number; p: Promise<string | null> } | null = null;
+  private probe: { atMs: number; stalled: string; p: Promise<string | null> } | null = null;
 
   constructor(options: QuorateClientOptions) {
     if (options.endpoints.length === 0) throw new TypeError('QuorateClient needs at least one endpoint');
@@ -277,28 +277,33 @@ export class QuorateClient {
     else if (url !== null) this.leaderUrl = normalizeUrl(url);
   }
 
-  /** Asks every endpoint's status (shared between stalled attempts) and names the newest leader. */
-  private findLeader(): Promise<string | null> {
+  /**
+   * Asks every endpoint but `stalled` who leads (shared between stalled attempts), and answers
+   * with the first leader named that is not `stalled`: a frozen endpoint never answers, so waiting
+   * for every answer would make each probe as slow as the probe timeout.
+   */
+  private findLeader(stalled: string): Promise<string | null> {
     const now = Date.now();
-    if (this.probe !== null && now - this.probe.atMs < this.opts.stallProbeMs) return this.probe.p;
-    const p = Promise.all(this.endpoints.map(async (endpoint) => {
-      try {
-        const r = await this.attempt(endpoint, 'GET', '/v1/status', null, null, 250, undefined, false);
-        return r.status === 200 ? { endpoint, s: r.body as ClusterNodeStatus } : null;
-      } catch {
-        return null;
+    const cached = this.probe;
+    if (cached !== null && cached.stalled === stalled && now - cached.atMs < this.opts.stallProbeMs) return cached.p;
+    const others = this.endpoints.filter((e) => e !== stalled);
+    const p = new Promise<string | null>((resolve) => {
+      let pending = others.length;
+      const done = (url: string | null): void => {
+        if (url !== null && url !== stalled) resolve(url);
+        if (--pending === 0) resolve(null);
+      };
+      for (const endpoint of others) {
+        this.attempt(endpoint, 'GET', '/v1/status', null, null, 250, undefined, false).then((r) => {
+          const s = r.body as ClusterNodeStatus | null;
+          if (r.status !== 200 || s === null) return done(null);
+          const url = s.role === 'leader' ? endpoint : s.leaderUrl;
+          done(url === null ? null : normalizeUrl(url));
+        }, () => done(null));
       }
-    })).then((all) => {
-      let best: { term: number; url: string } | null = null;
-      for (const x of all) {
-        if (x === null) continue;
-        const url = x.s.role === 'leader' ? x.endpoint : x.s.leaderUrl;
-        if (url === null || (best !== null && best.term >= x.s.term)) continue;
-        best = { term: x.s.term, url: normalizeUrl(url) };
-      }
-      return best?.url ?? null;
+      if (others.length === 0) resolve(null);
     });
-    this.probe = { atMs: now, p };
+    this.probe = { atMs: now, stalled, p };
     return p;
   }
 
@@ -357,7 +362,7 @@ export class QuorateClient {
       timers.push(setTimeout(() => finish(new QuorateClientError('timeout', `no answer from ${target} within ${timeoutMs} ms`, { endpoint: target })), timeoutMs));
       if (probeWhenStalled && this.endpoints.length > 1) {
         const probe = (): void => {
-          void this.findLeader().then((l) => {
+          void this.findLeader(target).then((l) => {
             if (settled) return;
             if (l !== null && l !== target) finish(new LeaderMoved(l));
             else timers.push(setTimeout(probe, this.opts.stallProbeMs));

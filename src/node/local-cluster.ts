@@ -19,7 +19,7 @@ export interface LocalClusterOptions {
   readonly nodes?: number;
   readonly protocol?: string;
   readonly dataDir: string;
-  /** Peer ports are basePort+i, client ports basePort+100+i; free ports are picked when omitted. */
+  /** Peer ports are basePort+i, client ports basePort+1000+i (7001.. and 8001..); free ports when omitted. */
   readonly basePort?: number;
   readonly clusterId?: string;
   readonly logLevel?: string;
@@ -61,11 +61,11 @@ export class LocalCluster {
     let ports: number[];
     if (opts.basePort === undefined) ports = await freePorts(2 * n);
     else {
-      if (!Number.isInteger(opts.basePort) || opts.basePort < 1024 || opts.basePort + 100 + n > 65535) {
-        throw new ConfigError(`--base-port must leave room for ports base..base+${100 + n} within 1024..65535`);
+      if (!Number.isInteger(opts.basePort) || opts.basePort < 1024 || opts.basePort + 1000 + n > 65535) {
+        throw new ConfigError(`--base-port must leave room for ports base..base+${1000 + n} within 1024..65535`);
       }
       const base = opts.basePort;
-      ports = [...Array.from({ length: n }, (_, i) => base + i), ...Array.from({ length: n }, (_, i) => base + 100 + i)];
+      ports = [...Array.from({ length: n }, (_, i) => base + i), ...Array.from({ length: n }, (_, i) => base + 1000 + i)];
     }
     return new LocalCluster(opts, ports);
   }

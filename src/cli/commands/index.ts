@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
 import { registerBench } from './bench.js';
 import { registerStart } from './start.js';
+import { registerCluster } from './cluster.js';
+import { registerKv } from './kv.js';
+import { registerStatus } from './status.js';
+import { registerDemo } from './demo.js';
 
 /**
  * Every subcommand registers itself here: one import and one call per command file, so that
@@ -10,4 +14,8 @@ export function registerCommands(program: Command): void {
   void program;
   registerBench(program);
   registerStart(program);
+  registerCluster(program);
+  registerKv(program);
+  registerStatus(program);
+  registerDemo(program);
 }
