@@ -70,9 +70,10 @@ export class SlotLog {
   /** Sets the accepted value of `slot`, filling any gap before it with holes. */
   put(e: Entry): void {
     assert(e.index > this.snapIndex, () => `write at ${e.index} inside the snapshot through ${this.snapIndex}`);
+    const firstChanged = Math.min(e.index, this.lastIndex + 1);
     while (this.lastIndex < e.index - 1) this.entries.push(holeEntry(this.lastIndex + 1));
     this.entries[e.index - this.snapIndex - 1] = e;
-    this.dirtyFrom = Math.min(this.dirtyFrom, e.index);
+    this.dirtyFrom = Math.min(this.dirtyFrom, firstChanged);
   }
 
   /** Entries with lo <= index <= hi that are in the log (holes included). */

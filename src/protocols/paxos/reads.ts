@@ -15,14 +15,21 @@ interface PendingRead {
  */
 export class QuorumReads {
   private readonly pending = new Map<number, PendingRead>();
-  private nextSeq = 1;
+  private nextSeq: number;
 
   constructor(
+    /**
+     * First sequence number: random per incarnation, so that answers still in flight to a crashed
+     * incarnation of this replica are not taken for answers to the restarted one's reads.
+     */
+    seqBase: number,
     /** Bound on reads waiting for their quorum (limits.pendingReadsMax). */
     private readonly pendingMax: number,
     /** Ticks a read waits for its quorum before it is dropped (the client retries). */
     private readonly timeoutTicks: number,
-  ) {}
+  ) {
+    this.nextSeq = seqBase;
+  }
 
   get size(): number {
     return this.pending.size;

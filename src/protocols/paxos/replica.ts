@@ -136,7 +136,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     this.applied = this.log.snapshotIndex;
     // After a restart, wait out any lease this acceptor may have granted before it crashed.
     this.stickyUntil = opts.electionTicks;
-    this.reads = new QuorumReads(opts.limits.pendingReadsMax, 2 * opts.electionTicks);
+    this.reads = new QuorumReads(opts.rng.nextU32() * 2 ** 20 + 1, opts.limits.pendingReadsMax, 2 * opts.electionTicks);
     this.snapSender = new SnapshotSender(opts.limits.snapshotChunkBytes, this.resendTicks);
     this.resetElectionTimer();
   }
@@ -524,11 +524,9 @@ export class PaxosReplica implements Replica<PaxosMessage> {
 
   /** Heartbeats carry the commit point; overdue slots are resent to acceptors that have not accepted them. */
   private heartbeat(lead: LeaderState): void {
-    for (const peer of this.others) {
-      const overdue = this.voters.includes(peer) ? lead.overdueFor(peer, this.now, this.resendTicks) : [];
-      this.sendP2a(lead, peer, overdue);
-      for (const s of overdue) lead.markSent(s, this.now);
-    }
+    const overdue = this.others.map((peer) => (this.voters.includes(peer) ? lead.overdueFor(peer, this.now, this.resendTicks) : []));
+    this.others.forEach((peer, i) => this.sendP2a(lead, peer, overdue[i] ?? []));
+    for (const slots of overdue) for (const s of slots) lead.markSent(s, this.now);
   }
 
   private onP2a(m: P2a): void {

@@ -47,7 +47,9 @@ export class SnapshotSender {
       this.streams.delete(from);
       return null;
     }
-    if (nextOffset <= s.offset && now - s.sentTick < this.resendTicks) return null;
+    // The chunk at s.offset is in flight: leave it to the resend timer. Any other position (the
+    // receiver moved on, or restarted and starts over) is served at once.
+    if (nextOffset === s.offset && now - s.sentTick < this.resendTicks) return null;
     s.offset = nextOffset;
     s.sentTick = now;
     return this.chunk(from, s);

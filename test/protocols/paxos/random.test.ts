@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { run } from './random-run.js';
+import type { RunOptions, RunResult } from './random-run.js';
+
+function many(from: number, count: number, o: RunOptions): RunResult {
+  const total: RunResult = { acked: 0, reads: 0, ballots: 0, snapshotChunks: 0, learns: 0 };
+  for (let seed = from; seed < from + count; seed++) {
+    const r = run(seed, o);
+    for (const k of Object.keys(total) as (keyof RunResult)[]) total[k] += r[k];
+  }
+  return total;
+}
+
+// The runs must do real work (writes acknowledged, reads served, leaders changing, catch-up by
+// slot and by snapshot), or the checks inside run() prove nothing.
+test('randomized: 3-node clusters, 200 seeds: drops, cuts, crashes, wipes, compaction, then heal', () => {
+  const t = many(0, 200, { size: 3, ticks: 250 });
+  assert.ok(t.acked > 10000, `only ${t.acked} acknowledged writes`);
+  assert.ok(t.reads > 2000, `only ${t.reads} reads served`);
+  assert.ok(t.ballots > 1000, `only ${t.ballots} ballots with a leader`);
+  assert.ok(t.snapshotChunks > 1000, `only ${t.snapshotChunks} snapshot chunks`);
+  assert.ok(t.learns > 1000, `only ${t.learns} catch-up messages`);
+});
+
+test('randomized: 5-node clusters, 100 seeds', () => {
+  const t = many(1000, 100, { size: 5, ticks: 250 });
+  assert.ok(t.acked > 5000, `only ${t.acked} acknowledged writes`);
+  assert.ok(t.ballots > 500, `only ${t.ballots} ballots with a leader`);
+});
+
+test('randomized: 3 voters and a learner with leader leases, 100 seeds', () => {
+  const t = many(2000, 100, { size: 3, ticks: 250, learners: 1, leaseReads: true });
+  assert.ok(t.acked > 5000, `only ${t.acked} acknowledged writes`);
+  assert.ok(t.reads > 1000, `only ${t.reads} reads served`);
+});
