@@ -112,10 +112,10 @@ export class ZabNet {
     for (const id of this.ids) this.start(id);
   }
 
-  /** Volatile state is lost and its connections close (queued messages are dropped). */
+  /** Volatile state is lost; messages queued towards it are lost, what it already sent stays in flight. */
   crash(id: string): void {
     this.node(id).replica = null;
-    this.flushLinks(id);
+    for (const [k, q] of this.queues) if (k.endsWith(`>${id}`)) q.length = 0;
   }
 
   wipe(id: string): void {
@@ -213,6 +213,14 @@ export class ZabNet {
     dest.step(m);
     this.checkLeader(to);
     return m;
+  }
+
+  /** Lose every message queued on from→to now (the link stays up: later messages pass). */
+  dropQueued(from: string, to: string): number {
+    const q = this.queues.get(key(from, to));
+    const n = q?.length ?? 0;
+    if (q !== undefined) q.length = 0;
+    return n;
   }
 
   /** Peek at the next message on a link without delivering it. */
