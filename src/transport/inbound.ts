@@ -2,7 +2,7 @@ import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { NodeId } from '../core/index.js';
 import type { ConnectionContext } from './context.js';
-import { FrameDecoder, encodeFrame, handshakeGroup } from './frame.js';
+import { FrameDecoder, encodeFrame, handshakeGroup, type Frame } from './frame.js';
 import { HandshakeError } from './errors.js';
 import { RefuseReason, decodeHello, encodeReply, judgeHello, maxHandshakeBytes, type Refusal } from './handshake.js';
 import { certificateIdentities } from './identity.js';
@@ -55,23 +55,32 @@ export class Inbound {
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    // Frames are collected first and delivered after decoding, so an exception from the handler
+    // (a bug above us) propagates as itself instead of being mistaken for bad bytes.
+    const frames: Frame[] = [];
+    let failure: unknown = null;
     try {
-      this.decoder.push(chunk, (f) => {
-        if (this.closed) return;
-        if (this.peer === null) {
-          this.onHello(f.group, f.payload);
-        } else if (f.group === handshakeGroup) {
-          throw new HandshakeError(`second handshake from ${this.peer}`);
-        } else {
-          this.host.ctx.stats.framesReceived++;
-          this.host.ctx.stats.bytesReceived += f.payload.length;
-          this.host.deliver(this.peer, f.group, f.payload);
-        }
-      });
+      this.decoder.push(chunk, (f) => frames.push(f));
     } catch (e) {
+      failure = e;
+    }
+    for (const f of frames) {
+      if (this.closed) return;
+      if (this.peer === null) {
+        this.onHello(f.group, f.payload);
+      } else if (f.group === handshakeGroup) {
+        failure = new HandshakeError(`second handshake from ${this.peer}`);
+        break;
+      } else {
+        this.host.ctx.stats.framesReceived++;
+        this.host.ctx.stats.bytesReceived += f.payload.length;
+        this.host.deliver(this.peer, f.group, f.payload);
+      }
+    }
+    if (failure !== null && !this.closed) {
       const { log } = this.host.ctx;
-      log.warn({ peer: this.peer, remote: this.remote(), err: e }, 'bad bytes on inbound connection: closing it');
-      this.host.ctx.emit({ kind: 'decode_error', peer: this.peer, direction: 'inbound', detail: String(e) });
+      log.warn({ peer: this.peer, remote: this.remote(), err: failure }, 'bad bytes on inbound connection: closing it');
+      this.host.ctx.emit({ kind: 'decode_error', peer: this.peer, direction: 'inbound', detail: describe(failure) });
       this.close();
     }
   }
@@ -141,4 +150,8 @@ export class Inbound {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
   }
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : JSON.stringify(e);
 }

@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { ConfigError, TooLargeError } from '../../src/core/index.js';
+import { pino } from 'pino';
 import { TcpTransport } from '../../src/transport/tcp.js';
 import { ListenError } from '../../src/transport/errors.js';
 import { encodeFrame, frameHeaderBytes } from '../../src/transport/frame.js';
@@ -319,6 +320,69 @@ describe('tcp: throughput machinery', () => {
       await settle();
       assert.equal(big(), accepted);
     } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('tcp: reconnection and logging', () => {
+  test('frames queued before the peer exists are delivered once it comes up', async () => {
+    const bPort = await freePort();
+    const aPort = await freePort();
+    const peers = { a: { host: loopback, port: aPort }, b: { host: loopback, port: bPort } };
+    const a = new TcpTransport({ id: 'a', clusterId: 'test', listen: peers.a, peers, backoff: { initialMs: 5, maxMs: 40 } });
+    await a.start();
+    const b = new TcpTransport({ id: 'b', clusterId: 'test', listen: peers.b, peers });
+    try {
+      for (let i = 0; i < 10; i++) assert.equal(a.send('b', 0, bytes(`early${i}`)), true);
+      await waitFor(() => a.status().peers[0]!.reconnectAttempts >= 3, 'a few failed dials');
+      assert.equal(a.status().peers[0]!.state !== 'open', true);
+      assert.equal(a.status().peers[0]!.queuedFrames, 10);
+      const inbox = new Inbox(b);
+      await b.start();
+      await waitFor(() => inbox.frames.length === 10, 'the early frames');
+      assert.deepEqual(inbox.texts('a'), Array.from({ length: 10 }, (_, i) => `early${i}`));
+      await waitFor(() => a.status().peers[0]!.state === 'open', 'open state');
+      assert.equal(a.status().peers[0]!.reconnectAttempts, 0, 'backoff resets once connected');
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
+  test('refusals are logged through the pino logger with their reason', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } });
+    const h = await startTcpCluster(['a', 'b'], {}, (id) => (id === 'a' ? { clusterId: 'elsewhere', logger } : { logger }));
+    try {
+      await waitFor(() => lines.some((l) => l.reason === RefuseReason.WrongCluster && l.node === 'b' && /refused inbound/.test(String(l.msg)))
+        && lines.some((l) => l.reason === RefuseReason.WrongCluster && l.node === 'a' && /refused/.test(String(l.msg))), 'log lines on both sides');
+      const line = lines.find((l) => l.node === 'b' && l.reason === RefuseReason.WrongCluster)!;
+      assert.equal(line.level, 40, 'warn');
+      assert.equal(line.component, 'transport');
+      assert.match(String(line.detail), /elsewhere/);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a handler that throws is a bug: it is not reported as bad bytes from the peer', async () => {
+    const h = await startTcpCluster(['a', 'b']);
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown): void => { uncaught.push(e); };
+    process.prependListener('uncaughtException', onUncaught);
+    const listeners = process.listeners('uncaughtException').filter((l) => l !== onUncaught);
+    for (const l of listeners) process.off('uncaughtException', l);
+    try {
+      h.node('b').onMessage(() => {
+        throw new Error('handler bug');
+      });
+      h.node('a').send('b', 0, bytes('x'));
+      await waitFor(() => uncaught.length > 0, 'the handler exception');
+      assert.match(String(uncaught[0]), /handler bug/);
+      assert.equal(h.events.get('b')!.filter((e) => e.kind === 'decode_error').length, 0);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      for (const l of listeners) process.on('uncaughtException', l);
       await h.stop();
     }
   });

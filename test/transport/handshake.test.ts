@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ConfigError, DecodeError, QuorateError } from '../../src/core/index.js';
+import {
+  RefuseReason, decodeHello, decodeReply, encodeHello, encodeReply, judgeAccept, judgeHello, wireVersion, type LocalIdentity,
+} from '../../src/transport/handshake.js';
+import { Backoff } from '../../src/transport/backoff.js';
+
+const local: LocalIdentity = { version: wireVersion, clusterId: 'prod', id: 'n1', members: new Set(['n2', 'n3']) };
+const hello = { version: wireVersion, clusterId: 'prod', from: 'n2', to: 'n1' };
+
+test('hello and replies round-trip', () => {
+  assert.deepEqual(decodeHello(encodeHello(hello)), hello);
+  const accept = { kind: 'accept', version: 1, clusterId: 'prod', id: 'n1' } as const;
+  assert.deepEqual(decodeReply(encodeReply(accept)), accept);
+  const refuse = { kind: 'refuse', version: 1, clusterId: 'prod', id: 'n1', reason: RefuseReason.WrongCluster, detail: 'why' } as const;
+  assert.deepEqual(decodeReply(encodeReply(refuse)), refuse);
+});
+
+test('garbage handshakes are DecodeErrors (or other named errors), never crashes', () => {
+  assert.throws(() => decodeHello(new TextEncoder().encode('GET / HTTP/1.1')), DecodeError);
+  assert.throws(() => decodeHello(encodeHello(hello).subarray(0, 10)), DecodeError);
+  assert.throws(() => decodeHello(new Uint8Array([...encodeHello(hello), 0])), DecodeError);
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), (b) => {
+    for (const decode of [decodeHello, decodeReply]) {
+      try {
+        decode(b);
+      } catch (e) {
+        assert.ok(e instanceof QuorateError, String(e));
+      }
+    }
+  }));
+});
+
+test('the listener judges version, cluster, membership, target and certificate identity', () => {
+  assert.equal(judgeHello(hello, local, null), null);
+  assert.equal(judgeHello(hello, local, ['n2']), null);
+  const reason = (h: Partial<typeof hello>, certs: string[] | null = null): string | undefined =>
+    judgeHello({ ...hello, ...h }, local, certs)?.reason;
+  assert.equal(reason({ version: 2 }), RefuseReason.VersionMismatch);
+  assert.equal(reason({ clusterId: 'staging' }), RefuseReason.WrongCluster);
+  assert.equal(reason({ from: 'n9' }), RefuseReason.UnknownNode);
+  assert.equal(reason({ from: 'n1' }), RefuseReason.UnknownNode, 'a node does not accept itself');
+  assert.equal(reason({ to: 'n3' }), RefuseReason.WrongTarget);
+  assert.equal(reason({}, ['n3']), RefuseReason.CertIdentity);
+  assert.equal(reason({}, []), RefuseReason.CertIdentity);
+});
+
+test('the dialer checks that it reached the node it meant', () => {
+  const expected = { version: wireVersion, clusterId: 'prod', id: 'n2' };
+  const accept = { kind: 'accept', version: wireVersion, clusterId: 'prod', id: 'n2' } as const;
+  assert.equal(judgeAccept(accept, expected), null);
+  assert.equal(judgeAccept({ ...accept, id: 'n3' }, expected)?.reason, RefuseReason.WrongTarget);
+  assert.equal(judgeAccept({ ...accept, clusterId: 'x' }, expected)?.reason, RefuseReason.WrongCluster);
+  assert.equal(judgeAccept({ ...accept, version: 7 }, expected)?.reason, RefuseReason.VersionMismatch);
+});
+
+test('backoff grows exponentially with jitter inside [d/2, d], is capped, and resets', () => {
+  const lo = new Backoff({ initialMs: 10, maxMs: 100 }, () => 0);
+  const hi = new Backoff({ initialMs: 10, maxMs: 100 }, () => 0.999999);
+  const los = Array.from({ length: 8 }, () => lo.next());
+  const his = Array.from({ length: 8 }, () => hi.next());
+  assert.deepEqual(los, [5, 10, 20, 40, 50, 50, 50, 50]);
+  his.forEach((d, i) => assert.ok(d <= Math.min(100, 10 * 2 ** i) && d > 0.99 * Math.min(100, 10 * 2 ** i)));
+  assert.equal(lo.attempts, 8);
+  lo.reset();
+  assert.equal(lo.next(), 5);
+  for (let i = 0; i < 1000; i++) assert.ok(hi.next() <= 100, 'never past maxMs');
+  assert.throws(() => new Backoff({ initialMs: 10, maxMs: 5 }, Math.random), ConfigError);
+});
