@@ -165,10 +165,23 @@ export class TestCluster<M extends Message> {
     this.node(id).replica = null;
   }
 
+  /**
+   * A new Replica from the node's persisted state. `overrides.recovered`, when given, replaces
+   * the persisted state first (to seed a scenario's logs, as in the paper's figures).
+   */
   restart(id: string, overrides: Partial<ReplicaOptions> = {}): void {
     const n = this.node(id);
     if (n.replica !== null) this.crash(id);
-    this.start(n, overrides);
+    const { recovered, ...rest } = overrides;
+    if (recovered !== undefined) {
+      const src = recovered.snapshot;
+      n.persisted = {
+        hardState: recovered.hardState,
+        entries: recovered.entries.slice(),
+        snapshot: src === null ? null : { meta: src.meta, data: src.read(0, src.sizeBytes).slice() },
+      };
+    }
+    this.start(n, rest);
   }
 
   /** Crash and lose persisted state too; restarts pass lostState: true until the node can vote again. */
