@@ -104,7 +104,7 @@ describe('tcp: bad input on the peer port', () => {
     const events: TransportEvent[] = [];
     const b = new TcpTransport({
       id: 'b', clusterId: 'test', listen: { host: loopback, port }, peers: {},
-      handshakeTimeoutMs: 200, maxPendingHandshakes: 2, onEvent: (e) => events.push(e),
+      handshakeTimeoutMs: 1000, maxPendingHandshakes: 2, onEvent: (e) => events.push(e),
     });
     await b.start();
     try {
