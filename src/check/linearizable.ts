@@ -253,6 +253,19 @@ function cutAt(ops: readonly Operation[], t: number): Operation[] {
 }
 
 /**
+ * A witness keeps the write behind every value it reads: dropping it would leave a read of a
+ * value "never written", which is not linearizable but explains nothing about the real failure.
+ */
+function selfContained(ops: readonly Operation[]): boolean {
+  const written = new Set<Scalar>();
+  for (const o of ops) {
+    if (o.f === 'write') written.add(o.value as Scalar);
+    if (o.f === 'cas') written.add((o.value as readonly [Scalar, Scalar])[1]);
+  }
+  return ops.every((o) => o.f !== 'read' || o.value === null || written.has(o.value as Scalar));
+}
+
+/**
  * Shrinks a non-linearizable key history to a small witness: the shortest prefix (by completion
  * time) that is already not linearizable, then greedily drops operations whose removal keeps it
  * so. Every candidate is re-checked, so the witness is sound even when shrinking stops early.
@@ -280,6 +293,7 @@ function shrink(key: string, ops: readonly Operation[], opts: CheckOptions): Lin
   }
   for (let i = witness.length - 1; i >= 0 && budget > 0; i--) {
     const candidate = witness.filter((_, j) => j !== i);
+    if (!selfContained(candidate)) continue;
     const v = fails(candidate);
     if (v !== null) {
       witness = candidate;

@@ -1,0 +1,228 @@
+import { bytesEqual, commandsOf } from '../core/index.js';
+import type { Entry, HardState, NodeId, ReplicaStatus } from '../core/index.js';
+import { decodeCommand } from '../kv/index.js';
+
+/**
+ * The invariants of PROTOCOLS.md, checked incrementally while a simulation runs (after every
+ * event), so that a violation is reported at the event that caused it. Each check is O(change):
+ * the simulator tells the checker what changed (an append, an apply, a send, a status).
+ */
+
+export const Invariant = {
+  ElectionSafety: 'election-safety', // at most one leader per term / ballot / epoch
+  StateMachineSafety: 'state-machine-safety', // every node applies the same entry at an index
+  ApplyOrder: 'apply-order', // a node applies indexes in order, without gaps
+  LogMatching: 'log-matching', // same (index, id) ⇒ same entry and same prefix (Raft, Zab)
+  LeaderCompleteness: 'leader-completeness', // a new leader's log holds every applied entry
+  Monotonicity: 'monotonicity', // term and commit index never go backwards
+  Durability: 'durability', // a Ready's messages leave only after its writes are durable
+  AckedWriteLost: 'acked-write-lost', // an acknowledged write is in the committed log at its index
+  Linearizability: 'linearizability',
+  Liveness: 'liveness', // after healing: a leader, new commits, convergence within the bound
+  ReplicaAssertion: 'replica-assertion', // the replica itself threw (a broken internal invariant)
+} as const;
+export type Invariant = (typeof Invariant)[keyof typeof Invariant];
+
+export interface Violation {
+  readonly invariant: Invariant;
+  readonly message: string;
+  readonly node: NodeId | null;
+}
+
+/** What the checker may ask of a node's log (the written view: what the node believes it holds). */
+export interface LogView {
+  idAt(index: number): number | null;
+  readonly snapshotIndex: number;
+  readonly lastIndex: number;
+}
+
+export interface InvariantOptions {
+  /** Log matching and leader completeness hold for Raft and Zab logs, not for Paxos slots. */
+  readonly logMatching: boolean;
+  readonly leaderCompleteness: boolean;
+  readonly disabled: ReadonlySet<string>;
+}
+
+interface Committed {
+  readonly id: number;
+  readonly data: Uint8Array;
+  readonly type: number;
+  readonly node: NodeId;
+}
+
+interface NodeLife {
+  term: number;
+  commit: number;
+  /** The last index this node applied (or restored from a snapshot). */
+  applied: number;
+  leaderTerm: number | null;
+  /** Floors from the durable hard state at restart, checked against the first status. */
+  floorTerm: number;
+  floorCommit: number;
+  fresh: boolean;
+}
+
+export interface AckedWrite {
+  readonly index: number;
+  readonly clientId: string;
+  readonly seq: number;
+  readonly what: string;
+}
+
+function hardFloors(h: HardState | null): { term: number; commit: number } {
+  if (h === null) return { term: 0, commit: 0 };
+  switch (h.kind) {
+    case 'raft':
+      return { term: h.term, commit: h.commit };
+    case 'paxos':
+      return { term: 0, commit: h.chosen };
+    case 'zab':
+      return { term: 0, commit: h.commit };
+  }
+}
+
+export class InvariantChecker {
+  readonly violations: Violation[] = [];
+  private readonly leaders = new Map<number, NodeId>();
+  private readonly committed = new Map<number, Committed>();
+  private maxCommitted = 0;
+  /** Log matching: (index, id) → the entry's data and its predecessor's id. */
+  private readonly appended = new Map<string, { data: Uint8Array; prevId: number | null; node: NodeId }>();
+  private readonly lives = new Map<NodeId, NodeLife>();
+
+  constructor(private readonly opts: InvariantOptions) {}
+
+  get ok(): boolean {
+    return this.violations.length === 0;
+  }
+
+  get committedCount(): number {
+    return this.committed.size;
+  }
+
+  violate(invariant: Invariant, message: string, node: NodeId | null = null): void {
+    if (this.opts.disabled.has(invariant)) return;
+    this.violations.push({ invariant, message, node });
+  }
+
+  private life(node: NodeId): NodeLife {
+    let l = this.lives.get(node);
+    if (l === undefined) {
+      l = { term: 0, commit: 0, applied: 0, leaderTerm: null, floorTerm: 0, floorCommit: 0, fresh: true };
+      this.lives.set(node, l);
+    }
+    return l;
+  }
+
+  /** A node (re)starts from its disk: volatile baselines reset, durable floors apply. */
+  onStart(node: NodeId, durable: HardState | null, snapshotIndex: number): void {
+    const f = hardFloors(durable);
+    this.lives.set(node, {
+      term: 0, commit: 0, applied: snapshotIndex, leaderTerm: null, floorTerm: f.term, floorCommit: f.commit, fresh: true,
+    });
+  }
+
+  /** After every event, for every running node. */
+  observeStatus(node: NodeId, s: ReplicaStatus, log: LogView): void {
+    const l = this.life(node);
+    if (l.fresh) {
+      l.fresh = false;
+      if (s.term < l.floorTerm) this.violate(Invariant.Monotonicity, `${node} restarted at term ${s.term} below its durable term ${l.floorTerm}`, node);
+      if (s.commitIndex < l.floorCommit) {
+        this.violate(Invariant.Monotonicity, `${node} restarted with commit ${s.commitIndex} below its durable commit ${l.floorCommit}`, node);
+      }
+    } else {
+      if (s.term < l.term) this.violate(Invariant.Monotonicity, `${node} term went back from ${l.term} to ${s.term}`, node);
+      if (s.commitIndex < l.commit) this.violate(Invariant.Monotonicity, `${node} commit index went back from ${l.commit} to ${s.commitIndex}`, node);
+    }
+    l.term = Math.max(l.term, s.term);
+    l.commit = Math.max(l.commit, s.commitIndex);
+    if (s.role !== 'leader') return;
+    const holder = this.leaders.get(s.term);
+    if (holder === undefined) this.leaders.set(s.term, node);
+    else if (holder !== node) this.violate(Invariant.ElectionSafety, `${holder} and ${node} are both leaders of term ${s.term}`, node);
+    if (l.leaderTerm !== s.term) {
+      l.leaderTerm = s.term;
+      if (this.opts.leaderCompleteness) this.checkLeaderCompleteness(node, s.term, log);
+    }
+  }
+
+  private checkLeaderCompleteness(node: NodeId, term: number, log: LogView): void {
+    for (let i = 1; i <= this.maxCommitted; i++) {
+      const c = this.committed.get(i);
+      if (c === undefined) continue;
+      if (i < log.snapshotIndex) continue;
+      const id = log.idAt(i);
+      if (id !== c.id) {
+        this.violate(Invariant.LeaderCompleteness,
+          `${node} became leader of term ${term} without committed entry ${i} (id ${c.id}, applied by ${c.node}); its log has ${id ?? 'nothing'} there`, node);
+        return;
+      }
+    }
+  }
+
+  /** Entries just written to a node's log; `log` already includes them. */
+  onAppend(node: NodeId, entries: readonly Entry[], log: LogView): void {
+    if (!this.opts.logMatching) return;
+    for (const e of entries) {
+      const prevId = e.index === 1 ? 0 : log.idAt(e.index - 1);
+      const key = `${e.index}:${e.id}`;
+      const seen = this.appended.get(key);
+      if (seen === undefined) {
+        this.appended.set(key, { data: e.data, prevId, node });
+        continue;
+      }
+      if (!bytesEqual(seen.data, e.data)) {
+        this.violate(Invariant.LogMatching, `entry (${e.index}, ${e.id}) differs between ${seen.node} and ${node}`, node);
+      } else if (seen.prevId !== null && prevId !== null && seen.prevId !== prevId) {
+        this.violate(Invariant.LogMatching,
+          `entry (${e.index}, ${e.id}) follows id ${seen.prevId} on ${seen.node} but id ${prevId} on ${node}`, node);
+      }
+    }
+  }
+
+  /** The node restored its state machine from a snapshot at `index`. */
+  onRestore(node: NodeId, index: number): void {
+    const l = this.life(node);
+    if (index < l.applied) this.violate(Invariant.ApplyOrder, `${node} restored a snapshot at ${index} behind its applied ${l.applied}`, node);
+    l.applied = index;
+  }
+
+  onApply(node: NodeId, e: Entry): void {
+    const l = this.life(node);
+    if (e.index !== l.applied + 1) this.violate(Invariant.ApplyOrder, `${node} applied index ${e.index} after ${l.applied}`, node);
+    l.applied = e.index;
+    const c = this.committed.get(e.index);
+    if (c === undefined) {
+      this.committed.set(e.index, { id: e.id, data: e.data, type: e.type, node });
+      if (e.index > this.maxCommitted) this.maxCommitted = e.index;
+      return;
+    }
+    if (c.id !== e.id || c.type !== e.type || !bytesEqual(c.data, e.data)) {
+      this.violate(Invariant.StateMachineSafety,
+        `${node} applied (${e.index}, id ${e.id}) but ${c.node} applied (${e.index}, id ${c.id}) with different contents`, node);
+    }
+  }
+
+  onSend(node: NodeId, pendingWrites: number, messages: number): void {
+    if (pendingWrites > 0 && messages > 0) {
+      this.violate(Invariant.Durability, `${node} sent ${messages} messages with ${pendingWrites} writes not yet durable`, node);
+    }
+  }
+
+  /** At the end: every acknowledged write is in the committed log at the index it was acknowledged at. */
+  checkAckedWrites(acks: readonly AckedWrite[]): void {
+    for (const a of acks) {
+      const c = this.committed.get(a.index);
+      const found = c !== undefined && commandsOf({ index: a.index, id: c.id, type: c.type as Entry['type'], data: c.data })
+        .some((b) => {
+          const cmd = decodeCommand(b);
+          return cmd.clientId === a.clientId && cmd.seq === a.seq;
+        });
+      if (!found) {
+        this.violate(Invariant.AckedWriteLost, `acknowledged ${a.what} (${a.clientId}#${a.seq}) is not in the committed log at index ${a.index}`);
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,298 @@
+import { assertNever } from '../core/index.js';
+import type { NodeId, Rng } from '../core/index.js';
+import { encodeCommand } from '../kv/index.js';
+import type { KvOp } from '../kv/index.js';
+import type { AckedWrite } from '../check/invariants.js';
+import type { HistoryEvent, HistoryF, HistoryValue, Scalar } from '../check/history.js';
+import type { ClientReply, SimEvent } from './events.js';
+import type { SimNode } from './node.js';
+
+/**
+ * The client workload: `clients` sessions doing put/get/delete/cas on a few keys with unique
+ * write values, each one operation at a time, recording a Jepsen-shaped history. Writes go
+ * through the log via the believed leader (following NotLeader hints) and are retried with the
+ * same (clientId, seq) so they apply exactly once; reads use replica.read (linearizable), mostly
+ * at the believed leader and sometimes at a random member, which a correct protocol must either
+ * serve linearizably or refuse. An operation not answered within the timeout ends as `info`
+ * (writes; the process never invokes again) or `fail` (reads, which change nothing).
+ */
+
+export interface WorkloadHost {
+  now(): number;
+  schedule(at: number, ev: SimEvent): void;
+  readonly nodes: readonly SimNode[];
+  trace(line: string): void;
+}
+
+export interface WorkloadOptions {
+  readonly clients: number;
+  readonly keys: number;
+  readonly thinkUs: number;
+  readonly retryUs: number;
+  readonly opTimeoutUs: number;
+}
+
+interface ClientOp {
+  readonly id: number;
+  readonly f: HistoryF;
+  readonly key: string;
+  readonly value: HistoryValue;
+  readonly seq: number;
+  readonly command: Uint8Array | null;
+  readonly contacted: Set<NodeId>;
+  /** Attempts made; one retry timer is live per op (the one carrying this number). */
+  attempts: number;
+  done: boolean;
+}
+
+interface Client {
+  readonly index: number;
+  readonly clientId: string;
+  process: number;
+  seq: number;
+  op: ClientOp | null;
+  leaderGuess: number;
+  readonly lastSeen: Map<string, Scalar>;
+}
+
+export interface WorkloadStats {
+  invoked: number;
+  ok: number;
+  fail: number;
+  info: number;
+  retries: number;
+  notLeader: number;
+}
+
+export class Workload {
+  readonly history: HistoryEvent[] = [];
+  readonly acked: AckedWrite[] = [];
+  readonly stats: WorkloadStats = { invoked: 0, ok: 0, fail: 0, info: 0, retries: 0, notLeader: 0 };
+  private readonly clients: Client[] = [];
+  private readonly readTokens = new Map<number, { client: number; op: number }>();
+  private nextToken = 1;
+  private nextOp = 1;
+  private nextValue = 1;
+  private nextProcess: number;
+  private stopped = false;
+  /** Time of the first acknowledged write after the heal (liveness: the cluster commits again). */
+  healedAt: number | null = null;
+  writesAfterHeal = 0;
+
+  constructor(
+    private readonly host: WorkloadHost,
+    private readonly rng: Rng,
+    private readonly opts: WorkloadOptions,
+  ) {
+    for (let i = 0; i < opts.clients; i++) {
+      this.clients.push({
+        index: i, clientId: `c${i}`, process: i, seq: 0, op: null,
+        leaderGuess: rng.int(0, host.nodes.length - 1), lastSeen: new Map(),
+      });
+    }
+    this.nextProcess = opts.clients;
+  }
+
+  start(): void {
+    for (const c of this.clients) {
+      this.host.schedule(this.host.now() + this.rng.int(0, this.opts.thinkUs * 2), { k: 'client', client: c.index, op: 0, attempt: 0, what: 'start' });
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  onEvent(ev: Extract<SimEvent, { k: 'client' | 'reply' }>): void {
+    const c = this.clients[ev.client];
+    if (c === undefined) return;
+    if (ev.k === 'reply') {
+      this.onReply(c, ev.op, ev.reply);
+      return;
+    }
+    switch (ev.what) {
+      case 'start':
+        if (c.op === null || c.op.done) this.invoke(c);
+        return;
+      case 'retry':
+        if (c.op !== null && c.op.id === ev.op && !c.op.done && c.op.attempts === ev.attempt) this.attempt(c);
+        return;
+      case 'timeout':
+        if (c.op !== null && c.op.id === ev.op && !c.op.done) this.timeout(c);
+        return;
+      default:
+        assertNever(ev.what, 'client event');
+    }
+  }
+
+  // ---- callbacks from nodes (become reply events after the client link's delay) ----
+
+  onApplied(node: NodeId, clientId: string, seq: number, reply: ClientReply): void {
+    const c = this.clients[Number(clientId.slice(1))];
+    // Reads carry no command: only the write this client is waiting for may answer it.
+    if (c === undefined || c.clientId !== clientId || c.op === null || c.op.done || c.op.command === null || c.op.seq !== seq) return;
+    if (!c.op.contacted.has(node)) return;
+    this.host.schedule(this.host.now() + this.rng.int(50, 500), { k: 'reply', client: c.index, op: c.op.id, reply });
+  }
+
+  onReadReply(token: number, reply: ClientReply): void {
+    const t = this.readTokens.get(token);
+    if (t === undefined) return;
+    this.readTokens.delete(token);
+    this.host.schedule(this.host.now() + this.rng.int(50, 500), { k: 'reply', client: t.client, op: t.op, reply });
+  }
+
+  // ---- the operation lifecycle ----
+
+  private invoke(c: Client): void {
+    if (this.stopped) return;
+    const key = `k${this.rng.int(0, this.opts.keys - 1)}`;
+    const roll = this.rng.int(0, 99);
+    const now = this.host.now();
+    let op: KvOp;
+    let f: HistoryF;
+    let value: HistoryValue;
+    if (roll < 40) {
+      f = 'read';
+      value = null;
+      op = { op: 'get', key };
+    } else if (roll < 75) {
+      const v = `v${this.nextValue++}`;
+      f = 'write';
+      value = v;
+      op = { op: 'put', key, value: v };
+    } else if (roll < 90) {
+      const v = `v${this.nextValue++}`;
+      const expected = this.rng.chance(0.75) ? (c.lastSeen.get(key) ?? null) : null;
+      f = 'cas';
+      value = [expected, v];
+      op = { op: 'cas', key, expected: expected === null ? null : String(expected), value: v };
+    } else {
+      f = 'delete';
+      value = null;
+      op = { op: 'delete', key };
+    }
+    const seq = f === 'read' ? c.seq : ++c.seq;
+    const command = f === 'read' ? null : encodeCommand({ clientId: c.clientId, seq, op });
+    c.op = { id: this.nextOp++, f, key, value, seq, command, contacted: new Set(), attempts: 0, done: false };
+    this.history.push({ process: c.process, type: 'invoke', f, key, value, time: now });
+    this.stats.invoked++;
+    this.host.schedule(now + this.opts.opTimeoutUs, { k: 'client', client: c.index, op: c.op.id, attempt: 0, what: 'timeout' });
+    this.attempt(c);
+  }
+
+  private retryLater(c: Client, afterUs: number): void {
+    if (c.op === null) return;
+    this.host.schedule(this.host.now() + afterUs, { k: 'client', client: c.index, op: c.op.id, attempt: c.op.attempts, what: 'retry' });
+  }
+
+  private otherNode(c: Client): number {
+    const n = this.host.nodes.length;
+    return n === 1 ? 0 : (c.leaderGuess + this.rng.int(1, n - 1)) % n;
+  }
+
+  private attempt(c: Client): void {
+    const op = c.op;
+    if (op === null || op.done) return;
+    if (op.attempts > 0) this.stats.retries++;
+    op.attempts++;
+    const readAnywhere = op.command === null && this.rng.chance(0.2);
+    const target = readAnywhere ? this.rng.int(0, this.host.nodes.length - 1) : c.leaderGuess;
+    const node = this.host.nodes[target] as SimNode;
+    op.contacted.add(node.id);
+    if (op.command === null) {
+      const token = this.nextToken++;
+      this.readTokens.set(token, { client: c.index, op: op.id });
+      if (!node.read(token, op.key)) {
+        this.readTokens.delete(token);
+        c.leaderGuess = this.otherNode(c);
+        this.retryLater(c, this.rng.int(1_000, 20_000));
+        return;
+      }
+      this.retryLater(c, this.opts.retryUs);
+      return;
+    }
+    const r = node.propose(op.command);
+    if (r === null) {
+      c.leaderGuess = this.otherNode(c);
+      this.retryLater(c, this.rng.int(1_000, 20_000));
+      return;
+    }
+    if (r.ok) {
+      this.retryLater(c, this.opts.retryUs);
+      return;
+    }
+    switch (r.reason) {
+      case 'not_leader': {
+        this.stats.notLeader++;
+        const hint = r.leaderHint === null ? -1 : this.host.nodes.findIndex((n) => n.id === r.leaderHint);
+        c.leaderGuess = hint >= 0 && hint !== target ? hint : this.otherNode(c);
+        this.retryLater(c, this.rng.int(500, 10_000));
+        return;
+      }
+      case 'overloaded':
+        this.retryLater(c, this.opts.retryUs);
+        return;
+      case 'too_large':
+        this.complete(c, 'fail', op.value);
+        return;
+      default:
+        assertNever(r, 'propose result');
+    }
+  }
+
+  private onReply(c: Client, opId: number, reply: ClientReply): void {
+    const op = c.op;
+    if (op === null || op.id !== opId || op.done) return;
+    switch (reply.kind) {
+      case 'read':
+        c.lastSeen.set(op.key, reply.value);
+        this.complete(c, 'ok', reply.value);
+        return;
+      case 'read-failed': {
+        op.attempts++; // supersedes the pending retry timer
+        const hint = reply.hint === null ? -1 : this.host.nodes.findIndex((n) => n.id === reply.hint);
+        c.leaderGuess = hint >= 0 ? hint : this.otherNode(c);
+        this.retryLater(c, this.rng.int(500, 10_000));
+        return;
+      }
+      case 'applied': {
+        if (op.command === null) return;
+        const res = reply.result;
+        if (!res.ok) {
+          c.lastSeen.set(op.key, res.value);
+          this.complete(c, 'fail', op.value);
+          return;
+        }
+        if (op.f === 'write' || op.f === 'cas') c.lastSeen.set(op.key, res.value);
+        if (op.f === 'delete') c.lastSeen.set(op.key, null);
+        this.acked.push({ index: res.revision, clientId: c.clientId, seq: op.seq, what: `${op.f} ${op.key}` });
+        if (this.healedAt !== null) this.writesAfterHeal++;
+        c.leaderGuess = this.host.nodes.findIndex((n) => n.id === reply.node);
+        this.complete(c, 'ok', op.value);
+        return;
+      }
+      default:
+        assertNever(reply, 'client reply');
+    }
+  }
+
+  private timeout(c: Client): void {
+    const op = c.op as ClientOp;
+    if (op.f === 'read') {
+      this.complete(c, 'fail', null);
+      return;
+    }
+    this.complete(c, 'info', op.value);
+    c.process = this.nextProcess++; // Jepsen: a process whose op ended in info never invokes again
+  }
+
+  private complete(c: Client, type: 'ok' | 'fail' | 'info', value: HistoryValue): void {
+    const op = c.op as ClientOp;
+    op.done = true;
+    this.stats[type]++;
+    this.history.push({ process: c.process, type, f: op.f, key: op.key, value, time: this.host.now() });
+    this.host.trace(`client ${c.clientId} ${type} ${op.f} ${op.key} ${JSON.stringify(value)}`);
+    this.host.schedule(this.host.now() + this.rng.int(0, this.opts.thinkUs * 2), { k: 'client', client: c.index, op: 0, attempt: 0, what: 'start' });
+  }
+}

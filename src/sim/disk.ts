@@ -1,0 +1,242 @@
+import {
+  assert, decodeEntry, decodeHardState, decodeSnapshotMeta, encodeEntry, encodeHardState, encodeSnapshotMeta,
+  memorySnapshotSource, Reader, Writer,
+} from '../core/index.js';
+import type { Entry, HardState, RecoveredState, Rng, SnapshotMeta } from '../core/index.js';
+import { crc32 } from '../kv/index.js';
+
+/**
+ * A node's simulated disk, modelled at the level of a Ready. Writes are first "written" (visible
+ * to the node, lost by a crash) and become "durable" when the simulated fsync completes. Every
+ * record carries a CRC-32 of its bytes, as the real WAL does: on restart a short (torn) last log
+ * record is trimmed, while a complete record whose checksum fails is corruption the node must not
+ * use. Hard state and snapshots are replaced atomically (temp file + rename), so they never tear.
+ */
+
+interface StoredRecord {
+  bytes: Uint8Array;
+  crc: number;
+  /** A crash cut this record short: its length does not match its header. */
+  torn: boolean;
+}
+
+interface DiskImage {
+  hardState: StoredRecord | null;
+  snapshot: StoredRecord | null;
+  /** The snapshot's index, or 0: log[i] holds the entry at logBase + 1 + i. */
+  logBase: number;
+  log: StoredRecord[];
+  /** Decoded twins of `log` (the written view is queried after every event). */
+  entries: Entry[];
+  snapshotMeta: SnapshotMeta | null;
+  hard: HardState | null;
+}
+
+export type DiskWrite =
+  | { readonly kind: 'snapshot'; readonly meta: SnapshotMeta; readonly data: Uint8Array }
+  | { readonly kind: 'entries'; readonly entries: readonly Entry[] }
+  | { readonly kind: 'hardState'; readonly hardState: HardState };
+
+export type Recovery =
+  | { readonly ok: true; readonly state: RecoveredState; readonly snapshotData: Uint8Array | null; readonly tornTrimmed: boolean }
+  | { readonly ok: false; readonly reason: string };
+
+function record(bytes: Uint8Array): StoredRecord {
+  return { bytes, crc: crc32(bytes), torn: false };
+}
+
+function emptyImage(): DiskImage {
+  return { hardState: null, snapshot: null, logBase: 0, log: [], entries: [], snapshotMeta: null, hard: null };
+}
+
+function cloneImage(d: DiskImage): DiskImage {
+  return { ...d, log: d.log.slice(), entries: d.entries.slice() };
+}
+
+function encodeSnapshotRecord(meta: SnapshotMeta, data: Uint8Array): Uint8Array {
+  return new Writer(64 + data.length).bytes(encodeSnapshotMeta(meta)).bytes(data).finish();
+}
+
+function applyWrite(d: DiskImage, w: DiskWrite): void {
+  switch (w.kind) {
+    case 'hardState':
+      d.hardState = record(encodeHardState(w.hardState));
+      d.hard = w.hardState;
+      return;
+    case 'snapshot': {
+      d.snapshot = record(encodeSnapshotRecord(w.meta, w.data));
+      d.snapshotMeta = w.meta;
+      // Raft §7: keep the log after the snapshot only if it holds the snapshot's last entry.
+      const at = w.meta.index - d.logBase - 1;
+      const keep = at >= 0 && at < d.entries.length && (d.entries[at] as Entry).id === w.meta.id;
+      d.log = keep ? d.log.slice(at + 1) : [];
+      d.entries = keep ? d.entries.slice(at + 1) : [];
+      d.logBase = w.meta.index;
+      return;
+    }
+    case 'entries': {
+      if (w.entries.length === 0) return;
+      const first = (w.entries[0] as Entry).index;
+      assert(first > d.logBase, () => `append at ${first} inside the snapshot (through ${d.logBase})`);
+      assert(first <= d.logBase + d.entries.length + 1, () => `append at ${first} leaves a gap after ${d.logBase + d.entries.length}`);
+      const keep = first - d.logBase - 1;
+      d.log.length = keep;
+      d.entries.length = keep;
+      for (const e of w.entries) {
+        d.log.push(record(encodeEntry(e)));
+        d.entries.push(e);
+      }
+      return;
+    }
+  }
+}
+
+export class SimDisk {
+  private durable: DiskImage = emptyImage();
+  private written: DiskImage = emptyImage();
+  private pending: DiskWrite[] = [];
+
+  /** Writes waiting for fsync (the durability invariant reads it before messages leave). */
+  get pendingWrites(): number {
+    return this.pending.length;
+  }
+
+  write(writes: readonly DiskWrite[]): void {
+    for (const w of writes) {
+      applyWrite(this.written, w);
+      this.pending.push(w);
+    }
+  }
+
+  sync(): void {
+    for (const w of this.pending) applyWrite(this.durable, w);
+    this.pending = [];
+  }
+
+  /** A checkpoint written through temp file, fsync and rename: durable at once. */
+  checkpoint(meta: SnapshotMeta, data: Uint8Array): void {
+    const w: DiskWrite = { kind: 'snapshot', meta, data };
+    applyWrite(this.durable, w);
+    applyWrite(this.written, w);
+  }
+
+  /**
+   * Power loss: unsynced writes are lost. With `tear`, a prefix of the pending records survives
+   * and the next log record is left torn (hard state and snapshots are atomic). Returns whether
+   * a record was torn.
+   */
+  crash(rng: Rng, tear: boolean): boolean {
+    let torn = false;
+    if (tear && this.pending.length > 0) {
+      const records: DiskWrite[] = [];
+      for (const w of this.pending) {
+        if (w.kind === 'entries') for (const e of w.entries) records.push({ kind: 'entries', entries: [e] });
+        else records.push(w);
+      }
+      const cut = rng.int(0, records.length - 1);
+      for (let i = 0; i < cut; i++) applyWrite(this.durable, records[i] as DiskWrite);
+      const victim = records[cut] as DiskWrite;
+      if (victim.kind === 'entries') {
+        applyWrite(this.durable, victim);
+        const last = this.durable.log[this.durable.log.length - 1] as StoredRecord;
+        last.bytes = last.bytes.subarray(0, rng.int(0, last.bytes.length - 1));
+        last.torn = true;
+        torn = true;
+      }
+    }
+    this.pending = [];
+    this.written = cloneImage(this.durable);
+    return torn;
+  }
+
+  /** Flips one bit of one durable record (the disk is at rest: the node is down). */
+  flipBit(rng: Rng): string | null {
+    const targets: { what: string; rec: StoredRecord }[] = [];
+    if (this.durable.hardState !== null) targets.push({ what: 'hard state', rec: this.durable.hardState });
+    if (this.durable.snapshot !== null) targets.push({ what: 'snapshot', rec: this.durable.snapshot });
+    this.durable.log.forEach((rec, i) => {
+      if (!rec.torn) targets.push({ what: `log entry ${this.durable.logBase + 1 + i}`, rec });
+    });
+    if (targets.length === 0) return null;
+    const t = rng.pick(targets);
+    if (t.rec.bytes.length === 0) return null;
+    const bytes = t.rec.bytes.slice();
+    const bit = rng.int(0, bytes.length * 8 - 1);
+    bytes[bit >> 3] = (bytes[bit >> 3] as number) ^ (1 << (bit & 7));
+    t.rec.bytes = bytes;
+    this.written = cloneImage(this.durable);
+    return t.what;
+  }
+
+  wipe(): void {
+    this.durable = emptyImage();
+    this.written = emptyImage();
+    this.pending = [];
+  }
+
+  get isEmpty(): boolean {
+    const d = this.durable;
+    return d.hardState === null && d.snapshot === null && d.log.length === 0;
+  }
+
+  /**
+   * What a restarting node reads back: every checksum verified. A torn last log record is trimmed
+   * (it was never durable, so never acknowledged); any other bad record is corruption.
+   */
+  recover(): Recovery {
+    const d = this.durable;
+    if (d.hardState !== null && crc32(d.hardState.bytes) !== d.hardState.crc) return { ok: false, reason: 'hard state checksum mismatch' };
+    if (d.snapshot !== null && crc32(d.snapshot.bytes) !== d.snapshot.crc) return { ok: false, reason: 'snapshot checksum mismatch' };
+    let tornTrimmed = false;
+    const last = d.log[d.log.length - 1];
+    if (last !== undefined && last.torn) {
+      d.log.pop();
+      d.entries.pop();
+      tornTrimmed = true;
+    }
+    for (let i = 0; i < d.log.length; i++) {
+      const rec = d.log[i] as StoredRecord;
+      if (rec.torn || crc32(rec.bytes) !== rec.crc) return { ok: false, reason: `log entry ${d.logBase + 1 + i} checksum mismatch` };
+    }
+    // Decode from the stored bytes, not the twins: the node must run on what the disk holds.
+    const hardState = d.hardState === null ? null : decodeHardState(d.hardState.bytes);
+    let snapshot = null;
+    let snapshotData: Uint8Array | null = null;
+    if (d.snapshot !== null) {
+      const r = new Reader(d.snapshot.bytes);
+      const meta = decodeSnapshotMeta(r.bytes());
+      snapshotData = r.bytes().slice();
+      snapshot = memorySnapshotSource(meta, snapshotData);
+    }
+    const entries = d.log.map((rec) => decodeEntry(rec.bytes));
+    this.written = cloneImage(d);
+    return { ok: true, state: { hardState, snapshot, entries }, snapshotData, tornTrimmed };
+  }
+
+  // ---- views for the invariant checkers (the written view: what the node believes it has) ----
+
+  /** The entry's id at `index` in the written log; the snapshot's id at its index; else null. */
+  idAt(index: number): number | null {
+    const d = this.written;
+    if (d.snapshotMeta !== null && index === d.snapshotMeta.index) return d.snapshotMeta.id;
+    const e = d.entries[index - d.logBase - 1];
+    return e === undefined ? null : e.id;
+  }
+
+  entryAt(index: number): Entry | null {
+    const d = this.written;
+    return d.entries[index - d.logBase - 1] ?? null;
+  }
+
+  get snapshotIndex(): number {
+    return this.written.logBase;
+  }
+
+  get lastIndex(): number {
+    return this.written.logBase + this.written.entries.length;
+  }
+
+  get durableHardState(): HardState | null {
+    return this.durable.hard;
+  }
+}

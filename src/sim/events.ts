@@ -1,0 +1,23 @@
+import type { NodeId, ReadFailureReason } from '../core/index.js';
+import type { KvResult } from '../kv/index.js';
+
+/** Everything that can happen in a simulation, as data on the one event queue. */
+export type ClientReply =
+  | { readonly kind: 'applied'; readonly node: NodeId; readonly result: KvResult }
+  | { readonly kind: 'read'; readonly node: NodeId; readonly value: string | null }
+  | { readonly kind: 'read-failed'; readonly node: NodeId; readonly reason: ReadFailureReason; readonly hint: NodeId | null };
+
+export type SimEvent =
+  | { readonly k: 'tick'; readonly node: number; readonly inc: number }
+  | { readonly k: 'deliver'; readonly to: number; readonly from: NodeId; readonly bytes: Uint8Array }
+  | { readonly k: 'fsync'; readonly node: number; readonly inc: number }
+  /** attempt: a retry is stale (ignored) once another attempt of the same op has been made. */
+  | { readonly k: 'client'; readonly client: number; readonly op: number; readonly attempt: number; readonly what: 'start' | 'retry' | 'timeout' }
+  | { readonly k: 'reply'; readonly client: number; readonly op: number; readonly reply: ClientReply }
+  | { readonly k: 'nemesis' }
+  | { readonly k: 'heal-cuts'; readonly generation: number }
+  | { readonly k: 'unclog'; readonly link: string }
+  | { readonly k: 'restart'; readonly node: number; readonly inc: number; readonly wipe: boolean }
+  | { readonly k: 'resume'; readonly node: number; readonly inc: number }
+  | { readonly k: 'phase'; readonly phase: 'heal' | 'stop-clients' | 'end' }
+  | { readonly k: 'probe' };

@@ -1,0 +1,300 @@
+import { replicaOptions } from '../core/index.js';
+import type {
+  ClusterConfig, Entry, Message, NodeId, ProposeResult, ProtocolModule, Ready, ReadFailureReason, Replica, Rng,
+  SnapshotMeta,
+} from '../core/index.js';
+import { memorySnapshotSource } from '../core/index.js';
+import { decodeCommand, KvStateMachine } from '../kv/index.js';
+import type { KvResult } from '../kv/index.js';
+import type { InvariantChecker } from '../check/invariants.js';
+import { commandsOf } from '../core/index.js';
+import { SimDisk } from './disk.js';
+import type { DiskWrite } from './disk.js';
+
+/**
+ * One simulated member: a Replica of any protocol, its simulated disk and its KV state machine,
+ * driven in the order the Ready contract fixes (src/core/replica.ts): install the snapshot, write
+ * entries then hard state, wait for the simulated fsync, only then send, apply, serve reads and
+ * advance. Ticks and messages keep reaching the replica while an fsync is pending, as they do in
+ * the real driver; the next Ready waits for the current one to be advanced.
+ */
+
+export type NodeState = 'up' | 'down' | 'paused' | 'failed';
+
+/** What a node needs from the simulation around it. */
+export interface NodeHost {
+  now(): number;
+  /** Schedules this node's fsync completion for the current incarnation. */
+  scheduleFsync(node: NodeId, incarnation: number): void;
+  send(from: NodeId, messages: readonly Message[]): void;
+  readonly invariants: InvariantChecker;
+  trace(line: string): void;
+  onApplied(node: NodeId, clientId: string, seq: number, result: KvResult): void;
+  onRead(node: NodeId, token: number, value: string | null): void;
+  onReadFailed(node: NodeId, token: number, reason: ReadFailureReason, leaderHint: NodeId | null): void;
+  onReplicaError(node: NodeId, err: unknown): void;
+}
+
+export interface NodeConfig {
+  readonly id: NodeId;
+  readonly config: ClusterConfig;
+  readonly protocol: ProtocolModule;
+  readonly mutants: ReadonlySet<string>;
+  readonly ackBeforeFsync: boolean;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly snapshotEvery: number;
+  /** Messages held for a paused node; beyond it they are dropped. */
+  readonly inboxMax: number;
+}
+
+interface PendingRead {
+  readonly token: number;
+  readonly key: string;
+  index: number | null;
+}
+
+export class SimNode {
+  state: NodeState = 'down';
+  readonly disk = new SimDisk();
+  /** Bumped on every crash: events scheduled for an earlier life are ignored. */
+  incarnation = 0;
+  /** Tick period multiplier (clock skew). */
+  tickFactor = 1;
+  replica: Replica | null = null;
+  sm = new KvStateMachine();
+  private inflight: Ready | null = null;
+  private sentEarly = false;
+  private readonly reads = new Map<number, PendingRead>();
+  private nextCtx = 1;
+  private appliedId = 0;
+  private lastCheckpoint = 0;
+  readonly inbox: Message[] = [];
+  inboxDropped = 0;
+
+  constructor(
+    readonly cfg: NodeConfig,
+    private readonly host: NodeHost,
+    private readonly rng: Rng,
+  ) {}
+
+  get id(): NodeId {
+    return this.cfg.id;
+  }
+
+  get running(): boolean {
+    return this.state === 'up' || this.state === 'paused';
+  }
+
+  /** Starts (or restarts) from the disk. Returns false when the disk is corrupt (nothing started). */
+  start(lostState: boolean): { ok: true; tornTrimmed: boolean } | { ok: false; reason: string } {
+    const rec = this.disk.recover();
+    if (!rec.ok) return rec;
+    this.sm = rec.snapshotData === null ? new KvStateMachine() : KvStateMachine.restore(rec.snapshotData);
+    const snapMeta = rec.state.snapshot?.meta ?? null;
+    this.appliedId = snapMeta?.id ?? 0;
+    this.lastCheckpoint = snapMeta?.index ?? 0;
+    this.host.invariants.onStart(this.id, rec.state.hardState, this.sm.appliedIndex);
+    this.replica = this.cfg.protocol.create(replicaOptions({
+      id: this.id,
+      config: this.cfg.config,
+      rng: this.rng.fork(`${this.id}#${this.incarnation}`),
+      electionTicks: this.cfg.electionTicks,
+      heartbeatTicks: this.cfg.heartbeatTicks,
+      recovered: rec.state,
+      lostState,
+      mutants: this.cfg.mutants,
+    }));
+    this.state = 'up';
+    this.drive();
+    return { ok: true, tornTrimmed: rec.tornTrimmed };
+  }
+
+  /** Volatile state is gone; the disk decides what survives. Returns whether a write tore. */
+  crash(rng: Rng, tear: boolean): boolean {
+    this.incarnation++;
+    this.state = 'down';
+    this.replica = null;
+    this.inflight = null;
+    this.sentEarly = false;
+    this.reads.clear();
+    this.inbox.length = 0;
+    return this.disk.crash(rng, tear);
+  }
+
+  // ---- inputs ----
+
+  tick(): void {
+    if (this.state !== 'up') return;
+    this.guard(() => this.replica?.tick());
+    this.drive();
+  }
+
+  deliver(msg: Message): void {
+    if (this.state === 'paused') {
+      if (this.inbox.length < this.cfg.inboxMax) this.inbox.push(msg);
+      else this.inboxDropped++;
+      return;
+    }
+    if (this.state !== 'up') return;
+    this.guard(() => this.replica?.step(msg));
+    this.drive();
+  }
+
+  resume(): void {
+    if (this.state !== 'paused') return;
+    this.state = 'up';
+    const held = this.inbox.splice(0);
+    for (const m of held) this.guard(() => this.replica?.step(m));
+    this.drive();
+  }
+
+  propose(command: Uint8Array): ProposeResult | null {
+    if (this.state !== 'up' || this.replica === null) return null;
+    const replica = this.replica;
+    const r = this.guard(() => replica.propose(command));
+    this.drive();
+    return r ?? null;
+  }
+
+  /** Asks for a linearizable read; the answer comes back through host.onRead / onReadFailed. */
+  read(token: number, key: string): boolean {
+    if (this.state !== 'up' || this.replica === null) return false;
+    const ctx = this.nextCtx++;
+    this.reads.set(ctx, { token, key, index: null });
+    const replica = this.replica;
+    this.guard(() => replica.read(ctx));
+    this.drive();
+    return true;
+  }
+
+  /** The simulated fsync of the in-flight Ready completed. */
+  onFsync(): void {
+    if (this.state === 'down' || this.state === 'failed') return;
+    this.disk.sync();
+    const rd = this.inflight;
+    this.inflight = null;
+    if (rd !== null) this.finish(rd);
+    this.drive();
+  }
+
+  private guard<T>(fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      this.host.onReplicaError(this.id, err);
+      this.state = 'failed';
+      this.replica = null;
+      return undefined;
+    }
+  }
+
+  // ---- the Ready loop ----
+
+  private drive(): void {
+    for (let rounds = 0; rounds < 1000; rounds++) {
+      if (this.state !== 'up' && this.state !== 'paused') return;
+      if (this.inflight !== null || this.replica === null) return;
+      const replica = this.replica;
+      const rd = this.guard(() => replica.ready());
+      if (rd === undefined || rd === null) return;
+      const writes: DiskWrite[] = [];
+      if (rd.snapshot !== null) writes.push({ kind: 'snapshot', meta: rd.snapshot.meta, data: rd.snapshot.data });
+      if (rd.entries.length > 0) writes.push({ kind: 'entries', entries: rd.entries });
+      if (rd.hardState !== null) writes.push({ kind: 'hardState', hardState: rd.hardState });
+      if (writes.length === 0) {
+        this.finish(rd);
+        continue;
+      }
+      this.disk.write(writes);
+      if (rd.entries.length > 0) this.host.invariants.onAppend(this.id, rd.entries, this.disk);
+      this.inflight = rd;
+      if (this.cfg.ackBeforeFsync) {
+        // The mutant: speech before durability.
+        this.sendMessages(rd);
+        this.sentEarly = true;
+      }
+      this.host.scheduleFsync(this.id, this.incarnation);
+      return;
+    }
+    this.host.onReplicaError(this.id, new Error('ready() kept producing work for 1000 rounds at one instant'));
+  }
+
+  private sendMessages(rd: Ready): void {
+    this.host.invariants.onSend(this.id, this.disk.pendingWrites, rd.messages.length);
+    if (rd.messages.length > 0) this.host.send(this.id, rd.messages);
+  }
+
+  private finish(rd: Ready): void {
+    const replica = this.replica;
+    if (replica === null) return;
+    let installed: SnapshotMeta | null = null;
+    if (rd.snapshot !== null) {
+      this.sm = KvStateMachine.restore(rd.snapshot.data);
+      this.appliedId = rd.snapshot.meta.id;
+      this.lastCheckpoint = rd.snapshot.meta.index;
+      installed = rd.snapshot.meta;
+      this.host.invariants.onRestore(this.id, this.sm.appliedIndex);
+      this.host.trace(`${this.id} installed snapshot @${rd.snapshot.meta.index}`);
+    }
+    if (!this.sentEarly) this.sendMessages(rd);
+    this.sentEarly = false;
+    for (const e of rd.committed) this.apply(e);
+    for (const rs of rd.readStates) {
+      const r = this.reads.get(rs.ctx);
+      if (r !== undefined) r.index = rs.index;
+    }
+    for (const f of rd.readFailures) {
+      const r = this.reads.get(f.ctx);
+      if (r === undefined) continue;
+      this.reads.delete(f.ctx);
+      this.host.onReadFailed(this.id, r.token, f.reason, f.leaderHint);
+    }
+    this.serveReads();
+    if (this.guard(() => replica.advance(rd)) === undefined && this.replica === null) return;
+    if (installed !== null && installed.index > replica.status().snapshotIndex) {
+      const data = rd.snapshot?.data ?? new Uint8Array();
+      this.guard(() => replica.compact(memorySnapshotSource(installed, data)));
+    }
+    this.maybeCheckpoint();
+  }
+
+  private apply(e: Entry): void {
+    this.host.invariants.onApply(this.id, e);
+    if (e.index <= this.sm.appliedIndex) return; // reported by apply-order above
+    const results = this.sm.applyEntry(e);
+    this.appliedId = e.id;
+    if (results.length === 0) return;
+    const commands = commandsOf(e);
+    results.forEach((res, i) => {
+      const cmd = decodeCommand(commands[i] as Uint8Array);
+      if (cmd.clientId !== '') this.host.onApplied(this.id, cmd.clientId, cmd.seq, res);
+    });
+  }
+
+  private serveReads(): void {
+    for (const [ctx, r] of this.reads) {
+      if (r.index === null || this.sm.appliedIndex < r.index) continue;
+      this.reads.delete(ctx);
+      const value = this.sm.get(r.key)?.value ?? null;
+      this.host.trace(`${this.id} read ${r.key} at ${r.index} (applied ${this.sm.appliedIndex}) = ${value}`);
+      this.host.onRead(this.id, r.token, value);
+    }
+  }
+
+  /** A checkpoint every snapshotEvery applied entries: durable snapshot, then compact the log. */
+  private maybeCheckpoint(): void {
+    const replica = this.replica;
+    if (this.cfg.snapshotEvery <= 0 || replica === null) return;
+    const index = this.sm.appliedIndex;
+    if (index - this.lastCheckpoint < this.cfg.snapshotEvery) return;
+    const status = replica.status();
+    if (index > status.commitIndex) return;
+    const meta: SnapshotMeta = { index, id: this.appliedId, config: status.config };
+    const data = this.sm.snapshot();
+    this.disk.checkpoint(meta, data);
+    this.lastCheckpoint = index;
+    this.guard(() => replica.compact(memorySnapshotSource(meta, data)));
+    this.host.trace(`${this.id} checkpoint @${index}`);
+  }
+}

@@ -1,0 +1,124 @@
+import { ConfigError } from '../core/index.js';
+import type { ProtocolName } from '../core/index.js';
+
+/**
+ * What a simulation run is made of. A run is a pure function of (seed, options): every random
+ * choice draws from an Rng forked from the seed per component.
+ * Virtual time is in microseconds (integers).
+ */
+
+export const FaultKind = {
+  Partition: 'partition', // symmetric cuts: majority/minority, isolate (the leader), bridge, ring
+  OneWay: 'oneway', // one direction of some links
+  Loss: 'loss',
+  Duplicate: 'duplicate',
+  Reorder: 'reorder', // occasional large extra delay: later messages overtake
+  Delay: 'delay', // heavy-tailed latency
+  Clog: 'clog', // links hold messages and release them later, healed in random order
+  Crash: 'crash', // volatile state and unsynced writes lost
+  Torn: 'torn', // a crash tears the last pending write
+  Pause: 'pause', // timers and inbox frozen
+  Skew: 'skew', // per-node tick rate
+  BitFlip: 'bitflip', // a durable record of a stopped node is corrupted
+  Wipe: 'wipe', // a node's disk is replaced; it rejoins with lostState
+  SlowDisk: 'slowdisk', // fsync latency with a heavy tail
+} as const;
+export type FaultKind = (typeof FaultKind)[keyof typeof FaultKind];
+export const allFaults: readonly FaultKind[] = Object.values(FaultKind);
+
+/** The driver-level mutant: messages leave before the Ready's writes are durable. */
+export const driverMutants = [
+  { name: 'ack-before-fsync', description: 'the simulator driver sends a Ready\'s messages before its writes are durable' },
+] as const;
+
+export type CorruptionPolicy = 'fail-stop' | 'wipe';
+
+export interface SimOptions {
+  readonly protocol: ProtocolName;
+  readonly nodes: number;
+  readonly faults: ReadonlySet<FaultKind>;
+  /** Protocol mutants (passed to every replica) and driver mutants (ack-before-fsync). */
+  readonly mutants: ReadonlySet<string>;
+  /** Length of the safety phase (faults on). */
+  readonly safetyUs: number;
+  /** After healing, the cluster must elect, commit and converge within this much virtual time. */
+  readonly livenessBoundUs: number;
+  /** Clients keep working this long into the liveness phase, then stop so the cluster can converge. */
+  readonly livenessWorkUs: number;
+  readonly tickUs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly clients: number;
+  readonly keys: number;
+  /** Mean pause between a client's operations. */
+  readonly thinkUs: number;
+  /** A client re-sends an unanswered command (same clientId, seq) after this long. */
+  readonly retryUs: number;
+  /** A client gives up on an operation after this long: writes become `info`, reads `fail`. */
+  readonly opTimeoutUs: number;
+  /** Mean time between injected faults in the safety phase. */
+  readonly faultIntervalUs: number;
+  readonly corruptionPolicy: CorruptionPolicy;
+  /** Checkpoint the state machine and compact the log every this many applied entries (0: never). */
+  readonly snapshotEvery: number;
+  /** Trace events kept for the violation report. */
+  readonly traceTailMax: number;
+  /** Bound on the events of one run: a livelocked run stops with a violation instead of spinning. */
+  readonly eventsMax: number;
+  /** Ablation for tests: turn off named invariants (e.g. to see what a mutant breaks downstream). */
+  readonly disabledInvariants: ReadonlySet<string>;
+}
+
+export const defaultSimOptions: SimOptions = {
+  protocol: 'raft',
+  nodes: 5,
+  faults: new Set(allFaults),
+  mutants: new Set(),
+  safetyUs: 4_000_000,
+  livenessBoundUs: 8_000_000,
+  livenessWorkUs: 500_000,
+  tickUs: 10_000,
+  electionTicks: 10,
+  heartbeatTicks: 2,
+  clients: 5,
+  keys: 3,
+  thinkUs: 20_000,
+  retryUs: 150_000,
+  opTimeoutUs: 1_000_000,
+  faultIntervalUs: 300_000,
+  corruptionPolicy: 'wipe',
+  snapshotEvery: 40,
+  traceTailMax: 40,
+  eventsMax: 3_000_000,
+  disabledInvariants: new Set(),
+};
+
+export function simOptions(overrides: Partial<SimOptions> = {}): SimOptions {
+  const o = { ...defaultSimOptions, ...overrides };
+  if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 15) throw new ConfigError(`nodes must be 1..15, got ${o.nodes}`);
+  if (!Number.isInteger(o.clients) || o.clients < 0 || o.clients > 256) throw new ConfigError(`clients must be 0..256, got ${o.clients}`);
+  if (!Number.isInteger(o.keys) || o.keys < 1 || o.keys > 1024) throw new ConfigError(`keys must be 1..1024, got ${o.keys}`);
+  for (const [name, v] of Object.entries({
+    safetyUs: o.safetyUs, livenessBoundUs: o.livenessBoundUs, tickUs: o.tickUs, retryUs: o.retryUs,
+    opTimeoutUs: o.opTimeoutUs, faultIntervalUs: o.faultIntervalUs, thinkUs: o.thinkUs,
+  })) {
+    if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`${name} must be a positive integer of microseconds, got ${v}`);
+  }
+  if (o.heartbeatTicks >= o.electionTicks) throw new ConfigError('heartbeatTicks must be below electionTicks');
+  return o;
+}
+
+/** Parses `all`, `none` or a comma list of fault kinds. */
+export function parseFaults(spec: string): Set<FaultKind> {
+  if (spec === 'all') return new Set(allFaults);
+  if (spec === 'none' || spec === '') return new Set();
+  const out = new Set<FaultKind>();
+  for (const raw of spec.split(',')) {
+    const f = raw.trim();
+    if (!(allFaults as readonly string[]).includes(f)) {
+      throw new ConfigError(`unknown fault "${f}": choose from ${allFaults.join(', ')}, or all/none`);
+    }
+    out.add(f as FaultKind);
+  }
+  return out;
+}

@@ -1,0 +1,422 @@
+import { ConfigError, makeConfig, Rng } from '../core/index.js';
+import type { Message, NodeId, ProtocolModule } from '../core/index.js';
+import { getProtocol } from '../protocols/index.js';
+import { checkHistory } from '../check/linearizable.js';
+import type { LinearizabilityReport } from '../check/linearizable.js';
+import { Invariant, InvariantChecker } from '../check/invariants.js';
+import type { Violation } from '../check/invariants.js';
+import type { HistoryEvent } from '../check/history.js';
+import { Workload } from './clients.js';
+import type { WorkloadStats } from './clients.js';
+import type { SimEvent } from './events.js';
+import { Nemesis } from './nemesis.js';
+import { SimNetwork } from './network.js';
+import type { NetworkStats } from './network.js';
+import { SimNode } from './node.js';
+import { driverMutants, simOptions } from './options.js';
+import type { SimOptions } from './options.js';
+import { EventQueue } from './queue.js';
+import { Trace } from './trace.js';
+
+/**
+ * One deterministic simulation run: N replicas of a protocol, a faulty network and disks, a
+ * client workload, invariant checks after every event; a safety phase with faults, then a
+ * liveness phase in which the healed cluster must elect, commit and converge within a bound.
+ * The result is a pure function of (seed, options): `traceHash` proves it.
+ */
+
+export interface SimStats {
+  readonly network: NetworkStats;
+  readonly faults: Record<string, number>;
+  readonly workload: WorkloadStats;
+  readonly decodeErrors: number;
+  readonly committed: number;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly protocol: string;
+  readonly ok: boolean;
+  /** The first violated invariant (the run stops at it), or null. */
+  readonly violation: (Violation & { readonly timeUs: number }) | null;
+  readonly events: number;
+  readonly simulatedUs: number;
+  readonly traceHash: string;
+  /** The last trace lines before the end (or the violation). */
+  readonly traceTail: readonly string[];
+  readonly history: readonly HistoryEvent[];
+  readonly linearizability: LinearizabilityReport | null;
+  readonly convergedAtUs: number | null;
+  readonly stats: SimStats;
+}
+
+const driverMutantNames: ReadonlySet<string> = new Set(driverMutants.map((m) => m.name));
+
+/** Every mutant a run of `protocol` can switch on: the protocol's own and the driver's. */
+export function mutantNames(protocol: ProtocolModule): string[] {
+  return [...protocol.mutants.map((m) => m.name), ...driverMutantNames];
+}
+
+export class Simulation {
+  readonly opts: SimOptions;
+  private readonly protocol: ProtocolModule;
+  private readonly queue: EventQueue<SimEvent>;
+  private readonly rng: Rng;
+  readonly nodes: SimNode[] = [];
+  private readonly nodeIndex = new Map<NodeId, number>();
+  readonly network: SimNetwork;
+  readonly invariants: InvariantChecker;
+  private readonly workload: Workload;
+  private readonly nemesis: Nemesis;
+  private readonly traceLog: Trace;
+  private readonly faultRng: Rng;
+  private readonly faults: Record<string, number> = {};
+  private time = 0;
+  private events = 0;
+  private decodeErrors = 0;
+  private converged: number | null = null;
+  private violationTime = 0;
+
+  constructor(readonly seed: number, options: Partial<SimOptions> = {}) {
+    this.opts = simOptions(options);
+    this.protocol = getProtocol(this.opts.protocol);
+    const known = new Set(mutantNames(this.protocol));
+    for (const m of this.opts.mutants) {
+      if (!known.has(m)) throw new ConfigError(`unknown mutant "${m}" for ${this.protocol.name}: known are ${[...known].join(', ')}`);
+    }
+    this.queue = new EventQueue<SimEvent>(this.opts.eventsMax);
+    this.rng = new Rng(seed);
+    this.faultRng = this.rng.fork('faults');
+    this.traceLog = new Trace(this.opts.traceTailMax);
+    this.network = new SimNetwork(this.rng.fork('network'));
+    const logShaped = this.protocol.name === 'raft' || this.protocol.name === 'zab';
+    this.invariants = new InvariantChecker({
+      logMatching: logShaped, leaderCompleteness: logShaped, disabled: this.opts.disabledInvariants,
+    });
+    const ids = Array.from({ length: this.opts.nodes }, (_, i) => `n${i + 1}`);
+    const config = makeConfig(ids);
+    const protocolMutants = new Set([...this.opts.mutants].filter((m) => !driverMutantNames.has(m)));
+    const nodeRng = this.rng.fork('nodes');
+    ids.forEach((id, i) => {
+      this.nodeIndex.set(id, i);
+      this.nodes.push(new SimNode({
+        id, config, protocol: this.protocol, mutants: protocolMutants,
+        ackBeforeFsync: this.opts.mutants.has('ack-before-fsync'),
+        electionTicks: this.opts.electionTicks, heartbeatTicks: this.opts.heartbeatTicks,
+        snapshotEvery: this.opts.snapshotEvery, inboxMax: 4096,
+      }, this.nodeHost(), nodeRng.fork(id)));
+    });
+    this.workload = new Workload(this.workloadHost(), this.rng.fork('clients'), this.opts);
+    this.nemesis = new Nemesis(this.nemesisHost(), this.faultRng, this.opts.faults, this.opts.faultIntervalUs);
+  }
+
+  // ---- hosts: what nodes, clients and the nemesis may ask of the simulation ----
+
+  private nodeHost(): ConstructorParameters<typeof SimNode>[1] {
+    return {
+      now: () => this.time,
+      scheduleFsync: (node, inc) => {
+        this.schedule(this.time + this.nemesis.fsyncUs(), { k: 'fsync', node: this.nodeIndex.get(node) as number, inc });
+      },
+      send: (from, messages) => this.send(from, messages),
+      invariants: this.invariantsRef(),
+      trace: (line) => this.trace(line),
+      onApplied: (node, clientId, seq, result) => this.workload.onApplied(node, clientId, seq, { kind: 'applied', node, result }),
+      onRead: (node, token, value) => this.workload.onReadReply(token, { kind: 'read', node, value }),
+      onReadFailed: (node, token, reason, hint) => this.workload.onReadReply(token, { kind: 'read-failed', node, reason, hint }),
+      onReplicaError: (node, err) => {
+        const e = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        this.invariants.violate(Invariant.ReplicaAssertion, `${node} threw ${e}`, node);
+      },
+    };
+  }
+
+  /** The checker exists before the nodes are built; a getter keeps construction order simple. */
+  private invariantsRef(): InvariantChecker {
+    return this.invariants;
+  }
+
+  private workloadHost(): ConstructorParameters<typeof Workload>[0] {
+    return { now: () => this.time, schedule: (at, ev) => this.schedule(at, ev), nodes: this.nodes, trace: (l) => this.trace(l) };
+  }
+
+  private nemesisHost(): ConstructorParameters<typeof Nemesis>[0] {
+    return {
+      now: () => this.time,
+      schedule: (at, ev) => this.schedule(at, ev),
+      nodes: this.nodes,
+      network: this.network,
+      leaderIndex: () => this.leaderIndex(),
+      crash: (i, tear) => this.crash(i, tear),
+      trace: (l) => this.trace(l),
+    };
+  }
+
+  private schedule(at: number, ev: SimEvent): void {
+    this.queue.push(Math.max(this.time, Math.round(at)), ev);
+  }
+
+  private trace(line: string): void {
+    this.traceLog.line(this.time, line);
+  }
+
+  private count(what: string): void {
+    this.faults[what] = (this.faults[what] ?? 0) + 1;
+  }
+
+  leaderIndex(): number | null {
+    let best: number | null = null;
+    let bestTerm = -1;
+    this.nodes.forEach((n, i) => {
+      if (n.state !== 'up' || n.replica === null) return;
+      const s = n.replica.status();
+      if (s.role === 'leader' && s.term > bestTerm) {
+        best = i;
+        bestTerm = s.term;
+      }
+    });
+    return best;
+  }
+
+  private send(from: NodeId, messages: readonly Message[]): void {
+    for (const m of messages) {
+      const to = this.nodeIndex.get(m.to);
+      if (to === undefined) continue;
+      const bytes = this.protocol.codec.encode(m);
+      for (const at of this.network.send({ from, to: m.to, bytes }, this.time)) {
+        this.schedule(at, { k: 'deliver', to, from, bytes });
+      }
+    }
+  }
+
+  private crash(i: number, tear: boolean): void {
+    const n = this.nodes[i] as SimNode;
+    const torn = n.crash(this.faultRng, tear);
+    if (torn) this.count('torn-write');
+    this.trace(`crash ${n.id}${torn ? ' (torn write)' : ''}`);
+  }
+
+  private restart(i: number, wipe: boolean): void {
+    const n = this.nodes[i] as SimNode;
+    if (wipe) {
+      n.disk.wipe();
+      this.count('wipe-restart');
+    }
+    let r = n.start(wipe);
+    if (!r.ok) {
+      this.count('corruption-detected');
+      this.trace(`restart ${n.id} refused: ${r.reason}`);
+      if (this.opts.corruptionPolicy === 'fail-stop') {
+        n.state = 'failed';
+        return;
+      }
+      n.disk.wipe();
+      this.count('wipe-after-corruption');
+      r = n.start(true);
+    }
+    if (r.ok && r.tornTrimmed) this.count('torn-tail-trimmed');
+    this.trace(`restart ${n.id}${wipe ? ' wiped' : ''}`);
+    this.schedule(this.time + this.rng.int(0, this.opts.tickUs), { k: 'tick', node: i, inc: n.incarnation });
+  }
+
+  // ---- the run ----
+
+  run(): SimResult {
+    this.nodes.forEach((n, i) => {
+      n.start(false);
+      this.schedule(this.rng.int(0, this.opts.tickUs), { k: 'tick', node: i, inc: n.incarnation });
+    });
+    this.nemesis.start();
+    this.workload.start();
+    this.schedule(this.opts.safetyUs, { k: 'phase', phase: 'heal' });
+    this.schedule(this.opts.safetyUs + this.opts.livenessWorkUs, { k: 'phase', phase: 'stop-clients' });
+    this.schedule(this.opts.safetyUs + this.opts.livenessBoundUs, { k: 'phase', phase: 'end' });
+    let done = false;
+    while (!done) {
+      const item = this.queue.pop();
+      if (item === null) break;
+      this.time = item.time;
+      this.events++;
+      done = this.handle(item.event);
+      this.observe();
+      if (!this.invariants.ok) {
+        this.violationTime = this.time;
+        break;
+      }
+      if (this.events >= this.opts.eventsMax) {
+        this.invariants.violate(Invariant.Liveness, `the run exceeded its bound of ${this.opts.eventsMax} events`);
+        this.violationTime = this.time;
+        break;
+      }
+    }
+    return this.finish();
+  }
+
+  private observe(): void {
+    for (const n of this.nodes) {
+      if (n.replica === null || !n.running) continue;
+      this.invariants.observeStatus(n.id, n.replica.status(), n.disk);
+    }
+  }
+
+  /** Returns true when the run is over. */
+  private handle(ev: SimEvent): boolean {
+    switch (ev.k) {
+      case 'tick': {
+        const n = this.nodes[ev.node] as SimNode;
+        if (ev.inc !== n.incarnation || !n.running) return false;
+        this.trace(`t ${n.id}`);
+        n.tick();
+        this.schedule(this.time + Math.round(this.opts.tickUs * n.tickFactor), ev);
+        return false;
+      }
+      case 'deliver': {
+        const n = this.nodes[ev.to] as SimNode;
+        let msg: Message;
+        try {
+          msg = this.protocol.codec.decode(ev.bytes);
+        } catch (err) {
+          this.decodeErrors++;
+          this.invariants.violate(Invariant.ReplicaAssertion, `${n.id} could not decode a message from ${ev.from}: ${String(err)}`, n.id);
+          return false;
+        }
+        this.trace(`d ${ev.from}>${n.id} ${msg.type}${n.running ? '' : ' (down)'}`);
+        this.traceLog.bytes(ev.bytes);
+        this.network.stats.delivered++;
+        n.deliver(msg);
+        return false;
+      }
+      case 'fsync': {
+        const n = this.nodes[ev.node] as SimNode;
+        if (ev.inc !== n.incarnation) return false;
+        this.trace(`fsync ${n.id}`);
+        n.onFsync();
+        return false;
+      }
+      case 'client':
+      case 'reply':
+        this.workload.onEvent(ev);
+        return false;
+      case 'nemesis':
+        this.nemesis.onNemesis();
+        return false;
+      case 'heal-cuts':
+        this.nemesis.onHealCuts(ev.generation);
+        return false;
+      case 'unclog':
+        for (const { packet, at } of this.network.unclog(ev.link, this.time)) {
+          this.schedule(at, { k: 'deliver', to: this.nodeIndex.get(packet.to) as number, from: packet.from, bytes: packet.bytes });
+        }
+        this.trace(`unclog ${ev.link}`);
+        return false;
+      case 'restart': {
+        const n = this.nodes[ev.node] as SimNode;
+        if (ev.inc !== n.incarnation || n.state !== 'down') return false;
+        this.restart(ev.node, ev.wipe);
+        return false;
+      }
+      case 'resume': {
+        const n = this.nodes[ev.node] as SimNode;
+        if (ev.inc !== n.incarnation || n.state !== 'paused') return false;
+        this.trace(`resume ${n.id}`);
+        n.resume();
+        return false;
+      }
+      case 'phase':
+        return this.onPhase(ev.phase);
+      case 'probe':
+        if (this.isConverged()) {
+          this.converged = this.time;
+          this.trace('converged');
+          return true;
+        }
+        this.schedule(this.time + 20_000, { k: 'probe' });
+        return false;
+    }
+  }
+
+  private onPhase(phase: 'heal' | 'stop-clients' | 'end'): boolean {
+    this.trace(`phase ${phase}`);
+    switch (phase) {
+      case 'heal':
+        this.nemesis.healAll();
+        this.workload.healedAt = this.time;
+        this.nodes.forEach((n, i) => {
+          if (n.state === 'paused') n.resume();
+          if (n.state === 'failed' && n.replica === null && this.invariants.ok) {
+            // A fail-stopped node (corrupt disk) is replaced by the operator: wiped, rejoining.
+            n.disk.wipe();
+            n.incarnation++;
+            n.state = 'down';
+          }
+          if (n.state === 'down') this.restart(i, false);
+        });
+        return false;
+      case 'stop-clients':
+        this.workload.stop();
+        this.schedule(this.time, { k: 'probe' });
+        return false;
+      case 'end': {
+        const why = this.livenessGap();
+        this.invariants.violate(Invariant.Liveness, `not converged ${this.opts.livenessBoundUs}us after healing: ${why}`);
+        return true;
+      }
+    }
+  }
+
+  private livenessGap(): string {
+    if (this.leaderIndex() === null) return 'no leader';
+    if (this.opts.clients > 0 && this.workload.writesAfterHeal === 0) return 'no write committed after the heal';
+    const states = this.nodes.map((n) => `${n.id}:${n.state}@${n.sm.appliedIndex}`);
+    return `state machines differ (${states.join(' ')})`;
+  }
+
+  private isConverged(): boolean {
+    if (this.leaderIndex() === null) return false;
+    if (this.opts.clients > 0 && this.workload.writesAfterHeal === 0) return false;
+    const first = this.nodes[0] as SimNode;
+    if (this.nodes.some((n) => n.state !== 'up' || n.sm.appliedIndex !== first.sm.appliedIndex)) return false;
+    const h = first.sm.stateHash();
+    return this.nodes.every((n) => n.sm.stateHash() === h);
+  }
+
+  private finish(): SimResult {
+    let lin: LinearizabilityReport | null = null;
+    if (this.invariants.ok) {
+      this.invariants.checkAckedWrites(this.workload.acked);
+    }
+    if (this.invariants.ok) {
+      lin = checkHistory(this.workload.history);
+      if (lin.verdict === 'not_linearizable' && lin.failure !== null) {
+        this.invariants.violate(Invariant.Linearizability, lin.failure.explanation);
+      }
+    }
+    const v = this.invariants.violations[0] ?? null;
+    for (const [k, c] of Object.entries(this.nemesis.counts)) this.faults[k] = (this.faults[k] ?? 0) + c;
+    this.faults['inbox-dropped'] = this.nodes.reduce((s, n) => s + n.inboxDropped, 0);
+    return {
+      seed: this.seed,
+      protocol: this.protocol.name,
+      ok: v === null,
+      violation: v === null ? null : { ...v, timeUs: this.violationTime || this.time },
+      events: this.events,
+      simulatedUs: this.time,
+      traceHash: this.traceLog.hash(),
+      traceTail: this.traceLog.last(),
+      history: this.workload.history,
+      linearizability: lin,
+      convergedAtUs: this.converged,
+      stats: {
+        network: { ...this.network.stats },
+        faults: { ...this.faults },
+        workload: { ...this.workload.stats },
+        decodeErrors: this.decodeErrors,
+        committed: this.invariants.committedCount,
+      },
+    };
+  }
+}
+
+export function runSimulation(seed: number, options: Partial<SimOptions> = {}): SimResult {
+  return new Simulation(seed, options).run();
+}
