@@ -35,6 +35,11 @@ export interface SystemDriver {
    * for the others it makes reads return values).
    */
   preload(keys: readonly string[], value: Uint8Array, client: BenchClient): Promise<void>;
+  /**
+   * Cumulative internal counters summed over the servers, when the system exposes them (quorate's
+   * /v1/status stats): the runner takes the difference across a run to explain its numbers.
+   */
+  counters?(): Promise<Record<string, number>>;
   /** Throws if a server has died (checked after each measured run). */
   checkAlive(): void;
   /** Stop every server process; safe to call twice or after a failed start. */

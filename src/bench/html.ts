@@ -165,8 +165,9 @@ ${tableHtml}
 }
 
 export function rowsTableHtml(rows: readonly BenchRow[]): string {
-  const head = ['system', 'clients', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p999 ms', 'max ms', 'server CPU s', 'client CPU s', 'server µs/op', 'errors'];
-  const body = rows.map((r) => [r.system, r.concurrency, r.opsPerSec, r.p50Ms, r.p90Ms, r.p99Ms, r.p999Ms, r.maxMs, r.serverCpuSeconds, r.clientCpuSeconds, r.serverCpuUsPerOp, r.errors]
+  const head = ['system', 'clients', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p999 ms', 'max ms', 'server CPU s', 'client CPU s', 'server µs/op', 'errors', 'fsyncs/cmd', 'ms/save', 'cmds/entry'];
+  const body = rows.map((r) => [r.system, r.concurrency, r.opsPerSec, r.p50Ms, r.p90Ms, r.p99Ms, r.p999Ms, r.maxMs, r.serverCpuSeconds, r.clientCpuSeconds, r.serverCpuUsPerOp, r.errors,
+    r.internals?.fsyncsPerCommand ?? '', r.internals?.saveMs ?? '', r.internals?.commandsPerEntry ?? '']
     .map((c) => `<td>${escapeHtml(String(c))}</td>`).join(''));
   return `<table><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>\n${body.map((b) => `<tr>${b}</tr>`).join('\n')}</table>`;
 }

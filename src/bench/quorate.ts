@@ -104,6 +104,29 @@ export class QuorateDriver implements SystemDriver {
     return putAll(client, keys, value, 64);
   }
 
+  /** Every node's /v1/status stats summed, plus the leader's applied entries and commands. */
+  async counters(): Promise<Record<string, number>> {
+    const probe = new QuorateClient({ endpoints: this.endpoints });
+    try {
+      const sum: Record<string, number> = {};
+      for (const { status } of await probe.statusAll({ timeoutMs: 5000 })) {
+        const stats = status?.['stats'];
+        if (status === null || typeof stats !== 'object' || stats === null) continue;
+        for (const [k, v] of Object.entries(stats as Record<string, unknown>)) {
+          if (typeof v === 'number') sum[k] = (sum[k] ?? 0) + v;
+        }
+        if (status.role === 'leader') {
+          const st = stats as Record<string, unknown>;
+          sum['leaderEntriesApplied'] = Number(st['entriesApplied'] ?? 0);
+          sum['leaderCommandsApplied'] = Number(st['commandsApplied'] ?? 0);
+        }
+      }
+      return sum;
+    } finally {
+      probe.close();
+    }
+  }
+
   checkAlive(): void {
     for (const s of this.servers) {
       if (s.exited !== null) throw new ChildProcessError(`${s.name} died during the run: see ${s.logFile}`);

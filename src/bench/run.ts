@@ -9,7 +9,7 @@ import type { BenchOptions, CompareSystem } from './options.js';
 import { removeTempDir, trackTempDir } from './proc.js';
 import type { Progress } from './progress.js';
 import { QuorateDriver, quorateAvailability } from './quorate.js';
-import { toRow } from './row.js';
+import { internalsFrom, toRow } from './row.js';
 import type { BenchRow } from './row.js';
 import { ZooKeeperDriver, zookeeperAvailability } from './zookeeper.js';
 import { assertNever } from '../core/index.js';
@@ -120,6 +120,7 @@ async function runSystem(
     await driver.preload(keys, value, clients[0] as BenchClient);
     for (const concurrency of opts.concurrency) {
       progress.beginRun(driver.system, concurrency);
+      const before = await driver.counters?.();
       const result = await runLoad(clients, {
         concurrency,
         warmupMs: opts.warmupSeconds * 1000,
@@ -130,7 +131,8 @@ async function runSystem(
         seed: opts.seed,
       }, () => driver.pids(), (e, t, ops) => progress.update(e, t, ops));
       driver.checkAlive();
-      const row = toRow(driver.system, concurrency, result);
+      const after = await driver.counters?.();
+      const row = toRow(driver.system, concurrency, result, before !== undefined && after !== undefined ? internalsFrom(before, after) : null);
       rows.push(row);
       progress.endRun(`${driver.system} ${concurrency} clients: ${row.opsPerSec} ops/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, errors ${row.errors}`);
     }

@@ -11,7 +11,17 @@ export function formatTable(rows: readonly BenchRow[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
   const line = (cells: readonly string[]): string =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+  const table = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
+  const explained = rows.filter((r) => r.internals !== null);
+  if (explained.length > 0) {
+    table.push('', 'server internals (from the nodes\' counters, warm-up included):');
+    for (const r of explained) {
+      const i = r.internals;
+      if (i === null) continue;
+      table.push(`  ${r.system} ${r.concurrency} clients: ${i.fsyncsPerCommand} fsyncs/command (all nodes), ${i.saveMs} ms/save, ${i.entriesPerSave} entries/save, ${i.commandsPerEntry} commands/entry, ${i.messagesPerCommand} messages/command`);
+    }
+  }
+  return table.join('\n');
 }
 
 /** A markdown table of ops/s and latency per system and concurrency, for docs. */

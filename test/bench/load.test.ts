@@ -88,3 +88,13 @@ test('table, markdown and HTML report carry every row and a chart per system', a
   assert.ok(html.includes('a &lt;b&gt;'));
   assert.ok(!/<script/i.test(html) && !/https?:\/\/(?!www\.w3\.org)/.test(html), 'self-contained');
 });
+
+test('internals are ratios of counter differences, null without committed commands', async () => {
+  const { internalsFrom } = await import('../../src/bench/row.js');
+  const before = { saves: 10, saveMsTotal: 5, entriesPersisted: 10, messagesSent: 4, leaderCommandsApplied: 100, leaderEntriesApplied: 50 };
+  const after = { saves: 70, saveMsTotal: 35, entriesPersisted: 40, messagesSent: 124, leaderCommandsApplied: 400, leaderEntriesApplied: 70 };
+  assert.deepEqual(internalsFrom(before, after), {
+    fsyncsPerCommand: 0.2, saveMs: 0.5, commandsPerEntry: 15, entriesPerSave: 0.5, messagesPerCommand: 0.4,
+  });
+  assert.equal(internalsFrom(after, after), null);
+});

@@ -68,6 +68,11 @@ test('quorate bench runs every found system end to end and leaves no process beh
       assert.ok(row.p50Ms > 0 && row.p50Ms <= row.p99Ms && row.p99Ms <= row.p999Ms);
       assert.ok(row.serverCpuSeconds > 0, `${row.system}: server CPU not measured`);
       assert.ok(row.clientCpuSeconds > 0, `${row.system}: client CPU not measured`);
+      if (row.system.startsWith('quorate-')) {
+        assert.ok(row.internals !== null && row.internals.fsyncsPerCommand > 0, `${row.system}: no internals from /v1/status`);
+      } else {
+        assert.equal(row.internals, null);
+      }
     }
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { rows: BenchRow[]; systems: { system: string; found: boolean }[] };
     assert.deepEqual(results.rows, rows);
