@@ -34,6 +34,8 @@ const Tag = {
   read_index_resp: 13,
 } as const;
 
+const knownTags: ReadonlySet<number> = new Set(Object.values(Tag));
+
 const readReasons = ['', 'not_leader', 'overloaded', 'dropped'] as const;
 
 export function encodeRaftMessage(m: RaftMessage): Uint8Array {
@@ -90,6 +92,7 @@ function nodeId(r: Reader, what: string): string {
 
 function readMessage(r: Reader): RaftMessage {
   const tag = r.u8();
+  if (!knownTags.has(tag)) throw new DecodeError(`unknown raft message tag ${tag}`);
   const from = nodeId(r, 'sender');
   const to = nodeId(r, 'receiver');
   const term = r.uvarint();
