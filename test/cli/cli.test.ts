@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { defaultCommand } from '../../src/node/local-cluster.js';
+import { freePorts } from '../../src/node/ports.js';
+
+/** Runs the quorate CLI of this build (tsx sources or dist) and collects its exit code and output. */
+function quorate(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const cmd = defaultCommand();
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd.execPath, [...cmd.args, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('error', reject);
+    p.on('exit', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let dir = '';
+let ports: number[] = [];
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'quorate-cli-'));
+  ports = await freePorts(4);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function startArgs(over: Record<string, string | null> = {}): string[] {
+  const base: Record<string, string | null> = {
+    '--id': 'n1', '--data': join(dir, 'ok'), '--peers': `n1=127.0.0.1:${ports[0]}`, '--client': `127.0.0.1:${ports[1]}`,
+    '--log-level': 'silent', ...over,
+  };
+  return ['start', ...Object.entries(base).flatMap(([k, v]) => (v === null ? [] : [k, v]))];
+}
+
+/** Each bad flag exits 2 with a message naming the problem. */
+async function exits2(args: string[], message: RegExp): Promise<void> {
+  const r = await quorate(args);
+  assert.equal(r.code, 2, `exit code for ${args.join(' ')}; stderr: ${r.stderr}`);
+  assert.match(r.stderr, message);
+}
+
+describe('quorate start refuses bad flags and config with exit 2', () => {
+  test('missing --id', () => exits2(startArgs({ '--id': null }), /--id is required/));
+  test('unknown flag', () => exits2([...startArgs(), '--bogus'], /unknown option '--bogus'/));
+  test('flag without its value', () => exits2(['start', '--id'], /argument missing/));
+  test('malformed --peers', () => exits2(startArgs({ '--peers': 'n1:127.0.0.1' }), /must be id=host:port/));
+  test('--peers without this node', () => exits2(startArgs({ '--peers': `n2=127.0.0.1:${ports[0]}` }), /must include this node n1/));
+  test('bad --client', () => exits2(startArgs({ '--client': 'localhost' }), /--client must be host:port/));
+  test('unknown protocol', () => exits2(startArgs({ '--protocol': 'gossip' }), /unknown protocol "gossip"/));
+  test('bad --log-level', () => exits2(startArgs({ '--log-level': 'loud' }), /--log-level must be one of/));
+  test('heartbeat not below the election timeout', () => exits2([...startArgs(), '--election-ticks', '5', '--heartbeat-ticks', '5'], /must be below/));
+  test('a config file that does not exist', () => exits2([...startArgs(), '--config', join(dir, 'nope.json')], /cannot read config file/));
+  test('a config file that is not JSON', () => {
+    const f = join(dir, 'bad.json');
+    writeFileSync(f, '{ id: n1');
+    return exits2(['start', '--config', f], /not valid JSON/);
+  });
+  test('a config file with an unknown key', () => {
+    const f = join(dir, 'typo.json');
+    writeFileSync(f, JSON.stringify({ id: 'n1', electionTick: 3 }));
+    return exits2(['start', '--config', f], /unknown key "electionTick"/);
+  });
+  test('a data directory other users can read', () => {
+    const d = join(dir, 'open');
+    mkdirSync(d, { mode: 0o755 });
+    chmodSync(d, 0o755);
+    return exits2(startArgs({ '--data': d }), /chmod 700/);
+  });
+  describe('ports in use', () => {
+    let blocker: Server;
+    before(async () => {
+      blocker = createServer();
+      await new Promise<void>((r) => blocker.listen(ports[2], '127.0.0.1', r));
+    });
+    after(() => new Promise<void>((r) => blocker.close(() => r())));
+    test('a client port in use', () => exits2(startArgs({ '--client': `127.0.0.1:${ports[2]}`, '--data': join(dir, 'p1') }), /already in use/));
+    test('a peer port in use', () => exits2(startArgs({ '--peers': `n1=127.0.0.1:${ports[2]}`, '--data': join(dir, 'p2') }), /in use|EADDRINUSE/));
+  });
+  test('other commands: bad --endpoints and --nodes', async () => {
+    await exits2(['kv', 'get', 'k', '--endpoints', 'ftp://x'], /not an http URL/);
+    await exits2(['cluster', 'up', '--nodes', 'three'], /--nodes must be an integer/);
+    await exits2(['kv', 'put', 'k'], /missing required argument/);
+  });
+});
+
+describe('a running node through the CLI', () => {
+  test('start, kv put/get/cas/del, status, and a clean SIGTERM', { timeout: 60_000 }, async () => {
+    const cmd = defaultCommand();
+    const node = spawn(cmd.execPath, [...cmd.args, ...startArgs({ '--data': join(dir, 'live'), '--client': `127.0.0.1:${ports[3]}` })], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => node.on('exit', (code) => r(code)));
+    const ep = ['--endpoints', `http://127.0.0.1:${ports[3]}`];
+    try {
+      let put = await quorate(['kv', 'put', 'greeting', 'hello', ...ep]);
+      for (let i = 0; i < 50 && put.code !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        put = await quorate(['kv', 'put', 'greeting', 'hello', ...ep]);
+      }
+      assert.equal(put.code, 0, put.stderr);
+      assert.equal(JSON.parse(put.stdout).value, 'hello');
+      const get = await quorate(['kv', 'get', 'greeting', ...ep]);
+      assert.deepEqual([get.code, JSON.parse(get.stdout).value], [0, 'hello']);
+      const casNo = await quorate(['kv', 'cas', 'greeting', 'bye', 'x', ...ep]);
+      assert.deepEqual([casNo.code, JSON.parse(casNo.stdout).succeeded], [1, false]);
+      const casYes = await quorate(['kv', 'cas', 'greeting', 'hello', 'bye', ...ep]);
+      assert.deepEqual([casYes.code, JSON.parse(casYes.stdout).value], [0, 'bye']);
+      assert.equal((await quorate(['kv', 'del', 'greeting', ...ep])).code, 0);
+      const gone = await quorate(['kv', 'get', 'greeting', ...ep]);
+      assert.deepEqual([gone.code, JSON.parse(gone.stdout).value], [1, null]);
+      const st = await quorate(['status', ...ep]);
+      assert.equal(st.code, 0);
+      assert.match(st.stdout, /^id\s+role\s+term\s+commit\s+applied\s+leader\s+last snapshot/);
+      assert.match(st.stdout, /\nn1\s+leader\s+\d+/);
+    } finally {
+      node.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, 'SIGTERM stops the node cleanly');
+    const down = await quorate(['status', ...ep]);
+    assert.equal(down.code, 1);
+    assert.match(down.stdout, /unreachable/);
+  });
+});
