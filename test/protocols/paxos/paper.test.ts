@@ -1,0 +1,167 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EntryType } from '../../../src/core/index.js';
+import type { Entry } from '../../../src/core/index.js';
+import { ballotStride, nextBallot, paxos } from '../../../src/protocols/paxos/index.js';
+import type { PaxosMessage } from '../../../src/protocols/paxos/index.js';
+import { acceptedBallot, acceptedEntry, isChosenForm, valueOf } from '../../../src/protocols/paxos/value.js';
+import { TestCluster, cmd, texts } from '../../harness/cluster.js';
+import { dec, drain, enc, entries, lone, messages, pastStartupLease } from './helpers.js';
+
+const b = (round: number, rank: number): number => round * ballotStride + rank;
+
+test('ballots are unique per proposer and ordered by round first', () => {
+  assert.equal(nextBallot(0, 2), b(1, 2));
+  assert.equal(nextBallot(b(1, 2), 0), b(2, 0));
+  assert.equal(nextBallot(b(5, 0), 3), b(6, 3));
+  const seen = new Set<number>();
+  for (let rank = 0; rank < 5; rank++) {
+    let x = 0;
+    for (let i = 0; i < 20; i++) {
+      x = nextBallot(x, rank);
+      assert.ok(!seen.has(x), `ballot ${x} reused`);
+      seen.add(x);
+    }
+  }
+});
+
+test('PMS §2.3 phase 1b: a promise is persisted in the same Ready as the P1b that announces it', () => {
+  const r = lone('n2', ['n1', 'n2', 'n3']);
+  pastStartupLease(r);
+  r.step({ type: 'p1a', from: 'n1', to: 'n2', ballot: b(3, 0), fromSlot: 1 });
+  const [rd, ...rest] = drain(r);
+  assert.equal(rest.length, 0);
+  assert.deepEqual(rd?.hardState, { kind: 'paxos', promised: b(3, 0), chosen: 0 });
+  assert.deepEqual((rd?.messages as PaxosMessage[]).map((m) => m.type), ['p1b']);
+});
+
+test('PMS §2.3 P1a: an acceptor never accepts below its promise, and says so (nack)', () => {
+  const r = lone('n2', ['n1', 'n2', 'n3']);
+  pastStartupLease(r);
+  r.step({ type: 'p1a', from: 'n3', to: 'n2', ballot: b(2, 2), fromSlot: 1 });
+  drain(r);
+  const low: Entry = { index: 1, id: b(1, 0), type: EntryType.Normal, data: enc('stale') };
+  r.step({ type: 'p2a', from: 'n1', to: 'n2', ballot: b(1, 0), commit: 0, hbTick: 0, entries: [low] });
+  const rds = drain(r);
+  assert.deepEqual(entries(rds), [], 'nothing accepted');
+  assert.deepEqual(messages(rds), [{ type: 'nack', from: 'n2', to: 'n1', ballot: b(1, 0), promised: b(2, 2) }]);
+  assert.equal(r.acceptedAt(1), undefined);
+  // ... and a lower P1a is refused too.
+  r.step({ type: 'p1a', from: 'n1', to: 'n2', ballot: b(2, 0), fromSlot: 1 });
+  assert.deepEqual(messages(drain(r)).map((m) => m.type), ['nack']);
+  assert.equal(r.promisedBallot, b(2, 2));
+});
+
+test('PMS §2.3 phase 2b: a P2a at or above the promise is accepted, persisted, then acknowledged', () => {
+  const r = lone('n2', ['n1', 'n2', 'n3']);
+  pastStartupLease(r);
+  const v: Entry = { index: 1, id: b(1, 0), type: EntryType.Normal, data: enc('x') };
+  r.step({ type: 'p2a', from: 'n1', to: 'n2', ballot: b(1, 0), commit: 0, hbTick: 5, entries: [v] });
+  const [rd] = drain(r);
+  assert.equal(rd?.entries.length, 1);
+  const stored = rd?.entries[0] as Entry;
+  assert.equal(acceptedBallot(stored), b(1, 0));
+  assert.equal(dec(valueOf(stored).data), 'x');
+  assert.deepEqual(rd?.hardState, { kind: 'paxos', promised: b(1, 0), chosen: 0 }, 'accepting at b is promising b');
+  assert.deepEqual(rd?.messages, [{ type: 'p2b', from: 'n2', to: 'n1', ballot: b(1, 0), hbTick: 5, slots: [1] }]);
+  assert.deepEqual(rd?.committed, [], 'accepted is not chosen');
+  // The commit point piggybacked on the next P2a makes it chosen: rewritten in chosen form, then executed.
+  r.step({ type: 'p2a', from: 'n1', to: 'n2', ballot: b(1, 0), commit: 1, hbTick: 6, entries: [] });
+  const [rd2] = drain(r);
+  assert.ok(rd2 !== undefined && isChosenForm(rd2.entries[0] as Entry));
+  assert.deepEqual(rd2.committed.map((e) => dec(e.data)), ['x']);
+  assert.equal(rd2.committed[0]?.id, b(1, 0), 'a chosen entry carries the ballot that first proposed it');
+});
+
+/** Makes n1 (rank 0 of five) a proposer whose ballot is above every ballot the test reports. */
+function proposerAbove(round: number): { r: ReturnType<typeof lone>; ballot: number } {
+  const r = lone('n1', ['n1', 'n2', 'n3', 'n4', 'n5'], {
+    recovered: { hardState: { kind: 'paxos', promised: b(round, 4), chosen: 0 }, snapshot: null, entries: [] },
+  });
+  for (let i = 0; i < 40 && r.status().role !== 'candidate'; i++) r.tick();
+  const p1a = messages(drain(r)).filter((m) => m.type === 'p1a');
+  assert.equal(p1a.length, 4, 'phase 1a goes to every other acceptor');
+  const ballot = p1a[0]?.type === 'p1a' ? p1a[0].ballot : 0;
+  assert.equal(ballot, b(round + 1, 0));
+  return { r, ballot };
+}
+
+test('PMS §2.2 / PMMC: the value accepted at the highest ballot is re-proposed, and holes become no-ops', () => {
+  const { r, ballot } = proposerAbove(5);
+  const acc = (slot: number, at: number, v: string): Entry =>
+    acceptedEntry(slot, at, { origin: at, type: EntryType.Normal, data: enc(v) });
+  r.step({ type: 'p1b', from: 'n2', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0,
+    entries: [acc(1, b(1, 1), 'A'), acc(2, b(1, 1), 'X-old')] });
+  r.step({ type: 'p1b', from: 'n3', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0,
+    entries: [acc(2, b(3, 2), 'Y-newer'), acc(4, b(2, 2), 'Z')] });
+  assert.equal(r.status().role, 'leader');
+  const p2a = messages(drain(r)).filter((m) => m.type === 'p2a' && m.to === 'n2');
+  const sent = p2a.flatMap((m) => (m.type === 'p2a' ? m.entries : []));
+  assert.deepEqual(sent.map((e) => [e.index, e.type === EntryType.Noop ? 'noop' : dec(e.data)]),
+    [[1, 'A'], [2, 'Y-newer'], [3, 'noop'], [4, 'Z']]);
+  assert.deepEqual(sent.map((e) => e.id), [b(1, 1), b(3, 2), ballot, b(2, 2)], 're-proposals keep their origin');
+  assert.ok(p2a.every((m) => m.type === 'p2a' && m.ballot === ballot), 'all at the new ballot');
+});
+
+test('phase 1: a value some acceptor knows chosen wins over a higher accepted ballot', () => {
+  const { r, ballot } = proposerAbove(5);
+  const chosenA: Entry = { index: 1, id: b(1, 1), type: EntryType.Normal, data: enc('chosen') };
+  r.step({ type: 'p1b', from: 'n2', to: 'n1', ballot, fromSlot: 1, chosen: 1, snapshotIndex: 0, next: 0, entries: [chosenA] });
+  r.step({ type: 'p1b', from: 'n3', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0,
+    entries: [acceptedEntry(1, b(4, 2), { origin: b(4, 2), type: EntryType.Normal, data: enc('other') })] });
+  const sent = messages(drain(r)).flatMap((m) => (m.type === 'p2a' && m.to === 'n2' ? m.entries : []));
+  assert.deepEqual(sent.map((e) => dec(e.data)), ['chosen']);
+});
+
+test('phase 1 is paged: a long accepted suffix comes in several P1b and is re-proposed whole', () => {
+  const c = new TestCluster(paxos, {
+    voters: ['n1', 'n2', 'n3'], seed: 3,
+    replica: () => ({ limits: { ...defaultSmall, maxMessageBytes: 120 } }),
+  });
+  const l = c.electLeader();
+  const others = ['n1', 'n2', 'n3'].filter((x) => x !== l);
+  const [f, g] = others as [string, string];
+  // g accepts everything but its acknowledgements are lost, and f hears nothing: nothing is chosen.
+  c.cutOneWay(g, l);
+  c.cutOneWay(l, f);
+  for (let i = 0; i < 12; i++) {
+    c.propose(l, cmd(`v${i}-${'x'.repeat(30)}`));
+    c.stabilize();
+  }
+  assert.equal(c.appliedCommands(l).length, 0);
+  c.crash(l);
+  c.heal();
+  // f campaigns (g already has the values): g must page its promise.
+  assert.ok(c.tickUntil(() => c.leader() !== null && c.leader() !== l, 500));
+  const pages = c.sent.filter((m) => m.type === 'p1b' && m.from === g && m.to === f);
+  assert.equal(c.leader(), f, 'test setup: the seed makes f the next proposer');
+  assert.ok(pages.length >= 2, `expected a paged promise, got ${pages.length} P1b`);
+  c.tickUntil(() => c.appliedCommands(c.leader() as string).length >= 12, 500);
+  assert.deepEqual(texts(c.appliedCommands(c.leader() as string)).slice(0, 12).map((t) => t.split('-')[0]),
+    Array.from({ length: 12 }, (_, i) => `v${i}`));
+});
+
+test('a value chosen stays chosen across leader changes, even when only the old leader knew it was chosen', () => {
+  const c = new TestCluster(paxos, { voters: ['n1', 'n2', 'n3'], seed: 11 });
+  const l = c.electLeader();
+  const [f, g] = ['n1', 'n2', 'n3'].filter((x) => x !== l) as [string, string];
+  c.cutOneWay(l, g); // the value reaches only f
+  c.propose(l, cmd('x'));
+  c.stabilize();
+  assert.deepEqual(texts(c.appliedCommands(l)), ['x'], 'chosen by {l, f} and executed by l');
+  assert.deepEqual(texts(c.appliedCommands(f)), [], 'f accepted x but does not know it is chosen');
+  c.crash(l); // the only replica that knew
+  c.heal();
+  assert.ok(c.tickUntil(() => c.leader() !== null, 500));
+  c.propose(c.leader() as string, cmd('y'));
+  assert.ok(c.tickUntil(() => c.appliedCommands(g).length === 2 && c.appliedCommands(f).length === 2, 500));
+  for (const id of [f, g]) assert.deepEqual(texts(c.appliedCommands(id)), ['x', 'y'], id);
+  c.restart(l);
+  assert.ok(c.tickUntil(() => c.appliedCommands(l).length === 2, 500));
+  assert.deepEqual(texts(c.appliedCommands(l)), ['x', 'y']);
+});
+
+const defaultSmall = {
+  maxMessageBytes: 1 << 20, inflightMax: 256, inflightBytesMax: 32 << 20, uncommittedBytesMax: 64 << 20,
+  pendingReadsMax: 4096, snapshotChunkBytes: 1 << 20, maxCommandBytes: 1 << 20,
+};
