@@ -4,9 +4,10 @@ import { type NodeId } from '../core/index.js';
 import { Backoff } from './backoff.js';
 import type { ConnectionContext } from './context.js';
 import { HandshakeError } from './errors.js';
-import { FrameDecoder, encodeFrame, encodeFrameHeader, handshakeGroup } from './frame.js';
+import { FrameDecoder, encodeFrame, handshakeGroup } from './frame.js';
 import { RefuseReason, decodeReply, encodeHello, judgeAccept, maxHandshakeBytes, type Refusal } from './handshake.js';
 import { certificateIdentities } from './identity.js';
+import { SendQueue } from './send-queue.js';
 
 export interface PeerAddress {
   readonly host: string;
@@ -33,9 +34,6 @@ export interface OutboundStatus {
   readonly socketWrites: number;
 }
 
-/** Coalesced writes are cut at this size so one flush cannot build an unbounded buffer. */
-const writeChunkBytes = 256 * 1024;
-
 /**
  * This node's one connection to one peer: dial, handshake, then stream frames. It owns the send
  * queue for the peer, which holds frames while the connection is down or the socket buffer is full
@@ -47,12 +45,7 @@ export class Outbound {
   private socket: net.Socket | null = null;
   private readonly backoff: Backoff;
   private timer: NodeJS.Timeout | null = null;
-  /** Header and payload pieces, two per frame, from `head` on. */
-  private pieces: Uint8Array[] = [];
-  private head = 0;
-  /** Invariant: queuedFrames = (pieces.length - head) / 2 and queuedBytes is their payload sum. */
-  private queuedFrames = 0;
-  private queuedBytes = 0;
+  private readonly queue: SendQueue;
   /** The socket refused more (write returned false): wait for 'drain'. */
   private blocked = false;
   private flushScheduled = false;
@@ -64,6 +57,7 @@ export class Outbound {
     private readonly ctx: ConnectionContext,
   ) {
     this.backoff = new Backoff(ctx.backoff, ctx.random);
+    this.queue = new SendQueue(ctx.limits);
   }
 
   start(): void {
@@ -73,15 +67,7 @@ export class Outbound {
 
   /** Queues a frame; false when the queue is at its bound or this link is closed. */
   enqueue(group: number, payload: Uint8Array): boolean {
-    const limits = this.ctx.limits;
-    if (this.state === OutboundState.Closed) return false;
-    if (this.queuedFrames + 1 > limits.maxQueuedFrames) return false;
-    if (this.queuedBytes + payload.length > limits.maxQueuedBytes) return false;
-    // The header carries the checksum now; copying the payload keeps the frame immune to a
-    // caller reusing its buffer before the flush.
-    this.pieces.push(encodeFrameHeader(group, payload), Uint8Array.prototype.slice.call(payload));
-    this.queuedFrames++;
-    this.queuedBytes += payload.length;
+    if (this.state === OutboundState.Closed || !this.queue.push(group, payload)) return false;
     this.scheduleFlush();
     return true;
   }
@@ -90,15 +76,14 @@ export class Outbound {
     if (this.state === OutboundState.Closed) return;
     this.state = OutboundState.Closed;
     this.clearTimer();
-    this.ctx.stats.framesDropped += this.queuedFrames;
-    this.dropQueue();
+    this.ctx.stats.framesDropped += this.queue.clear();
     this.socket?.destroy();
     this.socket = null;
   }
 
   status(): OutboundStatus {
     return {
-      peer: this.peer, state: this.state, queuedFrames: this.queuedFrames, queuedBytes: this.queuedBytes,
+      peer: this.peer, state: this.state, queuedFrames: this.queue.frames, queuedBytes: this.queue.payloadBytes,
       reconnectAttempts: this.backoff.attempts, socketWrites: this.socketWrites,
     };
   }
@@ -208,41 +193,19 @@ export class Outbound {
     });
   }
 
-  /** Writes queued frames in coalesced chunks until the queue is empty or the socket is full. */
+  /** Writes queued batches until the queue is empty or the socket is full. */
   private flush(): void {
     const socket = this.socket;
     if (socket === null || this.state !== OutboundState.Open) return;
-    while (!this.blocked && this.head < this.pieces.length) {
-      const start = this.head;
-      let bytes = 0;
-      while (this.head < this.pieces.length && (bytes < writeChunkBytes || this.head === start)) {
-        bytes += (this.pieces[this.head] as Uint8Array).length + (this.pieces[this.head + 1] as Uint8Array).length;
-        this.queuedBytes -= (this.pieces[this.head + 1] as Uint8Array).length;
-        this.queuedFrames--;
-        this.head += 2;
-      }
-      const chunk = Buffer.concat(this.pieces.slice(start, this.head), bytes);
+    // Corked, so the batches of one flush leave in one writev.
+    socket.cork();
+    while (!this.blocked) {
+      const chunk = this.queue.take();
+      if (chunk === null) break;
       this.socketWrites++;
       if (!socket.write(chunk)) this.blocked = true;
     }
-    this.compactQueue();
-  }
-
-  private compactQueue(): void {
-    if (this.head === this.pieces.length) {
-      this.pieces = [];
-      this.head = 0;
-    } else if (this.head > 4096 && this.head * 2 > this.pieces.length) {
-      this.pieces = this.pieces.slice(this.head);
-      this.head = 0;
-    }
-  }
-
-  private dropQueue(): void {
-    this.pieces = [];
-    this.head = 0;
-    this.queuedFrames = 0;
-    this.queuedBytes = 0;
+    socket.uncork();
   }
 
   private armTimer(fn: () => void, ms = this.ctx.handshakeTimeoutMs): void {
