@@ -99,20 +99,26 @@ export class Election {
       this.maybeJoinEstablished(m.leader, m.epoch);
       return;
     }
-    const counted = m.leader !== null && this.host.voters.includes(m.from);
-    if (m.round < this.round || !counted) {
-      // A straggler or a replica that may not vote: tell it where the election is.
-      this.host.send(this.notification(m.from));
-      if (!counted) return;
+    const theyVote = m.leader !== null && this.host.voters.includes(m.from);
+    if (!theyVote) {
+      // A replica that may not vote asks where the election is; only voters answer, so two
+      // non-voters never bounce queries between them.
+      if (this.host.canVote()) this.host.send(this.notification(m.from));
+      return;
     }
-    if (m.round < this.round) return;
+    // A non-voter never adopts a candidacy: it joins an established leader only.
+    if (!this.host.canVote()) return;
+    if (m.round < this.round) {
+      this.host.send(this.notification(m.from)); // a straggler: tell it the current round
+      return;
+    }
     const theirs: Vote = { leader: m.leader, epoch: m.epoch, lastId: m.lastId, lastIndex: m.lastIndex };
     if (m.round > this.round) {
       this.round = m.round;
       this.recv.clear();
       this.finalizeAt = null;
-      const mine = this.host.canVote() ? this.host.selfVote() : null;
-      this.vote = mine !== null && compareVotes(mine, theirs) > 0 ? mine : theirs;
+      const mine = this.host.selfVote();
+      this.vote = compareVotes(mine, theirs) > 0 ? mine : theirs;
       this.broadcast();
     } else if (this.vote === null || compareVotes(theirs, this.vote) > 0) {
       this.vote = theirs;
@@ -120,7 +126,7 @@ export class Election {
       this.broadcast();
     }
     this.recv.set(m.from, theirs);
-    if (this.host.canVote() && this.vote !== null) this.recv.set(this.host.id, this.vote);
+    if (this.vote !== null) this.recv.set(this.host.id, this.vote);
     this.maybeFinalize();
   }
 
