@@ -144,6 +144,8 @@ export function percentileChart(system: string, rows: readonly BenchRow[]): stri
 export interface ReportMeta {
   readonly title: string;
   readonly lines: readonly string[];
+  /** Extra preformatted sections (CPU profile summaries), each under a heading. */
+  readonly sections?: readonly { readonly heading: string; readonly text: string }[];
 }
 
 export function renderHtml(meta: ReportMeta, rows: readonly BenchRow[], tableHtml: string): string {
@@ -160,6 +162,7 @@ ${p99Chart(rows)}</div>
 ${tableHtml}
 <h2>Latency percentiles per system</h2>
 <div>${perSystem}</div>
+${(meta.sections ?? []).map((x) => `<h2>${escapeHtml(x.heading)}</h2>\n<pre>${escapeHtml(x.text)}</pre>`).join('\n')}
 </body></html>
 `;
 }

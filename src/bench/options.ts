@@ -17,6 +17,8 @@ export interface BenchOptions {
   readonly json: boolean;
   readonly outDir: string;
   readonly seed: number;
+  /** Run quorate nodes under node --cpu-prof; profiles and their summaries go to outDir/profiles. */
+  readonly cpuProf: boolean;
 }
 
 /** Flags as commander hands them over: strings (or booleans for switches), absent when not given. */
@@ -33,6 +35,7 @@ export interface RawBenchFlags {
   readonly json?: boolean | undefined;
   readonly out?: string | undefined;
   readonly seed?: string | undefined;
+  readonly cpuProf?: boolean | undefined;
 }
 
 export const benchDefaults = {
@@ -123,5 +126,6 @@ export function parseBenchOptions(raw: RawBenchFlags, available: readonly string
     json: raw.json === true,
     outDir: out,
     seed: integer('seed', raw.seed ?? benchDefaults.seed, 0, 2 ** 31),
+    cpuProf: raw.cpuProf === true,
   };
 }

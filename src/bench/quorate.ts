@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QuorateClient } from '../client/index.js';
 import { availableProtocols } from '../protocols/index.js';
@@ -14,8 +14,8 @@ import type { SpawnedServer } from './proc.js';
  * Reads are the server's default GET, linearizable through the protocol's read path.
  *
  * Under tsx (tests, `node --import tsx src/cli/main.ts`) the nodes run from the TypeScript
- * sources; from the build, from dist. QUORATE_BENCH_NODE_ARGS adds node flags to every node
- * (e.g. "--cpu-prof --cpu-prof-dir=out/prof") for profiling.
+ * sources; from the build, from dist. With `cpuProfileDir`, every node runs under
+ * `node --cpu-prof` and writes its profile there when it stops (SIGTERM is a clean exit).
  */
 const here = dirname(fileURLToPath(import.meta.url));
 const fromSource = import.meta.url.endsWith('.ts');
@@ -38,7 +38,7 @@ export class QuorateDriver implements SystemDriver {
   private servers: SpawnedServer[] = [];
   private endpoints: string[] = [];
 
-  constructor(readonly protocol: string) {
+  constructor(readonly protocol: string, readonly cpuProfileDir: string | null = null) {
     this.system = `quorate-${protocol}`;
   }
 
@@ -47,7 +47,7 @@ export class QuorateDriver implements SystemDriver {
     const ids = Array.from({ length: spec.nodes }, (_, i) => `n${i + 1}`);
     const peers = ids.map((id, i) => `${id}=127.0.0.1:${ports[2 * i + 1]}`).join(',');
     this.endpoints = ids.map((_, i) => `http://127.0.0.1:${ports[2 * i]}`);
-    const nodeArgs = (process.env['QUORATE_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+    const nodeArgs = this.cpuProfileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(this.cpuProfileDir)}`];
     for (let i = 0; i < spec.nodes; i++) {
       const id = ids[i] as string;
       const dir = join(spec.workDir, id);

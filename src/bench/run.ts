@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Availability, BenchClient, SystemDriver } from './driver.js';
@@ -7,6 +7,8 @@ import { renderHtml, rowsTableHtml } from './html.js';
 import { makeKeys, makeValue, runLoad } from './load.js';
 import type { BenchOptions, CompareSystem } from './options.js';
 import { removeTempDir, trackTempDir } from './proc.js';
+import { formatProfile, summarizeProfiles } from './profile.js';
+import type { ProfileSummary } from './profile.js';
 import type { Progress } from './progress.js';
 import { QuorateDriver, quorateAvailability } from './quorate.js';
 import { internalsFrom, toRow } from './row.js';
@@ -29,6 +31,8 @@ export interface BenchReport {
   readonly options: BenchOptions;
   readonly systems: readonly SystemOutcome[];
   readonly rows: readonly BenchRow[];
+  /** With --cpu-prof: per quorate node, where its CPU went (whole life: preload and every level). */
+  readonly profiles: readonly { readonly system: string; readonly summary: ProfileSummary }[];
 }
 
 export interface SystemOutcome extends Availability {
@@ -53,9 +57,16 @@ function planCompare(c: CompareSystem): Planned {
   }
 }
 
+function profileDir(opts: BenchOptions, system: string): string {
+  return join(opts.outDir, 'profiles', system);
+}
+
 export function plan(opts: BenchOptions): Planned[] {
   return [
-    ...opts.protocols.map((p) => ({ availability: quorateAvailability(p), make: () => new QuorateDriver(p) })),
+    ...opts.protocols.map((p) => ({
+      availability: quorateAvailability(p),
+      make: () => new QuorateDriver(p, opts.cpuProf ? profileDir(opts, `quorate-${p}`) : null),
+    })),
     ...opts.compare.map(planCompare),
   ];
 }
@@ -65,6 +76,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
   const loadAverageAtStart = loadavg().map((x) => Math.round(x * 100) / 100);
   const rows: BenchRow[] = [];
   const systems: SystemOutcome[] = [];
+  const profiles: { system: string; summary: ProfileSummary }[] = [];
   const keys = makeKeys(opts.keys);
   const value = makeValue(opts.valueSizeBytes, opts.seed);
   for (const p of plan(opts)) {
@@ -82,6 +94,10 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
       progress.note(`${driver.system} failed: ${error}`);
     }
     systems.push({ ...p.availability, readSemantics: driver.readSemantics, error });
+    const dir = profileDir(opts, driver.system);
+    if (opts.cpuProf && existsSync(dir)) {
+      for (const summary of summarizeProfiles(dir)) profiles.push({ system: driver.system, summary });
+    }
   }
   const cpuList = cpus();
   return {
@@ -98,6 +114,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
     options: opts,
     systems,
     rows,
+    profiles,
   };
 }
 
@@ -179,6 +196,7 @@ export function writeReport(report: BenchReport, outDir: string): { json: string
     `${o.nodes} nodes per cluster on 127.0.0.1, fsync on; ${o.durationSeconds} s measured after ${o.warmupSeconds} s warm-up per level; ${o.keys} keys of 16 bytes, ${o.valueSizeBytes}-byte values, ${Math.round(o.readFraction * 100)}% reads; closed loop from one Node process.`,
     ...report.systems.map((s) => `${s.system}: ${s.found ? `found (${s.detail})` : `not found (${s.detail})`}${s.readSemantics !== null ? `; reads: ${s.readSemantics}` : ''}${s.error !== null ? `; FAILED: ${s.error}` : ''}`),
   ];
-  writeFileSync(html, renderHtml({ title: 'quorate bench: side by side', lines }, report.rows, rowsTableHtml(report.rows)));
+  const sections = report.profiles.map((p) => ({ heading: `${p.system} CPU profile`, text: formatProfile(p.summary) }));
+  writeFileSync(html, renderHtml({ title: 'quorate bench: side by side', lines, sections }, report.rows, rowsTableHtml(report.rows)));
   return { json, html };
 }

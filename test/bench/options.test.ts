@@ -85,3 +85,19 @@ test('the CLI exits 2 with a clear message on a bad value, an unknown flag, a mi
   assert.match(missing.stderr, /argument missing/);
   assert.equal(badValue.stdout + unknown.stdout + missing.stdout, '');
 });
+
+test('registering the bench command does not load the etcd and ZooKeeper clients into every quorate process', () => {
+  const script = `
+    import { createRequire } from 'node:module';
+    const cache = createRequire(import.meta.url)('node:module')._cache;
+    const heavy = () => Object.keys(cache).filter((k) => /node_modules\\/(etcd3|node-zookeeper-client|@grpc)\\//.test(k)).length;
+    await import('./src/cli/commands/index.ts');
+    const atRegistration = heavy();
+    await import('./src/bench/run.ts');
+    console.log(JSON.stringify([atRegistration, heavy()]));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const [atRegistration, afterRun] = JSON.parse(r.stdout.trim()) as [number, number];
+  assert.equal(atRegistration, 0);
+  assert.ok(afterRun > 0, 'the probe must see the libraries once the runner is loaded');
+});

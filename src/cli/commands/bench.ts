@@ -2,9 +2,6 @@ import { CommanderError } from 'commander';
 import type { Command } from 'commander';
 import { benchDefaults, compareSystems, parseBenchOptions } from '../../bench/options.js';
 import type { RawBenchFlags } from '../../bench/options.js';
-import { makeProgress } from '../../bench/progress.js';
-import { runBench, writeReport } from '../../bench/run.js';
-import { formatTable } from '../../bench/table.js';
 import { availableProtocols } from '../../protocols/index.js';
 
 /**
@@ -28,6 +25,7 @@ export function registerBench(program: Command): void {
     .option('--seed <n>', 'seed for key choice and values', benchDefaults.seed)
     .option('--json', 'print the result rows as JSON on stdout instead of a table')
     .option('--out <dir>', 'directory for results.json and report.html', benchDefaults.out)
+    .option('--cpu-prof', 'run quorate nodes under node --cpu-prof; profiles and a summary of the top costs in DIR/profiles')
     .exitOverride((err) => {
       // Usage errors (unknown flag, missing value) exit 2, like every other bad flag.
       if (err.exitCode !== 0) throw new CommanderError(2, err.code, err.message);
@@ -35,6 +33,11 @@ export function registerBench(program: Command): void {
     })
     .action(async (flags: RawBenchFlags) => {
       const opts = parseBenchOptions(flags, availableProtocols());
+      // Loaded here, not at the top: every `quorate` invocation (each `quorate start` node too)
+      // registers this command, and the etcd and ZooKeeper client libraries are heavy to load.
+      const [{ makeProgress }, { runBench, writeReport }, { formatProfile }, { formatTable }] = await Promise.all([
+        import('../../bench/progress.js'), import('../../bench/run.js'), import('../../bench/profile.js'), import('../../bench/table.js'),
+      ]);
       const progress = makeProgress(process.stderr);
       const command = ['quorate', ...process.argv.slice(2)].join(' ');
       const report = await runBench(opts, progress, command);
@@ -46,6 +49,7 @@ export function registerBench(program: Command): void {
         for (const s of report.systems) {
           process.stdout.write(`${s.system}: ${s.found ? 'found' : 'not found'} (${s.detail})${s.error !== null ? ` FAILED: ${s.error}` : ''}\n`);
         }
+        for (const p of report.profiles) process.stdout.write(`\n${p.system} CPU profile, ${formatProfile(p.summary)}\n`);
         process.stdout.write(`\nwrote ${paths.json} and ${paths.html}\n`);
       }
       if (report.systems.some((s) => s.error !== null)) process.exitCode = 1;
