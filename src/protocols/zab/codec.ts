@@ -68,7 +68,7 @@ function encode(m: ZabMessage): Uint8Array {
       w.uvarint(m.epoch).uvarint(m.commit).uvarint(m.sentIndex).uvarint(m.seq);
       break;
     case 'pong':
-      w.uvarint(m.epoch).uvarint(m.seq);
+      w.uvarint(m.epoch).uvarint(m.seq).uvarint(m.ackedIndex);
       break;
     default:
       assertNever(m, 'zab message');
@@ -145,7 +145,7 @@ function readMessage(r: Reader): ZabMessage {
     case Tag.ping:
       return { type: 'ping', from, to, epoch: r.uvarint(), commit: r.uvarint(), sentIndex: r.uvarint(), seq: r.uvarint() };
     case Tag.pong:
-      return { type: 'pong', from, to, epoch: r.uvarint(), seq: r.uvarint() };
+      return { type: 'pong', from, to, epoch: r.uvarint(), seq: r.uvarint(), ackedIndex: r.uvarint() };
     default:
       throw new DecodeError(`unknown zab message tag ${tag}`);
   }

@@ -35,6 +35,8 @@ export class Follower {
   private resendAt = 0;
   private syncMode: SyncMode | null = null;
   private snap: SnapBuffer | null = null;
+  /** Index of the last ACK queued to the leader in this epoch (0 before the NEWLEADER ACK). */
+  ackedIndex = 0;
 
   constructor(private readonly r: ZabReplica, readonly leaderId: NodeId) {
     this.lastHeard = r.now;
@@ -55,6 +57,7 @@ export class Follower {
   /** Lost or out-of-order packets: start discovery again with the same leader. */
   resync(): void {
     this.phase = 'discovery';
+    this.ackedIndex = 0;
     this.phaseSince = this.r.now;
     this.syncMode = null;
     this.snap = null;
@@ -192,6 +195,7 @@ export class Follower {
       // ACK after the txns are durable: the Ready writes them before this message leaves.
       r.send({ type: 'ack', from: r.id, to: this.leaderId, epoch: this.epoch, index: last.index, newLeader: false, voter: r.canVote() },
         r.history.lastIndex, this.epoch);
+      this.ackedIndex = last.index;
       r.commitTo(m.commit);
     }
   }
@@ -220,6 +224,6 @@ export class Follower {
       if (r.history.lastIndex < m.sentIndex && !r.has(ZabMutant.AcceptGap)) return this.resync();
       r.commitTo(m.commit);
     }
-    r.send({ type: 'pong', from: r.id, to: this.leaderId, epoch: this.epoch, seq: m.seq });
+    r.send({ type: 'pong', from: r.id, to: this.leaderId, epoch: this.epoch, seq: m.seq, ackedIndex: this.ackedIndex });
   }
 }

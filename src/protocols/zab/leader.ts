@@ -238,18 +238,25 @@ export class Leader {
   private onAck(peer: Peer, m: AckMsg): void {
     if (m.epoch !== this.epoch) return;
     if (m.newLeader) {
-      if (peer.phase !== 'syncing' || m.index !== peer.newLeaderIndex) return;
-      peer.phase = 'synced';
-      peer.voter = peer.voter && m.voter;
-      peer.ackedIndex = Math.max(peer.ackedIndex, m.index);
-      if (this.phase === 'broadcast') this.sendUpToDate(peer);
-      else this.maybeEstablish();
+      if (peer.phase === 'syncing' && m.index === peer.newLeaderIndex) this.onNewLeaderAcked(peer, m.voter);
       return;
     }
     if (peer.phase !== 'synced' || m.index > peer.sentIndex) return;
-    peer.ackedIndex = Math.max(peer.ackedIndex, m.index);
     peer.voter = peer.voter || (m.voter && this.r.isVoter(peer.id));
-    while (peer.inflight.length > 0 && (peer.inflight[0] as number) <= m.index) peer.inflight.shift();
+    this.onAcked(peer, m.index);
+  }
+
+  private onNewLeaderAcked(peer: Peer, voter: boolean): void {
+    peer.phase = 'synced';
+    peer.voter = peer.voter && voter;
+    peer.ackedIndex = Math.max(peer.ackedIndex, peer.newLeaderIndex);
+    if (this.phase === 'broadcast') this.sendUpToDate(peer);
+    else this.maybeEstablish();
+  }
+
+  private onAcked(peer: Peer, index: number): void {
+    peer.ackedIndex = Math.max(peer.ackedIndex, index);
+    while (peer.inflight.length > 0 && (peer.inflight[0] as number) <= index) peer.inflight.shift();
     this.maybeCommit();
   }
 
@@ -364,6 +371,11 @@ export class Leader {
   private onPong(peer: Peer, m: PongMsg): void {
     if (m.epoch !== this.epoch) return;
     peer.pongSeq = Math.max(peer.pongSeq, m.seq);
+    // The pong follows the follower's last ACK on the FIFO link: it stands in for a lost one.
+    if (peer.phase === 'syncing' && m.ackedIndex >= peer.newLeaderIndex && m.ackedIndex <= peer.sentIndex) {
+      this.onNewLeaderAcked(peer, peer.voter);
+    }
+    if (peer.phase === 'synced' && m.ackedIndex > peer.ackedIndex && m.ackedIndex <= peer.sentIndex) this.onAcked(peer, m.ackedIndex);
     this.maybeServeReads();
   }
 

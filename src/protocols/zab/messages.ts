@@ -153,12 +153,17 @@ export interface PingMsg {
   readonly seq: number;
 }
 
+/**
+ * Answer to a ping. ackedIndex repeats the follower's last ACK (it leaves after that ACK on the
+ * FIFO link, so it vouches for nothing more): a lost ACK cannot leave the window stuck.
+ */
 export interface PongMsg {
   readonly type: 'pong';
   readonly from: NodeId;
   readonly to: NodeId;
   readonly epoch: number;
   readonly seq: number;
+  readonly ackedIndex: number;
 }
 
 export type ZabMessage =

@@ -317,6 +317,7 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
       this.lostState = false;
       this.send({ type: 'ack', from: this.id, to: nl.leader, epoch: nl.epoch, index: nl.index, newLeader: true, voter: this.canVote() },
         nl.index, nl.epoch);
+      if (this.follower !== null) this.follower.ackedIndex = nl.index;
       holdEntries = epochEarly && this.history.stableIndex < nl.index;
     }
     let entries = holdEntries ? [] : this.history.unstable(Number.MAX_SAFE_INTEGER);

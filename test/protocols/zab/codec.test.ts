@@ -28,7 +28,7 @@ const arbMessage: fc.Arbitrary<ZabMessage> = fc.oneof(
   fc.record({ type: fc.constant('ack' as const), from: id, to: id, epoch: n, index: n, newLeader: fc.boolean(), voter: fc.boolean() }),
   fc.record({ type: fc.constantFrom('uptodate' as const, 'commit' as const), from: id, to: id, epoch: n, commit: n }),
   fc.record({ type: fc.constant('ping' as const), from: id, to: id, epoch: n, commit: n, sentIndex: n, seq: n }),
-  fc.record({ type: fc.constant('pong' as const), from: id, to: id, epoch: n, seq: n }),
+  fc.record({ type: fc.constant('pong' as const), from: id, to: id, epoch: n, seq: n, ackedIndex: n }),
 );
 
 test('every zab message round-trips through the binary codec', () => {
