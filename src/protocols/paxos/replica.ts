@@ -411,7 +411,9 @@ export class PaxosReplica implements Replica<PaxosMessage> {
       lead.track(s, 0, this.now);
       slots.push(s);
     }
-    this.broadcastSlots(lead, slots);
+    // Announce the new leadership at once (a heartbeat when there is nothing to re-propose).
+    if (slots.length > 0) this.broadcastSlots(lead, slots);
+    else this.heartbeat(lead);
     for (const r of [...this.rejoinCovered].sort()) {
       lead.grants.set(r, end);
       this.send({ type: 'rejoinOk', from: this.id, to: r, ballot, endSlot: end });
