@@ -28,6 +28,8 @@ interface Link {
 export class MemoryNetwork {
   private readonly nodes = new Map<NodeId, MemoryTransport>();
   private readonly links = new Map<string, Link>();
+  /** Directed links that currently drop everything ("from\0to"), for in-process partition tests. */
+  private readonly cutLinks = new Set<string>();
 
   /** Creates and registers a transport for `id`; ids are unique within one network. */
   createTransport(options: MemoryTransportOptions): MemoryTransport {
@@ -73,14 +75,35 @@ export class MemoryNetwork {
     return dropped;
   }
 
+  /** Drops every frame from → to until healed (checked at delivery, like a partition). */
+  cut(from: NodeId, to: NodeId): void {
+    this.cutLinks.add(`${from}\u0000${to}`);
+  }
+
+  /** Cuts both directions between every pair of nodes in different groups. */
+  partition(...groups: readonly (readonly NodeId[])[]): void {
+    for (const [i, a] of groups.entries()) {
+      for (const [j, b] of groups.entries()) {
+        if (i === j) continue;
+        for (const from of a) for (const to of b) this.cut(from, to);
+      }
+    }
+  }
+
+  /** Restores every link. */
+  heal(): void {
+    this.cutLinks.clear();
+  }
+
   private deliver(link: Link): void {
     link.scheduled = false;
     const batch = link.frames;
     link.frames = [];
     link.bytes = 0;
     const receiver = this.nodes.get(link.to);
+    const isCut = this.cutLinks.has(`${link.from.id}\u0000${link.to}`);
     for (const f of batch) {
-      if (receiver === undefined || !receiver.accept(link.from.id, f.group, f.payload)) {
+      if (isCut || receiver === undefined || !receiver.accept(link.from.id, f.group, f.payload)) {
         link.from.noteLost();
       }
     }
@@ -142,7 +165,7 @@ export class MemoryTransport implements Transport {
   }
 
   send(to: NodeId, group: number, payload: Uint8Array): boolean {
-    if (!this.running || to === this.id || !this.isPeer(to) || !isValidGroup(group)
+    if (!this.running || !(payload instanceof Uint8Array) || to === this.id || !this.isPeer(to) || !isValidGroup(group)
       || payload.length > this.limits.maxFrameBytes
       || !this.network.enqueue(this, to, { group, payload: Uint8Array.prototype.slice.call(payload) }, this.limits)) {
       this.counters.framesDropped++;

@@ -154,7 +154,7 @@ export class TcpTransport implements Transport {
 
   send(to: NodeId, group: number, payload: Uint8Array): boolean {
     const o = this.running ? this.outbound.get(to) : undefined;
-    if (o === undefined || !isValidGroup(group) || payload.length > this.ctx.limits.maxFrameBytes
+    if (o === undefined || !(payload instanceof Uint8Array) || !isValidGroup(group) || payload.length > this.ctx.limits.maxFrameBytes
       || !o.enqueue(group, payload)) {
       this.counters.framesDropped++;
       return false;

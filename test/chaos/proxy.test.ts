@@ -228,6 +228,28 @@ describe('LinkProxy', () => {
     }
   });
 
+  test('retarget sends new connections to the new address; old ones stay put', async () => {
+    const t1 = await Target.start();
+    const t2 = await Target.start();
+    const proxy = new LinkProxy({ target: t1.address });
+    await proxy.start();
+    try {
+      const c1 = await Client.connect(proxy.address());
+      c1.socket.write('one');
+      await waitFor(() => t1.bytesOn(0).toString() === 'one', 'first target');
+      proxy.retarget(t2.address);
+      const c2 = await Client.connect(proxy.address());
+      c2.socket.write('two');
+      c1.socket.write('+');
+      await waitFor(() => t2.bytesOn(0).toString() === 'two', 'second target');
+      await waitFor(() => t1.bytesOn(0).toString() === 'one+', 'old connection unchanged');
+    } finally {
+      await proxy.stop();
+      await t1.stop();
+      await t2.stop();
+    }
+  });
+
   test('bad settings are ConfigErrors', () => {
     assert.throws(() => new LinkProxy({ target: { host: loopback, port: 0 } }), ConfigError);
     assert.throws(() => new LinkProxy({ target: { host: loopback, port: 1 }, maxHeldBytes: 0 }), ConfigError);

@@ -138,6 +138,8 @@ export function runTransportCompliance(name: string, makeCluster: MakeCluster): 
       assert.equal(a.send('b', -1, bytes('x')), false);
       assert.equal(a.send('b', 1.5, bytes('x')), false);
       assert.equal(a.send('b', 0xffffffff, bytes('x')), false);
+      assert.equal(a.send('b', 0, 'not bytes' as unknown as Uint8Array), false);
+      assert.equal(a.send('b', 0, null as unknown as Uint8Array), false);
       assert.equal(a.send('b', 0xfffffffe, bytes('last group')), true);
       await waitFor(() => inbox.frames.length === 1, 'the valid frame');
       await settle();

@@ -73,3 +73,32 @@ test('memory: frames to a stopped receiver are lost and counted, not kept', asyn
   assert.equal(inbox.frames.length, 0);
   assert.equal(a.stats().framesDropped, 1);
 });
+
+test('memory: cut, partition and heal drop frames across the cut only', async () => {
+  const net = new MemoryNetwork();
+  const ts = ['a', 'b', 'c'].map((id) => net.createTransport({ id }));
+  for (const t of ts) await t.start();
+  const [a, b, c] = ts as [MemoryTransport, MemoryTransport, MemoryTransport];
+  const inA = new Inbox(a);
+  const inB = new Inbox(b);
+  const inC = new Inbox(c);
+  net.cut('a', 'b');
+  a.send('b', 0, bytes('cut'));
+  b.send('a', 0, bytes('reverse ok'));
+  a.send('c', 0, bytes('other ok'));
+  await waitFor(() => inA.frames.length === 1 && inC.frames.length === 1, 'uncut links');
+  await settle();
+  assert.equal(inB.frames.length, 0);
+  net.heal();
+  net.partition(['a'], ['b', 'c']);
+  a.send('c', 0, bytes('x'));
+  c.send('a', 0, bytes('x'));
+  b.send('c', 0, bytes('inside'));
+  await waitFor(() => inC.texts('b').includes('inside'), 'inside the majority');
+  await settle();
+  assert.deepEqual(inC.texts('a'), ['other ok']);
+  assert.deepEqual(inA.texts('c'), []);
+  net.heal();
+  a.send('b', 0, bytes('healed'));
+  await waitFor(() => inB.texts('a').includes('healed'), 'after heal');
+});
