@@ -12,6 +12,8 @@ import type { ProfileSummary } from './profile.js';
 import type { Progress } from './progress.js';
 import { QuorateDriver, quorateAvailability } from './quorate.js';
 import { internalsFrom, toRow } from './row.js';
+import { formatRatios } from './summary.js';
+import { formatMarkdown } from './table.js';
 import type { BenchRow } from './row.js';
 import { ZooKeeperDriver, zookeeperAvailability } from './zookeeper.js';
 import { assertNever } from '../core/index.js';
@@ -183,11 +185,12 @@ function keepLogs(workDir: string, dest: string): string[] {
   return kept;
 }
 
-/** DIR/results.json and DIR/report.html. */
-export function writeReport(report: BenchReport, outDir: string): { json: string; html: string } {
+/** DIR/results.json, DIR/report.html and DIR/summary.md (tables and ratios, for docs). */
+export function writeReport(report: BenchReport, outDir: string): { json: string; html: string; markdown: string } {
   mkdirSync(outDir, { recursive: true });
   const json = join(outDir, 'results.json');
   const html = join(outDir, 'report.html');
+  const markdown = join(outDir, 'summary.md');
   writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
   const o = report.options;
   const lines = [
@@ -198,5 +201,9 @@ export function writeReport(report: BenchReport, outDir: string): { json: string
   ];
   const sections = report.profiles.map((p) => ({ heading: `${p.system} CPU profile`, text: formatProfile(p.summary) }));
   writeFileSync(html, renderHtml({ title: 'quorate bench: side by side', lines, sections }, report.rows, rowsTableHtml(report.rows)));
-  return { json, html };
+  writeFileSync(markdown, [
+    `${report.date}: \`${report.command}\``, '', ...lines.slice(2).map((l) => `- ${l}`), '',
+    formatMarkdown(report.rows), '', formatRatios(report.rows), '',
+  ].join('\n'));
+  return { json, html, markdown };
 }

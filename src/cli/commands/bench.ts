@@ -50,7 +50,7 @@ export function registerBench(program: Command): void {
           process.stdout.write(`${s.system}: ${s.found ? 'found' : 'not found'} (${s.detail})${s.error !== null ? ` FAILED: ${s.error}` : ''}\n`);
         }
         for (const p of report.profiles) process.stdout.write(`\n${p.system} CPU profile, ${formatProfile(p.summary)}\n`);
-        process.stdout.write(`\nwrote ${paths.json} and ${paths.html}\n`);
+        process.stdout.write(`\nwrote ${paths.json}, ${paths.html} and ${paths.markdown}\n`);
       }
       if (report.systems.some((s) => s.error !== null)) process.exitCode = 1;
     });
