@@ -15,6 +15,9 @@ export interface Transport {
   stop(): Promise<void>;
   /** Queue a frame; false when it was dropped (unknown peer, queue full, stopped). Never throws. */
   send(to: NodeId, group: number, payload: Uint8Array): boolean;
-  /** Called once per received frame, in arrival order per peer. */
+  /**
+   * Called once per received frame, in arrival order per peer. The payload may be a view into a
+   * larger receive buffer (TCP hands out zero-copy views): copy it before keeping it long-term.
+   */
   onMessage(handler: (from: NodeId, group: number, payload: Uint8Array) => void): void;
 }
