@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { NodeId } from '../core/index.js';
 import type { BackoffOptions } from './backoff.js';
+import type { LogThrottle } from './log-throttle.js';
 import type { TransportEvent } from './events.js';
 import type { TransportLimits } from './limits.js';
 import type { TransportStats } from './stats.js';
@@ -26,6 +27,8 @@ export interface ConnectionContext {
   readonly handshakeTimeoutMs: number;
   readonly random: () => number;
   readonly log: Logger;
+  /** Decides warn (first in a window) or debug (repeat) for recurring connection failures. */
+  readonly throttle: LogThrottle;
   readonly stats: TransportStats;
   emit(event: TransportEvent): void;
 }

@@ -117,7 +117,8 @@ export class Inbound {
 
   private refuse(refusal: Refusal, claimed: NodeId | null = null): void {
     const { ctx } = this.host;
-    ctx.log.warn({ claimed, remote: this.remote(), reason: refusal.reason, detail: refusal.detail }, 'refused inbound connection');
+    const level = ctx.throttle.shouldWarn(`in:${claimed ?? '?'}:${refusal.reason}`) ? 'warn' : 'debug';
+    ctx.log[level]({ claimed, remote: this.remote(), reason: refusal.reason, detail: refusal.detail }, 'refused inbound connection');
     ctx.emit({ kind: 'refused', peer: claimed, direction: 'inbound', ...refusal });
     const reply = encodeReply({ kind: 'refuse', version: ctx.version, clusterId: ctx.clusterId, id: ctx.id, ...refusal });
     this.closed = true;

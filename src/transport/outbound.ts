@@ -166,7 +166,8 @@ export class Outbound {
   }
 
   private refused(refusal: Refusal): void {
-    this.ctx.log.warn({ peer: this.peer, reason: refusal.reason, detail: refusal.detail }, 'connection to peer refused');
+    const level = this.ctx.throttle.shouldWarn(`out:${this.peer}:${refusal.reason}`) ? 'warn' : 'debug';
+    this.ctx.log[level]({ peer: this.peer, reason: refusal.reason, detail: refusal.detail }, 'connection to peer refused');
     this.ctx.emit({ kind: 'refused', peer: this.peer, direction: 'outbound', ...refusal });
   }
 

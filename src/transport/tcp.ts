@@ -5,6 +5,7 @@ import { ConfigError, isNodeId, type NodeId } from '../core/index.js';
 import { Backoff, defaultBackoff, type BackoffOptions } from './backoff.js';
 import type { ConnectionContext, TlsMaterial } from './context.js';
 import { ListenError } from './errors.js';
+import { LogThrottle } from './log-throttle.js';
 import type { TransportEvent } from './events.js';
 import { RefuseReason, wireVersion } from './handshake.js';
 import { Inbound, type FrameHandler, type InboundHost } from './inbound.js';
@@ -92,6 +93,7 @@ export class TcpTransport implements Transport {
       random: options.random ?? Math.random,
       log: (options.logger ?? pino({ level: 'silent' })).child({ component: 'transport', node: options.id }),
       stats: this.counters,
+      throttle: new LogThrottle(),
       emit: (e) => events?.(e),
     };
     this.listenAddress = options.listen;
@@ -111,7 +113,8 @@ export class TcpTransport implements Transport {
     if (server instanceof tls.Server) {
       server.on('tlsClientError', (err, socket) => {
         const detail = `TLS handshake failed from ${socket.remoteAddress ?? '?'}: ${err.message}`;
-        this.ctx.log.warn({ err }, 'refused inbound TLS connection');
+        const level = this.ctx.throttle.shouldWarn(`tls:${socket.remoteAddress ?? '?'}:${err.message}`) ? 'warn' : 'debug';
+        this.ctx.log[level]({ err }, 'refused inbound TLS connection');
         this.ctx.emit({ kind: 'refused', peer: null, direction: 'inbound', reason: RefuseReason.Tls, detail });
       });
     }

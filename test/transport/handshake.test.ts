@@ -6,6 +6,7 @@ import {
   RefuseReason, decodeHello, decodeReply, encodeHello, encodeReply, judgeAccept, judgeHello, wireVersion, type LocalIdentity,
 } from '../../src/transport/handshake.js';
 import { Backoff } from '../../src/transport/backoff.js';
+import { LogThrottle } from '../../src/transport/log-throttle.js';
 
 const local: LocalIdentity = { version: wireVersion, clusterId: 'prod', id: 'n1', members: new Set(['n2', 'n3']) };
 const hello = { version: wireVersion, clusterId: 'prod', from: 'n2', to: 'n1' };
@@ -68,4 +69,19 @@ test('backoff grows exponentially with jitter inside [d/2, d], is capped, and re
   assert.equal(lo.next(), 5);
   for (let i = 0; i < 1000; i++) assert.ok(hi.next() <= 100, 'never past maxMs');
   assert.throws(() => new Backoff({ initialMs: 10, maxMs: 5 }, Math.random), ConfigError);
+});
+
+test('log throttle: first report of a key per window warns, repeats do not; keys are bounded', () => {
+  let now = 0;
+  const t = new LogThrottle(1000, 3, () => now);
+  assert.equal(t.shouldWarn('a'), true);
+  assert.equal(t.shouldWarn('a'), false);
+  assert.equal(t.shouldWarn('b'), true);
+  now = 999;
+  assert.equal(t.shouldWarn('a'), false);
+  now = 1000;
+  assert.equal(t.shouldWarn('a'), true);
+  t.shouldWarn('c');
+  t.shouldWarn('d'); // past maxKeys: forgets, so memory stays bounded
+  assert.equal(t.shouldWarn('a'), true);
 });
