@@ -81,7 +81,7 @@ interface HttpReply {
 const defaults = {
   timeoutMs: 10_000,
   attemptTimeoutMs: 3_000,
-  stallProbeMs: 100,
+  stallProbeMs: 50,
   maxSockets: 256,
   sessionsMax: 1024,
   maxResponseBytes: 8 * 1024 * 1024,
@@ -99,6 +99,7 @@ export class QuorateClient {
   private readonly freeSessions: Session[] = [];
   private sessionCount = 0;
   private readonly sessionWaiters: ((s: Session) => void)[] = [];
+  private lastServed: string | null = null;
   private probe: { atMs: number; stalled: string; p: Promise<string | null> } | null = null;
 
   constructor(options: QuorateClientOptions) {
@@ -114,6 +115,11 @@ export class QuorateClient {
     };
     this.clientId = options.clientId ?? `c-${randomBytes(8).toString('hex')}`;
     this.agent = new Agent({ keepAlive: true, maxSockets: this.opts.maxSockets, keepAliveMsecs: 10_000 });
+  }
+
+  /** The endpoint that answered the last successful operation (for tools measuring failover). */
+  get lastEndpoint(): string | null {
+    return this.lastServed;
   }
 
   /** The endpoint currently believed to lead (null until learned). */
@@ -232,9 +238,15 @@ export class QuorateClient {
         continue;
       }
       this.learnLeader(reply, target);
-      if (reply.status >= 200 && reply.status < 300) return reply.body as Record<string, unknown>;
+      if (reply.status >= 200 && reply.status < 300) {
+        this.lastServed = target;
+        return reply.body as Record<string, unknown>;
+      }
       const e = replyError(reply, target);
-      if (notFoundIsNull && e.code === 'not_found' && reply.status === 404) return null;
+      if (notFoundIsNull && e.code === 'not_found' && reply.status === 404) {
+        this.lastServed = target;
+        return null;
+      }
       if (!e.retryable) throw e;
       lastError = e;
       const hinted = e.details.leaderUrl ?? null;

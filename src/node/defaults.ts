@@ -18,7 +18,7 @@
  */
 export const nodeDefaults = {
   tickMs: 10,
-  electionTicks: 15,
+  electionTicks: 12,
   heartbeatTicks: 3,
   /** Take a checkpoint (snapshot + log compaction) every N applied entries. */
   checkpointEvery: 10_000,

@@ -9,17 +9,18 @@ import type { LocalCluster } from './local-cluster.js';
  * check that none was lost.
  */
 export class WriteLoad {
-  /** Acknowledgement times (performance.now()), in order. */
-  readonly ackTimesMs: number[] = [];
+  /** Acknowledgement times (performance.now()) and the endpoint that answered, in order. */
+  readonly acks: { readonly atMs: number; readonly endpoint: string | null }[] = [];
   /** The last acknowledged value of every key written. */
   readonly acked = new Map<string, string>();
   errors = 0;
   private running = false;
   private loops: Promise<void>[] = [];
-  private readonly client: QuorateClient;
+  /** One client per writer, so `lastEndpoint` names the node that acknowledged each write. */
+  private readonly clients: QuorateClient[];
 
   constructor(endpoints: readonly string[], private readonly writers: number, private readonly prefix: string) {
-    this.client = new QuorateClient({ endpoints, timeoutMs: 10_000 });
+    this.clients = Array.from({ length: writers }, () => new QuorateClient({ endpoints, timeoutMs: 10_000 }));
   }
 
   start(): void {
@@ -28,13 +29,14 @@ export class WriteLoad {
   }
 
   private async loop(w: number): Promise<void> {
+    const client = this.clients[w] as QuorateClient;
     for (let i = 0; this.running; i++) {
       const key = `${this.prefix}-${w}-${i % 200}`;
       const value = `${w}:${i}`;
       try {
-        await this.client.put(key, value);
+        await client.put(key, value);
         this.acked.set(key, value);
-        this.ackTimesMs.push(performance.now());
+        this.acks.push({ atMs: performance.now(), endpoint: client.lastEndpoint });
       } catch {
         // A write that failed or timed out is not acknowledged; its key keeps its last acked value
         // unless this write applied anyway, which the final read-back tolerates for that key.
@@ -47,23 +49,30 @@ export class WriteLoad {
   /** Keys whose last write ended without an answer: their value may be that write's. */
   readonly uncertain = new Set<string>();
 
-  /** The first acknowledgement at or after t (performance.now() ms), or null. */
-  firstAckAfter(t: number): number | null {
-    // Acks are appended in time order: binary search for the first >= t.
+  /**
+   * The first acknowledgement at or after t (performance.now() ms) by an endpoint other than
+   * `not` (answers the faulty node wrote before the fault can still be read after it), or null.
+   */
+  firstAckAfter(t: number, not: string | null = null): number | null {
+    // Acks are appended in time order: binary search for the first >= t, then scan.
     let lo = 0;
-    let hi = this.ackTimesMs.length;
+    let hi = this.acks.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.ackTimesMs[mid] as number) < t) lo = mid + 1;
+      if ((this.acks[mid] as { atMs: number }).atMs < t) lo = mid + 1;
       else hi = mid;
     }
-    return this.ackTimesMs[lo] ?? null;
+    for (let i = lo; i < this.acks.length; i++) {
+      const a = this.acks[i] as { atMs: number; endpoint: string | null };
+      if (a.endpoint !== not) return a.atMs;
+    }
+    return null;
   }
 
-  async waitForAckAfter(t: number, timeoutMs: number): Promise<number> {
+  async waitForAckAfter(t: number, timeoutMs: number, not: string | null = null): Promise<number> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      const a = this.firstAckAfter(t);
+      const a = this.firstAckAfter(t, not);
       if (a !== null) return a - t;
       if (performance.now() > deadline) throw new Error(`no write was acknowledged within ${timeoutMs} ms of the fault`);
       await sleep(2);
@@ -74,7 +83,7 @@ export class WriteLoad {
     this.running = false;
     await Promise.all(this.loops);
     this.loops = [];
-    this.client.close();
+    for (const c of this.clients) c.close();
   }
 }
 
@@ -97,7 +106,7 @@ export async function injectLeaderFault(cluster: LocalCluster, load: WriteLoad, 
   const t0 = performance.now();
   if (kind === 'kill') await cluster.kill(victim);
   else await cluster.freeze(victim);
-  const unavailableMs = await load.waitForAckAfter(t0, 15_000);
+  const unavailableMs = await load.waitForAckAfter(t0, 15_000, cluster.endpoint(victim));
   const newLeader = await cluster.waitForLeader(10_000, [victim]);
   return { kind, victim, unavailableMs, newLeader };
 }

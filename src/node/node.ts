@@ -73,6 +73,7 @@ export class QuorateNode {
   /** Id (term/ballot/epoch) of the last applied entry: a checkpoint names it in its meta. */
   private appliedId = 0;
   private lastSnapshot: SnapshotInfo | null = null;
+  private hashCache: { kv: KvStateMachine; appliedIndex: number; hash: string } | null = null;
   private snapshotSource: SnapshotSource | null = null;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed' = 'new';
   private draining = false;
@@ -252,11 +253,23 @@ export class QuorateNode {
       voters: [...r.config.voters],
       learners: [...r.config.learners],
       keys: this.kv.size,
-      stateHash: this.kv.stateHash(),
+      stateHash: this.stateHash(),
       pendingRequests: this.proposals.size + this.reads.size + this.forwards.size,
       uptimeMs: Date.now() - this.startedAtMs,
       state: this.state,
     };
+  }
+
+  /**
+   * The KV state digest, cached per applied index: computing it serializes the whole store, and
+   * clients probing /v1/status during a failover must not starve the node's timers.
+   */
+  stateHash(): string {
+    const c = this.hashCache;
+    if (c !== null && c.kv === this.kv && c.appliedIndex === this.kv.appliedIndex) return c.hash;
+    const hash = this.kv.stateHash();
+    this.hashCache = { kv: this.kv, appliedIndex: this.kv.appliedIndex, hash };
+    return hash;
   }
 
   replicaStatus(): ReplicaStatus {
