@@ -70,6 +70,8 @@ export class Progress {
   recentActive = false;
   /** Highest heartbeat round this follower acknowledged in our term (ReadIndex, §6.4). */
   ackedRound = 0;
+  /** Our tick when the newest heartbeat this follower acknowledged was sent (lease reads). */
+  ackedSentAt = Number.NEGATIVE_INFINITY;
   /** In snapshot state: the snapshot index being sent and the next chunk offset. */
   snapshotIndex = 0;
   snapshotOffset = 0;

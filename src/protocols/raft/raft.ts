@@ -103,6 +103,10 @@ export class Raft implements Replica<RaftMessage> {
   private readonly forwarded: ForwardedReads;
   private readRound = 0;
   private readRoundWanted = false;
+  /** Ticks since this replica started: the clock of lease reads. */
+  private nowTicks = 0;
+  /** Leader only, lease reads: the tick each recent heartbeat round was sent. */
+  private roundSentAt = new Map<number, number>();
 
   private snapshotSource: SnapshotSource | null;
   private incoming: { meta: InstallSnapshot['meta']; totalBytes: number; chunks: Uint8Array[]; received: number } | null = null;
@@ -173,9 +177,28 @@ export class Raft implements Replica<RaftMessage> {
     this.randomizedElectionTicks = this.opts.rng.int(t, 2 * t - 1);
   }
 
-  /** §6.2 / §4.2.3: a voter that heard from a leader within the election timeout ignores votes. */
+  /**
+   * §6.2 / §4.2.3: a voter that heard from a leader within the election timeout ignores votes.
+   * With lease reads, a replica that just started does too: it may have acknowledged a leader's
+   * lease before it crashed and no longer knows it.
+   */
   private inLease(): boolean {
-    return this.opts.checkQuorum && this.lead !== null && this.electionElapsed < this.opts.electionTicks;
+    if (!this.opts.checkQuorum) return false;
+    if (this.opts.leaseReads && this.nowTicks < this.opts.electionTicks) return true;
+    return this.lead !== null && this.electionElapsed < this.opts.electionTicks;
+  }
+
+  /**
+   * Lease reads (§6.4.1): a quorum acknowledged a heartbeat sent at tick t, so none of them will
+   * vote for another candidate before t + electionTicks of their own ticks. The lease ends a
+   * margin earlier on our clock, which is safe while tick rates drift apart by less than that
+   * margin. A leader handing over leadership (TimeoutNow overrides the voters' lease) has none.
+   */
+  private leaseValid(): boolean {
+    if (!this.opts.leaseReads || this.leadTransferee !== null) return false;
+    const sent = this.config.voters.map((v) => (v === this.id ? this.nowTicks : (this.prs.get(v)?.ackedSentAt ?? -Infinity)));
+    const margin = Math.ceil(this.opts.electionTicks / leaseMarginDivisor);
+    return quorumMin(sent) + this.opts.electionTicks - margin > this.nowTicks;
   }
 
   // ---------------------------------------------------------------------------------- transitions
@@ -227,6 +250,7 @@ export class Raft implements Replica<RaftMessage> {
     this.leadTransferee = null;
     this.uncommittedBytes = 0;
     this.readRound = 0;
+    this.roundSentAt = new Map();
     this.termStartIndex = this.log.lastIndex() + 1;
     // §5.4.2 / §8: a no-op of the new term lets the leader commit (and learn) everything before it.
     if (!this.mutant(RaftMutant.NoNoop)) {
@@ -252,6 +276,7 @@ export class Raft implements Replica<RaftMessage> {
   // ---------------------------------------------------------------------------------------- tick
 
   tick(): void {
+    this.nowTicks++;
     if (this.role === RaftRole.Leader) this.tickHeartbeat();
     else this.tickElection();
     const maxAge = 2 * this.opts.electionTicks;
@@ -694,6 +719,8 @@ export class Raft implements Replica<RaftMessage> {
     if (pr.state === ProgressState.Replicate && m.round >= pr.heartbeatRound && pr.match < pr.heartbeatSentThrough) {
       pr.becomeProbe();
     }
+    const sentAt = this.roundSentAt.get(m.round);
+    if (sentAt !== undefined && sentAt > pr.ackedSentAt) pr.ackedSentAt = sentAt;
     if (m.round > pr.ackedRound) {
       pr.ackedRound = m.round;
       this.confirmReads();
@@ -729,6 +756,14 @@ export class Raft implements Replica<RaftMessage> {
 
   private bcastHeartbeat(): void {
     this.readRound++;
+    if (this.opts.leaseReads) {
+      this.roundSentAt.set(this.readRound, this.nowTicks);
+      // Bounded: rounds older than two election timeouts can no longer extend a lease.
+      for (const [round, at] of this.roundSentAt) {
+        if (at >= this.nowTicks - 2 * this.opts.electionTicks) break;
+        this.roundSentAt.delete(round);
+      }
+    }
     this.reads.assignRound(this.readRound);
     this.readRoundWanted = false;
     for (const [p, pr] of this.prs) {
@@ -838,6 +873,10 @@ export class Raft implements Replica<RaftMessage> {
       return;
     }
     const started = this.committedInTerm();
+    if (started && this.leaseValid()) {
+      this.answerRead({ ctx, origin, index: this.log.commit, round: 0, ageTicks: 0 });
+      return;
+    }
     this.reads.push({ ctx, origin, index: started ? this.log.commit : -1, round: 0, ageTicks: 0 });
     if (started) this.readRoundWanted = true;
   }
@@ -961,7 +1000,11 @@ function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
   return out;
 }
 
+/** The lease ends electionTicks / 5 before the followers' vote denial does (clock drift margin). */
+const leaseMarginDivisor = 5;
+
 function validateOptions(o: ReplicaOptions): void {
+  if (o.leaseReads && !o.checkQuorum) throw new ConfigError('leaseReads needs checkQuorum: the lease is the voters\' vote denial');
   if (!Number.isInteger(o.electionTicks) || o.electionTicks < 1) throw new ConfigError(`electionTicks must be a positive integer, got ${o.electionTicks}`);
   if (!Number.isInteger(o.heartbeatTicks) || o.heartbeatTicks < 1 || o.heartbeatTicks >= o.electionTicks) {
     throw new ConfigError(`heartbeatTicks must be in [1, electionTicks), got ${o.heartbeatTicks}`);

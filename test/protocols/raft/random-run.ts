@@ -30,7 +30,8 @@ export function run(
   const c = new TestCluster<RaftMessage>(raft, {
     voters: ids,
     seed,
-    replica: () => ({ limits: { ...smallLimits } }),
+    // Every third seed reads from leader leases instead of ReadIndex rounds.
+    replica: () => ({ limits: { ...smallLimits }, leaseReads: seed % 3 === 2 }),
   });
   expose?.(c);
   const rng = new Rng(seed * 7919 + 1);

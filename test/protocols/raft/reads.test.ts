@@ -142,3 +142,63 @@ test('a single-voter cluster confirms reads by itself', () => {
   c.stabilize();
   assert.deepEqual(c.readStates('solo'), [{ ctx: 1, index: 2 }]);
 });
+
+test('lease reads (opt-in): answered at once while a quorum acknowledged a recent heartbeat; ReadIndex again once the lease lapses', () => {
+  const r = newRaft('n1', V3, { leaseReads: true, checkQuorum: true });
+  makeLeader(r);
+  drain(r);
+  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 1, index: 1, reject: false, hintIndex: 0, hintTerm: 0 });
+  drain(r);
+  r.read(1);
+  assert.deepEqual(drain(r).flatMap((x) => x.readStates), [], 'no lease yet: no heartbeat was acknowledged');
+  tickN(r, 2);
+  for (const m of only(msgs(r), 'heartbeat')) r.step({ type: 'heartbeat_resp', from: m.to, to: 'n1', term: 1, round: m.round, lastIndex: 1 });
+  assert.deepEqual(drain(r).flatMap((x) => x.readStates), [{ ctx: 1, index: 1 }]);
+  r.read(2);
+  const rd = drain(r);
+  assert.deepEqual(rd.flatMap((x) => x.readStates), [{ ctx: 2, index: 1 }], 'served from the lease');
+  assert.equal(only(rd.flatMap((x) => x.messages as RaftMessage[]), 'heartbeat').length, 0, 'without a quorum round');
+  // Followers go silent: after electionTicks minus the drift margin the lease has lapsed.
+  tickN(r, 8);
+  drain(r);
+  r.read(3);
+  assert.deepEqual(drain(r).flatMap((x) => x.readStates), []);
+});
+
+test('lease reads need CheckQuorum, and a restarted voter refuses votes for an election timeout', () => {
+  assert.throws(() => newRaft('n1', V3, { leaseReads: true, checkQuorum: false }), /needs checkQuorum/);
+  const r = newRaft('n1', V3, { leaseReads: true, checkQuorum: true });
+  r.step({ type: 'vote', from: 'n2', to: 'n1', term: 2, lastIndex: 0, lastTerm: 0, transfer: false });
+  assert.equal(r.status().term, 0, 'it may have acknowledged a lease before it crashed');
+  tickN(r, 10);
+  r.step({ type: 'vote', from: 'n2', to: 'n1', term: 2, lastIndex: 0, lastTerm: 0, transfer: false });
+  assert.equal(r.status().term, 2);
+});
+
+test('lease reads in a cluster: an isolated leader stops serving lease reads before a new leader can exist', () => {
+  const c = new TestCluster(raft, { voters: V3, seed: 44, replica: () => ({ leaseReads: true }) });
+  const old = c.electLeader();
+  c.tickUntil(() => false, 5);
+  c.read(old, 1);
+  c.stabilize();
+  assert.equal(c.readStates(old).length, 1);
+  c.isolate(old);
+  // Isolated, the old leader can only serve from its lease (no ReadIndex round can complete).
+  let ctx = 2;
+  let served = 1;
+  let lastServedAt = -1;
+  let newLeaderAt = -1;
+  for (let t = 0; t < 300 && newLeaderAt < 0; t++) {
+    c.read(old, ctx++);
+    c.stabilize();
+    if (c.readStates(old).length > served) {
+      served = c.readStates(old).length;
+      lastServedAt = t;
+    }
+    c.tick();
+    c.stabilize();
+    if (c.ids.some((id) => id !== old && c.replica(id).status().role === 'leader')) newLeaderAt = t;
+  }
+  assert.ok(lastServedAt >= 0, 'the lease served reads for a while');
+  assert.ok(newLeaderAt > lastServedAt, `last lease read at ${lastServedAt}, new leader at ${newLeaderAt}`);
+});
