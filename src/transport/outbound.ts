@@ -116,7 +116,10 @@ export class Outbound {
     const decoder = new FrameDecoder(maxHandshakeBytes);
     socket.on('data', (chunk: Buffer) => {
       try {
-        decoder.push(chunk, (f) => this.onReply(socket, f.group, f.payload));
+        decoder.push(chunk, (f) => {
+          // A refusal already destroyed the socket; later bytes of the same read are moot.
+          if (!socket.destroyed) this.onReply(socket, f.group, f.payload);
+        });
       } catch (e) {
         this.ctx.log.warn({ peer: this.peer, err: e }, 'bad bytes from peer on outbound connection');
         this.ctx.emit({ kind: 'decode_error', peer: this.peer, direction: 'outbound', detail: String(e) });

@@ -67,6 +67,7 @@ export class TcpTransport implements Transport {
   private handler: FrameHandler | null = null;
   private running = false;
   private stopping: Promise<void> | null = null;
+  private starting: Promise<void> | null = null;
   private readonly counters: TransportStats = emptyStats();
   private readonly listenAddress: PeerAddress;
   private readonly inboundHost: InboundHost;
@@ -101,8 +102,15 @@ export class TcpTransport implements Transport {
   }
 
   /** Resolves once listening; rejects with ListenError (e.g. port in use). Restartable after stop(). */
-  async start(): Promise<void> {
-    if (this.running) return;
+  start(): Promise<void> {
+    if (this.running) return Promise.resolve();
+    this.starting ??= this.doStart().finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
     if (this.stopping !== null) await this.stopping;
     const server = this.ctx.tls === null
       ? net.createServer((s) => this.onConnection(s))
@@ -136,6 +144,8 @@ export class TcpTransport implements Transport {
 
   /** Closes the listener and every connection; queued frames are dropped. Idempotent. */
   stop(): Promise<void> {
+    // A stop during start waits for the start to settle, then stops what it started.
+    if (this.starting !== null) return this.starting.catch(() => undefined).then(() => this.stop());
     if (this.stopping !== null) return this.stopping;
     if (!this.running) return Promise.resolve();
     this.running = false;

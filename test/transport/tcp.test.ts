@@ -387,3 +387,22 @@ describe('tcp: reconnection and logging', () => {
     }
   });
 });
+
+test('tcp: concurrent start() calls share one listener; stop() during start stops it', async () => {
+  const port = await freePort();
+  const t = new TcpTransport({ id: 'a', clusterId: 'test', listen: { host: loopback, port }, peers: {} });
+  await Promise.all([t.start(), t.start(), t.start()]);
+  assert.equal(t.address()!.port, port);
+  await t.stop();
+  const starting = t.start();
+  const stopped = t.stop();
+  await starting;
+  await stopped;
+  // The port is free again: nothing was left listening.
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen(port, loopback, resolve);
+  });
+  probe.close();
+});
