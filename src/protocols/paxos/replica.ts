@@ -14,8 +14,7 @@ import type {
 import { PaxosMutant } from './mutants.js';
 import { PrepareTally } from './phase1.js';
 import { QuorumReads } from './reads.js';
-import { SnapshotReceiver, SnapshotSender } from './snapshot.js';
-import type { Chunk } from './snapshot.js';
+import { CatchUp } from './catchup.js';
 import { acceptedEntry, acceptedIdBase, chosenEntry, valueOf } from './value.js';
 import type { Value } from './value.js';
 
@@ -92,9 +91,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
   private readonly reads: QuorumReads;
   private snapshotSource: SnapshotSource | null;
   private pendingSnapshot: SnapshotInstall | null = null;
-  private readonly snapSender: SnapshotSender;
-  private readonly snapReceiver = new SnapshotReceiver();
-  private learnSentTick = Number.NEGATIVE_INFINITY;
+  private readonly catchUp: CatchUp;
 
   private outbox: PaxosMessage[] = [];
   private readStates: ReadState[] = [];
@@ -137,7 +134,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     // After a restart, wait out any lease this acceptor may have granted before it crashed.
     this.stickyUntil = opts.electionTicks;
     this.reads = new QuorumReads(opts.rng.nextU32() * 2 ** 20 + 1, opts.limits.pendingReadsMax, 2 * opts.electionTicks);
-    this.snapSender = new SnapshotSender(opts.limits.snapshotChunkBytes, this.resendTicks);
+    this.catchUp = new CatchUp(this.id, opts.limits.snapshotChunkBytes, opts.limits.maxMessageBytes - messageOverheadBytes, this.resendTicks);
     this.resetElectionTimer();
   }
 
@@ -150,7 +147,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     else this.tickElection();
     this.readFailures.push(...this.reads.expire(this.now));
     if (this.now % this.resendTicks === 0) this.resendReads();
-    for (const c of this.snapSender.resend(this.now)) this.sendChunk(c);
+    for (const chunk of this.catchUp.resend(this.now)) this.send(chunk);
     if (this.lost && this.leaderId !== null && this.rejoinGrant === null && this.now - this.rejoinSentTick >= this.resendTicks) {
       this.rejoinSentTick = this.now;
       this.send({ type: 'rejoin', from: this.id, to: this.leaderId });
@@ -612,33 +609,17 @@ export class PaxosReplica implements Replica<PaxosMessage> {
   // ---------------------------------------------------------------------------------------------
   // Catch-up: by slot, and by snapshot below the compaction point
 
-  private maybeRequestLearn(peer: NodeId): void {
-    if (this.now - this.learnSentTick < this.resendTicks) return;
-    this.learnSentTick = this.now;
-    this.send({ type: 'learnReq', from: this.id, to: peer, fromSlot: this.chosen + 1 });
+  private maybeRequestLearn(peer: NodeId, force = false): void {
+    const req = this.catchUp.request(peer, this.chosen, this.now, force);
+    if (req !== null) this.send(req);
   }
 
   private onLearnReq(m: LearnReq): void {
-    const source = this.snapshotSource;
-    if (m.fromSlot <= this.log.snapshotIndex && source !== null) {
-      const chunk = this.snapSender.start(m.from, source, this.now);
-      if (chunk !== null) this.sendChunk(chunk);
-      return;
-    }
-    if (m.fromSlot > this.chosen) return;
-    const budget = this.opts.limits.maxMessageBytes - messageOverheadBytes;
-    const entries: Entry[] = [];
-    let bytes = 0;
-    for (const e of this.log.slice(m.fromSlot, this.chosen)) {
-      const size = entrySizeBytes(e);
-      if (entries.length > 0 && bytes + size > budget) break;
-      entries.push(e);
-      bytes += size;
-    }
-    this.send({ type: 'learn', from: this.id, to: m.from, commit: this.chosen, entries });
+    const answer = this.catchUp.serve(m, this.log, this.chosen, this.snapshotSource, this.now);
+    if (answer !== null) this.send(answer);
   }
 
-  /** Chosen values from a peer; each was chosen at its own ballot, so it may replace what we accepted. */
+  /** Chosen values from a peer; each is the chosen value, so it may replace what we accepted. */
   private onLearn(m: Learn): void {
     const before = this.chosen;
     for (const e of m.entries) {
@@ -647,39 +628,27 @@ export class PaxosReplica implements Replica<PaxosMessage> {
       this.log.put(e);
       this.chosen = e.index;
     }
-    if (this.chosen > before && m.commit > this.chosen) {
-      this.learnSentTick = Number.NEGATIVE_INFINITY;
-      this.maybeRequestLearn(m.from);
-    }
+    if (this.chosen > before && m.commit > this.chosen) this.maybeRequestLearn(m.from, true);
     this.maybeFinishRejoin();
     this.maybeEstablish();
   }
 
-  private sendChunk(c: Chunk): void {
-    this.send({ type: 'snap', from: this.id, to: c.to, meta: c.meta, offset: c.offset, totalBytes: c.totalBytes, data: c.data });
-  }
-
   private onSnap(m: Snap): void {
-    if (m.meta.index <= this.chosen) {
-      this.send({ type: 'snapAck', from: this.id, to: m.from, index: m.meta.index, nextOffset: m.totalBytes });
-      return;
-    }
-    const r = this.snapReceiver.onChunk(m.meta, m.offset, m.totalBytes, m.data);
-    this.send({ type: 'snapAck', from: this.id, to: m.from, index: m.meta.index, nextOffset: r.nextOffset });
-    if (r.done === null) return;
-    this.pendingSnapshot = r.done;
-    this.log.installSnapshot(r.done.meta.index, r.done.meta.id);
-    this.chosen = r.done.meta.index;
-    this.snapshotSource = memorySnapshotSource(r.done.meta, r.done.data);
-    this.learnSentTick = Number.NEGATIVE_INFINITY;
-    this.maybeRequestLearn(m.from);
+    const { ack, done } = this.catchUp.receive(m, this.chosen);
+    this.send(ack);
+    if (done === null) return;
+    this.pendingSnapshot = done;
+    this.log.installSnapshot(done.meta.index, done.meta.id);
+    this.chosen = done.meta.index;
+    this.snapshotSource = memorySnapshotSource(done.meta, done.data);
+    this.maybeRequestLearn(m.from, true);
     this.maybeFinishRejoin();
     this.maybeEstablish();
   }
 
   private onSnapAck(m: SnapAck): void {
-    const chunk = this.snapSender.onAck(m.from, m.index, m.nextOffset, this.now);
-    if (chunk !== null) this.sendChunk(chunk);
+    const chunk = this.catchUp.onAck(m, this.now);
+    if (chunk !== null) this.send(chunk);
   }
 
   // ---------------------------------------------------------------------------------------------
