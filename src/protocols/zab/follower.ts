@@ -115,8 +115,17 @@ export class Follower {
   }
 
   private onNewEpoch(m: NewEpochMsg): void {
-    if (this.phase !== 'discovery') return;
     const r = this.r;
+    if (this.phase !== 'discovery') {
+      // The leader restarted our handshake (it saw a FOLLOWERINFO again, e.g. a duplicate):
+      // follow it, or it would keep us out of its broadcast.
+      if (m.epoch !== this.epoch) return;
+      this.phase = 'discovery';
+      this.syncMode = null;
+      this.snap = null;
+      this.ackedIndex = 0;
+      r.pendingNewLeader = null;
+    }
     let fresh: boolean;
     if (m.epoch > r.acceptedEpoch) {
       // Persisted in this Ready's hard state, before the ACKEPOCH leaves.

@@ -320,6 +320,8 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
       if (this.follower !== null) this.follower.ackedIndex = nl.index;
       holdEntries = epochEarly && this.history.stableIndex < nl.index;
     }
+    // A cut back to the snapshot point with nothing after it cannot be written (README, gaps).
+    this.history.forgetCutAtSnapshot();
     let entries = holdEntries ? [] : this.history.unstable(Number.MAX_SAFE_INTEGER);
     if (ackEarly && entries.length > 0 && this.queue.some((o) => o.needStable > this.history.stableIndex)) {
       entries = []; // Mutant: the ACKs leave now, the txns they vouch for are written next time.
