@@ -8,3 +8,4 @@ export * from './options.js';
 export * from './queue.js';
 export * from './simulation.js';
 export * from './trace.js';
+export * from './runner.js';

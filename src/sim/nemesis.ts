@@ -86,7 +86,11 @@ export class Nemesis {
    * degraded while down, paused or (after a wipe) not yet allowed to vote. More than that loses
    * the cluster's state for good (a majority of wiped disks), which no protocol can survive.
    */
-  private mayTakeDown(): boolean {
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  mayTakeDown(): boolean {
     const n = this.host.nodes.length;
     const degraded = this.host.nodes.filter((x) => x.state !== 'up' || x.replica === null || !x.replica.status().canVote).length;
     return degraded + 1 <= Math.max(1, Math.floor((n - 1) / 2)) && (n > 1 || degraded === 0);

@@ -1,6 +1,6 @@
 import { replicaOptions } from '../core/index.js';
 import type {
-  ClusterConfig, Entry, Message, NodeId, ProposeResult, ProtocolModule, Ready, ReadFailureReason, Replica, Rng,
+  ClusterConfig, Entry, HardState, Limits, Message, NodeId, ProposeResult, ProtocolModule, Ready, ReadFailureReason, Replica, Rng,
   SnapshotMeta,
 } from '../core/index.js';
 import { memorySnapshotSource } from '../core/index.js';
@@ -33,6 +33,11 @@ export interface NodeHost {
   onRead(node: NodeId, token: number, value: string | null): void;
   onReadFailed(node: NodeId, token: number, reason: ReadFailureReason, leaderHint: NodeId | null): void;
   onReplicaError(node: NodeId, err: unknown): void;
+  /**
+   * A crash point (FAULTS.md #8): called after a Ready's writes are durable and its messages sent;
+   * `promised` when the Ready persisted a new promise (vote, ballot promise, epoch).
+   */
+  afterDurable(node: NodeId, promised: boolean): void;
 }
 
 export interface NodeConfig {
@@ -43,6 +48,8 @@ export interface NodeConfig {
   readonly ackBeforeFsync: boolean;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
+  readonly limits: Limits;
+  readonly preVote: boolean;
   readonly snapshotEvery: number;
   /** Messages held for a paused node; beyond it they are dropped. */
   readonly inboxMax: number;
@@ -69,6 +76,7 @@ export class SimNode {
   private nextCtx = 1;
   private appliedId = 0;
   private lastCheckpoint = 0;
+  private lastPromise: HardState | null = null;
   readonly inbox: Message[] = [];
   inboxDropped = 0;
 
@@ -90,6 +98,7 @@ export class SimNode {
   start(lostState: boolean): { ok: true; tornTrimmed: boolean } | { ok: false; reason: string } {
     const rec = this.disk.recover();
     if (!rec.ok) return rec;
+    this.lastPromise = rec.state.hardState;
     this.sm = rec.snapshotData === null ? new KvStateMachine() : KvStateMachine.restore(rec.snapshotData);
     const snapMeta = rec.state.snapshot?.meta ?? null;
     this.appliedId = snapMeta?.id ?? 0;
@@ -103,6 +112,9 @@ export class SimNode {
       heartbeatTicks: this.cfg.heartbeatTicks,
       recovered: rec.state,
       lostState,
+      limits: this.cfg.limits,
+      preVote: this.cfg.preVote,
+      checkQuorum: this.cfg.preVote,
       mutants: this.cfg.mutants,
     }));
     this.state = 'up';
@@ -174,7 +186,12 @@ export class SimNode {
     this.disk.sync();
     const rd = this.inflight;
     this.inflight = null;
-    if (rd !== null) this.finish(rd);
+    if (rd !== null) {
+      const promised = rd.hardState !== null && isNewPromise(this.lastPromise, rd.hardState);
+      if (rd.hardState !== null) this.lastPromise = rd.hardState;
+      this.finish(rd);
+      this.host.afterDurable(this.id, promised);
+    }
     this.drive();
   }
 
@@ -296,5 +313,18 @@ export class SimNode {
     this.lastCheckpoint = index;
     this.guard(() => replica.compact(memorySnapshotSource(meta, data)));
     this.host.trace(`${this.id} checkpoint @${index}`);
+  }
+}
+
+/** Whether `next` records a promise `prev` did not: a new vote or term, ballot, or epoch. */
+function isNewPromise(prev: HardState | null, next: HardState): boolean {
+  if (prev === null || prev.kind !== next.kind) return true;
+  switch (next.kind) {
+    case 'raft':
+      return prev.kind === 'raft' && (prev.term !== next.term || prev.vote !== next.vote);
+    case 'paxos':
+      return prev.kind === 'paxos' && prev.promised !== next.promised;
+    case 'zab':
+      return prev.kind === 'zab' && (prev.acceptedEpoch !== next.acceptedEpoch || prev.currentEpoch !== next.currentEpoch);
   }
 }

@@ -1,5 +1,6 @@
 import { ConfigError } from '../core/index.js';
-import type { ProtocolName } from '../core/index.js';
+import { defaultLimits } from '../core/index.js';
+import type { Limits, ProtocolName } from '../core/index.js';
 
 /**
  * What a simulation run is made of. A run is a pure function of (seed, options): every random
@@ -59,6 +60,18 @@ export interface SimOptions {
   /** Mean time between injected faults in the safety phase. */
   readonly faultIntervalUs: number;
   readonly corruptionPolicy: CorruptionPolicy;
+  /**
+   * Replica limits: `default` (core defaults), `tiny` (one entry per message, small snapshot
+   * chunks, a short inflight window: exposes commit rules that batching hides), or `random`
+   * (chosen per seed).
+   */
+  readonly limitsProfile: 'default' | 'tiny' | 'random';
+  /** Probability of a crash right after a Ready became durable and its messages left (FAULTS.md #8). */
+  readonly crashPointP: number;
+  /** The same, when the Ready persisted a new promise (Raft vote, Paxos promise, Zab epoch). */
+  readonly crashAfterPromiseP: number;
+  /** Raft PreVote/CheckQuorum (§9.6): both settings must be safe; `random` picks one per seed. */
+  readonly preVote: 'on' | 'off' | 'random';
   /** Checkpoint the state machine and compact the log every this many applied entries (0: never). */
   readonly snapshotEvery: number;
   /** Trace events kept for the violation report. */
@@ -87,6 +100,10 @@ export const defaultSimOptions: SimOptions = {
   opTimeoutUs: 1_000_000,
   faultIntervalUs: 300_000,
   corruptionPolicy: 'wipe',
+  limitsProfile: 'random',
+  crashPointP: 0.005,
+  crashAfterPromiseP: 0.2,
+  preVote: 'random',
   snapshotEvery: 40,
   traceTailMax: 40,
   eventsMax: 3_000_000,
@@ -122,3 +139,10 @@ export function parseFaults(spec: string): Set<FaultKind> {
   }
   return out;
 }
+
+export const tinyLimits: Limits = {
+  ...defaultLimits,
+  maxMessageBytes: 64,
+  inflightMax: 4,
+  snapshotChunkBytes: 256,
+};

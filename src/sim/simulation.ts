@@ -1,4 +1,4 @@
-import { ConfigError, makeConfig, Rng } from '../core/index.js';
+import { ConfigError, defaultLimits, makeConfig, Rng } from '../core/index.js';
 import type { Message, NodeId, ProtocolModule } from '../core/index.js';
 import { getProtocol } from '../protocols/index.js';
 import { checkHistory } from '../check/linearizable.js';
@@ -13,7 +13,7 @@ import { Nemesis } from './nemesis.js';
 import { SimNetwork } from './network.js';
 import type { NetworkStats } from './network.js';
 import { SimNode } from './node.js';
-import { driverMutants, simOptions } from './options.js';
+import { driverMutants, simOptions, tinyLimits } from './options.js';
 import type { SimOptions } from './options.js';
 import { EventQueue } from './queue.js';
 import { Trace } from './trace.js';
@@ -47,6 +47,8 @@ export interface SimResult {
   readonly history: readonly HistoryEvent[];
   readonly linearizability: LinearizabilityReport | null;
   readonly convergedAtUs: number | null;
+  readonly limitsProfile: 'default' | 'tiny';
+  readonly preVote: boolean;
   readonly stats: SimStats;
 }
 
@@ -76,6 +78,8 @@ export class Simulation {
   private decodeErrors = 0;
   private converged: number | null = null;
   private violationTime = 0;
+  readonly limitsProfile: 'default' | 'tiny';
+  readonly preVote: boolean;
 
   constructor(readonly seed: number, options: Partial<SimOptions> = {}) {
     this.opts = simOptions(options);
@@ -97,12 +101,19 @@ export class Simulation {
     const config = makeConfig(ids);
     const protocolMutants = new Set([...this.opts.mutants].filter((m) => !driverMutantNames.has(m)));
     const nodeRng = this.rng.fork('nodes');
+    const profile = this.opts.limitsProfile === 'random'
+      ? (this.rng.fork('limits').chance(0.5) ? 'tiny' : 'default')
+      : this.opts.limitsProfile;
+    const limits = profile === 'tiny' ? tinyLimits : defaultLimits;
+    this.limitsProfile = profile;
+    const preVote = this.opts.preVote === 'random' ? this.rng.fork('prevote').chance(0.5) : this.opts.preVote === 'on';
+    this.preVote = preVote;
     ids.forEach((id, i) => {
       this.nodeIndex.set(id, i);
       this.nodes.push(new SimNode({
         id, config, protocol: this.protocol, mutants: protocolMutants,
         ackBeforeFsync: this.opts.mutants.has('ack-before-fsync'),
-        electionTicks: this.opts.electionTicks, heartbeatTicks: this.opts.heartbeatTicks,
+        electionTicks: this.opts.electionTicks, heartbeatTicks: this.opts.heartbeatTicks, limits, preVote,
         snapshotEvery: this.opts.snapshotEvery, inboxMax: 4096,
       }, this.nodeHost(), nodeRng.fork(id)));
     });
@@ -128,6 +139,7 @@ export class Simulation {
         const e = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
         this.invariants.violate(Invariant.ReplicaAssertion, `${node} threw ${e}`, node);
       },
+      afterDurable: (node, promised) => this.maybeCrashPoint(node, promised),
     };
   }
 
@@ -194,6 +206,22 @@ export class Simulation {
     const torn = n.crash(this.faultRng, tear);
     if (torn) this.count('torn-write');
     this.trace(`crash ${n.id}${torn ? ' (torn write)' : ''}`);
+  }
+
+  /**
+   * FAULTS.md #8, crash at a named point: right after a Ready's writes became durable and its
+   * messages left (after a vote or an ACK went out), then a quick restart, so the node meets the
+   * same term again with only what its disk kept.
+   */
+  private maybeCrashPoint(node: NodeId, promised: boolean): void {
+    if (!this.opts.faults.has('crash') || !this.nemesis.isActive) return;
+    const p = promised ? this.opts.crashAfterPromiseP : this.opts.crashPointP;
+    if (!this.faultRng.chance(p) || !this.nemesis.mayTakeDown()) return;
+    const i = this.nodeIndex.get(node) as number;
+    const n = this.nodes[i] as SimNode;
+    this.crash(i, false);
+    this.count(promised ? 'crash-after-promise' : 'crash-after-durable');
+    this.schedule(this.time + this.faultRng.int(100, promised ? 3_000 : 30_000), { k: 'restart', node: i, inc: n.incarnation, wipe: false });
   }
 
   private restart(i: number, wipe: boolean): void {
@@ -336,7 +364,7 @@ export class Simulation {
   }
 
   private onPhase(phase: 'heal' | 'stop-clients' | 'end'): boolean {
-    this.trace(`phase ${phase}`);
+    if (phase !== 'stop-clients' || this.workload.writesAfterHeal > 0) this.trace(`phase ${phase}`);
     switch (phase) {
       case 'heal':
         this.nemesis.healAll();
@@ -353,6 +381,12 @@ export class Simulation {
         });
         return false;
       case 'stop-clients':
+        // Clients keep going until the healed cluster has acknowledged a write: that is the
+        // "commits again" half of liveness, and stopping earlier would make it unobservable.
+        if (this.opts.clients > 0 && this.workload.writesAfterHeal === 0) {
+          this.schedule(this.time + 50_000, { k: 'phase', phase: 'stop-clients' });
+          return false;
+        }
         this.workload.stop();
         this.schedule(this.time, { k: 'probe' });
         return false;
@@ -406,6 +440,8 @@ export class Simulation {
       history: this.workload.history,
       linearizability: lin,
       convergedAtUs: this.converged,
+      limitsProfile: this.limitsProfile,
+      preVote: this.preVote,
       stats: {
         network: { ...this.network.stats },
         faults: { ...this.faults },

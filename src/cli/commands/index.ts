@@ -5,6 +5,8 @@ import { registerCluster } from './cluster.js';
 import { registerKv } from './kv.js';
 import { registerStatus } from './status.js';
 import { registerDemo } from './demo.js';
+import { registerSim } from './sim.js';
+import { registerCheck } from './check.js';
 
 /**
  * Every subcommand registers itself here: one import and one call per command file, so that
@@ -18,4 +20,6 @@ export function registerCommands(program: Command): void {
   registerKv(program);
   registerStatus(program);
   registerDemo(program);
+  registerSim(program);
+  registerCheck(program);
 }
