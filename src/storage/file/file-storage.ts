@@ -83,7 +83,7 @@ export class FileStorage implements Storage {
     this.segmentBytesMax = options.segmentBytesMax ?? defaultSegmentBytesMax;
     this.recordBytesMax = options.recordBytesMax ?? defaultRecordBytesMax;
     this.snapshotsKept = options.snapshotsKept ?? 2;
-    for (const [name, v, min] of [['segmentBytesMax', this.segmentBytesMax, 1024], ['recordBytesMax', this.recordBytesMax, 64], ['snapshotsKept', this.snapshotsKept, 1]] as const) {
+    for (const [name, v, min] of [['segmentBytesMax', this.segmentBytesMax, 128], ['recordBytesMax', this.recordBytesMax, 64], ['snapshotsKept', this.snapshotsKept, 1]] as const) {
       if (!Number.isSafeInteger(v) || v < min) throw new ConfigError(`FileStorage ${name} must be an integer >= ${min}, got ${v}`);
     }
     this.walDir = join(dir, walDirName);

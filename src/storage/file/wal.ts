@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import {
   CorruptionError, DecodeError, Reader, TooLargeError, Writer, assert, decodeEntry, decodeHardState, encodeEntry,
   encodeHardState,
@@ -99,7 +100,7 @@ export async function scanWal(dir: string, layer: FileLayer, failpoints: Failpoi
     const size = await layer.size(path);
     if (size > fileBytesMax) throw corrupt(path, fileBytesMax, `segment of ${size} bytes exceeds the bound of ${fileBytesMax}`);
     const b = await layer.readFile(path);
-    const seed = segmentSeed(b, path, isLast, opts.recordBytesMax);
+    const seed = segmentSeed(b, path, isLast);
     if (seed === null) {
       // A roll that died before its header was durable: nothing in it was ever acknowledged.
       failpoints.hit(Failpoint.RecoverBeforeTruncate);
@@ -140,21 +141,25 @@ export async function scanWal(dir: string, layer: FileLayer, failpoints: Failpoi
   return { segments, ops, crc, hasRecords };
 }
 
-/** The chain seed a segment's header declares, or null for a last segment whose header is torn. */
-function segmentSeed(b: Uint8Array, path: string, isLast: boolean, recordBytesMax: number): number | null {
+/**
+ * The chain seed a segment's header declares, or null for a last segment whose header never
+ * became durable (a roll that died before its fsync: nothing after it was ever written).
+ */
+function segmentSeed(b: Uint8Array, path: string, isLast: boolean): number | null {
+  const torn = (): null => {
+    if (isLast) return null;
+    throw corrupt(path, 0, 'segment header cut short (not the last segment, so not a torn write)');
+  };
+  if (b.length < recordHeaderBytes || b.every((x) => x === 0)) return torn();
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const len = b.length >= recordHeaderBytes ? view.getUint32(0, false) : 0;
-  const complete = b.length >= recordHeaderBytes && len <= 64 && b.length >= recordHeaderBytes + len;
-  if (!complete || b[4] !== RecordType.SegmentHeader) {
-    if (isLast && (!complete || b.every((x) => x === 0))) return null;
-    throw corrupt(path, 0, 'segment header unreadable');
-  }
+  if (crc32(b.subarray(0, 9)) !== view.getUint32(9, false)) throw corrupt(path, 0, 'segment header checksum mismatch');
+  const len = view.getUint32(0, false);
+  if (b[4] !== RecordType.SegmentHeader || len > 64) throw corrupt(path, 0, 'first record is not a segment header');
+  if (b.length < recordHeaderBytes + len) return torn();
   try {
     return decodeSegmentHeader(b.subarray(recordHeaderBytes, recordHeaderBytes + len)).prevCrc;
   } catch (err) {
-    // The header record's own checksums are checked by the scan; this only guards the decode.
-    void recordBytesMax;
-    throw corrupt(path, recordHeaderBytes, 'segment header undecodable', err);
+    throw corrupt(path, 0, 'segment header does not decode', err);
   }
 }
 
