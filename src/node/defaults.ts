@@ -3,8 +3,9 @@
  * leader's death or freeze to the first write acknowledged through another node should have a
  * p50 of at most 300 ms and a maximum under 1 s, without spurious elections under load.
  *
- * - A tick every 10 ms. Timers coalesce when the event loop is busy, so a stalled loop delivers
- *   fewer ticks, never a burst: a busy node is slower to time out, not quicker.
+ * - A tick every 10 ms of the monotonic clock. A late timer callback delivers the ticks it owes,
+ *   up to maxTicksPerTimer: on a loaded machine timeouts keep to real time (failover does not
+ *   stretch with the load), while a paused process does not time out in one burst on waking.
  * - Heartbeats every 3 ticks (30 ms): a follower hears from a healthy leader ~5 times per
  *   minimum election timeout, so one late heartbeat (GC pause, fsync stall, a burst of
  *   client traffic) never starts an election.
@@ -18,6 +19,8 @@
  */
 export const nodeDefaults = {
   tickMs: 10,
+  /** Ticks one timer callback may deliver to catch up with the clock. */
+  maxTicksPerTimer: 3,
   electionTicks: 12,
   heartbeatTicks: 3,
   /** Take a checkpoint (snapshot + log compaction) every N applied entries. */

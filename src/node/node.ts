@@ -79,6 +79,7 @@ export class QuorateNode {
   private draining = false;
   private drainDone: Promise<void> = Promise.resolve();
   private tickTimer: ReturnType<typeof setInterval> | undefined;
+  private nextTickAtMs = 0;
   private helloTimer: ReturnType<typeof setInterval> | undefined;
   private readonly peerUrls = new Map<NodeId, string>();
   private readonly proposals: PendingTable<string, KvResult>;
@@ -168,6 +169,7 @@ export class QuorateNode {
     this.opts.transport.onMessage((from, group, payload) => this.onFrame(from, group, payload));
     await this.opts.transport.start();
     this.state = 'running';
+    this.nextTickAtMs = performance.now() + this.opts.tickMs;
     this.tickTimer = setInterval(() => this.onTick(), this.opts.tickMs);
     this.helloTimer = setInterval(() => this.sayHello(), this.opts.helloEveryMs);
     this.sayHello();
@@ -447,10 +449,23 @@ export class QuorateNode {
 
   // ---- inputs ----------------------------------------------------------------------------
 
+  /**
+   * Ticks follow the monotonic clock, not the count of timer callbacks: on a busy machine the
+   * interval fires late, and counting callbacks would stretch every timeout (failover) with the
+   * load. The catch-up is bounded by maxTicksPerTimer, so a process that was paused (GC, SIGSTOP)
+   * does not time out in one burst before it has read the heartbeats waiting in its sockets.
+   */
   private onTick(): void {
     if (this.state !== 'running') return;
-    this.replica.tick();
-    this.kick();
+    const now = performance.now();
+    let n = 0;
+    while (this.nextTickAtMs <= now && n < nodeDefaults.maxTicksPerTimer) {
+      this.replica.tick();
+      this.nextTickAtMs += this.opts.tickMs;
+      n++;
+    }
+    if (this.nextTickAtMs <= now) this.nextTickAtMs = now + this.opts.tickMs; // drop the rest of the debt
+    if (n > 0) this.kick();
   }
 
   private onFrame(from: NodeId, group: number, payload: Uint8Array): void {
