@@ -85,6 +85,29 @@ describe('tcp: bad input on the peer port', () => {
     }
   });
 
+  test('a valid stream written one byte at a time over the socket decodes to the same frames', async () => {
+    const h = await startTcpCluster(['a', 'b', 'c']);
+    try {
+      await h.node('c').stop();
+      const inbox = new Inbox(h.node('b'));
+      const raw = await RawPeer.connect(h.addresses.b!.port);
+      raw.hello('c', 'b');
+      await waitFor(() => raw.reply() !== null, 'handshake reply');
+      const frames = Array.from({ length: 20 }, (_, i) => encodeFrame(i, bytes(`frame-${i}-${'x'.repeat(i * 7)}`)));
+      const stream = Buffer.concat(frames);
+      for (let i = 0; i < stream.length; i++) {
+        raw.write(stream.subarray(i, i + 1));
+        if (i % 16 === 0) await new Promise((r) => setImmediate(r));
+      }
+      await waitFor(() => inbox.from('c').length === 20, 'all frames');
+      assert.deepEqual(inbox.from('c').map((f) => f.group), Array.from({ length: 20 }, (_, i) => i));
+      assert.deepEqual(inbox.texts('c'), Array.from({ length: 20 }, (_, i) => `frame-${i}-${'x'.repeat(i * 7)}`));
+      assert.equal(raw.closed, false);
+    } finally {
+      await h.stop();
+    }
+  });
+
   test('data before a handshake, or a second handshake, is refused', async () => {
     const h = await startTcpCluster(['a', 'b']);
     try {
@@ -94,6 +117,14 @@ describe('tcp: bad input on the peer port', () => {
       assert.equal(raw.reply()?.kind, 'refuse');
       const r = raw.reply();
       assert.ok(r?.kind === 'refuse' && r.reason === RefuseReason.Malformed);
+
+      await h.node('a').stop();
+      const twice = await RawPeer.connect(h.addresses.b!.port);
+      twice.hello('a', 'b');
+      await waitFor(() => twice.reply() !== null, 'accept');
+      twice.hello('a', 'b');
+      await waitFor(() => twice.closed, 'close after a second hello');
+      assert.ok(h.events.get('b')!.some((e) => e.kind === 'decode_error' && /second handshake/.test(e.detail)));
     } finally {
       await h.stop();
     }

@@ -8,7 +8,9 @@ import type { TransportEvent } from '../../src/transport/events.js';
 import { certificateIdentities } from '../../src/transport/identity.js';
 import { runTransportCompliance, Inbox, bytes, settle, waitFor } from './compliance.js';
 import { TestCa } from './certs.js';
-import { loopback, startTcpCluster } from './tcp-helpers.js';
+import { freePort, loopback, startTcpCluster } from './tcp-helpers.js';
+import { TcpTransport } from '../../src/transport/tcp.js';
+import { ProxyMesh } from '../../src/chaos/proxy.js';
 
 const ca = TestCa.create();
 const material = new Map<NodeId, TlsMaterial>();
@@ -114,6 +116,36 @@ describe('tcp+tls: mutual authentication by node id', () => {
     } finally {
       otherCa.dispose();
       await h.stop();
+    }
+  });
+
+  test('mutual TLS works through the chaos proxy mesh (identity is checked by node id, not address)', async () => {
+    const listen: Record<string, { host: string; port: number }> = {};
+    for (const id of ['a', 'b']) listen[id] = { host: loopback, port: await freePort() };
+    const mesh = await ProxyMesh.create(listen);
+    const nodes = ['a', 'b'].map((id) => new TcpTransport({
+      id, clusterId: 'tls-mesh', listen: listen[id]!, peers: mesh.peersFor(id), tls: materialFor(id),
+      backoff: { initialMs: 5, maxMs: 50 },
+    }));
+    try {
+      for (const t of nodes) await t.start();
+      const inB = new Inbox(nodes[1]!);
+      await waitFor(() => {
+        nodes[0]!.send('b', 0, bytes('through the proxy'));
+        return inB.frames.length > 0;
+      }, 'a frame through the proxy');
+      assert.ok(mesh.link('a', 'b').stats().bytesForwarded.forward > 0);
+      mesh.cutOneWay('a', 'b');
+      mesh.heal();
+      mesh.resetAll();
+      const before = inB.frames.length;
+      await waitFor(() => {
+        nodes[0]!.send('b', 0, bytes('after reset'));
+        return inB.frames.length > before;
+      }, 'reconnected through the proxy');
+    } finally {
+      await Promise.all(nodes.map((t) => t.stop()));
+      await mesh.stop();
     }
   });
 
