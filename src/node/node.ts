@@ -15,6 +15,7 @@ import type { Transport } from '../transport/transport.js';
 import { nodeDefaults } from './defaults.js';
 import { BadRequestError, NoQuorumError, NotLeaderError, OverloadedError, StoppedError, TimeoutError } from './errors.js';
 import { PendingTable } from './pending.js';
+import { ticksDue } from './ticks.js';
 import { decodePeerMessage, encodePeerMessage, nodeGroup } from './peer-messages.js';
 import type { ForwardOutcome, PeerMessage } from './peer-messages.js';
 import type { NodeEvent, NodeStats, NodeStatus, ReadValue, SnapshotInfo } from './status.js';
@@ -457,15 +458,10 @@ export class QuorateNode {
    */
   private onTick(): void {
     if (this.state !== 'running') return;
-    const now = performance.now();
-    let n = 0;
-    while (this.nextTickAtMs <= now && n < nodeDefaults.maxTicksPerTimer) {
-      this.replica.tick();
-      this.nextTickAtMs += this.opts.tickMs;
-      n++;
-    }
-    if (this.nextTickAtMs <= now) this.nextTickAtMs = now + this.opts.tickMs; // drop the rest of the debt
-    if (n > 0) this.kick();
+    const due = ticksDue(this.nextTickAtMs, performance.now(), this.opts.tickMs, nodeDefaults.maxTicksPerTimer);
+    this.nextTickAtMs = due.nextTickAtMs;
+    for (let i = 0; i < due.ticks; i++) this.replica.tick();
+    if (due.ticks > 0) this.kick();
   }
 
   private onFrame(from: NodeId, group: number, payload: Uint8Array): void {
