@@ -137,6 +137,8 @@ export class Leader {
 
   private sendNewEpoch(peer: Peer): void {
     peer.phase = 'newepoch';
+    peer.sentIndex = 0;
+    peer.inflight = [];
     this.r.send({ type: 'newepoch', from: this.r.id, to: peer.id, epoch: this.epoch });
   }
 
@@ -217,6 +219,11 @@ export class Leader {
   private sendTxns(peer: Peer, type: 'diff' | 'proposal', upTo: number): void {
     const r = this.r;
     const maxBytes = r.opts.limits.maxMessageBytes;
+    if (peer.sentIndex < upTo && peer.sentIndex + 1 < r.history.firstIndex) {
+      // We compacted past what it has: only a new handshake (and a SNAP) can bring it back.
+      this.sendNewEpoch(peer);
+      return;
+    }
     while (peer.sentIndex < upTo) {
       if (type === 'proposal' && peer.inflight.length >= r.opts.limits.inflightMax) return;
       const batch: Entry[] = [];
