@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QuorateClient } from '../client/index.js';
+import type { QuorateClientOptions } from '../client/index.js';
 import { availableProtocols } from '../protocols/index.js';
 import type { Availability, BenchClient, ClusterSpec, SystemDriver } from './driver.js';
 import { putAll } from './load.js';
@@ -38,7 +39,12 @@ export class QuorateDriver implements SystemDriver {
   private servers: SpawnedServer[] = [];
   private endpoints: string[] = [];
 
-  constructor(readonly protocol: string, readonly cpuProfileDir: string | null = null) {
+  constructor(
+    readonly protocol: string,
+    readonly cpuProfileDir: string | null = null,
+    /** Client settings beyond the endpoints (experiments); the bench command uses the defaults. */
+    readonly clientOptions: Omit<QuorateClientOptions, 'endpoints'> = {},
+  ) {
     this.system = `quorate-${protocol}`;
   }
 
@@ -85,7 +91,7 @@ export class QuorateDriver implements SystemDriver {
     // which one it tries first, as the other systems' clients are spread over members.
     const n = this.endpoints.length;
     const endpoints = Array.from({ length: n }, (_, i) => this.endpoints[(member + i) % n] as string);
-    const client = new QuorateClient({ endpoints });
+    const client = new QuorateClient({ ...this.clientOptions, endpoints });
     return Promise.resolve({
       put: async (key, value) => {
         await client.put(key, printable(value));
