@@ -213,6 +213,10 @@ export class LinkProxy {
   }
 }
 
+export function isHealthy(f: Faults): boolean {
+  return !f.blackhole && !f.paused && f.delayMs === 0 && f.jitterMs === 0 && f.resetProbability === 0;
+}
+
 function directions(d: DirectionSelector): Direction[] {
   return d === 'both' ? [Direction.Forward, Direction.Backward] : [d];
 }
@@ -419,17 +423,23 @@ export class ProxyMesh {
     const ids = Object.keys(nodes).sort();
     const targets = new Map(ids.map((id) => [id, nodes[id] as Address]));
     const links = new Map<string, LinkProxy>();
-    for (const from of ids) {
-      for (const to of ids) {
-        if (from === to) continue;
-        const p = new LinkProxy({
-          target: targets.get(to) as Address, name: `${from}→${to}`,
-          ...(options.random === undefined ? {} : { random: options.random }),
-          ...(options.maxHeldBytes === undefined ? {} : { maxHeldBytes: options.maxHeldBytes }),
-        });
-        await p.start();
-        links.set(key(from, to), p);
+    try {
+      for (const from of ids) {
+        for (const to of ids) {
+          if (from === to) continue;
+          const p = new LinkProxy({
+            target: targets.get(to) as Address, name: `${from}→${to}`,
+            ...(options.random === undefined ? {} : { random: options.random }),
+            ...(options.maxHeldBytes === undefined ? {} : { maxHeldBytes: options.maxHeldBytes }),
+          });
+          links.set(key(from, to), p);
+          await p.start();
+        }
       }
+    } catch (err) {
+      // Do not leave half a mesh listening.
+      await Promise.all([...links.values()].map((p) => p.stop()));
+      throw err;
     }
     return new ProxyMesh(targets, links);
   }
@@ -487,6 +497,21 @@ export class ProxyMesh {
 
   delay(from: NodeId, to: NodeId, delayMs: number, jitterMs = 0): void {
     this.link(from, to).delay(delayMs, jitterMs, Direction.Forward);
+  }
+
+  /** Every link that currently has a fault, in sorted order: for chaos reports. */
+  faults(): Array<{ from: NodeId; to: NodeId; forward: Faults; backward: Faults }> {
+    const out: Array<{ from: NodeId; to: NodeId; forward: Faults; backward: Faults }> = [];
+    for (const from of this.nodes) {
+      for (const to of this.nodes) {
+        if (from === to) continue;
+        const p = this.link(from, to);
+        const forward = p.faultsOf(Direction.Forward);
+        const backward = p.faultsOf(Direction.Backward);
+        if (!isHealthy(forward) || !isHealthy(backward)) out.push({ from, to, forward, backward });
+      }
+    }
+    return out;
   }
 
   /** Resets every connection on every link. */

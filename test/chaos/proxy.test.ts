@@ -313,6 +313,8 @@ describe('ProxyMesh with real TCP transports', () => {
       await reaches(nodes, inboxes, 'a', 'b', 'warm');
       await reaches(nodes, inboxes, 'b', 'a', 'warm');
       mesh.isolate('a');
+      assert.deepEqual(mesh.faults().map((f) => `${f.from}→${f.to}`), ['a→b', 'a→c', 'b→a', 'c→a']);
+      assert.ok(mesh.faults().every((f) => f.forward.blackhole && f.backward.blackhole));
       for (let i = 0; i < 20; i++) {
         nodes.get('a')!.send('b', 0, bytes('cut'));
         nodes.get('b')!.send('a', 0, bytes('cut'));
@@ -322,6 +324,7 @@ describe('ProxyMesh with real TCP transports', () => {
       assert.ok(!inboxes.get('b')!.texts('a').includes('cut'));
       assert.ok(!inboxes.get('a')!.texts('b').includes('cut'));
       mesh.heal();
+      assert.deepEqual(mesh.faults(), []);
       await reaches(nodes, inboxes, 'a', 'b', 'healed');
       await reaches(nodes, inboxes, 'b', 'a', 'healed');
     } finally {
@@ -355,7 +358,9 @@ describe('ProxyMesh with real TCP transports', () => {
       for (let i = 0; i < 500; i++) assert.equal(nodes.get('a')!.send('b', 0, bytes(`p${i}`)), true);
       await settle();
       assert.equal(inboxes.get('b')!.texts('a').filter((t) => t.startsWith('p')).length, 0);
+      assert.equal(mesh.faults().length, 1);
       mesh.resume('a', 'b');
+      assert.deepEqual(mesh.faults(), [], 'a resumed link is healthy again');
       const want = Array.from({ length: 500 }, (_, i) => `p${i}`);
       await waitFor(() => inboxes.get('b')!.texts('a').filter((t) => t.startsWith('p')).length === 500, 'held frames');
       assert.deepEqual(inboxes.get('b')!.texts('a').filter((t) => t.startsWith('p')), want);
