@@ -1,0 +1,273 @@
+import { ConfigError, EntryType, assert, quorumMin } from '../../core/index.js';
+import type {
+  ClusterConfig,
+  NodeId,
+  RaftHardState,
+  ReadFailure,
+  ReadFailureReason,
+  ReadState,
+  Ready,
+  ReplicaOptions,
+  SnapshotInstall,
+  SnapshotSource,
+} from '../../core/index.js';
+import { RaftLog } from './log.js';
+import type { InstallSnapshot, RaftMessage } from './messages.js';
+import { Progress } from './progress.js';
+import { ForwardedReads, ReadQueue } from './read-only.js';
+
+/** Raft's roles, in the dissertation's words (PreCandidate is §9.6). */
+export const RaftRole = {
+  Follower: 'follower',
+  PreCandidate: 'precandidate',
+  Candidate: 'candidate',
+  Leader: 'leader',
+} as const;
+export type RaftRole = (typeof RaftRole)[keyof typeof RaftRole];
+
+/** The known-bad variants (ReplicaOptions.mutants); see index.ts for their descriptions. */
+export const RaftMutant = {
+  CommitOldTerm: 'commit-old-term',
+  ForgetVote: 'forget-vote',
+  VoteIgnoresLog: 'vote-ignores-log',
+  ReadNoBarrier: 'read-no-barrier',
+  TruncateCommitted: 'truncate-committed',
+  NoNoop: 'no-noop',
+} as const;
+
+export type Outgoing = RaftMessage extends infer M ? (M extends RaftMessage ? Omit<M, 'from' | 'term'> & { term?: number } : never) : never;
+
+/**
+ * The state every part of a Raft replica shares, and the role transitions. The replica is built
+ * in layers, one idea per file: this (state and transitions), replication.ts (the log on both
+ * sides of AppendEntries and InstallSnapshot), raft.ts (elections, reads, proposals, Ready).
+ */
+export abstract class RaftState {
+  readonly id: NodeId;
+  protected readonly opts: ReplicaOptions;
+  protected config: ClusterConfig;
+  readonly log: RaftLog;
+
+  // Persistent state (Figure 2): persisted through Ready.hardState before any message of its Ready.
+  protected term = 0;
+  protected vote: NodeId | null = null;
+  protected persisted: RaftHardState;
+
+  protected role: RaftRole = RaftRole.Follower;
+  protected lead: NodeId | null = null;
+  protected electionElapsed = 0;
+  protected heartbeatElapsed = 0;
+  /** Drawn from [electionTicks, 2 * electionTicks) on every role change (§5.2). */
+  protected randomizedElectionTicks = 0;
+  protected votes = new Map<NodeId, boolean>();
+
+  /** Leader only: one Progress per other member, in sorted order. */
+  protected prs = new Map<NodeId, Progress>();
+  /** Leader only: first index of this term (the no-op); reads wait until it commits (§6.4). */
+  protected termStartIndex = 0;
+  protected leadTransferee: NodeId | null = null;
+  /** Bytes of this leader's entries not yet committed; bounded by limits.uncommittedBytesMax. */
+  protected uncommittedBytes = 0;
+  /** Proposals accepted since the last ready(), packed into one entry there (batching). */
+  protected proposals: Uint8Array[] = [];
+  protected proposalBytes = 0;
+
+  protected readonly reads: ReadQueue;
+  protected readonly forwarded: ForwardedReads;
+  protected readRound = 0;
+  protected readRoundWanted = false;
+  /** Ticks since this replica started: the clock of lease reads. */
+  protected nowTicks = 0;
+  /** Leader only, lease reads: the tick each recent heartbeat round was sent. */
+  protected roundSentAt = new Map<number, number>();
+
+  protected snapshotSource: SnapshotSource | null;
+  protected incoming: { meta: InstallSnapshot['meta']; totalBytes: number; chunks: Uint8Array[]; received: number } | null = null;
+  protected pendingInstall: SnapshotInstall | null = null;
+
+  /** Wiped storage (ReplicaOptions.lostState): no vote or campaign until commit >= catchUpIndex. */
+  protected lostState: boolean;
+  protected catchUpIndex: number | null = null;
+
+  protected msgs: RaftMessage[] = [];
+  protected readStatesOut: ReadState[] = [];
+  protected readFailuresOut: ReadFailure[] = [];
+  protected outstanding: Ready | null = null;
+
+  constructor(opts: ReplicaOptions) {
+    validateOptions(opts);
+    this.opts = opts;
+    this.id = opts.id;
+    const snap = opts.recovered.snapshot;
+    this.snapshotSource = snap;
+    this.config = snap?.meta.config ?? opts.config;
+    if (!this.isMember(this.id)) throw new ConfigError(`${this.id} is not a member of ${JSON.stringify(this.config)}`);
+    this.log = new RaftLog(snap?.meta.index ?? 0, snap?.meta.id ?? 0, opts.recovered.entries);
+    const hs = opts.recovered.hardState;
+    if (hs !== null && hs.kind !== 'raft') throw new ConfigError(`recovered a ${hs.kind} hard state, not raft`);
+    this.term = hs?.term ?? 0;
+    this.vote = this.mutant(RaftMutant.ForgetVote) ? null : (hs?.vote ?? null);
+    this.log.commit = Math.min(Math.max(hs?.commit ?? 0, this.log.snapshotIndex), this.log.lastIndex());
+    this.persisted = { kind: 'raft', term: this.term, vote: hs?.vote ?? null, commit: this.log.commit };
+    this.lostState = opts.lostState;
+    this.reads = new ReadQueue(opts.limits.pendingReadsMax);
+    this.forwarded = new ForwardedReads(opts.limits.pendingReadsMax);
+    this.becomeFollower(this.term, null);
+  }
+
+  // ---------------------------------------------------------------- membership and small helpers
+
+  protected mutant(name: string): boolean {
+    return this.opts.mutants.has(name);
+  }
+
+  protected isMember(id: NodeId): boolean {
+    return this.config.voters.includes(id) || this.config.learners.includes(id);
+  }
+
+  protected isVoter(id: NodeId): boolean {
+    return this.config.voters.includes(id);
+  }
+
+  /** Whether this replica may vote and campaign now: a voter that is not catching up after a wipe. */
+  protected canVote(): boolean {
+    return this.isVoter(this.id) && !this.lostState;
+  }
+
+  /** Other members in sorted order (voters then learners, each sorted). */
+  protected peers(): NodeId[] {
+    return [...this.config.voters, ...this.config.learners].filter((p) => p !== this.id);
+  }
+
+  protected send(m: Outgoing): void {
+    this.msgs.push({ ...m, from: this.id, term: m.term ?? this.term });
+  }
+
+  protected resetTimers(): void {
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    const t = this.opts.electionTicks;
+    this.randomizedElectionTicks = this.opts.rng.int(t, 2 * t - 1);
+  }
+
+  /**
+   * §6.2 / §4.2.3: a voter that heard from a leader within the election timeout ignores votes.
+   * With lease reads, a replica that just started does too: it may have acknowledged a leader's
+   * lease before it crashed and no longer knows it.
+   */
+  protected inLease(): boolean {
+    if (!this.opts.checkQuorum) return false;
+    if (this.opts.leaseReads && this.nowTicks < this.opts.electionTicks) return true;
+    return this.lead !== null && this.electionElapsed < this.opts.electionTicks;
+  }
+
+  /**
+   * Lease reads (§6.4.1): a quorum acknowledged a heartbeat sent at tick t, so none of them will
+   * vote for another candidate before t + electionTicks of their own ticks. The lease ends a
+   * margin earlier on our clock, which is safe while tick rates drift apart by less than that
+   * margin. A leader handing over leadership (TimeoutNow overrides the voters' lease) has none.
+   */
+  protected leaseValid(): boolean {
+    if (!this.opts.leaseReads || this.leadTransferee !== null) return false;
+    const sent = this.config.voters.map((v) => (v === this.id ? this.nowTicks : (this.prs.get(v)?.ackedSentAt ?? -Infinity)));
+    const margin = Math.ceil(this.opts.electionTicks / leaseMarginDivisor);
+    return quorumMin(sent) + this.opts.electionTicks - margin > this.nowTicks;
+  }
+
+  // ---------------------------------------------------------------------------------- transitions
+
+  protected becomeFollower(term: number, lead: NodeId | null): void {
+    const wasLeader = this.role === RaftRole.Leader;
+    if (term !== this.term) {
+      assert(term > this.term, () => `term going back from ${this.term} to ${term}`);
+      this.term = term;
+      this.vote = null;
+    }
+    this.role = RaftRole.Follower;
+    this.lead = lead;
+    this.resetTimers();
+    this.leaveLeadership(wasLeader);
+  }
+
+  protected becomePreCandidate(): void {
+    assert(this.role !== RaftRole.Leader, 'a leader does not pre-campaign');
+    // §9.6: the term does not change until a quorum says it could win.
+    this.role = RaftRole.PreCandidate;
+    this.lead = null;
+    this.votes = new Map();
+    this.resetTimers();
+    this.failForwarded('dropped');
+  }
+
+  protected becomeCandidate(): void {
+    assert(this.role !== RaftRole.Leader, 'a leader does not campaign');
+    this.term += 1;
+    this.vote = this.id;
+    this.role = RaftRole.Candidate;
+    this.lead = null;
+    this.votes = new Map();
+    this.resetTimers();
+    this.failForwarded('dropped');
+  }
+
+  protected becomeLeader(): void {
+    assert(this.role === RaftRole.Candidate, 'only a candidate becomes leader');
+    this.role = RaftRole.Leader;
+    this.lead = this.id;
+    this.resetTimers();
+    this.prs = new Map();
+    for (const p of this.peers()) {
+      const { inflightMax, inflightBytesMax } = this.opts.limits;
+      this.prs.set(p, new Progress(this.log.lastIndex() + 1, !this.isVoter(p), inflightMax, inflightBytesMax));
+    }
+    this.leadTransferee = null;
+    this.uncommittedBytes = 0;
+    this.readRound = 0;
+    this.roundSentAt = new Map();
+    this.termStartIndex = this.log.lastIndex() + 1;
+    // §5.4.2 / §8: a no-op of the new term lets the leader commit (and learn) everything before it.
+    if (!this.mutant(RaftMutant.NoNoop)) {
+      this.log.append([{ index: this.termStartIndex, id: this.term, type: EntryType.Noop, data: new Uint8Array(0) }]);
+    }
+    this.failForwarded('dropped');
+    this.bcastAppend();
+    if (this.maybeCommit()) this.bcastAppend();
+  }
+
+  protected leaveLeadership(wasLeader: boolean): void {
+    this.prs = new Map();
+    this.leadTransferee = null;
+    this.proposals = [];
+    this.proposalBytes = 0;
+    this.uncommittedBytes = 0;
+    this.readRoundWanted = false;
+    if (wasLeader) {
+      for (const r of this.reads.drain()) this.failRead(r.origin, r.ctx, 'not_leader');
+    }
+  }
+
+  protected abstract bcastAppend(): void;
+  protected abstract maybeCommit(): boolean;
+  protected abstract failRead(origin: NodeId, ctx: number, reason: ReadFailureReason): void;
+  protected abstract failForwarded(reason: ReadFailureReason): void;
+}
+
+/** The lease ends electionTicks / 5 before the followers' vote denial does (clock drift margin). */
+const leaseMarginDivisor = 5;
+
+function validateOptions(o: ReplicaOptions): void {
+  if (o.leaseReads && !o.checkQuorum) throw new ConfigError('leaseReads needs checkQuorum: the lease is the voters\' vote denial');
+  if (!Number.isInteger(o.electionTicks) || o.electionTicks < 1) throw new ConfigError(`electionTicks must be a positive integer, got ${o.electionTicks}`);
+  if (!Number.isInteger(o.heartbeatTicks) || o.heartbeatTicks < 1 || o.heartbeatTicks >= o.electionTicks) {
+    throw new ConfigError(`heartbeatTicks must be in [1, electionTicks), got ${o.heartbeatTicks}`);
+  }
+  for (const [k, v] of Object.entries(o.limits)) {
+    if (!Number.isSafeInteger(v) || v <= 0) throw new ConfigError(`limits.${k} must be a positive integer, got ${String(v)}`);
+  }
+  const snap = o.recovered.snapshot;
+  const base = snap?.meta.index ?? 0;
+  const ents = o.recovered.entries.filter((e) => e.index > base);
+  ents.forEach((e, i) => {
+    if (e.index !== base + 1 + i) throw new ConfigError(`recovered log is not contiguous after ${base}: entry ${i} has index ${e.index}`);
+  });
+}
