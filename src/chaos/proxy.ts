@@ -231,6 +231,7 @@ function checkAddress(a: Address): void {
 class ProxiedConnection {
   private readonly pumps: Pump[];
   private done = false;
+  private closing = false;
 
   constructor(
     private readonly proxy: LinkProxy,
@@ -283,7 +284,24 @@ class ProxiedConnection {
   private onSocketClosed(): void {
     // A close hidden by a blackhole stays hidden: the other end keeps a silent connection.
     if (this.pumps.some((p) => p.hidingClose)) return;
-    this.destroy();
+    // Bytes sent before a close still arrive (after their delay, or after a pause ends), as TCP
+    // would deliver them before the FIN; then the connection finishes.
+    this.closing = true;
+    this.maybeFinish();
+  }
+
+  /** After a close, finishes once no direction still holds bytes. */
+  maybeFinish(): void {
+    if (!this.closing || this.done || this.pumps.some((p) => p.holding)) return;
+    this.done = true;
+    this.proxy.forget(this);
+    for (const p of this.pumps) p.stop();
+    for (const s of [this.client, this.upstream]) {
+      if (s.destroyed) continue;
+      s.end();
+      // end() lets written bytes drain; destroy bounds how long a stuck peer can hold the socket.
+      setTimeout(() => s.destroy(), 1000).unref();
+    }
   }
 }
 
@@ -307,6 +325,11 @@ class Pump {
   private stopped = false;
   lostBytes = false;
   hidingClose = false;
+
+  /** Bytes are waiting in this direction (delayed or paused). */
+  get holding(): boolean {
+    return this.held.length > 0;
+  }
 
   constructor(
     private readonly proxy: LinkProxy,
@@ -387,6 +410,7 @@ class Pump {
     }
     this.scheduleNext(f);
     this.updateReading(f);
+    if (this.held.length === 0) this.conn.maybeFinish();
   }
 
   private scheduleNext(f: Faults): void {

@@ -383,3 +383,13 @@ describe('ProxyMesh with real TCP transports', () => {
     }
   });
 });
+
+test('LinkProxy: bytes sent just before a close still arrive after their delay', () => withProxy(async (proxy, target) => {
+  const c = await Client.connect(proxy.address());
+  c.socket.write('x');
+  await waitFor(() => target.sockets.length === 1, 'connection');
+  proxy.delay(200, 0, 'backward');
+  target.sockets[0]!.end('last words');
+  await waitFor(() => c.closed, 'close after the delayed bytes');
+  assert.equal(c.bytes().toString(), 'last words');
+}));
