@@ -1,11 +1,11 @@
 import {
-  EntryType, assert, entrySizeBytes, memorySnapshotSource, quorumSize,
+  ConfigError, EntryType, assert, entrySizeBytes, memorySnapshotSource, quorumSize,
 } from '../../core/index.js';
 import type {
   ClusterConfig, Entry, NodeId, PaxosHardState, ProposeResult, Ready, ReadFailure, ReadState, Replica,
   ReplicaOptions, ReplicaStatus, SnapshotInstall, SnapshotSource,
 } from '../../core/index.js';
-import { nextBallot, rankOf } from './ballot.js';
+import { ballotStride, nextBallot, rankOf } from './ballot.js';
 import { LeaderState, commandOverheadBytes, packSlot } from './leader.js';
 import { SlotLog } from './log.js';
 import type {
@@ -17,6 +17,22 @@ import { QuorumReads } from './reads.js';
 import { CatchUp } from './catchup.js';
 import { acceptedEntry, acceptedIdBase, chosenEntry, valueOf } from './value.js';
 import type { Value } from './value.js';
+
+/** Bad options are refused with a ConfigError before the replica exists. */
+function validateOptions(opts: ReplicaOptions, config: ClusterConfig): void {
+  const ticks = (n: number): boolean => Number.isSafeInteger(n) && n >= 1;
+  if (!ticks(opts.heartbeatTicks) || !ticks(opts.electionTicks) || opts.electionTicks <= opts.heartbeatTicks) {
+    throw new ConfigError(`paxos needs 1 <= heartbeatTicks < electionTicks, got ${opts.heartbeatTicks} and ${opts.electionTicks}`);
+  }
+  if (config.voters.length > ballotStride) throw new ConfigError(`paxos supports at most ${ballotStride} voters, got ${config.voters.length}`);
+  if (!config.voters.includes(opts.id) && !config.learners.includes(opts.id)) {
+    throw new ConfigError(`${opts.id} is neither a voter nor a learner of the configuration`);
+  }
+  const l = opts.limits;
+  for (const [name, v] of Object.entries(l)) {
+    if (!Number.isSafeInteger(v) || (v as number) < 1) throw new ConfigError(`limits.${name} must be a positive integer, got ${String(v)}`);
+  }
+}
 
 /** Committed entries handed out in one Ready, so a long catch-up is applied in bounded steps. */
 export const committedPerReadyMax = 4096;
@@ -107,11 +123,11 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     this.id = opts.id;
     const rec = opts.recovered;
     this.config = rec.snapshot?.meta.config ?? opts.config;
+    validateOptions(opts, this.config);
     this.voters = this.config.voters;
     this.others = [...this.config.voters, ...this.config.learners].filter((m) => m !== this.id);
     this.rank = rankOf(this.config, this.id);
     this.mutants = opts.mutants;
-    assert(opts.heartbeatTicks >= 1 && opts.electionTicks > opts.heartbeatTicks, 'need 1 <= heartbeatTicks < electionTicks');
     this.resendTicks = 2 * opts.heartbeatTicks;
     this.leaseTicks = opts.electionTicks - Math.max(1, Math.ceil(opts.electionTicks / 4));
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EntryType } from '../../../src/core/index.js';
+import { ConfigError, EntryType } from '../../../src/core/index.js';
 import type { Entry } from '../../../src/core/index.js';
 import { ballotStride, nextBallot, paxos } from '../../../src/protocols/paxos/index.js';
 import type { PaxosMessage } from '../../../src/protocols/paxos/index.js';
@@ -165,3 +165,9 @@ const defaultSmall = {
   maxMessageBytes: 1 << 20, inflightMax: 256, inflightBytesMax: 32 << 20, uncommittedBytesMax: 64 << 20,
   pendingReadsMax: 4096, snapshotChunkBytes: 1 << 20, maxCommandBytes: 1 << 20,
 };
+
+test('bad options are refused with a ConfigError', () => {
+  assert.throws(() => lone('n1', ['n1', 'n2', 'n3'], { electionTicks: 2, heartbeatTicks: 2 }), (e: unknown) => e instanceof ConfigError && /heartbeatTicks < electionTicks/.test(e.message));
+  assert.throws(() => lone('n9', ['n1', 'n2', 'n3']), (e: unknown) => e instanceof ConfigError && /neither a voter nor a learner/.test(e.message));
+  assert.throws(() => lone('n1', ['n1'], { limits: { ...defaultSmall, inflightMax: 0 } }), (e: unknown) => e instanceof ConfigError && /inflightMax/.test(e.message));
+});
