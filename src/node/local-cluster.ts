@@ -224,7 +224,8 @@ export class LocalCluster {
 export function defaultCommand(): { execPath: string; args: string[] } {
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
-    return { execPath: process.execPath, args: ['--import', 'tsx', fileURLToPath(new URL('../cli/main.ts', here))] };
+    // Resolved here, not by the child: the child may run in any working directory.
+    return { execPath: process.execPath, args: ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('../cli/main.ts', here))] };
   }
   return { execPath: process.execPath, args: ['--enable-source-maps', fileURLToPath(new URL('../cli/main.js', here))] };
 }
