@@ -95,6 +95,8 @@ export class TestCluster<M extends Message> {
   private readonly master: Rng;
   private readonly netRng: Rng;
   private dropRate = 0;
+  private duplicateRate = 0;
+  private reorderRate = 0;
 
   constructor(
     private readonly protocol: ProtocolModule<M>,
@@ -234,6 +236,18 @@ export class TestCluster<M extends Message> {
     this.dropRate = p;
   }
 
+  /** Beyond the FIFO API: send some messages twice (drawn from the seeded Rng). */
+  setDuplicateRate(p: number): void {
+    if (!(p >= 0 && p <= 1)) throw new Error(`duplicate rate ${p} outside [0, 1]`);
+    this.duplicateRate = p;
+  }
+
+  /** Beyond the FIFO API: with probability p per delivery round, a link's batch is shuffled. */
+  setReorderRate(p: number): void {
+    if (!(p >= 0 && p <= 1)) throw new Error(`reorder rate ${p} outside [0, 1]`);
+    this.reorderRate = p;
+  }
+
   /** Messages waiting in link queues. */
   inFlight(): number {
     let n = 0;
@@ -250,6 +264,7 @@ export class TestCluster<M extends Message> {
     if (this.filter !== null && !this.filter(m)) return;
     this.sent.push(m);
     q.push(m);
+    if (this.duplicateRate > 0 && this.netRng.chance(this.duplicateRate)) q.push(m);
   }
 
   // ---------------------------------------------------------------------------- time and delivery
@@ -280,7 +295,8 @@ export class TestCluster<M extends Message> {
     for (const key of [...this.queues.keys()].sort()) {
       const q = this.queues.get(key) as M[];
       if (q.length === 0) continue;
-      const batch = q.splice(0, q.length);
+      let batch = q.splice(0, q.length);
+      if (this.reorderRate > 0 && batch.length > 1 && this.netRng.chance(this.reorderRate)) batch = this.netRng.shuffle(batch);
       any = true;
       for (const m of batch) this.deliver(m);
     }

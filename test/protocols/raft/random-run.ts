@@ -85,6 +85,11 @@ export function run(
       c.heal();
     } else if (roll < 0.53) {
       c.setDropRate(rng.chance(0.5) ? 0 : 0.1);
+      // Odd seeds also duplicate and reorder messages (the simulator's network does).
+      if (seed % 2 === 1) {
+        c.setDuplicateRate(rng.chance(0.5) ? 0 : 0.05);
+        c.setReorderRate(rng.chance(0.5) ? 0 : 0.3);
+      }
     } else if (roll < 0.57 && down.length < Math.floor((size - 1) / 2)) {
       c.crash(rng.pick(live));
     } else if (roll < 0.62 && down.length > 0) {
@@ -107,6 +112,8 @@ export function run(
   // Liveness phase: heal everything; the cluster must converge and keep every acknowledged write.
   c.heal();
   c.setDropRate(0);
+  c.setDuplicateRate(0);
+  c.setReorderRate(0);
   for (const id of ids) if (!c.isUp(id)) c.restart(id);
   c.electLeader(2000);
   // A proposal may be dropped if leadership moves before it is logged: propose again, uniquely.
