@@ -7,6 +7,7 @@ import { registerStatus } from './status.js';
 import { registerDemo } from './demo.js';
 import { registerSim } from './sim.js';
 import { registerCheck } from './check.js';
+import { registerSnapshot } from './snapshot.js';
 
 /**
  * Every subcommand registers itself here: one import and one call per command file, so that
@@ -22,4 +23,5 @@ export function registerCommands(program: Command): void {
   registerDemo(program);
   registerSim(program);
   registerCheck(program);
+  registerSnapshot(program);
 }

@@ -1,0 +1,112 @@
+import { createReadStream } from 'node:fs';
+import { readdir, stat, unlink } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { ConfigError, QuorateError, ErrorCode, members, type SnapshotMeta } from '../core/index.js';
+import { Failpoints } from './file/failpoints.js';
+import { FileStorage } from './file/file-storage.js';
+import { realFileLayer } from './file/fs-layer.js';
+import { readSnapshotFile } from './file/snapshot-file.js';
+import { tmpSuffix } from './file/segment-names.js';
+
+/**
+ * Off-cluster backups (DESIGN.md: redundancy): `quorate snapshot save` fetches the newest
+ * snapshot file from a live member, `quorate snapshot restore` seeds a new data directory from
+ * one. Both verify the checksum before anything is kept.
+ */
+
+export interface RestoreResult {
+  readonly meta: SnapshotMeta;
+  readonly dataBytes: number;
+}
+
+/** Seeds an empty (or missing) data directory from a verified snapshot file. */
+export async function restoreSnapshot(file: string, dataDir: string, id?: string): Promise<RestoreResult> {
+  const info = await readSnapshotFile(file);
+  if (id !== undefined && !members(info.meta.config).includes(id)) {
+    throw new ConfigError(`--id ${id} is not a member of the snapshot's configuration (${members(info.meta.config).join(', ')})`);
+  }
+  const existing = await readdir(dataDir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw err;
+  });
+  if (existing.length > 0) {
+    throw new ConfigError(`data directory ${dataDir} is not empty: restore only seeds a fresh directory (move it aside first)`);
+  }
+  const storage = new FileStorage(dataDir, { failpoints: new Failpoints(undefined), layer: realFileLayer });
+  await storage.open();
+  try {
+    // Streamed from the verified file: a large snapshot is never whole in memory.
+    const data = createReadStream(file, { start: info.dataOffset, end: info.dataOffset + info.dataLength - 1, highWaterMark: 1 << 20 });
+    const source = await storage.saveSnapshot(info.meta, info.dataLength === 0 ? new Uint8Array(0) : data);
+    return { meta: source.meta, dataBytes: source.sizeBytes };
+  } finally {
+    await storage.close();
+  }
+}
+
+export class FetchSnapshotError extends QuorateError {
+  override readonly name = 'FetchSnapshotError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Io, message, options);
+  }
+}
+
+export interface SaveResult {
+  readonly endpoint: string;
+  readonly meta: SnapshotMeta;
+  readonly fileBytes: number;
+}
+
+function snapshotUrl(endpoint: string): URL {
+  let url: URL;
+  try {
+    url = new URL('/v1/snapshot', endpoint);
+  } catch (cause) {
+    throw new ConfigError(`endpoint ${endpoint} is not a URL (expected http://host:port)`, { cause });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`endpoint ${endpoint}: only http and https are supported`);
+  return url;
+}
+
+/**
+ * Fetches `GET /v1/snapshot` from the first endpoint that answers with a snapshot whose checksum
+ * verifies, and writes it to `file` atomically (FILE.tmp, fsync, verify, rename, directory fsync).
+ */
+export async function saveSnapshotFromEndpoints(file: string, endpoints: readonly string[], timeoutMs = 60_000): Promise<SaveResult> {
+  if (endpoints.length === 0) throw new ConfigError('--endpoints: give at least one http://host:port');
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new ConfigError(`--timeout must be a positive number of milliseconds, got ${timeoutMs}`);
+  const urls = endpoints.map(snapshotUrl);
+  const failures: string[] = [];
+  const tmp = file + tmpSuffix;
+  for (const [i, url] of urls.entries()) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+      if (!res.ok || res.body === null) {
+        failures.push(`${endpoints[i]}: HTTP ${res.status}`);
+        await res.body?.cancel();
+        continue;
+      }
+      const f = await realFileLayer.openFile(tmp, 'create');
+      try {
+        await f.truncate(0);
+        let at = 0;
+        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+          await f.write(chunk, at);
+          at += chunk.length;
+        }
+        await f.sync();
+      } finally {
+        await f.close();
+      }
+      const info = await readSnapshotFile(tmp);
+      await realFileLayer.rename(tmp, file);
+      await realFileLayer.syncDir(dirname(file));
+      return { endpoint: endpoints[i] as string, meta: info.meta, fileBytes: (await stat(file)).size };
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      if (err instanceof ConfigError) throw err;
+      failures.push(`${endpoints[i]}: ${(err as Error).message}`);
+    }
+  }
+  throw new FetchSnapshotError(`no endpoint gave a valid snapshot for ${basename(file)}: ${failures.join('; ')}`);
+}
