@@ -329,6 +329,10 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
     const stableAfter = entries.at(-1)?.index ?? this.history.stableIndex;
     const hardState = this.nextHardState(Math.min(this.commitIndex, stableAfter));
     const epochAfter = hardState?.currentEpoch ?? this.durableCurrentEpoch;
+    // A message waiting for an epoch or txns this replica gave up on (a resync or a new role
+    // dropped the NEWLEADER, a TRUNC cut the txns) would block the queue forever: it is lost.
+    const epochMax = Math.max(this.currentEpoch, this.pendingNewLeader?.epoch ?? 0);
+    this.queue = this.queue.filter((o) => o.needEpoch <= epochMax && o.needStable <= this.history.lastIndex);
     const messages: ZabMessage[] = [];
     let sent = 0;
     for (const o of this.queue) {
