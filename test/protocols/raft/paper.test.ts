@@ -66,6 +66,44 @@ test('§5.2 / Fig. 2 "Followers": with no leader for an election timeout, a foll
   assert.deepEqual(votes.map((v) => [v.to, v.term, v.lastIndex, v.lastTerm]), [['n2', 2, 2, 1], ['n3', 2, 2, 1]]);
 });
 
+test('Fig. 2 "Followers": granting a vote resets the election timer', () => {
+  const ticksToCampaign = (grantAt9: boolean): number => {
+    const r = withLog('n1', V3, [1], 1);
+    // A stale candidate moves us to term 2 (and is refused): the timer starts there.
+    r.step({ type: 'vote', from: 'n3', to: 'n1', term: 2, lastIndex: 0, lastTerm: 0, transfer: false });
+    let ticks = 0;
+    while (r.status().role === 'follower') {
+      if (ticks === 9 && grantAt9) r.step({ type: 'vote', from: 'n2', to: 'n1', term: 2, lastIndex: 1, lastTerm: 1, transfer: false });
+      r.tick();
+      ticks++;
+    }
+    return ticks;
+  };
+  assert.equal(ticksToCampaign(true) - ticksToCampaign(false), 9, 'the timeout restarted when the vote was granted');
+});
+
+test('Fig. 2 "Candidates": if the election timeout elapses, start a new election in the next term', () => {
+  const r = newRaft('n1', V3);
+  tickN(r, 20);
+  assert.equal(r.status().term, 1);
+  drain(r);
+  tickN(r, 20);
+  assert.equal(r.status().role, 'candidate');
+  assert.equal(r.status().term, 2);
+  assert.deepEqual(only(msgs(r), 'vote').map((m) => m.term), [2, 2]);
+});
+
+test('Fig. 2 "All servers": committed entries are applied in log order, each once', () => {
+  const r = withLog('n1', V3, [1, 1, 1, 1], 1);
+  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, prevIndex: 4, prevTerm: 1, entries: [], commit: 2 });
+  const first = drain(r).flatMap((rd) => rd.committed.map((e) => e.index));
+  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, prevIndex: 4, prevTerm: 1, entries: [], commit: 4 });
+  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, prevIndex: 4, prevTerm: 1, entries: [], commit: 4 });
+  const second = drain(r).flatMap((rd) => rd.committed.map((e) => e.index));
+  assert.deepEqual([first, second], [[1, 2], [3, 4]]);
+  assert.equal(r.status().appliedIndex, 4);
+});
+
 test('§5.2: election timeouts are randomized in [electionTicks, 2 * electionTicks) from the injected Rng', () => {
   const seen = new Set<number>();
   for (let seed = 0; seed < 200; seed++) {
