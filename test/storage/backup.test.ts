@@ -39,7 +39,7 @@ test('restore verifies the snapshot and seeds a fresh data directory that opens 
   const rec = await s.open();
   assert.equal(s.wasEmpty, false);
   assert.deepEqual(rec.snapshot?.meta, { index: 40, id: 3, config });
-  assert.ok(Buffer.from(rec.snapshot!.read(0, source.data.length)).equals(source.data), 'restored data equals the original');
+  assert.ok(Buffer.from(rec.snapshot.read(0, source.data.length)).equals(source.data), 'restored data equals the original');
   assert.deepEqual(rec.entries, []);
   assert.equal(rec.hardState, null);
   await s.save(null, run(41, 41, 4));
