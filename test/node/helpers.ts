@@ -2,8 +2,7 @@ import { makeConfig } from '../../src/core/index.js';
 import type { Message, ProtocolModule } from '../../src/core/index.js';
 import { QuorateNode } from '../../src/node/node.js';
 import type { NodeOptions } from '../../src/node/node.js';
-import { availableProtocols, getProtocol } from '../../src/protocols/index.js';
-import { raft } from '../../src/protocols/raft/index.js';
+import { getProtocol } from '../../src/protocols/index.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 
@@ -107,7 +106,12 @@ export async function waitFor(pred: () => boolean, what: string, timeoutMs = 15_
   }
 }
 
-/** Raft through the registry once it is registered there; until then, its module directly. */
 export function raftModule(): ProtocolModule<Message> {
-  return availableProtocols().includes('raft') ? getProtocol('raft') : (raft);
+  return getProtocol('raft');
+}
+
+/** The protocol the driver tests run: QUORATE_TEST_PROTOCOL (any registered one), else Raft. */
+export function testProtocol(): ProtocolModule<Message> {
+  const name = process.env['QUORATE_TEST_PROTOCOL'];
+  return name === undefined ? raftModule() : getProtocol(name);
 }

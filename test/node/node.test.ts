@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { NotLeaderError } from '../../src/node/errors.js';
-import { InProcessCluster, raftModule, waitFor } from './helpers.js';
+import { availableProtocols, getProtocol } from '../../src/protocols/index.js';
+import { InProcessCluster, waitFor } from './helpers.js';
 
 let cluster: InProcessCluster | null = null;
 afterEach(async () => {
@@ -9,123 +10,127 @@ afterEach(async () => {
   cluster = null;
 });
 
-async function startCluster(overrides = {}): Promise<InProcessCluster> {
-  cluster = new InProcessCluster(raftModule(), 3, overrides);
-  await cluster.start();
-  return cluster;
+/** The driver works for any registered protocol through the Replica contract alone. */
+const protocols = process.env['QUORATE_TEST_PROTOCOL'] === undefined ? availableProtocols() : [process.env['QUORATE_TEST_PROTOCOL']];
+for (const protocol of protocols) {
+  async function startCluster(overrides = {}): Promise<InProcessCluster> {
+    cluster = new InProcessCluster(getProtocol(protocol), 3, overrides);
+    await cluster.start();
+    return cluster;
+  }
+
+  describe(`QuorateNode (${protocol}) over MemoryStorage + MemoryTransport`, () => {
+    test('writes through the leader apply on every replica', async () => {
+      const c = await startCluster();
+      const leader = await c.waitForLeader();
+      for (let i = 0; i < 50; i++) {
+        const r = await leader.submit({ op: 'put', key: `k${i}`, value: `v${i}` });
+        assert.equal(r.ok, true);
+        assert.equal(r.value, `v${i}`);
+      }
+      await c.waitConverged();
+      for (const n of c.running()) {
+        assert.equal(n.status().keys, 50);
+        assert.deepEqual(await n.read('k7', 'stale'), { value: 'v7', revision: (await leader.read('k7'))?.revision });
+      }
+    });
+
+    test('a follower forwards writes and linearizable reads to the leader', async () => {
+      const c = await startCluster();
+      const leader = await c.waitForLeader();
+      // The follower must know who leads before it can forward.
+      const follower = c.follower(leader);
+      await waitFor(() => follower.replicaStatus().leader === leader.id, 'the follower to learn the leader');
+      const w = await follower.submit({ op: 'put', key: 'fk', value: 'fv' });
+      assert.equal(w.ok, true);
+      assert.ok(follower.stats.forwardsSent >= 1);
+      assert.ok(leader.stats.forwardsServed >= 1);
+      // A linearizable read on the follower sees the write it just made, wherever the read is served.
+      assert.deepEqual(await follower.read('fk'), { value: 'fv', revision: w.revision });
+      const cas = await follower.submit({ op: 'cas', key: 'fk', expected: 'nope', value: 'x' });
+      assert.equal(cas.ok, false);
+      assert.equal(cas.value, 'fv');
+      assert.equal(await follower.read('absent'), null);
+      assert.ok(follower.clientUrlOf(leader.id)?.includes(leader.id));
+    });
+
+    test('a retried (clientId, seq) applies exactly once', async () => {
+      const c = await startCluster();
+      const leader = await c.waitForLeader();
+      const session = { clientId: 'client-a', seq: 1 };
+      const first = await leader.submit({ op: 'put', key: 'x', value: 'one' }, session);
+      await leader.submit({ op: 'put', key: 'x', value: 'two' }, { clientId: 'client-b', seq: 1 });
+      const retry = await leader.submit({ op: 'put', key: 'x', value: 'one' }, session);
+      assert.deepEqual(retry, first);
+      assert.equal((await leader.read('x'))?.value, 'two');
+    });
+
+    test('bad commands are refused before anything is proposed', async () => {
+      const c = await startCluster();
+      const leader = await c.waitForLeader();
+      const before = leader.status().lastIndex;
+      await assert.rejects(leader.submit({ op: 'put', key: '', value: 'v' }), { code: 'bad_request' });
+      await assert.rejects(leader.submit({ op: 'put', key: 'k', value: 'v'.repeat(300 * 1024) }), { code: 'too_large' });
+      assert.equal(leader.status().lastIndex, before);
+    });
+
+    test('a crashed follower restarts from its storage and catches up', async () => {
+      const c = await startCluster();
+      const leader = await c.waitForLeader();
+      for (let i = 0; i < 20; i++) await leader.submit({ op: 'put', key: `a${i}`, value: `${i}` });
+      const victim = c.follower(leader);
+      await victim.stop();
+      for (let i = 0; i < 30; i++) await leader.submit({ op: 'put', key: `b${i}`, value: `${i}` });
+      const back = await c.startNode(victim.id);
+      const hash = await c.waitConverged();
+      assert.equal(back.status().stateHash, hash);
+      assert.equal(back.status().keys, 50);
+    });
+
+    test('a node stopped with no leader reachable answers not_leader, not a hang', async () => {
+      const c = await startCluster();
+      const leader = await c.waitForLeader();
+      const follower = c.follower(leader);
+      for (const n of c.running()) if (n !== follower) await n.stop();
+      await waitFor(() => follower.replicaStatus().role !== 'follower' || follower.replicaStatus().leader === null, 'the leader to be lost');
+      await assert.rejects(follower.submit({ op: 'put', key: 'k', value: 'v' }), (err) => err instanceof NotLeaderError || (err as { code?: string }).code === 'no_quorum' || (err as { code?: string }).code === 'timeout');
+    });
+  });
+
+  describe(`checkpoints (${protocol})`, () => {
+    test('every N applied entries a checkpoint compacts the log; a wiped follower is seeded by snapshot', async () => {
+      const c = await startCluster({ checkpointEvery: 25 });
+      const leader = await c.waitForLeader();
+      const victim = c.follower(leader);
+      await victim.stop();
+      c.storages.delete(victim.id); // its disk is gone
+      for (let i = 0; i < 120; i++) await leader.submit({ op: 'put', key: `s${i}`, value: `v${i}` });
+      await waitFor(() => leader.status().snapshotIndex >= 100, 'a checkpoint on the leader');
+      assert.ok(leader.stats.checkpoints >= 4);
+      assert.ok(leader.latestSnapshot() !== null);
+      const events: string[] = [];
+      const back = await c.startNode(victim.id, { initialClusterState: 'existing' });
+      back.events.on('event', (e: { type: string }) => events.push(e.type));
+      const hash = await c.waitConverged();
+      assert.ok(back.stats.snapshotsInstalled >= 1, 'the wiped follower installed a snapshot');
+      assert.ok(events.includes('snapshot-installed'));
+      assert.equal(back.status().stateHash, hash);
+      assert.equal((await back.read('s3', 'stale'))?.value, 'v3');
+    });
+
+    test('a restarted node recovers from its newest checkpoint plus the log after it', async () => {
+      const c = await startCluster({ checkpointEvery: 10 });
+      const leader = await c.waitForLeader();
+      for (let i = 0; i < 35; i++) await leader.submit({ op: 'put', key: `r${i}`, value: `${i}` });
+      await c.waitConverged();
+      const f = c.follower(leader);
+      const before = f.status();
+      assert.ok(before.snapshotIndex > 0);
+      await f.stop();
+      const back = await c.startNode(f.id);
+      assert.equal(back.status().lastSnapshot?.origin, 'recovered');
+      await c.waitConverged();
+      assert.equal(back.status().stateHash, leader.status().stateHash);
+    });
+  });
 }
-
-describe('QuorateNode over MemoryStorage + MemoryTransport', () => {
-  test('writes through the leader apply on every replica', async () => {
-    const c = await startCluster();
-    const leader = await c.waitForLeader();
-    for (let i = 0; i < 50; i++) {
-      const r = await leader.submit({ op: 'put', key: `k${i}`, value: `v${i}` });
-      assert.equal(r.ok, true);
-      assert.equal(r.value, `v${i}`);
-    }
-    await c.waitConverged();
-    for (const n of c.running()) {
-      assert.equal(n.status().keys, 50);
-      assert.deepEqual(await n.read('k7', 'stale'), { value: 'v7', revision: (await leader.read('k7'))?.revision });
-    }
-  });
-
-  test('a follower forwards writes and linearizable reads to the leader', async () => {
-    const c = await startCluster();
-    const leader = await c.waitForLeader();
-    // The follower must know who leads before it can forward.
-    const follower = c.follower(leader);
-    await waitFor(() => follower.replicaStatus().leader === leader.id, 'the follower to learn the leader');
-    const w = await follower.submit({ op: 'put', key: 'fk', value: 'fv' });
-    assert.equal(w.ok, true);
-    assert.ok(follower.stats.forwardsSent >= 1);
-    assert.ok(leader.stats.forwardsServed >= 1);
-    // A linearizable read on the follower sees the write it just made, wherever the read is served.
-    assert.deepEqual(await follower.read('fk'), { value: 'fv', revision: w.revision });
-    const cas = await follower.submit({ op: 'cas', key: 'fk', expected: 'nope', value: 'x' });
-    assert.equal(cas.ok, false);
-    assert.equal(cas.value, 'fv');
-    assert.equal(await follower.read('absent'), null);
-    assert.ok(follower.clientUrlOf(leader.id)?.includes(leader.id));
-  });
-
-  test('a retried (clientId, seq) applies exactly once', async () => {
-    const c = await startCluster();
-    const leader = await c.waitForLeader();
-    const session = { clientId: 'client-a', seq: 1 };
-    const first = await leader.submit({ op: 'put', key: 'x', value: 'one' }, session);
-    await leader.submit({ op: 'put', key: 'x', value: 'two' }, { clientId: 'client-b', seq: 1 });
-    const retry = await leader.submit({ op: 'put', key: 'x', value: 'one' }, session);
-    assert.deepEqual(retry, first);
-    assert.equal((await leader.read('x'))?.value, 'two');
-  });
-
-  test('bad commands are refused before anything is proposed', async () => {
-    const c = await startCluster();
-    const leader = await c.waitForLeader();
-    const before = leader.status().lastIndex;
-    await assert.rejects(leader.submit({ op: 'put', key: '', value: 'v' }), { code: 'bad_request' });
-    await assert.rejects(leader.submit({ op: 'put', key: 'k', value: 'v'.repeat(300 * 1024) }), { code: 'too_large' });
-    assert.equal(leader.status().lastIndex, before);
-  });
-
-  test('a crashed follower restarts from its storage and catches up', async () => {
-    const c = await startCluster();
-    const leader = await c.waitForLeader();
-    for (let i = 0; i < 20; i++) await leader.submit({ op: 'put', key: `a${i}`, value: `${i}` });
-    const victim = c.follower(leader);
-    await victim.stop();
-    for (let i = 0; i < 30; i++) await leader.submit({ op: 'put', key: `b${i}`, value: `${i}` });
-    const back = await c.startNode(victim.id);
-    const hash = await c.waitConverged();
-    assert.equal(back.status().stateHash, hash);
-    assert.equal(back.status().keys, 50);
-  });
-
-  test('a node stopped with no leader reachable answers not_leader, not a hang', async () => {
-    const c = await startCluster();
-    const leader = await c.waitForLeader();
-    const follower = c.follower(leader);
-    for (const n of c.running()) if (n !== follower) await n.stop();
-    await waitFor(() => follower.replicaStatus().role !== 'follower' || follower.replicaStatus().leader === null, 'the leader to be lost');
-    await assert.rejects(follower.submit({ op: 'put', key: 'k', value: 'v' }), (err) => err instanceof NotLeaderError || (err as { code?: string }).code === 'no_quorum' || (err as { code?: string }).code === 'timeout');
-  });
-});
-
-describe('checkpoints', () => {
-  test('every N applied entries a checkpoint compacts the log; a wiped follower is seeded by snapshot', async () => {
-    const c = await startCluster({ checkpointEvery: 25 });
-    const leader = await c.waitForLeader();
-    const victim = c.follower(leader);
-    await victim.stop();
-    c.storages.delete(victim.id); // its disk is gone
-    for (let i = 0; i < 120; i++) await leader.submit({ op: 'put', key: `s${i}`, value: `v${i}` });
-    await waitFor(() => leader.status().snapshotIndex >= 100, 'a checkpoint on the leader');
-    assert.ok(leader.stats.checkpoints >= 4);
-    assert.ok(leader.latestSnapshot() !== null);
-    const events: string[] = [];
-    const back = await c.startNode(victim.id, { initialClusterState: 'existing' });
-    back.events.on('event', (e: { type: string }) => events.push(e.type));
-    const hash = await c.waitConverged();
-    assert.ok(back.stats.snapshotsInstalled >= 1, 'the wiped follower installed a snapshot');
-    assert.ok(events.includes('snapshot-installed'));
-    assert.equal(back.status().stateHash, hash);
-    assert.equal((await back.read('s3', 'stale'))?.value, 'v3');
-  });
-
-  test('a restarted node recovers from its newest checkpoint plus the log after it', async () => {
-    const c = await startCluster({ checkpointEvery: 10 });
-    const leader = await c.waitForLeader();
-    for (let i = 0; i < 35; i++) await leader.submit({ op: 'put', key: `r${i}`, value: `${i}` });
-    await c.waitConverged();
-    const f = c.follower(leader);
-    const before = f.status();
-    assert.ok(before.snapshotIndex > 0);
-    await f.stop();
-    const back = await c.startNode(f.id);
-    assert.equal(back.status().lastSnapshot?.origin, 'recovered');
-    await c.waitConverged();
-    assert.equal(back.status().stateHash, leader.status().stateHash);
-  });
-});
