@@ -713,7 +713,8 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     const g = this.rejoinGrant;
     if (!this.lost || g === null || this.chosen < g.endSlot) return false;
     this.lost = false;
-    this.promised = Math.max(this.promised, g.ballot, this.log.maxAcceptedBallot());
+    // Promising more than the grant is always safe, and keeps the ballot seen from going back.
+    this.promised = Math.max(this.promised, g.ballot, this.log.maxAcceptedBallot(), this.highestSeen, this.leaderBallot);
     this.highestSeen = Math.max(this.highestSeen, this.promised);
     this.rejoinGrant = null;
     return true;

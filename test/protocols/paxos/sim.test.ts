@@ -27,3 +27,9 @@ for (const mutant of [PaxosMutant.ExecuteOutOfOrder, PaxosMutant.IgnoreAccepted,
     assert.ok(runSimulation(caught, { protocol: 'paxos' }).ok, `seed ${caught} passes without the mutant`);
   });
 }
+
+// Pinned seeds that once failed.
+test('sim seed 1013 (5 nodes): a wiped replica that rejoins promises at least the highest ballot it saw', () => {
+  const r = runSimulation(1013, { protocol: 'paxos', nodes: 5 });
+  assert.ok(r.ok, JSON.stringify(r.violation));
+});
