@@ -26,9 +26,13 @@ export function run(
   trace?: (line: string) => void,
   expose?: (c: TestCluster<RaftMessage>) => void,
 ): RunResult {
-  const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
+  const voters = Array.from({ length: size }, (_, i) => `n${i + 1}`);
+  // Every fourth seed adds a learner: it must end with the same state, and never vote.
+  const learners = seed % 4 === 3 ? ['l1'] : [];
+  const ids = [...voters, ...learners];
   const c = new TestCluster<RaftMessage>(raft, {
-    voters: ids,
+    voters,
+    learners,
     seed,
     // Every third seed reads from leader leases instead of ReadIndex rounds.
     replica: () => ({ limits: { ...smallLimits }, leaseReads: seed % 3 === 2 }),
@@ -90,17 +94,20 @@ export function run(
         c.setDuplicateRate(rng.chance(0.5) ? 0 : 0.05);
         c.setReorderRate(rng.chance(0.5) ? 0 : 0.3);
       }
-    } else if (roll < 0.57 && down.length < Math.floor((size - 1) / 2)) {
+    } else if (roll < 0.57 && down.filter((id) => voters.includes(id)).length < Math.floor((size - 1) / 2)) {
       c.crash(rng.pick(live));
     } else if (roll < 0.62 && down.length > 0) {
       c.restart(rng.pick(down));
-    } else if (roll < 0.63 && down.length === 0 && live.every((id) => c.replica(id).status().canVote)) {
+    } else if (roll < 0.63 && down.length === 0 && voters.every((id) => c.replica(id).status().canVote)) {
       const victim = rng.pick(live);
       c.wipe(victim);
       c.restart(victim);
     } else if (roll < 0.67) {
       const id = rng.pick(live);
       c.compact(id);
+    } else if (roll < 0.69) {
+      const l = c.leader();
+      if (l !== null) c.replica(l).transferLeadership(rng.pick(voters));
     }
     trace?.(`t${t} roll=${roll.toFixed(3)} leader=${c.leader()} ` + ids.map((id) => c.isUp(id) ? `${id}:${JSON.stringify(c.replica(id).status().term)}/${c.replica(id).status().role[0]}/${c.replica(id).status().commitIndex}/${c.replica(id).status().lastIndex}/${c.replica(id).status().snapshotIndex}` : `${id}:down`).join(' '));
     c.tick();
@@ -139,6 +146,11 @@ export function run(
   const present = new Set(reference);
   for (const a of acked) assert.ok(present.has(a), `seed ${seed}: acknowledged ${a} lost`);
   assert.equal(new Set(reference).size, reference.length, `seed ${seed}: a command applied twice`);
+  for (const m of c.sent) {
+    if (!learners.includes(m.from)) continue;
+    const votes = m.type === 'vote' || m.type === 'prevote' || ((m.type === 'vote_resp' || m.type === 'prevote_resp') && m.granted);
+    assert.ok(!votes, `seed ${seed}: learner ${m.from} sent ${m.type}`);
+  }
   const snapshotChunks = c.sent.filter((m) => m.type === 'snap').length;
   return { acked: acked.size, reads: readsOk, terms: c.leadersByTerm.size, snapshotChunks };
 }
