@@ -1,3 +1,4 @@
 export * from './history.js';
 export * from './html.js';
+export * from './invariants.js';
 export * from './linearizable.js';

@@ -92,6 +92,12 @@ function applyWrite(d: DiskImage, w: DiskWrite): void {
 }
 
 export class SimDisk {
+  /**
+   * A durable marker: this member lost its state (wiped) and has not yet caught up. It survives
+   * crashes, so a node that crashes while catching up restarts still not voting; without it, a
+   * restart would trust a partial log and vote with it.
+   */
+  recovering = false;
   private durable: DiskImage = emptyImage();
   private written: DiskImage = emptyImage();
   private pending: DiskWrite[] = [];

@@ -19,5 +19,6 @@ export type SimEvent =
   | { readonly k: 'unclog'; readonly link: string }
   | { readonly k: 'restart'; readonly node: number; readonly inc: number; readonly wipe: boolean }
   | { readonly k: 'resume'; readonly node: number; readonly inc: number }
+  | { readonly k: 'crash'; readonly node: number; readonly inc: number; readonly point: string }
   | { readonly k: 'phase'; readonly phase: 'heal' | 'stop-clients' | 'end' }
   | { readonly k: 'probe' };

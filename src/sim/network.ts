@@ -47,7 +47,7 @@ export class SimNetwork {
   params: NetworkParams = calmNetwork;
   private readonly cut = new Set<string>();
   private readonly clogs = new Map<string, Packet[]>();
-  /** Latest scheduled arrival per link, to count reorderings. */
+  /** Latest in-order arrival per link (FIFO). */
   private readonly lastArrival = new Map<string, number>();
   readonly stats: NetworkStats = {
     sent: 0, delivered: 0, dropped: 0, partitionDropped: 0, lost: 0, duplicated: 0, reordered: 0, delayedTail: 0, clogHeld: 0, clogDropped: 0,
@@ -96,6 +96,10 @@ export class SimNetwork {
     return out;
   }
 
+  /**
+   * Links are FIFO, as TCP connections are, unless the reorder fault strikes: such a message is
+   * held back out of band (it does not hold back the ones after it), so later ones overtake it.
+   */
   private arrival(link: string, now: number): number {
     const p = this.params;
     let d = this.rng.int(p.delayMinUs, p.delayMaxUs);
@@ -103,11 +107,12 @@ export class SimNetwork {
       d += this.rng.int(0, p.tailMaxUs);
       this.stats.delayedTail++;
     }
-    if (this.rng.chance(p.reorderP)) d += this.rng.int(0, p.reorderMaxUs);
-    const at = now + d;
-    const last = this.lastArrival.get(link) ?? 0;
-    if (at < last) this.stats.reordered++;
-    else this.lastArrival.set(link, at);
+    if (this.rng.chance(p.reorderP)) {
+      this.stats.reordered++;
+      return now + d + this.rng.int(p.reorderMaxUs / 2, p.reorderMaxUs);
+    }
+    const at = Math.max(now + d, this.lastArrival.get(link) ?? 0);
+    this.lastArrival.set(link, at);
     return at;
   }
 

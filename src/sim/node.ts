@@ -98,6 +98,8 @@ export class SimNode {
   start(lostState: boolean): { ok: true; tornTrimmed: boolean } | { ok: false; reason: string } {
     const rec = this.disk.recover();
     if (!rec.ok) return rec;
+    if (lostState) this.disk.recovering = true;
+    const lost = this.disk.recovering;
     this.lastPromise = rec.state.hardState;
     this.sm = rec.snapshotData === null ? new KvStateMachine() : KvStateMachine.restore(rec.snapshotData);
     const snapMeta = rec.state.snapshot?.meta ?? null;
@@ -111,7 +113,7 @@ export class SimNode {
       electionTicks: this.cfg.electionTicks,
       heartbeatTicks: this.cfg.heartbeatTicks,
       recovered: rec.state,
-      lostState,
+      lostState: lost,
       limits: this.cfg.limits,
       preVote: this.cfg.preVote,
       checkQuorum: this.cfg.preVote,

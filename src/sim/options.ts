@@ -146,3 +146,19 @@ export const tinyLimits: Limits = {
   inflightMax: 4,
   snapshotChunkBytes: 256,
 };
+
+/**
+ * Cluster shapes rotated by seed (`quorate sim --variants`, and the mutant suite): five nodes with
+ * the defaults; three nodes without PreVote/CheckQuorum (split votes are common, so double votes
+ * matter); three nodes with tiny limits (one entry per message: commit rules that batching hides).
+ */
+export function seedVariant(seed: number): Partial<SimOptions> {
+  switch (seed % 3) {
+    case 0:
+      return {};
+    case 1:
+      return { nodes: 3, preVote: 'off' };
+    default:
+      return { nodes: 3, limitsProfile: 'tiny' };
+  }
+}

@@ -1,4 +1,5 @@
 import { ConfigError } from '../core/index.js';
+import { seedVariant } from './options.js';
 import type { SimOptions } from './options.js';
 import { runSimulation } from './simulation.js';
 import type { SimResult } from './simulation.js';
@@ -50,6 +51,8 @@ export interface RunSummary {
 export interface RunSeedsOptions {
   readonly seeds: readonly number[];
   readonly options: Partial<SimOptions>;
+  /** Merge seedVariant(seed) into the options of each seed. */
+  readonly variants?: boolean;
   /** Stop at the first violation (for hunting a mutant). */
   readonly stopOnViolation?: boolean;
   readonly onSeed?: (r: SimResult, done: number) => void;
@@ -70,7 +73,7 @@ export function runSeeds(o: RunSeedsOptions): RunSummary {
   const faults: Record<string, number> = {};
   let done = 0;
   for (const seed of o.seeds) {
-    const r = runSimulation(seed, o.options);
+    const r = runSimulation(seed, o.variants === true ? { ...o.options, ...seedVariant(seed) } : o.options);
     protocol = r.protocol;
     done++;
     events += r.events;

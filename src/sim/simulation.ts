@@ -127,7 +127,12 @@ export class Simulation {
     return {
       now: () => this.time,
       scheduleFsync: (node, inc) => {
-        this.schedule(this.time + this.nemesis.fsyncUs(), { k: 'fsync', node: this.nodeIndex.get(node) as number, inc });
+        const i = this.nodeIndex.get(node) as number;
+        this.schedule(this.time + this.nemesis.fsyncUs(), { k: 'fsync', node: i, inc });
+        // FAULTS.md #8: a crash while the writes are in flight (before the fsync returns).
+        if (this.opts.faults.has('crash') && this.nemesis.isActive && this.faultRng.chance(this.opts.crashPointP)) {
+          this.schedule(this.time, { k: 'crash', node: i, inc, point: 'during-fsync' });
+        }
       },
       send: (from, messages) => this.send(from, messages),
       invariants: this.invariantsRef(),
@@ -283,7 +288,9 @@ export class Simulation {
   private observe(): void {
     for (const n of this.nodes) {
       if (n.replica === null || !n.running) continue;
-      this.invariants.observeStatus(n.id, n.replica.status(), n.disk);
+      const s = n.replica.status();
+      this.invariants.observeStatus(n.id, s, n.disk);
+      if (n.disk.recovering && s.canVote) n.disk.recovering = false; // caught up: may vote again
     }
   }
 
@@ -348,6 +355,14 @@ export class Simulation {
         if (ev.inc !== n.incarnation || n.state !== 'paused') return false;
         this.trace(`resume ${n.id}`);
         n.resume();
+        return false;
+      }
+      case 'crash': {
+        const n = this.nodes[ev.node] as SimNode;
+        if (ev.inc !== n.incarnation || n.state !== 'up' || !this.nemesis.mayTakeDown()) return false;
+        this.crash(ev.node, this.opts.faults.has('torn') && this.faultRng.chance(0.7));
+        this.count(`crash-${ev.point}`);
+        this.schedule(this.time + this.faultRng.int(1_000, 300_000), { k: 'restart', node: ev.node, inc: n.incarnation, wipe: false });
         return false;
       }
       case 'phase':

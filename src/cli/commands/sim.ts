@@ -25,6 +25,7 @@ interface SimFlags {
   time?: string;
   clients?: string;
   listMutants?: boolean;
+  variants?: boolean;
   history?: string;
   html?: string;
   tail: string;
@@ -94,6 +95,7 @@ export function registerSim(program: Command): void {
     .option('--steps <n>', 'bound on events per seed')
     .option('--time <seconds>', 'virtual seconds of the safety phase (faults on)')
     .option('--clients <n>', 'client sessions in the workload')
+    .option('--variants', 'rotate cluster shapes by seed: 5 nodes; 3 without PreVote; 3 with tiny limits')
     .option('--list-mutants', 'print every mutant name (protocol and driver), one per line, and exit')
     .option('--history <file>', 'write the first failing seed\'s client history as JSON lines')
     .option('--html <file>', 'write an HTML page of the first linearizability failure')
@@ -126,7 +128,7 @@ export function registerSim(program: Command): void {
       let events = 0;
       const t0 = performance.now();
       const summary = runSeeds({
-        seeds, options, onSeed: (r, done) => {
+        seeds, options, variants: flags.variants === true, onSeed: (r, done) => {
           events += r.events;
           if (!r.ok) violations++;
           bar.update(done, { violations, eps: Math.round(events / Math.max((performance.now() - t0) / 1000, 1e-9)) });
@@ -159,7 +161,7 @@ export function registerSim(program: Command): void {
         if (f !== null && f.violation !== null) {
           const mut = [...(options.mutants ?? [])].map((m) => ` --mutant ${m}`).join('');
           process.stdout.write(`\nseed ${f.seed} violated ${f.violation.invariant} at ${f.violation.timeUs}us: ${f.violation.message}\n`);
-          process.stdout.write(`replay: quorate sim --protocol ${summary.protocol}${flags.nodes !== undefined ? ` --nodes ${flags.nodes}` : ''} --seeds ${f.seed} --faults ${flags.faults}${mut}\n`);
+          process.stdout.write(`replay: quorate sim --protocol ${summary.protocol}${flags.nodes !== undefined ? ` --nodes ${flags.nodes}` : ''} --seeds ${f.seed} --faults ${flags.faults}${mut}${flags.variants === true ? ' --variants' : ''}\n`);
           process.stdout.write(`last ${Math.min(tail, f.traceTail.length)} trace events:\n${f.traceTail.slice(-tail).map((l) => `  ${l}`).join('\n')}\n`);
           if (summary.failingSeeds.length > 1) process.stdout.write(`failing seeds: ${summary.failingSeeds.join(', ')}\n`);
         }

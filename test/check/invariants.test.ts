@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EntryType, makeConfig, type Entry, type ReplicaStatus } from '../../src/core/index.js';
+import { encodeCommand } from '../../src/kv/index.js';
+import { InvariantChecker, type LogView } from '../../src/check/index.js';
+
+const checker = () => new InvariantChecker({ logMatching: true, leaderCompleteness: true, disabled: new Set() });
+const entry = (index: number, id: number, data = `d${index}`): Entry => ({ index, id, type: EntryType.Normal, data: new TextEncoder().encode(data) });
+const status = (id: string, role: ReplicaStatus['role'], term: number, commitIndex = 0): ReplicaStatus => ({
+  id, role, protocolRole: role, term, leader: role === 'leader' ? id : null, commitIndex, appliedIndex: commitIndex,
+  lastIndex: commitIndex, snapshotIndex: 0, config: makeConfig(['n1', 'n2', 'n3']), canVote: true,
+});
+function logOf(entries: Entry[]): LogView {
+  return { idAt: (i) => entries.find((e) => e.index === i)?.id ?? null, snapshotIndex: 0, lastIndex: entries.length };
+}
+const empty = logOf([]);
+
+test('two leaders in one term violate election safety; one leader per term does not', () => {
+  const c = checker();
+  c.observeStatus('n1', status('n1', 'leader', 2), empty);
+  c.observeStatus('n2', status('n2', 'leader', 3), empty);
+  c.observeStatus('n1', status('n1', 'leader', 2), empty);
+  assert.ok(c.ok);
+  c.observeStatus('n3', status('n3', 'leader', 2), empty);
+  assert.equal(c.violations[0]?.invariant, 'election-safety');
+});
+
+test('different entries at one index violate state machine safety', () => {
+  const c = checker();
+  c.onApply('n1', entry(1, 1));
+  c.onApply('n2', entry(1, 1));
+  assert.ok(c.ok);
+  c.onApply('n3', entry(1, 2, 'other'));
+  assert.equal(c.violations[0]?.invariant, 'state-machine-safety');
+});
+
+test('gaps in apply order are caught; snapshots move the applied point', () => {
+  const c = checker();
+  c.onApply('n1', entry(1, 1));
+  c.onRestore('n1', 5);
+  c.onApply('n1', entry(6, 1));
+  assert.ok(c.ok);
+  c.onApply('n1', entry(8, 1));
+  assert.equal(c.violations[0]?.invariant, 'apply-order');
+});
+
+test('log matching: same (index, id) with different data or a different predecessor', () => {
+  const c = checker();
+  c.onAppend('n1', [entry(1, 1), entry(2, 1)], logOf([entry(1, 1), entry(2, 1)]));
+  c.onAppend('n2', [entry(1, 1), entry(2, 1)], logOf([entry(1, 1), entry(2, 1)]));
+  assert.ok(c.ok);
+  c.onAppend('n3', [entry(2, 1)], logOf([entry(1, 3), entry(2, 1)]));
+  assert.equal(c.violations[0]?.invariant, 'log-matching');
+  const d = checker();
+  d.onAppend('n1', [entry(1, 1)], logOf([entry(1, 1)]));
+  d.onAppend('n2', [entry(1, 1, 'x')], logOf([entry(1, 1, 'x')]));
+  assert.equal(d.violations[0]?.invariant, 'log-matching');
+});
+
+test('a new leader without an applied entry violates leader completeness', () => {
+  const c = checker();
+  c.onApply('n1', entry(1, 1));
+  c.onApply('n1', entry(2, 1));
+  c.observeStatus('n2', status('n2', 'leader', 2), logOf([entry(1, 1), entry(2, 1), entry(3, 2)]));
+  assert.ok(c.ok);
+  c.observeStatus('n3', status('n3', 'leader', 3), logOf([entry(1, 1), entry(2, 3)]));
+  assert.equal(c.violations[0]?.invariant, 'leader-completeness');
+});
+
+test('term and commit never go backwards within a life, nor below the durable floor after restart', () => {
+  const c = checker();
+  c.observeStatus('n1', status('n1', 'follower', 3, 5), empty);
+  c.observeStatus('n1', status('n1', 'follower', 3, 6), empty);
+  assert.ok(c.ok);
+  c.observeStatus('n1', status('n1', 'follower', 2, 6), empty);
+  assert.equal(c.violations[0]?.invariant, 'monotonicity');
+  const d = checker();
+  d.observeStatus('n1', status('n1', 'follower', 5, 9), empty);
+  d.onStart('n1', { kind: 'raft', term: 4, vote: null, commit: 3 }, 0);
+  d.observeStatus('n1', status('n1', 'follower', 4, 3), empty); // lower than before the crash, but not than the disk
+  assert.ok(d.ok);
+  d.onStart('n1', { kind: 'raft', term: 4, vote: null, commit: 3 }, 0);
+  d.observeStatus('n1', status('n1', 'follower', 3, 3), empty);
+  assert.equal(d.violations[0]?.invariant, 'monotonicity');
+});
+
+test('sending with writes pending violates durability', () => {
+  const c = checker();
+  c.onSend('n1', 0, 3);
+  c.onSend('n1', 2, 0);
+  assert.ok(c.ok);
+  c.onSend('n1', 1, 1);
+  assert.equal(c.violations[0]?.invariant, 'durability');
+});
+
+test('an acknowledged write must be in the committed log at its index', () => {
+  const c = checker();
+  const cmd = encodeCommand({ clientId: 'c1', seq: 4, op: { op: 'put', key: 'k', value: 'v' } });
+  c.onApply('n1', { index: 1, id: 1, type: EntryType.Normal, data: cmd });
+  c.checkAckedWrites([{ index: 1, clientId: 'c1', seq: 4, what: 'write k' }]);
+  assert.ok(c.ok);
+  c.checkAckedWrites([{ index: 1, clientId: 'c1', seq: 5, what: 'write k' }]);
+  assert.equal(c.violations[0]?.invariant, 'acked-write-lost');
+});
+
+test('disabled invariants are not reported', () => {
+  const c = new InvariantChecker({ logMatching: true, leaderCompleteness: true, disabled: new Set(['durability']) });
+  c.onSend('n1', 1, 1);
+  assert.ok(c.ok);
+});
