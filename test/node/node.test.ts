@@ -134,3 +134,27 @@ for (const protocol of protocols) {
     });
   });
 }
+
+describe('bad bytes from peers', () => {
+  test('garbage frames on the protocol and node groups are counted and dropped; the node keeps serving', async () => {
+    const c = new InProcessCluster(getProtocol('raft'), 3);
+    cluster = c;
+    await c.start();
+    const leader = await c.waitForLeader();
+    // A peer speaking garbage under a member's name (the transport authenticates names; the
+    // driver still validates every payload).
+    const victimId = c.ids.find((id) => id !== leader.id) as string;
+    const victim = c.node(victimId);
+    const rogue = c.network.createTransport({ id: 'rogue' });
+    await rogue.start();
+    const before = victim.stats.decodeErrors;
+    rogue.send(victimId, 0, new Uint8Array([0xff, 0xfe, 0x00, 0x01]));
+    rogue.send(victimId, 1, new Uint8Array([0x09]));
+    rogue.send(victimId, 1, new Uint8Array([0x02, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80]));
+    rogue.send(victimId, 7, new Uint8Array([1, 2, 3]));
+    await waitFor(() => victim.stats.decodeErrors >= before + 4, 'the bad frames to be counted');
+    const r = await victim.submit({ op: 'put', key: 'after-garbage', value: 'ok' });
+    assert.equal(r.ok, true);
+    await rogue.stop();
+  });
+});
