@@ -1,11 +1,11 @@
 import {
-  ConfigError, EntryType, assert, entrySizeBytes, memorySnapshotSource, quorumSize,
+  EntryType, assert, entrySizeBytes, memorySnapshotSource, quorumSize,
 } from '../../core/index.js';
 import type {
   ClusterConfig, Entry, NodeId, PaxosHardState, ProposeResult, Ready, ReadFailure, ReadState, Replica,
   ReplicaOptions, ReplicaStatus, SnapshotInstall, SnapshotSource,
 } from '../../core/index.js';
-import { ballotStride, nextBallot, rankOf } from './ballot.js';
+import { nextBallot, rankOf } from './ballot.js';
 import { LeaderState, commandOverheadBytes, packSlot } from './leader.js';
 import { SlotLog } from './log.js';
 import type {
@@ -15,31 +15,10 @@ import { PaxosMutant } from './mutants.js';
 import { PrepareTally } from './phase1.js';
 import { QuorumReads } from './reads.js';
 import { CatchUp } from './catchup.js';
+import { backoffMax, committedPerReadyMax, messageOverheadBytes, validateOptions } from './options.js';
+import { RejoinTracker } from './rejoin.js';
 import { acceptedEntry, acceptedIdBase, chosenEntry, valueOf } from './value.js';
 import type { Value } from './value.js';
-
-/** Bad options are refused with a ConfigError before the replica exists. */
-function validateOptions(opts: ReplicaOptions, config: ClusterConfig): void {
-  const ticks = (n: number): boolean => Number.isSafeInteger(n) && n >= 1;
-  if (!ticks(opts.heartbeatTicks) || !ticks(opts.electionTicks) || opts.electionTicks <= opts.heartbeatTicks) {
-    throw new ConfigError(`paxos needs 1 <= heartbeatTicks < electionTicks, got ${opts.heartbeatTicks} and ${opts.electionTicks}`);
-  }
-  if (config.voters.length > ballotStride) throw new ConfigError(`paxos supports at most ${ballotStride} voters, got ${config.voters.length}`);
-  if (!config.voters.includes(opts.id) && !config.learners.includes(opts.id)) {
-    throw new ConfigError(`${opts.id} is neither a voter nor a learner of the configuration`);
-  }
-  const l = opts.limits;
-  for (const [name, v] of Object.entries(l)) {
-    if (!Number.isSafeInteger(v) || (v as number) < 1) throw new ConfigError(`limits.${name} must be a positive integer, got ${String(v)}`);
-  }
-}
-
-/** Committed entries handed out in one Ready, so a long catch-up is applied in bounded steps. */
-export const committedPerReadyMax = 4096;
-/** Doublings of the randomized election timeout after repeated preemption (duelling proposers). */
-export const backoffMax = 4;
-/** Bytes of framing around the entries of one message, kept out of limits.maxMessageBytes. */
-const messageOverheadBytes = 64;
 
 type PaxosRole = 'follower' | 'candidate' | 'leader';
 
@@ -99,10 +78,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
   private queue: Uint8Array[] = [];
   private uncommittedBytes = 0;
   /** Rejoin requests not yet covered by a phase 1 / covered by the phase 1 under way. */
-  private readonly rejoinRequested = new Set<NodeId>();
-  private rejoinCovered = new Set<NodeId>();
-  private rejoinGrant: { ballot: number; endSlot: number } | null = null;
-  private rejoinSentTick = Number.NEGATIVE_INFINITY;
+  private readonly rejoin = new RejoinTracker();
 
   private readonly reads: QuorumReads;
   private snapshotSource: SnapshotSource | null;
@@ -164,8 +140,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     this.readFailures.push(...this.reads.expire(this.now));
     if (this.now % this.resendTicks === 0) this.resendReads();
     for (const chunk of this.catchUp.resend(this.now)) this.send(chunk);
-    if (this.lost && this.leaderId !== null && this.rejoinGrant === null && this.now - this.rejoinSentTick >= this.resendTicks) {
-      this.rejoinSentTick = this.now;
+    if (this.lost && this.leaderId !== null && this.rejoin.shouldAsk(this.now, this.resendTicks)) {
       this.send({ type: 'rejoin', from: this.id, to: this.leaderId });
     }
   }
@@ -352,7 +327,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
       this.heartbeat(lead);
     }
     // A wiped replica asked to rejoin: run phase 1 again, after its request, without it.
-    if (this.rejoinRequested.size > 0) this.becomeCandidate();
+    if (this.rejoin.pending) this.becomeCandidate();
   }
 
   private becomeFollower(leader: NodeId | null): void {
@@ -377,8 +352,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     const ballot = nextBallot(Math.max(this.promised, this.highestSeen), this.rank);
     this.promised = ballot;
     this.highestSeen = ballot;
-    this.rejoinCovered = new Set(this.rejoinRequested);
-    this.rejoinRequested.clear();
+    this.rejoin.startPhase1();
     const fromSlot = this.chosen + 1;
     const tally = new PrepareTally(ballot, fromSlot, !this.mutants.has(PaxosMutant.IgnoreAccepted), this.id);
     tally.add(this.id, this.log.acceptedPage(fromSlot, Number.POSITIVE_INFINITY, entrySizeBytes).entries, 0, this.log.snapshotIndex);
@@ -427,11 +401,10 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     // Announce the new leadership at once (a heartbeat when there is nothing to re-propose).
     if (slots.length > 0) this.broadcastSlots(lead, slots);
     else this.heartbeat(lead);
-    for (const r of [...this.rejoinCovered].sort()) {
+    for (const r of this.rejoin.takeCovered()) {
       lead.grants.set(r, end);
       this.send({ type: 'rejoinOk', from: this.id, to: r, ballot, endSlot: end });
     }
-    this.rejoinCovered.clear();
   }
 
   private noteLeader(from: NodeId, ballot: number): void {
@@ -698,25 +671,25 @@ export class PaxosReplica implements Replica<PaxosMessage> {
       this.send({ type: 'rejoinOk', from: this.id, to: from, ballot: this.lead.ballot, endSlot: granted });
       return;
     }
-    if (this.role !== 'follower') this.rejoinRequested.add(from);
+    if (this.role !== 'follower') this.rejoin.request(from);
   }
 
   private onRejoinOk(m: RejoinOk): void {
     // Any leader's grant will do: it proves a phase 1 ran without us after we asked.
     if (!this.lost) return;
-    this.rejoinGrant = { ballot: m.ballot, endSlot: m.endSlot };
+    this.rejoin.grant = { ballot: m.ballot, endSlot: m.endSlot };
     this.maybeFinishRejoin();
   }
 
   /** A wiped replica votes again once it has learned everything the post-wipe phase 1 covered. */
   private maybeFinishRejoin(): boolean {
-    const g = this.rejoinGrant;
+    const g = this.rejoin.grant;
     if (!this.lost || g === null || this.chosen < g.endSlot) return false;
     this.lost = false;
     // Promising more than the grant is always safe, and keeps the ballot seen from going back.
     this.promised = Math.max(this.promised, g.ballot, this.log.maxAcceptedBallot(), this.highestSeen, this.leaderBallot);
     this.highestSeen = Math.max(this.highestSeen, this.promised);
-    this.rejoinGrant = null;
+    this.rejoin.grant = null;
     return true;
   }
 
