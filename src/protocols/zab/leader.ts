@@ -62,6 +62,9 @@ export class Leader {
   /** Tick at which each recent ping round was sent (for leases), bounded to pingRoundsKept. */
   private readonly pingSentAt = new Map<number, number>();
   private pendingReads: PendingRead[] = [];
+  /** Ping round sent at establishment; confirmed once a quorum answered it. */
+  private confirmSeq = 0;
+  private confirmed = false;
   private uncommittedBytes = 0;
 
   constructor(private readonly r: ZabReplica) {
@@ -69,8 +72,13 @@ export class Leader {
     this.maybeChooseEpoch();
   }
 
+  /**
+   * Established and confirmed: a quorum answered a ping sent after establishment. A prospective
+   * leader frozen (paused) with its NEWLEADER ACKs in its inbox would otherwise call itself leader
+   * of an epoch its followers left long ago; they ignore its pings, so it never confirms.
+   */
   established(): boolean {
-    return this.phase === 'broadcast';
+    return this.phase === 'broadcast' && this.confirmed;
   }
 
   stepDown(): void {
@@ -279,6 +287,13 @@ export class Leader {
       const p = this.peers.get(id) as Peer;
       if (p.phase === 'synced') this.sendUpToDate(p);
     }
+    this.heartbeat();
+    this.confirmSeq = this.pingSeq;
+    this.maybeConfirm();
+  }
+
+  private maybeConfirm(): void {
+    if (!this.confirmed && this.phase === 'broadcast' && this.confirmedSeq() >= this.confirmSeq) this.confirmed = true;
   }
 
   private sendUpToDate(peer: Peer): void {
@@ -289,7 +304,7 @@ export class Leader {
 
   propose(e: Entry): ProposeResult {
     const r = this.r;
-    if (this.phase !== 'broadcast') return { ok: false, reason: 'not_leader', leaderHint: null };
+    if (!this.established()) return { ok: false, reason: 'not_leader', leaderHint: null };
     const index = r.history.lastIndex + 1;
     if (index - this.epochStart + 1 > r.zopts.counterMax) {
       // ZOOKEEPER-1277: the zxid counter would pass its bound. Give up leadership so that the
@@ -378,6 +393,7 @@ export class Leader {
   private onPong(peer: Peer, m: PongMsg): void {
     if (m.epoch !== this.epoch) return;
     peer.pongSeq = Math.max(peer.pongSeq, m.seq);
+    this.maybeConfirm();
     // The pong follows the follower's last ACK on the FIFO link: it stands in for a lost one.
     if (peer.phase === 'syncing' && m.ackedIndex >= peer.newLeaderIndex && m.ackedIndex <= peer.sentIndex) {
       this.onNewLeaderAcked(peer, peer.voter);
@@ -388,7 +404,7 @@ export class Leader {
 
   read(ctx: number): void {
     const r = this.r;
-    if (this.phase !== 'broadcast') return r.failRead(ctx, 'not_leader', null);
+    if (!this.established()) return r.failRead(ctx, 'not_leader', null);
     if (this.pendingReads.length >= r.opts.limits.pendingReadsMax) return r.failRead(ctx, 'overloaded', null);
     if (r.opts.leaseReads && this.leaseValid()) return r.addReadState({ ctx, index: r.commitIndex });
     // ReadIndex-style: the commit index now is a valid read point once a quorum confirms, after
