@@ -174,9 +174,10 @@ function decodeOrCorrupt<T>(file: string, rec: ScannedRecord, fn: (b: Uint8Array
 function toOp(file: string, seq: number, rec: ScannedRecord): LogOp {
   switch (rec.type) {
     case RecordType.Entry: {
-      const e = decodeOrCorrupt(file, rec, decodeEntry);
-      const entry: Entry = { index: e.index, id: e.id, type: e.type, data: e.data.slice() };
-      return { kind: 'entry', entry, file, loc: { id: e.id, seq, offset: rec.offset, length: rec.payload.length, prevCrc: rec.prevCrc } };
+      // The entry's data stays a view into the segment's buffer: a copy per entry would cost a
+      // backing store each (a million allocations for a million-entry log).
+      const entry = decodeOrCorrupt(file, rec, decodeEntry);
+      return { kind: 'entry', entry, file, loc: { id: entry.id, seq, offset: rec.offset, length: rec.payload.length, prevCrc: rec.prevCrc } };
     }
     case RecordType.HardState:
       return { kind: 'hard', hardState: decodeOrCorrupt(file, rec, decodeHardState) };
