@@ -306,8 +306,8 @@ export class QuorateClient {
         if (--pending === 0) resolve(null);
       };
       for (const endpoint of others) {
-        this.attempt(endpoint, 'GET', '/v1/status', null, null, 250, undefined, false).then((r) => {
-          const s = r.body as ClusterNodeStatus | null;
+        this.attempt(endpoint, 'GET', '/v1/leader', null, null, 250, undefined, false).then((r) => {
+          const s = r.body as { role: string; leaderUrl: string | null } | null;
           if (r.status !== 200 || s === null) return done(null);
           const url = s.role === 'leader' ? endpoint : s.leaderUrl;
           done(url === null ? null : normalizeUrl(url));

@@ -35,7 +35,7 @@ const statusOf: Record<string, number> = {
   timeout: 504,
 };
 
-type Route = 'kv' | 'cas' | 'status' | 'metrics' | 'healthz' | 'snapshot' | 'unknown';
+type Route = 'kv' | 'cas' | 'status' | 'leader' | 'metrics' | 'healthz' | 'snapshot' | 'unknown';
 
 /**
  * The client API: HTTP/1.1 + JSON with keep-alive, on a port of its own. A follower hands
@@ -125,6 +125,16 @@ export class KvServer {
         allow(method, ['GET']);
         this.sendJson(res, 200, { ...this.node.status(), stats: this.node.stats });
         return;
+      case 'leader': {
+        // Cheap (no state digest): what clients probe while an attempt stalls.
+        allow(method, ['GET']);
+        const r = this.node.replicaStatus();
+        this.sendJson(res, 200, {
+          id: this.node.id, role: r.role, term: r.term, leader: r.leader,
+          leaderUrl: r.leader === null ? null : this.node.clientUrlOf(r.leader),
+        });
+        return;
+      }
       case 'metrics':
         allow(method, ['GET']);
         res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
@@ -245,6 +255,7 @@ const casSuffix = '/cas';
 function routeOf(path: string, method: string): Route {
   if (path === '/healthz') return 'healthz';
   if (path === '/v1/status') return 'status';
+  if (path === '/v1/leader') return 'leader';
   if (path === '/metrics') return 'metrics';
   if (path === '/v1/snapshot') return 'snapshot';
   if (!path.startsWith(kvPrefix)) return 'unknown';

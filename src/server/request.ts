@@ -24,8 +24,6 @@ export const serverLimits = {
   maxBodyBytes: 2 * 1024 * 1024,
 } as const;
 
-const textEncoder = new TextEncoder();
-
 /** Reads the body up to maxBytes; past it, too_large (413) without buffering the rest. */
 export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
@@ -77,7 +75,7 @@ export function requireStringOrNull(body: Record<string, unknown>, field: string
 }
 
 function checkValue(v: string, field: string): void {
-  const n = textEncoder.encode(v).length;
+  const n = Buffer.byteLength(v, 'utf8');
   if (n > kvLimits.valueBytesMax) {
     throw new HttpError(413, 'too_large', `"${field}" of ${n} bytes exceeds the limit of ${kvLimits.valueBytesMax}`);
   }
@@ -91,7 +89,7 @@ export function parseKey(raw: string): string {
   } catch {
     throw new HttpError(400, 'bad_request', 'the key is not valid percent-encoded UTF-8');
   }
-  const n = textEncoder.encode(key).length;
+  const n = Buffer.byteLength(key, 'utf8');
   if (n < kvLimits.keyBytesMin) throw new HttpError(400, 'bad_request', 'the key is empty');
   if (n > kvLimits.keyBytesMax) {
     throw new HttpError(400, 'bad_request', `the key of ${n} bytes exceeds the limit of ${kvLimits.keyBytesMax}`);
@@ -112,7 +110,7 @@ export function parseSession(req: IncomingMessage, body: Record<string, unknown>
   if (typeof clientId !== 'string' || clientId.length === 0) {
     throw new HttpError(400, 'bad_request', 'a session needs a non-empty clientId (x-quorate-client-id)');
   }
-  if (textEncoder.encode(clientId).length > kvLimits.clientIdBytesMax) {
+  if (Buffer.byteLength(clientId, 'utf8') > kvLimits.clientIdBytesMax) {
     throw new HttpError(400, 'bad_request', `clientId exceeds ${kvLimits.clientIdBytesMax} bytes`);
   }
   if (typeof seqRaw !== 'number' || !Number.isSafeInteger(seqRaw) || seqRaw < 1) {

@@ -106,6 +106,8 @@ describe('the KV API', () => {
     assert.match(s.body.stateHash, /^[0-9a-f]+$/);
     assert.equal(typeof s.body.stats.readies, 'number');
     assert.equal((await call(leaderUrl, 'GET', '/healthz')).status, 200);
+    const l = await call(followerUrl, 'GET', '/v1/leader');
+    assert.deepEqual([l.body.role, l.body.leader, l.body.leaderUrl], ['follower', leaderId, leaderUrl]);
     const m = await call(leaderUrl, 'GET', '/metrics');
     assert.match(m.body, /quorate_is_leader\{node="n\d"\} 1/);
     assert.match(m.body, /quorate_http_requests_total\{route="kv",code="200"/);
