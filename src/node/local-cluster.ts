@@ -29,6 +29,10 @@ export interface LocalClusterOptions {
   readonly command?: { readonly execPath: string; readonly args: readonly string[] };
   /** Copy each child's output to this process's stderr too. */
   readonly echo?: boolean;
+  /** Node id → its --peers value; default peersFlag() for all (chaos routes peer links via proxies). */
+  readonly peersFlagFor?: (id: string) => string;
+  /** Extra environment for the children (test-mode disk, mutants), on top of this process's. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 interface Member {
@@ -108,14 +112,15 @@ export class LocalCluster {
     if (this.isRunning(id)) throw new ConfigError(`node ${id} is already running`);
     const cmd = this.opts.command ?? defaultCommand();
     const args = [
-      ...cmd.args, 'start', '--id', id, '--data', this.dataDirOf(id), '--peers', this.peersFlag(),
+      ...cmd.args, 'start', '--id', id, '--data', this.dataDirOf(id), '--peers', this.opts.peersFlagFor?.(id) ?? this.peersFlag(),
       '--client', `127.0.0.1:${m.clientPort}`, '--protocol', this.opts.protocol ?? 'raft',
       '--cluster-id', this.opts.clusterId ?? 'local', '--log-level', this.opts.logLevel ?? 'info',
       ...(opts.initialClusterState === undefined ? [] : ['--initial-cluster-state', opts.initialClusterState]),
       ...(this.opts.extraArgs ?? []),
     ];
     const log = createWriteStream(join(this.opts.dataDir, `${id}.log`), { flags: 'a', mode: 0o600 });
-    const proc = spawn(cmd.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = this.opts.env === undefined ? process.env : { ...process.env, ...this.opts.env };
+    const proc = spawn(cmd.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     for (const s of [proc.stdout, proc.stderr]) {
       s.on('data', (c: Buffer) => {
         log.write(c);

@@ -22,6 +22,12 @@ import type { NodeEvent, NodeStats, NodeStatus, ReadValue, SnapshotInfo } from '
 
 export type InitialClusterState = 'new' | 'existing';
 
+/**
+ * A known-bad build for the chaos harness to catch (test mode only): QUORATE_MUTANT=ack-before-fsync
+ * sends messages and answers clients before the Ready's save is durable.
+ */
+const mutantAckBeforeFsync = process.env['QUORATE_TEST_MODE'] === '1' && process.env['QUORATE_MUTANT'] === 'ack-before-fsync';
+
 export interface NodeOptions {
   readonly id: NodeId;
   readonly protocol: ProtocolModule<Message>;
@@ -519,12 +525,15 @@ export class QuorateNode {
     this.stats.readies++;
     let installed: SnapshotSource | null = null;
     if (ready.snapshot !== null) installed = await this.installSnapshot(ready);
+    let saving: Promise<void> | null = null;
     if (ready.hardState !== null || ready.entries.length > 0) {
       const t0 = performance.now();
-      await this.opts.storage.save(ready.hardState, ready.entries); // one fsync: group commit
-      this.stats.saves++;
-      this.stats.saveMsTotal += performance.now() - t0;
-      this.stats.entriesPersisted += ready.entries.length;
+      saving = this.opts.storage.save(ready.hardState, ready.entries).then(() => { // one fsync: group commit
+        this.stats.saves++;
+        this.stats.saveMsTotal += performance.now() - t0;
+        this.stats.entriesPersisted += ready.entries.length;
+      });
+      if (!mutantAckBeforeFsync) await saving;
     }
     for (const m of ready.messages) {
       if (this.opts.transport.send(m.to, 0, this.opts.protocol.codec.encode(m))) this.stats.messagesSent++;
@@ -537,6 +546,7 @@ export class QuorateNode {
     }
     for (const f of ready.readFailures) this.failRead(f.ctx, f.reason, f.leaderHint);
     this.serveReads();
+    if (mutantAckBeforeFsync) await saving;
     this.replica.advance(ready);
     if (installed !== null && installed.meta.index > this.replica.status().snapshotIndex) this.replica.compact(installed);
     this.noticeStatus();

@@ -8,6 +8,7 @@ import { registerDemo } from './demo.js';
 import { registerSim } from './sim.js';
 import { registerCheck } from './check.js';
 import { registerSnapshot } from './snapshot.js';
+import { registerChaos } from './chaos.js';
 
 /**
  * Every subcommand registers itself here: one import and one call per command file, so that
@@ -24,4 +25,5 @@ export function registerCommands(program: Command): void {
   registerSim(program);
   registerCheck(program);
   registerSnapshot(program);
+  registerChaos(program);
 }

@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ClusterNodeStatus } from '../client/index.js';
+import { Rng } from '../core/index.js';
+import type { NodeId } from '../core/index.js';
+import { parsePeers } from '../node/config.js';
+import { LocalCluster } from '../node/local-cluster.js';
+import { ProxyMesh } from './proxy.js';
+import type { Address } from './proxy.js';
+
+/**
+ * A LocalCluster of real `quorate start` processes whose every peer link runs through the
+ * ProxyMesh: node i is started with --peers naming itself at its real address and every other
+ * node j at the proxy (i→j), so partitions, one-way cuts, loss and delay are proxy settings.
+ * Client traffic (HTTP) does not cross the proxies: a partition cuts replication, not clients,
+ * as in Jepsen, so a minority side still answers clients and must refuse what it cannot prove.
+ */
+export interface ChaosClusterOptions {
+  readonly protocol: string;
+  readonly nodes: number;
+  readonly dataDir: string;
+  readonly seed: number;
+  readonly env: Readonly<Record<string, string>>;
+  readonly echo: boolean;
+}
+
+export class ChaosCluster {
+  private constructor(readonly local: LocalCluster, readonly mesh: ProxyMesh, private readonly dataDir: string) {}
+
+  static async create(o: ChaosClusterOptions): Promise<ChaosCluster> {
+    let mesh: ProxyMesh | null = null;
+    const local = await LocalCluster.create({
+      nodes: o.nodes, protocol: o.protocol, dataDir: o.dataDir, clusterId: 'chaos', logLevel: 'info', env: o.env, echo: o.echo,
+      peersFlagFor: (id) => {
+        if (mesh === null) throw new Error('the proxy mesh is not up yet');
+        const peers = mesh.peersFor(id);
+        return Object.keys(peers).sort().map((p) => `${p}=${(peers[p] as Address).host}:${(peers[p] as Address).port}`).join(',');
+      },
+    });
+    const rng = new Rng(o.seed).fork('proxy');
+    mesh = await ProxyMesh.create(parsePeers(local.peersFlag()), { random: () => rng.float() });
+    return new ChaosCluster(local, mesh, o.dataDir);
+  }
+
+  get ids(): readonly NodeId[] {
+    return this.local.ids;
+  }
+
+  endpoints(): string[] {
+    return this.local.endpoints();
+  }
+
+  async start(timeoutMs = 60_000): Promise<void> {
+    await this.local.start(timeoutMs);
+  }
+
+  /** The leader with the highest term, or null if none answers within timeoutMs. */
+  async leader(timeoutMs = 2_000): Promise<NodeId | null> {
+    try {
+      return await this.local.waitForLeader(timeoutMs);
+    } catch {
+      return null;
+    }
+  }
+
+  async statuses(): Promise<Map<string, ClusterNodeStatus | null>> {
+    return this.local.statuses();
+  }
+
+  logTail(id: NodeId, bytes = 4_000): string {
+    try {
+      const text = readFileSync(join(this.dataDir, `${id}.log`), 'utf8');
+      return text.slice(-bytes);
+    } catch {
+      return '';
+    }
+  }
+
+  /**
+   * Waits until every node runs and reports the same applied index and state hash, with nothing
+   * committed left unapplied. Returns each node's last status either way.
+   */
+  async waitConverged(timeoutMs: number): Promise<{ converged: boolean; statuses: Record<NodeId, { appliedIndex: number; stateHash: string } | null> }> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const st = await this.statuses();
+      const list = this.ids.map((id) => st.get(id) ?? null);
+      const first = list[0];
+      const converged = first !== null && first !== undefined && this.ids.every((id) => this.local.isRunning(id))
+        && list.every((s) => s !== null && s.appliedIndex === first.appliedIndex && s.stateHash === first.stateHash
+          && s.appliedIndex >= s.commitIndex && s.appliedIndex > 0);
+      if (converged || performance.now() > deadline) {
+        const statuses: Record<NodeId, { appliedIndex: number; stateHash: string } | null> = {};
+        this.ids.forEach((id, i) => {
+          const s = list[i];
+          statuses[id] = s === null || s === undefined ? null : { appliedIndex: s.appliedIndex, stateHash: s.stateHash };
+        });
+        return { converged, statuses };
+      }
+      await sleep(200);
+    }
+  }
+
+  /** Stops every node (SIGCONT first) and every proxy. */
+  async stop(): Promise<void> {
+    this.mesh.heal();
+    await this.local.stop();
+    await this.mesh.stop();
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,209 @@
+import { statSync } from 'node:fs';
+import { assertNever } from '../core/index.js';
+import type { NodeId } from '../core/index.js';
+import { flipBit, snapshotFiles, tearLastWalRecord, walSegmentFiles } from '../storage/damage.js';
+import type { ChaosCluster } from './cluster.js';
+import type { FaultPlan } from './schedule.js';
+
+/**
+ * Puts one planned fault on the real cluster and takes it off again. Kills and pauses are real
+ * signals, network faults are proxy settings, disk faults damage a SIGKILLed node's files. A
+ * damaged node restarted must either refuse (a clear corruption error, non-zero exit) — then it is
+ * wiped and re-added as a member that lost its state, so the cluster heals — or start having
+ * repaired what it may (a torn tail); the final convergence check then proves it serves nothing
+ * the others do not hold.
+ */
+export interface ActiveFault {
+  readonly plan: FaultPlan;
+  readonly nodes: readonly NodeId[];
+  readonly startedAtMs: number;
+  /** What was done, in words, for the report. */
+  readonly detail: string;
+  /** A node stopped by this fault (kill, wipe, damage): restarted at heal. */
+  readonly stopped: readonly NodeId[];
+  readonly damage: DamageDone | null;
+}
+
+export interface DamageDone {
+  readonly node: NodeId;
+  readonly what: string;
+}
+
+export type DamageOutcome = 'refused' | 'started';
+
+export interface CorruptionRecord {
+  readonly node: NodeId;
+  readonly kind: string;
+  readonly what: string;
+  /** refused: the node would not start on the damaged files; started: it recovered (e.g. trimmed a torn tail). */
+  readonly outcome: DamageOutcome;
+  readonly detail: string;
+  readonly rejoinedAs: 'same-data' | 'wiped';
+}
+
+export interface HealResult {
+  readonly healedAtMs: number;
+  readonly corruption: CorruptionRecord | null;
+  readonly errors: readonly string[];
+}
+
+/** How long a restarted node may take to answer /healthz (tsx start-up on a loaded machine). */
+const restartTimeoutMs = 60_000;
+
+export class Nemesis {
+  constructor(private readonly cluster: ChaosCluster, private readonly nowMs: () => number) {}
+
+  async apply(plan: FaultPlan): Promise<ActiveFault> {
+    const c = this.cluster;
+    const n = c.ids.length;
+    const one = plan.order[0] as NodeId;
+    const leaderOr = async (): Promise<NodeId> => (await c.leader(1_000)) ?? one;
+    const startedAtMs = this.nowMs();
+    const done = (nodes: readonly NodeId[], detail: string, stopped: readonly NodeId[] = [], damage: DamageDone | null = null): ActiveFault =>
+      ({ plan, nodes, startedAtMs, detail, stopped, damage });
+    switch (plan.kind) {
+      case 'kill': {
+        const targets = plan.variant === 'leader' ? [await leaderOr()]
+          : plan.variant === 'majority' ? plan.order.slice(0, Math.floor(n / 2) + 1)
+            : plan.variant === 'all' ? [...plan.order] : [one];
+        // One tick for every SIGKILL: nodes die together, as in a power cut.
+        await Promise.all(targets.map((id) => c.local.kill(id)));
+        return done(targets, `SIGKILL ${targets.join(', ')}`, targets);
+      }
+      case 'pause': {
+        const id = plan.variant === 'leader' ? await leaderOr() : one;
+        await c.local.freeze(id);
+        return done([id], `SIGSTOP ${id}`);
+      }
+      case 'partition': {
+        const isolated = plan.variant === 'isolate-leader' ? [await leaderOr()]
+          : plan.variant === 'majority-minority' ? plan.order.slice(0, Math.floor((n - 1) / 2)) : [one];
+        const rest = c.ids.filter((id) => !isolated.includes(id));
+        c.mesh.partition(isolated, rest);
+        return done(isolated, `partition {${isolated.join(', ')}} | {${rest.join(', ')}}`);
+      }
+      case 'one-way': {
+        const id = plan.variant === 'leader-mute' ? await leaderOr() : one;
+        const others = c.ids.filter((o) => o !== id);
+        if (plan.variant === 'one-deaf') {
+          for (const o of others) c.mesh.cutOneWay(o, id);
+          return done([id], `one-way: frames to ${id} dropped (it still sends)`);
+        }
+        for (const o of others) c.mesh.cutOneWay(id, o);
+        return done([id], `one-way: frames from ${id} dropped (it still hears)`);
+      }
+      case 'loss': {
+        const links = plan.variant === 'one-node' ? c.ids.filter((o) => o !== one).flatMap((o) => [[one, o], [o, one]] as const)
+          : c.ids.flatMap((a) => c.ids.filter((b) => b !== a).map((b) => [a, b] as const));
+        for (const [a, b] of links) {
+          c.mesh.link(a, b).setFaults('both', { resetProbability: plan.resetProbability, delayMs: plan.delayMs, jitterMs: plan.jitterMs });
+        }
+        const where = plan.variant === 'one-node' ? `links of ${one}` : 'every link';
+        return done(plan.variant === 'one-node' ? [one] : [...c.ids],
+          `${where}: reset ${plan.resetProbability * 100}% of chunks, delay ${plan.delayMs}+U(0,${plan.jitterMs}) ms`);
+      }
+      case 'clock':
+        throw new Error('clock offsets are not supported by the node; the schedule never plans them');
+      case 'disk-wipe': {
+        const id = plan.variant === 'leader' ? await leaderOr() : one;
+        await c.local.kill(id);
+        c.local.wipe(id);
+        return done([id], `SIGKILL ${id}, data directory deleted`, [id]);
+      }
+      case 'torn-write': {
+        const id = plan.variant === 'leader' ? await leaderOr() : one;
+        await c.local.kill(id);
+        const rec = await tearLastWalRecord(c.local.dataDirOf(id), plan.draw % 2 === 0 ? undefined : 1);
+        const what = `last WAL record (type ${rec.type}, ${rec.sizeBytes} bytes at ${rec.offset}) torn`;
+        return done([id], `SIGKILL ${id}, ${what}`, [id], { node: id, what });
+      }
+      case 'bitflip': {
+        const id = plan.variant === 'leader' ? await leaderOr() : one;
+        await c.local.kill(id);
+        const what = await flipSomeBit(c.local.dataDirOf(id), plan.draw);
+        return done([id], `SIGKILL ${id}, ${what}`, [id], { node: id, what });
+      }
+      default:
+        return assertNever(plan.kind);
+    }
+  }
+
+  async heal(f: ActiveFault): Promise<HealResult> {
+    const c = this.cluster;
+    const errors: string[] = [];
+    let corruption: CorruptionRecord | null = null;
+    switch (f.plan.kind) {
+      case 'pause':
+        for (const id of f.nodes) await c.local.thaw(id);
+        break;
+      case 'partition':
+      case 'one-way':
+      case 'loss':
+        c.mesh.heal();
+        break;
+      case 'kill':
+      case 'disk-wipe':
+      case 'torn-write':
+      case 'bitflip':
+      case 'clock':
+        break;
+      default:
+        assertNever(f.plan.kind);
+    }
+    await Promise.all(f.stopped.map(async (id) => {
+      if (f.damage !== null && f.damage.node === id) {
+        corruption = await this.restartDamaged(f, id, errors);
+        return;
+      }
+      c.local.spawnNode(id, f.plan.kind === 'disk-wipe' ? { initialClusterState: 'existing' } : {});
+      try {
+        await c.local.waitHealthy(id, restartTimeoutMs);
+      } catch (err) {
+        errors.push(`${id} did not come back after ${f.plan.kind}: ${(err as Error).message}; ${lastLines(c.logTail(id))}`);
+      }
+    }));
+    return { healedAtMs: this.nowMs(), corruption, errors };
+  }
+
+  /** Restarts a node on damaged files; a refusal is detection, then the node rejoins wiped. */
+  private async restartDamaged(f: ActiveFault, id: NodeId, errors: string[]): Promise<CorruptionRecord> {
+    const c = this.cluster;
+    const what = f.damage?.what ?? '';
+    c.local.spawnNode(id);
+    try {
+      await c.local.waitHealthy(id, restartTimeoutMs);
+      return { node: id, kind: f.plan.kind, what, outcome: 'started', detail: 'recovered on its own files', rejoinedAs: 'same-data' };
+    } catch (err) {
+      if (c.local.isRunning(id)) {
+        errors.push(`${id} neither started nor refused after ${f.plan.kind}: ${(err as Error).message}`);
+        await c.local.kill(id);
+      }
+    }
+    const code = c.local.isRunning(id) ? null : await c.local.exitCode(id);
+    const detail = `exit ${String(code)}: ${lastLines(c.logTail(id))}`;
+    c.local.wipe(id);
+    c.local.spawnNode(id, { initialClusterState: 'existing' });
+    try {
+      await c.local.waitHealthy(id, restartTimeoutMs);
+    } catch (err) {
+      errors.push(`${id} did not rejoin wiped after refusing its damaged files: ${(err as Error).message}`);
+    }
+    return { node: id, kind: f.plan.kind, what, outcome: 'refused', detail, rejoinedAs: 'wiped' };
+  }
+}
+
+/** Flips one bit in a WAL segment or snapshot file, chosen by `draw`; names what it did. */
+async function flipSomeBit(dataDir: string, draw: number): Promise<string> {
+  const files = [...await walSegmentFiles(dataDir).catch(() => []), ...await snapshotFiles(dataDir).catch(() => [])];
+  const sized = files.map((f) => ({ f, size: statSync(f).size })).filter((x) => x.size > 0);
+  if (sized.length === 0) return 'no files to damage (empty data directory)';
+  const pick = sized[draw % sized.length] as { f: string; size: number };
+  const offset = Math.floor(draw / sized.length) % pick.size;
+  const bit = draw % 8;
+  await flipBit(pick.f, offset, bit);
+  return `bit ${bit} of byte ${offset} flipped in ${pick.f.split('/').slice(-2).join('/')} (${pick.size} bytes)`;
+}
+
+function lastLines(text: string, n = 3): string {
+  return text.trim().split('\n').slice(-n).join(' | ').slice(0, 600);
+}

@@ -1,0 +1,181 @@
+import { QuorateClient } from '../client/index.js';
+import type { HistoryEvent, HistoryF, HistoryType, HistoryValue } from '../check/index.js';
+import { Rng } from '../core/index.js';
+
+/**
+ * The chaos clients: concurrent processes doing read/write/cas on a few shared keys through the
+ * TypeScript client, each value unique, and the history of it all in the Jepsen shape of
+ * FAULTS.md. Outcomes are recorded as the client can know them: a write or cas that ended in an
+ * error may still have applied, so it is `info` and that process never invokes again (its slot
+ * continues as a fresh process, as in Jepsen); a read that ended in an error changed nothing, so
+ * it is `fail`; a cas whose expected value did not match is `fail`.
+ */
+
+/** A recorder of one run's history; times are nanoseconds from the run's start, never decreasing. */
+export class HistoryLog {
+  readonly events: HistoryEvent[] = [];
+  private last = 0;
+
+  constructor(readonly t0Ms: number, readonly eventsMax = 5_000_000) {}
+
+  /** Milliseconds since the start of the run. */
+  nowMs(): number {
+    return performance.now() - this.t0Ms;
+  }
+
+  /** Returns false (and records nothing) once the bound is reached: the caller stops invoking. */
+  record(process: number, type: HistoryType, f: HistoryF, key: string, value: HistoryValue): boolean {
+    if (this.events.length >= this.eventsMax) return false;
+    // performance.now() is monotonic; the max keeps the file's order even across rounding.
+    const time = Math.max(this.last, Math.round(this.nowMs() * 1e6));
+    this.last = time;
+    this.events.push({ process, type, f, key, value, time });
+    return true;
+  }
+
+  get full(): boolean {
+    return this.events.length >= this.eventsMax;
+  }
+}
+
+export interface WorkloadOptions {
+  readonly endpoints: readonly string[];
+  readonly clients: number;
+  readonly keys: number;
+  readonly seed: number;
+  readonly opTimeoutMs: number;
+}
+
+export function keyName(i: number): string {
+  return `k${i}`;
+}
+
+export class Workload {
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private readonly clients: QuorateClient[];
+  private nextProcess: number;
+
+  constructor(private readonly opts: WorkloadOptions, private readonly history: HistoryLog) {
+    this.clients = Array.from({ length: opts.clients }, (_, i) => new QuorateClient({
+      endpoints: opts.endpoints, clientId: `chaos-${opts.seed}-${i}`, timeoutMs: opts.opTimeoutMs,
+      attemptTimeoutMs: Math.min(1_000, opts.opTimeoutMs),
+    }));
+    this.nextProcess = opts.clients;
+  }
+
+  /** A process id no client has used: the final reads start there. */
+  get unusedProcess(): number {
+    return this.nextProcess;
+  }
+
+  start(): void {
+    this.running = true;
+    const root = new Rng(this.opts.seed).fork('workload');
+    for (let slot = 0; slot < this.opts.clients; slot++) this.loops.push(this.loop(slot, root.fork(`client-${slot}`)));
+  }
+
+  /** Stops invoking and waits for every operation in flight to complete (bounded by its deadline). */
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+    this.loops = [];
+  }
+
+  close(): void {
+    for (const c of this.clients) c.close();
+  }
+
+  private async loop(slot: number, rng: Rng): Promise<void> {
+    const client = this.clients[slot] as QuorateClient;
+    let process = slot;
+    let n = 0;
+    const lastSeen = new Map<string, string | null>();
+    while (this.running && !this.history.full) {
+      const key = keyName(rng.int(0, this.opts.keys - 1));
+      const r = rng.float();
+      const value = `${process}.${n++}`;
+      let ended: 'ok' | 'fail' | 'info';
+      if (r < 0.45) {
+        this.history.record(process, 'invoke', 'read', key, null);
+        try {
+          const got = await client.get(key);
+          const v = got === null ? null : got.value;
+          lastSeen.set(key, v);
+          this.history.record(process, 'ok', 'read', key, v);
+          ended = 'ok';
+        } catch {
+          this.history.record(process, 'fail', 'read', key, null);
+          ended = 'fail';
+        }
+      } else if (r < 0.85) {
+        this.history.record(process, 'invoke', 'write', key, value);
+        try {
+          await client.put(key, value);
+          lastSeen.set(key, value);
+          this.history.record(process, 'ok', 'write', key, value);
+          ended = 'ok';
+        } catch {
+          this.history.record(process, 'info', 'write', key, value);
+          ended = 'info';
+        }
+      } else {
+        const expected = lastSeen.get(key) ?? null;
+        this.history.record(process, 'invoke', 'cas', key, [expected, value]);
+        try {
+          const res = await client.cas(key, expected, value);
+          ended = res.succeeded ? 'ok' : 'fail';
+          lastSeen.set(key, res.succeeded ? value : res.value);
+          this.history.record(process, ended, 'cas', key, [expected, value]);
+        } catch {
+          this.history.record(process, 'info', 'cas', key, [expected, value]);
+          ended = 'info';
+        }
+      }
+      // An unknown outcome ends this process (FAULTS.md, Histories); the slot goes on as a new one.
+      if (ended === 'info') process = this.nextProcess++;
+      // A failed attempt may come back at once (no leader yet): do not spin on it.
+      if (ended !== 'ok') await sleep(rng.int(5, 25));
+    }
+  }
+}
+
+/**
+ * Reads every key once more after the run, linearizably, recorded as further processes of the
+ * history: the checker then also sees whether every acknowledged write survived. Retries until a
+ * read succeeds or the deadline passes (null for a key that could not be read).
+ */
+export async function finalReads(
+  endpoints: readonly string[], keys: number, history: HistoryLog, firstProcess: number, deadlineMs: number,
+): Promise<Map<string, string | null | undefined>> {
+  const client = new QuorateClient({ endpoints, timeoutMs: 3_000, attemptTimeoutMs: 1_000 });
+  const out = new Map<string, string | null | undefined>();
+  try {
+    await Promise.all(Array.from({ length: keys }, async (_, i) => {
+      const key = keyName(i);
+      const process = firstProcess + i;
+      const end = performance.now() + deadlineMs;
+      while (performance.now() < end) {
+        history.record(process, 'invoke', 'read', key, null);
+        try {
+          const got = await client.get(key);
+          const v = got === null ? null : got.value;
+          history.record(process, 'ok', 'read', key, v);
+          out.set(key, v);
+          return;
+        } catch {
+          history.record(process, 'fail', 'read', key, null);
+          await sleep(100);
+        }
+      }
+      out.set(key, undefined);
+    }));
+  } finally {
+    client.close();
+  }
+  return out;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
