@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, CorruptionError, makeConfig } from '../../src/core/index.js';
-import { FileStorage, verifySnapshotBytes } from '../../src/storage/file/index.js';
+import { FileStorage, newestSnapshotFile, verifySnapshotBytes } from '../../src/storage/file/index.js';
 import { FetchSnapshotError, restoreSnapshot, saveSnapshotFromEndpoints } from '../../src/storage/backup.js';
 import { snapshotFiles } from '../../src/storage/damage.js';
 import { run } from './compliance.js';
@@ -117,4 +117,19 @@ test('verifySnapshotBytes refuses a cut-short body', async () => {
   const bytes = new Uint8Array(await readFile(source.file));
   assert.throws(() => verifySnapshotBytes(bytes.subarray(0, bytes.length - 1)), CorruptionError);
   assert.throws(() => verifySnapshotBytes(bytes.subarray(0, 10)), CorruptionError);
+});
+
+test('newestSnapshotFile finds the newest snapshot that verifies, skipping a damaged one', async () => {
+  const dir = freshDir(root);
+  assert.equal(await newestSnapshotFile(dir), null);
+  const s = new FileStorage(dir, { snapshotsKept: 3 });
+  await s.open();
+  await s.save({ kind: 'raft', term: 1, vote: null, commit: 9 }, run(1, 9, 1));
+  await s.saveSnapshot({ index: 4, id: 1, config }, new Uint8Array([4]));
+  await s.saveSnapshot({ index: 8, id: 1, config }, new Uint8Array([8]));
+  await s.close();
+  const newest = await newestSnapshotFile(dir);
+  assert.equal(newest?.info.meta.index, 8);
+  await writeFile(newest.path, 'garbage');
+  assert.equal((await newestSnapshotFile(dir))?.info.meta.index, 4);
 });

@@ -1,5 +1,5 @@
 import { readSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { CorruptionError, DecodeError, decodeSnapshotMeta, encodeSnapshotMeta } from '../../core/index.js';
@@ -7,7 +7,7 @@ import type { SnapshotMeta, SnapshotSource } from '../../core/index.js';
 import { Failpoint, type Failpoints } from './failpoints.js';
 import type { FileLayer } from './fs-layer.js';
 import { StorageClosedError } from '../errors.js';
-import { tmpSuffix } from './segment-names.js';
+import { parseSnapshotName, snapDirName, tmpSuffix } from './segment-names.js';
 
 /**
  * The snapshot (checkpoint) file format, also the bytes of `GET /v1/snapshot` and of
@@ -246,6 +246,28 @@ export class SnapshotFile implements SnapshotSource {
   }
 }
 
-export function snapshotPath(dir: string, name: string): string {
-  return join(dir, name);
+/**
+ * The newest snapshot file of a data directory that verifies, for serving `GET /v1/snapshot`
+ * (stream the file's bytes as they are: the file format is the wire format). Damaged ones are
+ * skipped. Open the file before streaming it: a newer snapshot may delete this one meanwhile,
+ * and an open descriptor keeps it readable.
+ */
+export async function newestSnapshotFile(dataDir: string): Promise<{ path: string; info: SnapshotFileInfo } | null> {
+  const dir = join(dataDir, snapDirName);
+  const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw err;
+  });
+  const candidates = names.map((name) => ({ name, index: parseSnapshotName(name) }))
+    .filter((c): c is { name: string; index: number } => c.index !== null)
+    .sort((a, b) => b.index - a.index);
+  for (const c of candidates) {
+    const path = join(dir, c.name);
+    try {
+      return { path, info: await readSnapshotFile(path) };
+    } catch (err) {
+      if (!(err instanceof CorruptionError) && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  return null;
 }
