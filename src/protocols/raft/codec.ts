@@ -39,7 +39,9 @@ const knownTags: ReadonlySet<number> = new Set(Object.values(Tag));
 const readReasons = ['', 'not_leader', 'overloaded', 'dropped'] as const;
 
 export function encodeRaftMessage(m: RaftMessage): Uint8Array {
-  const w = new Writer(64);
+  // Size the buffer once for the payload, so large appends and chunks are not regrown.
+  const payload = m.type === 'app' ? m.entries.reduce((n, e) => n + e.data.length + 24, 0) : m.type === 'snap' ? m.data.length + 64 : 0;
+  const w = new Writer(64 + payload);
   w.u8(Tag[m.type]).string(m.from).string(m.to).uvarint(m.term);
   switch (m.type) {
     case 'vote':
