@@ -48,6 +48,11 @@ interface Committed {
   readonly data: Uint8Array;
   readonly type: number;
   readonly node: NodeId;
+  /**
+   * The lowest term any node was in when it applied this entry: an upper bound on the term that
+   * committed it. Leader completeness (§5.4.3) binds leaders of later terms only.
+   */
+  appliedTerm: number;
 }
 
 interface NodeLife {
@@ -151,11 +156,11 @@ export class InvariantChecker {
     for (let i = 1; i <= this.maxCommitted; i++) {
       const c = this.committed.get(i);
       if (c === undefined) continue;
-      if (i < log.snapshotIndex) continue;
+      if (i < log.snapshotIndex || c.appliedTerm >= term) continue;
       const id = log.idAt(i);
       if (id !== c.id) {
         this.violate(Invariant.LeaderCompleteness,
-          `${node} became leader of term ${term} without committed entry ${i} (id ${c.id}, applied by ${c.node}); its log has ${id ?? 'nothing'} there`, node);
+          `${node} became leader of term ${term} without entry ${i} (id ${c.id}) that ${c.node} applied in term ${c.appliedTerm}; its log has ${id ?? 'nothing'} there`, node);
         return;
       }
     }
@@ -188,16 +193,18 @@ export class InvariantChecker {
     l.applied = index;
   }
 
-  onApply(node: NodeId, e: Entry): void {
+  /** `term`: the applying node's current term (ballot, epoch), or 0 when unknown. */
+  onApply(node: NodeId, e: Entry, term = 0): void {
     const l = this.life(node);
     if (e.index !== l.applied + 1) this.violate(Invariant.ApplyOrder, `${node} applied index ${e.index} after ${l.applied}`, node);
     l.applied = e.index;
     const c = this.committed.get(e.index);
     if (c === undefined) {
-      this.committed.set(e.index, { id: e.id, data: e.data, type: e.type, node });
+      this.committed.set(e.index, { id: e.id, data: e.data, type: e.type, node, appliedTerm: term });
       if (e.index > this.maxCommitted) this.maxCommitted = e.index;
       return;
     }
+    c.appliedTerm = Math.min(c.appliedTerm, term);
     if (c.id !== e.id || c.type !== e.type || !bytesEqual(c.data, e.data)) {
       this.violate(Invariant.StateMachineSafety,
         `${node} applied (${e.index}, id ${e.id}) but ${c.node} applied (${e.index}, id ${c.id}) with different contents`, node);

@@ -9,7 +9,8 @@ export type ClientReply =
 
 export type SimEvent =
   | { readonly k: 'tick'; readonly node: number; readonly inc: number }
-  | { readonly k: 'deliver'; readonly to: number; readonly from: NodeId; readonly bytes: Uint8Array }
+  /** fromInc and sentAt let a machine crash take down what its kernel had not yet put on the wire. */
+  | { readonly k: 'deliver'; readonly to: number; readonly from: NodeId; readonly fromInc: number; readonly sentAt: number; readonly bytes: Uint8Array }
   | { readonly k: 'fsync'; readonly node: number; readonly inc: number }
   /** attempt: a retry is stale (ignored) once another attempt of the same op has been made. */
   | { readonly k: 'client'; readonly client: number; readonly op: number; readonly attempt: number; readonly what: 'start' | 'retry' | 'timeout' }

@@ -38,6 +38,8 @@ export interface NodeHost {
    * `promised` when the Ready persisted a new promise (vote, ballot promise, epoch).
    */
   afterDurable(node: NodeId, promised: boolean): void;
+  /** A crash point: a committed entry was just applied. */
+  afterApply(node: NodeId, entry: Entry): void;
 }
 
 export interface NodeConfig {
@@ -66,6 +68,10 @@ export class SimNode {
   readonly disk = new SimDisk();
   /** Bumped on every crash: events scheduled for an earlier life are ignored. */
   incarnation = 0;
+  /** Virtual time of the last crash (in-flight sends of a crashed machine may be lost). */
+  crashedAt = -1;
+  /** The last term this node was seen leading (for the new-leader crash point). */
+  ledTerm = -1;
   /** Tick period multiplier (clock skew). */
   tickFactor = 1;
   replica: Replica | null = null;
@@ -279,10 +285,11 @@ export class SimNode {
   }
 
   private apply(e: Entry): void {
-    this.host.invariants.onApply(this.id, e);
+    this.host.invariants.onApply(this.id, e, this.replica?.status().term ?? 0);
     if (e.index <= this.sm.appliedIndex) return; // reported by apply-order above
     const results = this.sm.applyEntry(e);
     this.appliedId = e.id;
+    this.host.afterApply(this.id, e);
     if (results.length === 0) return;
     const commands = commandsOf(e);
     results.forEach((res, i) => {

@@ -70,6 +70,15 @@ export interface SimOptions {
   readonly crashPointP: number;
   /** The same, when the Ready persisted a new promise (Raft vote, Paxos promise, Zab epoch). */
   readonly crashAfterPromiseP: number;
+  /** Probability of a crash right after a new leader's first Ready is durable and sent (leader churn). */
+  readonly newLeaderCrashP: number;
+  /**
+   * Probability of a crash right after a leader applies an entry of an earlier term/ballot/epoch
+   * (the moment Raft's Figure 8 is about).
+   */
+  readonly inheritedApplyCrashP: number;
+  /** A crash (power loss) also loses the messages its node sent this recently (still in its buffers). */
+  readonly crashLosesSentUs: number;
   /** Raft PreVote/CheckQuorum (§9.6): both settings must be safe; `random` picks one per seed. */
   readonly preVote: 'on' | 'off' | 'random';
   /** Checkpoint the state machine and compact the log every this many applied entries (0: never). */
@@ -103,6 +112,9 @@ export const defaultSimOptions: SimOptions = {
   limitsProfile: 'random',
   crashPointP: 0.005,
   crashAfterPromiseP: 0.2,
+  newLeaderCrashP: 0.05,
+  inheritedApplyCrashP: 0.2,
+  crashLosesSentUs: 1_000,
   preVote: 'random',
   snapshotEvery: 40,
   traceTailMax: 40,
@@ -142,7 +154,7 @@ export function parseFaults(spec: string): Set<FaultKind> {
 
 export const tinyLimits: Limits = {
   ...defaultLimits,
-  maxMessageBytes: 64,
+  maxMessageBytes: 1, // one entry per message (a message always carries at least one)
   inflightMax: 4,
   snapshotChunkBytes: 256,
 };
@@ -150,15 +162,19 @@ export const tinyLimits: Limits = {
 /**
  * Cluster shapes rotated by seed (`quorate sim --variants`, and the mutant suite): five nodes with
  * the defaults; three nodes without PreVote/CheckQuorum (split votes are common, so double votes
- * matter); three nodes with tiny limits (one entry per message: commit rules that batching hides).
+ * matter); three nodes with tiny limits (one entry per message: commit rules that batching hides);
+ * the same with leader churn (new leaders and leaders applying inherited entries crash often, and
+ * a crash loses what was just sent: Raft's Figure 8 in a few hundred milliseconds).
  */
 export function seedVariant(seed: number): Partial<SimOptions> {
-  switch (seed % 3) {
+  switch (seed % 4) {
     case 0:
       return {};
     case 1:
       return { nodes: 3, preVote: 'off' };
-    default:
+    case 2:
       return { nodes: 3, limitsProfile: 'tiny' };
+    default:
+      return { nodes: 3, limitsProfile: 'tiny', newLeaderCrashP: 0.5, inheritedApplyCrashP: 0.7 };
   }
 }

@@ -145,6 +145,11 @@ export class Simulation {
         this.invariants.violate(Invariant.ReplicaAssertion, `${node} threw ${e}`, node);
       },
       afterDurable: (node, promised) => this.maybeCrashPoint(node, promised),
+      afterApply: (node, entry) => {
+        const n = this.nodes[this.nodeIndex.get(node) as number] as SimNode;
+        const s = n.replica?.status();
+        if (s !== undefined && s.role === 'leader' && entry.id < s.term) this.crashPoint(node, 'leader-applied-inherited', this.opts.inheritedApplyCrashP);
+      },
     };
   }
 
@@ -200,14 +205,16 @@ export class Simulation {
       const to = this.nodeIndex.get(m.to);
       if (to === undefined) continue;
       const bytes = this.protocol.codec.encode(m);
+      const fromInc = (this.nodes[this.nodeIndex.get(from) as number] as SimNode).incarnation;
       for (const at of this.network.send({ from, to: m.to, bytes }, this.time)) {
-        this.schedule(at, { k: 'deliver', to, from, bytes });
+        this.schedule(at, { k: 'deliver', to, from, fromInc, sentAt: this.time, bytes });
       }
     }
   }
 
   private crash(i: number, tear: boolean): void {
     const n = this.nodes[i] as SimNode;
+    n.crashedAt = this.time;
     const torn = n.crash(this.faultRng, tear);
     if (torn) this.count('torn-write');
     this.trace(`crash ${n.id}${torn ? ' (torn write)' : ''}`);
@@ -220,6 +227,14 @@ export class Simulation {
    */
   private maybeCrashPoint(node: NodeId, promised: boolean): void {
     if (!this.opts.faults.has('crash') || !this.nemesis.isActive) return;
+    // A new leader's first durable Ready (its no-op or first entries, and their sends): leader
+    // churn that leaves entries of a term on the leader alone, as in Raft's Figure 8.
+    const leader = this.nodes[this.nodeIndex.get(node) as number] as SimNode;
+    const st = leader.replica?.status();
+    if (st !== undefined && st.role === 'leader' && leader.ledTerm !== st.term) {
+      leader.ledTerm = st.term;
+      this.crashPoint(node, 'new-leader', this.opts.newLeaderCrashP);
+    }
     const p = promised ? this.opts.crashAfterPromiseP : this.opts.crashPointP;
     if (!this.faultRng.chance(p) || !this.nemesis.mayTakeDown()) return;
     const i = this.nodeIndex.get(node) as number;
@@ -227,6 +242,13 @@ export class Simulation {
     this.crash(i, false);
     this.count(promised ? 'crash-after-promise' : 'crash-after-durable');
     this.schedule(this.time + this.faultRng.int(100, promised ? 3_000 : 30_000), { k: 'restart', node: i, inc: n.incarnation, wipe: false });
+  }
+
+  /** Schedules a crash at this instant (after the current event), if faults allow one now. */
+  private crashPoint(node: NodeId, point: string, p: number): void {
+    if (!this.opts.faults.has('crash') || !this.nemesis.isActive || !this.faultRng.chance(p)) return;
+    const i = this.nodeIndex.get(node) as number;
+    this.schedule(this.time, { k: 'crash', node: i, inc: (this.nodes[i] as SimNode).incarnation, point });
   }
 
   private restart(i: number, wipe: boolean): void {
@@ -307,6 +329,11 @@ export class Simulation {
       }
       case 'deliver': {
         const n = this.nodes[ev.to] as SimNode;
+        const sender = this.nodes[this.nodeIndex.get(ev.from) as number] as SimNode;
+        if (ev.fromInc >= 0 && sender.incarnation !== ev.fromInc && sender.crashedAt - ev.sentAt < this.opts.crashLosesSentUs) {
+          this.count('crash-lost-in-flight');
+          return false;
+        }
         let msg: Message;
         try {
           msg = this.protocol.codec.decode(ev.bytes);
@@ -340,7 +367,7 @@ export class Simulation {
         return false;
       case 'unclog':
         for (const { packet, at } of this.network.unclog(ev.link, this.time)) {
-          this.schedule(at, { k: 'deliver', to: this.nodeIndex.get(packet.to) as number, from: packet.from, bytes: packet.bytes });
+          this.schedule(at, { k: 'deliver', to: this.nodeIndex.get(packet.to) as number, from: packet.from, fromInc: -1, sentAt: this.time, bytes: packet.bytes });
         }
         this.trace(`unclog ${ev.link}`);
         return false;

@@ -59,11 +59,15 @@ test('log matching: same (index, id) with different data or a different predeces
 
 test('a new leader without an applied entry violates leader completeness', () => {
   const c = checker();
-  c.onApply('n1', entry(1, 1));
-  c.onApply('n1', entry(2, 1));
+  c.onApply('n1', entry(1, 1), 1);
+  c.onApply('n1', entry(2, 1), 1);
+  // A stale leader of an earlier term than the commit is not bound (§5.4.3 is about later terms).
+  c.onApply('n1', entry(3, 5), 5);
+  c.observeStatus('n4', status('n4', 'leader', 4), logOf([entry(1, 1), entry(2, 1), entry(3, 4)]));
+  assert.ok(c.ok);
   c.observeStatus('n2', status('n2', 'leader', 2), logOf([entry(1, 1), entry(2, 1), entry(3, 2)]));
   assert.ok(c.ok);
-  c.observeStatus('n3', status('n3', 'leader', 3), logOf([entry(1, 1), entry(2, 3)]));
+  c.observeStatus('n3', status('n3', 'leader', 6), logOf([entry(1, 1), entry(2, 3)]));
   assert.equal(c.violations[0]?.invariant, 'leader-completeness');
 });
 
