@@ -193,3 +193,35 @@ test('status reports role, the paper\'s role word, term and leader honestly', ()
   const s = r.status();
   assert.deepEqual([s.role, s.protocolRole, s.term, s.leader, s.canVote], ['leader', 'leader', 1, 'n1', true]);
 });
+
+test('FAULTS #4 one-way cut: a follower that cannot hear the leader does not depose it (PreVote + CheckQuorum)', () => {
+  const c = new TestCluster(raft, { voters: V3, seed: 28 });
+  const leader = c.electLeader();
+  const term = c.replica(leader).status().term;
+  const [f] = others(c, leader) as [string];
+  c.cutOneWay(leader, f);
+  c.propose(leader, cmd('w'));
+  c.tickUntil(() => false, 200);
+  assert.equal(c.leader(), leader);
+  assert.equal(c.replica(leader).status().term, term);
+  assert.equal(c.replica(f).status().term, term, 'its pre-votes were ignored by voters that hear the leader');
+  c.heal();
+  assert.ok(c.tickUntil(() => texts(c.appliedCommands(f)).includes('w'), 50));
+});
+
+test('FAULTS #3 majorities ring: no node hears a majority of the same others; elections converge once healed', () => {
+  const V5 = ['n1', 'n2', 'n3', 'n4', 'n5'];
+  const c = new TestCluster(raft, { voters: V5, seed: 29 });
+  // Each node hears only its two ring neighbours.
+  for (let i = 0; i < 5; i++) {
+    for (let j = 0; j < 5; j++) {
+      const d = Math.min((i - j + 5) % 5, (j - i + 5) % 5);
+      if (d === 2) c.cut(V5[i] as string, V5[j] as string);
+    }
+  }
+  c.tickUntil(() => false, 300);
+  c.heal();
+  const leader = c.electLeader(500);
+  c.propose(leader, cmd('after-ring'));
+  assert.ok(c.tickUntil(() => V5.every((id) => texts(c.appliedCommands(id)).includes('after-ring')), 100));
+});
