@@ -59,9 +59,10 @@ function encode(m: PaxosMessage): Uint8Array {
       w.uvarint(m.seq).uvarint(m.highest);
       break;
     case 'rejoin':
+      w.uvarint(m.nonce);
       break;
     case 'rejoinOk':
-      w.uvarint(m.ballot).uvarint(m.endSlot);
+      w.uvarint(m.ballot).uvarint(m.endSlot).uvarint(m.nonce);
       break;
     default:
       assertNever(m, 'paxos message');
@@ -142,9 +143,9 @@ function readBody(r: Reader, tag: number, from: string, to: string): PaxosMessag
     case Tag.readResp:
       return { type: 'readResp', from, to, seq: r.uvarint(), highest: r.uvarint() };
     case Tag.rejoin:
-      return { type: 'rejoin', from, to };
+      return { type: 'rejoin', from, to, nonce: r.uvarint() };
     case Tag.rejoinOk:
-      return { type: 'rejoinOk', from, to, ballot: r.uvarint(), endSlot: r.uvarint() };
+      return { type: 'rejoinOk', from, to, ballot: r.uvarint(), endSlot: r.uvarint(), nonce: r.uvarint() };
     default:
       throw new DecodeError(`unknown paxos message tag ${tag}`);
   }

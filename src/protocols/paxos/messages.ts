@@ -113,9 +113,14 @@ export interface ReadResp extends Message {
   readonly highest: number;
 }
 
-/** A replica whose storage was wiped asks the leader for a fresh phase 1 that excludes it. */
+/**
+ * A replica whose storage was wiped asks the leader for a fresh phase 1 that excludes it. `nonce`
+ * is drawn anew by every incarnation, so a grant given to an earlier incarnation (wiped again
+ * since) is never taken for one given after this request.
+ */
 export interface Rejoin extends Message {
   readonly type: 'rejoin';
+  readonly nonce: number;
 }
 
 /**
@@ -126,6 +131,8 @@ export interface RejoinOk extends Message {
   readonly type: 'rejoinOk';
   readonly ballot: number;
   readonly endSlot: number;
+  /** The nonce of the request this answers. */
+  readonly nonce: number;
 }
 
 export type PaxosMessage =

@@ -15,15 +15,18 @@ export interface RejoinGrant {
  * it meets every majority that included it), and every slot chosen before is at or below `endSlot`.
  */
 export class RejoinTracker {
-  /** Leader side: requests not yet covered by a phase 1, and those the phase 1 under way covers. */
-  private readonly requested = new Set<NodeId>();
-  private covered = new Set<NodeId>();
+  /** Leader side: requests (requester -> nonce) not yet covered by a phase 1, and those the phase 1 under way covers. */
+  private readonly requested = new Map<NodeId, number>();
+  private covered = new Map<NodeId, number>();
   /** Wiped side: the grant received (any leader's will do), and when the last request left. */
   grant: RejoinGrant | null = null;
   private askedTick = Number.NEGATIVE_INFINITY;
 
-  request(from: NodeId): void {
-    this.requested.add(from);
+  /** @param nonce this incarnation's rejoin nonce (wiped side) */
+  constructor(readonly nonce: number) {}
+
+  request(from: NodeId, nonce: number): void {
+    this.requested.set(from, nonce);
   }
 
   /** Whether a request waits for a phase 1 that starts after it. */
@@ -33,13 +36,13 @@ export class RejoinTracker {
 
   /** A phase 1 starts now: it covers every request received so far. */
   startPhase1(): void {
-    this.covered = new Set(this.requested);
+    this.covered = new Map(this.requested);
     this.requested.clear();
   }
 
-  /** The phase 1 completed: the requesters it covers, sorted. */
-  takeCovered(): NodeId[] {
-    const out = [...this.covered].sort();
+  /** The phase 1 completed: the requests it covers, sorted by requester. */
+  takeCovered(): [NodeId, number][] {
+    const out = [...this.covered].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     this.covered.clear();
     return out;
   }

@@ -78,7 +78,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
   private queue: Uint8Array[] = [];
   private uncommittedBytes = 0;
   /** Rejoin requests not yet covered by a phase 1 / covered by the phase 1 under way. */
-  private readonly rejoin = new RejoinTracker();
+  private readonly rejoin: RejoinTracker;
 
   private readonly reads: QuorumReads;
   private snapshotSource: SnapshotSource | null;
@@ -126,6 +126,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     // After a restart, wait out any lease this acceptor may have granted before it crashed.
     this.stickyUntil = opts.electionTicks;
     this.reads = new QuorumReads(opts.rng.nextU32() * 2 ** 20 + 1, opts.limits.pendingReadsMax, 2 * opts.electionTicks);
+    this.rejoin = new RejoinTracker(opts.rng.nextU32());
     this.catchUp = new CatchUp(this.id, opts.limits.snapshotChunkBytes, opts.limits.maxMessageBytes - messageOverheadBytes, this.resendTicks);
     this.resetElectionTimer();
   }
@@ -141,7 +142,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     if (this.now % this.resendTicks === 0) this.resendReads();
     for (const chunk of this.catchUp.resend(this.now)) this.send(chunk);
     if (this.lost && this.leaderId !== null && this.rejoin.shouldAsk(this.now, this.resendTicks)) {
-      this.send({ type: 'rejoin', from: this.id, to: this.leaderId });
+      this.send({ type: 'rejoin', from: this.id, to: this.leaderId, nonce: this.rejoin.nonce });
     }
   }
 
@@ -161,7 +162,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
         if (this.canVote()) this.send({ type: 'readResp', from: this.id, to: msg.from, seq: msg.seq, highest: this.log.lastIndex });
         return;
       case 'readResp': return this.onReadResp(msg);
-      case 'rejoin': return this.onRejoin(msg.from);
+      case 'rejoin': return this.onRejoin(msg.from, msg.nonce);
       case 'rejoinOk': return this.onRejoinOk(msg);
       default: {
         const never: never = msg;
@@ -401,9 +402,9 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     // Announce the new leadership at once (a heartbeat when there is nothing to re-propose).
     if (slots.length > 0) this.broadcastSlots(lead, slots);
     else this.heartbeat(lead);
-    for (const r of this.rejoin.takeCovered()) {
-      lead.grants.set(r, end);
-      this.send({ type: 'rejoinOk', from: this.id, to: r, ballot, endSlot: end });
+    for (const [r, nonce] of this.rejoin.takeCovered()) {
+      lead.grants.set(r, { nonce, endSlot: end });
+      this.send({ type: 'rejoinOk', from: this.id, to: r, ballot, endSlot: end, nonce });
     }
   }
 
@@ -664,19 +665,21 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     return this.role === 'leader' && lead.quorumEchoTick(this.id, this.voters, this.now) + this.leaseTicks > this.now;
   }
 
-  private onRejoin(from: NodeId): void {
+  private onRejoin(from: NodeId, nonce: number): void {
     if (!this.voters.includes(from)) return;
+    // A grant answers only the request (incarnation) it was given for.
     const granted = this.lead?.grants.get(from);
-    if (this.lead !== null && granted !== undefined) {
-      this.send({ type: 'rejoinOk', from: this.id, to: from, ballot: this.lead.ballot, endSlot: granted });
+    if (this.lead !== null && granted !== undefined && granted.nonce === nonce) {
+      this.send({ type: 'rejoinOk', from: this.id, to: from, ballot: this.lead.ballot, endSlot: granted.endSlot, nonce });
       return;
     }
-    if (this.role !== 'follower') this.rejoin.request(from);
+    if (this.role !== 'follower') this.rejoin.request(from, nonce);
   }
 
   private onRejoinOk(m: RejoinOk): void {
-    // Any leader's grant will do: it proves a phase 1 ran without us after we asked.
-    if (!this.lost) return;
+    // Any leader's grant will do (it proves a phase 1 ran without us after we asked), but only one
+    // answering this incarnation's request: an older one may predate the wipe.
+    if (!this.lost || m.nonce !== this.rejoin.nonce) return;
     this.rejoin.grant = { ballot: m.ballot, endSlot: m.endSlot };
     this.maybeFinishRejoin();
   }

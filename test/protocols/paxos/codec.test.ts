@@ -40,8 +40,8 @@ const message: fc.Arbitrary<PaxosMessage> = fc.oneof(
   fc.record({ type: fc.constant('snapAck' as const), from: node, to: node, index: nat, nextOffset: nat }),
   fc.record({ type: fc.constant('readReq' as const), from: node, to: node, seq: nat }),
   fc.record({ type: fc.constant('readResp' as const), from: node, to: node, seq: nat, highest: nat }),
-  fc.record({ type: fc.constant('rejoin' as const), from: node, to: node }),
-  fc.record({ type: fc.constant('rejoinOk' as const), from: node, to: node, ballot: nat, endSlot: nat }),
+  fc.record({ type: fc.constant('rejoin' as const), from: node, to: node, nonce: nat }),
+  fc.record({ type: fc.constant('rejoinOk' as const), from: node, to: node, ballot: nat, endSlot: nat, nonce: nat }),
 );
 
 /** Normalizes Uint8Array subclasses/views so deepEqual compares contents. */
@@ -91,7 +91,7 @@ test('named refusals: unknown tag, bad node id, trailing bytes, a p2a value not 
   const good = paxosCodec.encode({ type: 'p1a', from: 'n1', to: 'n2', ballot: 1024, fromSlot: 1 });
   assert.throws(() => paxosCodec.decode(Uint8Array.of(99, ...good.subarray(1))), /unknown paxos message tag 99/);
   assert.throws(() => paxosCodec.decode(Uint8Array.of(...good, 0)), /trailing bytes/);
-  const badId = paxosCodec.encode({ type: 'rejoin', from: 'n1', to: 'n2' });
+  const badId = paxosCodec.encode({ type: 'rejoin', from: 'n1', to: 'n2', nonce: 7 });
   badId[2] = 0x20; // a space inside the sender id
   assert.throws(() => paxosCodec.decode(badId), /bad sender node id/);
   const accepted = acceptedEntry(1, 1024, { origin: 1024, type: EntryType.Normal, data: Uint8Array.of(1) });

@@ -171,3 +171,13 @@ test('bad options are refused with a ConfigError', () => {
   assert.throws(() => lone('n9', ['n1', 'n2', 'n3']), (e: unknown) => e instanceof ConfigError && /neither a voter nor a learner/.test(e.message));
   assert.throws(() => lone('n1', ['n1'], { limits: { ...defaultSmall, inflightMax: 0 } }), (e: unknown) => e instanceof ConfigError && /inflightMax/.test(e.message));
 });
+
+test('PMMC preemption: a proposer told of a higher ballot stands down and next campaigns above it', () => {
+  const { r, ballot } = proposerAbove(2);
+  const higher = b(9, 3);
+  r.step({ type: 'nack', from: 'n4', to: 'n1', ballot, promised: higher });
+  assert.equal(r.status().role, 'follower');
+  for (let i = 0; i < 400 && r.status().role !== 'candidate'; i++) r.tick();
+  const p1a = messages(drain(r)).find((m) => m.type === 'p1a');
+  assert.ok(p1a?.type === 'p1a' && p1a.ballot > higher, `campaigns above ${higher}: ${JSON.stringify(p1a)}`);
+});

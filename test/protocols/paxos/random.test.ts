@@ -34,3 +34,8 @@ test('randomized: 3 voters and a learner with leader leases, 100 seeds', () => {
   assert.ok(t.acked > 5000, `only ${t.acked} acknowledged writes`);
   assert.ok(t.reads > 1000, `only ${t.reads} reads served`);
 });
+
+// Pinned seeds that once failed.
+test('random seed 12199 (learner, leases, 300 ticks): a voter wiped twice under one leader is not re-admitted on the first grant', () => {
+  run(12199, { size: 3, ticks: 300, learners: 1, leaseReads: true });
+});

@@ -50,7 +50,7 @@ test('cold recovery: every node crashes and restarts from its log; executed stat
 });
 
 test('duelling proposers: after everyone campaigned alone for a while, preemption and backoff converge on one leader', () => {
-  const c = cluster({ voters: ['n1', 'n2', 'n3', 'n4', 'n5'], seed: 2 });
+  const c = cluster({ voters: ['n1', 'n2', 'n3', 'n4', 'n5'], seed: 4 });
   c.partition(); // everyone alone: each times out and bumps its ballot again and again
   for (let i = 0; i < 80; i++) {
     c.tick();
@@ -242,4 +242,25 @@ test('batching and the window: commands queued together share a slot; slots in f
   c.heal();
   assert.ok(c.tickUntil(() => three.every((id) => c.appliedCommands(id).length === 11), 300));
   assert.deepEqual(texts(c.appliedCommands(l)).slice(5), ['w0', 'w1', 'w2', 'w3', 'w4', 'w5']);
+});
+
+test('a replica wiped twice under the same leader needs a fresh phase 1 each time (a grant answers one incarnation)', () => {
+  const c = cluster({ seed: 12 });
+  const l = commit(c, ['a']);
+  const [f, g] = others(l);
+  c.wipe(f);
+  c.restart(f);
+  assert.ok(c.tickUntil(() => c.replica(f).status().canVote, 300));
+  const ballot = c.replica(l).status().term;
+  c.wipe(f);
+  c.restart(f);
+  c.crash(g);
+  for (let i = 0; i < 60; i++) {
+    c.tick();
+    c.stabilize();
+  }
+  assert.equal(c.replica(f).status().canVote, false, 'the grant of the first rejoin does not cover the second wipe');
+  c.restart(g);
+  assert.ok(c.tickUntil(() => c.replica(f).status().canVote, 400));
+  assert.ok(c.replica(c.leader() as string).status().term > ballot, 'a new phase 1 ran for the second rejoin');
 });
