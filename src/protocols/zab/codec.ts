@@ -31,18 +31,18 @@ function encode(m: ZabMessage): Uint8Array {
       w.u8(m.state).uvarint(m.round).optString(m.leader).uvarint(m.epoch).uvarint(m.lastId).uvarint(m.lastIndex);
       break;
     case 'followerinfo':
-      w.uvarint(m.acceptedEpoch).bool(m.voter);
+      w.uvarint(m.session).uvarint(m.acceptedEpoch).bool(m.voter);
       break;
     case 'newepoch':
-      w.uvarint(m.epoch);
+      w.uvarint(m.session).uvarint(m.round).uvarint(m.epoch);
       break;
     case 'ackepoch':
-      w.uvarint(m.epoch).bool(m.fresh).bool(m.voter).uvarint(m.currentEpoch).uvarint(m.lastIndex).uvarint(m.lastId);
+      w.uvarint(m.session).uvarint(m.round).uvarint(m.epoch).bool(m.fresh).bool(m.voter).uvarint(m.currentEpoch).uvarint(m.lastIndex).uvarint(m.lastId);
       w.uvarint(m.epochEnds.length);
       for (const e of m.epochEnds) w.uvarint(e.epoch).uvarint(e.lastIndex);
       break;
     case 'sync':
-      w.uvarint(m.epoch).u8(m.mode).uvarint(m.truncIndex);
+      w.uvarint(m.session).uvarint(m.round).uvarint(m.epoch).u8(m.mode).uvarint(m.truncIndex);
       break;
     case 'snap':
       w.uvarint(m.epoch);
@@ -90,10 +90,12 @@ function readMessage(r: Reader): ZabMessage {
       };
     }
     case Tag.followerinfo:
-      return { type: 'followerinfo', from, to, acceptedEpoch: r.uvarint(), voter: r.bool() };
+      return { type: 'followerinfo', from, to, session: r.uvarint(), acceptedEpoch: r.uvarint(), voter: r.bool() };
     case Tag.newepoch:
-      return { type: 'newepoch', from, to, epoch: r.uvarint() };
+      return { type: 'newepoch', from, to, session: r.uvarint(), round: r.uvarint(), epoch: r.uvarint() };
     case Tag.ackepoch: {
+      const session = r.uvarint();
+      const round = r.uvarint();
       const epoch = r.uvarint();
       const fresh = r.bool();
       const voter = r.bool();
@@ -104,13 +106,15 @@ function readMessage(r: Reader): ZabMessage {
       if (n > epochEndsMax) throw new DecodeError(`ackepoch carries ${n} epoch ends, more than ${epochEndsMax}`);
       const epochEnds: EpochEnd[] = [];
       for (let i = 0; i < n; i++) epochEnds.push({ epoch: r.uvarint(), lastIndex: r.uvarint() });
-      return { type: 'ackepoch', from, to, epoch, fresh, voter, currentEpoch, lastIndex, lastId, epochEnds };
+      return { type: 'ackepoch', from, to, session, round, epoch, fresh, voter, currentEpoch, lastIndex, lastId, epochEnds };
     }
     case Tag.sync: {
+      const session = r.uvarint();
+      const round = r.uvarint();
       const epoch = r.uvarint();
       const mode = r.u8();
       if (!syncModes.has(mode)) throw new DecodeError(`unknown sync mode ${mode}`);
-      return { type: 'sync', from, to, epoch, mode: mode as SyncMode, truncIndex: r.uvarint() };
+      return { type: 'sync', from, to, session, round, epoch, mode: mode as SyncMode, truncIndex: r.uvarint() };
     }
     case Tag.snap: {
       const epoch = r.uvarint();

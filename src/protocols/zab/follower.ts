@@ -37,11 +37,15 @@ export class Follower {
   private snap: SnapBuffer | null = null;
   /** Index of the last ACK queued to the leader in this epoch (0 before the NEWLEADER ACK). */
   ackedIndex = 0;
+  /** This handshake attempt, and the leader's round of it we answered (messages.ts). */
+  private session: number;
+  private round = 0;
 
   constructor(private readonly r: ZabReplica, readonly leaderId: NodeId) {
     this.lastHeard = r.now;
     this.phaseSince = r.now;
     this.timeoutTicks = r.opts.rng.int(r.opts.electionTicks, 2 * r.opts.electionTicks - 1);
+    this.session = r.opts.rng.nextU32();
     this.sendInfo();
   }
 
@@ -50,12 +54,14 @@ export class Follower {
   }
 
   private sendInfo(): void {
-    this.r.send({ type: 'followerinfo', from: this.r.id, to: this.leaderId, acceptedEpoch: this.r.acceptedEpoch, voter: this.r.canVote() });
+    this.r.send({ type: 'followerinfo', from: this.r.id, to: this.leaderId, session: this.session, acceptedEpoch: this.r.acceptedEpoch, voter: this.r.canVote() });
     this.resendAt = this.r.now + 2 * this.r.opts.heartbeatTicks;
   }
 
   /** Lost or out-of-order packets: start discovery again with the same leader. */
   resync(): void {
+    this.session = this.r.opts.rng.nextU32();
+    this.round = 0;
     this.phase = 'discovery';
     this.ackedIndex = 0;
     this.phaseSince = this.r.now;
@@ -116,10 +122,11 @@ export class Follower {
 
   private onNewEpoch(m: NewEpochMsg): void {
     const r = this.r;
+    if (m.session !== this.session) return; // from an earlier handshake
     if (this.phase !== 'discovery') {
-      // The leader restarted our handshake (it saw a FOLLOWERINFO again, e.g. a duplicate):
-      // follow it, or it would keep us out of its broadcast.
-      if (m.epoch !== this.epoch) return;
+      // The leader restarted this handshake (it compacted past us): follow it, or it would
+      // keep us out of its broadcast. A duplicate of the NEWEPOCH we answered is ignored.
+      if (m.epoch !== this.epoch || m.round <= this.round) return;
       this.phase = 'discovery';
       this.syncMode = null;
       this.snap = null;
@@ -138,16 +145,18 @@ export class Follower {
       return;
     }
     this.epoch = m.epoch;
+    this.round = m.round;
     this.phase = 'epochAcked';
     this.phaseSince = r.now;
     r.send({
-      type: 'ackepoch', from: r.id, to: this.leaderId, epoch: m.epoch, fresh: fresh && r.canVote(), voter: r.canVote(),
+      type: 'ackepoch', from: r.id, to: this.leaderId, session: this.session, round: this.round, epoch: m.epoch, fresh: fresh && r.canVote(), voter: r.canVote(),
       currentEpoch: r.currentEpoch, lastIndex: r.history.lastIndex, lastId: r.history.lastId,
       epochEnds: r.history.epochEnds(epochEndsMax),
     });
   }
 
   private onSync(m: SyncMsg): void {
+    if (m.session !== this.session || m.round !== this.round) return; // an earlier handshake's
     if (this.phase !== 'epochAcked' || m.epoch !== this.epoch) return this.resync();
     const h = this.r.history;
     if (m.mode === SyncMode.Trunc || m.mode === SyncMode.TruncDiff) {
@@ -167,7 +176,10 @@ export class Follower {
       this.snap = { meta: m.meta, totalBytes: m.totalBytes, chunks: [], received: 0 };
     }
     const s = this.snap;
-    if (s === null || m.offset !== s.received || m.totalBytes !== s.totalBytes) return this.resync();
+    if (s === null || m.offset !== s.received || m.totalBytes !== s.totalBytes ||
+        m.meta.index !== s.meta.index || m.meta.id !== s.meta.id) {
+      return this.resync();
+    }
     s.chunks.push(m.data);
     s.received += m.data.length;
     if (s.received < s.totalBytes) return;
@@ -178,6 +190,9 @@ export class Follower {
       at += c.length;
     }
     this.snap = null;
+    // A leader sends SNAP only below our common prefix, hence above our commit index: an older
+    // checkpoint would roll the state machine back.
+    if (s.meta.index < this.r.commitIndex) return this.resync();
     this.syncMode = SyncMode.Diff; // what follows the snapshot is a DIFF
     this.r.installSnapshot({ meta: s.meta, data });
   }

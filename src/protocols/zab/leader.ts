@@ -23,6 +23,9 @@ type PeerPhase = 'info' | 'newepoch' | 'acked' | 'syncing' | 'synced';
 /** The leader's view of one follower (ZooKeeper's LearnerHandler). */
 interface Peer {
   readonly id: NodeId;
+  /** The follower's handshake attempt, and our round of it (messages.ts, FollowerInfoMsg). */
+  readonly session: number;
+  round: number;
   phase: PeerPhase;
   /** Counts toward quorums: a voter in the configuration that has not lost its state. */
   voter: boolean;
@@ -121,9 +124,21 @@ export class Leader {
   // ---- discovery
 
   private onFollowerInfo(m: FollowerInfoMsg): void {
+    const known = this.peers.get(m.from);
+    if (known !== undefined && known.session === m.session) {
+      // A resend or a duplicate of this handshake: answer again only if still at NEWEPOCH.
+      if (known.phase === 'newepoch') this.r.send(this.newEpochMsg(known));
+      return;
+    }
+    if (this.phase !== 'discovery' && m.acceptedEpoch > this.epoch && m.voter && this.r.isVoter(m.from)) {
+      // It promised a newer prospective leader to refuse our older epoch, and cannot take that
+      // back: only a new election, with a newer epoch, can bring it in again.
+      this.r.becomeLooking();
+      return;
+    }
     // A new handshake from this follower (first contact, or a resync) replaces its state.
     const peer: Peer = {
-      id: m.from, phase: 'info', voter: m.voter && this.r.isVoter(m.from), acceptedEpoch: m.acceptedEpoch, fresh: false,
+      id: m.from, session: m.session, round: 0, phase: 'info', voter: m.voter && this.r.isVoter(m.from), acceptedEpoch: m.acceptedEpoch, fresh: false,
       newLeaderIndex: 0, ackedIndex: 0, sentIndex: 0, inflight: [], lastHeard: this.r.now, pongSeq: 0,
     };
     this.peers.set(m.from, peer);
@@ -145,13 +160,18 @@ export class Leader {
 
   private sendNewEpoch(peer: Peer): void {
     peer.phase = 'newepoch';
+    peer.round++;
     peer.sentIndex = 0;
     peer.inflight = [];
-    this.r.send({ type: 'newepoch', from: this.r.id, to: peer.id, epoch: this.epoch });
+    this.r.send(this.newEpochMsg(peer));
+  }
+
+  private newEpochMsg(peer: Peer): ZabMessage {
+    return { type: 'newepoch', from: this.r.id, to: peer.id, session: peer.session, round: peer.round, epoch: this.epoch };
   }
 
   private onAckEpoch(peer: Peer, m: AckEpochMsg): void {
-    if (peer.phase !== 'newepoch' || m.epoch !== this.epoch) return;
+    if (peer.phase !== 'newepoch' || m.epoch !== this.epoch || m.session !== peer.session || m.round !== peer.round) return;
     const r = this.r;
     // Before sync currentEpoch is our old one; after, it is e' and a rejoining follower of e'
     // holds a prefix of our history, so it is never ahead.
@@ -200,7 +220,7 @@ export class Leader {
       this.peers.delete(peer.id);
       return;
     }
-    r.send({ type: 'sync', from: r.id, to: peer.id, epoch: this.epoch, mode: plan.mode, truncIndex: plan.truncIndex });
+    r.send({ type: 'sync', from: r.id, to: peer.id, session: peer.session, round: peer.round, epoch: this.epoch, mode: plan.mode, truncIndex: plan.truncIndex });
     if (plan.mode === SyncMode.Snap) this.sendSnapshot(peer);
     peer.sentIndex = plan.diffFrom - 1;
     this.sendTxns(peer, 'diff', h.lastIndex);

@@ -30,11 +30,17 @@ export interface VoteMsg {
   readonly lastIndex: number;
 }
 
-/** Discovery step 1: the follower's acceptedEpoch. voter = false for learners and wiped replicas. */
+/**
+ * Discovery step 1: the follower's acceptedEpoch. voter = false for learners and wiped replicas.
+ * session names this handshake attempt (drawn from the seeded Rng); NEWEPOCH, ACKEPOCH and the
+ * sync header repeat it, with the leader's round for the attempt, so that a duplicated or
+ * delayed packet of an earlier handshake is never taken for one of this handshake.
+ */
 export interface FollowerInfoMsg {
   readonly type: 'followerinfo';
   readonly from: NodeId;
   readonly to: NodeId;
+  readonly session: number;
   readonly acceptedEpoch: number;
   readonly voter: boolean;
 }
@@ -44,6 +50,8 @@ export interface NewEpochMsg {
   readonly type: 'newepoch';
   readonly from: NodeId;
   readonly to: NodeId;
+  readonly session: number;
+  readonly round: number;
   readonly epoch: number;
 }
 
@@ -62,6 +70,8 @@ export interface AckEpochMsg {
   readonly type: 'ackepoch';
   readonly from: NodeId;
   readonly to: NodeId;
+  readonly session: number;
+  readonly round: number;
   readonly epoch: number;
   readonly fresh: boolean;
   readonly voter: boolean;
@@ -80,6 +90,8 @@ export interface SyncMsg {
   readonly type: 'sync';
   readonly from: NodeId;
   readonly to: NodeId;
+  readonly session: number;
+  readonly round: number;
   readonly epoch: number;
   readonly mode: SyncMode;
   /** TRUNC / TRUNC+DIFF: keep the history through this index (the common prefix). */

@@ -15,11 +15,11 @@ const entries: fc.Arbitrary<Entry[]> = fc.tuple(small, small, fc.array(fc.uint8A
 const arbMessage: fc.Arbitrary<ZabMessage> = fc.oneof(
   fc.record({ type: fc.constant('vote' as const), from: id, to: id, state: fc.constantFrom(...Object.values(PeerState)),
     round: n, leader: fc.option(id, { nil: null }), epoch: n, lastId: n, lastIndex: n }),
-  fc.record({ type: fc.constant('followerinfo' as const), from: id, to: id, acceptedEpoch: n, voter: fc.boolean() }),
-  fc.record({ type: fc.constant('newepoch' as const), from: id, to: id, epoch: n }),
-  fc.record({ type: fc.constant('ackepoch' as const), from: id, to: id, epoch: n, fresh: fc.boolean(), voter: fc.boolean(),
+  fc.record({ type: fc.constant('followerinfo' as const), from: id, to: id, session: n, acceptedEpoch: n, voter: fc.boolean() }),
+  fc.record({ type: fc.constant('newepoch' as const), from: id, to: id, session: n, round: n, epoch: n }),
+  fc.record({ type: fc.constant('ackepoch' as const), from: id, to: id, session: n, round: n, epoch: n, fresh: fc.boolean(), voter: fc.boolean(),
     currentEpoch: n, lastIndex: n, lastId: n, epochEnds: fc.array(fc.record({ epoch: n, lastIndex: n }), { maxLength: 32 }) }),
-  fc.record({ type: fc.constant('sync' as const), from: id, to: id, epoch: n, mode: fc.constantFrom(...Object.values(SyncMode)), truncIndex: n }),
+  fc.record({ type: fc.constant('sync' as const), from: id, to: id, session: n, round: n, epoch: n, mode: fc.constantFrom(...Object.values(SyncMode)), truncIndex: n }),
   fc.record({ type: fc.constant('snap' as const), from: id, to: id, epoch: n,
     meta: fc.record({ index: n, id: n, config: fc.constant({ voters: ['a', 'b'], learners: ['c'] }) }),
     data: fc.uint8Array({ maxLength: 40 }), offset: small }).map((m) => ({ ...m, totalBytes: m.offset + m.data.length + 3 })),
@@ -59,7 +59,7 @@ test('arbitrary bytes either decode or fail with a named codec error, never anyt
 
 test('malformed fields are refused: unknown tag, bad sync mode, txns out of zxid order, too many epoch ends', () => {
   assert.throws(() => zabCodec.decode(Uint8Array.of(99, 1, 97, 1, 98)), DecodeError);
-  const sync = zabCodec.encode({ type: 'sync', from: 'a', to: 'b', epoch: 1, mode: SyncMode.Diff, truncIndex: 0 });
+  const sync = zabCodec.encode({ type: 'sync', from: 'a', to: 'b', session: 1, round: 1, epoch: 1, mode: SyncMode.Diff, truncIndex: 0 });
   const badMode = sync.slice();
   badMode[badMode.length - 2] = 9;
   assert.throws(() => zabCodec.decode(badMode), /unknown sync mode/);
@@ -68,7 +68,7 @@ test('malformed fields are refused: unknown tag, bad sync mode, txns out of zxid
   assert.throws(() => zabCodec.decode(gap), /not contiguous/);
   const back = zabCodec.encode({ type: 'diff', from: 'a', to: 'b', epoch: 1, commit: 0, entries: [e(1, 2), e(2, 1)] });
   assert.throws(() => zabCodec.decode(back), /not contiguous/);
-  const many = zabCodec.encode({ type: 'ackepoch', from: 'a', to: 'b', epoch: 1, fresh: true, voter: true, currentEpoch: 0,
+  const many = zabCodec.encode({ type: 'ackepoch', from: 'a', to: 'b', session: 1, round: 1, epoch: 1, fresh: true, voter: true, currentEpoch: 0,
     lastIndex: 0, lastId: 0, epochEnds: Array.from({ length: 33 }, (_, i) => ({ epoch: i, lastIndex: i })) });
   assert.throws(() => zabCodec.decode(many), /epoch ends/);
 });
