@@ -9,7 +9,8 @@ import { Failpoint, Failpoints } from './failpoints.js';
 import { fileLayerFromEnv, type FileLayer } from './fs-layer.js';
 import { parseSnapshotName, snapDirName, snapshotName, tmpSuffix, walDirName } from './segment-names.js';
 import { SnapshotFile, writeSnapshotFile } from './snapshot-file.js';
-import { Wal, replay, scanWal, type ReplayedLog, type WalScan } from './wal.js';
+import { Wal } from './wal.js';
+import { replay, scanWal, type ReplayedLog, type WalScan } from './wal-replay.js';
 
 export interface FileStorageOptions {
   /** A segment is closed and a new one started once it would grow past this (default 64 MiB). */
