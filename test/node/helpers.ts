@@ -42,8 +42,10 @@ export class InProcessCluster {
       storage,
       transport: this.network.createTransport({ id, peers: this.ids }),
       clientUrl: `http://node-${id}.invalid`,
+      // Short ticks keep tests quick; 20 ticks of election timeout keep a loaded CI machine from
+      // electing spuriously.
       tickMs: 5,
-      electionTicks: 10,
+      electionTicks: 20,
       heartbeatTicks: 2,
       seed: 1000 + this.ids.indexOf(id),
       requestTimeoutMs: 5000,

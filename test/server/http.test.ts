@@ -34,8 +34,9 @@ async function call(base: string, method: string, path: string, body?: string, h
   return { status: r.status, body: text.length > 0 && r.headers.get('content-type')?.includes('json') === true ? JSON.parse(text) : text, headers: r.headers };
 }
 
+/** Client commands applied so far (a leader change adds a no-op entry, never a command). */
 function lastIndex(): number {
-  return c.inner.node(leaderId).status().lastIndex;
+  return c.inner.node(leaderId).stats.commandsApplied;
 }
 
 /** Each bad request gets its status and code, and changes nothing (no entry is proposed). */
