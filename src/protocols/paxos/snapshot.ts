@@ -84,6 +84,9 @@ export class SnapshotReceiver {
    */
   onChunk(meta: SnapshotMeta, offset: number, totalBytes: number, data: Uint8Array): { nextOffset: number; done: SnapshotInstall | null } {
     if (totalBytes > snapshotBytesMax) return { nextOffset: 0, done: null };
+    // Two peers may stream different snapshots at once: keep assembling the newer one and tell
+    // the sender of an older one it is done, or the two streams would reset each other forever.
+    if (this.meta !== null && meta.index < this.meta.index) return { nextOffset: totalBytes, done: null };
     if (this.meta === null || this.meta.index !== meta.index || this.buf.length !== totalBytes) {
       if (offset !== 0) return { nextOffset: 0, done: null };
       this.meta = meta;

@@ -5,6 +5,7 @@ import type { Entry } from '../../../src/core/index.js';
 import { ballotStride, nextBallot, paxos } from '../../../src/protocols/paxos/index.js';
 import type { PaxosMessage } from '../../../src/protocols/paxos/index.js';
 import { acceptedBallot, acceptedEntry, isChosenForm, valueOf } from '../../../src/protocols/paxos/value.js';
+import { SnapshotReceiver } from '../../../src/protocols/paxos/snapshot.js';
 import { TestCluster, cmd, texts } from '../../harness/cluster.js';
 import { dec, drain, enc, entries, lone, messages, pastStartupLease } from './helpers.js';
 
@@ -180,4 +181,16 @@ test('PMMC preemption: a proposer told of a higher ballot stands down and next c
   for (let i = 0; i < 400 && r.status().role !== 'candidate'; i++) r.tick();
   const p1a = messages(drain(r)).find((m) => m.type === 'p1a');
   assert.ok(p1a?.type === 'p1a' && p1a.ballot > higher, `campaigns above ${higher}: ${JSON.stringify(p1a)}`);
+});
+
+test('snapshot receiver: two streams at once settle on the newer snapshot instead of resetting each other', () => {
+  const rx = new SnapshotReceiver();
+  const config = { voters: ['n1', 'n2', 'n3'], learners: [] };
+  const older = { index: 10, id: 1024, config };
+  const newer = { index: 20, id: 2048, config };
+  assert.deepEqual(rx.onChunk(newer, 0, 4, Uint8Array.of(1, 2)).nextOffset, 2);
+  assert.deepEqual(rx.onChunk(older, 0, 4, Uint8Array.of(9, 9)).nextOffset, 4, 'the older stream is told it is done');
+  const done = rx.onChunk(newer, 2, 4, Uint8Array.of(3, 4)).done;
+  assert.deepEqual(done?.meta, newer);
+  assert.deepEqual([...(done?.data ?? [])], [1, 2, 3, 4]);
 });
