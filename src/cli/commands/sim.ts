@@ -95,7 +95,7 @@ export function registerSim(program: Command): void {
     .option('--steps <n>', 'bound on events per seed')
     .option('--time <seconds>', 'virtual seconds of the safety phase (faults on)')
     .option('--clients <n>', 'client sessions in the workload')
-    .option('--variants', 'rotate cluster shapes by seed: 5 nodes; 3 without PreVote; 3 with tiny limits; 3 with tiny limits and leader churn')
+    .option('--variants', 'rotate cluster shapes by seed: odd seeds 3 nodes with leader churn; even ones 5 nodes, 3 without PreVote, 3 with tiny limits')
     .option('--list-mutants', 'print every mutant name (protocol and driver), one per line, and exit')
     .option('--history <file>', 'write the first failing seed\'s client history as JSON lines')
     .option('--html <file>', 'write an HTML page of the first linearizability failure')
