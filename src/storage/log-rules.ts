@@ -35,8 +35,18 @@ export function planAppend(entries: readonly Entry[], snapshotIndex: number, las
  * entire log"). `idAt` gives the id of a live entry, or undefined when the index is not in the log.
  */
 export function snapshotKeepsLog(meta: SnapshotMeta, snapshotIndex: number, idAt: (index: number) => number | undefined): boolean {
-  assert(meta.index > snapshotIndex, () => `snapshot at ${meta.index} is not newer than the current one at ${snapshotIndex}`);
-  return idAt(meta.index) === meta.id;
+  assert(meta.index >= snapshotIndex, () => `snapshot at ${meta.index} is older than the current one at ${snapshotIndex}`);
+  return meta.index === snapshotIndex || idAt(meta.index) === meta.id;
+}
+
+/**
+ * A snapshot at the index of the current one (a checkpoint asked for twice with nothing applied
+ * in between) is the same checkpoint: storage returns the current one and writes nothing.
+ */
+export function isRepeatSnapshot(meta: SnapshotMeta, current: SnapshotMeta | undefined): boolean {
+  if (current === undefined || current.index !== meta.index) return false;
+  assert(current.id === meta.id, () => `snapshot at ${meta.index} with id ${meta.id} contradicts the current one with id ${current.id}`);
+  return true;
 }
 
 /** Copies entries so that a caller reusing its buffers cannot change what was saved. */

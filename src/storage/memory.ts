@@ -1,7 +1,7 @@
 import { assert, memorySnapshotSource } from '../core/index.js';
 import type { Entry, HardState, RecoveredState, SnapshotMeta, SnapshotSource } from '../core/index.js';
 import { StorageClosedError, StorageFailedError } from './errors.js';
-import { collectBytes, copyEntries, planAppend, snapshotKeepsLog } from './log-rules.js';
+import { collectBytes, copyEntries, isRepeatSnapshot, planAppend, snapshotKeepsLog } from './log-rules.js';
 import type { Storage } from './storage.js';
 
 /**
@@ -157,6 +157,8 @@ export class MemoryStorage implements Storage {
   async saveSnapshot(meta: SnapshotMeta, data: Uint8Array | AsyncIterable<Uint8Array>): Promise<SnapshotSource> {
     const refused = this.refusal();
     if (refused !== null) throw refused;
+    const current = this.written.snapshots.at(-1);
+    if (current !== undefined && isRepeatSnapshot(meta, current.meta)) return memorySnapshotSource(current.meta, current.data);
     const bytes = await collectBytes(data);
     this.sync();
     const snap: StoredSnapshot = { meta, data: bytes };

@@ -24,7 +24,8 @@ export interface Storage {
   /**
    * Write a checkpoint atomically (temp file, fsync, rename, directory fsync), keep the newest K,
    * and drop whole log segments that lie entirely at or before meta.index. Returns a source the
-   * replica can stream chunks from.
+   * replica can stream chunks from. meta.index must not be below the current snapshot's; at the
+   * same index (and id) the current snapshot is returned and nothing is written.
    */
   saveSnapshot(meta: SnapshotMeta, data: Uint8Array | AsyncIterable<Uint8Array>): Promise<SnapshotSource>;
 

@@ -265,14 +265,31 @@ export function runStorageCompliance(name: string, factory: StorageFactory): voi
       await s.close();
     }));
 
-    test('a snapshot not newer than the current one is refused', () => withHarness(factory, async (h) => {
-      const s = h.instance();
+    test('a snapshot at the current index returns the current one; an older one or a contradicting id is refused', () => withHarness(factory, async (h) => {
+      let s = h.instance();
       await s.open();
       await s.save(raft(1), run(1, 5, 1));
       await s.saveSnapshot(meta(4, 1), te('a'));
-      await assert.rejects(s.saveSnapshot(meta(4, 1), te('b')), AssertionFailure);
+      const again = await s.saveSnapshot(meta(4, 1), te('b'));
+      assert.deepEqual(readAll(again), te('a'));
+      await assert.rejects(s.saveSnapshot(meta(4, 2), te('b')), AssertionFailure);
       await assert.rejects(s.saveSnapshot(meta(3, 1), te('b')), AssertionFailure);
       assert.deepEqual(await s.entries(1, 10), [entry(5, 1)]);
+      const r = await reopen(h, s);
+      s = r.s;
+      assert.deepEqual(readAll(r.recovered.snapshot!), te('a'));
+      await s.close();
+    }));
+
+    test('a snapshot at index 0 (nothing applied yet) is kept and changes no log', () => withHarness(factory, async (h) => {
+      let s = h.instance();
+      await s.open();
+      await s.saveSnapshot(meta(0, 0), te('empty state'));
+      await s.save(raft(1), run(1, 2, 1));
+      const r = await reopen(h, s);
+      s = r.s;
+      assert.deepEqual(r.recovered.snapshot?.meta, meta(0, 0));
+      assert.deepEqual(r.recovered.entries, run(1, 2, 1));
       await s.close();
     }));
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { AssertionFailure, ConfigError, CorruptionError, TooLargeError } from '../../core/index.js';
 import type { Entry, HardState, RecoveredState, SnapshotMeta, SnapshotSource } from '../../core/index.js';
 import { StorageClosedError, StorageFailedError } from '../errors.js';
-import { snapshotKeepsLog } from '../log-rules.js';
+import { isRepeatSnapshot, snapshotKeepsLog } from '../log-rules.js';
 import type { Storage } from '../storage.js';
 import { DirLock, ensurePrivateDir } from './data-dir.js';
 import { Failpoint, Failpoints } from './failpoints.js';
@@ -177,6 +177,8 @@ export class FileStorage implements Storage {
 
   saveSnapshot(meta: SnapshotMeta, data: Uint8Array | AsyncIterable<Uint8Array>): Promise<SnapshotSource> {
     return this.mutate(async (wal) => {
+      const current = this.snapshots.at(-1);
+      if (current?.source != null && isRepeatSnapshot(meta, current.source.meta)) return current.source;
       const keep = snapshotKeepsLog(meta, wal.snapshotIndex, (i) => wal.idAt(i));
       // Cut first: were the snapshot durable and the old entries after it still in the log,
       // recovery would replay entries that do not follow this snapshot.
@@ -190,7 +192,7 @@ export class FileStorage implements Storage {
         throw err;
       }
       const source = await SnapshotFile.open(path);
-      wal.rebase(meta.index);
+      if (meta.index > wal.snapshotIndex) wal.rebase(meta.index);
       this.snapshots.push({ index: meta.index, name, source });
       this.failpoints.hit(Failpoint.SnapshotBeforeCompact);
       while (this.snapshots.length > this.snapshotsKept) {
