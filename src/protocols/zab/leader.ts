@@ -405,6 +405,8 @@ export class Leader {
     for (const id of [...this.peers.keys()].sort()) {
       const p = this.peers.get(id) as Peer;
       if (p.phase === 'info') continue;
+      // NEWEPOCH may have been lost, and a follower we re-handshake has no reason to ask again.
+      if (p.phase === 'newepoch') r.send(this.newEpochMsg(p));
       const commit = this.phase === 'broadcast' ? Math.min(r.commitIndex, p.sentIndex) : 0;
       r.send({ type: 'ping', from: r.id, to: p.id, epoch: this.epoch, commit, sentIndex: p.sentIndex, seq });
     }
