@@ -71,6 +71,11 @@ export class LinkProxy {
   private bound: Address | null = null;
   private readonly faults: Record<Direction, Faults> = { forward: noFaults, backward: noFaults };
   private readonly connections = new Set<ProxiedConnection>();
+  /**
+   * Every socket still open, including those of finished connections draining after end():
+   * stop() destroys them all, since server.close() waits for every accepted socket to close.
+   */
+  private readonly sockets = new Set<net.Socket>();
   private readonly counters: LinkProxyStats = {
     connectionsAccepted: 0, connectionsReset: 0, bytesForwarded: { forward: 0, backward: 0 }, bytesDropped: { forward: 0, backward: 0 },
   };
@@ -119,6 +124,8 @@ export class LinkProxy {
     this.server = null;
     this.bound = null;
     for (const c of this.connections) c.destroy();
+    for (const sock of this.sockets) sock.destroy();
+    this.sockets.clear();
     if (server !== null) await new Promise<void>((r) => server.close(() => r()));
   }
 
@@ -209,6 +216,10 @@ export class LinkProxy {
   private onClient(client: net.Socket): void {
     this.counters.connectionsAccepted++;
     const upstream = net.connect({ host: this.target.host, port: this.target.port });
+    for (const sock of [client, upstream]) {
+      this.sockets.add(sock);
+      sock.once('close', () => this.sockets.delete(sock));
+    }
     this.connections.add(new ProxiedConnection(this, client, upstream));
   }
 }

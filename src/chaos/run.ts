@@ -45,8 +45,12 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
     workload = new Workload({ endpoints: cluster.endpoints(), clients: o.clients, keys: o.keys, seed: o.seed, opTimeoutMs: o.opTimeoutMs }, h);
     workload.start();
     const nemesis = new Nemesis(cluster, () => h.nowMs());
+    // Restarts can take longer than planned (a loaded machine): later windows slide by as much,
+    // so every heal keeps its gap; a window that would open after the phase is not started.
+    let slipMs = 0;
     for (const plan of plans) {
-      await sleepUntil(h, plan.startMs);
+      if (plan.startMs + slipMs >= o.durationMs) break;
+      await sleepUntil(h, plan.startMs + slipMs);
       let active: ActiveFault;
       try {
         active = await nemesis.apply(plan);
@@ -55,9 +59,10 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
         continue;
       }
       progress(`${(active.startedAtMs / 1000).toFixed(1)}s  ${plan.kind}/${plan.variant}: ${active.detail}`);
-      await sleepUntil(h, plan.endMs);
+      await sleepUntil(h, plan.endMs + slipMs);
       const healStart = h.nowMs();
       const healed = await nemesis.heal(active);
+      slipMs = Math.max(slipMs, healed.healedAtMs - plan.endMs);
       errors.push(...healed.errors);
       if (healed.corruption !== null) corruption.push(healed.corruption);
       progress(`${(healed.healedAtMs / 1000).toFixed(1)}s  healed ${plan.kind}${healed.corruption === null ? '' : ` (damaged node ${healed.corruption.outcome})`}`);

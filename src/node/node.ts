@@ -24,7 +24,7 @@ export type InitialClusterState = 'new' | 'existing';
 
 /**
  * A known-bad build for the chaos harness to catch (test mode only): QUORATE_MUTANT=ack-before-fsync
- * sends messages and answers clients before the Ready's save is durable.
+ * sends messages and answers clients without waiting for the Ready's save: saves run behind, in order.
  */
 const mutantAckBeforeFsync = process.env['QUORATE_TEST_MODE'] === '1' && process.env['QUORATE_MUTANT'] === 'ack-before-fsync';
 
@@ -84,6 +84,8 @@ export class QuorateNode {
   private snapshotSource: SnapshotSource | null = null;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed' = 'new';
   private draining = false;
+  /** Saves in flight under the ack-before-fsync mutant (in order, never awaited by the drain loop). */
+  private mutantSaves: Promise<void> = Promise.resolve();
   private drainDone: Promise<void> = Promise.resolve();
   private tickTimer: ReturnType<typeof setInterval> | undefined;
   private nextTickAtMs = 0;
@@ -196,6 +198,7 @@ export class QuorateNode {
     clearInterval(this.tickTimer);
     clearInterval(this.helloTimer);
     await this.drainDone;
+    await this.mutantSaves;
     const err = new StoppedError(`node ${this.id} is stopping`);
     this.proposals.rejectAll(err);
     this.reads.rejectAll(err);
@@ -525,15 +528,15 @@ export class QuorateNode {
     this.stats.readies++;
     let installed: SnapshotSource | null = null;
     if (ready.snapshot !== null) installed = await this.installSnapshot(ready);
-    let saving: Promise<void> | null = null;
     if (ready.hardState !== null || ready.entries.length > 0) {
       const t0 = performance.now();
-      saving = this.opts.storage.save(ready.hardState, ready.entries).then(() => { // one fsync: group commit
+      const save = (): Promise<void> => this.opts.storage.save(ready.hardState, ready.entries).then(() => { // one fsync: group commit
         this.stats.saves++;
         this.stats.saveMsTotal += performance.now() - t0;
         this.stats.entriesPersisted += ready.entries.length;
       });
-      if (!mutantAckBeforeFsync) await saving;
+      if (mutantAckBeforeFsync) this.mutantSaves = this.mutantSaves.then(save).catch((err: unknown) => this.fail(err));
+      else await save();
     }
     for (const m of ready.messages) {
       if (this.opts.transport.send(m.to, 0, this.opts.protocol.codec.encode(m))) this.stats.messagesSent++;
@@ -546,7 +549,6 @@ export class QuorateNode {
     }
     for (const f of ready.readFailures) this.failRead(f.ctx, f.reason, f.leaderHint);
     this.serveReads();
-    if (mutantAckBeforeFsync) await saving;
     this.replica.advance(ready);
     if (installed !== null && installed.meta.index > this.replica.status().snapshotIndex) this.replica.compact(installed);
     this.noticeStatus();

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chaosDefaults, parseNemesis } from '../../src/chaos/options.js';
+import type { ChaosOptions } from '../../src/chaos/options.js';
+import type { ChaosReport } from '../../src/chaos/report.js';
+import { runChaos } from '../../src/chaos/run.js';
+
+/**
+ * A short chaos run as CI runs it: every supported fault, a fixed seed, real processes. Kept in
+ * a temp dir unless it fails (then the history and node logs stay for the post-mortem).
+ */
+export async function shortRun(protocol: string, over: Partial<ChaosOptions> = {}): Promise<{ report: ChaosReport; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), `quorate-chaos-${protocol}-`));
+  const o: ChaosOptions = {
+    protocol, nodes: 3, durationMs: 16_000, quietMs: 3_000, nemesis: parseNemesis(chaosDefaults.nemesis), clients: 4, seed: 1,
+    outDir: dir, keys: 6, opTimeoutMs: 3_000, nodeEnv: chaosDefaults.nodeEnv, echo: false, ...over,
+  };
+  const report = await runChaos(o);
+  return { report, dir };
+}
+
+/** The run passed every check; the failure message carries what a reader needs to look. */
+export function assertClean(report: ChaosReport, dir: string): void {
+  const why = `${report.protocol} seed ${report.seed}: ${JSON.stringify(report.violations)} harness: ${JSON.stringify(report.harnessErrors)} (kept in ${dir})`;
+  assert.deepEqual(report.violations, [], why);
+  assert.equal(report.linearizability.verdict, 'linearizable', why);
+  assert.equal(report.lostWrites, 0, why);
+  assert.ok(report.converged, why);
+  assert.ok(!report.corruptionServed, why);
+  assert.ok(report.faults.length >= 2, `faults were injected: ${report.faults.length}`);
+  assert.ok(report.acknowledgedWrites > 0, 'clients got writes acknowledged');
+  assert.ok(report.availability.quiet.ok > 0, 'the healed cluster served clients');
+  rmSync(dir, { recursive: true, force: true });
+}
