@@ -35,7 +35,7 @@ const statusOf: Record<string, number> = {
   timeout: 504,
 };
 
-type Route = 'kv' | 'cas' | 'status' | 'leader' | 'metrics' | 'healthz' | 'snapshot' | 'unknown';
+type Route = 'kv' | 'cas' | 'status' | 'leader' | 'events' | 'metrics' | 'healthz' | 'snapshot' | 'unknown';
 
 /**
  * The client API: HTTP/1.1 + JSON with keep-alive, on a port of its own. A follower hands
@@ -135,6 +135,10 @@ export class KvServer {
         });
         return;
       }
+      case 'events':
+        allow(method, ['GET']);
+        this.streamEvents(req, res);
+        return;
       case 'metrics':
         allow(method, ['GET']);
         res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
@@ -202,6 +206,29 @@ export class KvServer {
     });
   }
 
+  /**
+   * GET /v1/events: the node's event stream as server-sent events, one JSON object per event.
+   * A consumer that falls behind by more than eventsBufferBytesMax is disconnected rather than
+   * buffered without bound.
+   */
+  private streamEvents(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...this.leaderHeaders() });
+    res.write(`: quorate events from ${this.node.id}\n\n`);
+    const onEvent = (e: unknown): void => {
+      if (res.writableLength > eventsBufferBytesMax) {
+        res.destroy();
+        return;
+      }
+      res.write(`data: ${JSON.stringify(e)}\n\n`);
+    };
+    this.node.events.on('event', onEvent);
+    const done = (): void => {
+      this.node.events.off('event', onEvent);
+    };
+    req.on('close', done);
+    res.on('close', done);
+  }
+
   private leaderHeaders(): Record<string, string> {
     const h: Record<string, string> = { 'x-quorate-node': this.node.id };
     if (!this.node.running) return h;
@@ -250,12 +277,15 @@ export class KvServer {
 }
 
 const kvPrefix = '/v1/kv/';
+/** Bytes of events queued for one slow /v1/events consumer before it is cut off. */
+const eventsBufferBytesMax = 1 << 20;
 const casSuffix = '/cas';
 
 function routeOf(path: string, method: string): Route {
   if (path === '/healthz') return 'healthz';
   if (path === '/v1/status') return 'status';
   if (path === '/v1/leader') return 'leader';
+  if (path === '/v1/events') return 'events';
   if (path === '/metrics') return 'metrics';
   if (path === '/v1/snapshot') return 'snapshot';
   if (!path.startsWith(kvPrefix)) return 'unknown';

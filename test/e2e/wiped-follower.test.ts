@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { QuorateClient } from '../../src/client/index.js';
+import { verifySnapshotBytes } from '../../src/storage/index.js';
 import { waitConverged } from '../../src/node/failover.js';
 import { realCluster, unreadable, writeKeys } from './helpers.js';
 
@@ -21,6 +22,11 @@ test('a wiped follower is re-seeded by snapshot and converges', { timeout: 90_00
     for (const [k, v] of await writeKeys(client, 'w', 1000, 1500)) acked.set(k, v);
     const before = (await cluster.statuses()).get(leader);
     assert.ok(before !== null && before !== undefined && before.snapshotIndex > 0, 'the leader compacted its log');
+    // The leader's newest checkpoint, streamed from its snapshot file, verifies as one.
+    const snap = await fetch(`${cluster.endpoint(leader)}/v1/snapshot`);
+    assert.equal(snap.status, 200);
+    const { meta } = verifySnapshotBytes(new Uint8Array(await snap.arrayBuffer()));
+    assert.equal(String(meta.index), snap.headers.get('x-quorate-snapshot-index'));
 
     cluster.spawnNode(victim, { initialClusterState: 'existing' });
     await cluster.waitHealthy(victim);

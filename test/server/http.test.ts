@@ -114,6 +114,32 @@ describe('the KV API', () => {
     assert.match(m.body, /quorate_http_requests_total\{route="kv",code="200"/);
   });
 
+  test('GET /v1/events streams the node\'s structured events', async () => {
+    const url = new URL(`${leaderUrl}/v1/events`);
+    const got = await new Promise<{ type: string; node: string; index: number }>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname }, (res) => {
+        assert.equal(res.headers['content-type'], 'text/event-stream');
+        let buf = '';
+        res.on('data', (chunk: Buffer) => {
+          buf += chunk.toString();
+          for (const m of buf.matchAll(/^data: (.*)$/gm)) {
+            const e = JSON.parse(m[1] as string);
+            if (e.type === 'checkpoint') {
+              req.destroy();
+              resolve(e);
+            }
+          }
+        });
+        // Headers are in: a checkpoint now must reach this stream.
+        void c.inner.node(leaderId).checkpoint();
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(got.node, leaderId);
+    assert.ok(got.index > 0);
+  });
+
   test('GET /v1/snapshot serves the newest checkpoint in the snapshot file format', async () => {
     for (let i = 0; i < 60; i++) await call(leaderUrl, 'PUT', `/v1/kv/snap${i}`, JSON.stringify({ value: `${i}` }));
     await waitFor(() => c.inner.node(leaderId).latestSnapshot() !== null, 'a checkpoint');
