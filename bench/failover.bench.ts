@@ -48,7 +48,11 @@ async function main(): Promise<void> {
         // A quiet window under full load first: any term change here is a spurious election.
         const before = await maxTerm(cluster);
         await sleep(quietMs);
-        if ((await maxTerm(cluster)) !== before) spurious++;
+        const after = await maxTerm(cluster);
+        if (after !== before) {
+          spurious++;
+          process.stderr.write(`round ${r + 1}/${rounds}: term ${before} → ${after} in the quiet window before the ${kind}\n`);
+        }
         const f = await injectLeaderFault(cluster, load, kind);
         samples[kind].push(f.unavailableMs);
         process.stderr.write(`round ${r + 1}/${rounds} ${kind.padEnd(6)} ${f.victim} → ${f.newLeader}: ${Math.round(f.unavailableMs)} ms\n`);
