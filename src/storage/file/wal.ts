@@ -106,23 +106,27 @@ export class Wal {
   }
 
   /** Appends one record, rolling to a new segment first when it would overflow this one. */
-  private async put(type: RecordType, payload: Uint8Array, id = 0): Promise<Location> {
+  private put(type: RecordType, payload: Uint8Array, id = 0): Location | Promise<Location> {
     if (payload.length > this.opts.recordBytesMax) {
       throw new TooLargeError(`a WAL record of ${payload.length} bytes exceeds recordBytesMax ${this.opts.recordBytesMax}`);
     }
-    const seg = this.tail;
-    const size = seg.size + this.writer.length;
+    const size = this.tail.size + this.writer.length;
     // Roll when this record would overflow the segment, unless the segment holds no more than
     // its header and hard state (well under 256 bytes): a record bigger than a segment gets a
-    // segment of its own instead of rolling forever.
+    // segment of its own instead of rolling forever. Only a roll awaits: the common case stays
+    // synchronous, with no promise per record.
     if (size + recordHeaderBytes + payload.length > this.opts.segmentBytesMax && size > 256) {
-      await this.flush();
-      await this.roll();
+      return this.flush().then(() => this.roll()).then(() => this.putNow(type, payload, id));
     }
+    return this.putNow(type, payload, id);
+  }
+
+  private putNow(type: RecordType, payload: Uint8Array, id: number): Location {
     const prevCrc = this.writer.crc;
     const at = this.writer.append(type, payload);
     return { id, seq: this.tail.seq, offset: this.tail.size + at, length: payload.length, prevCrc };
   }
+
 
   /**
    * One save: [Truncate] Entry* [HardState], one write and one fdatasync (more only when the
@@ -138,7 +142,8 @@ export class Wal {
     const added: Location[] = [];
     if (cut <= this.lastIndex) await this.put(RecordType.Truncate, new Writer(10).uvarint(cut).finish());
     for (let i = 0; i < payloads.length; i++) {
-      const loc = await this.put(RecordType.Entry, payloads[i] as Uint8Array, (entries[i] as Entry).id);
+      const put = this.put(RecordType.Entry, payloads[i] as Uint8Array, (entries[i] as Entry).id);
+      const loc = put instanceof Promise ? await put : put;
       added.push(loc);
       const seg = this.tail;
       seg.maxIndex = Math.max(seg.maxIndex, (entries[i] as Entry).index);
