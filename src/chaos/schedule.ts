@@ -60,10 +60,13 @@ export function planSchedule(
   const sorted = [...nodes].sort();
   const out: FaultPlan[] = [];
   let t = timing.warmupMs;
+  let deck: NemesisSpec[] = [];
   while (usable.length > 0 && out.length < faultWindowsMax) {
     const len = rng.int(timing.faultMinMs, timing.faultMaxMs);
     if (t + len > durationMs) break;
-    const spec = rng.pick(usable);
+    // Round robin over a reshuffled deck: a short run still meets as many kinds as it has windows.
+    if (deck.length === 0) deck = rng.shuffle(usable);
+    const spec = deck.shift() as NemesisSpec;
     out.push({
       kind: spec.kind,
       variant: rng.pick(spec.variants),

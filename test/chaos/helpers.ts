@@ -14,7 +14,7 @@ import { runChaos } from '../../src/chaos/run.js';
 export async function shortRun(protocol: string, over: Partial<ChaosOptions> = {}): Promise<{ report: ChaosReport; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), `quorate-chaos-${protocol}-`));
   const o: ChaosOptions = {
-    protocol, nodes: 3, durationMs: 16_000, quietMs: 3_000, nemesis: parseNemesis(chaosDefaults.nemesis), clients: 4, seed: 1,
+    protocol, nodes: 3, durationMs: 20_000, quietMs: 3_000, nemesis: parseNemesis(chaosDefaults.nemesis), clients: 4, seed: 1,
     outDir: dir, keys: 6, opTimeoutMs: 3_000, nodeEnv: chaosDefaults.nodeEnv, echo: false, ...over,
   };
   const report = await runChaos(o);
