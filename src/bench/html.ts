@@ -135,7 +135,7 @@ export function percentileChart(system: string, rows: readonly BenchRow[]): stri
     title: `${system}: latency percentiles`, xLabel: 'percentile', yLabel: 'latency (ms, log)', yLog: true,
     xCategories: percentileNames,
     series: rows.map((r) => ({
-      name: `${r.concurrency} clients`,
+      name: `${r.concurrency} client${r.concurrency === 1 ? '' : 's'}`,
       points: [r.p50Ms, r.p90Ms, r.p99Ms, r.p999Ms].map((v, i) => [i, v] as const),
     })),
   });

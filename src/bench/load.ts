@@ -49,6 +49,13 @@ export interface LoadSpec {
   readonly seed: number;
   /** Errors tolerated before the run is abandoned (a dead cluster should not spin for 20 s). */
   readonly errorsMax?: number;
+  /**
+   * The measured window lasts at least durationMs and until this many operations completed in
+   * it (so a short run on a slow or busy machine still measures something), but never longer
+   * than opsMinWaitMs past durationMs.
+   */
+  readonly opsMin?: number;
+  readonly opsMinWaitMs?: number;
 }
 
 export interface LoadResult {
@@ -111,7 +118,11 @@ export async function runLoad(
     cpuEnd = { server: totalCpuSeconds(serverPids()), client: selfCpuSeconds() };
   };
   const startTimer = setTimeout(beginMeasuring, spec.warmupMs);
-  const endTimer = setTimeout(endMeasuring, spec.warmupMs + spec.durationMs);
+  const opsMin = spec.opsMin ?? 0;
+  const endTimer = setTimeout(() => {
+    if (ops >= opsMin) endMeasuring();
+  }, spec.warmupMs + spec.durationMs);
+  const capTimer = setTimeout(endMeasuring, spec.warmupMs + spec.durationMs + (spec.opsMinWaitMs ?? 60_000));
   const progressTimer = onProgress === undefined ? undefined : setInterval(() => {
     onProgress(Math.min(performance.now() - t0, spec.warmupMs + spec.durationMs), spec.warmupMs + spec.durationMs, ops);
   }, 250);
@@ -119,7 +130,7 @@ export async function runLoad(
   const worker = async (w: number): Promise<void> => {
     const client = clients[w % clients.length] as BenchClient;
     const rng = new Rng(spec.seed * 1000 + w);
-    while (failure.abort === null && performance.now() < measureEnd) {
+    while (failure.abort === null && phase !== 'done') {
       const key = spec.keys[rng.int(0, spec.keys.length - 1)] as string;
       const isRead = rng.chance(spec.readFraction);
       const started = process.hrtime.bigint();
@@ -138,6 +149,7 @@ export async function runLoad(
         ops++;
         if (isRead) reads++;
         else writes++;
+        if (ops >= opsMin && performance.now() >= measureEnd) endMeasuring();
       }
     }
   };
@@ -146,7 +158,8 @@ export async function runLoad(
   } finally {
     clearTimeout(startTimer);
     clearTimeout(endTimer);
-    // The last worker can beat the end timer by a hair: close the window here then.
+    clearTimeout(capTimer);
+    // A run abandoned on errors still closes its window (and samples CPU) once.
     endMeasuring();
     if (progressTimer !== undefined) clearInterval(progressTimer);
   }

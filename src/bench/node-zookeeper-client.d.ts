@@ -22,6 +22,8 @@ declare module 'node-zookeeper-client' {
     }
     interface ConnectionManager {
       queue(request: JuteRequest, callback: (error: ZkError | null) => void): void;
+      connect(): void;
+      socket?: { destroy(): void };
     }
     interface Client {
       connect(): void;

@@ -17,6 +17,8 @@ export interface BenchOptions {
   readonly json: boolean;
   readonly outDir: string;
   readonly seed: number;
+  /** Each measured window runs on until this many operations completed (0: duration only). */
+  readonly opsMin: number;
   /** Run quorate nodes under node --cpu-prof; profiles and their summaries go to outDir/profiles. */
   readonly cpuProf: boolean;
 }
@@ -36,6 +38,7 @@ export interface RawBenchFlags {
   readonly out?: string | undefined;
   readonly seed?: string | undefined;
   readonly cpuProf?: boolean | undefined;
+  readonly minOps?: string | undefined;
 }
 
 export const benchDefaults = {
@@ -49,6 +52,7 @@ export const benchDefaults = {
   reads: '0.0',
   out: 'out/bench/compare',
   seed: '1',
+  minOps: '0',
 } as const;
 
 /** Bounds on every flag, so a typo cannot ask for a million clients or a 1 GB value. */
@@ -127,5 +131,6 @@ export function parseBenchOptions(raw: RawBenchFlags, available: readonly string
     outDir: out,
     seed: integer('seed', raw.seed ?? benchDefaults.seed, 0, 2 ** 31),
     cpuProf: raw.cpuProf === true,
+    opsMin: integer('min-ops', raw.minOps ?? benchDefaults.minOps, 0, 10_000_000),
   };
 }

@@ -3,7 +3,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Availability, BenchClient, SystemDriver } from './driver.js';
 import { EtcdDriver, etcdAvailability } from './etcd.js';
-import { renderHtml, rowsTableHtml } from './html.js';
+import { p99Chart, renderHtml, rowsTableHtml, throughputChart } from './html.js';
 import { makeKeys, makeValue, runLoad } from './load.js';
 import type { BenchOptions, CompareSystem } from './options.js';
 import { removeTempDir, trackTempDir } from './proc.js';
@@ -148,6 +148,7 @@ async function runSystem(
         value,
         readFraction: opts.readFraction,
         seed: opts.seed,
+        opsMin: opts.opsMin,
       }, () => driver.pids(), (e, t, ops) => progress.update(e, t, ops));
       driver.checkAlive();
       const after = await driver.counters?.();
@@ -185,7 +186,7 @@ function keepLogs(workDir: string, dest: string): string[] {
   return kept;
 }
 
-/** DIR/results.json, DIR/report.html and DIR/summary.md (tables and ratios, for docs). */
+/** DIR/results.json, DIR/report.html, DIR/summary.md (tables and ratios) and the charts as SVG. */
 export function writeReport(report: BenchReport, outDir: string): { json: string; html: string; markdown: string } {
   mkdirSync(outDir, { recursive: true });
   const json = join(outDir, 'results.json');
@@ -201,6 +202,9 @@ export function writeReport(report: BenchReport, outDir: string): { json: string
   ];
   const sections = report.profiles.map((p) => ({ heading: `${p.system} CPU profile`, text: formatProfile(p.summary) }));
   writeFileSync(html, renderHtml({ title: 'quorate bench: side by side', lines, sections }, report.rows, rowsTableHtml(report.rows)));
+  // The two summary charts also as files, for docs that embed them.
+  writeFileSync(join(outDir, 'throughput.svg'), `${throughputChart(report.rows)}\n`);
+  writeFileSync(join(outDir, 'latency-p99.svg'), `${p99Chart(report.rows)}\n`);
   writeFileSync(markdown, [
     `${report.date}: \`${report.command}\``, '', ...lines.slice(2).map((l) => `- ${l}`), '',
     formatMarkdown(report.rows), '', formatRatios(report.rows), '',

@@ -70,13 +70,25 @@ function sendSync(client: ZkClient, path: string): Promise<void> {
   });
 }
 
+/**
+ * Close for good. The library's close() is lost if it lands while the client waits to reconnect
+ * (its connect() then resets the state to CONNECTING and retries forever, keeping the process
+ * alive after the servers are gone): so also disable reconnecting and drop the socket.
+ */
+export function closeHard(client: ZkClient): void {
+  client.close();
+  const cm = client.connectionManager;
+  cm.connect = () => undefined;
+  cm.socket?.destroy();
+}
+
 function connectClient(connect: string): Promise<ZkClient> {
   const client = zookeeper.createClient(connect, { sessionTimeout: 30_000, spinDelay: 100, retries: 0 });
   return withTimeout(new Promise<ZkClient>((resolve) => {
     client.once('connected', () => resolve(client));
     client.connect();
   }), 5000, `ZooKeeper connect to ${connect}`).catch((err: unknown) => {
-    client.close();
+    closeHard(client);
     throw err;
   });
 }
@@ -132,7 +144,7 @@ export class ZooKeeperDriver implements SystemDriver {
         }), 3000, 'ZooKeeper create');
         return true;
       } finally {
-        c.close();
+        closeHard(c);
       }
     }, { timeoutMs: 60_000, intervalMs: 300, servers: this.servers });
   }
@@ -161,7 +173,7 @@ export class ZooKeeperDriver implements SystemDriver {
         await Promise.all([synced, read]);
       },
       close: () => {
-        client.close();
+        closeHard(client);
         return Promise.resolve();
       },
     };
@@ -186,7 +198,7 @@ export class ZooKeeperDriver implements SystemDriver {
     try {
       await Promise.all(Array.from({ length: 64 }, worker));
     } finally {
-      c.close();
+      closeHard(c);
     }
   }
 

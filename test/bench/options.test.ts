@@ -20,8 +20,9 @@ test('defaults: every registered protocol, both comparisons, the issue\'s levels
 test('flags are parsed and levels sorted', () => {
   const o = parseBenchOptions({
     protocol: 'raft', compare: 'none', nodes: '5', concurrency: '64,1,8', duration: '0.5', warmup: '0',
-    valueSize: '1024', keys: '50', reads: '0.25', json: true, out: 'x', seed: '7',
+    valueSize: '1024', keys: '50', reads: '0.25', json: true, out: 'x', seed: '7', minOps: '30',
   }, ['raft']);
+  assert.equal(o.opsMin, 30);
   assert.deepEqual(o.protocols, ['raft']);
   assert.deepEqual(o.compare, []);
   assert.deepEqual(o.concurrency, [1, 8, 64]);
@@ -54,6 +55,7 @@ const bad: [string, Parameters<typeof parseBenchOptions>[0], RegExp][] = [
   ['value too large', { valueSize: String(2 << 20) }, /--value-size: \d+ is outside/],
   ['fractional keys', { keys: '2.5' }, /--keys: "2.5" is not a whole number/],
   ['empty out', { out: ' ' }, /--out: empty/],
+  ['negative min-ops', { minOps: '-3' }, /--min-ops: "-3" is not a whole number/],
   ['nothing to run', { protocol: 'none', compare: 'none' }, /nothing to run/],
 ];
 

@@ -22,6 +22,7 @@ export function registerBench(program: Command): void {
     .option('--value-size <bytes>', 'value size in bytes', benchDefaults.valueSize)
     .option('--keys <n>', 'key space (16-byte keys)', benchDefaults.keys)
     .option('--reads <fraction>', 'fraction of operations that are linearizable reads, 0..1', benchDefaults.reads)
+    .option('--min-ops <n>', 'keep each measured window open until n operations completed (for short runs)', benchDefaults.minOps)
     .option('--seed <n>', 'seed for key choice and values', benchDefaults.seed)
     .option('--json', 'print the result rows as JSON on stdout instead of a table')
     .option('--out <dir>', 'directory for results.json and report.html', benchDefaults.out)
