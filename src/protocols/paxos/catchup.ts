@@ -14,7 +14,7 @@ import type { Chunk } from './snapshot.js';
  */
 export class CatchUp {
   private readonly sender: SnapshotSender;
-  private readonly receiver = new SnapshotReceiver();
+  private readonly receiver: SnapshotReceiver;
   private requestTick = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -24,6 +24,7 @@ export class CatchUp {
     private readonly resendTicks: number,
   ) {
     this.sender = new SnapshotSender(chunkBytes, resendTicks);
+    this.receiver = new SnapshotReceiver(4 * resendTicks);
   }
 
   /** A request for slots above `chosen`, unless one went out within resendTicks (or `now` forces one). */
@@ -52,10 +53,10 @@ export class CatchUp {
   }
 
   /** Takes a snapshot chunk: the ack to send, and the whole snapshot once it is in. */
-  receive(m: Snap, chosen: number): { ack: SnapAck; done: SnapshotInstall | null } {
+  receive(m: Snap, chosen: number, now: number): { ack: SnapAck; done: SnapshotInstall | null } {
     const ack = (nextOffset: number): SnapAck => ({ type: 'snapAck', from: this.self, to: m.from, index: m.meta.index, nextOffset });
     if (m.meta.index <= chosen) return { ack: ack(m.totalBytes), done: null };
-    const r = this.receiver.onChunk(m.meta, m.offset, m.totalBytes, m.data);
+    const r = this.receiver.onChunk(m.meta, m.offset, m.totalBytes, m.data, now);
     return { ack: ack(r.nextOffset), done: r.done };
   }
 

@@ -624,7 +624,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
   }
 
   private onSnap(m: Snap): void {
-    const { ack, done } = this.catchUp.receive(m, this.chosen);
+    const { ack, done } = this.catchUp.receive(m, this.chosen, this.now);
     this.send(ack);
     if (done === null) return;
     this.pendingSnapshot = done;

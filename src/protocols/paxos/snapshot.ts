@@ -77,17 +77,23 @@ export class SnapshotReceiver {
   private meta: SnapshotMeta | null = null;
   private buf = new Uint8Array(0);
   private received = 0;
+  private progressTick = Number.NEGATIVE_INFINITY;
+
+  /** @param staleTicks a stream that made no progress for this long may be replaced by another */
+  constructor(private readonly staleTicks: number) {}
 
   /**
    * Takes a chunk; returns how far the snapshot is received (the ack to send) and the complete
    * snapshot once the last chunk is in. Out-of-order chunks are ignored (the ack asks again).
    */
-  onChunk(meta: SnapshotMeta, offset: number, totalBytes: number, data: Uint8Array): { nextOffset: number; done: SnapshotInstall | null } {
+  onChunk(meta: SnapshotMeta, offset: number, totalBytes: number, data: Uint8Array, now: number): { nextOffset: number; done: SnapshotInstall | null } {
     if (totalBytes > snapshotBytesMax) return { nextOffset: 0, done: null };
-    // Two peers may stream different snapshots at once: keep assembling the newer one and tell
-    // the sender of an older one it is done, or the two streams would reset each other forever.
-    if (this.meta !== null && meta.index < this.meta.index) return { nextOffset: totalBytes, done: null };
-    if (this.meta === null || this.meta.index !== meta.index || this.buf.length !== totalBytes) {
+    const current = this.meta !== null && this.meta.index === meta.index && this.buf.length === totalBytes;
+    if (!current) {
+      // Two peers may stream different snapshots at once. While one stream makes progress, the
+      // other's sender is told it is done (it is asked again later if still needed); otherwise the
+      // two would reset each other forever.
+      if (this.meta !== null && now - this.progressTick < this.staleTicks) return { nextOffset: totalBytes, done: null };
       if (offset !== 0) return { nextOffset: 0, done: null };
       this.meta = meta;
       this.buf = new Uint8Array(totalBytes);
@@ -96,9 +102,10 @@ export class SnapshotReceiver {
     if (offset === this.received && offset + data.length <= totalBytes) {
       this.buf.set(data, offset);
       this.received += data.length;
+      this.progressTick = now;
     }
     if (this.received < totalBytes) return { nextOffset: this.received, done: null };
-    const done = { meta: this.meta, data: this.buf };
+    const done = { meta, data: this.buf };
     this.meta = null;
     this.buf = new Uint8Array(0);
     this.received = 0;

@@ -183,14 +183,18 @@ test('PMMC preemption: a proposer told of a higher ballot stands down and next c
   assert.ok(p1a?.type === 'p1a' && p1a.ballot > higher, `campaigns above ${higher}: ${JSON.stringify(p1a)}`);
 });
 
-test('snapshot receiver: two streams at once settle on the newer snapshot instead of resetting each other', () => {
-  const rx = new SnapshotReceiver();
+test('snapshot receiver: two streams at once do not reset each other; a stalled stream gives way', () => {
+  const rx = new SnapshotReceiver(8);
   const config = { voters: ['n1', 'n2', 'n3'], learners: [] };
-  const older = { index: 10, id: 1024, config };
-  const newer = { index: 20, id: 2048, config };
-  assert.deepEqual(rx.onChunk(newer, 0, 4, Uint8Array.of(1, 2)).nextOffset, 2);
-  assert.deepEqual(rx.onChunk(older, 0, 4, Uint8Array.of(9, 9)).nextOffset, 4, 'the older stream is told it is done');
-  const done = rx.onChunk(newer, 2, 4, Uint8Array.of(3, 4)).done;
-  assert.deepEqual(done?.meta, newer);
+  const a = { index: 10, id: 1024, config };
+  const b = { index: 20, id: 2048, config };
+  assert.deepEqual(rx.onChunk(b, 0, 4, Uint8Array.of(1, 2), 0).nextOffset, 2);
+  assert.deepEqual(rx.onChunk(a, 0, 4, Uint8Array.of(9, 9), 1).nextOffset, 4, 'the other sender is told it is done');
+  const done = rx.onChunk(b, 2, 4, Uint8Array.of(3, 4), 2).done;
+  assert.deepEqual(done?.meta, b);
   assert.deepEqual([...(done?.data ?? [])], [1, 2, 3, 4]);
+  // A stream that stalls (its sender died) does not block another forever.
+  assert.deepEqual(rx.onChunk(b, 0, 4, Uint8Array.of(1, 2), 10).nextOffset, 2);
+  assert.deepEqual(rx.onChunk(a, 0, 4, Uint8Array.of(9, 9), 12).nextOffset, 4, 'refused while b progresses');
+  assert.deepEqual(rx.onChunk(a, 0, 2, Uint8Array.of(7, 7), 30).done?.meta, a, 'taken once b stalled');
 });

@@ -39,3 +39,8 @@ test('randomized: 3 voters and a learner with leader leases, 100 seeds', () => {
 test('random seed 12199 (learner, leases, 300 ticks): a voter wiped twice under one leader is not re-admitted on the first grant', () => {
   run(12199, { size: 3, ticks: 300, learners: 1, leaseReads: true });
 });
+
+test('random seeds 30034 (5 nodes) and 40184 (learner, leases): a stalled snapshot stream gives way to a live one', () => {
+  run(30034, { size: 5, ticks: 300 });
+  run(40184, { size: 3, ticks: 300, learners: 1, leaseReads: true });
+});
