@@ -72,9 +72,15 @@ export class Progress {
   ackedRound = 0;
   /** Our tick when the newest heartbeat this follower acknowledged was sent (lease reads). */
   ackedSentAt = Number.NEGATIVE_INFINITY;
-  /** In snapshot state: the snapshot index being sent and the next chunk offset. */
+  /**
+   * In snapshot state (stop-and-wait, one chunk in flight): the snapshot index being sent, the
+   * offset the follower asked for last, and the offset its answer to the chunk in flight will
+   * carry. Only that answer sends the next chunk at once; any other (a duplicate, a gap) waits for
+   * the idle resend, so duplicated answers cannot multiply chunks.
+   */
   snapshotIndex = 0;
-  snapshotOffset = 0;
+  snapshotRequested = 0;
+  snapshotExpected = 0;
   /**
    * The last heartbeat round sent and the last index sent before it. Links are FIFO, so when that
    * round's answer arrives every append sent before it has been answered: if match is still below
@@ -117,7 +123,8 @@ export class Progress {
   becomeSnapshot(index: number): void {
     this.state = ProgressState.Snapshot;
     this.snapshotIndex = index;
-    this.snapshotOffset = 0;
+    this.snapshotRequested = 0;
+    this.snapshotExpected = 0;
     this.snapshotIdleTicks = 0;
     this.inflights.reset();
   }

@@ -184,9 +184,10 @@ export abstract class RaftReplication extends RaftState {
     const src = this.snapshotSource;
     if (pr === undefined || src === null) return;
     if (pr.snapshotIndex !== src.meta.index) pr.becomeSnapshot(src.meta.index);
-    const offset = Math.min(pr.snapshotOffset, src.sizeBytes);
+    const offset = Math.min(pr.snapshotRequested, src.sizeBytes);
     const data = src.read(offset, this.opts.limits.snapshotChunkBytes).slice();
     const done = offset + data.length >= src.sizeBytes;
+    pr.snapshotExpected = offset + data.length;
     pr.snapshotIdleTicks = 0;
     this.send({ type: 'snap', to, meta: src.meta, offset, totalBytes: src.sizeBytes, data, done });
   }
@@ -254,8 +255,8 @@ export abstract class RaftReplication extends RaftState {
       return;
     }
     if (pr.state !== ProgressState.Snapshot || m.index !== pr.snapshotIndex) return;
-    pr.snapshotOffset = m.offset;
-    this.sendSnapshotChunk(m.from);
+    pr.snapshotRequested = m.offset;
+    if (m.offset === pr.snapshotExpected) this.sendSnapshotChunk(m.from);
   }
 
   protected onHeartbeatResponse(m: HeartbeatResponse): void {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Rng } from '../../../src/core/index.js';
+import type { ReplicaOptions } from '../../../src/core/index.js';
 import { raft } from '../../../src/protocols/raft/index.js';
 import type { RaftMessage } from '../../../src/protocols/raft/index.js';
 import { TestCluster, cmd, texts } from '../../harness/cluster.js';
@@ -25,6 +26,7 @@ export function run(
   ticks: number,
   trace?: (line: string) => void,
   expose?: (c: TestCluster<RaftMessage>) => void,
+  overrides: Partial<ReplicaOptions> = {},
 ): RunResult {
   const voters = Array.from({ length: size }, (_, i) => `n${i + 1}`);
   // Every fourth seed adds a learner: it must end with the same state, and never vote.
@@ -35,7 +37,7 @@ export function run(
     learners,
     seed,
     // Every third seed reads from leader leases instead of ReadIndex rounds.
-    replica: () => ({ limits: { ...smallLimits }, leaseReads: seed % 3 === 2 }),
+    replica: () => ({ limits: { ...smallLimits }, leaseReads: seed % 3 === 2, ...overrides }),
   });
   expose?.(c);
   const rng = new Rng(seed * 7919 + 1);

@@ -192,3 +192,18 @@ test('snapshots: chunks out of order are refused with the offset wanted; the lea
   for (let i = 0; i < 10; i++) l.tick();
   assert.deepEqual(only(msgs(l), 'snap').map((m) => [m.to, m.offset]), [['n3', 0]]);
 });
+
+test('snapshots: duplicated answers do not multiply chunks (one chunk per answer that makes progress)', () => {
+  const l = newRaft('n1', V3, { limits: { ...defaultLimits, snapshotChunkBytes: 4 } });
+  makeLeader(l);
+  l.propose(cmd('x'));
+  drain(l);
+  l.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 1, index: 2, reject: false, hintIndex: 0, hintTerm: 0 });
+  drain(l);
+  l.compact(memorySnapshotSource({ index: 2, id: 1, config: { voters: V3, learners: [] } }, new Uint8Array(16)));
+  l.step({ type: 'heartbeat_resp', from: 'n3', to: 'n1', term: 1, round: 1, lastIndex: 0 });
+  assert.equal(only(msgs(l), 'snap').length, 1);
+  const ack = { type: 'snap_resp' as const, from: 'n3', to: 'n1', term: 1, index: 2, offset: 4, done: false };
+  for (let i = 0; i < 5; i++) l.step(ack);
+  assert.deepEqual(only(msgs(l), 'snap').map((m) => m.offset), [4], 'five copies of one answer, one next chunk');
+});
