@@ -394,8 +394,15 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
     assert(rd === this.outstanding, 'advance() of a Ready that is not the outstanding one');
     this.outstanding = null;
     if (rd.hardState !== null) this.persisted = rd.hardState as RaftHardState;
-    const last = rd.entries[rd.entries.length - 1];
-    if (last !== undefined) this.log.stableTo(last.index, last.id);
+    // The newest entry of this Ready still in the log marks the durable prefix (a truncation may
+    // have replaced the tail meanwhile; by log matching, everything before a match matches).
+    for (let i = rd.entries.length - 1; i >= 0; i--) {
+      const e = rd.entries[i] as Entry;
+      if (this.log.matchTerm(e.index, e.id)) {
+        this.log.stableTo(e.index, e.id);
+        break;
+      }
+    }
     const applied = rd.committed[rd.committed.length - 1];
     if (applied !== undefined && applied.index > this.log.applied) this.log.appliedTo(applied.index);
     if (this.role === RaftRole.Leader && this.maybeCommit()) this.bcastAppend();

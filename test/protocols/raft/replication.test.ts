@@ -207,3 +207,21 @@ test('snapshots: duplicated answers do not multiply chunks (one chunk per answer
   for (let i = 0; i < 5; i++) l.step(ack);
   assert.deepEqual(only(msgs(l), 'snap').map((m) => m.offset), [4], 'five copies of one answer, one next chunk');
 });
+
+test('async drivers: steps between ready() and advance() are kept for the next Ready, and a truncation meanwhile is persisted from its index', () => {
+  const r = newRaft('n1', V3);
+  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, prevIndex: 0, prevTerm: 0, entries: entries([1, 1, 1]), commit: 0 });
+  const a = r.ready();
+  assert.deepEqual(a?.entries.map((e) => e.index), [1, 2, 3]);
+  assert.equal(r.ready(), null, 'one Ready at a time');
+  // While A is being written, a new leader overwrites entries 2-3.
+  r.step({ type: 'app', from: 'n3', to: 'n1', term: 2, prevIndex: 1, prevTerm: 1, entries: entries([2, 2, 2], 2), commit: 0 });
+  assert.ok(a !== null);
+  r.advance(a);
+  const b = r.ready();
+  assert.deepEqual(b?.entries.map((e) => [e.index, e.id]), [[2, 2], [3, 2], [4, 2]], 'the driver truncates from 2 and rewrites');
+  assert.deepEqual(b?.hardState, { kind: 'raft', term: 2, vote: null, commit: 0 });
+  assert.ok(b !== null);
+  r.advance(b);
+  assert.equal(r.log.stableIndex, 4);
+});
