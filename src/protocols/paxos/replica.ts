@@ -7,7 +7,7 @@ import type {
 } from '../../core/index.js';
 import { nextBallot, rankOf } from './ballot.js';
 import { LeaderState, commandOverheadBytes, packSlot } from './leader.js';
-import { SlotLog } from './log.js';
+import { SlotLog, holeEntry } from './log.js';
 import type {
   Learn, LearnReq, Nack, P1a, P1b, P2a, P2b, PaxosMessage, ReadResp, RejoinOk, Snap, SnapAck,
 } from './messages.js';
@@ -123,6 +123,9 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     // The chosen point is read from the log itself (chosen-form entries), not from the hard state.
     this.chosen = this.log.chosenPrefix();
     this.applied = this.log.snapshotIndex;
+    // Make being lost durable: a log with no hard state reads as lost on the next start, so a crash
+    // before anything was learned cannot bring this replica back as a voter with an empty memory.
+    if (this.lost && this.log.lastIndex === this.log.snapshotIndex) this.log.put(holeEntry(this.log.snapshotIndex + 1));
     // After a restart, wait out any lease this acceptor may have granted before it crashed.
     this.stickyUntil = opts.electionTicks;
     this.reads = new QuorumReads(opts.rng.nextU32() * 2 ** 20 + 1, opts.limits.pendingReadsMax, 2 * opts.electionTicks);

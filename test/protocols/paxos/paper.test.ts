@@ -198,3 +198,17 @@ test('snapshot receiver: two streams at once do not reset each other; a stalled 
   assert.deepEqual(rx.onChunk(a, 0, 4, Uint8Array.of(9, 9), 12).nextOffset, 4, 'refused while b progresses');
   assert.deepEqual(rx.onChunk(a, 0, 2, Uint8Array.of(7, 7), 30).done?.meta, a, 'taken once b stalled');
 });
+
+test('PML §5.1: being wiped is durable: restarted before it learned anything, and without lostState, it still does not vote', () => {
+  const wiped = lone('n2', ['n1', 'n2', 'n3'], { lostState: true });
+  assert.equal(wiped.status().canVote, false);
+  const rds = drain(wiped);
+  assert.deepEqual(rds.map((rd) => rd.hardState), [null], 'no hard state while lost');
+  const log = entries(rds);
+  assert.equal(log.length, 1, 'a marker hole is persisted at once');
+  const again = lone('n2', ['n1', 'n2', 'n3'], { recovered: { hardState: null, snapshot: null, entries: log } });
+  assert.equal(again.status().canVote, false);
+  pastStartupLease(again);
+  again.step({ type: 'p1a', from: 'n1', to: 'n2', ballot: b(4, 0), fromSlot: 1 });
+  assert.deepEqual(messages(drain(again)), [], 'no promise');
+});
