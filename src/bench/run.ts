@@ -206,7 +206,7 @@ export function writeReport(report: BenchReport, outDir: string): { json: string
   writeFileSync(join(outDir, 'throughput.svg'), `${throughputChart(report.rows)}\n`);
   writeFileSync(join(outDir, 'latency-p99.svg'), `${p99Chart(report.rows)}\n`);
   writeFileSync(markdown, [
-    `${report.date}: \`${report.command}\``, '', ...lines.slice(2).map((l) => `- ${l}`), '',
+    `\`${report.command}\``, '', `- ${lines[0] ?? ''}`, ...lines.slice(2).map((l) => `- ${l}`), '',
     formatMarkdown(report.rows), '', formatRatios(report.rows), '',
   ].join('\n'));
   return { json, html, markdown };

@@ -41,7 +41,7 @@ export function formatRatios(rows: readonly BenchRow[]): string {
   const levels = [...new Set(rs.map((r) => r.concurrency))].sort((a, b) => a - b);
   for (const versus of [...new Set(rs.map((r) => r.versus))]) {
     out.push(`Throughput ratio to ${versus} (p99 ratio in brackets; goal ≥ ${versus === 'etcd' ? goal.vsEtcd : versus === 'zookeeper' ? goal.vsZookeeper : '?'}× throughput at 64/256 clients, p99 ratio < 1):`, '');
-    out.push(`| system | ${levels.map((c) => `${c} clients`).join(' | ')} |`, `|---|${levels.map(() => '---:').join('|')}|`);
+    out.push(`| system | ${levels.map((c) => `${c} client${c === 1 ? '' : 's'}`).join(' | ')} |`, `|---|${levels.map(() => '---:').join('|')}|`);
     for (const system of [...new Set(rs.map((r) => r.system))]) {
       const cells = levels.map((c) => {
         const r = rs.find((x) => x.system === system && x.versus === versus && x.concurrency === c);
