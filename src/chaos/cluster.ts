@@ -22,6 +22,16 @@ export interface ChaosClusterOptions {
   readonly seed: number;
   readonly env: Readonly<Record<string, string>>;
   readonly echo: boolean;
+  readonly checkpointEvery: number;
+}
+
+/** One replica at the end of a run (since its last restart, for the counters). */
+export interface ReplicaSummary {
+  readonly appliedIndex: number;
+  readonly stateHash: string;
+  readonly snapshotIndex: number;
+  readonly snapshotsInstalled: number | null;
+  readonly checkpoints: number | null;
 }
 
 export class ChaosCluster {
@@ -31,6 +41,7 @@ export class ChaosCluster {
     let mesh: ProxyMesh | null = null;
     const local = await LocalCluster.create({
       nodes: o.nodes, protocol: o.protocol, dataDir: o.dataDir, clusterId: 'chaos', logLevel: 'info', env: o.env, echo: o.echo,
+      extraArgs: ['--checkpoint-every', String(o.checkpointEvery)],
       peersFlagFor: (id) => {
         if (mesh === null) throw new Error('the proxy mesh is not up yet');
         const peers = mesh.peersFor(id);
@@ -80,7 +91,7 @@ export class ChaosCluster {
    * Waits until every node runs and reports the same applied index and state hash, with nothing
    * committed left unapplied. Returns each node's last status either way.
    */
-  async waitConverged(timeoutMs: number): Promise<{ converged: boolean; statuses: Record<NodeId, { appliedIndex: number; stateHash: string } | null> }> {
+  async waitConverged(timeoutMs: number): Promise<{ converged: boolean; statuses: Record<NodeId, ReplicaSummary | null> }> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const st = await this.statuses();
@@ -90,10 +101,15 @@ export class ChaosCluster {
         && list.every((s) => s !== null && s.appliedIndex === first.appliedIndex && s.stateHash === first.stateHash
           && s.appliedIndex >= s.commitIndex && s.appliedIndex > 0);
       if (converged || performance.now() > deadline) {
-        const statuses: Record<NodeId, { appliedIndex: number; stateHash: string } | null> = {};
+        const statuses: Record<NodeId, ReplicaSummary | null> = {};
         this.ids.forEach((id, i) => {
           const s = list[i];
-          statuses[id] = s === null || s === undefined ? null : { appliedIndex: s.appliedIndex, stateHash: s.stateHash };
+          const stats = (s?.['stats'] ?? {}) as { snapshotsInstalled?: unknown; checkpoints?: unknown };
+          statuses[id] = s === null || s === undefined ? null : {
+            appliedIndex: s.appliedIndex, stateHash: s.stateHash, snapshotIndex: s.snapshotIndex,
+            snapshotsInstalled: typeof stats.snapshotsInstalled === 'number' ? stats.snapshotsInstalled : null,
+            checkpoints: typeof stats.checkpoints === 'number' ? stats.checkpoints : null,
+          };
         });
         return { converged, statuses };
       }

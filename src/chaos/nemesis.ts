@@ -93,6 +93,14 @@ export class Nemesis {
         return done([id], `one-way: frames from ${id} dropped (it still hears)`);
       }
       case 'loss': {
+        if (plan.variant === 'clog-one') {
+          // A clogged node: its links stop moving bytes (held, not lost) until the heal releases them.
+          for (const o of c.ids.filter((x) => x !== one)) {
+            c.mesh.pause(one, o);
+            c.mesh.pause(o, one);
+          }
+          return done([one], `links of ${one} clogged (bytes held, released at heal)`);
+        }
         const links = plan.variant === 'one-node' ? c.ids.filter((o) => o !== one).flatMap((o) => [[one, o], [o, one]] as const)
           : c.ids.flatMap((a) => c.ids.filter((b) => b !== a).map((b) => [a, b] as const));
         for (const [a, b] of links) {

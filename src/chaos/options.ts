@@ -45,6 +45,8 @@ export interface ChaosOptions {
   readonly nodeEnv: Readonly<Record<string, string>>;
   /** Copy node output to stderr. */
   readonly echo: boolean;
+  /** Nodes checkpoint (snapshot + compaction) this often, so wiped nodes catch up by snapshot. */
+  readonly checkpointEvery: number;
 }
 
 export const chaosDefaults = {
@@ -54,6 +56,7 @@ export const chaosDefaults = {
   clients: 8,
   keys: 8,
   opTimeoutMs: 3_000,
+  checkpointEvery: 500,
   nemesis: nemesisKinds.filter((k) => !unsupportedNemeses.has(k)).join(','),
   /** Every SIGKILL loses what was written but not fsynced, as a power cut would. */
   nodeEnv: { QUORATE_TEST_MODE: '1', QUORATE_TEST_DISK: 'unsynced-loss' } as Readonly<Record<string, string>>,
@@ -72,7 +75,7 @@ export const nemesisVariants = {
   pause: ['one', 'leader'],
   partition: ['majority-minority', 'isolate-leader', 'isolate-one'],
   'one-way': ['leader-mute', 'one-mute', 'one-deaf'],
-  loss: ['all-links', 'one-node'],
+  loss: ['all-links', 'one-node', 'clog-one'],
   clock: ['skew'],
   'disk-wipe': ['one', 'leader'],
   'torn-write': ['one', 'leader'],
@@ -117,6 +120,7 @@ export function validateChaosOptions(o: ChaosOptions): ChaosOptions {
   intIn(o.keys, '--keys', 1, chaosLimits.keysMax);
   intIn(o.seed, '--seed', 0, Number.MAX_SAFE_INTEGER);
   intIn(o.opTimeoutMs, 'op timeout (ms)', 100, 120_000);
+  intIn(o.checkpointEvery, '--checkpoint-every', 1, 1e9);
   if (o.nemesis.length === 0) throw new ConfigError('--nemesis must name at least one fault');
   if (o.outDir.length === 0) throw new ConfigError('--out must be a directory path');
   return o;

@@ -1,5 +1,6 @@
 import type { Verdict } from '../check/index.js';
 import type { Availability, LostWrite } from './analysis.js';
+import type { ReplicaSummary } from './cluster.js';
 import type { CorruptionRecord } from './nemesis.js';
 
 /**
@@ -34,6 +35,7 @@ export interface ChaosReport {
   /** Faults asked for that a node cannot take (never injected, never claimed). */
   readonly unsupported: readonly string[];
   readonly nodeEnv: Readonly<Record<string, string>>;
+  readonly checkpointEvery: number;
   readonly operations: { readonly total: number; readonly ok: number; readonly fail: number; readonly info: number };
   readonly linearizable: boolean;
   readonly linearizability: {
@@ -48,7 +50,7 @@ export interface ChaosReport {
   readonly lost: readonly LostWrite[];
   readonly unreadKeys: readonly string[];
   readonly converged: boolean;
-  readonly replicas: Readonly<Record<string, { appliedIndex: number; stateHash: string } | null>>;
+  readonly replicas: Readonly<Record<string, ReplicaSummary | null>>;
   readonly corruption: readonly CorruptionRecord[];
   readonly corruptionServed: boolean;
   readonly faults: readonly FaultReport[];
@@ -89,6 +91,8 @@ export function summaryTable(r: ChaosReport): string {
   lines.push(`${r.protocol}, ${r.nodes} nodes, seed ${r.seed}: ${o.total} operations (${o.ok} ok, ${o.fail} fail, ${o.info} info), ${r.faults.length} faults`);
   lines.push(`availability: healthy ${pct(r.availability.healthy)}, overall ${pct(r.availability.overall)}, quiet period ${pct(r.availability.quiet)}`);
   lines.push(`linearizable: ${r.linearizability.verdict}; acknowledged writes ${r.acknowledgedWrites}, lost ${r.lostWrites}; converged: ${r.converged ? 'yes' : 'NO'}`);
+  lines.push(`replicas: ${Object.entries(r.replicas).map(([id, s]) => (s === null ? `${id} silent`
+    : `${id} applied ${s.appliedIndex}, snapshot ${s.snapshotIndex}, installed ${s.snapshotsInstalled ?? '?'}`)).join('; ')}`);
   for (const c of r.corruption) lines.push(`damage on ${c.node} (${c.kind}): ${c.outcome}${c.outcome === 'refused' ? ', rejoined wiped' : ''}`);
   if (r.unsupported.length > 0) lines.push(`not supported, not injected: ${r.unsupported.join(', ')}`);
   for (const e of r.harnessErrors) lines.push(`harness: ${e}`);

@@ -4,6 +4,7 @@ import { checkHistory, formatHistory } from '../check/index.js';
 import type { LinearizabilityReport, Operation } from '../check/index.js';
 import { acknowledgedWrites, availabilityIn, availabilityOutside, lostWrites, recoveryMs, spans } from './analysis.js';
 import { ChaosCluster, sleep } from './cluster.js';
+import type { ReplicaSummary } from './cluster.js';
 import { Nemesis } from './nemesis.js';
 import type { ActiveFault, CorruptionRecord } from './nemesis.js';
 import { unsupportedNemeses } from './options.js';
@@ -29,7 +30,7 @@ const finalReadDeadlineMs = 30_000;
 export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => undefined): Promise<ChaosReport> {
   mkdirSync(o.outDir, { recursive: true });
   const dataDir = join(o.outDir, 'data');
-  const cluster = await ChaosCluster.create({ protocol: o.protocol, nodes: o.nodes, dataDir, seed: o.seed, env: o.nodeEnv, echo: o.echo });
+  const cluster = await ChaosCluster.create({ protocol: o.protocol, nodes: o.nodes, dataDir, seed: o.seed, env: o.nodeEnv, echo: o.echo, checkpointEvery: o.checkpointEvery });
   const faults: FaultReport[] = [];
   const corruption: CorruptionRecord[] = [];
   const errors: string[] = [];
@@ -105,7 +106,7 @@ interface Collected {
   readonly corruption: CorruptionRecord[];
   readonly errors: string[];
   readonly finals: Map<string, string | null | undefined>;
-  readonly conv: { converged: boolean; statuses: Record<string, { appliedIndex: number; stateHash: string } | null> };
+  readonly conv: { converged: boolean; statuses: Record<string, ReplicaSummary | null> };
   readonly quietStart: number;
   readonly endOfLoad: number;
 }
@@ -144,6 +145,7 @@ function buildReport(c: Collected): ChaosReport {
     protocol: o.protocol, nodes: o.nodes, seed: o.seed, durationMs: o.durationMs, quietMs: o.quietMs, clients: o.clients,
     keys: o.keys, nemesis: o.nemesis.map((s) => s.kind), unsupported: o.nemesis.filter((s) => unsupportedNemeses.has(s.kind)).map((s) => s.kind),
     nodeEnv: { ...o.nodeEnv },
+    checkpointEvery: o.checkpointEvery,
     operations: counts,
     linearizable: lin.verdict === 'linearizable',
     linearizability: summarizeLin(lin),

@@ -20,6 +20,7 @@ interface ChaosFlags {
   nemesis: string;
   clients: string;
   keys: string;
+  checkpointEvery: string;
   seed?: string;
   out?: string;
   json?: boolean;
@@ -48,6 +49,7 @@ export function registerChaos(program: Command): void {
     .option('--nemesis <list>', 'faults, comma-separated; a fault may name shapes: kill:all+majority', chaosDefaults.nemesis)
     .option('--clients <n>', 'concurrent client processes', String(chaosDefaults.clients))
     .option('--keys <n>', 'keys the clients share', String(chaosDefaults.keys))
+    .option('--checkpoint-every <n>', 'nodes snapshot and compact every n applied entries', String(chaosDefaults.checkpointEvery))
     .option('--seed <n>', 'seed of the schedule, the proxies and the clients (random by default)')
     .option('--out <dir>', 'directory for history.jsonl, report.json, report.html and the node data (default out/chaos/<protocol>-<seed>)')
     .option('--json', 'print the report as JSON instead of the table')
@@ -67,6 +69,7 @@ export function registerChaos(program: Command): void {
         seed,
         outDir: flags.out ?? join('out', 'chaos', `${flags.protocol}-${seed}`),
         opTimeoutMs: 3_000,
+        checkpointEvery: int(flags.checkpointEvery, '--checkpoint-every'),
         nodeEnv: chaosDefaults.nodeEnv,
         echo: flags.echo === true,
       });
