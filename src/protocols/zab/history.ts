@@ -4,10 +4,13 @@ import type { EpochEnd } from './messages.js';
 
 /**
  * A replica's history (Zab's h_f): a snapshot point followed by contiguous txns. Entries at or
- * after `unstableFrom` are in memory only: the next Ready must write them. A truncation that
- * removed durable entries is recorded in `truncatedTo`, because the storage contract truncates
- * only by writing from entries[0].index: if nothing new follows the cut, the kept entry at the
- * cut is written again so that the driver drops what came after it.
+ * after `unstableFrom` are in memory only: the next Ready must write them.
+ *
+ * A TRUNC cuts the history in memory only. The storage contract truncates only by writing from
+ * entries[0].index, and re-writing the kept txn to force the cut would put a durable, possibly
+ * acknowledged txn at the mercy of a torn write (FAULTS.md #11). So txns cut away may stay on
+ * disk after the history until the next txns overwrite them; a restart can bring them back as
+ * the uncommitted tail they were (README, "Truncation on disk").
  */
 export class History {
   private snap: SnapshotMeta;
@@ -15,10 +18,6 @@ export class History {
   private entries: Entry[];
   /** First index not yet durable. Invariant: snap.index < unstableFrom <= lastIndex + 1. */
   private unstableFrom: number;
-  /** A durable suffix after this index must be dropped by the next write; null if none. */
-  private truncatedTo: number | null = null;
-  /** Last index of the entries a Ready is writing now (0 if none). */
-  private inflightLast = 0;
 
   constructor(snap: SnapshotMeta, entries: readonly Entry[]) {
     this.snap = snap;
@@ -45,7 +44,7 @@ export class History {
 
   /** Highest index known durable (written by an advanced Ready). */
   get stableIndex(): number {
-    return this.truncatedTo === null ? this.unstableFrom - 1 : Math.min(this.unstableFrom - 1, this.truncatedTo - 1);
+    return this.unstableFrom - 1;
   }
 
   /** The epoch of the txn at index, or null when it is compacted or absent. */
@@ -77,24 +76,18 @@ export class History {
     for (const e of entries) this.pushChecked(e);
   }
 
-  /** TRUNC: keep the history through index (never below the snapshot). */
+  /** TRUNC: keep the history through index (never below the snapshot), in memory. */
   truncateAfter(index: number): void {
     assert(index >= this.snap.index && index <= this.lastIndex, () => `bad truncation point ${index}`);
-    if (index === this.lastIndex) return;
-    // The disk may hold entries after the cut: durable ones, or ones a Ready is writing now.
-    if (index < Math.max(this.unstableFrom - 1, this.inflightLast)) {
-      this.truncatedTo = Math.min(this.truncatedTo ?? index, index);
-    }
     this.entries.length = index - this.snap.index;
     this.unstableFrom = Math.min(this.unstableFrom, index + 1);
   }
 
-  /** SNAP: the history becomes exactly the snapshot; whatever followed it on disk is stale. */
+  /** SNAP: the history becomes exactly the snapshot. */
   installSnapshot(meta: SnapshotMeta): void {
     this.snap = meta;
     this.entries = [];
     this.unstableFrom = meta.index + 1;
-    this.truncatedTo = meta.index;
   }
 
   /** The state machine is checkpointed through meta.index: drop the txns it covers. */
@@ -106,46 +99,21 @@ export class History {
     this.snap = meta;
   }
 
-  /**
-   * What the next Ready must write, up to index `limit`: the unstable entries, or the kept entry
-   * at a cut when nothing follows it. Returns [] when nothing is due.
-   */
-  unstable(limit: number): Entry[] {
-    const hi = Math.min(limit, this.lastIndex);
-    if (this.truncatedTo !== null && this.unstableFrom > hi) {
-      const keep = this.entryAt(this.truncatedTo);
-      // A cut back to the snapshot point cannot be expressed by a write (README, gaps).
-      return keep === undefined ? [] : [keep];
-    }
-    return this.slice(this.unstableFrom, hi);
-  }
-
-  /** The driver took `written` (from unstable()) in a Ready. */
-  markInflight(written: readonly Entry[]): void {
-    const last = written.at(-1);
-    this.inflightLast = last === undefined ? 0 : last.index;
+  /** What the next Ready must write: the txns not yet durable. */
+  unstable(): Entry[] {
+    return this.slice(this.unstableFrom, this.lastIndex);
   }
 
   /**
-   * The driver made `written` durable (it cut the disk log at written[0].index first). If the
-   * history still holds the last written entry (the same object), everything through it is
-   * durable and nothing follows it on disk; otherwise a cut raced the write and is still due.
+   * The driver made `written` durable. If the history still holds the last written txn (the
+   * same object), everything through it is durable; otherwise a TRUNC raced the write and the
+   * txns after the cut will be written (over the stale ones) later.
    */
   stableTo(written: readonly Entry[]): void {
-    this.inflightLast = 0;
     const last = written.at(-1);
-    if (last === undefined) return;
-    if (this.entryAt(last.index) === last) {
+    if (last !== undefined && this.entryAt(last.index) === last) {
       this.unstableFrom = Math.max(this.unstableFrom, last.index + 1);
-      this.truncatedTo = null;
-    } else {
-      assert(this.truncatedTo !== null, 'a written entry vanished without a recorded cut');
     }
-  }
-
-  /** A cut back to the snapshot point that no write can express stays in memory only. */
-  forgetCutAtSnapshot(): void {
-    if (this.truncatedTo === this.snap.index && this.unstableFrom > this.lastIndex) this.truncatedTo = null;
   }
 
   /** Where each epoch ends, newest first: the history summary sent in ACKEPOCH. */

@@ -41,6 +41,8 @@ interface Peer {
   inflight: number[];
   lastHeard: number;
   pongSeq: number;
+  /** Tick of the last handshake step; a handshake stuck for 2 × electionTicks is dropped. */
+  phaseSince: number;
 }
 
 interface PendingRead {
@@ -139,7 +141,7 @@ export class Leader {
     // A new handshake from this follower (first contact, or a resync) replaces its state.
     const peer: Peer = {
       id: m.from, session: m.session, round: 0, phase: 'info', voter: m.voter && this.r.isVoter(m.from), acceptedEpoch: m.acceptedEpoch, fresh: false,
-      newLeaderIndex: 0, ackedIndex: 0, sentIndex: 0, inflight: [], lastHeard: this.r.now, pongSeq: 0,
+      newLeaderIndex: 0, ackedIndex: 0, sentIndex: 0, inflight: [], lastHeard: this.r.now, pongSeq: 0, phaseSince: this.r.now,
     };
     this.peers.set(m.from, peer);
     if (this.phase === 'discovery') this.maybeChooseEpoch();
@@ -160,6 +162,7 @@ export class Leader {
 
   private sendNewEpoch(peer: Peer): void {
     peer.phase = 'newepoch';
+    peer.phaseSince = this.r.now;
     peer.round++;
     peer.sentIndex = 0;
     peer.inflight = [];
@@ -184,6 +187,7 @@ export class Leader {
       return;
     }
     peer.phase = 'acked';
+    peer.phaseSince = this.r.now;
     peer.fresh = m.fresh && peer.voter;
     peer.voter = peer.voter && m.voter;
     this.ackEpoch.set(peer.id, m);
@@ -227,6 +231,7 @@ export class Leader {
     peer.newLeaderIndex = h.lastIndex;
     r.send({ type: 'newleader', from: r.id, to: peer.id, epoch: this.epoch, lastIndex: h.lastIndex });
     peer.phase = 'syncing';
+    peer.phaseSince = r.now;
     peer.inflight = [];
   }
 
@@ -404,6 +409,12 @@ export class Leader {
     this.pingSentAt.delete(seq - pingRoundsKept);
     for (const id of [...this.peers.keys()].sort()) {
       const p = this.peers.get(id) as Peer;
+      if (p.phase !== 'synced' && r.now - p.phaseSince >= 2 * r.opts.electionTicks) {
+        // A handshake that went nowhere (lost or stale packets): forget it. The follower stops
+        // hearing from us, times out and starts a new one.
+        this.peers.delete(id);
+        continue;
+      }
       if (p.phase === 'info') continue;
       // NEWEPOCH may have been lost, and a follower we re-handshake has no reason to ask again.
       if (p.phase === 'newepoch') r.send(this.newEpochMsg(p));

@@ -320,9 +320,7 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
       if (this.follower !== null) this.follower.ackedIndex = nl.index;
       holdEntries = epochEarly && this.history.stableIndex < nl.index;
     }
-    // A cut back to the snapshot point with nothing after it cannot be written (README, gaps).
-    this.history.forgetCutAtSnapshot();
-    let entries = holdEntries ? [] : this.history.unstable(Number.MAX_SAFE_INTEGER);
+    let entries = holdEntries ? [] : this.history.unstable();
     if (ackEarly && entries.length > 0 && this.queue.some((o) => o.needStable > this.history.stableIndex)) {
       entries = []; // Mutant: the ACKs leave now, the txns they vouch for are written next time.
     }
@@ -355,7 +353,6 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
     this.pendingSnapshot = null;
     this.readStates = [];
     this.readFailures = [];
-    this.history.markInflight(entries);
     if (hardState !== null) this.persisted = hardState;
     this.outstanding = rd;
     return rd;
@@ -376,7 +373,6 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
     if (rd.hardState?.kind === 'zab') this.durableCurrentEpoch = rd.hardState.currentEpoch;
     if (rd.snapshot !== null) {
       this.appliedIndex = Math.max(this.appliedIndex, rd.snapshot.meta.index);
-      this.history.forgetCutAtSnapshot();
     }
     const last: Entry | undefined = rd.committed.at(-1);
     if (last !== undefined) this.appliedIndex = last.index;

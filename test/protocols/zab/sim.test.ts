@@ -20,7 +20,7 @@ for (const seed of [3, 6, 10, 26]) {
 /** The simulator must catch the log-shape mutants on its own within a few seeds. */
 for (const mutant of [ZabMutant.AcceptGap, ZabMutant.TruncPastPrefix]) {
   test(`the simulator catches mutant ${mutant}`, () => {
-    const s = runSeeds({ seeds: Array.from({ length: 15 }, (_, i) => i + 1), options: { protocol: 'zab', mutants: new Set([mutant]) }, stopOnViolation: true });
+    const s = runSeeds({ seeds: Array.from({ length: 40 }, (_, i) => i + 1), options: { protocol: 'zab', mutants: new Set([mutant]) }, stopOnViolation: true });
     assert.ok(s.violations > 0, `${mutant} survived ${s.seeds} seeds`);
     assert.notEqual(s.failures[0]?.invariant, 'liveness', `${mutant} was only caught as a liveness failure`);
   });
