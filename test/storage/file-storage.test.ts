@@ -213,3 +213,17 @@ test('the unsynced-loss layer holds writes until fsync and reads them back meanw
   assert.deepEqual(await g.read(5, 0), te('hello'), 'closing without fsync loses the held write');
   await g.close();
 });
+
+test('a source replaced on disk by newer snapshots stays readable while it is held', async () => {
+  const dir = freshDir(root);
+  const s = new FileStorage(dir, { snapshotsKept: 1 });
+  await s.open();
+  await s.save(hs(3), run(1, 3, 1));
+  const first = await s.saveSnapshot({ index: 1, id: 1, config }, te('one'));
+  await s.saveSnapshot({ index: 2, id: 1, config }, te('two'));
+  await s.saveSnapshot({ index: 3, id: 1, config }, te('three'));
+  assert.deepEqual(await readdir(join(dir, 'snap')), ['00000000000000000003.snap']);
+  assert.deepEqual(first.read(0, 10), te('one'), 'a replica streaming an old checkpoint is not cut off');
+  await s.close();
+  assert.throws(() => first.read(0, 1), StorageClosedError);
+});

@@ -75,6 +75,8 @@ export class FileStorage implements Storage {
   private wal: Wal | null = null;
   private lock: DirLock | null = null;
   private snapshots: KeptSnapshot[] = [];
+  /** Every source handed out, closed with the storage (weakly held: pruned ones may be collected). */
+  private handedOut = new Set<WeakRef<SnapshotFile>>();
   private failed: StorageFailedError | null = null;
   private empty = true;
 
@@ -148,7 +150,7 @@ export class FileStorage implements Storage {
       let source: SnapshotFile | null = null;
       if (s !== null) {
         try {
-          source = await SnapshotFile.open(join(this.snapDir, s.name));
+          source = this.track(await SnapshotFile.open(join(this.snapDir, s.name)));
         } catch (err) {
           if (!(err instanceof CorruptionError)) throw err;
           corrupt.push(s.name);
@@ -191,13 +193,14 @@ export class FileStorage implements Storage {
         await this.layer.unlink(path + tmpSuffix).catch(() => undefined);
         throw err;
       }
-      const source = await SnapshotFile.open(path);
+      const source = this.track(await SnapshotFile.open(path));
       if (meta.index > wal.snapshotIndex) wal.rebase(meta.index);
       this.snapshots.push({ index: meta.index, name, source });
       this.failpoints.hit(Failpoint.SnapshotBeforeCompact);
       while (this.snapshots.length > this.snapshotsKept) {
+        // Its source is not closed: a replica may still be streaming it to a slow follower, and
+        // the open descriptor keeps the deleted file readable until the source is collected.
         const old = this.snapshots.shift() as KeptSnapshot;
-        await old.source?.close();
         await this.layer.unlink(join(this.snapDir, old.name));
       }
       await wal.compact(meta.index);
@@ -225,8 +228,16 @@ export class FileStorage implements Storage {
     return this.wal?.segmentCount ?? 0;
   }
 
+  private track(source: SnapshotFile): SnapshotFile {
+    for (const ref of this.handedOut) if (ref.deref() === undefined) this.handedOut.delete(ref);
+    this.handedOut.add(new WeakRef(source));
+    return source;
+  }
+
   private async closeSources(): Promise<void> {
     for (const s of this.snapshots) await s.source?.close();
+    for (const ref of this.handedOut) await ref.deref()?.close();
+    this.handedOut.clear();
     this.snapshots = [];
   }
 

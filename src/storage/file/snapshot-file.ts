@@ -1,5 +1,5 @@
-import { readSync } from 'node:fs';
-import { open, readdir, type FileHandle } from 'node:fs/promises';
+import { close as closeFd, closeSync, fstat, open as openFd, read as readFd, readSync } from 'node:fs';
+import { open, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { CorruptionError, DecodeError, decodeSnapshotMeta, encodeSnapshotMeta } from '../../core/index.js';
@@ -120,7 +120,24 @@ export function verifySnapshotBytes(bytes: Uint8Array, file = '<snapshot bytes>'
   return { meta, data: bytes.subarray(headerBytes + metaLength, headerBytes + metaLength + dataLength) };
 }
 
-async function readAt(fh: FileHandle, length: number, position: number): Promise<Uint8Array> {
+/** What verification needs of an open file: a FileHandle, or a raw descriptor (fdReader). */
+interface PositionalReader {
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  stat(): Promise<{ size: number }>;
+}
+
+function fdReader(fd: number): PositionalReader {
+  return {
+    read: (buffer, offset, length, position) => new Promise((resolve, reject) => {
+      readFd(fd, buffer, offset, length, position, (err, bytesRead) => (err === null ? resolve({ bytesRead }) : reject(err)));
+    }),
+    stat: () => new Promise((resolve, reject) => {
+      fstat(fd, (err, st) => (err === null ? resolve(st) : reject(err)));
+    }),
+  };
+}
+
+async function readAt(fh: PositionalReader, length: number, position: number): Promise<Uint8Array> {
   const buf = new Uint8Array(length);
   let got = 0;
   while (got < length) {
@@ -141,7 +158,7 @@ export async function readSnapshotFile(path: string): Promise<SnapshotFileInfo> 
   }
 }
 
-async function verifyOpenSnapshot(fh: FileHandle, path: string): Promise<SnapshotFileInfo> {
+async function verifyOpenSnapshot(fh: PositionalReader, path: string): Promise<SnapshotFileInfo> {
   const fileBytes = (await fh.stat()).size;
   const start = await readAt(fh, headerBytes, 0);
   const metaLength = parseHeaderStart(start, path, fileBytes);
@@ -192,22 +209,40 @@ export async function writeSnapshotFile(
 }
 
 /**
+ * Descriptors of snapshot sources nobody holds any more are closed when the source is garbage
+ * collected: a replica may still be streaming an older checkpoint to a slow follower after a
+ * newer one replaced it on disk, and the open descriptor keeps the deleted file readable.
+ */
+const descriptors = new FinalizationRegistry<number>((fd) => {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed: nothing to release.
+  }
+});
+
+/**
  * A verified snapshot file, open for the replica to stream chunks from (SnapshotSource.read is
- * synchronous, so it reads with readSync on a descriptor kept open until close()).
+ * synchronous, so it reads with readSync on a descriptor kept open until close() or until the
+ * source is garbage collected).
  */
 export class SnapshotFile implements SnapshotSource {
   private constructor(
     readonly path: string,
-    private fh: FileHandle | null,
+    private fd: number | null,
     readonly info: SnapshotFileInfo,
-  ) {}
+  ) {
+    if (fd !== null) descriptors.register(this, fd, this);
+  }
 
   static async open(path: string): Promise<SnapshotFile> {
-    const fh = await open(path, 'r');
+    const fd = await new Promise<number>((resolve, reject) => {
+      openFd(path, 'r', (err, d) => (err === null ? resolve(d) : reject(err)));
+    });
     try {
-      return new SnapshotFile(path, fh, await verifyOpenSnapshot(fh, path));
+      return new SnapshotFile(path, fd, await verifyOpenSnapshot(fdReader(fd), path));
     } catch (err) {
-      await fh.close();
+      closeSync(fd);
       throw err;
     }
   }
@@ -229,10 +264,10 @@ export class SnapshotFile implements SnapshotSource {
     const n = Math.max(0, Math.min(length, this.info.dataLength - start));
     const buf = new Uint8Array(n);
     if (n === 0) return buf;
-    if (this.fh === null) throw new StorageClosedError(`${this.path}: this snapshot was closed (storage closed, or a newer snapshot replaced it)`);
+    if (this.fd === null) throw new StorageClosedError(`${this.path}: this snapshot source was closed with its storage`);
     let got = 0;
     while (got < n) {
-      const r = readSync(this.fh.fd, buf, got, n - got, this.info.dataOffset + start + got);
+      const r = readSync(this.fd, buf, got, n - got, this.info.dataOffset + start + got);
       if (r === 0) throw bad(this.path, this.info.dataOffset + start + got, 'file shorter than when it was verified');
       got += r;
     }
@@ -240,9 +275,13 @@ export class SnapshotFile implements SnapshotSource {
   }
 
   async close(): Promise<void> {
-    const fh = this.fh;
-    this.fh = null;
-    await fh?.close();
+    const fd = this.fd;
+    if (fd === null) return;
+    this.fd = null;
+    descriptors.unregister(this);
+    await new Promise<void>((resolve, reject) => {
+      closeFd(fd, (err) => (err === null ? resolve() : reject(err)));
+    });
   }
 }
 
