@@ -6,10 +6,13 @@ import { ZabMutant } from '../../../src/protocols/zab/index.js';
 /**
  * Zab in the deterministic simulator (every fault on). Seeds that once failed stay pinned here
  * (STYLE.md: a failing simulator seed becomes a regression test): 3 (a lost ACK stalled the
- * window), 6 (a follower behind the leader's compaction), 10 (an unwritable cut blocked the
- * outgoing queue), 26 (a duplicated FOLLOWERINFO left a follower outside the broadcast).
+ * window), 5 (a stale FOLLOWERINFO left a handshake stuck), 6 (a follower behind the leader's
+ * compaction), 10 (an unwritable cut blocked the outgoing queue), 13 (a follower promised a newer
+ * epoch), 18 (a duplicated ACKEPOCH brought an old SNAP), 26 (a duplicated FOLLOWERINFO), 65 (a
+ * paused prospective leader resumed as leader of an abandoned epoch), 112 (a torn rewrite of a
+ * committed txn), 126 (a lost NEWEPOCH).
  */
-for (const seed of [3, 6, 10, 26]) {
+for (const seed of [3, 5, 6, 10, 13, 18, 26, 65, 112, 126]) {
   test(`simulator seed ${seed}: safe, linearizable, converges after healing`, () => {
     const r = runSimulation(seed, { protocol: 'zab' });
     assert.equal(r.violation, null, `seed ${seed}: ${JSON.stringify(r.violation)}\n${r.traceTail.join('\n')}`);
