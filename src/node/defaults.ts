@@ -6,12 +6,14 @@
  * - A tick every 10 ms of the monotonic clock. A late timer callback delivers the ticks it owes,
  *   up to maxTicksPerTimer: on a loaded machine timeouts keep to real time (failover does not
  *   stretch with the load), while a paused process does not time out in one burst on waking.
- * - Heartbeats every 3 ticks (30 ms): a follower hears from a healthy leader ~5 times per
- *   minimum election timeout, so one late heartbeat (GC pause, fsync stall, a burst of
- *   client traffic) never starts an election.
- * - Election timeout randomized in [15, 30) ticks = [150, 300) ms. The first follower to time out
- *   wins (PreVote then vote: two loopback round trips, a few ms with fsync), so the expected
- *   failover is ~150 ms + the client's retry: p50 well under 300 ms, max ~350 ms.
+ * - Heartbeats every 3 ticks (30 ms): a follower hears from a healthy leader 4 times per
+ *   shortest election timeout, so one late heartbeat (GC pause, a Ready waiting on its fsync, a
+ *   burst of client traffic) does not start an election. (2 ticks measured no better here: the
+ *   heartbeat gap under load is dominated by fsync and CPU stalls, not by the interval.)
+ * - Election timeout randomized in [12, 24) ticks = [120, 240) ms. The first of the two surviving
+ *   followers times out after ~160 ms on average, then PreVote and vote (two loopback round
+ *   trips and a vote fsync), a no-op commit, and the client's retry (it probes who leads every
+ *   50 ms while an attempt stalls): p50 ≈ 250 ms. 15 ticks measured p50 ≈ 300–375 ms.
  * - PreVote and CheckQuorum on (the protocol defaults): a partitioned node cannot disrupt the
  *   group when it returns, and a frozen leader that wakes up steps down instead of serving.
  *
