@@ -254,3 +254,12 @@ test('an older snapshot stands in for a damaged newer one only if the log covers
   assert.equal(o.err.file, newest);
   assert.match(o.err.message, /no older snapshot can stand in/);
 });
+
+test('a snapshot file under another index\'s name is refused, not trusted', async () => {
+  const { dir, opts, snap } = await snapshotSetup(true);
+  const { rename } = await import('node:fs/promises');
+  const renamed = join(dir, 'snap', '00000000000000000009.snap');
+  await rename(snap, renamed);
+  const o = await openOutcome(dir, opts);
+  assert.ok(!o.ok && o.err instanceof CorruptionError && o.err.file === renamed && /named for index 9/.test(o.err.message), why(o));
+});

@@ -151,6 +151,11 @@ export class FileStorage implements Storage {
       if (s !== null) {
         try {
           source = this.track(await SnapshotFile.open(join(this.snapDir, s.name)));
+          if (source.meta.index !== s.index) {
+            await source.close();
+            throw new CorruptionError(`${source.path}: named for index ${s.index} but holds a snapshot at index ${source.meta.index}; ` +
+              'a file was copied or renamed by hand: put the right snapshot back or remove this one', { file: source.path, offset: 0 });
+          }
         } catch (err) {
           if (!(err instanceof CorruptionError)) throw err;
           corrupt.push(s.name);
