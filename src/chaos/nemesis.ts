@@ -121,15 +121,20 @@ export class Nemesis {
       case 'torn-write': {
         const id = plan.variant === 'leader' ? await leaderOr() : one;
         await c.local.kill(id);
-        const rec = await tearLastWalRecord(c.local.dataDirOf(id), plan.draw % 2 === 0 ? undefined : 1);
-        const what = `last WAL record (type ${rec.type}, ${rec.sizeBytes} bytes at ${rec.offset}) torn`;
-        return done([id], `SIGKILL ${id}, ${what}`, [id], { node: id, what });
+        try {
+          const rec = await tearLastWalRecord(c.local.dataDirOf(id), plan.draw % 2 === 0 ? undefined : 1);
+          const what = `last WAL record (type ${rec.type}, ${rec.sizeBytes} bytes at ${rec.offset}) torn`;
+          return done([id], `SIGKILL ${id}, ${what}`, [id], { node: id, what });
+        } catch (err) {
+          // Still a crash: the heal restarts the node undamaged.
+          return done([id], `SIGKILL ${id}; nothing torn (${(err as Error).message})`, [id]);
+        }
       }
       case 'bitflip': {
         const id = plan.variant === 'leader' ? await leaderOr() : one;
         await c.local.kill(id);
-        const what = await flipSomeBit(c.local.dataDirOf(id), plan.draw);
-        return done([id], `SIGKILL ${id}, ${what}`, [id], { node: id, what });
+        const what = await flipSomeBit(c.local.dataDirOf(id), plan.draw).catch((err: unknown) => `no bit flipped (${(err as Error).message})`);
+        return done([id], `SIGKILL ${id}, ${what}`, [id], what.startsWith('no ') ? null : { node: id, what });
       }
       default:
         return assertNever(plan.kind);
@@ -204,7 +209,7 @@ export class Nemesis {
 async function flipSomeBit(dataDir: string, draw: number): Promise<string> {
   const files = [...await walSegmentFiles(dataDir).catch(() => []), ...await snapshotFiles(dataDir).catch(() => [])];
   const sized = files.map((f) => ({ f, size: statSync(f).size })).filter((x) => x.size > 0);
-  if (sized.length === 0) return 'no files to damage (empty data directory)';
+  if (sized.length === 0) return 'no bit flipped (no WAL or snapshot file)';
   const pick = sized[draw % sized.length] as { f: string; size: number };
   const offset = Math.floor(draw / sized.length) % pick.size;
   const bit = draw % 8;

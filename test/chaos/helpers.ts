@@ -32,5 +32,9 @@ export function assertClean(report: ChaosReport, dir: string): void {
   assert.ok(report.faults.length >= 2, `faults were injected: ${report.faults.length}`);
   assert.ok(report.acknowledgedWrites > 0, 'clients got writes acknowledged');
   assert.ok(report.availability.quiet.ok > 0, 'the healed cluster served clients');
+  // Every damaged node was restarted on its damaged files and either refused or repaired them.
+  const damaged = report.faults.filter((f) => f.kind === 'bitflip' || f.kind === 'torn-write').length;
+  if (damaged > 0) assert.ok(report.corruption.length > 0, `${damaged} damage faults, no restart outcome recorded`);
+  for (const c of report.corruption) assert.ok(c.outcome === 'refused' ? c.rejoinedAs === 'wiped' : c.rejoinedAs === 'same-data', JSON.stringify(c));
   rmSync(dir, { recursive: true, force: true });
 }
