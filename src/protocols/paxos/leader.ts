@@ -65,6 +65,17 @@ export class LeaderState {
     return bytes;
   }
 
+  /**
+   * Forgets every tracked slot <= chosen (learned by other means, e.g. a late catch-up answer from
+   * the time this leader was a proposer) and makes sure new slots go above it. Returns the bytes freed.
+   */
+  releaseThrough(chosen: number): number {
+    let bytes = 0;
+    for (const slot of [...this.acks.keys()]) if (slot <= chosen) bytes += this.release(slot);
+    this.nextSlot = Math.max(this.nextSlot, chosen + 1);
+    return bytes;
+  }
+
   /** Whether one more slot fits in the window above `chosen`. */
   windowOpen(chosen: number, limits: Limits): boolean {
     return this.nextSlot - 1 - chosen < limits.inflightMax && this.windowBytes < limits.inflightBytesMax;

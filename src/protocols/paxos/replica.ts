@@ -473,6 +473,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
   /** Moves queued commands into new slots while the window has room, batching per slot. */
   private flushProposals(lead: LeaderState): void {
     const limits = this.opts.limits;
+    this.maybeAdvanceChosen(lead);
     const slots: number[] = [];
     while (this.queue.length > 0 && lead.windowOpen(this.chosen, limits)) {
       const packed = packSlot(this.queue, limits.maxMessageBytes - messageOverheadBytes);
@@ -572,6 +573,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
   /** A value is chosen once a quorum accepted it at this ballot; the chosen point moves in slot order. */
   private maybeAdvanceChosen(lead: LeaderState): boolean {
     const before = this.chosen;
+    this.uncommittedBytes -= lead.releaseThrough(this.chosen);
     while (this.chosen + 1 < lead.nextSlot && lead.hasQuorum(this.chosen + 1, this.voters)) {
       this.markChosen(this.chosen + 1);
       this.uncommittedBytes -= lead.release(this.chosen);
@@ -627,7 +629,8 @@ export class PaxosReplica implements Replica<PaxosMessage> {
   }
 
   private onSnap(m: Snap): void {
-    const { ack, done } = this.catchUp.receive(m, this.chosen, this.now);
+    // A leader chooses what it lacks itself: a late snapshot (asked for as a proposer) is declined.
+    const { ack, done } = this.catchUp.receive(m, this.role === 'leader' ? Number.POSITIVE_INFINITY : this.chosen, this.now);
     this.send(ack);
     if (done === null) return;
     this.pendingSnapshot = done;
