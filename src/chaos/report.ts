@@ -11,6 +11,8 @@ import type { CorruptionRecord } from './nemesis.js';
 export interface FaultReport {
   readonly kind: string;
   readonly variant: string;
+  /** The node(s) hit, comma-separated (issue 8's field); `nodes` lists them. */
+  readonly node: string;
   readonly nodes: readonly string[];
   readonly detail: string;
   readonly start: number;

@@ -68,7 +68,7 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
       if (healed.corruption !== null) corruption.push(healed.corruption);
       progress(`${(healed.healedAtMs / 1000).toFixed(1)}s  healed ${plan.kind}${healed.corruption === null ? '' : ` (damaged node ${healed.corruption.outcome})`}`);
       faults.push({
-        kind: plan.kind, variant: plan.variant, nodes: [...active.nodes], detail: active.detail,
+        kind: plan.kind, variant: plan.variant, node: active.nodes.join(','), nodes: [...active.nodes], detail: active.detail,
         start: active.startedAtMs, end: healStart, healedAt: healed.healedAtMs,
         availability: { attempted: 0, ok: 0, ratio: null }, recoveryMs: null,
       });
