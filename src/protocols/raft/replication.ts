@@ -69,11 +69,15 @@ export abstract class RaftReplication extends RaftState {
     this.send({ type: 'heartbeat_resp', to: m.from, round: m.round, lastIndex: this.log.lastIndex() });
   }
 
-  /** lostState: remember the first commit index a leader reports; vote again once we reach it. */
-  protected maybeCaughtUp(leaderCommit: number): void {
+  /**
+   * lostState: the target is the highest commit index a leader reported (in an append or a
+   * heartbeat) since we started; we vote again once our commit reaches it. A snapshot does not
+   * set the target: its index is only a checkpoint, often far behind the leader's commit.
+   */
+  protected maybeCaughtUp(leaderCommit: number | null): void {
     if (!this.lostState) return;
-    this.catchUpIndex ??= leaderCommit;
-    if (this.log.commit >= this.catchUpIndex) this.lostState = false;
+    if (leaderCommit !== null) this.catchUpIndex = Math.max(this.catchUpIndex ?? 0, leaderCommit);
+    if (this.catchUpIndex !== null && this.log.commit >= this.catchUpIndex) this.lostState = false;
   }
 
   /** InstallSnapshot receiver (Figure 13), one chunk at a time. */
@@ -106,7 +110,7 @@ export abstract class RaftReplication extends RaftState {
     }
     this.incoming = null;
     this.restore(cur.meta, concat(cur.chunks, cur.totalBytes));
-    this.maybeCaughtUp(m.meta.index);
+    this.maybeCaughtUp(null);
     reply(cur.received, true);
   }
 

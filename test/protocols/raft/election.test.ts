@@ -225,3 +225,16 @@ test('FAULTS #3 majorities ring: no node hears a majority of the same others; el
   c.propose(leader, cmd('after-ring'));
   assert.ok(c.tickUntil(() => V5.every((id) => texts(c.appliedCommands(id)).includes('after-ring')), 100));
 });
+
+test('lostState: a snapshot alone does not end the catch-up; the leader\'s reported commit does (random seed 9578)', () => {
+  const r = newRaft('n1', V3, { lostState: true });
+  const meta = { index: 4, id: 1, config: { voters: V3, learners: [] } };
+  r.step({ type: 'snap', from: 'n2', to: 'n1', term: 2, meta, offset: 0, totalBytes: 1, data: new Uint8Array(1), done: true });
+  drain(r);
+  assert.equal(r.status().commitIndex, 4);
+  assert.equal(r.status().canVote, false, 'the snapshot index is not the leader\'s commit');
+  r.step({ type: 'heartbeat', from: 'n2', to: 'n1', term: 2, commit: 4, leaderCommit: 11, round: 1 });
+  assert.equal(r.status().canVote, false);
+  r.step({ type: 'app', from: 'n2', to: 'n1', term: 2, prevIndex: 4, prevTerm: 1, entries: entries([2, 2, 2, 2, 2, 2, 2], 5), commit: 11 });
+  assert.equal(r.status().canVote, true);
+});

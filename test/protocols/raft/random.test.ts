@@ -45,3 +45,9 @@ test('randomized: 3-node clusters, 40 seeds, election timeout of 3 ticks (consta
   const t = many(600, 40, 3, { electionTicks: 3, heartbeatTicks: 1 });
   assert.ok(t.terms > 200, `only ${t.terms} terms with a leader`);
 });
+
+// Pinned seeds that once failed. 9578: a wiped follower caught up from a snapshot took the
+// snapshot index for the leader's commit, voted again too early, and a second wipe lost entries.
+test('randomized: pinned seeds', () => {
+  for (const seed of [9578]) run(seed, 3, 300);
+});
