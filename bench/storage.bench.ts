@@ -4,7 +4,8 @@
  * (100-byte entries, one fdatasync per save), and cold recovery (FileStorage.open) of a
  * 1,000,000-entry log and of a 1,000,000-key KV snapshot. Prints a table and writes
  * out/bench/storage.json. The data goes under QUORATE_BENCH_DIR (default: the OS temp dir), which
- * must be a real disk, not tmpfs, for the fsync numbers to mean anything.
+ * must be a real disk, not tmpfs, for the fsync numbers to mean anything. QUORATE_BENCH_MS,
+ * QUORATE_BENCH_ENTRIES and QUORATE_BENCH_KEYS shrink a run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
