@@ -263,3 +263,18 @@ test('a snapshot file under another index\'s name is refused, not trusted', asyn
   const o = await openOutcome(dir, opts);
   assert.ok(!o.ok && o.err instanceof CorruptionError && o.err.file === renamed && /named for index 9/.test(o.err.message), why(o));
 });
+
+test('entries() verifies each record again: damage after open is reported, never returned', async () => {
+  const dir = freshDir(root);
+  const s = new FileStorage(dir);
+  await s.open();
+  try {
+    await s.save(hs(1, 0), wide(1, 4, 1));
+    const rec = (await walRecords(dir)).filter((r) => r.type === RecordType.Entry)[2]!;
+    await flipBit(rec.file, rec.offset + rec.sizeBytes - 2, 5);
+    await assert.rejects(s.entries(1, 5), (e: unknown) => e instanceof CorruptionError && e.file === rec.file && e.offset === rec.offset);
+    assert.deepEqual(await s.entries(1, 3), wide(1, 2, 1), 'undamaged entries are still served');
+  } finally {
+    await s.close();
+  }
+});
