@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Rng, assert } from '../core/index.js';
 import type { BenchClient } from './driver.js';
 import { Histogram } from './histogram.js';
-import { ChildProcessError, selfCpuSeconds, totalCpuSeconds } from './proc.js';
+import { ChildProcessError, selfCpuSeconds, totalCpuSeconds, withTimeout } from './proc.js';
 
 /**
  * The closed-loop load generator: `concurrency` async clients in this one process, each with one
@@ -56,6 +56,8 @@ export interface LoadSpec {
    */
   readonly opsMin?: number;
   readonly opsMinWaitMs?: number;
+  /** An operation not answered within this counts as a failed one (the worker moves on). */
+  readonly opTimeoutMs?: number;
 }
 
 export interface LoadResult {
@@ -85,6 +87,7 @@ export async function runLoad(
   assert(spec.concurrency >= 1, 'concurrency must be >= 1');
   assert(spec.readFraction >= 0 && spec.readFraction <= 1, 'readFraction must be in [0, 1]');
   const errorsMax = spec.errorsMax ?? 1000;
+  const opTimeoutMs = spec.opTimeoutMs ?? 10_000;
   const latencyNs = new Histogram();
   const t0 = performance.now();
   const measureStart = t0 + spec.warmupMs;
@@ -135,8 +138,7 @@ export async function runLoad(
       const isRead = rng.chance(spec.readFraction);
       const started = process.hrtime.bigint();
       try {
-        if (isRead) await client.get(key);
-        else await client.put(key, spec.value);
+        await withTimeout(isRead ? client.get(key) : client.put(key, spec.value), opTimeoutMs, isRead ? 'read' : 'write');
       } catch (err) {
         errors++;
         firstError ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err);

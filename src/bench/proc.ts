@@ -208,12 +208,13 @@ export async function waitUntil(
   }
 }
 
-/** Reject if the promise does not settle within ms. */
+/** Reject if the promise does not settle within ms (the promise itself runs on; its outcome is ignored). */
 export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new ChildProcessError(`${what} timed out after ${ms} ms`)), ms);
   });
+  p.catch(() => undefined); // a late failure after the timeout is not an unhandled rejection
   try {
     return await Promise.race([p, timeout]);
   } finally {

@@ -74,7 +74,8 @@ export function toRow(system: string, concurrency: number, r: LoadResult, intern
     reads: r.reads,
     writes: r.writes,
     errors: r.errors,
-    firstError: r.firstError,
+    // A window with no answer at all is a failure to see, not a zero to average.
+    firstError: r.firstError ?? (r.ops === 0 ? 'no operation completed in the measured window' : null),
     durationSeconds: round(r.elapsedSeconds, 3),
     serverCpuSeconds: round(r.serverCpuSeconds, 2),
     clientCpuSeconds: round(r.clientCpuSeconds, 2),

@@ -12,6 +12,11 @@ export function formatTable(rows: readonly BenchRow[]): string {
   const line = (cells: readonly string[]): string =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
   const table = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
+  const troubled = rows.filter((r) => r.firstError !== null);
+  if (troubled.length > 0) {
+    table.push('', 'errors:');
+    for (const r of troubled) table.push(`  ${r.system} ${r.concurrency} clients: ${r.errors} failed operations; first: ${r.firstError}`);
+  }
   const explained = rows.filter((r) => r.internals !== null);
   if (explained.length > 0) {
     table.push('', 'server internals (from the nodes\' counters, warm-up included):');

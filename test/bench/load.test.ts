@@ -115,3 +115,15 @@ test('opsMin keeps the window open until enough operations completed, within the
   }, () => []);
   assert.ok(capped.ops < 1_000_000 && capped.elapsedSeconds < 60);
 });
+
+test('an operation that never answers counts as a failure after opTimeoutMs, and an empty window says so', async () => {
+  const hung: BenchClient = { put: () => new Promise(() => undefined), get: () => new Promise(() => undefined), close: () => Promise.resolve() };
+  const r = await runLoad([hung], {
+    concurrency: 1, warmupMs: 0, durationMs: 50, keys: makeKeys(3), value: makeValue(1), readFraction: 0, seed: 7, opTimeoutMs: 100,
+  }, () => []);
+  assert.equal(r.ops, 0);
+  assert.ok(r.errors >= 1);
+  assert.match(r.firstError ?? '', /write timed out after 100 ms/);
+  const quiet = toRow('hung', 1, { ...r, firstError: null });
+  assert.equal(quiet.firstError, 'no operation completed in the measured window');
+});
