@@ -97,7 +97,10 @@ describe('quorate start refuses bad flags and config with exit 2', () => {
 describe('a running node through the CLI', () => {
   test('start, kv put/get/cas/del, status, and a clean SIGTERM', { timeout: 60_000 }, async () => {
     const cmd = defaultCommand();
-    const node = spawn(cmd.execPath, [...cmd.args, ...startArgs({ '--data': join(dir, 'live'), '--client': `127.0.0.1:${ports[3]}` })], { stdio: 'ignore' });
+    // Peers, client address and timing from a config file; id and data dir from flags (flags win).
+    const cfg = join(dir, 'node.json');
+    writeFileSync(cfg, JSON.stringify({ id: 'ignored', peers: { n1: `127.0.0.1:${ports[0]}` }, client: `127.0.0.1:${ports[3]}`, electionTicks: 20, logLevel: 'silent' }));
+    const node = spawn(cmd.execPath, [...cmd.args, 'start', '--config', cfg, '--id', 'n1', '--data', join(dir, 'live')], { stdio: 'ignore' });
     const exited = new Promise<number | null>((r) => node.on('exit', (code) => r(code)));
     const ep = ['--endpoints', `http://127.0.0.1:${ports[3]}`];
     try {
