@@ -38,7 +38,7 @@ export const smallLimits = {
   maxCommandBytes: 100,
 };
 
-export function run(seed: number, o: RunOptions, trace?: (line: string) => void): RunResult {
+export function run(seed: number, o: RunOptions, trace?: (line: string) => void, expose?: (c: TestCluster<PaxosMessage>) => void): RunResult {
   const ids = Array.from({ length: o.size }, (_, i) => `n${i + 1}`);
   const learners = Array.from({ length: o.learners ?? 0 }, (_, i) => `l${i + 1}`);
   const all = [...ids, ...learners];
@@ -48,6 +48,7 @@ export function run(seed: number, o: RunOptions, trace?: (line: string) => void)
     seed,
     replica: () => ({ limits: { ...smallLimits }, leaseReads: o.leaseReads ?? false, mutants: new Set(o.mutants ?? []) }),
   });
+  expose?.(c);
   const rng = new Rng(seed * 7919 + 3);
   const proposed = new Map<string, string>();
   const acked = new Set<string>();
