@@ -35,6 +35,7 @@ export class Nemesis {
     private readonly rng: Rng,
     private readonly faults: ReadonlySet<FaultKind>,
     private readonly intervalUs: number,
+    private readonly delayTailP = 0.02,
   ) {}
 
   private has(f: FaultKind): boolean {
@@ -49,7 +50,7 @@ export class Nemesis {
     return {
       delayMinUs: 200,
       delayMaxUs: 2_000,
-      tailP: this.has(FaultKind.Delay) ? 0.02 : 0,
+      tailP: this.has(FaultKind.Delay) ? this.delayTailP : 0,
       tailMaxUs: 100_000,
       lossP: this.has(FaultKind.Loss) ? 0.03 : 0,
       duplicateP: this.has(FaultKind.Duplicate) ? 0.02 : 0,

@@ -79,6 +79,8 @@ export interface SimOptions {
   readonly inheritedApplyCrashP: number;
   /** A crash (power loss) also loses the messages its node sent this recently (still in its buffers). */
   readonly crashLosesSentUs: number;
+  /** Probability that a message takes a heavy-tail delay (up to 100 ms) when the delay fault is on. */
+  readonly delayTailP: number;
   /** Raft PreVote/CheckQuorum (§9.6): both settings must be safe; `random` picks one per seed. */
   readonly preVote: 'on' | 'off' | 'random';
   /** Checkpoint the state machine and compact the log every this many applied entries (0: never). */
@@ -115,6 +117,7 @@ export const defaultSimOptions: SimOptions = {
   newLeaderCrashP: 0.05,
   inheritedApplyCrashP: 0.2,
   crashLosesSentUs: 1_000,
+  delayTailP: 0.02,
   preVote: 'random',
   snapshotEvery: 40,
   traceTailMax: 40,
@@ -165,14 +168,15 @@ export const tinyLimits: Limits = {
  * matter); three nodes with tiny limits (one entry per message: commit rules that batching hides);
  * and, every other seed, leader churn: three nodes, tiny limits, no PreVote, and frequent crashes
  * right after a promise, after a new leader's first durable Ready and after a leader applies an
- * inherited entry, each losing what was just sent (Raft's Figure 8 in a few hundred milliseconds).
+ * inherited entry, each losing what was just sent (Raft's Figure 8 in a few hundred milliseconds);
+ * the other odd seeds crash three nodes around every tenth fsync, between a Ready's steps.
  */
 export function seedVariant(seed: number): Partial<SimOptions> {
-  if (seed % 2 === 1) {
-    return {
-      nodes: 3, limitsProfile: 'tiny', preVote: 'off', crashAfterPromiseP: 0.5, newLeaderCrashP: 0.5, inheritedApplyCrashP: 0.7,
-    };
-  }
+  const churn: Partial<SimOptions> = {
+    nodes: 3, limitsProfile: 'tiny', preVote: 'off', crashAfterPromiseP: 0.5, newLeaderCrashP: 0.5, inheritedApplyCrashP: 0.7,
+  };
+  if (seed % 4 === 3) return churn;
+  if (seed % 4 === 1) return { nodes: 3, crashPointP: 0.1 }; // crashes around every 10th fsync
   switch ((seed / 2) % 3) {
     case 0:
       return {};

@@ -118,7 +118,7 @@ export class Simulation {
       }, this.nodeHost(), nodeRng.fork(id)));
     });
     this.workload = new Workload(this.workloadHost(), this.rng.fork('clients'), this.opts);
-    this.nemesis = new Nemesis(this.nemesisHost(), this.faultRng, this.opts.faults, this.opts.faultIntervalUs);
+    this.nemesis = new Nemesis(this.nemesisHost(), this.faultRng, this.opts.faults, this.opts.faultIntervalUs, this.opts.delayTailP);
   }
 
   // ---- hosts: what nodes, clients and the nemesis may ask of the simulation ----
