@@ -95,8 +95,9 @@ export class InProcessCluster {
     return hash;
   }
 
+  /** Stops every node, failed ones included (stop() is idempotent). */
   async stop(): Promise<void> {
-    await Promise.all(this.running().map((n) => n.stop()));
+    await Promise.all([...this.nodes.values()].map((n) => n.stop()));
   }
 }
 

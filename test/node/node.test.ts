@@ -159,3 +159,24 @@ describe('bad bytes from peers', () => {
     await rogue.stop();
   });
 });
+
+describe('storage failure', () => {
+  test('a failed save stops the node (fail-stop): the write is not acknowledged, a fatal event names it', async () => {
+    const c = new InProcessCluster(getProtocol('raft'), 3);
+    cluster = c;
+    await c.start();
+    const leader = await c.waitForLeader();
+    await leader.submit({ op: 'put', key: 'before', value: '1' });
+    const events: { type: string; message?: string }[] = [];
+    leader.events.on('event', (e: { type: string; message?: string }) => events.push(e));
+    c.storages.get(leader.id)?.failNextSave();
+    await assert.rejects(leader.submit({ op: 'put', key: 'doomed', value: 'x' }), (err: { code?: string }) => err.code === 'stopped');
+    assert.ok(events.some((e) => e.type === 'fatal'), 'a fatal event was emitted');
+    assert.equal(leader.running, false);
+    await assert.rejects(leader.submit({ op: 'put', key: 'later', value: 'y' }), { code: 'stopped' });
+    // The others elect a new leader and serve; the value that failed to persist was never acknowledged.
+    const next = await c.waitForLeader([leader.id]);
+    await next.submit({ op: 'put', key: 'after', value: '2' });
+    assert.equal((await next.read('before'))?.value, '1');
+  });
+});
