@@ -37,7 +37,7 @@ test('quorate check: a malformed history or a missing file exits 2 with a named 
   writeFileSync(bad, '{"process":0,"type":"ok","f":"write","key":"x","value":1,"time":1}\n');
   const r = quorate('check', bad);
   assert.equal(r.code, 2);
-  assert.match(r.err, /without an invocation \(decode\)/);
+  assert.match(r.err, /without an invocation by process 0 \(decode\)/);
   const m = quorate('check', join(dir, 'absent.jsonl'));
   assert.equal(m.code, 2);
   assert.match(m.err, /cannot read/);
