@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { verifySnapshotBytes } from '../../src/storage/index.js';
 import { KvServer } from '../../src/server/http.js';
@@ -190,6 +191,17 @@ describe('bad input gets a clear 4xx and changes nothing', () => {
     await refused(leaderUrl, 'PUT', '/v1/kv/k', '{"value":"v","clientId":"c","seq":0}', 400, 'bad_request');
   });
   test('a cas without expected', () => refused(leaderUrl, 'POST', '/v1/kv/k/cas', '{"value":"v"}', 400, 'bad_request'));
+  test('garbage bytes on the client port', async () => {
+    const url = new URL(leaderUrl);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const sock = connect(Number(url.port), url.hostname, () => sock.write(Buffer.from([0x16, 0x03, 0x01, 0xff, 0x00, 0x0d, 0x0a, 0x0d, 0x0a])));
+      let got = '';
+      sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      sock.on('close', () => resolve(got));
+      sock.on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 400/);
+  });
   test('the node keeps serving after all of it', async () => {
     const p = await call(followerUrl, 'PUT', '/v1/kv/still', JSON.stringify({ value: 'ok' }));
     assert.equal(p.status, 200);
