@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { StorageClosedError, StorageFailedError } from '../../src/storage/errors.js';
 import { runStorageCompliance, run, entry } from './compliance.js';
@@ -84,4 +85,53 @@ test('snapshots keep only the newest K', async () => {
   const r = await disk.open();
   assert.equal(r.snapshot?.meta.index, 4);
   assert.deepEqual(r.entries, [entry(5, 1)]);
+});
+
+test('property: across random saves, syncs and crashes (some torn), every acknowledged save survives and nothing unsaved appears', async () => {
+  type Op = { kind: 'save'; count: number } | { kind: 'sync' } | { kind: 'crash'; keep: number; torn: number | null };
+  const arbOp: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ kind: fc.constant('save' as const), count: fc.integer({ min: 0, max: 4 }) }),
+    fc.record({ kind: fc.constant('sync' as const) }),
+    fc.record({ kind: fc.constant('crash' as const), keep: fc.nat({ max: 3 }), torn: fc.option(fc.nat({ max: 3 })) }),
+  );
+  await fc.assert(fc.asyncProperty(fc.array(arbOp, { maxLength: 30 }), async (ops) => {
+    const disk = new MemoryStorage({ sync: 'manual' });
+    let last = (await disk.open()).entries.length;
+    let gen = 0;
+    const written = new Map<number, Set<string>>();
+    const acked = new Map<number, string>();
+    let ackedCommit = 0;
+    for (const op of ops) {
+      if (op.kind === 'save') {
+        gen++;
+        const es = run(last + 1, last + op.count, gen);
+        for (const e of es) {
+          const set = written.get(e.index) ?? new Set<string>();
+          set.add(new TextDecoder().decode(e.data));
+          written.set(e.index, set);
+        }
+        const commit = last + op.count;
+        last += op.count;
+        disk.save({ kind: 'raft', term: 1, vote: null, commit }, es).then(() => {
+          for (const e of es) acked.set(e.index, new TextDecoder().decode(e.data));
+          ackedCommit = Math.max(ackedCommit, commit);
+        }, () => undefined);
+      } else if (op.kind === 'sync') {
+        disk.sync();
+        await Promise.resolve();
+      } else {
+        disk.crash({ keepUnsyncedSaves: op.keep, ...(op.torn === null ? {} : { tornEntries: op.torn }) });
+        await new Promise((r) => setImmediate(r));
+        const r = await disk.open();
+        last = r.entries.length;
+        r.entries.forEach((e, i) => {
+          assert.equal(e.index, i + 1, 'no gap');
+          assert.ok(written.get(e.index)?.has(new TextDecoder().decode(e.data)), `entry ${e.index} was never saved`);
+        });
+        for (const [index, data] of acked) assert.equal(new TextDecoder().decode(r.entries[index - 1]?.data ?? new Uint8Array()), data, `acknowledged entry ${index} lost`);
+        const commit = r.hardState?.kind === 'raft' ? r.hardState.commit : 0;
+        assert.ok(commit >= ackedCommit, `hard state commit ${commit} behind acknowledged ${ackedCommit}`);
+      }
+    }
+  }), { numRuns: 200, seed: 7 });
 });
