@@ -86,92 +86,127 @@ export async function runLoad(
   assert(clients.length > 0, 'runLoad needs at least one client');
   assert(spec.concurrency >= 1, 'concurrency must be >= 1');
   assert(spec.readFraction >= 0 && spec.readFraction <= 1, 'readFraction must be in [0, 1]');
-  const errorsMax = spec.errorsMax ?? 1000;
-  const opTimeoutMs = spec.opTimeoutMs ?? 10_000;
-  const latencyNs = new Histogram();
-  const t0 = performance.now();
-  const measureStart = t0 + spec.warmupMs;
-  const measureEnd = measureStart + spec.durationMs;
-  let measuring = false;
-  let ops = 0;
-  let reads = 0;
-  let writes = 0;
-  let errors = 0;
-  let firstError: string | null = null;
-  // A holder, not a let: the workers set it from inside their closures.
-  const failure: { abort: Error | null } = { abort: null };
-  let cpuStart = { server: 0, client: 0 };
-  let cpuEnd = { server: 0, client: 0 };
-  let measuredAt = { start: measureStart, end: measureEnd };
+  return new LoadRun(clients, spec, serverPids).run(onProgress);
+}
 
-  let phase: 'warmup' | 'measuring' | 'done' = 'warmup';
-  const beginMeasuring = (): void => {
-    if (phase !== 'warmup') return;
-    phase = 'measuring';
-    measuring = true;
-    measuredAt = { ...measuredAt, start: performance.now() };
-    cpuStart = { server: totalCpuSeconds(serverPids()), client: selfCpuSeconds() };
-  };
-  const endMeasuring = (): void => {
-    if (phase === 'done') return;
-    beginMeasuring();
-    phase = 'done';
-    measuring = false;
-    measuredAt = { ...measuredAt, end: performance.now() };
-    cpuEnd = { server: totalCpuSeconds(serverPids()), client: selfCpuSeconds() };
-  };
-  const startTimer = setTimeout(beginMeasuring, spec.warmupMs);
-  const opsMin = spec.opsMin ?? 0;
-  const endTimer = setTimeout(() => {
-    if (ops >= opsMin) endMeasuring();
-  }, spec.warmupMs + spec.durationMs);
-  const capTimer = setTimeout(endMeasuring, spec.warmupMs + spec.durationMs + (spec.opsMinWaitMs ?? 60_000));
-  const progressTimer = onProgress === undefined ? undefined : setInterval(() => {
-    onProgress(Math.min(performance.now() - t0, spec.warmupMs + spec.durationMs), spec.warmupMs + spec.durationMs, ops);
-  }, 250);
+type Phase = 'warmup' | 'measuring' | 'done';
 
-  const worker = async (w: number): Promise<void> => {
-    const client = clients[w % clients.length] as BenchClient;
+/** One measurement's state: the phase, the counters, and the CPU samples at the window's ends. */
+class LoadRun {
+  private readonly latencyNs = new Histogram();
+  private readonly errorsMax: number;
+  private readonly opTimeoutMs: number;
+  private readonly opsMin: number;
+  private phase: Phase = 'warmup';
+  private ops = 0;
+  private reads = 0;
+  private writes = 0;
+  private errors = 0;
+  private firstError: string | null = null;
+  private abort: Error | null = null;
+  private plannedEnd = 0;
+  private window = { start: 0, end: 0 };
+  private cpuStart = { server: 0, client: 0 };
+  private cpuEnd = { server: 0, client: 0 };
+
+  constructor(
+    private readonly clients: readonly BenchClient[],
+    private readonly spec: LoadSpec,
+    private readonly serverPids: () => readonly number[],
+  ) {
+    this.errorsMax = spec.errorsMax ?? 1000;
+    this.opTimeoutMs = spec.opTimeoutMs ?? 10_000;
+    this.opsMin = spec.opsMin ?? 0;
+  }
+
+  async run(onProgress?: ProgressFn): Promise<LoadResult> {
+    const { spec } = this;
+    const t0 = performance.now();
+    const totalMs = spec.warmupMs + spec.durationMs;
+    this.plannedEnd = t0 + totalMs;
+    const timers = [
+      setTimeout(() => this.beginMeasuring(), spec.warmupMs),
+      setTimeout(() => {
+        if (this.ops >= this.opsMin) this.endMeasuring();
+      }, totalMs),
+      setTimeout(() => this.endMeasuring(), totalMs + (spec.opsMinWaitMs ?? 60_000)),
+    ];
+    const progress = onProgress === undefined ? undefined : setInterval(() => {
+      onProgress(Math.min(performance.now() - t0, totalMs), totalMs, this.ops);
+    }, 250);
+    try {
+      await Promise.all(Array.from({ length: spec.concurrency }, (_, w) => this.worker(w)));
+    } finally {
+      for (const t of timers) clearTimeout(t);
+      if (progress !== undefined) clearInterval(progress);
+      // A run abandoned on errors still closes its window (and samples CPU) once.
+      this.endMeasuring();
+    }
+    if (this.abort !== null) throw this.abort;
+    return this.result();
+  }
+
+  private beginMeasuring(): void {
+    if (this.phase !== 'warmup') return;
+    this.phase = 'measuring';
+    this.window.start = performance.now();
+    this.cpuStart = { server: totalCpuSeconds(this.serverPids()), client: selfCpuSeconds() };
+  }
+
+  private endMeasuring(): void {
+    if (this.phase === 'done') return;
+    this.beginMeasuring();
+    this.phase = 'done';
+    this.window.end = performance.now();
+    this.cpuEnd = { server: totalCpuSeconds(this.serverPids()), client: selfCpuSeconds() };
+  }
+
+  private async worker(w: number): Promise<void> {
+    const { spec } = this;
+    const client = this.clients[w % this.clients.length] as BenchClient;
     const rng = new Rng(spec.seed * 1000 + w);
-    while (failure.abort === null && phase !== 'done') {
+    while (this.abort === null && this.phase !== 'done') {
       const key = spec.keys[rng.int(0, spec.keys.length - 1)] as string;
       const isRead = rng.chance(spec.readFraction);
       const started = process.hrtime.bigint();
       try {
-        await withTimeout(isRead ? client.get(key) : client.put(key, spec.value), opTimeoutMs, isRead ? 'read' : 'write');
+        await withTimeout(isRead ? client.get(key) : client.put(key, spec.value), this.opTimeoutMs, isRead ? 'read' : 'write');
       } catch (err) {
-        errors++;
-        firstError ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-        if (errors > errorsMax) failure.abort = new ChildProcessError(`more than ${errorsMax} failed operations; first: ${firstError}`);
+        this.onError(err);
         await sleep(1);
         continue;
       }
-      if (measuring) {
-        latencyNs.record(Number(process.hrtime.bigint() - started));
-        ops++;
-        if (isRead) reads++;
-        else writes++;
-        if (ops >= opsMin && performance.now() >= measureEnd) endMeasuring();
-      }
+      // Only operations that complete inside the window count.
+      if (this.phase !== 'measuring') continue;
+      this.latencyNs.record(Number(process.hrtime.bigint() - started));
+      this.ops++;
+      if (isRead) this.reads++;
+      else this.writes++;
+      if (this.ops >= this.opsMin && performance.now() >= this.plannedEnd) this.endMeasuring();
     }
-  };
-  try {
-    await Promise.all(Array.from({ length: spec.concurrency }, (_, w) => worker(w)));
-  } finally {
-    clearTimeout(startTimer);
-    clearTimeout(endTimer);
-    clearTimeout(capTimer);
-    // A run abandoned on errors still closes its window (and samples CPU) once.
-    endMeasuring();
-    if (progressTimer !== undefined) clearInterval(progressTimer);
   }
-  if (failure.abort !== null) throw failure.abort;
-  const elapsedSeconds = (measuredAt.end - measuredAt.start) / 1000;
-  return {
-    ops, reads, writes, errors, firstError, elapsedSeconds,
-    opsPerSec: elapsedSeconds > 0 ? ops / elapsedSeconds : 0,
-    latencyNs,
-    serverCpuSeconds: Math.max(0, cpuEnd.server - cpuStart.server),
-    clientCpuSeconds: Math.max(0, cpuEnd.client - cpuStart.client),
-  };
+
+  private onError(err: unknown): void {
+    this.errors++;
+    this.firstError ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    if (this.errors > this.errorsMax) {
+      this.abort = new ChildProcessError(`more than ${this.errorsMax} failed operations; first: ${this.firstError}`);
+    }
+  }
+
+  private result(): LoadResult {
+    const elapsedSeconds = (this.window.end - this.window.start) / 1000;
+    return {
+      ops: this.ops,
+      reads: this.reads,
+      writes: this.writes,
+      errors: this.errors,
+      firstError: this.firstError,
+      elapsedSeconds,
+      opsPerSec: elapsedSeconds > 0 ? this.ops / elapsedSeconds : 0,
+      latencyNs: this.latencyNs,
+      serverCpuSeconds: Math.max(0, this.cpuEnd.server - this.cpuStart.server),
+      clientCpuSeconds: Math.max(0, this.cpuEnd.client - this.cpuStart.client),
+    };
+  }
 }
