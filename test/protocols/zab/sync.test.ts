@@ -118,3 +118,19 @@ test('SNAP: a follower behind the leader\'s compacted history receives the check
   assert.deepEqual(net.appliedTexts(f), ['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7']);
   assert.deepEqual(net.violations, []);
 });
+
+test('TRUNC then a crash before new txns: the stale tail comes back uncommitted and is cut again', () => {
+  const net = new ZabNet(['a', 'b', 'c'], { seed: 15 });
+  const { a, b } = withoutTheMostUpToDate(net);
+  net.start(a);
+  assert.ok(net.tickUntil(() => net.replica(a).status().leader === b && net.replica(a).status().lastIndex === 2));
+  net.crash(a);
+  net.start(a);
+  // The cut was in memory: x3 (epoch 1) is back in a's history, above its commit index.
+  assert.equal(net.replica(a).status().lastIndex, 3);
+  assert.ok(net.replica(a).status().commitIndex <= 2);
+  assert.ok(net.commit('y3'));
+  assert.ok(net.tickUntil(() => allApplied(net, 3)));
+  for (const id of net.ids) assert.deepEqual(net.appliedTexts(id), ['x1', 'x2', 'y3']);
+  assert.deepEqual(net.violations, []);
+});
