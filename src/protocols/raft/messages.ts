@@ -67,7 +67,8 @@ export interface AppendResponse extends Base {
 /**
  * Heartbeat: an empty AppendEntries without the log check. `commit` is min(follower match,
  * leader commit) so a follower never commits entries it might not share; `leaderCommit` is the
- * leader's own commit index (a wiped replica catches up to it before voting). `round` numbers
+ * leader's own commit index once it has committed an entry of its term, else 0 (a wiped replica
+ * catches up to it before voting). `round` numbers
  * the heartbeat so ReadIndex can count a quorum of acknowledgements after a read arrived (§6.4).
  */
 export interface Heartbeat extends Base {

@@ -43,7 +43,8 @@ export abstract class RaftReplication extends RaftState {
       this.log.truncateAndAppend(conflict, entries.slice(conflict - prevIndex - 1), brokenCheck);
     }
     this.log.commitTo(Math.min(m.commit, lastNew));
-    this.maybeCaughtUp(m.commit);
+    // The leader's commit is a trustworthy target only once it covers an entry of the leader's term.
+    this.maybeCaughtUp(this.log.term(m.commit) === m.term ? m.commit : null);
     this.send({ type: 'app_resp', to: m.from, index: lastNew, reject: false, hintIndex: 0, hintTerm: 0 });
   }
 
@@ -71,12 +72,13 @@ export abstract class RaftReplication extends RaftState {
 
   /**
    * lostState: the target is the highest commit index a leader reported (in an append or a
-   * heartbeat) since we started; we vote again once our commit reaches it. A snapshot does not
-   * set the target: its index is only a checkpoint, often far behind the leader's commit.
+   * heartbeat) since we started, counting only leaders that have committed in their own term
+   * (whose commit then covers everything committed before); we vote again once our commit
+   * reaches it. A snapshot does not set the target: its index is only a checkpoint.
    */
   protected maybeCaughtUp(leaderCommit: number | null): void {
     if (!this.lostState) return;
-    if (leaderCommit !== null) this.catchUpIndex = Math.max(this.catchUpIndex ?? 0, leaderCommit);
+    if (leaderCommit !== null && leaderCommit > 0) this.catchUpIndex = Math.max(this.catchUpIndex ?? 0, leaderCommit);
     if (this.catchUpIndex !== null && this.log.commit >= this.catchUpIndex) this.lostState = false;
   }
 
@@ -323,7 +325,10 @@ export abstract class RaftReplication extends RaftState {
       const commit = Math.min(pr.match, this.log.commit);
       pr.heartbeatRound = this.readRound;
       pr.heartbeatSentThrough = pr.next - 1;
-      this.send({ type: 'heartbeat', to: p, commit, leaderCommit: this.log.commit, round: this.readRound });
+      // Until it commits in its own term a new leader's commit index may lag what earlier leaders
+      // committed; a wiped follower must not take it as its catch-up target (0 = not yet known).
+      const leaderCommit = this.committedInTerm() ? this.log.commit : 0;
+      this.send({ type: 'heartbeat', to: p, commit, leaderCommit, round: this.readRound });
     }
     this.confirmReads();
   }

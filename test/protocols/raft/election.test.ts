@@ -238,3 +238,28 @@ test('lostState: a snapshot alone does not end the catch-up; the leader\'s repor
   r.step({ type: 'app', from: 'n2', to: 'n1', term: 2, prevIndex: 4, prevTerm: 1, entries: entries([2, 2, 2, 2, 2, 2, 2], 5), commit: 11 });
   assert.equal(r.status().canVote, true);
 });
+
+test('lostState: a new leader\'s commit index is no catch-up target until it committed in its own term (sim seed 20115)', () => {
+  // The leader side: heartbeats carry leaderCommit 0 until the leader's own no-op commits.
+  const l = withLogFor('n1', [1, 1, 1], 1, 1);
+  tickN(l, 20);
+  for (const m of only(msgs(l), 'vote')) l.step({ type: 'vote_resp', from: m.to, to: 'n1', term: 2, granted: true });
+  drain(l);
+  tickN(l, 2);
+  assert.deepEqual(only(msgs(l), 'heartbeat').map((m) => [m.leaderCommit]), [[0], [0]]);
+  l.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 2, index: 4, reject: false, hintIndex: 0, hintTerm: 0 });
+  drain(l);
+  tickN(l, 2);
+  assert.deepEqual(only(msgs(l), 'heartbeat').map((m) => m.leaderCommit), [4, 4]);
+  // The follower side: a wiped replica taught only by appends whose commit is of an older term.
+  const r = newRaft('n3', V3, { lostState: true });
+  r.step({ type: 'app', from: 'n1', to: 'n3', term: 2, prevIndex: 0, prevTerm: 0, entries: entries([1]), commit: 1 });
+  r.step({ type: 'heartbeat', from: 'n1', to: 'n3', term: 2, commit: 1, leaderCommit: 0, round: 1 });
+  assert.equal(r.status().canVote, false, 'commit 1 is of term 1, the leader is of term 2');
+  r.step({ type: 'app', from: 'n1', to: 'n3', term: 2, prevIndex: 1, prevTerm: 1, entries: entries([1, 1, 2], 2), commit: 4 });
+  assert.equal(r.status().canVote, true);
+});
+
+function withLogFor(id: string, terms: number[], term: number, commit: number) {
+  return newRaft(id, V3, { recovered: { hardState: { kind: 'raft', term, vote: null, commit }, snapshot: null, entries: entries(terms) } });
+}
