@@ -458,11 +458,17 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     this.maybeEstablish();
   }
 
-  /** Preemption: a higher ballot exists, so this proposer stands down and backs off. */
+  /**
+   * Preemption (PMMC): a higher ballot exists. A proposer stands down and backs off (duelling
+   * proposers). A leader still heard by a quorum runs phase 1 again above it at once: the usual
+   * cause is an acceptor back from a partition with a ballot it campaigned for alone, and the
+   * leader's acceptors (sticky to it) will not let that one win anyway.
+   */
   private onNack(m: Nack): void {
     this.highestSeen = Math.max(this.highestSeen, m.promised);
     const mine = this.lead?.ballot ?? this.prepare?.ballot;
     if (mine === undefined || m.ballot !== mine || m.promised <= mine) return;
+    if (this.lead !== null && this.lead.active.size + 1 >= quorumSize(this.voters.length)) return this.becomeCandidate();
     this.backoff = Math.min(this.backoff + 1, backoffMax);
     this.becomeFollower(null);
   }

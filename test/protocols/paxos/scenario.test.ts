@@ -264,3 +264,26 @@ test('a replica wiped twice under the same leader needs a fresh phase 1 each tim
   assert.ok(c.tickUntil(() => c.replica(f).status().canVote, 400));
   assert.ok(c.replica(c.leader() as string).status().term > ballot, 'a new phase 1 ran for the second rejoin');
 });
+
+test('a replica back from a partition with a high ballot does not unseat a healthy leader for long', () => {
+  const c = cluster({ seed: 21 });
+  const l = commit(c, ['a']);
+  const [f] = others(l);
+  c.isolate(f);
+  for (let i = 0; i < 100; i++) {
+    c.tick();
+    c.stabilize();
+  }
+  assert.ok(c.replica(f).status().term > c.replica(l).status().term, 'f campaigned alone to a higher ballot');
+  c.heal();
+  let leaderless = 0;
+  for (let i = 0; i < 40; i++) {
+    c.tick();
+    c.stabilize();
+    if (c.leader() === null) leaderless++;
+  }
+  assert.equal(c.leader(), l, 'the same leader, at a ballot above the partitioned one');
+  assert.ok(leaderless <= 2, `leaderless for ${leaderless} ticks`);
+  c.propose(l, cmd('b'));
+  assert.ok(c.tickUntil(() => three.every((id) => c.appliedCommands(id).length === 2), 100));
+});
