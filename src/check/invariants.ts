@@ -94,6 +94,8 @@ export class InvariantChecker {
   /** Log matching: (index, id) → the entry's data and its predecessor's id. */
   private readonly appended = new Map<string, { data: Uint8Array; prevId: number | null; node: NodeId }>();
   private readonly lives = new Map<NodeId, NodeLife>();
+  /** The last hard state each node made durable (forgotten only when its disk is wiped). */
+  private readonly durableHard = new Map<NodeId, HardState>();
 
   constructor(private readonly opts: InvariantOptions) {}
 
@@ -164,6 +166,38 @@ export class InvariantChecker {
         return;
       }
     }
+  }
+
+  /**
+   * A hard state reached the disk (an fsync, or what a restart reads back). Promises are
+   * monotonic on disk (PROTOCOLS.md 6 and 7): a Raft term never decreases and, within a term, a
+   * recorded vote never changes or disappears; a Paxos promise and Zab's epochs never decrease.
+   */
+  onDurableHardState(node: NodeId, h: HardState): void {
+    const prev = this.durableHard.get(node);
+    this.durableHard.set(node, h);
+    if (prev === undefined || prev.kind !== h.kind) return;
+    const bad = ((): string | null => {
+      switch (h.kind) {
+        case 'raft':
+          if (prev.kind !== 'raft') return null;
+          if (h.term < prev.term) return `term ${prev.term} → ${h.term}`;
+          if (h.term === prev.term && prev.vote !== null && h.vote !== prev.vote) return `vote in term ${h.term}: ${prev.vote} → ${h.vote ?? 'none'}`;
+          return null;
+        case 'paxos':
+          return prev.kind === 'paxos' && h.promised < prev.promised ? `promised ballot ${prev.promised} → ${h.promised}` : null;
+        case 'zab':
+          if (prev.kind !== 'zab') return null;
+          if (h.acceptedEpoch < prev.acceptedEpoch) return `acceptedEpoch ${prev.acceptedEpoch} → ${h.acceptedEpoch}`;
+          return h.currentEpoch < prev.currentEpoch ? `currentEpoch ${prev.currentEpoch} → ${h.currentEpoch}` : null;
+      }
+    })();
+    if (bad !== null) this.violate(Invariant.Monotonicity, `${node}'s durable promise went back: ${bad}`, node);
+  }
+
+  /** The node's disk was wiped: what it promised before is legitimately gone (it rejoins with lostState). */
+  onWipe(node: NodeId): void {
+    this.durableHard.delete(node);
   }
 
   /** Entries just written to a node's log; `log` already includes them. */

@@ -112,6 +112,7 @@ export class SimNode {
     this.appliedId = snapMeta?.id ?? 0;
     this.lastCheckpoint = snapMeta?.index ?? 0;
     this.host.invariants.onStart(this.id, rec.state.hardState, this.sm.appliedIndex);
+    if (rec.state.hardState !== null) this.host.invariants.onDurableHardState(this.id, rec.state.hardState);
     this.replica = this.cfg.protocol.create(replicaOptions({
       id: this.id,
       config: this.cfg.config,
@@ -192,6 +193,8 @@ export class SimNode {
   onFsync(): void {
     if (this.state === 'down' || this.state === 'failed') return;
     this.disk.sync();
+    const durable = this.disk.durableHardState;
+    if (durable !== null) this.host.invariants.onDurableHardState(this.id, durable);
     const rd = this.inflight;
     this.inflight = null;
     if (rd !== null) {

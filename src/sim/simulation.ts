@@ -255,6 +255,7 @@ export class Simulation {
     const n = this.nodes[i] as SimNode;
     if (wipe) {
       n.disk.wipe();
+      this.invariants.onWipe(n.id);
       this.count('wipe-restart');
     }
     let r = n.start(wipe);
@@ -266,6 +267,7 @@ export class Simulation {
         return;
       }
       n.disk.wipe();
+      this.invariants.onWipe(n.id);
       this.count('wipe-after-corruption');
       r = n.start(true);
     }
@@ -416,6 +418,7 @@ export class Simulation {
           if (n.state === 'failed' && n.replica === null && this.invariants.ok) {
             // A fail-stopped node (corrupt disk) is replaced by the operator: wiped, rejoining.
             n.disk.wipe();
+            this.invariants.onWipe(n.id);
             n.incarnation++;
             n.state = 'down';
           }

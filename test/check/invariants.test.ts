@@ -112,3 +112,26 @@ test('disabled invariants are not reported', () => {
   c.onSend('n1', 1, 1);
   assert.ok(c.ok);
 });
+
+test('durable promises are monotonic: a Raft vote never changes within a term, a Paxos promise never drops', () => {
+  const c = checker();
+  c.onDurableHardState('n1', { kind: 'raft', term: 3, vote: null, commit: 0 });
+  c.onDurableHardState('n1', { kind: 'raft', term: 3, vote: 'n2', commit: 1 });
+  c.onDurableHardState('n1', { kind: 'raft', term: 4, vote: null, commit: 1 });
+  assert.ok(c.ok);
+  c.onDurableHardState('n1', { kind: 'raft', term: 4, vote: 'n3', commit: 1 });
+  c.onDurableHardState('n1', { kind: 'raft', term: 4, vote: 'n2', commit: 1 });
+  assert.equal(c.violations[0]?.invariant, 'monotonicity');
+  const p = checker();
+  p.onDurableHardState('a', { kind: 'paxos', promised: 9, chosen: 0 });
+  p.onWipe('a'); // a wiped disk forgets legitimately
+  p.onDurableHardState('a', { kind: 'paxos', promised: 0, chosen: 0 });
+  assert.ok(p.ok);
+  p.onDurableHardState('a', { kind: 'paxos', promised: 7, chosen: 0 });
+  p.onDurableHardState('a', { kind: 'paxos', promised: 5, chosen: 0 });
+  assert.equal(p.violations[0]?.invariant, 'monotonicity');
+  const z = checker();
+  z.onDurableHardState('z', { kind: 'zab', acceptedEpoch: 3, currentEpoch: 2, commit: 0 });
+  z.onDurableHardState('z', { kind: 'zab', acceptedEpoch: 3, currentEpoch: 1, commit: 0 });
+  assert.equal(z.violations[0]?.invariant, 'monotonicity');
+});
