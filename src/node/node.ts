@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import {
-  ConfigError, QuorateError, Rng, TooLargeError, assertNever, commandsOf, isNodeId, replicaOptions,
+  ConfigError, QuorateError, Rng, TooLargeError, assertNever, commandsOf, replicaOptions,
 } from '../core/index.js';
 import type {
   ClusterConfig, Message, NodeId, ProtocolModule, Ready, Replica, ReplicaOptions, ReplicaStatus, SnapshotSource,
@@ -13,8 +13,11 @@ import type { KvCommand, KvOp, KvResult } from '../kv/index.js';
 import type { Storage } from '../storage/storage.js';
 import type { Transport } from '../transport/transport.js';
 import { nodeDefaults } from './defaults.js';
-import { BadRequestError, NoQuorumError, NotLeaderError, OverloadedError, StoppedError, TimeoutError } from './errors.js';
+import { BadRequestError, NoQuorumError, NotLeaderError, OverloadedError, StoppedError } from './errors.js';
+import { ForwardRead, errorToOutcome, outcomeToResult, resultToOutcome, waiterKey } from './outcomes.js';
 import { PendingTable } from './pending.js';
+import { resolveNodeOptions } from './options.js';
+import type { ResolvedNodeOptions } from './options.js';
 import { ticksDue } from './ticks.js';
 import { decodePeerMessage, encodePeerMessage, nodeGroup } from './peer-messages.js';
 import type { ForwardOutcome, PeerMessage } from './peer-messages.js';
@@ -24,9 +27,11 @@ export type InitialClusterState = 'new' | 'existing';
 
 /**
  * A known-bad build for the chaos harness to catch (test mode only): QUORATE_MUTANT=ack-before-fsync
- * sends messages and answers clients without waiting for the Ready's save: saves run behind, in order.
+ * sends messages and answers clients without waiting for the Ready's save; saves are queued and
+ * written (with their fsync) in order every mutantFlushMs, as a database that fsyncs on a timer.
  */
 const mutantAckBeforeFsync = process.env['QUORATE_TEST_MODE'] === '1' && process.env['QUORATE_MUTANT'] === 'ack-before-fsync';
+const mutantFlushMs = 200;
 
 export interface NodeOptions {
   readonly id: NodeId;
@@ -73,7 +78,7 @@ export class QuorateNode {
   readonly id: NodeId;
   /** Structured events ('event' listeners receive a NodeEvent). */
   readonly events = new EventEmitter();
-  private readonly opts: Required<Omit<NodeOptions, 'clientUrl' | 'seed' | 'logger' | 'replica'>>;
+  private readonly opts: ResolvedNodeOptions;
   private readonly log: Logger;
   private replicaInst: Replica<Message> | null = null;
   private kv = new KvStateMachine();
@@ -84,8 +89,10 @@ export class QuorateNode {
   private snapshotSource: SnapshotSource | null = null;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed' = 'new';
   private draining = false;
-  /** Saves in flight under the ack-before-fsync mutant (in order, never awaited by the drain loop). */
+  /** Saves under the ack-before-fsync mutant: queued, flushed in order every mutantFlushMs. */
   private mutantSaves: Promise<void> = Promise.resolve();
+  private readonly mutantQueue: (() => Promise<void>)[] = [];
+  private mutantTimer: ReturnType<typeof setTimeout> | undefined;
   private drainDone: Promise<void> = Promise.resolve();
   private tickTimer: ReturnType<typeof setInterval> | undefined;
   private nextTickAtMs = 0;
@@ -108,36 +115,8 @@ export class QuorateNode {
   };
 
   constructor(private readonly options: NodeOptions) {
-    if (!isNodeId(options.id)) throw new ConfigError(`bad node id "${options.id}"`);
-    if (!options.config.voters.includes(options.id) && !options.config.learners.includes(options.id)) {
-      throw new ConfigError(`node ${options.id} is not a member of the cluster (${options.config.voters.join(', ')})`);
-    }
     this.id = options.id;
-    this.opts = {
-      id: options.id,
-      protocol: options.protocol,
-      config: options.config,
-      storage: options.storage,
-      transport: options.transport,
-      tickMs: options.tickMs ?? nodeDefaults.tickMs,
-      electionTicks: options.electionTicks ?? nodeDefaults.electionTicks,
-      heartbeatTicks: options.heartbeatTicks ?? nodeDefaults.heartbeatTicks,
-      checkpointEvery: options.checkpointEvery ?? nodeDefaults.checkpointEvery,
-      initialClusterState: options.initialClusterState ?? 'new',
-      requestTimeoutMs: options.requestTimeoutMs ?? nodeDefaults.requestTimeoutMs,
-      pendingRequestsMax: options.pendingRequestsMax ?? nodeDefaults.pendingRequestsMax,
-      helloEveryMs: options.helloEveryMs ?? nodeDefaults.helloEveryMs,
-    };
-    for (const [name, v] of Object.entries({
-      tickMs: this.opts.tickMs, electionTicks: this.opts.electionTicks, heartbeatTicks: this.opts.heartbeatTicks,
-      checkpointEvery: this.opts.checkpointEvery, requestTimeoutMs: this.opts.requestTimeoutMs,
-      pendingRequestsMax: this.opts.pendingRequestsMax, helloEveryMs: this.opts.helloEveryMs,
-    })) {
-      if (!Number.isSafeInteger(v) || v < 1) throw new ConfigError(`${name} must be a positive integer, got ${v}`);
-    }
-    if (this.opts.heartbeatTicks >= this.opts.electionTicks) {
-      throw new ConfigError(`heartbeatTicks (${this.opts.heartbeatTicks}) must be below electionTicks (${this.opts.electionTicks})`);
-    }
+    this.opts = resolveNodeOptions(options);
     this.log = (options.logger ?? pino({ level: 'silent' })).child({ node: options.id });
     const max = this.opts.pendingRequestsMax;
     this.proposals = new PendingTable(max, 'proposals');
@@ -198,6 +177,8 @@ export class QuorateNode {
     clearInterval(this.tickTimer);
     clearInterval(this.helloTimer);
     await this.drainDone;
+    clearTimeout(this.mutantTimer);
+    this.flushDeferredSaves();
     await this.mutantSaves;
     const err = new StoppedError(`node ${this.id} is stopping`);
     this.proposals.rejectAll(err);
@@ -351,7 +332,7 @@ export class QuorateNode {
         const leader = res.leaderHint ?? this.replica.status().leader;
         if (!mayForward || leader === null || leader === this.id) throw this.notLeader(leader);
         const outcome = await this.forward(leader, (reqId) => ({ type: 'fwd-propose', reqId, command: bytes }));
-        return outcomeToResult(outcome, this);
+        return outcomeToResult(outcome, (id) => this.clientUrlOf(id));
       }
       default:
         return assertNever(res);
@@ -375,7 +356,7 @@ export class QuorateNode {
     } catch (err) {
       if (!(err instanceof ForwardRead) || !mayForward) throw err instanceof ForwardRead ? this.notLeader(err.leader) : err;
       const outcome = await this.forward(err.leader, (reqId) => ({ type: 'fwd-read', reqId, key }));
-      const r = outcomeToResult(outcome, this);
+      const r = outcomeToResult(outcome, (id) => this.clientUrlOf(id));
       return r.value === null ? null : { value: r.value, revision: r.revision };
     }
   }
@@ -535,7 +516,7 @@ export class QuorateNode {
         this.stats.saveMsTotal += performance.now() - t0;
         this.stats.entriesPersisted += ready.entries.length;
       });
-      if (mutantAckBeforeFsync) this.mutantSaves = this.mutantSaves.then(save).catch((err: unknown) => this.fail(err));
+      if (mutantAckBeforeFsync) this.deferSave(save);
       else await save();
     }
     for (const m of ready.messages) {
@@ -552,6 +533,20 @@ export class QuorateNode {
     this.replica.advance(ready);
     if (installed !== null && installed.meta.index > this.replica.status().snapshotIndex) this.replica.compact(installed);
     this.noticeStatus();
+  }
+
+  /** The mutant's "fsync every so often" (as Redis appendfsync everysec): acks never wait for it. */
+  private deferSave(save: () => Promise<void>): void {
+    this.mutantQueue.push(save);
+    this.mutantTimer ??= setTimeout(() => {
+      this.mutantTimer = undefined;
+      this.flushDeferredSaves();
+    }, mutantFlushMs);
+  }
+
+  private flushDeferredSaves(): void {
+    for (const save of this.mutantQueue.splice(0)) this.mutantSaves = this.mutantSaves.then(save);
+    this.mutantSaves = this.mutantSaves.catch((err: unknown) => this.fail(err));
   }
 
   private async installSnapshot(ready: Ready): Promise<SnapshotSource> {
@@ -668,57 +663,3 @@ export class QuorateNode {
     this.emit({ type: 'fatal', message: e.message });
   }
 }
-
-/** A read the leader must serve: carried from failRead to the forwarding read path. */
-class ForwardRead extends Error {
-  constructor(readonly leader: NodeId) {
-    super(`forward read to ${leader}`);
-  }
-}
-
-function waiterKey(c: { clientId: string; seq: number }): string {
-  return `${c.clientId}\u0000${c.seq}`;
-}
-
-function resultToOutcome(r: KvResult): ForwardOutcome {
-  return r.ok ? { kind: 'ok', value: r.value, revision: r.revision } : { kind: 'cas_mismatch', value: r.value, revision: r.revision };
-}
-
-function errorToOutcome(err: unknown): ForwardOutcome {
-  if (err instanceof NotLeaderError) return { kind: 'error', code: err.code, message: err.message, leader: err.leader };
-  if (err instanceof QuorateError) return { kind: 'error', code: err.code, message: err.message, leader: null };
-  return { kind: 'error', code: 'internal', message: err instanceof Error ? err.message : String(err), leader: null };
-}
-
-function outcomeToResult(o: ForwardOutcome, node: QuorateNode): KvResult {
-  switch (o.kind) {
-    case 'ok':
-      return { ok: true, value: o.value, revision: o.revision };
-    case 'cas_mismatch':
-      return { ok: false, reason: 'cas_mismatch', value: o.value, revision: o.revision };
-    case 'error':
-      throw outcomeError(o, node);
-    default:
-      return assertNever(o);
-  }
-}
-
-function outcomeError(o: { code: string; message: string; leader: string | null }, node: QuorateNode): Error {
-  switch (o.code) {
-    case 'not_leader':
-    case 'stopped':
-      return new NotLeaderError(o.leader, o.leader === null ? null : node.clientUrlOf(o.leader), o.message);
-    case 'timeout':
-      return new TimeoutError(o.message);
-    case 'overloaded':
-      return new OverloadedError(o.message);
-    case 'too_large':
-      return new TooLargeError(o.message);
-    case 'bad_request':
-      return new BadRequestError(o.message);
-    default:
-      return new NoQuorumError(`the leader answered ${o.code}: ${o.message}`);
-  }
-}
-
-
