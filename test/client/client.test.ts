@@ -116,7 +116,8 @@ describe('QuorateClient', () => {
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     const proxyUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
-    const client = new QuorateClient({ endpoints: [proxyUrl, ...urls()] });
+    // No stall probing: the retry must come from the lost answer, not from a slow first attempt.
+    const client = new QuorateClient({ endpoints: [proxyUrl, ...urls()], stallProbeMs: 600_000 });
     // cas(absent → v) succeeds once; applied a second time it would fail as a mismatch.
     const r = await client.cas('once-only', null, 'v');
     assert.equal(dropped, 1, 'the first answer was lost after the write applied');
