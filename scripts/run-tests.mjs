@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Runs the node:test suites. By default the compiled tests under dist/test (after `npm run build`);
-// with --ts, the TypeScript sources through tsx (fast while developing one folder).
+// Runs the node:test suites: compiled under dist/test by default, or with --ts the TypeScript
+// sources through tsx (what `npm test` runs, after `npm run build` has type-checked everything:
+// tests spawn the CLI and fixtures from their .ts sources).
 // Usage: node scripts/run-tests.mjs [--ts] [path-prefix ...]
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
