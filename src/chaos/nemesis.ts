@@ -44,7 +44,8 @@ export interface CorruptionRecord {
 export interface HealResult {
   readonly healedAtMs: number;
   readonly corruption: CorruptionRecord | null;
-  readonly errors: readonly string[];
+  /** Nodes that did not come back (a crash at start-up after a plain kill is a recovery bug). */
+  readonly restartFailures: readonly string[];
 }
 
 /** How long a restarted node may take to answer /healthz (tsx start-up on a loaded machine). */
@@ -175,7 +176,7 @@ export class Nemesis {
         errors.push(`${id} did not come back after ${f.plan.kind}: ${(err as Error).message}; ${lastLines(c.logTail(id))}`);
       }
     }));
-    return { healedAtMs: this.nowMs(), corruption, errors };
+    return { healedAtMs: this.nowMs(), corruption, restartFailures: errors };
   }
 
   /** Restarts a node on damaged files; a refusal is detection, then the node rejoins wiped. */

@@ -64,6 +64,8 @@ export interface ChaosReport {
   };
   /** Things the harness could not do (a fault it could not inject, a node that would not restart). */
   readonly harnessErrors: readonly string[];
+  /** Nodes that did not come back after a fault's heal (a violation: recovery must work). */
+  readonly restartFailures: readonly string[];
   readonly violations: readonly string[];
   readonly ok: boolean;
   /** [invoke ms, latency ms or null (never completed), outcome, f] per operation, for the plot. */

@@ -34,6 +34,7 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
   const faults: FaultReport[] = [];
   const corruption: CorruptionRecord[] = [];
   const errors: string[] = [];
+  const restartFailures: string[] = [];
   const plans = planSchedule(o.seed, cluster.ids, o.durationMs, o.nemesis);
   let history: HistoryLog | null = null;
   let workload: Workload | null = null;
@@ -64,7 +65,7 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
       const healStart = h.nowMs();
       const healed = await nemesis.heal(active);
       slipMs = Math.max(slipMs, healed.healedAtMs - plan.endMs);
-      errors.push(...healed.errors);
+      restartFailures.push(...healed.restartFailures);
       if (healed.corruption !== null) corruption.push(healed.corruption);
       progress(`${(healed.healedAtMs / 1000).toFixed(1)}s  healed ${plan.kind}${healed.corruption === null ? '' : ` (damaged node ${healed.corruption.outcome})`}`);
       faults.push({
@@ -91,7 +92,7 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
     progress('clients stopped; reading every key and waiting for the replicas to converge');
     const finals = await finalReads(cluster.endpoints(), o.keys, h, workload.unusedProcess, finalReadDeadlineMs);
     const conv = await cluster.waitConverged(convergeTimeoutMs);
-    return buildReport({ o, history: h, faults, corruption, errors, finals, conv, quietStart, endOfLoad });
+    return buildReport({ o, history: h, faults, corruption, errors, restartFailures, finals, conv, quietStart, endOfLoad });
   } finally {
     workload?.close();
     await cluster.stop();
@@ -105,6 +106,7 @@ interface Collected {
   readonly faults: FaultReport[];
   readonly corruption: CorruptionRecord[];
   readonly errors: string[];
+  readonly restartFailures: string[];
   readonly finals: Map<string, string | null | undefined>;
   readonly conv: { converged: boolean; statuses: Record<string, ReplicaSummary | null> };
   readonly quietStart: number;
@@ -133,6 +135,7 @@ function buildReport(c: Collected): ChaosReport {
   if (lost.length > 0) violations.push(`${lost.length} acknowledged writes lost`);
   if (!c.conv.converged) violations.push('replicas did not converge to one state hash');
   if (unread.length > 0) violations.push(`final read failed for ${unread.join(', ')}: the cluster did not recover`);
+  if (c.restartFailures.length > 0) violations.push(`${c.restartFailures.length} node restart(s) failed: ${c.restartFailures.join('; ')}`);
   if (damagedServed.length > 0) violations.push(`damaged node(s) ${damagedServed.map((r) => r.node).join(', ')} started and diverged`);
   const counts = { total: 0, ok: 0, fail: 0, info: 0 };
   for (const s of load) {
@@ -165,6 +168,7 @@ function buildReport(c: Collected): ChaosReport {
       perFault: c.faults.map((f) => ({ kind: f.kind, start: f.start, ...f.availability })),
     },
     harnessErrors: c.errors,
+    restartFailures: c.restartFailures,
     violations,
     ok: violations.length === 0 && lin.verdict === 'linearizable',
     latency: load.map((s) => [Math.round(s.startMs), s.endMs === null ? null : Math.round((s.endMs - s.startMs) * 10) / 10, s.type, s.f]),

@@ -28,7 +28,7 @@ function quorate(args: string[], env: Record<string, string> = {}): Promise<{ co
  */
 test('quorate chaos catches a build that acknowledges before fsync', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'quorate-chaos-mutant-'));
-  const r = await quorate(['chaos', '--protocol', 'raft', '--duration', '24', '--quiet', '2', '--seed', '2', '--clients', '8',
+  const r = await quorate(['chaos', '--protocol', 'raft', '--duration', '16', '--quiet', '2', '--seed', '2', '--clients', '8',
     '--nemesis', 'kill:all', '--json', '--out', dir], { QUORATE_MUTANT: 'ack-before-fsync' });
   const report = JSON.parse(r.stdout) as { linearizable: boolean; lostWrites: number; acknowledgedWrites: number; faults: unknown[]; violations: string[] };
   const why = `exit ${r.code}, violations ${JSON.stringify(report.violations)} (kept in ${dir})`;

@@ -20,7 +20,7 @@ function report(over: Partial<ChaosReport> = {}): ChaosReport {
       overall: { attempted: 3, ok: 2, ratio: 2 / 3 }, healthy: { attempted: 2, ok: 2, ratio: 1 }, quiet: { attempted: 0, ok: 0, ratio: null },
       perFault: [{ kind: 'partition', start: 2_000, attempted: 40, ok: 30, ratio: 0.75 }],
     },
-    harnessErrors: [], violations: [], ok: true,
+    harnessErrors: [], restartFailures: [], violations: [], ok: true,
     latency: [[100, 3.5, 'ok', 'write'], [2_500, null, 'info', 'write'], [6_000, 1200, 'ok', 'read']],
     ...over,
   };
