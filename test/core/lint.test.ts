@@ -2,11 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ESLint } from 'eslint';
 import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 // The fence around the deterministic core must actually fail on impure code. We lint source text
 // as if it lived in src/protocols (and, for contrast, in src/node where it is allowed).
-const root = fileURLToPath(new URL('../../..', import.meta.url).href.replace(/\/dist\/?$/, '/'));
-const cwd = root.endsWith('/dist/') ? root.slice(0, -'dist/'.length) : root;
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+const cwd = repoRoot();
 
 async function lintAs(filePath: string, code: string): Promise<string[]> {
   const eslint = new ESLint({ cwd });
