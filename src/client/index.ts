@@ -23,9 +23,10 @@ export interface QuorateClientOptions {
   /** Deadline of one HTTP attempt. */
   readonly attemptTimeoutMs?: number;
   /**
-   * An attempt that has waited this long makes the client ask the other endpoints who leads
-   * now: a frozen leader (SIGSTOP, a partition) answers nothing, and waiting out the attempt
-   * deadline would stretch every failover to it.
+   * An attempt that has waited this long (or 4× the recent average answer time, if longer) makes
+   * the client ask the other endpoints who leads now: a frozen leader (SIGSTOP, a partition)
+   * answers nothing, and waiting out the attempt deadline would stretch every failover to it.
+   * The adaptive part keeps a busy but healthy leader from being probed all the time.
    */
   readonly stallProbeMs?: number;
   /** Sockets per endpoint. */
@@ -100,6 +101,8 @@ export class QuorateClient {
   private sessionCount = 0;
   private readonly sessionWaiters: ((s: Session) => void)[] = [];
   private lastServed: string | null = null;
+  /** Exponentially weighted average time of answered attempts (ms), for the stall threshold. */
+  private answerMsAvg = 0;
   private probe: { atMs: number; stalled: string; p: Promise<string | null> } | null = null;
 
   constructor(options: QuorateClientOptions) {
@@ -319,6 +322,15 @@ export class QuorateClient {
     return p;
   }
 
+  /** When a waiting attempt starts probing: stallProbeMs, or 4× the recent answer time. */
+  stallThresholdMs(): number {
+    return Math.max(this.opts.stallProbeMs, 4 * this.answerMsAvg);
+  }
+
+  private noteAnswerMs(ms: number): void {
+    this.answerMsAvg = this.answerMsAvg === 0 ? ms : 0.9 * this.answerMsAvg + 0.1 * ms;
+  }
+
   // ---- one HTTP attempt --------------------------------------------------------------------
 
   private attempt(
@@ -350,7 +362,9 @@ export class QuorateClient {
         } else resolve(reply as HttpReply);
       };
       const onAbort = (): void => finish(new AbortedError('aborted', 'the operation was aborted; a write may or may not have applied'));
+      const startedMs = performance.now();
       const req = request(url, { method, headers, agent: this.agent }, (res) => {
+        if (probeWhenStalled) this.noteAnswerMs(performance.now() - startedMs);
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
@@ -380,7 +394,7 @@ export class QuorateClient {
             else timers.push(setTimeout(probe, this.opts.stallProbeMs));
           });
         };
-        timers.push(setTimeout(probe, this.opts.stallProbeMs));
+        timers.push(setTimeout(probe, this.stallThresholdMs()));
       }
       if (signal !== undefined) {
         if (signal.aborted) onAbort();

@@ -127,6 +127,25 @@ describe('QuorateClient', () => {
     await new Promise<void>((res) => proxy.close(() => res()));
   });
 
+  test('the stall threshold adapts to a slow but healthy leader', async () => {
+    // Answers every request after at least 100 ms: the client must learn not to probe sooner.
+    const slow: Server = createServer((req, res) => {
+      req.resume();
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ key: 'x', value: 'v', revision: 1 }));
+      }, 100);
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    const slowUrl = `http://127.0.0.1:${(slow.address() as { port: number }).port}`;
+    const client = new QuorateClient({ endpoints: [slowUrl, blackholeUrl] });
+    assert.equal(client.stallThresholdMs(), 50);
+    for (let i = 0; i < 5; i++) await client.put('x', 'v');
+    assert.ok(client.stallThresholdMs() >= 400, `threshold ${client.stallThresholdMs()} ms after 100 ms answers`);
+    client.close();
+    await new Promise<void>((r) => slow.close(() => r()));
+  });
+
   test('writes continue through the new leader after the leader stops', async () => {
     const client = new QuorateClient({ endpoints: urls() });
     await client.put('before', '1');
