@@ -122,6 +122,9 @@ export function validateChaosOptions(o: ChaosOptions): ChaosOptions {
   intIn(o.opTimeoutMs, 'op timeout (ms)', 100, 120_000);
   intIn(o.checkpointEvery, '--checkpoint-every', 1, 1e9);
   if (o.nemesis.length === 0) throw new ConfigError('--nemesis must name at least one fault');
+  if (o.nemesis.every((s) => unsupportedNemeses.has(s.kind))) {
+    throw new ConfigError(`--nemesis names only faults a node cannot take (${o.nemesis.map((s) => s.kind).join(', ')}): a run without faults proves nothing`);
+  }
   if (o.outDir.length === 0) throw new ConfigError('--out must be a directory path');
   return o;
 }

@@ -64,7 +64,7 @@ test('options out of bounds are refused with the flag named', () => {
   assert.equal(validateChaosOptions(good), good);
   for (const [bad, flag] of [
     [{ nodes: 4 }, '--nodes'], [{ clients: 0 }, '--clients'], [{ clients: 10_000 }, '--clients'], [{ durationMs: 10 }, '--duration'],
-    [{ keys: 0 }, '--keys'], [{ seed: -1 }, '--seed'], [{ nemesis: [] }, '--nemesis'],
+    [{ keys: 0 }, '--keys'], [{ seed: -1 }, '--seed'], [{ nemesis: [] }, '--nemesis'], [{ nemesis: parseNemesis('clock') }, '--nemesis'],
   ] as const) {
     assert.throws(() => validateChaosOptions({ ...good, ...bad }), (e: unknown) => e instanceof ConfigError && e.message.includes(flag));
   }
