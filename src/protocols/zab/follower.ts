@@ -182,6 +182,7 @@ export class Follower {
     }
     s.chunks.push(m.data);
     s.received += m.data.length;
+    this.phaseSince = this.r.now; // a long SNAP is progress, not a stuck handshake
     if (s.received < s.totalBytes) return;
     const data = new Uint8Array(s.totalBytes);
     let at = 0;

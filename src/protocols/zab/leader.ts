@@ -1,5 +1,5 @@
 import { assert, entrySizeBytes, quorumMin } from '../../core/index.js';
-import type { Entry, NodeId, ProposeResult } from '../../core/index.js';
+import type { Entry, NodeId, ProposeResult, SnapshotSource } from '../../core/index.js';
 import { SyncMode } from './messages.js';
 import type { AckEpochMsg, AckMsg, FollowerInfoMsg, PongMsg, ZabMessage } from './messages.js';
 import { ZabMutant } from './mutants.js';
@@ -31,7 +31,7 @@ interface Peer {
   voter: boolean;
   acceptedEpoch: number;
   fresh: boolean;
-  /** Last index of the NEWLEADER sent to it. */
+  /** Last index of the NEWLEADER sent to it; -1 before it is sent. */
   newLeaderIndex: number;
   /** Highest txn it has ACKed (cumulative: the link is FIFO). */
   ackedIndex: number;
@@ -43,6 +43,8 @@ interface Peer {
   pongSeq: number;
   /** Tick of the last handshake step; a handshake stuck for 2 × electionTicks is dropped. */
   phaseSince: number;
+  /** A SNAP being streamed to it: the checkpoint and the next offset. */
+  snap: { readonly source: SnapshotSource; offset: number } | null;
 }
 
 interface PendingRead {
@@ -141,7 +143,7 @@ export class Leader {
     // A new handshake from this follower (first contact, or a resync) replaces its state.
     const peer: Peer = {
       id: m.from, session: m.session, round: 0, phase: 'info', voter: m.voter && this.r.isVoter(m.from), acceptedEpoch: m.acceptedEpoch, fresh: false,
-      newLeaderIndex: 0, ackedIndex: 0, sentIndex: 0, inflight: [], lastHeard: this.r.now, pongSeq: 0, phaseSince: this.r.now,
+      newLeaderIndex: -1, ackedIndex: 0, sentIndex: 0, inflight: [], lastHeard: this.r.now, pongSeq: 0, phaseSince: this.r.now, snap: null,
     };
     this.peers.set(m.from, peer);
     if (this.phase === 'discovery') this.maybeChooseEpoch();
@@ -161,6 +163,7 @@ export class Leader {
   }
 
   private sendNewEpoch(peer: Peer): void {
+    peer.snap = null;
     peer.phase = 'newepoch';
     peer.phaseSince = this.r.now;
     peer.round++;
@@ -225,27 +228,55 @@ export class Leader {
       return;
     }
     r.send({ type: 'sync', from: r.id, to: peer.id, session: peer.session, round: peer.round, epoch: this.epoch, mode: plan.mode, truncIndex: plan.truncIndex });
-    if (plan.mode === SyncMode.Snap) this.sendSnapshot(peer);
-    peer.sentIndex = plan.diffFrom - 1;
-    this.sendTxns(peer, 'diff', h.lastIndex);
-    peer.newLeaderIndex = h.lastIndex;
-    r.send({ type: 'newleader', from: r.id, to: peer.id, epoch: this.epoch, lastIndex: h.lastIndex });
     peer.phase = 'syncing';
     peer.phaseSince = r.now;
     peer.inflight = [];
+    peer.newLeaderIndex = -1;
+    if (plan.mode === SyncMode.Snap) {
+      peer.snap = { source: r.snapshotSource as SnapshotSource, offset: 0 };
+      this.continueSnapshot(peer);
+      return;
+    }
+    this.finishSync(peer, plan.diffFrom);
   }
 
-  private sendSnapshot(peer: Peer): void {
-    const src = this.r.snapshotSource;
-    assert(src !== null, 'SNAP without a snapshot');
-    const chunk = Math.max(1, this.r.opts.limits.snapshotChunkBytes);
-    let offset = 0;
+  /** DIFF from `from` to our last txn, then NEWLEADER. */
+  private finishSync(peer: Peer, from: number): void {
+    const r = this.r;
+    peer.sentIndex = from - 1;
+    this.sendTxns(peer, 'diff', r.history.lastIndex);
+    peer.newLeaderIndex = r.history.lastIndex;
+    r.send({ type: 'newleader', from: r.id, to: peer.id, epoch: this.epoch, lastIndex: r.history.lastIndex });
+  }
+
+  /**
+   * SNAP chunks, at most limits.inflightBytesMax of them per heartbeat per follower, so that a
+   * large checkpoint never floods one Ready; then the DIFF after it and NEWLEADER.
+   */
+  private continueSnapshot(peer: Peer): void {
+    const r = this.r;
+    const st = peer.snap;
+    if (st === null) return;
+    if (st.source !== r.snapshotSource || st.source.meta.index < r.history.snapshot.index) {
+      // We checkpointed again mid-stream: start over on the new checkpoint.
+      peer.snap = null;
+      this.sendNewEpoch(peer);
+      return;
+    }
+    const src = st.source;
+    const chunk = Math.max(1, r.opts.limits.snapshotChunkBytes);
+    let budget = Math.max(chunk, r.opts.limits.inflightBytesMax);
     do {
-      const data = src.read(offset, chunk).slice();
-      this.r.send({ type: 'snap', from: this.r.id, to: peer.id, epoch: this.epoch, meta: src.meta, totalBytes: src.sizeBytes, offset, data });
-      offset += data.length;
+      const data = src.read(st.offset, chunk).slice();
+      r.send({ type: 'snap', from: r.id, to: peer.id, epoch: this.epoch, meta: src.meta, totalBytes: src.sizeBytes, offset: st.offset, data });
+      st.offset += data.length;
+      budget -= Math.max(1, data.length);
       if (data.length === 0) break;
-    } while (offset < src.sizeBytes);
+    } while (st.offset < src.sizeBytes && budget > 0);
+    peer.phaseSince = r.now;
+    if (st.offset < src.sizeBytes) return;
+    peer.snap = null;
+    this.finishSync(peer, src.meta.index + 1);
   }
 
   /** Sends txns (sentIndex, upTo] in messages bounded by maxMessageBytes. */
@@ -349,7 +380,8 @@ export class Leader {
     if (this.phase !== 'broadcast') return;
     for (const id of [...this.peers.keys()].sort()) {
       const p = this.peers.get(id) as Peer;
-      if (p.phase === 'syncing' || p.phase === 'synced') this.sendTxns(p, 'proposal', this.r.history.lastIndex);
+      // Proposals follow NEWLEADER on the link; a follower still receiving SNAP has not had it.
+      if ((p.phase === 'syncing' && p.snap === null) || p.phase === 'synced') this.sendTxns(p, 'proposal', this.r.history.lastIndex);
     }
   }
 
@@ -416,6 +448,7 @@ export class Leader {
         continue;
       }
       if (p.phase === 'info') continue;
+      if (p.snap !== null) this.continueSnapshot(p);
       // NEWEPOCH may have been lost, and a follower we re-handshake has no reason to ask again.
       if (p.phase === 'newepoch') r.send(this.newEpochMsg(p));
       const commit = this.phase === 'broadcast' ? Math.min(r.commitIndex, p.sentIndex) : 0;
@@ -428,7 +461,7 @@ export class Leader {
     peer.pongSeq = Math.max(peer.pongSeq, m.seq);
     this.maybeConfirm();
     // The pong follows the follower's last ACK on the FIFO link: it stands in for a lost one.
-    if (peer.phase === 'syncing' && m.ackedIndex >= peer.newLeaderIndex && m.ackedIndex <= peer.sentIndex) {
+    if (peer.phase === 'syncing' && peer.newLeaderIndex >= 0 && m.ackedIndex >= peer.newLeaderIndex && m.ackedIndex <= peer.sentIndex) {
       this.onNewLeaderAcked(peer, peer.voter);
     }
     if (peer.phase === 'synced' && m.ackedIndex > peer.ackedIndex && m.ackedIndex <= peer.sentIndex) this.onAcked(peer, m.ackedIndex);

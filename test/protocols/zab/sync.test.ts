@@ -7,7 +7,8 @@ import { ZabNet, txt } from './net.js';
 
 /** Zab §IV-C (synchronization): each way a leader brings a follower to its history. */
 
-const defaultLimitsSmallChunks = { ...defaultLimits, snapshotChunkBytes: 8 };
+/** 4-byte chunks, at most 8 bytes of them per heartbeat: a SNAP spans several heartbeats. */
+const defaultLimitsSmallChunks = { ...defaultLimits, snapshotChunkBytes: 4, inflightBytesMax: 8 };
 
 function syncsTo(net: ZabNet, id: string): SyncMsg[] {
   return net.delivered.filter((m): m is SyncMsg => m.type === 'sync' && m.to === id);
@@ -113,7 +114,11 @@ test('SNAP: a follower behind the leader\'s compacted history receives the check
   const s = syncsTo(net, f).at(-1);
   assert.equal(s?.mode, SyncMode.Snap);
   const chunks = net.delivered.filter((m) => m.type === 'snap' && m.to === f);
-  assert.ok(chunks.length > 1, `expected several chunks, got ${chunks.length}`);
+  assert.ok(chunks.length > 4, `expected several chunks, got ${chunks.length}`);
+  // Streamed over several heartbeats (inflightBytesMax = two chunks per beat), not in one burst.
+  const link = net.delivered.filter((m) => m.from === leader && m.to === f).map((m) => m.type);
+  const between = link.slice(link.indexOf('snap'), link.lastIndexOf('snap'));
+  assert.ok(between.includes('ping'), `all ${chunks.length} chunks went out in one burst`);
   assert.equal(net.replica(f).status().snapshotIndex, 6);
   assert.deepEqual(net.appliedTexts(f), ['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7']);
   assert.deepEqual(net.violations, []);
