@@ -32,6 +32,8 @@ const Tag = {
   timeout_now: 11,
   read_index: 12,
   read_index_resp: 13,
+  term_probe: 14,
+  term_probe_resp: 15,
 } as const;
 
 const knownTags: ReadonlySet<number> = new Set(Object.values(Tag));
@@ -73,6 +75,8 @@ export function encodeRaftMessage(m: RaftMessage): Uint8Array {
       w.uvarint(m.index).uvarint(m.offset).bool(m.done);
       break;
     case 'timeout_now':
+    case 'term_probe':
+    case 'term_probe_resp':
       break;
     case 'read_index':
       w.uvarint(m.ctx);
@@ -131,6 +135,10 @@ function readMessage(r: Reader): RaftMessage {
       return { ...base, type: 'snap_resp', index: r.uvarint(), offset: r.uvarint(), done: r.bool() };
     case Tag.timeout_now:
       return { ...base, type: 'timeout_now' };
+    case Tag.term_probe:
+      return { ...base, type: 'term_probe' };
+    case Tag.term_probe_resp:
+      return { ...base, type: 'term_probe_resp' };
     case Tag.read_index:
       return { ...base, type: 'read_index', ctx: r.uvarint() };
     case Tag.read_index_resp: {

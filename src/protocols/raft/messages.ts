@@ -18,6 +18,8 @@ export const RaftMsgType = {
   TimeoutNow: 'timeout_now',
   ReadIndex: 'read_index',
   ReadIndexResp: 'read_index_resp',
+  TermProbe: 'term_probe',
+  TermProbeResp: 'term_probe_resp',
 } as const;
 export type RaftMsgType = (typeof RaftMsgType)[keyof typeof RaftMsgType];
 
@@ -128,6 +130,21 @@ export interface ReadIndexResponse extends Base {
   readonly reason: '' | 'not_leader' | 'overloaded' | 'dropped';
 }
 
+/**
+ * A replica whose storage was wiped (lostState) forgot the highest term it acknowledged. Before it
+ * answers any leader it asks the other voters for their terms; with answers from a quorum of them
+ * it knows a term at least as high as any it took part in, and so refuses leaders of older terms
+ * (which could otherwise count its fresh acknowledgements toward a stale quorum).
+ */
+export interface TermProbe extends Base {
+  readonly type: 'term_probe';
+}
+
+/** The answer: the responder's current term, whatever the asker's. */
+export interface TermProbeResponse extends Base {
+  readonly type: 'term_probe_resp';
+}
+
 export type RaftMessage =
   | VoteRequest
   | VoteResponse
@@ -139,7 +156,9 @@ export type RaftMessage =
   | SnapshotResponse
   | TimeoutNow
   | ReadIndexRequest
-  | ReadIndexResponse;
+  | ReadIndexResponse
+  | TermProbe
+  | TermProbeResponse;
 
 // Compile-time check that every Raft message is a core Message.
 export type _RaftIsMessage = RaftMessage extends Message ? true : never;

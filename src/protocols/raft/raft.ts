@@ -54,6 +54,7 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
 
   private tickElection(): void {
     this.electionElapsed++;
+    if (this.termProbes !== null && this.nowTicks % this.opts.heartbeatTicks === 0) this.sendTermProbes();
     if (this.canVote() && this.electionElapsed >= this.randomizedElectionTicks) {
       this.campaign(this.opts.preVote ? 'prevote' : 'vote', false);
     }
@@ -109,6 +110,21 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
     }
   }
 
+  /** lostState: ask the voters that have not answered yet for their terms (resent until they do). */
+  private sendTermProbes(): void {
+    for (const v of this.config.voters) {
+      if (v !== this.id && this.termProbes?.has(v) !== true) this.send({ type: 'term_probe', to: v });
+    }
+  }
+
+  private onTermProbeResponse(from: NodeId, term: number): void {
+    if (this.termProbes === null || !this.isVoter(from)) return;
+    if (term > this.term) this.becomeFollower(term, null);
+    this.termProbes.add(from);
+    // A quorum of the others intersects every quorum we were part of before the wipe.
+    if (this.termProbes.size >= quorumSize(this.config.voters.length)) this.termProbes = null;
+  }
+
   private tallyWon(): boolean {
     let granted = 0;
     for (const g of this.votes.values()) if (g) granted++;
@@ -156,6 +172,17 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
 
   step(m: RaftMessage): void {
     if (m.to !== this.id || !this.isMember(m.from) || m.from === this.id) return;
+    // Term probes are answered and counted whatever the terms: they exist to compare them.
+    if (m.type === 'term_probe') {
+      this.send({ type: 'term_probe_resp', to: m.from });
+      return;
+    }
+    if (m.type === 'term_probe_resp') {
+      this.onTermProbeResponse(m.from, m.term);
+      return;
+    }
+    // A wiped replica that does not know the cluster's term yet answers no leader.
+    if (this.termProbes !== null && (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap')) return;
     if (m.term > this.term) {
       if ((m.type === 'vote' || m.type === 'prevote') && this.inLease() && !m.transfer) return;
       const keepTerm = m.type === 'prevote' || (m.type === 'prevote_resp' && m.granted);

@@ -88,6 +88,11 @@ export abstract class RaftState {
   /** Wiped storage (ReplicaOptions.lostState): no vote or campaign until commit >= catchUpIndex. */
   protected lostState: boolean;
   protected catchUpIndex: number | null = null;
+  /**
+   * lostState, first step: the voters that told us their term. Until a quorum of the others has
+   * (then this is null), we answer no leader at all (see TermProbe in messages.ts).
+   */
+  protected termProbes: Set<NodeId> | null = null;
 
   protected msgs: RaftMessage[] = [];
   protected readStatesOut: ReadState[] = [];
@@ -110,6 +115,7 @@ export abstract class RaftState {
     this.log.commit = Math.min(Math.max(hs?.commit ?? 0, this.log.snapshotIndex), this.log.lastIndex());
     this.persisted = { kind: 'raft', term: this.term, vote: hs?.vote ?? null, commit: this.log.commit };
     this.lostState = opts.lostState;
+    if (this.lostState && this.isVoter(this.id)) this.termProbes = new Set();
     this.reads = new ReadQueue(opts.limits.pendingReadsMax);
     this.forwarded = new ForwardedReads(opts.limits.pendingReadsMax);
     this.becomeFollower(this.term, null);

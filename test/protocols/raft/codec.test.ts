@@ -30,6 +30,8 @@ const message: fc.Arbitrary<RaftMessage> = fc.oneof(
     })),
   fc.record({ b: base, index: n, offset: n, done: fc.boolean() }).map(({ b, ...m }) => ({ ...b, type: 'snap_resp' as const, ...m })),
   base.map((b) => ({ ...b, type: 'timeout_now' as const })),
+  base.map((b) => ({ ...b, type: 'term_probe' as const })),
+  base.map((b) => ({ ...b, type: 'term_probe_resp' as const })),
   fc.record({ b: base, ctx: n }).map(({ b, ctx }) => ({ ...b, type: 'read_index' as const, ctx })),
   fc.record({ b: base, ctx: n, index: n, reason: fc.constantFrom('' as const, 'not_leader' as const, 'overloaded' as const, 'dropped' as const) })
     .map(({ b, ...m }) => ({ ...b, type: 'read_index_resp' as const, ...m })),

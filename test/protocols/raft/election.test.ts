@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { raft } from '../../../src/protocols/raft/index.js';
 import type { RaftMessage } from '../../../src/protocols/raft/index.js';
 import { TestCluster, cmd, texts } from '../../harness/cluster.js';
-import { drain, entries, msgs, newRaft, only, tickN } from './helpers.js';
+import { answerProbes, drain, entries, msgs, newRaft, only, tickN } from './helpers.js';
 
 const V3 = ['n1', 'n2', 'n3'];
 const others = (c: TestCluster<RaftMessage>, id: string): string[] => c.ids.filter((x) => x !== id);
@@ -161,6 +161,7 @@ test('lostState: a wiped replica neither votes nor campaigns until it reaches th
   assert.equal(r.status().role, 'follower', 'no campaign');
   r.step({ type: 'vote', from: 'n2', to: 'n1', term: 3, lastIndex: 9, lastTerm: 3, transfer: false });
   assert.equal(only(msgs(r), 'vote_resp')[0]?.granted, false);
+  answerProbes(r, V3, 3);
   // A leader reports commit 4; the replica has nothing yet.
   r.step({ type: 'heartbeat', from: 'n3', to: 'n1', term: 3, commit: 0, leaderCommit: 4, round: 1 });
   r.step({ type: 'app', from: 'n3', to: 'n1', term: 3, prevIndex: 0, prevTerm: 0, entries: entries([1, 2, 3]), commit: 4 });
@@ -228,6 +229,7 @@ test('FAULTS #3 majorities ring: no node hears a majority of the same others; el
 
 test('lostState: a snapshot alone does not end the catch-up; the leader\'s reported commit does (random seed 9578)', () => {
   const r = newRaft('n1', V3, { lostState: true });
+  answerProbes(r, V3, 2);
   const meta = { index: 4, id: 1, config: { voters: V3, learners: [] } };
   r.step({ type: 'snap', from: 'n2', to: 'n1', term: 2, meta, offset: 0, totalBytes: 1, data: new Uint8Array(1), done: true });
   drain(r);
@@ -253,6 +255,7 @@ test('lostState: a new leader\'s commit index is no catch-up target until it com
   assert.deepEqual(only(msgs(l), 'heartbeat').map((m) => m.leaderCommit), [4, 4]);
   // The follower side: a wiped replica taught only by appends whose commit is of an older term.
   const r = newRaft('n3', V3, { lostState: true });
+  answerProbes(r, V3, 2);
   r.step({ type: 'app', from: 'n1', to: 'n3', term: 2, prevIndex: 0, prevTerm: 0, entries: entries([1]), commit: 1 });
   r.step({ type: 'heartbeat', from: 'n1', to: 'n3', term: 2, commit: 1, leaderCommit: 0, round: 1 });
   assert.equal(r.status().canVote, false, 'commit 1 is of term 1, the leader is of term 2');
@@ -263,3 +266,23 @@ test('lostState: a new leader\'s commit index is no catch-up target until it com
 function withLogFor(id: string, terms: number[], term: number, commit: number) {
   return newRaft(id, V3, { recovered: { hardState: { kind: 'raft', term, vote: null, commit }, snapshot: null, entries: entries(terms) } });
 }
+
+test('lostState: a wiped replica answers no leader until a quorum of the other voters told it their terms, then refuses a stale one (sim seed 21878)', () => {
+  const r = newRaft('n3', V3, { lostState: true });
+  tickN(r, 2);
+  assert.deepEqual(only(msgs(r), 'term_probe').map((m) => m.to), ['n1', 'n2']);
+  // n2 is a deposed leader of term 3 that does not know it; n1 has moved on to term 5.
+  r.step({ type: 'heartbeat', from: 'n2', to: 'n3', term: 3, commit: 0, leaderCommit: 66, round: 9 });
+  assert.deepEqual(msgs(r), [], 'no acknowledgement a stale leader could count');
+  r.step({ type: 'term_probe_resp', from: 'n2', to: 'n3', term: 3 });
+  tickN(r, 2);
+  assert.deepEqual(only(msgs(r), 'term_probe').map((m) => m.to), ['n1'], 'probes are resent to voters that did not answer');
+  r.step({ type: 'term_probe_resp', from: 'n1', to: 'n3', term: 5 });
+  assert.equal(r.status().term, 5);
+  r.step({ type: 'heartbeat', from: 'n2', to: 'n3', term: 3, commit: 0, leaderCommit: 66, round: 10 });
+  assert.deepEqual(only(msgs(r), 'heartbeat_resp'), [], 'the stale leader gets no acknowledgement');
+  // Everyone answers probes, whatever the terms.
+  const other = newRaft('n1', V3);
+  other.step({ type: 'term_probe', from: 'n3', to: 'n1', term: 0 });
+  assert.deepEqual(only(msgs(other), 'term_probe_resp').map((m) => [m.to, m.term]), [['n3', 0]]);
+});

@@ -101,3 +101,8 @@ export function figure8(mutants: ReadonlySet<string>): { c: TestCluster<RaftMess
   c.tickUntil(() => ['n2', 'n3', 'n4', 'n5'].every((id) => c.replica(id).status().commitIndex >= 3), 200);
   return { c, commitBeforeCrash };
 }
+
+/** lostState: answer the replica's term probes from every other voter, at `term`. */
+export function answerProbes(r: Raft, voters: string[], term: number): void {
+  for (const v of voters) if (v !== r.id) r.step({ type: 'term_probe_resp', from: v, to: r.id, term });
+}
