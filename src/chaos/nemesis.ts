@@ -48,6 +48,8 @@ export interface HealResult {
   readonly restartFailures: readonly string[];
 }
 
+type Done = (nodes: readonly NodeId[], detail: string, stopped?: readonly NodeId[], damage?: DamageDone | null) => ActiveFault;
+
 /** How long a restarted node may take to answer /healthz (tsx start-up on a loaded machine). */
 const restartTimeoutMs = 60_000;
 
@@ -55,91 +57,105 @@ export class Nemesis {
   constructor(private readonly cluster: ChaosCluster, private readonly nowMs: () => number) {}
 
   async apply(plan: FaultPlan): Promise<ActiveFault> {
-    const c = this.cluster;
-    const n = c.ids.length;
-    const one = plan.order[0] as NodeId;
-    const leaderOr = async (): Promise<NodeId> => (await c.leader(1_000)) ?? one;
     const startedAtMs = this.nowMs();
-    const done = (nodes: readonly NodeId[], detail: string, stopped: readonly NodeId[] = [], damage: DamageDone | null = null): ActiveFault =>
-      ({ plan, nodes, startedAtMs, detail, stopped, damage });
+    const done: Done = (nodes, detail, stopped = [], damage = null) => ({ plan, nodes, startedAtMs, detail, stopped, damage });
     switch (plan.kind) {
-      case 'kill': {
-        const targets = plan.variant === 'leader' ? [await leaderOr()]
-          : plan.variant === 'majority' ? plan.order.slice(0, Math.floor(n / 2) + 1)
-            : plan.variant === 'all' ? [...plan.order] : [one];
-        // One tick for every SIGKILL: nodes die together, as in a power cut.
-        await Promise.all(targets.map((id) => c.local.kill(id)));
-        return done(targets, `SIGKILL ${targets.join(', ')}`, targets);
-      }
-      case 'pause': {
-        const id = plan.variant === 'leader' ? await leaderOr() : one;
-        await c.local.freeze(id);
-        return done([id], `SIGSTOP ${id}`);
-      }
-      case 'partition': {
-        const isolated = plan.variant === 'isolate-leader' ? [await leaderOr()]
-          : plan.variant === 'majority-minority' ? plan.order.slice(0, Math.floor((n - 1) / 2)) : [one];
-        const rest = c.ids.filter((id) => !isolated.includes(id));
-        c.mesh.partition(isolated, rest);
-        return done(isolated, `partition {${isolated.join(', ')}} | {${rest.join(', ')}}`);
-      }
-      case 'one-way': {
-        const id = plan.variant === 'leader-mute' ? await leaderOr() : one;
-        const others = c.ids.filter((o) => o !== id);
-        if (plan.variant === 'one-deaf') {
-          for (const o of others) c.mesh.cutOneWay(o, id);
-          return done([id], `one-way: frames to ${id} dropped (it still sends)`);
-        }
-        for (const o of others) c.mesh.cutOneWay(id, o);
-        return done([id], `one-way: frames from ${id} dropped (it still hears)`);
-      }
-      case 'loss': {
-        if (plan.variant === 'clog-one') {
-          // A clogged node: its links stop moving bytes (held, not lost) until the heal releases them.
-          for (const o of c.ids.filter((x) => x !== one)) {
-            c.mesh.pause(one, o);
-            c.mesh.pause(o, one);
-          }
-          return done([one], `links of ${one} clogged (bytes held, released at heal)`);
-        }
-        const links = plan.variant === 'one-node' ? c.ids.filter((o) => o !== one).flatMap((o) => [[one, o], [o, one]] as const)
-          : c.ids.flatMap((a) => c.ids.filter((b) => b !== a).map((b) => [a, b] as const));
-        for (const [a, b] of links) {
-          c.mesh.link(a, b).setFaults('both', { resetProbability: plan.resetProbability, delayMs: plan.delayMs, jitterMs: plan.jitterMs });
-        }
-        const where = plan.variant === 'one-node' ? `links of ${one}` : 'every link';
-        return done(plan.variant === 'one-node' ? [one] : [...c.ids],
-          `${where}: reset ${plan.resetProbability * 100}% of chunks, delay ${plan.delayMs}+U(0,${plan.jitterMs}) ms`);
-      }
+      case 'kill':
+      case 'pause':
+        return this.applyProcess(plan, done);
+      case 'partition':
+      case 'one-way':
+      case 'loss':
+        return this.applyNetwork(plan, done);
+      case 'disk-wipe':
+      case 'torn-write':
+      case 'bitflip':
+        return this.applyDisk(plan, done);
       case 'clock':
         throw new Error('clock offsets are not supported by the node; the schedule never plans them');
-      case 'disk-wipe': {
-        const id = plan.variant === 'leader' ? await leaderOr() : one;
-        await c.local.kill(id);
-        c.local.wipe(id);
-        return done([id], `SIGKILL ${id}, data directory deleted`, [id]);
-      }
-      case 'torn-write': {
-        const id = plan.variant === 'leader' ? await leaderOr() : one;
-        await c.local.kill(id);
-        try {
-          const rec = await tearLastWalRecord(c.local.dataDirOf(id), plan.draw % 2 === 0 ? undefined : 1);
-          const what = `last WAL record (type ${rec.type}, ${rec.sizeBytes} bytes at ${rec.offset}) torn`;
-          return done([id], `SIGKILL ${id}, ${what}`, [id], { node: id, what });
-        } catch (err) {
-          // Still a crash: the heal restarts the node undamaged.
-          return done([id], `SIGKILL ${id}; nothing torn (${(err as Error).message})`, [id]);
-        }
-      }
-      case 'bitflip': {
-        const id = plan.variant === 'leader' ? await leaderOr() : one;
-        await c.local.kill(id);
-        const what = await flipSomeBit(c.local.dataDirOf(id), plan.draw).catch((err: unknown) => `no bit flipped (${(err as Error).message})`);
-        return done([id], `SIGKILL ${id}, ${what}`, [id], what.startsWith('no ') ? null : { node: id, what });
-      }
       default:
         return assertNever(plan.kind);
     }
+  }
+
+  /** The node a shape aims at: the current leader for the leader shapes (the first in order if none), else the first in order. */
+  private async target(plan: FaultPlan): Promise<NodeId> {
+    const first = plan.order[0] as NodeId;
+    if (plan.variant !== 'leader' && plan.variant !== 'isolate-leader' && plan.variant !== 'leader-mute') return first;
+    return (await this.cluster.leader(1_000)) ?? first;
+  }
+
+  private async applyProcess(plan: FaultPlan, done: Done): Promise<ActiveFault> {
+    const c = this.cluster;
+    if (plan.kind === 'pause') {
+      const id = await this.target(plan);
+      await c.local.freeze(id);
+      return done([id], `SIGSTOP ${id}`);
+    }
+    const targets = plan.variant === 'majority' ? plan.order.slice(0, Math.floor(c.ids.length / 2) + 1)
+      : plan.variant === 'all' ? [...plan.order] : [await this.target(plan)];
+    // Signals sent in one tick: the nodes die together, as in a power cut.
+    await Promise.all(targets.map((id) => c.local.kill(id)));
+    return done(targets, `SIGKILL ${targets.join(', ')}`, targets);
+  }
+
+  private async applyNetwork(plan: FaultPlan, done: Done): Promise<ActiveFault> {
+    const c = this.cluster;
+    const id = await this.target(plan);
+    const others = c.ids.filter((o) => o !== id);
+    if (plan.kind === 'partition') {
+      const isolated = plan.variant === 'majority-minority' ? plan.order.slice(0, Math.floor((c.ids.length - 1) / 2)) : [id];
+      const rest = c.ids.filter((o) => !isolated.includes(o));
+      c.mesh.partition(isolated, rest);
+      return done(isolated, `partition {${isolated.join(', ')}} | {${rest.join(', ')}}`);
+    }
+    if (plan.variant === 'one-deaf') {
+      for (const o of others) c.mesh.cutOneWay(o, id);
+      return done([id], `one-way: frames to ${id} dropped (it still sends)`);
+    }
+    if (plan.kind === 'one-way') {
+      for (const o of others) c.mesh.cutOneWay(id, o);
+      return done([id], `one-way: frames from ${id} dropped (it still hears)`);
+    }
+    if (plan.variant === 'clog-one') {
+      // A clogged node: its links stop moving bytes (held, not lost) until the heal releases them.
+      for (const o of others) {
+        c.mesh.pause(id, o);
+        c.mesh.pause(o, id);
+      }
+      return done([id], `links of ${id} clogged (bytes held, released at heal)`);
+    }
+    const all = plan.variant !== 'one-node';
+    const links = all ? c.ids.flatMap((a) => c.ids.filter((b) => b !== a).map((b) => [a, b] as const))
+      : others.flatMap((o) => [[id, o], [o, id]] as const);
+    for (const [a, b] of links) {
+      c.mesh.link(a, b).setFaults('both', { resetProbability: plan.resetProbability, delayMs: plan.delayMs, jitterMs: plan.jitterMs });
+    }
+    return done(all ? [...c.ids] : [id],
+      `${all ? 'every link' : `links of ${id}`}: reset ${plan.resetProbability * 100}% of chunks, delay ${plan.delayMs}+U(0,${plan.jitterMs}) ms`);
+  }
+
+  private async applyDisk(plan: FaultPlan, done: Done): Promise<ActiveFault> {
+    const c = this.cluster;
+    const id = await this.target(plan);
+    await c.local.kill(id);
+    const dir = c.local.dataDirOf(id);
+    if (plan.kind === 'disk-wipe') {
+      c.local.wipe(id);
+      return done([id], `SIGKILL ${id}, data directory deleted`, [id]);
+    }
+    if (plan.kind === 'torn-write') {
+      try {
+        const rec = await tearLastWalRecord(dir, plan.draw % 2 === 0 ? undefined : 1);
+        const what = `last WAL record (type ${rec.type}, ${rec.sizeBytes} bytes at ${rec.offset}) torn`;
+        return done([id], `SIGKILL ${id}, ${what}`, [id], { node: id, what });
+      } catch (err) {
+        // Still a crash: the heal restarts the node undamaged.
+        return done([id], `SIGKILL ${id}; nothing torn (${(err as Error).message})`, [id]);
+      }
+    }
+    const what = await flipSomeBit(dir, plan.draw).catch((err: unknown) => `no bit flipped (${(err as Error).message})`);
+    return done([id], `SIGKILL ${id}, ${what}`, [id], what.startsWith('no ') ? null : { node: id, what });
   }
 
   async heal(f: ActiveFault): Promise<HealResult> {
