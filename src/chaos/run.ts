@@ -12,6 +12,7 @@ import type { ChaosOptions } from './options.js';
 import { reportHtml } from './report.js';
 import type { ChaosReport, FaultReport } from './report.js';
 import { planSchedule } from './schedule.js';
+import type { FaultPlan } from './schedule.js';
 import { HistoryLog, Workload, finalReads } from './workload.js';
 
 /**
@@ -30,11 +31,9 @@ const finalReadDeadlineMs = 30_000;
 export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => undefined): Promise<ChaosReport> {
   mkdirSync(o.outDir, { recursive: true });
   const dataDir = join(o.outDir, 'data');
-  const cluster = await ChaosCluster.create({ protocol: o.protocol, nodes: o.nodes, dataDir, seed: o.seed, env: o.nodeEnv, echo: o.echo, checkpointEvery: o.checkpointEvery });
-  const faults: FaultReport[] = [];
-  const corruption: CorruptionRecord[] = [];
-  const errors: string[] = [];
-  const restartFailures: string[] = [];
+  const cluster = await ChaosCluster.create({
+    protocol: o.protocol, nodes: o.nodes, dataDir, seed: o.seed, env: o.nodeEnv, echo: o.echo, checkpointEvery: o.checkpointEvery,
+  });
   const plans = planSchedule(o.seed, cluster.ids, o.durationMs, o.nemesis);
   let history: HistoryLog | null = null;
   let workload: Workload | null = null;
@@ -42,48 +41,12 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
     progress(`starting ${o.nodes} ${o.protocol} nodes (data in ${dataDir}), ${plans.length} faults planned`);
     await cluster.start();
     await cluster.leader(30_000);
-    history = new HistoryLog(performance.now());
-    const h = history;
+    const h = (history = new HistoryLog(performance.now()));
     workload = new Workload({ endpoints: cluster.endpoints(), clients: o.clients, keys: o.keys, seed: o.seed, opTimeoutMs: o.opTimeoutMs }, h);
     workload.start();
-    const nemesis = new Nemesis(cluster, () => h.nowMs());
-    // Restarts can take longer than planned (a loaded machine): later windows slide by as much,
-    // so every heal keeps its gap; a window that would open after the phase is not started.
-    let slipMs = 0;
-    for (const plan of plans) {
-      if (plan.startMs + slipMs >= o.durationMs) break;
-      await sleepUntil(h, plan.startMs + slipMs);
-      let active: ActiveFault;
-      try {
-        active = await nemesis.apply(plan);
-      } catch (err) {
-        errors.push(`could not inject ${plan.kind}/${plan.variant}: ${(err as Error).message}`);
-        continue;
-      }
-      progress(`${(active.startedAtMs / 1000).toFixed(1)}s  ${plan.kind}/${plan.variant}: ${active.detail}`);
-      await sleepUntil(h, plan.endMs + slipMs);
-      const healStart = h.nowMs();
-      const healed = await nemesis.heal(active);
-      slipMs = Math.max(slipMs, healed.healedAtMs - plan.endMs);
-      restartFailures.push(...healed.restartFailures);
-      if (healed.corruption !== null) corruption.push(healed.corruption);
-      progress(`${(healed.healedAtMs / 1000).toFixed(1)}s  healed ${plan.kind}${healed.corruption === null ? '' : ` (damaged node ${healed.corruption.outcome})`}`);
-      faults.push({
-        kind: plan.kind, variant: plan.variant, node: active.nodes.join(','), nodes: [...active.nodes], detail: active.detail,
-        start: active.startedAtMs, end: healStart, healedAt: healed.healedAtMs,
-        availability: { attempted: 0, ok: 0, ratio: null }, recoveryMs: null,
-      });
-    }
+    const phase = await faultPhase(cluster, plans, o.durationMs, h, progress);
     await sleepUntil(h, o.durationMs);
-    // Everything healed (each window healed itself; this also clears anything a failed heal left).
-    cluster.mesh.heal();
-    for (const id of cluster.ids) if (cluster.local.isRunning(id)) await cluster.local.thaw(id);
-    for (const id of cluster.ids) {
-      if (cluster.local.isRunning(id)) continue;
-      errors.push(`${id} was not running at the end of the fault phase; restarted`);
-      cluster.local.spawnNode(id);
-      await cluster.local.waitHealthy(id, 60_000).catch((err: unknown) => errors.push(`${id}: ${(err as Error).message}`));
-    }
+    await healEverything(cluster, phase.errors);
     progress(`${(h.nowMs() / 1000).toFixed(1)}s  all faults healed; quiet for ${o.quietMs / 1000}s`);
     const quietStart = h.nowMs();
     await sleep(o.quietMs);
@@ -92,11 +55,64 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
     progress('clients stopped; reading every key and waiting for the replicas to converge');
     const finals = await finalReads(cluster.endpoints(), o.keys, h, workload.unusedProcess, finalReadDeadlineMs);
     const conv = await cluster.waitConverged(convergeTimeoutMs);
-    return buildReport({ o, history: h, faults, corruption, errors, restartFailures, finals, conv, quietStart, endOfLoad });
+    return buildReport({ o, history: h, ...phase, finals, conv, quietStart, endOfLoad });
   } finally {
     workload?.close();
     await cluster.stop();
     if (history !== null) writeFileSync(join(o.outDir, 'history.jsonl'), formatHistory(history.events));
+  }
+}
+
+interface PhaseResult {
+  readonly faults: FaultReport[];
+  readonly corruption: CorruptionRecord[];
+  readonly errors: string[];
+  readonly restartFailures: string[];
+}
+
+/** The nemesis schedule, one window at a time: inject, wait, heal, note what happened. */
+async function faultPhase(cluster: ChaosCluster, plans: readonly FaultPlan[], durationMs: number, h: HistoryLog, progress: ChaosProgress): Promise<PhaseResult> {
+  const out: PhaseResult = { faults: [], corruption: [], errors: [], restartFailures: [] };
+  const nemesis = new Nemesis(cluster, () => h.nowMs());
+  // Restarts can take longer than planned (a loaded machine): later windows slide by as much,
+  // so every heal keeps its gap; a window that would open after the phase is not started.
+  let slipMs = 0;
+  for (const plan of plans) {
+    if (plan.startMs + slipMs >= durationMs) break;
+    await sleepUntil(h, plan.startMs + slipMs);
+    let active: ActiveFault;
+    try {
+      active = await nemesis.apply(plan);
+    } catch (err) {
+      out.errors.push(`could not inject ${plan.kind}/${plan.variant}: ${(err as Error).message}`);
+      continue;
+    }
+    progress(`${(active.startedAtMs / 1000).toFixed(1)}s  ${plan.kind}/${plan.variant}: ${active.detail}`);
+    await sleepUntil(h, plan.endMs + slipMs);
+    const healStart = h.nowMs();
+    const healed = await nemesis.heal(active);
+    slipMs = Math.max(slipMs, healed.healedAtMs - plan.endMs);
+    out.restartFailures.push(...healed.restartFailures);
+    if (healed.corruption !== null) out.corruption.push(healed.corruption);
+    progress(`${(healed.healedAtMs / 1000).toFixed(1)}s  healed ${plan.kind}${healed.corruption === null ? '' : ` (damaged node ${healed.corruption.outcome})`}`);
+    out.faults.push({
+      kind: plan.kind, variant: plan.variant, node: active.nodes.join(','), nodes: [...active.nodes], detail: active.detail,
+      start: active.startedAtMs, end: healStart, healedAt: healed.healedAtMs,
+      availability: { attempted: 0, ok: 0, ratio: null }, recoveryMs: null,
+    });
+  }
+  return out;
+}
+
+/** Each window healed itself; this also clears whatever a failed injection or heal left behind. */
+async function healEverything(cluster: ChaosCluster, errors: string[]): Promise<void> {
+  cluster.mesh.heal();
+  for (const id of cluster.ids) if (cluster.local.isRunning(id)) await cluster.local.thaw(id);
+  for (const id of cluster.ids) {
+    if (cluster.local.isRunning(id)) continue;
+    errors.push(`${id} was not running at the end of the fault phase; restarted`);
+    cluster.local.spawnNode(id);
+    await cluster.local.waitHealthy(id, 60_000).catch((err: unknown) => errors.push(`${id}: ${(err as Error).message}`));
   }
 }
 
