@@ -7,6 +7,7 @@ import { FileStorage } from '../storage/index.js';
 import { TcpTransport } from '../transport/tcp.js';
 import type { NodeConfig } from './config.js';
 import { QuorateNode } from './node.js';
+import { FileRecoveryMarker } from './recovery-marker.js';
 
 /**
  * One running member as `quorate start` runs it: FileStorage in the data directory, TCP on the
@@ -42,6 +43,7 @@ export async function launchNode(cfg: NodeConfig, logger: Logger = pino({ level:
     heartbeatTicks: cfg.heartbeatTicks,
     checkpointEvery: cfg.checkpointEvery,
     initialClusterState: cfg.initialClusterState,
+    recoveryMarker: new FileRecoveryMarker(cfg.dataDir),
     logger,
   });
   const server = new KvServer({ node, host: cfg.client.host, port: cfg.client.port, logger });

@@ -12,6 +12,7 @@ import { KvStateMachine, decodeCommand, encodeCommand } from '../kv/index.js';
 import type { KvCommand, KvOp, KvResult } from '../kv/index.js';
 import type { Storage } from '../storage/storage.js';
 import type { Transport } from '../transport/transport.js';
+import type { RecoveryMarker } from './recovery-marker.js';
 import { nodeDefaults } from './defaults.js';
 import { BadRequestError, NoQuorumError, NotLeaderError, OverloadedError, StoppedError } from './errors.js';
 import { ForwardRead, errorToOutcome, outcomeToResult, resultToOutcome, waiterKey } from './outcomes.js';
@@ -51,6 +52,12 @@ export interface NodeOptions {
    * state was lost (wiped disk) and it must not vote until caught up (lostState).
    */
   readonly initialClusterState?: InitialClusterState;
+  /**
+   * Where the node durably remembers that it lost its state and is still catching up, so a crash
+   * mid catch-up does not bring it back allowed to vote (src/node/recovery-marker.ts). `quorate
+   * start` uses a file in the data directory; the default lives in memory.
+   */
+  readonly recoveryMarker?: RecoveryMarker;
   readonly requestTimeoutMs?: number;
   readonly pendingRequestsMax?: number;
   readonly helloEveryMs?: number;
@@ -88,6 +95,8 @@ export class QuorateNode {
   private hashCache: { kv: KvStateMachine; appliedIndex: number; hash: string } | null = null;
   private snapshotSource: SnapshotSource | null = null;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed' = 'new';
+  /** The recovery marker is set: this member lost its state and has not caught up yet. */
+  private recovering = false;
   private draining = false;
   /** Saves under the ack-before-fsync mutant: queued, flushed in order every mutantFlushMs. */
   private mutantSaves: Promise<void> = Promise.resolve();
@@ -142,7 +151,11 @@ export class QuorateNode {
       this.snapshotSource = snap;
       this.lastSnapshot = { index: snap.meta.index, id: snap.meta.id, sizeBytes: snap.sizeBytes, atMs: Date.now(), origin: 'recovered' };
     }
-    const lostState = this.opts.storage.wasEmpty && this.opts.initialClusterState === 'existing';
+    const marker = this.opts.recoveryMarker;
+    // A member that lost its state stays without a vote until caught up, across restarts too.
+    const lostState = (this.opts.storage.wasEmpty && this.opts.initialClusterState === 'existing') || (await marker.isSet());
+    if (lostState) await marker.set(); // durable before the replica can say anything
+    this.recovering = lostState;
     const rngSeed = this.options.seed ?? randomInt(0, 2 ** 47);
     this.replicaInst = this.opts.protocol.create(replicaOptions({
       id: this.id,
@@ -494,7 +507,15 @@ export class QuorateNode {
         if (this.state !== 'running' && this.state !== 'stopping') return;
         const ready = this.replica.ready();
         if (ready === null) return;
+        // ready() hands out everything the replica holds, so if it may vote now, its catch-up is
+        // durable once this Ready is: only then may the recovery marker go.
+        const caughtUp = this.recovering && this.replica.status().canVote;
         await this.handleReady(ready);
+        if (caughtUp) {
+          await this.opts.recoveryMarker.clear();
+          this.recovering = false;
+          this.log.info('caught up after losing state: may vote again');
+        }
         if (this.kv.appliedIndex - (this.lastSnapshot?.index ?? 0) >= this.opts.checkpointEvery) {
           await this.takeCheckpoint();
         }

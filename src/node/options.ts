@@ -1,5 +1,6 @@
 import { ConfigError, isNodeId } from '../core/index.js';
 import { nodeDefaults } from './defaults.js';
+import { MemoryRecoveryMarker } from './recovery-marker.js';
 import type { NodeOptions } from './node.js';
 
 /** NodeOptions with every default filled in and every bound checked. */
@@ -22,6 +23,7 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     heartbeatTicks: options.heartbeatTicks ?? nodeDefaults.heartbeatTicks,
     checkpointEvery: options.checkpointEvery ?? nodeDefaults.checkpointEvery,
     initialClusterState: options.initialClusterState ?? 'new',
+    recoveryMarker: options.recoveryMarker ?? new MemoryRecoveryMarker(),
     requestTimeoutMs: options.requestTimeoutMs ?? nodeDefaults.requestTimeoutMs,
     pendingRequestsMax: options.pendingRequestsMax ?? nodeDefaults.pendingRequestsMax,
     helloEveryMs: options.helloEveryMs ?? nodeDefaults.helloEveryMs,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { NotLeaderError } from '../../src/node/errors.js';
 import { availableProtocols, getProtocol } from '../../src/protocols/index.js';
+import { MemoryRecoveryMarker } from '../../src/node/recovery-marker.js';
 import { InProcessCluster, waitFor } from './helpers.js';
 
 let cluster: InProcessCluster | null = null;
@@ -179,4 +180,34 @@ describe('storage failure', () => {
     await next.submit({ op: 'put', key: 'after', value: '2' });
     assert.equal((await next.read('before'))?.value, '1');
   });
+});
+
+describe('a member that lost its state', () => {
+  for (const protocol of protocols) {
+    test(`stays without a vote across a restart until it has caught up (${protocol})`, async () => {
+      const marker = new MemoryRecoveryMarker();
+      const c = new InProcessCluster(getProtocol(protocol), 3, { checkpointEvery: 1000 });
+      cluster = c;
+      await c.start();
+      const leader = await c.waitForLeader();
+      for (let i = 0; i < 20; i++) await leader.submit({ op: 'put', key: `w${i}`, value: `${i}` });
+      const victim = c.follower(leader);
+      await victim.stop();
+      c.storages.delete(victim.id); // its disk is gone
+      const others = c.ids.filter((id) => id !== victim.id);
+      c.network.partition([victim.id], others); // it cannot catch up yet
+      const wiped = await c.startNode(victim.id, { initialClusterState: 'existing', recoveryMarker: marker });
+      assert.equal(await marker.isSet(), true, 'the marker is set before the member can speak');
+      assert.equal(wiped.replicaStatus().canVote, false);
+      // It crashes before catching up and is restarted with the ordinary command ("new"): the
+      // marker, not the flag, must keep it from voting.
+      await wiped.stop();
+      const again = await c.startNode(victim.id, { recoveryMarker: marker });
+      assert.equal(again.replicaStatus().canVote, false, 'a restart mid catch-up must not restore the vote');
+      c.network.heal();
+      await waitFor(() => again.replicaStatus().canVote, 'the member to catch up and regain its vote');
+      await waitFor(() => !marker.current, 'the marker to be cleared');
+      await c.waitConverged();
+    });
+  }
 });
