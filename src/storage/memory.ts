@@ -2,7 +2,7 @@ import { assert, memorySnapshotSource } from '../core/index.js';
 import type { Entry, HardState, RecoveredState, SnapshotMeta, SnapshotSource } from '../core/index.js';
 import { StorageClosedError, StorageFailedError } from './errors.js';
 import { collectBytes, copyEntries, isRepeatSnapshot, planAppend, snapshotKeepsLog } from './log-rules.js';
-import type { Storage } from './storage.js';
+import type { SaveOptions, Storage } from './storage.js';
 
 /**
  * The in-memory twin of FileStorage, for tests and the simulator. It models a disk with two views:
@@ -12,7 +12,8 @@ import type { Storage } from './storage.js';
  *
  * In 'auto' sync mode every save() is durable when it resolves. In 'manual' mode saves stay
  * pending until sync() (the simulator decides when the disk finishes), so a crash can fall between
- * a write and its fsync. Snapshots are made durable before saveSnapshot() resolves, as in the file
+ * a write and its fsync. A save with `sync: false` resolves at once, written but pending in either
+ * mode: the next synced save (or sync(), a snapshot, a clean close) makes it durable with it. Snapshots are made durable before saveSnapshot() resolves, as in the file
  * implementation (temp, fsync, rename, directory fsync), which also syncs pending saves first.
  */
 export interface MemoryStorageOptions {
@@ -35,6 +36,8 @@ interface DiskView {
 }
 
 interface PendingSave {
+  /** Asked for no fsync: it already resolved, and a later synced save carries it to the disk. */
+  readonly unsynced: boolean;
   readonly hardState: HardState | null;
   readonly entries: readonly Entry[];
   readonly resolve: () => void;
@@ -49,6 +52,10 @@ export interface CrashOptions {
    * its later entries and its hard state do not (the WAL writes entries before the hard state).
    */
   readonly tornEntries?: number;
+}
+
+function noop(): void {
+  // An unsynced save resolved when it was written; the disk finishing it later tells nobody.
 }
 
 function emptyView(): DiskView {
@@ -105,7 +112,7 @@ export class MemoryStorage implements Storage {
     return this.empty;
   }
 
-  /** Saves written but not yet durable (always 0 in 'auto' mode). */
+  /** Saves written but not yet durable (in 'auto' mode, only unsynced ones). */
   get pendingSaves(): number {
     return this.pending.length;
   }
@@ -125,15 +132,15 @@ export class MemoryStorage implements Storage {
     });
   }
 
-  save(hardState: HardState | null, entries: readonly Entry[]): Promise<void> {
+  save(hardState: HardState | null, entries: readonly Entry[], options: SaveOptions = {}): Promise<void> {
     try {
-      return this.saveNow(hardState, entries);
+      return this.saveNow(hardState, entries, options.sync ?? true);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
-  private saveNow(hardState: HardState | null, entries: readonly Entry[]): Promise<void> {
+  private saveNow(hardState: HardState | null, entries: readonly Entry[], sync: boolean): Promise<void> {
     const refused = this.refusal();
     if (refused !== null) return Promise.reject(refused);
     if (hardState === null && entries.length === 0) return Promise.resolve();
@@ -145,12 +152,17 @@ export class MemoryStorage implements Storage {
       return Promise.reject(this.fail(new Error('injected EIO on fsync')));
     }
     applySave(this.written, hardState, copies);
+    if (!sync) {
+      this.pending.push({ unsynced: true, hardState, entries: copies, resolve: noop, reject: noop });
+      return Promise.resolve();
+    }
     if (this.syncMode === 'auto') {
+      this.sync();
       applySave(this.durable, hardState, copies);
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
-      this.pending.push({ hardState, entries: copies, resolve, reject });
+      this.pending.push({ unsynced: false, hardState, entries: copies, resolve, reject });
     });
   }
 
@@ -182,7 +194,7 @@ export class MemoryStorage implements Storage {
     return Promise.resolve();
   }
 
-  /** Manual mode: the disk finishes every pending write; their save() calls resolve. */
+  /** The disk finishes every pending write (manual mode, and unsynced saves); their save() calls resolve. */
   sync(): number {
     const done = this.pending;
     this.pending = [];
@@ -192,8 +204,8 @@ export class MemoryStorage implements Storage {
   }
 
   /**
-   * Power loss: pending saves are lost (their promises reject), except those `opts` keeps, and
-   * the storage closes. open() then recovers from what was durable.
+   * Power loss: pending saves are lost (their promises reject, unless unsynced and so already
+   * resolved), except those `opts` keeps, and the storage closes. open() then recovers from what was durable.
    */
   crash(opts: CrashOptions = {}): void {
     const keep = Math.min(opts.keepUnsyncedSaves ?? 0, this.pending.length);

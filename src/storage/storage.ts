@@ -1,5 +1,10 @@
 import type { Entry, HardState, RecoveredState, SnapshotMeta, SnapshotSource } from '../core/index.js';
 
+export interface SaveOptions {
+  /** fsync before resolving (default true). */
+  readonly sync?: boolean;
+}
+
 /**
  * The storage seam. One replica's durable state: the write-ahead log, the hard state and the
  * snapshots (checkpoints). Implementations: FileStorage (segment files with checksums, fsync) and
@@ -18,8 +23,12 @@ export interface Storage {
    * Persist one Ready with a single fsync (group commit): if entries[0] overlaps the log, the log
    * is first truncated from entries[0].index; entries are written before the hard state, so a
    * crash can lose the hard state of this call but never keep it without its entries.
+   *
+   * With `sync: false` the records are written (read back at once, carried into new segments)
+   * but not fsynced: a crash may keep or lose them, and they become durable with the next synced
+   * save or snapshot, or a clean close. Only for what may be lost (mustSync in src/core/durability.ts).
    */
-  save(hardState: HardState | null, entries: readonly Entry[]): Promise<void>;
+  save(hardState: HardState | null, entries: readonly Entry[], options?: SaveOptions): Promise<void>;
 
   /**
    * Write a checkpoint atomically (temp file, fsync, rename, directory fsync), keep the newest K,

@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { AssertionFailure, EntryType, makeConfig } from '../../src/core/index.js';
 import type { Entry, HardState, SnapshotMeta, SnapshotSource } from '../../src/core/index.js';
@@ -14,6 +15,11 @@ import { StorageClosedError } from '../../src/storage/errors.js';
 export interface StorageHarness {
   /** A new, not yet opened, Storage over the same durable medium as the previous ones. */
   instance(): Storage;
+  /**
+   * Power loss (or, for a real file system, a kill): what was never fsynced may vanish, and `s`
+   * is closed without making anything more durable. The next instance() recovers from the medium.
+   */
+  crash(s: Storage): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -320,6 +326,52 @@ export function runStorageCompliance(name: string, factory: StorageFactory): voi
       assert.deepEqual(r.recovered.snapshot?.meta, meta(581, all[580]!.id));
       assert.deepEqual(r.recovered.entries, all.slice(581));
       assert.deepEqual(await s.entries(590, 595), all.slice(589, 594));
+      await s.close();
+    }));
+
+    test('an unsynced commit-only save reads back at once; a crash keeps the old commit or the new one, and every synced entry and vote', () => withHarness(factory, async (h) => {
+      let s = h.instance();
+      await s.open();
+      await s.save(raft(3, 2, 'n2'), run(1, 4, 3));
+      await s.save(raft(3, 4, 'n2'), [], { sync: false });
+      assert.deepEqual(await s.entries(1, 10), run(1, 4, 3));
+      await h.crash(s);
+      s = h.instance();
+      const r = await s.open();
+      assert.deepEqual(r.entries, run(1, 4, 3));
+      assert.ok([2, 4].some((c) => isDeepStrictEqual(r.hardState, raft(3, c, 'n2'))), `recovered ${JSON.stringify(r.hardState)}`);
+      await s.close();
+    }));
+
+    test('an unsynced save followed by a synced one: both are durable, even if the synced one carries no hard state', () => withHarness(factory, async (h) => {
+      let s = h.instance();
+      await s.open();
+      await s.save(raft(3, 2, 'n2'), run(1, 4, 3));
+      await s.save(raft(3, 4, 'n2'), [], { sync: false });
+      await s.save(null, run(5, 6, 3));
+      await h.crash(s);
+      s = h.instance();
+      const r = await s.open();
+      assert.deepEqual(r.hardState, raft(3, 4, 'n2'));
+      assert.deepEqual(r.entries, run(1, 6, 3));
+      await s.close();
+    }));
+
+    test('a clean close, or a snapshot, makes earlier unsynced saves durable', () => withHarness(factory, async (h) => {
+      let s = h.instance();
+      await s.open();
+      await s.save(raft(3, 2, 'n2'), run(1, 4, 3));
+      await s.save(raft(3, 3, 'n2'), [], { sync: false });
+      const r = await reopen(h, s);
+      s = r.s;
+      assert.deepEqual(r.recovered.hardState, raft(3, 3, 'n2'));
+      await s.save(raft(3, 4, 'n2'), [], { sync: false });
+      await s.saveSnapshot(meta(2, 3), te('two'));
+      await h.crash(s);
+      s = h.instance();
+      const recovered = await s.open();
+      assert.deepEqual(recovered.hardState, raft(3, 4, 'n2'));
+      assert.deepEqual(recovered.entries, run(3, 4, 3));
       await s.close();
     }));
 

@@ -227,3 +227,43 @@ test('a source replaced on disk by newer snapshots stays readable while it is he
   await s.close();
   assert.throws(() => first.read(0, 1), StorageClosedError);
 });
+
+test('an unsynced save writes without an fsync; the next synced save, or a clean close, fsyncs it', async () => {
+  const dir = freshDir(root);
+  let fsyncs = 0;
+  const layer = {
+    ...realFileLayer,
+    async openFile(path: string, create: 'create' | 'create-new' | 'existing') {
+      const f = await realFileLayer.openFile(path, create);
+      return { ...bindAll(f), sync: async () => { fsyncs++; await f.sync(); } };
+    },
+  };
+  const s = new FileStorage(dir, { layer });
+  await s.open();
+  await s.save(hs(1), run(1, 3, 1));
+  const afterSynced = fsyncs;
+  await s.save(hs(2), [], { sync: false });
+  await s.save(hs(3), [], { sync: false });
+  assert.equal(fsyncs, afterSynced, 'no fsync for unsynced saves');
+  await s.save(null, run(4, 4, 1));
+  assert.equal(fsyncs, afterSynced + 1, 'one fsync carries the unsynced writes and the new entry');
+  await s.save(hs(4), [], { sync: false });
+  await s.close();
+  assert.equal(fsyncs, afterSynced + 2, 'a clean close fsyncs what is left');
+  const again = new FileStorage(dir, { layer });
+  const r = await again.open();
+  assert.deepEqual(r.hardState, hs(4));
+  assert.deepEqual(r.entries, run(1, 4, 1));
+  const before = fsyncs;
+  await again.close();
+  assert.equal(fsyncs, before, 'closing with nothing unsynced does not fsync');
+});
+
+function bindAll<T extends object>(f: T): T {
+  const out: Record<string, unknown> = {};
+  for (const k of ['write', 'read', 'sync', 'truncate', 'size', 'close'] as const) {
+    const v = (f as Record<string, unknown>)[k];
+    if (typeof v === 'function') out[k] = (v as (...a: unknown[]) => unknown).bind(f);
+  }
+  return out as T;
+}

@@ -7,14 +7,18 @@ import { runStorageCompliance, run, entry } from './compliance.js';
 
 runStorageCompliance('MemoryStorage', () => {
   const disk = new MemoryStorage({ snapshotsKept: 2 });
-  return Promise.resolve({ instance: () => disk, cleanup: () => Promise.resolve() });
+  return Promise.resolve({ instance: () => disk, crash: () => { disk.crash(); return Promise.resolve(); }, cleanup: () => Promise.resolve() });
 });
 
 runStorageCompliance('MemoryStorage (manual sync, syncing eagerly)', () => {
   const disk = new MemoryStorage({ sync: 'manual' });
   // A disk that finishes every write on the next microtask: saves still wait for sync().
   const timer = setInterval(() => disk.sync(), 0);
-  return Promise.resolve({ instance: () => disk, cleanup: () => { clearInterval(timer); return Promise.resolve(); } });
+  return Promise.resolve({
+    instance: () => disk,
+    crash: () => { disk.crash(); return Promise.resolve(); },
+    cleanup: () => { clearInterval(timer); return Promise.resolve(); },
+  });
 });
 
 const hs = (term: number) => ({ kind: 'raft' as const, term, vote: null, commit: 0 });
@@ -134,4 +138,38 @@ test('property: across random saves, syncs and crashes (some torn), every acknow
       }
     }
   }), { numRuns: 200, seed: 7 });
+});
+
+const hsc = (term: number, commit: number) => ({ kind: 'raft' as const, term, vote: null, commit });
+
+test('an unsynced save is written at once but not durable: a crash loses it, a later synced save keeps it', async () => {
+  const disk = new MemoryStorage();
+  await disk.open();
+  await disk.save(hsc(1, 0), run(1, 2, 1));
+  await disk.save(hsc(1, 2), [], { sync: false });
+  assert.equal(disk.pendingSaves, 1);
+  disk.crash();
+  let r = await disk.open();
+  assert.deepEqual(r.hardState, hsc(1, 0), 'the unsynced commit was lost');
+  assert.deepEqual(r.entries, run(1, 2, 1));
+  await disk.save(hsc(1, 2), [], { sync: false });
+  await disk.save(null, run(3, 3, 1));
+  assert.equal(disk.pendingSaves, 0);
+  disk.crash();
+  r = await disk.open();
+  assert.deepEqual(r.hardState, hsc(1, 2), 'the synced save carried the unsynced one');
+  assert.deepEqual(r.entries, run(1, 3, 1));
+});
+
+test('manual mode: an unsynced save resolves before the disk finishes, and a crash may keep it', async () => {
+  const disk = new MemoryStorage({ sync: 'manual' });
+  await disk.open();
+  const first = disk.save(hsc(1, 0), run(1, 2, 1));
+  disk.sync();
+  await first;
+  await disk.save(hsc(1, 2), [], { sync: false });
+  assert.equal(disk.pendingSaves, 1);
+  disk.crash({ keepUnsyncedSaves: 1 });
+  const r = await disk.open();
+  assert.deepEqual(r.hardState, hsc(1, 2));
 });

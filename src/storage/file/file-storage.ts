@@ -3,7 +3,7 @@ import { AssertionFailure, ConfigError, CorruptionError, TooLargeError } from '.
 import type { Entry, HardState, RecoveredState, SnapshotMeta, SnapshotSource } from '../../core/index.js';
 import { StorageClosedError, StorageFailedError } from '../errors.js';
 import { isRepeatSnapshot, snapshotKeepsLog } from '../log-rules.js';
-import type { Storage } from '../storage.js';
+import type { SaveOptions, Storage } from '../storage.js';
 import { DirLock, ensurePrivateDir } from './data-dir.js';
 import { Failpoint, Failpoints } from './failpoints.js';
 import { fileLayerFromEnv, type FileLayer } from './fs-layer.js';
@@ -175,10 +175,10 @@ export class FileStorage implements Storage {
     throw new AssertionFailure('unreachable: the null candidate always returns or throws');
   }
 
-  save(hardState: HardState | null, entries: readonly Entry[]): Promise<void> {
+  save(hardState: HardState | null, entries: readonly Entry[], options: SaveOptions = {}): Promise<void> {
     return this.mutate(async (wal) => {
       if (hardState === null && entries.length === 0) return;
-      await wal.append(hardState, entries);
+      await wal.append(hardState, entries, options.sync ?? true);
     });
   }
 
@@ -186,6 +186,9 @@ export class FileStorage implements Storage {
     return this.mutate(async (wal) => {
       const current = this.snapshots.at(-1);
       if (current?.source != null && isRepeatSnapshot(meta, current.source.meta)) return current.source;
+      // What unsynced saves wrote becomes durable first, as in MemoryStorage: a durable snapshot
+      // never sits beside a log whose earlier writes could still vanish.
+      await wal.sync();
       const keep = snapshotKeepsLog(meta, wal.snapshotIndex, (i) => wal.idAt(i));
       // Cut first: were the snapshot durable and the old entries after it still in the log,
       // recovery would replay entries that do not follow this snapshot.
@@ -221,10 +224,14 @@ export class FileStorage implements Storage {
     return this.serial(async () => {
       const wal = this.wal;
       this.wal = null;
+      // A clean close makes unsynced saves durable; a failed storage trusts no fsync any more.
+      // Losing them is allowed, so a failing fsync here still closes and releases the lock.
+      const syncError = this.failed === null && wal !== null ? await wal.sync().then(() => null, (err: unknown) => err) : null;
       await wal?.close();
       await this.closeSources();
       await this.lock?.release();
       this.lock = null;
+      if (syncError !== null) throw syncError instanceof Error ? syncError : new Error('fsync on close failed', { cause: syncError });
     });
   }
 

@@ -27,6 +27,8 @@ export class Wal {
   private locations: Location[];
   private base: number;
   private hardState: HardState | null;
+  /** The active segment holds bytes written by an unsynced save and not yet fsynced. */
+  private dirty = false;
 
   private constructor(
     private readonly dir: string,
@@ -92,17 +94,29 @@ export class Wal {
     this.writer.reset();
   }
 
-  /** Writes what the writer holds to the active segment and fsyncs it. */
-  private async flush(): Promise<void> {
-    if (this.writer.length === 0) return;
-    const seg = this.tail;
-    this.failpoints.hit(Failpoint.WalBeforeWrite);
-    await this.active.write(this.writer.bytes(), seg.size);
+  /**
+   * Writes what the writer holds to the active segment and, when `sync`, fsyncs it (which also
+   * makes durable what earlier unsynced saves wrote). Every path but an unsynced save syncs, and
+   * a roll syncs the old segment before leaving it, so dirty bytes only ever sit in the active one.
+   */
+  private async flush(sync = true): Promise<void> {
+    if (this.writer.length > 0) {
+      this.failpoints.hit(Failpoint.WalBeforeWrite);
+      await this.active.write(this.writer.bytes(), this.tail.size);
+      this.tail.size += this.writer.length;
+      this.writer.reset();
+      this.dirty = true;
+    }
+    if (!sync || !this.dirty) return;
     this.failpoints.hit(Failpoint.WalAfterWriteBeforeFsync);
     await this.active.sync();
     this.failpoints.hit(Failpoint.WalAfterFsync);
-    seg.size += this.writer.length;
-    this.writer.reset();
+    this.dirty = false;
+  }
+
+  /** fsyncs what unsynced saves left in the active segment, if anything. */
+  sync(): Promise<void> {
+    return this.flush(true);
   }
 
   /** Appends one record, rolling to a new segment first when it would overflow this one. */
@@ -131,9 +145,10 @@ export class Wal {
   /**
    * One save: [Truncate] Entry* [HardState], one write and one fdatasync (more only when the
    * batch crosses into a new segment). Entries go before the hard state, so a torn write can
-   * keep entries without the hard state, never the reverse.
+   * keep entries without the hard state, never the reverse. With `sync` false the fdatasync is
+   * left to the next synced call: the records are written and read back, but may not survive.
    */
-  async append(hardState: HardState | null, entries: readonly Entry[]): Promise<void> {
+  async append(hardState: HardState | null, entries: readonly Entry[], sync = true): Promise<void> {
     const cut = planAppend(entries, this.base, this.lastIndex);
     const payloads = entries.map(encodeEntry);
     for (const p of payloads) {
@@ -149,7 +164,7 @@ export class Wal {
       seg.maxIndex = Math.max(seg.maxIndex, (entries[i] as Entry).index);
     }
     if (hardState !== null) await this.put(RecordType.HardState, encodeHardState(hardState));
-    await this.flush();
+    await this.flush(sync);
     if (entries.length > 0) {
       this.locations.length = cut - this.base - 1;
       for (const loc of added) this.locations.push(loc);
