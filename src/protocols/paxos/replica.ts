@@ -54,6 +54,11 @@ export class PaxosReplica implements Replica<PaxosMessage> {
    * that phase's end. While lost, nothing is persisted as hard state, so a crash keeps it lost.
    */
   private lost: boolean;
+  /**
+   * The promise recovered from disk when the log read as torn (log.ts, sentinelEntry): lost, it
+   * promises nothing, but once re-admitted its promise must not go below what it once promised.
+   */
+  private readonly promiseFloor: number;
 
   private role: PaxosRole = 'follower';
   private leaderId: NodeId | null = null;
@@ -114,18 +119,25 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     const isVoter = this.rank >= 0;
     // A voter that has log or snapshot but no hard state never finished a promise it may have
     // made; it is treated as wiped (it persists hard state before its first promise or accept).
-    this.lost = isVoter && (opts.lostState || (hs === null && (snap !== null || rec.entries.length > 0)));
+    // A voter with hard state whose log does not end with the sentinel had a write torn: accepted
+    // values it acknowledged may be gone, so it is lost too until it has caught up.
+    const torn = hs !== null && this.log.recoveredTorn;
+    this.lost = isVoter && (opts.lostState || (hs === null && (snap !== null || rec.entries.length > 0)) || torn);
     // Accepting at ballot b implies having promised b: the log bounds the promise from below even
     // if the hard state of the same Ready did not reach the disk.
-    this.promised = this.lost || this.mutants.has(PaxosMutant.ForgetPromise) ? 0 : Math.max(hs?.promised ?? 0, this.log.maxAcceptedBallot());
+    const recoveredPromise = Math.max(hs?.promised ?? 0, this.log.maxAcceptedBallot());
+    this.promiseFloor = opts.lostState ? 0 : recoveredPromise;
+    this.promised = this.lost || this.mutants.has(PaxosMutant.ForgetPromise) ? 0 : recoveredPromise;
     this.persisted = hs;
-    this.highestSeen = this.promised;
+    this.highestSeen = Math.max(this.promised, this.promiseFloor);
     // The chosen point is read from the log itself (chosen-form entries), not from the hard state.
     this.chosen = this.log.chosenPrefix();
     this.applied = this.log.snapshotIndex;
     // Make being lost durable: a log with no hard state reads as lost on the next start, so a crash
     // before anything was learned cannot bring this replica back as a voter with an empty memory.
     if (this.lost && this.log.lastIndex === this.log.snapshotIndex) this.log.put(holeEntry(this.log.snapshotIndex + 1));
+    // A voter that is not lost writes its end sentinel at once (a fresh one has none yet).
+    if (!this.lost && this.log.recoveredTorn) this.log.markEnd();
     // After a restart, wait out any lease this acceptor may have granted before it crashed.
     this.stickyUntil = opts.electionTicks;
     this.reads = new QuorumReads(opts.rng.nextU32() * 2 ** 20 + 1, opts.limits.pendingReadsMax, 2 * opts.electionTicks);
@@ -226,7 +238,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     if (this.lead !== null) this.flushProposals(this.lead);
     const hs: PaxosHardState = { kind: 'paxos', promised: this.promised, chosen: this.chosen };
     const hardState = !this.lost && (this.persisted === null || this.persisted.promised !== hs.promised || this.persisted.chosen !== hs.chosen) ? hs : null;
-    const entries = this.log.takeDirty();
+    const entries = this.log.takeDirty(!this.lost);
     const snapshot = this.pendingSnapshot;
     const { committed, through } = this.takeCommitted(Math.max(this.applied, snapshot?.meta.index ?? 0));
     if (hardState === null && entries.length === 0 && snapshot === null && committed.length === 0
@@ -702,7 +714,9 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     if (!this.lost || g === null || this.chosen < g.endSlot) return false;
     this.lost = false;
     // Promising more than the grant is always safe, and keeps the ballot seen from going back.
-    this.promised = Math.max(this.promised, g.ballot, this.log.maxAcceptedBallot(), this.highestSeen, this.leaderBallot);
+    this.promised = Math.max(this.promised, g.ballot, this.log.maxAcceptedBallot(), this.highestSeen, this.leaderBallot, this.promiseFloor);
+    // Its log is complete again: the end sentinel goes out with the hard state (entries first).
+    this.log.markEnd();
     this.highestSeen = Math.max(this.highestSeen, this.promised);
     this.rejoin.grant = null;
     return true;

@@ -6,6 +6,7 @@ import { ballotStride, nextBallot, paxos } from '../../../src/protocols/paxos/in
 import type { PaxosMessage } from '../../../src/protocols/paxos/index.js';
 import { acceptedBallot, acceptedEntry, isChosenForm, valueOf } from '../../../src/protocols/paxos/value.js';
 import { SnapshotReceiver } from '../../../src/protocols/paxos/snapshot.js';
+import { isSentinel, sentinelEntry } from '../../../src/protocols/paxos/log.js';
 import { TestCluster, cmd, texts } from '../../harness/cluster.js';
 import { dec, drain, enc, entries, lone, messages, pastStartupLease } from './helpers.js';
 
@@ -59,7 +60,8 @@ test('PMS §2.3 phase 2b: a P2a at or above the promise is accepted, persisted, 
   const v: Entry = { index: 1, id: b(1, 0), type: EntryType.Normal, data: enc('x') };
   r.step({ type: 'p2a', from: 'n1', to: 'n2', ballot: b(1, 0), commit: 0, hbTick: 5, entries: [v] });
   const [rd] = drain(r);
-  assert.equal(rd?.entries.length, 1);
+  assert.equal(rd?.entries.length, 2, 'the accepted value, then the end sentinel');
+  assert.ok(isSentinel(rd?.entries[1] as Entry) && rd?.entries[1]?.index === 2);
   const stored = rd?.entries[0] as Entry;
   assert.equal(acceptedBallot(stored), b(1, 0));
   assert.equal(dec(valueOf(stored).data), 'x');
@@ -77,7 +79,7 @@ test('PMS §2.3 phase 2b: a P2a at or above the promise is accepted, persisted, 
 /** Makes n1 (rank 0 of five) a proposer whose ballot is above every ballot the test reports. */
 function proposerAbove(round: number): { r: ReturnType<typeof lone>; ballot: number } {
   const r = lone('n1', ['n1', 'n2', 'n3', 'n4', 'n5'], {
-    recovered: { hardState: { kind: 'paxos', promised: b(round, 4), chosen: 0 }, snapshot: null, entries: [] },
+    recovered: { hardState: { kind: 'paxos', promised: b(round, 4), chosen: 0 }, snapshot: null, entries: [sentinelEntry(1)] },
   });
   for (let i = 0; i < 40 && r.status().role !== 'candidate'; i++) r.tick();
   const p1a = messages(drain(r)).filter((m) => m.type === 'p1a');

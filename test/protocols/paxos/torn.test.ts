@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EntryType } from '../../../src/core/index.js';
+import type { Entry, HardState, PaxosHardState } from '../../../src/core/index.js';
+import { ballotStride } from '../../../src/protocols/paxos/index.js';
+import type { PaxosMessage } from '../../../src/protocols/paxos/index.js';
+import { isSentinel } from '../../../src/protocols/paxos/log.js';
+import { acceptedBallot, valueOf } from '../../../src/protocols/paxos/value.js';
+import { dec, drain, enc, entries, hardStates, lone, messages, pastStartupLease } from './helpers.js';
+
+/*
+ * Sim seed 29 (--variants): the Ready contract truncates the log from entries[0].index, so a change
+ * below the end rewrites the suffix, and a crash that tears that write loses accepted values of
+ * later slots that were already acknowledged. The acceptor must notice (its log no longer ends
+ * with the sentinel) and stay out of every quorum until it has caught up.
+ */
+
+const b = (round: number, rank: number): number => round * ballotStride + rank;
+const voters = ['n1', 'n2', 'n3'];
+const val = (slot: number, v: string): Entry => ({ index: slot, id: 1, type: EntryType.Normal, data: enc(v) });
+
+/** n2 accepts slots 1 and 2 at b(1,0) and acknowledges both, then re-accepts slot 1 at b(2,2). */
+function acceptThenRewrite(): { durable: Entry[]; hard: PaxosHardState; rewrite: Entry[] } {
+  const r = lone('n2', voters);
+  pastStartupLease(r);
+  r.step({ type: 'p2a', from: 'n1', to: 'n2', ballot: b(1, 0), commit: 0, hbTick: 1, entries: [val(1, 'a'), val(2, 'b')] });
+  const first = drain(r);
+  assert.deepEqual(messages(first).filter((m) => m.type === 'p2b').flatMap((m) => (m.type === 'p2b' ? m.slots : [])), [1, 2]);
+  const durable = entries(first);
+  assert.ok(isSentinel(durable[durable.length - 1] as Entry), 'every write of entries ends with the sentinel');
+  const hard = hardStates(first)[0] as PaxosHardState;
+  // A new proposer's P2a changes slot 1 only; the log is rewritten from slot 1.
+  r.step({ type: 'p2a', from: 'n3', to: 'n2', ballot: b(2, 2), commit: 0, hbTick: 2, entries: [val(1, 'c')] });
+  const rewrite = entries(drain(r));
+  assert.deepEqual(rewrite.map((e) => e.index), [1, 2, 3], 'the rewrite re-emits slot 2 and the sentinel');
+  return { durable, hard, rewrite };
+}
+
+function restart(hard: HardState, log: Entry[]): ReturnType<typeof lone> {
+  return lone('n2', voters, { recovered: { hardState: hard, snapshot: null, entries: log } });
+}
+
+test('a torn rewrite (slot 2, acknowledged, lost) leaves the acceptor out of every quorum', () => {
+  const { hard, rewrite } = acceptThenRewrite();
+  // Power loss tearing the rewrite after its first record: the truncation from slot 1 and the new
+  // slot 1 reached the disk, the acknowledged slot 2 did not, and neither did the new hard state.
+  const torn = restart(hard, rewrite.slice(0, 1));
+  assert.equal(torn.status().canVote, false, 'torn: it may have lost acknowledged values');
+  pastStartupLease(torn);
+  torn.step({ type: 'p1a', from: 'n1', to: 'n2', ballot: b(4, 0), fromSlot: 1 });
+  torn.step({ type: 'readReq', from: 'n1', to: 'n2', seq: 1 });
+  const rds = drain(torn);
+  assert.deepEqual(messages(rds), [], 'no promise that would hide the value chosen at slot 2, no read answer');
+  assert.deepEqual(rds.map((rd) => rd.hardState), [], 'nothing persisted while lost');
+});
+
+test('a clean restart (the sentinel is there) votes and reports every acknowledged value', () => {
+  const { durable, hard } = acceptThenRewrite();
+  const clean = restart(hard, durable);
+  assert.equal(clean.status().canVote, true);
+  pastStartupLease(clean);
+  clean.step({ type: 'p1a', from: 'n1', to: 'n2', ballot: b(4, 0), fromSlot: 1 });
+  const p1b = messages(drain(clean)).find((m) => m.type === 'p1b');
+  assert.ok(p1b !== undefined && p1b.type === 'p1b');
+  assert.deepEqual(p1b.entries.map((e) => [e.index, acceptedBallot(e), dec(valueOf(e).data)]), [[1, b(1, 0), 'a'], [2, b(1, 0), 'b']]);
+});
+
+test('a torn acceptor rejoins after a phase 1 without it, promising at least what it had accepted at, and writes its sentinel', () => {
+  const { hard, rewrite } = acceptThenRewrite();
+  const torn = restart(hard, rewrite.slice(0, 1));
+  // The leader's heartbeat (commit 0: nothing to learn) tells it whom to ask.
+  torn.step({ type: 'p2a', from: 'n1', to: 'n2', ballot: b(1, 0), commit: 0, hbTick: 3, entries: [] });
+  let ask: PaxosMessage | undefined;
+  for (let i = 0; i < 10 && ask === undefined; i++) {
+    torn.tick();
+    ask = messages(drain(torn)).find((m) => m.type === 'rejoin');
+  }
+  assert.ok(ask !== undefined && ask.type === 'rejoin', 'it asks to rejoin');
+  // A grant at a ballot below what it accepted at before the crash (b(2,2)).
+  torn.step({ type: 'rejoinOk', from: 'n1', to: 'n2', ballot: b(1, 0), endSlot: 0, nonce: ask.nonce });
+  assert.equal(torn.status().canVote, true);
+  assert.ok(torn.promisedBallot >= b(2, 2), `promise ${torn.promisedBallot} went below the recovered ${b(2, 2)}`);
+  const rds = drain(torn);
+  const written = entries(rds);
+  assert.ok(written.length > 0 && isSentinel(written[written.length - 1] as Entry), 'the sentinel is written again');
+  assert.ok(hardStates(rds).some((h) => h.promised >= b(2, 2)));
+});
