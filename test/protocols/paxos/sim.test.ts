@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runSimulation } from '../../../src/sim/index.js';
+import { runSimulation, seedVariant } from '../../../src/sim/index.js';
 import { PaxosMutant } from '../../../src/protocols/paxos/index.js';
 
 /**
@@ -33,4 +33,14 @@ for (const mutant of [PaxosMutant.ExecuteOutOfOrder, PaxosMutant.IgnoreAccepted,
 test('sim seed 1013 (5 nodes): a wiped replica that rejoins promises at least the highest ballot it saw', () => {
   const r = runSimulation(1013, { protocol: 'paxos', nodes: 5 });
   assert.ok(r.ok, JSON.stringify(r.violation));
+});
+
+// Seed 29 found the torn suffix rewrite (log.ts, sentinelEntry). The end sentinel changes every
+// trace, so seed 29 no longer takes that path; these seeds do: each chose two values in one slot
+// with the sentinel written but its absence ignored on restart (checked when the fix went in).
+test('sim seeds 29, 424, 1365, 1681, 1693, 2053, 2092, 2317 (--variants): a torn rewrite keeps the acceptor out of quorums', () => {
+  for (const seed of [29, 424, 1365, 1681, 1693, 2053, 2092, 2317]) {
+    const r = runSimulation(seed, { protocol: 'paxos', ...seedVariant(seed) });
+    assert.ok(r.ok, `seed ${seed}: ${JSON.stringify(r.violation)}`);
+  }
 });
