@@ -55,6 +55,7 @@ export interface SnapshotInstall {
  *  1. install `snapshot` durably (if any) and restore the state machine from it;
  *  2. truncate the log from entries[0].index and append `entries`; persist `hardState`;
  *     make both durable with one fsync (entries are written before the hard state);
+ *     it MAY send `earlyMessages` before or while it does so;
  *  3. only then send `messages` (durability before speech: a vote, promise or ACK sent implies
  *     the state it vouches for is on disk);
  *  4. apply `committed` in order, then serve `readStates` once applied >= their index;
@@ -65,6 +66,16 @@ export interface Ready {
   readonly hardState: HardState | null;
   readonly entries: readonly Entry[];
   readonly snapshot: SnapshotInstall | null;
+  /**
+   * Messages that vouch for nothing this Ready persists, so the driver may send them before or
+   * while it writes: a leader replicating its new entries in parallel with its own fsync (Raft
+   * thesis §10.2.1). The replica that puts its own new entries here must not count its own copy
+   * toward a quorum until advance(ready) says they are durable; a crash before then loses them
+   * from this member only, and the cluster commits nothing on the strength of that copy.
+   * Messages here go out before `messages`; nothing that acknowledges, votes or promises belongs
+   * here.
+   */
+  readonly earlyMessages: readonly Message[];
   readonly messages: readonly Message[];
   readonly committed: readonly Entry[];
   readonly readStates: readonly ReadState[];

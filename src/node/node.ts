@@ -534,6 +534,9 @@ export class QuorateNode {
     this.stats.readies++;
     let installed: SnapshotSource | null = null;
     if (ready.snapshot !== null) installed = await this.installSnapshot(ready);
+    // A leader's replication goes out before its own fsync, so the two overlap (Raft thesis
+    // §10.2.1); the replica counts its own copy only once advance() says it is durable.
+    this.sendAll(ready.earlyMessages);
     if (ready.hardState !== null || ready.entries.length > 0) {
       const t0 = performance.now();
       // etcd's MustSync: entries, term/vote, promise and epochs are fsynced before anyone hears of
@@ -551,10 +554,7 @@ export class QuorateNode {
       if (mutantAckBeforeFsync) this.deferSave(save);
       else await save();
     }
-    for (const m of ready.messages) {
-      if (this.opts.transport.send(m.to, 0, this.opts.protocol.codec.encode(m))) this.stats.messagesSent++;
-      else this.stats.messagesDropped++;
-    }
+    this.sendAll(ready.messages);
     this.applyCommitted(ready);
     for (const rs of ready.readStates) {
       const r = this.readKeys.get(rs.ctx);
@@ -565,6 +565,13 @@ export class QuorateNode {
     this.replica.advance(ready);
     if (installed !== null && installed.meta.index > this.replica.status().snapshotIndex) this.replica.compact(installed);
     this.noticeStatus();
+  }
+
+  private sendAll(messages: readonly Message[]): void {
+    for (const m of messages) {
+      if (this.opts.transport.send(m.to, 0, this.opts.protocol.codec.encode(m))) this.stats.messagesSent++;
+      else this.stats.messagesDropped++;
+    }
   }
 
   /** The mutant's "fsync every so often" (as Redis appendfsync everysec): acks never wait for it. */

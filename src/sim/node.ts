@@ -231,11 +231,15 @@ export class SimNode {
       if (rd.entries.length > 0) writes.push({ kind: 'entries', entries: rd.entries });
       if (rd.hardState !== null) writes.push({ kind: 'hardState', hardState: rd.hardState });
       if (writes.length === 0) {
+        if (rd.earlyMessages.length > 0) this.host.send(this.id, rd.earlyMessages);
         this.finish(rd);
         continue;
       }
       this.disk.write(writes);
       if (rd.entries.length > 0) this.host.invariants.onAppend(this.id, rd.entries, this.disk);
+      // Early messages leave while the writes are still volatile: a crash before the fsync below
+      // loses this member's copy after its peers may have stored theirs.
+      if (rd.earlyMessages.length > 0) this.host.send(this.id, rd.earlyMessages);
       this.inflight = rd;
       if (this.cfg.ackBeforeFsync) {
         // The mutant: speech before durability.

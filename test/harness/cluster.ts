@@ -354,6 +354,8 @@ export class TestCluster<M extends Message> {
 
   private handleReady(n: Node<M>, r: Replica<M>, rd: Ready): void {
     const p = n.persisted;
+    // Early messages may leave before anything is written (Ready.earlyMessages).
+    for (const m of rd.earlyMessages as readonly M[]) this.send(n, m);
     // 1. Snapshot: install it, restoring the state machine; the log after it is empty.
     if (rd.snapshot !== null) {
       const { meta, data } = rd.snapshot;

@@ -244,7 +244,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     if (hardState === null && entries.length === 0 && snapshot === null && committed.length === 0
       && this.outbox.length === 0 && this.readStates.length === 0 && this.readFailures.length === 0) return null;
     const rd: Ready = {
-      hardState, entries, snapshot, committed, messages: this.outbox,
+      hardState, entries, snapshot, committed, earlyMessages: [], messages: this.outbox,
       readStates: this.readStates, readFailures: this.readFailures,
     };
     this.pendingSnapshot = null;

@@ -400,6 +400,7 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
       hardState,
       entries: this.log.unstable(),
       snapshot: this.pendingInstall,
+      earlyMessages: [],
       messages: this.msgs,
       committed: this.log.nextCommitted(this.opts.limits.maxMessageBytes),
       readStates: this.readStatesOut,

@@ -343,7 +343,7 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
     const applyFrom = Math.max(this.appliedIndex, snapshot?.meta.index ?? 0) + 1;
     const committed = this.history.slice(applyFrom, Math.min(this.commitIndex, stableAfter));
     const rd: Ready = {
-      hardState, entries, snapshot, messages, committed,
+      hardState, entries, snapshot, earlyMessages: [], messages, committed,
       readStates: this.readStates, readFailures: this.readFailures,
     };
     if (hardState === null && entries.length === 0 && snapshot === null && messages.length === 0 &&

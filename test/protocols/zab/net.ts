@@ -160,6 +160,8 @@ export class ZabNet {
       this.crashPlan = null;
       crash = plan.mode;
     }
+    // Early messages may leave before anything is written (Ready.earlyMessages).
+    for (const m of rd.earlyMessages as readonly ZabMessage[]) this.send(m);
     if (crash === 'before-write') {
       this.crash(id);
       return rd;
