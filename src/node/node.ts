@@ -552,7 +552,10 @@ export class QuorateNode {
         this.stats.entriesPersisted += ready.entries.length;
       });
       if (mutantAckBeforeFsync) this.deferSave(save);
-      else await save();
+      else if (sync) await save();
+      // Nothing waits on an unsynced save: it vouches for nothing, and storage applies calls in
+      // call order, so later saves still land after it. A failed write still stops the node.
+      else save().catch((err: unknown) => this.fail(err));
     }
     this.sendAll(ready.messages);
     this.applyCommitted(ready);
