@@ -1,13 +1,16 @@
 /**
  * Storage speed (`npm run bench -- storage`): the disk's raw fdatasync rate (the physical limit of
- * group commit), WAL appends/s and MB/s through FileStorage.save at batch sizes 1, 16 and 256
- * (100-byte entries, one fdatasync per save), and cold recovery (FileStorage.open) of a
- * 1,000,000-entry log and of a 1,000,000-key KV snapshot. Prints a table and writes
- * out/bench/storage.json. The data goes under QUORATE_BENCH_DIR (default: the OS temp dir), which
- * must be a real disk, not tmpfs, for the fsync numbers to mean anything. QUORATE_BENCH_MS,
- * QUORATE_BENCH_ENTRIES and QUORATE_BENCH_KEYS shrink a run.
+ * group commit) and its latency on a growing, a zero-filled and a sparse file, with and without
+ * O_DSYNC; the latency of one FileStorage.save (p50/p99) of one 100-byte entry with and without
+ * sync, and of a group commit (64 entries in one save); WAL appends/s and MB/s through
+ * FileStorage.save at batch sizes 1, 16 and 256 (one fdatasync per save); and cold recovery
+ * (FileStorage.open) of a 1,000,000-entry log and of a 1,000,000-key KV snapshot. Prints a table
+ * and writes out/bench/storage.json. The data goes under QUORATE_BENCH_DIR (default: the OS temp
+ * dir), which must be a real disk, not tmpfs, for the fsync numbers to mean anything.
+ * QUORATE_BENCH_MS, QUORATE_BENCH_ENTRIES and QUORATE_BENCH_KEYS shrink a run;
+ * QUORATE_BENCH_SAVE_ONLY=1 skips the recovery measurements (the save-path work's quick loop).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { constants as fsc, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +23,7 @@ const entryBytes = 100;
 const runMs = Number(process.env.QUORATE_BENCH_MS ?? 2000);
 const recoveryEntries = Number(process.env.QUORATE_BENCH_ENTRIES ?? 1_000_000);
 const snapshotKeys = Number(process.env.QUORATE_BENCH_KEYS ?? 1_000_000);
+const saveOnly = process.env.QUORATE_BENCH_SAVE_ONLY === '1';
 
 interface Row { measure: string; value: number; unit: string; detail: string }
 const rows: Row[] = [];
@@ -40,6 +44,76 @@ async function rawFdatasync(ms = runMs): Promise<number> {
   const perSec = n / ((performance.now() - t0) / 1000);
   await fh.close();
   return perSec;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+}
+
+interface Latency { p50Us: number; p99Us: number; count: number }
+
+function latencyOf(samplesUs: number[]): Latency {
+  samplesUs.sort((a, b) => a - b);
+  return { p50Us: percentile(samplesUs, 0.5), p99Us: percentile(samplesUs, 0.99), count: samplesUs.length };
+}
+
+/**
+ * The physical floor of one durable append, per file shape: a file that grows with every write
+ * (its size changes, so the file system journals metadata on each fdatasync), one filled with
+ * zeros beforehand, and one only extended by ftruncate (sparse: blocks allocated on first write).
+ * Each with write + fdatasync (two thread-pool hops) and with one write on an O_DSYNC descriptor.
+ * The six run interleaved, one append each in turn, so that a shared disk's drift hits all alike.
+ */
+async function rawLatencies(ms = runMs): Promise<{ name: string; lat: Latency }[]> {
+  const recordBytes = entryBytes + 30;
+  const room = 64 << 20;
+  const zeros = new Uint8Array(1 << 20);
+  const shapes = ['growing', 'zero-filled', 'sparse'] as const;
+  const files: { name: string; fh: Awaited<ReturnType<typeof open>>; dsync: boolean; samples: number[] }[] = [];
+  for (const shape of shapes) {
+    for (const dsync of [false, true]) {
+      const path = join(base, `raw-${shape}-${dsync}`);
+      const fh = await open(path, 'w+', 0o600);
+      if (shape === 'zero-filled') for (let p = 0; p < room; p += zeros.length) await fh.write(zeros, 0, zeros.length, p);
+      if (shape === 'sparse') await fh.truncate(room);
+      await fh.datasync();
+      await fh.close();
+      const name = `${shape} file, ${dsync ? 'one O_DSYNC write' : 'write + fdatasync'}`;
+      files.push({ name, fh: await open(path, fsc.O_RDWR | (dsync ? fsc.O_DSYNC : 0)), dsync, samples: [] });
+    }
+  }
+  const buf = new Uint8Array(recordBytes).fill(5);
+  const t0 = performance.now();
+  for (let pos = 0; performance.now() - t0 < ms && pos + recordBytes <= room; pos += recordBytes) {
+    for (const f of files) {
+      const t = performance.now();
+      await f.fh.write(buf, 0, buf.length, pos);
+      if (!f.dsync) await f.fh.datasync();
+      f.samples.push((performance.now() - t) * 1000);
+    }
+  }
+  for (const f of files) await f.fh.close();
+  return files.map((f) => ({ name: f.name, lat: latencyOf(f.samples) }));
+}
+
+/** One save at a time, each awaited: the latency a one-client write pays per Ready. */
+async function saveLatency(batch: number, sync: boolean): Promise<Latency & { entriesPerSec: number }> {
+  const s = new FileStorage(join(base, `latency-${batch}-${sync}`));
+  await s.open();
+  const data = new Uint8Array(entryBytes).fill(3);
+  const samples: number[] = [];
+  let next = 1;
+  const t0 = performance.now();
+  while (performance.now() - t0 < runMs) {
+    const entries = makeEntries(next, batch, data);
+    const t = performance.now();
+    await s.save({ kind: 'raft', term: 1, vote: 'n1', commit: next - 1 }, entries, { sync });
+    samples.push((performance.now() - t) * 1000);
+    next += batch;
+  }
+  const secs = (performance.now() - t0) / 1000;
+  await s.close();
+  return { ...latencyOf(samples), entriesPerSec: (next - 1) / secs };
 }
 
 function makeEntries(from: number, count: number, data: Uint8Array): Entry[] {
@@ -117,6 +191,16 @@ async function snapshotRecovery(): Promise<{ buildMs: number; serializeMs: numbe
 }
 
 try {
+  for (const r of await rawLatencies()) {
+    rows.push({ measure: `raw: ${r.name}`, value: Math.round(r.lat.p50Us), unit: 'us p50', detail: `p99 ${Math.round(r.lat.p99Us)} us over ${r.lat.count} appends of ${entryBytes + 30} B` });
+  }
+  for (const [batch, sync] of [[1, true], [1, false], [64, true]] as const) {
+    const r = await saveLatency(batch, sync);
+    rows.push({
+      measure: `save latency, ${batch} × ${entryBytes} B, ${sync ? 'sync' : 'no sync'}${batch > 1 ? ' (group commit)' : ''}`, value: Math.round(r.p50Us), unit: 'us p50',
+      detail: `p99 ${Math.round(r.p99Us)} us, ${r.count} saves, ${Math.round(r.entriesPerSec)} entries/s`,
+    });
+  }
   const fsyncPerSec = await rawFdatasync();
   rows.push({ measure: 'raw fdatasync (100 B append + fdatasync)', value: Math.round(fsyncPerSec), unit: 'syncs/s', detail: `physical limit of group commit, ${base}` });
   for (const batch of [1, 16, 256]) {
@@ -130,11 +214,13 @@ try {
       detail: `${Math.round(r.savesPerSec)} saves/s, ${r.mbPerSec.toFixed(1)} MB/s, ${((r.entriesPerSec / ideal) * 100).toFixed(0)}% of fsync rate (${Math.round(adjacent)}/s just before) × batch`,
     });
   }
-  const log = await logRecovery();
-  rows.push({ measure: `cold recovery, log of ${recoveryEntries.toLocaleString('en')} entries`, value: Math.round(log.openMs), unit: 'ms', detail: `${(log.fileBytes / 1e6).toFixed(0)} MB of WAL, every record's CRC checked` });
-  const snap = await snapshotRecovery();
-  rows.push({ measure: `snapshot save, ${snapshotKeys.toLocaleString('en')} KV keys`, value: Math.round(snap.saveMs), unit: 'ms', detail: `${(snap.bytes / 1e6).toFixed(1)} MB: write + fsync + rename + dir fsync + verify (KvStateMachine.snapshot took ${Math.round(snap.serializeMs)} ms more)` });
-  rows.push({ measure: `cold recovery, snapshot of ${snapshotKeys.toLocaleString('en')} KV keys`, value: Math.round(snap.openMs + snap.restoreMs), unit: 'ms', detail: `open (verify) ${Math.round(snap.openMs)} ms + KvStateMachine.restore ${Math.round(snap.restoreMs)} ms` });
+  if (!saveOnly) {
+    const log = await logRecovery();
+    rows.push({ measure: `cold recovery, log of ${recoveryEntries.toLocaleString('en')} entries`, value: Math.round(log.openMs), unit: 'ms', detail: `${(log.fileBytes / 1e6).toFixed(0)} MB of WAL, every record's CRC checked` });
+    const snap = await snapshotRecovery();
+    rows.push({ measure: `snapshot save, ${snapshotKeys.toLocaleString('en')} KV keys`, value: Math.round(snap.saveMs), unit: 'ms', detail: `${(snap.bytes / 1e6).toFixed(1)} MB: write + fsync + rename + dir fsync + verify (KvStateMachine.snapshot took ${Math.round(snap.serializeMs)} ms more)` });
+    rows.push({ measure: `cold recovery, snapshot of ${snapshotKeys.toLocaleString('en')} KV keys`, value: Math.round(snap.openMs + snap.restoreMs), unit: 'ms', detail: `open (verify) ${Math.round(snap.openMs)} ms + KvStateMachine.restore ${Math.round(snap.restoreMs)} ms` });
+  }
 } finally {
   await rm(base, { recursive: true, force: true });
 }
