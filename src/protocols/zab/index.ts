@@ -7,7 +7,7 @@ import { ZabReplica } from './replica.js';
 export { ZabReplica, defaultZabOptions } from './replica.js';
 export type { ZabOptions } from './replica.js';
 export { zabCodec } from './codec.js';
-export { ZabMutant, zabMutants } from './mutants.js';
+export { ZabMutant, zabMutants, zabUnobservableMutants } from './mutants.js';
 export { EpochInconsistencyError } from './errors.js';
 export type * from './messages.js';
 export { PeerState, SyncMode } from './messages.js';

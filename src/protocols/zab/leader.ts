@@ -1,4 +1,4 @@
-import { assert, entrySizeBytes, quorumMin } from '../../core/index.js';
+import { EntryType, assert, encodeBatch, entrySizeBytes, quorumMin } from '../../core/index.js';
 import type { Entry, NodeId, ProposeResult, SnapshotSource } from '../../core/index.js';
 import { SyncMode } from './messages.js';
 import type { AckEpochMsg, AckMsg, FollowerInfoMsg, PongMsg, ZabMessage } from './messages.js';
@@ -73,6 +73,10 @@ export class Leader {
   private confirmSeq = 0;
   private confirmed = false;
   private uncommittedBytes = 0;
+  /** Commands proposed since the last Ready, closed into one txn by flush (batching). */
+  private batch: Uint8Array[] = [];
+  /** Their size as entries would count it. Invariant: at most limits.maxMessageBytes, or one command. */
+  private batchBytes = 0;
 
   constructor(private readonly r: ZabReplica) {
     this.startedAt = r.now;
@@ -358,26 +362,50 @@ export class Leader {
 
   // ---- broadcast
 
-  propose(e: Entry): ProposeResult {
+  /**
+   * A client command joins the txn being gathered since the last Ready: one zxid, one PROPOSAL,
+   * one ACK and one COMMIT for all of them (ZooKeeper proposes one zxid per request; batching
+   * them is what Raft and Paxos do here). A txn is closed at maxMessageBytes.
+   */
+  propose(command: Uint8Array): ProposeResult {
     const r = this.r;
     if (!this.established()) return { ok: false, reason: 'not_leader', leaderHint: null };
-    const index = r.history.lastIndex + 1;
-    if (index - this.epochStart + 1 > r.zopts.counterMax) {
+    const { uncommittedBytesMax, maxMessageBytes } = r.opts.limits;
+    const size = command.length + entryOverheadBytes;
+    if (this.uncommittedBytes + this.batchBytes + size > uncommittedBytesMax) return { ok: false, reason: 'overloaded' };
+    if (this.batchBytes + size > maxMessageBytes) this.closeBatch();
+    if (this.batch.length === 0 && r.history.lastIndex + 1 - this.epochStart + 1 > r.zopts.counterMax) {
       // ZOOKEEPER-1277: the zxid counter would pass its bound. Give up leadership so that the
       // next leader starts a new epoch with the counter at 1.
       r.becomeLooking();
       return { ok: false, reason: 'not_leader', leaderHint: null };
     }
-    const size = entrySizeBytes(e);
-    if (this.uncommittedBytes + size > r.opts.limits.uncommittedBytesMax) return { ok: false, reason: 'overloaded' };
-    this.uncommittedBytes += size;
-    r.history.append([{ ...e, index, id: this.epoch }]);
+    this.batch.push(command);
+    this.batchBytes += size;
     return { ok: true };
   }
 
-  /** Called by ready(): send what was proposed since the last Ready, batched per follower. */
+  /** Commands gathered since the last Ready become the next txn of e'. */
+  private closeBatch(): void {
+    if (this.batch.length === 0) return;
+    const r = this.r;
+    const one = this.batch.length === 1;
+    const e: Entry = {
+      index: r.history.lastIndex + 1,
+      id: this.epoch,
+      type: one ? EntryType.Normal : EntryType.Batch,
+      data: one ? (this.batch[0] as Uint8Array) : encodeBatch(this.batch),
+    };
+    this.batch = [];
+    this.batchBytes = 0;
+    this.uncommittedBytes += entrySizeBytes(e);
+    r.history.append([e]);
+  }
+
+  /** Called by ready(): close the gathered txn and send what is new, batched per follower. */
   flush(): void {
     if (this.phase !== 'broadcast') return;
+    this.closeBatch();
     for (const id of [...this.peers.keys()].sort()) {
       const p = this.peers.get(id) as Peer;
       // Proposals follow NEWLEADER on the link; a follower still receiving SNAP has not had it.
@@ -395,7 +423,8 @@ export class Leader {
     const r = this.r;
     if (this.phase !== 'broadcast') return;
     const acks = r.voters.map((v) => {
-      if (v === r.id) return r.history.stableIndex;
+      // Our own ACK: txns advanced as durable, not merely appended (they went out early).
+      if (v === r.id) return r.has(ZabMutant.SelfAckAtAppend) ? r.history.lastIndex : r.history.stableIndex;
       const p = this.peers.get(v);
       return p !== undefined && p.phase === 'synced' && p.voter ? p.ackedIndex : 0;
     });
@@ -505,6 +534,8 @@ export class Leader {
 }
 
 const pingRoundsKept = 64;
+/** What entrySizeBytes adds to a command's length: a batch's own framing stays below it. */
+const entryOverheadBytes = 16;
 
 /** (currentEpoch, lastZxid) of theirs ranks above ours. */
 function isAhead(theirs: readonly number[], mine: readonly number[]): boolean {

@@ -1,4 +1,4 @@
-import { EntryType, assert, makeConfig, memorySnapshotSource } from '../../core/index.js';
+import { assert, makeConfig, memorySnapshotSource } from '../../core/index.js';
 import type {
   ClusterConfig, Entry, NodeId, ProposeResult, ReadFailure, ReadState, Ready, Replica, ReplicaOptions,
   ReplicaStatus, SnapshotInstall, SnapshotSource, ZabHardState,
@@ -259,7 +259,7 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
     if (this.role !== 'leading' || this.leader === null) {
       return { ok: false, reason: 'not_leader', leaderHint: this.follower?.established() === true ? this.follower.leaderId : null };
     }
-    return this.leader.propose({ index: 0, id: 0, type: EntryType.Normal, data: command.slice() });
+    return this.leader.propose(command.slice());
   }
 
   read(ctx: number): void {
@@ -331,11 +331,20 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
     // dropped the NEWLEADER, a TRUNC cut the txns) would block the queue forever: it is lost.
     const epochMax = Math.max(this.currentEpoch, this.pendingNewLeader?.epoch ?? 0);
     this.queue = this.queue.filter((o) => o.needEpoch <= epochMax && o.needStable <= this.history.lastIndex);
+    const earlyMessages: ZabMessage[] = [];
     const messages: ZabMessage[] = [];
+    // Links on which a message already waits for the write: later ones follow it (FIFO).
+    const late = new Set<NodeId>();
+    const earlyOk = this.earlyAllowed(hardState);
     let sent = 0;
     for (const o of this.queue) {
       if ((o.needStable > stableAfter && !ackEarly) || o.needEpoch > epochAfter) break;
-      messages.push(o.msg);
+      if (earlyOk && !late.has(o.msg.to) && o.needStable === 0 && o.needEpoch === 0 && this.vouchesForNothing(o.msg)) {
+        earlyMessages.push(o.msg);
+      } else {
+        messages.push(o.msg);
+        late.add(o.msg.to);
+      }
       sent++;
     }
     this.queue = this.queue.slice(sent);
@@ -343,10 +352,10 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
     const applyFrom = Math.max(this.appliedIndex, snapshot?.meta.index ?? 0) + 1;
     const committed = this.history.slice(applyFrom, Math.min(this.commitIndex, stableAfter));
     const rd: Ready = {
-      hardState, entries, snapshot, earlyMessages: [], messages, committed,
+      hardState, entries, snapshot, earlyMessages, messages, committed,
       readStates: this.readStates, readFailures: this.readFailures,
     };
-    if (hardState === null && entries.length === 0 && snapshot === null && messages.length === 0 &&
+    if (hardState === null && entries.length === 0 && snapshot === null && messages.length === 0 && earlyMessages.length === 0 &&
         committed.length === 0 && rd.readStates.length === 0 && rd.readFailures.length === 0) {
       return null;
     }
@@ -356,6 +365,29 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
     if (hardState !== null) this.persisted = hardState;
     this.outstanding = rd;
     return rd;
+  }
+
+  /**
+   * Whether this Ready may send anything before its write: only an established leader's, and
+   * only when the Ready changes no epoch (its PROPOSALs, COMMITs and pings name e', which must
+   * already be durable as acceptedEpoch and currentEpoch, not in the write they would overtake).
+   */
+  private earlyAllowed(next: ZabHardState | null): boolean {
+    if (this.role !== 'leading' || this.leader?.phase !== 'broadcast') return false;
+    const p = this.persisted;
+    if (next !== null && (next.acceptedEpoch !== p.acceptedEpoch || next.currentEpoch !== p.currentEpoch)) return false;
+    return p.currentEpoch === this.leader.epoch && p.acceptedEpoch === this.leader.epoch;
+  }
+
+  /**
+   * A leader's broadcast packets vouch for nothing on its own disk (ZooKeeper sends a PROPOSAL
+   * to the followers while its own SyncRequestProcessor logs it): a PROPOSAL carries txns the
+   * leader's ACK will vouch for only at advance; a COMMIT or ping carries a commit index decided
+   * on ACKs already durable, its own counted only once advanced. Everything else waits.
+   */
+  private vouchesForNothing(m: ZabMessage): boolean {
+    const broadcast = m.type === 'proposal' || m.type === 'commit' || m.type === 'ping';
+    return broadcast && m.epoch === this.leader?.epoch;
   }
 
   private nextHardState(commit: number): ZabHardState | null {

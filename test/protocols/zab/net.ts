@@ -166,6 +166,25 @@ export class ZabNet {
       this.crash(id);
       return rd;
     }
+    this.finishReady(id, rd, crash);
+    return rd;
+  }
+
+  /**
+   * Take a node's next Ready and send only its early messages, leaving the write, the other
+   * messages and advance for finishReady: the window in which a leader's fsync is pending.
+   */
+  beginReady(id: string): Ready | null {
+    const rd = this.replica(id).ready();
+    if (rd !== null) for (const m of rd.earlyMessages as readonly ZabMessage[]) this.send(m);
+    return rd;
+  }
+
+  /** Write a Ready begun by beginReady (or readyOnce), send its messages, apply, advance. */
+  finishReady(id: string, rd: Ready, crash?: 'after-write'): void {
+    const n = this.node(id);
+    const r = n.replica;
+    if (r === null) return;
     if (rd.snapshot !== null) {
       const { meta, data } = rd.snapshot;
       const keep = n.disk.entries.find((e) => e.index === meta.index)?.id === meta.id;
@@ -181,7 +200,7 @@ export class ZabNet {
     if (rd.hardState !== null) n.disk.hardState = rd.hardState;
     if (crash === 'after-write') {
       this.crash(id);
-      return rd;
+      return;
     }
     for (const m of rd.messages as readonly ZabMessage[]) this.send(m);
     for (const e of rd.committed) this.apply(n, e);
@@ -189,7 +208,6 @@ export class ZabNet {
     n.readFailures.push(...rd.readFailures);
     r.advance(rd);
     this.checkLeader(id);
-    return rd;
   }
 
   drain(id: string): boolean {
