@@ -32,13 +32,18 @@ export async function snapshotFiles(dataDir: string): Promise<string[]> {
     .filter((x) => x.index !== null).sort((a, b) => (b.index as number) - (a.index as number)).map((x) => join(dir, x.n));
 }
 
-/** The records of every segment by their framing alone (no checksum is checked), in log order. */
+/**
+ * The records of every segment by their framing alone (no checksum is checked), in log order,
+ * up to the zeros of a preallocated tail.
+ */
 export async function walRecords(dataDir: string): Promise<WalRecordInfo[]> {
   const out: WalRecordInfo[] = [];
   for (const file of await walSegmentFiles(dataDir)) {
     const b = await readFile(file);
     let at = 0;
     while (at + recordHeaderBytes <= b.length) {
+      // Type 0 is no record: the preallocated zeros after the last one (file/preallocate.ts).
+      if (b[at + 4] === 0) break;
       const size = recordHeaderBytes + b.readUInt32BE(at);
       if (at + size > b.length) break;
       out.push({ file, offset: at, type: b[at + 4] as RecordType, sizeBytes: size });

@@ -85,12 +85,35 @@ export interface ScannedRecord {
 
 export type ScanEnd =
   | { readonly kind: 'clean' }
-  /** The file ends inside a record (or in zeros the kernel never filled): trim from `offset`. */
+  /** Nothing but zeros from `offset` to the end: preallocated space (README.md), the log ends there. */
+  | { readonly kind: 'zeros'; readonly offset: number }
+  /** A record cut short by the end of the file or by zeros the write never reached: trim from `offset`. */
   | { readonly kind: 'torn'; readonly offset: number; readonly why: string };
 
-function allZero(b: Uint8Array, from: number): boolean {
-  for (let i = from; i < b.length; i++) if (b[i] !== 0) return false;
-  return true;
+/**
+ * The unit a disk writes atomically, at the least. A write torn by a crash leaves whole sectors
+ * unwritten; in a preallocated file they read back as zeros.
+ */
+export const sectorBytes = 512;
+
+/** Where the run of zeros that ends the file starts (b.length if the last byte is not zero). */
+function zeroTailStart(b: Uint8Array, from: number): number {
+  let z = b.length;
+  while (z > from && b[z - 1] === 0) z--;
+  return z;
+}
+
+/**
+ * Whether the record at `at` (which failed its checks) is a write torn by a crash in a
+ * preallocated file: everything after some sector boundary inside the record is zero to the end
+ * of the file. A flipped bit in a whole record, or a bad record followed by anything written,
+ * does not look like this and stays corruption. `extentEnd` is where the record ends by its
+ * header, or the header's own end when the header is what failed.
+ */
+function tornIntoZeros(b: Uint8Array, at: number, extentEnd: number): boolean {
+  const z = zeroTailStart(b, at);
+  const boundary = Math.ceil(z / sectorBytes) * sectorBytes;
+  return z > at && boundary < Math.min(extentEnd, b.length);
 }
 
 /**
@@ -98,25 +121,30 @@ function allZero(b: Uint8Array, from: number): boolean {
  * (only for a segment's first record, whose chain seed is in its payload and checked by the caller).
  */
 function readRecordAt(b: Uint8Array, view: DataView, at: number, prevCrc: number, maxPayloadBytes: number):
-  { ok: true; rec: ScannedRecord } | { ok: false; torn: boolean; why: string } {
-  if (b.length - at < recordHeaderBytes) return { ok: false, torn: true, why: `${b.length - at} bytes left, less than a record header` };
+  { ok: true; rec: ScannedRecord } | { ok: false; torn: boolean; extentEnd: number; why: string } {
+  if (b.length - at < recordHeaderBytes) return { ok: false, torn: true, extentEnd: b.length, why: `${b.length - at} bytes left, less than a record header` };
   const len = view.getUint32(at, false);
   const type = b[at + 4] as number;
   const hcrc = view.getUint32(at + 9, false);
-  if (crc32(b.subarray(at, at + 9)) !== hcrc) return { ok: false, torn: false, why: 'record header checksum mismatch' };
-  if (len > maxPayloadBytes) return { ok: false, torn: false, why: `record length ${len} exceeds the bound of ${maxPayloadBytes}` };
-  if (!recordTypes.has(type)) return { ok: false, torn: false, why: `unknown record type ${type}` };
-  if (b.length - at - recordHeaderBytes < len) return { ok: false, torn: true, why: `record of ${len} bytes cut short by the end of the file` };
-  const payload = b.subarray(at + recordHeaderBytes, at + recordHeaderBytes + len);
+  const headerEnd = at + recordHeaderBytes;
+  if (crc32(b.subarray(at, at + 9)) !== hcrc) return { ok: false, torn: false, extentEnd: headerEnd, why: 'record header checksum mismatch' };
+  // An intact header was written whole: its length and type are what the writer wrote, so a
+  // bad one is damage, never a torn write.
+  if (len > maxPayloadBytes) return { ok: false, torn: false, extentEnd: at, why: `record length ${len} exceeds the bound of ${maxPayloadBytes}` };
+  if (!recordTypes.has(type)) return { ok: false, torn: false, extentEnd: at, why: `unknown record type ${type}` };
+  if (b.length - headerEnd < len) return { ok: false, torn: true, extentEnd: b.length, why: `record of ${len} bytes cut short by the end of the file` };
+  const payload = b.subarray(headerEnd, headerEnd + len);
   const crc = crc32(payload, crc32(b.subarray(at, at + 5), prevCrc));
-  if (crc !== view.getUint32(at + 5, false)) return { ok: false, torn: false, why: 'record checksum mismatch (damaged, misplaced or stale record)' };
+  if (crc !== view.getUint32(at + 5, false)) return { ok: false, torn: false, extentEnd: headerEnd + len, why: 'record checksum mismatch (damaged, misplaced or stale record)' };
   return { ok: true, rec: { type: type as RecordType, offset: at, payload, prevCrc, crc } };
 }
 
 /**
  * Scans a segment's bytes from `from`, chaining from `seed`. Complete, valid records come back in
- * order. A problem in the last segment that only a crash mid-write can explain (a record cut
- * short, or nothing but zeros to the end) is a torn tail; anything else throws CorruptionError.
+ * order. In the last segment, nothing but zeros to the end is where the log ends (preallocated
+ * space, or pages the kernel never wrote), and a problem that only a crash mid-write can explain
+ * (a record cut short by the end of the file, or by zeros from a sector boundary on) is a torn
+ * tail; anything else throws CorruptionError.
  */
 export function scanRecords(
   b: Uint8Array, file: string, from: number, seed: number, isLastSegment: boolean, maxPayloadBytes: number,
@@ -128,7 +156,8 @@ export function scanRecords(
   while (at < b.length) {
     const r = readRecordAt(b, view, at, crc, maxPayloadBytes);
     if (!r.ok) {
-      if (isLastSegment && (r.torn || allZero(b, at))) return { end: { kind: 'torn', offset: at, why: r.why }, crc };
+      if (isLastSegment && zeroTailStart(b, at) === at) return { end: { kind: 'zeros', offset: at }, crc };
+      if (isLastSegment && (r.torn || tornIntoZeros(b, at, r.extentEnd))) return { end: { kind: 'torn', offset: at, why: r.why }, crc };
       throw new CorruptionError(
         `${file}: ${r.why} at offset ${at}${isLastSegment ? '' : ' (not the last segment, so not a torn write)'}. ` +
         'The log is damaged where a crash cannot explain it: do not delete or edit the file; restore this member ' +

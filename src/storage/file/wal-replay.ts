@@ -4,6 +4,7 @@ import { CorruptionError, DecodeError, Reader, Writer, decodeEntry, decodeHardSt
 import type { Entry, HardState } from '../../core/index.js';
 import { Failpoint, type Failpoints } from './failpoints.js';
 import type { FileLayer } from './fs-layer.js';
+import { nextSegmentFileName } from './preallocate.js';
 import { RecordType, recordHeaderBytes, scanRecords, type ScannedRecord } from './record.js';
 import { parseSegmentName, segmentName } from './segment-names.js';
 
@@ -16,12 +17,17 @@ import { parseSegmentName, segmentName } from './segment-names.js';
 export interface WalOptions {
   readonly segmentBytesMax: number;
   readonly recordBytesMax: number;
+  /** The largest step by which a segment file is filled with zeros ahead of its writes (0: none). */
+  readonly preallocateBytes: number;
 }
 
 export interface Segment {
   readonly seq: number;
   readonly path: string;
+  /** Where the next record goes: the end of the last record (preallocated zeros may follow). */
   size: number;
+  /** The file's length, zero-filled space included (for the active segment's Extender). */
+  fileBytes: number;
   /** Highest entry index ever written to this segment (0 if none): compaction's test. */
   maxIndex: number;
 }
@@ -75,7 +81,10 @@ export interface WalScan {
 }
 
 export async function scanWal(dir: string, layer: FileLayer, failpoints: Failpoints, opts: WalOptions): Promise<WalScan> {
-  const seqs = (await layer.readdir(dir)).map(parseSegmentName).filter((s): s is number => s !== null).sort((a, b) => a - b);
+  const names = await layer.readdir(dir);
+  // A next segment being prepared when the process died: it holds zeros, never a record.
+  if (names.includes(nextSegmentFileName)) await layer.unlink(join(dir, nextSegmentFileName));
+  const seqs = names.map(parseSegmentName).filter((s): s is number => s !== null).sort((a, b) => a - b);
   const segments: Segment[] = [];
   const ops: LogOp[] = [];
   let crc = 0;
@@ -101,7 +110,7 @@ export async function scanWal(dir: string, layer: FileLayer, failpoints: Failpoi
       continue;
     }
     if (prev !== undefined && seed !== crc) throw corrupt(path, 0, 'segment does not continue the previous segment\'s checksum chain');
-    const seg: Segment = { seq, path, size: b.length, maxIndex: 0 };
+    const seg: Segment = { seq, path, size: b.length, fileBytes: b.length, maxIndex: 0 };
     let first = true;
     const onRecord = (rec: ScannedRecord): void => {
       if (first) {
@@ -119,6 +128,9 @@ export async function scanWal(dir: string, layer: FileLayer, failpoints: Failpoi
     if (end.kind === 'torn') {
       failpoints.hit(Failpoint.RecoverBeforeTruncate);
       await trimTornTail(layer, path, end.offset);
+      seg.size = end.offset;
+      seg.fileBytes = end.offset;
+    } else if (end.kind === 'zeros') {
       seg.size = end.offset;
     }
     crc = after;

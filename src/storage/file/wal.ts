@@ -3,6 +3,7 @@ import { TooLargeError, Writer, assert, decodeEntry, encodeEntry, encodeHardStat
 import type { Entry, HardState } from '../../core/index.js';
 import { planAppend } from '../log-rules.js';
 import { Failpoint, type Failpoints } from './failpoints.js';
+import { Extender, NextSegment, preallocMinBytes } from './preallocate.js';
 import type { FileLayer, WritableFile } from './fs-layer.js';
 import { RecordType, RecordWriter, recordHeaderBytes, verifyRecord } from './record.js';
 import { segmentName } from './segment-names.js';
@@ -29,6 +30,10 @@ export class Wal {
   private hardState: HardState | null;
   /** The active segment holds bytes written by an unsynced save and not yet fsynced. */
   private dirty = false;
+  /** Fills the active segment with zeros ahead of its writes (preallocate.ts). */
+  private extender: Extender;
+  /** Prepares the next segment's file before the roll that needs it. */
+  private readonly nextSegment: NextSegment;
 
   private constructor(
     private readonly dir: string,
@@ -43,6 +48,13 @@ export class Wal {
     this.base = state.base;
     this.locations = state.log.locations;
     this.hardState = state.log.hardState;
+    this.nextSegment = new NextSegment(layer, dir, Math.min(preallocMinBytes, opts.preallocateBytes, opts.segmentBytesMax));
+    const last = state.segments.at(-1);
+    this.extender = this.extenderFor(last?.path ?? '', last?.fileBytes ?? 0);
+  }
+
+  private extenderFor(path: string, allocated: number): Extender {
+    return new Extender(this.layer, path, allocated, this.opts.segmentBytesMax, this.opts.preallocateBytes);
   }
 
   /** Opens the log for appending after recovery chose `base` and replayed `log`. */
@@ -74,7 +86,12 @@ export class Wal {
     return s;
   }
 
-  /** Starts a new segment: header and hard state, fsync the file, fsync the directory. */
+  /**
+   * Starts a new segment. The segment left behind is cut to its records and fsynced first, so
+   * that only the last segment may end in preallocated zeros. The new one is the prepared file:
+   * header and hard state written and fsynced under its temporary name, then renamed, then the
+   * directory fsynced, so a segment file never exists without a durable header.
+   */
   private async roll(): Promise<void> {
     const prev = this.segments.at(-1);
     const seq = prev === undefined ? 1 : prev.seq + 1;
@@ -82,15 +99,22 @@ export class Wal {
     assert(this.writer.length === 0, 'roll with unwritten records');
     this.writer.append(RecordType.SegmentHeader, encodeSegmentHeader(seq, this.writer.crc));
     if (this.hardState !== null) this.writer.append(RecordType.HardState, encodeHardState(this.hardState));
-    const f = await this.layer.openFile(path, 'create');
-    await f.truncate(0);
-    await f.write(this.writer.bytes(), 0);
+    await this.extender.stop();
+    if (prev !== undefined && this.activeFile !== null) {
+      await this.activeFile.truncate(prev.size);
+      await this.activeFile.sync();
+      prev.fileBytes = prev.size;
+    }
+    const next = await this.nextSegment.take();
+    await next.file.write(this.writer.bytes(), 0);
     this.failpoints.hit(Failpoint.WalRollBeforeSync);
-    await f.sync();
+    await next.file.sync();
+    await this.layer.rename(next.path, path);
     await this.layer.syncDir(this.dir);
     if (prev !== undefined && this.activeFile !== null) this.readers.set(prev.seq, this.activeFile);
-    this.activeFile = f;
-    this.segments.push({ seq, path, size: this.writer.length, maxIndex: 0 });
+    this.activeFile = next.file;
+    this.segments.push({ seq, path, size: this.writer.length, fileBytes: Math.max(next.allocated, this.writer.length), maxIndex: 0 });
+    this.extender = this.extenderFor(path, Math.max(next.allocated, this.writer.length));
     this.writer.reset();
   }
 
@@ -101,11 +125,15 @@ export class Wal {
    */
   private async flush(sync = true): Promise<void> {
     if (this.writer.length > 0) {
+      const end = this.tail.size + this.writer.length;
+      await this.extender.beforeWrite(end);
       this.failpoints.hit(Failpoint.WalBeforeWrite);
       await this.active.write(this.writer.bytes(), this.tail.size);
-      this.tail.size += this.writer.length;
+      this.tail.size = end;
       this.writer.reset();
       this.dirty = true;
+      this.extender.afterWrite(end);
+      if (end > this.opts.segmentBytesMax / 2) this.nextSegment.prepare();
     }
     if (!sync || !this.dirty) return;
     this.failpoints.hit(Failpoint.WalAfterWriteBeforeFsync);
@@ -263,6 +291,8 @@ export class Wal {
   }
 
   async close(): Promise<void> {
+    await this.extender.stop();
+    await this.nextSegment.stop();
     for (const r of this.readers.values()) await r.close();
     this.readers.clear();
     await this.activeFile?.close();
