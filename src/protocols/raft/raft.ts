@@ -396,18 +396,19 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
     const hs: RaftHardState = { kind: 'raft', term: this.term, vote: this.vote, commit: this.log.commit };
     const p = this.persisted;
     const hardState = hs.term !== p.term || hs.vote !== p.vote || hs.commit !== p.commit ? hs : null;
+    const { early, late } = this.splitMessages();
     const rd: Ready = {
       hardState,
       entries: this.log.unstable(),
       snapshot: this.pendingInstall,
-      earlyMessages: [],
-      messages: this.msgs,
+      earlyMessages: early,
+      messages: late,
       committed: this.log.nextCommitted(this.opts.limits.maxMessageBytes),
       readStates: this.readStatesOut,
       readFailures: this.readFailuresOut,
     };
-    if (rd.hardState === null && rd.entries.length === 0 && rd.snapshot === null && rd.messages.length === 0 &&
-      rd.committed.length === 0 && rd.readStates.length === 0 && rd.readFailures.length === 0) {
+    if (rd.hardState === null && rd.entries.length === 0 && rd.snapshot === null && rd.earlyMessages.length === 0 &&
+      rd.messages.length === 0 && rd.committed.length === 0 && rd.readStates.length === 0 && rd.readFailures.length === 0) {
       return null;
     }
     this.msgs = [];
@@ -416,6 +417,29 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
     this.pendingInstall = null;
     this.outstanding = rd;
     return rd;
+  }
+
+  /**
+   * Thesis §10.2.1: the leader's AppendEntries, heartbeats and snapshot chunks go in
+   * earlyMessages, so the driver sends them while it fsyncs the leader's own copy. They vouch for
+   * nothing on the leader's disk: the leader counts its copy only once advance() says it is
+   * durable (maybeCommit), and the commit index they carry is volatile (Figure 2). They do imply
+   * the leader's term, so they go early only if that term was durable in an earlier Ready
+   * (`persisted` moves at advance): a leader elected alone (one voter, with learners) speaks
+   * after its first fsync. Every answer, vote and probe stays in `messages`: each vouches for
+   * this Ready's writes.
+   */
+  private splitMessages(): { early: RaftMessage[]; late: RaftMessage[] } {
+    const early: RaftMessage[] = [];
+    const late: RaftMessage[] = [];
+    const acksEarly = this.mutant(RaftMutant.FollowerAcksEarly);
+    for (const m of this.msgs) {
+      const leaderSpeech = m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap';
+      const answer = m.type === 'app_resp' || m.type === 'vote_resp' || m.type === 'prevote_resp';
+      if ((leaderSpeech && m.term === this.persisted.term) || (acksEarly && answer)) early.push(m);
+      else late.push(m);
+    }
+    return { early, late };
   }
 
   advance(rd: Ready): void {

@@ -286,11 +286,15 @@ export abstract class RaftReplication extends RaftState {
   /**
    * Figure 2, "Rules for servers / Leaders", last rule, and §5.4.2: commit N when a quorum of
    * voters holds it and log[N].term is the current term. The leader counts itself only for
-   * entries it has persisted (stableIndex), as advance() reports them.
+   * entries it has persisted (stableIndex, moved only by advance()): its appends leave in
+   * Ready.earlyMessages, before its own fsync (thesis §10.2.1), so its in-memory copy may still
+   * be lost in a crash while the followers' acknowledgements arrive. A quorum of the others
+   * commits without it.
    */
   protected maybeCommit(): boolean {
     if (this.role !== RaftRole.Leader) return false;
-    const matches = this.config.voters.map((v) => (v === this.id ? this.log.stableIndex : (this.prs.get(v)?.match ?? 0)));
+    const self = this.mutant(RaftMutant.CountsUnsyncedSelf) ? this.log.lastIndex() : this.log.stableIndex;
+    const matches = this.config.voters.map((v) => (v === this.id ? self : (this.prs.get(v)?.match ?? 0)));
     const n = quorumMin(matches);
     if (n <= this.log.commit) return false;
     if (this.log.term(n) !== this.term && !this.mutant(RaftMutant.CommitOldTerm)) return false;

@@ -33,6 +33,8 @@ export const RaftMutant = {
   ReadNoBarrier: 'read-no-barrier',
   TruncateCommitted: 'truncate-committed',
   NoNoop: 'no-noop',
+  CountsUnsyncedSelf: 'counts-unsynced-self',
+  FollowerAcksEarly: 'follower-acks-early',
 } as const;
 
 export type Outgoing = RaftMessage extends infer M ? (M extends RaftMessage ? Omit<M, 'from' | 'term'> & { term?: number } : never) : never;

@@ -26,9 +26,14 @@ export function drain(r: Raft): Ready[] {
   return out;
 }
 
+/** The messages of one Ready, in the order a driver sends them (early ones first). */
+export function sent(rd: Ready | null | undefined): RaftMessage[] {
+  return rd == null ? [] : ([...rd.earlyMessages, ...rd.messages] as RaftMessage[]);
+}
+
 /** Every message the replica wants sent, after processing its Readies. */
 export function msgs(r: Raft): RaftMessage[] {
-  return drain(r).flatMap((rd) => rd.messages as RaftMessage[]);
+  return drain(r).flatMap(sent);
 }
 
 export function entries(terms: number[], from = 1): Entry[] {

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { raft, RaftMutant } from '../../../src/protocols/raft/index.js';
-import type { RaftMessage } from '../../../src/protocols/raft/index.js';
+import { raft, RaftMutant, unlistedMutants } from '../../../src/protocols/raft/index.js';
+import type { Raft, RaftMessage } from '../../../src/protocols/raft/index.js';
+import type { Ready } from '../../../src/core/index.js';
 import { HarnessViolation, TestCluster, cmd } from '../../harness/cluster.js';
-import { drain, entries, figure8, makeLeader, msgs, newRaft, only, withLog } from './helpers.js';
+import { drain, entries, figure8, makeLeader, msgs, newRaft, only, sent, tickN, withLog } from './helpers.js';
 
 // Each known-bad variant, switched on, shows its wrong behaviour in a deterministic scenario; the
 // same scenario with the mutant off behaves. (The simulator must catch each of them on its own.)
@@ -13,8 +14,9 @@ const V5 = ['n1', 'n2', 'n3', 'n4', 'n5'];
 const on = (name: string) => ({ mutants: new Set([name]) });
 
 test('mutants: every mutant is listed with a description', () => {
-  assert.deepEqual(raft.mutants.map((m) => m.name).sort(), Object.values(RaftMutant).sort());
-  for (const m of raft.mutants) assert.ok(m.description.length > 20, m.name);
+  const all = [...raft.mutants, ...unlistedMutants];
+  assert.deepEqual(all.map((m) => m.name).sort(), Object.values(RaftMutant).sort());
+  for (const m of all) assert.ok(m.description.length > 20, m.name);
 });
 
 test(`mutant ${RaftMutant.CommitOldTerm}: commits a previous-term entry by counting replicas (Figure 8)`, () => {
@@ -109,7 +111,7 @@ test(`mutant ${RaftMutant.NoNoop}: a new leader serves ReadIndex before committi
     for (let round = 0; round < 3; round++) {
       for (const rd of drain(r)) {
         served.push(...rd.readStates.map((s) => s.index));
-        for (const m of rd.messages as RaftMessage[]) {
+        for (const m of sent(rd)) {
           // Followers answer heartbeats but their appends (and acks of the no-op) are lost.
           if (m.type === 'heartbeat') r.step({ type: 'heartbeat_resp', from: m.to, to: 'n1', term: 2, round: m.round, lastIndex: 2 });
         }
@@ -121,4 +123,60 @@ test(`mutant ${RaftMutant.NoNoop}: a new leader serves ReadIndex before committi
   };
   assert.equal(read(false), undefined, 'the correct leader waits for its no-op to commit');
   assert.equal(read(true), 1, 'served at index 1, missing the acknowledged write at index 2');
+});
+
+/** A leader of V3 with both followers replicating through index 1, then entry 2 proposed: its Ready. */
+function leaderWithEntry2(mutant: string | null): { r: Raft; rd: Ready } {
+  const r = newRaft('n1', V3, mutant === null ? {} : on(mutant));
+  makeLeader(r);
+  drain(r);
+  for (const f of ['n2', 'n3']) r.step({ type: 'app_resp', from: f, to: 'n1', term: 1, index: 1, reject: false, hintIndex: 0, hintTerm: 0 });
+  drain(r);
+  r.propose(cmd('x'));
+  const rd = r.ready();
+  assert.ok(rd !== null);
+  return { r, rd };
+}
+
+test(`mutant ${RaftMutant.CountsUnsyncedSelf}: the leader counts its copy of an entry before advance() says it is durable`, () => {
+  const commitBeforeAdvance = (mutant: string | null): number => {
+    const { r } = leaderWithEntry2(mutant);
+    r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 1, index: 2, reject: false, hintIndex: 0, hintTerm: 0 });
+    return r.status().commitIndex;
+  };
+  assert.equal(commitBeforeAdvance(null), 1);
+  assert.equal(commitBeforeAdvance(RaftMutant.CountsUnsyncedSelf), 2, 'committed on n2 and an in-memory copy');
+});
+
+test(`mutant ${RaftMutant.FollowerAcksEarly}: an ack leaves before its entries are durable, and a crash then loses an acknowledged write`, () => {
+  const { r: n1, rd } = leaderWithEntry2(null);
+  const app = only(rd.earlyMessages as RaftMessage[], 'app').find((m) => m.to === 'n2');
+  assert.ok(app !== undefined);
+  const follower = (mutant: string | null): Raft => {
+    const f = withLog('n2', V3, [1], 1, mutant === null ? {} : on(mutant));
+    f.step(app);
+    return f;
+  };
+  assert.deepEqual(sent(follower(null).ready()).map((m) => m.type), ['app_resp']);
+  assert.deepEqual(follower(null).ready()?.earlyMessages, [], 'the correct follower acks after its fsync');
+  const n2 = follower(RaftMutant.FollowerAcksEarly);
+  const n2rd = n2.ready();
+  const early = only((n2rd?.earlyMessages ?? []) as RaftMessage[], 'app_resp');
+  assert.deepEqual(early.map((m) => m.index), [2], 'the ack may leave before entry 2 is written');
+  // The ack arrives; n2 loses power before its fsync. n1 persists entry 2, commits and applies it.
+  n1.step(early[0] as RaftMessage);
+  n1.advance(rd);
+  assert.deepEqual(n1.ready()?.committed.map((e) => [e.index, e.id]), [[2, 1]], 'acknowledged to the client');
+  // n1 is cut off; n2 restarts without entry 2 and votes for n3, which never received it.
+  const n2after = withLog('n2', V3, [1], 1);
+  const n3 = withLog('n3', V3, [1], 1);
+  tickN(n3, 20);
+  const req = only(msgs(n3), 'vote').find((m) => m.to === 'n2');
+  assert.ok(req !== undefined);
+  n2after.step(req);
+  const granted = only(msgs(n2after), 'vote_resp')[0];
+  assert.ok(granted?.granted === true, 'n2 no longer has entry 2, so n3 is up to date');
+  n3.step(granted);
+  assert.equal(n3.status().role, 'leader');
+  assert.deepEqual([n3.log.entry(2)?.index, n3.log.entry(2)?.id], [2, 2], 'index 2 holds n3\'s term-2 no-op: the acknowledged write is gone');
 });

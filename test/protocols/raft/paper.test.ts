@@ -4,7 +4,7 @@ import { EntryType, Rng } from '../../../src/core/index.js';
 import { raft } from '../../../src/protocols/raft/index.js';
 import type { RaftMessage } from '../../../src/protocols/raft/index.js';
 import { TestCluster, cmd } from '../../harness/cluster.js';
-import { drain, entries, figure8, makeLeader, msgs, newRaft, only, tickN, withLog } from './helpers.js';
+import { drain, entries, figure8, makeLeader, msgs, newRaft, only, sent, tickN, withLog } from './helpers.js';
 
 // One test per rule of Raft's Figure 2 and §5.4 (Ongaro & Ousterhout 2014), each naming its
 // section. Replicas are driven by hand with PreVote and CheckQuorum off unless a test says so.
@@ -190,7 +190,7 @@ test('§5.3: the leader commits an entry once a majority (itself included, once 
   assert.equal(r.status().commitIndex, 2, 'commits once its own copy is durable');
   rd = r.ready();
   assert.deepEqual(rd?.committed.map((e) => e.index), [2]);
-  const toN3 = only((rd?.messages ?? []) as RaftMessage[], 'app').find((m) => m.to === 'n2');
+  const toN3 = only(sent(rd), 'app').find((m) => m.to === 'n2');
   assert.equal(toN3?.commit, 2);
 });
 

@@ -4,7 +4,7 @@ import { defaultLimits } from '../../../src/core/index.js';
 import { raft } from '../../../src/protocols/raft/index.js';
 import type { RaftMessage } from '../../../src/protocols/raft/index.js';
 import { TestCluster, cmd, texts } from '../../harness/cluster.js';
-import { drain, makeLeader, msgs, newRaft, only, tickN, withLog } from './helpers.js';
+import { drain, makeLeader, msgs, newRaft, only, sent, tickN, withLog } from './helpers.js';
 
 const V3 = ['n1', 'n2', 'n3'];
 
@@ -26,7 +26,7 @@ test('§6.4 ReadIndex: the leader answers after a heartbeat round acknowledged b
   const rd = r.ready();
   assert.ok(rd !== null);
   assert.deepEqual(rd.readStates, [], 'not before leadership is confirmed');
-  const hb = only(rd.messages as RaftMessage[], 'heartbeat');
+  const hb = only(sent(rd), 'heartbeat');
   assert.equal(hb.length, 2);
   r.advance(rd);
   r.step({ type: 'heartbeat_resp', from: 'n3', to: 'n1', term: 1, round: (hb[0]?.round ?? 0) - 1, lastIndex: 1 });
@@ -45,7 +45,7 @@ test('§6.4 ReadIndex: a new leader serves no read before it has committed an en
   assert.deepEqual(drain(r).flatMap((x) => x.readStates), [], 'the no-op (index 4) is not committed yet');
   r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 2, index: 4, reject: false, hintIndex: 0, hintTerm: 0 });
   const rd = drain(r);
-  const hb = only(rd.flatMap((x) => x.messages as RaftMessage[]), 'heartbeat');
+  const hb = only(rd.flatMap(sent), 'heartbeat');
   assert.ok(hb.length > 0, 'once its term has a commit, the read starts its round');
   r.step({ type: 'heartbeat_resp', from: 'n2', to: 'n1', term: 2, round: hb[0]?.round ?? 0, lastIndex: 4 });
   assert.deepEqual(drain(r).flatMap((x) => x.readStates), [{ ctx: 1, index: 4 }]);
@@ -157,7 +157,7 @@ test('lease reads (opt-in): answered at once while a quorum acknowledged a recen
   r.read(2);
   const rd = drain(r);
   assert.deepEqual(rd.flatMap((x) => x.readStates), [{ ctx: 2, index: 1 }], 'served from the lease');
-  assert.equal(only(rd.flatMap((x) => x.messages as RaftMessage[]), 'heartbeat').length, 0, 'without a quorum round');
+  assert.equal(only(rd.flatMap(sent), 'heartbeat').length, 0, 'without a quorum round');
   // Followers go silent: after electionTicks minus the drift margin the lease has lapsed.
   tickN(r, 8);
   drain(r);
