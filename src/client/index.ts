@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { AbortedError, QuorateClientError, TimeoutError, UnavailableError, errorFor } from './errors.js';
+import { StreamConnection } from './stream.js';
+import type { StreamAnswer } from './stream.js';
+import type { WireRequest, WireResult } from './wire.js';
 
 export * from './errors.js';
 
@@ -33,9 +36,17 @@ export interface QuorateClientOptions {
   readonly maxSockets?: number;
   /** Sessions (concurrent writes) before further writes wait for one to be free. */
   readonly sessionsMax?: number;
-  /** Largest response body accepted. */
+  /** Largest response body (HTTP) or frame (binary) accepted. */
   readonly maxResponseBytes?: number;
+  /**
+   * How put/get/delete/cas travel: 'binary' is one long-lived connection per endpoint with many
+   * requests in flight (docs/CLIENT-PROTOCOL.md), 'http' one HTTP/1.1 + JSON request per
+   * operation over keep-alive sockets. status() and leader probes always use HTTP.
+   */
+  readonly wire?: Wire;
 }
+
+export type Wire = 'binary' | 'http';
 
 export interface OpOptions {
   readonly signal?: AbortSignal;
@@ -73,6 +84,10 @@ export interface ClusterNodeStatus {
 
 interface Session { readonly clientId: string; seq: number }
 
+/** One attempt's outcome: a value, or an error the retry loop judges (retryable, leader hint). */
+type Answer<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: QuorateClientError };
+type AttemptFn<T> = (target: string, timeoutMs: number, signal: AbortSignal | undefined) => Promise<Answer<T>>;
+
 interface HttpReply {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
@@ -86,6 +101,7 @@ const defaults = {
   maxSockets: 256,
   sessionsMax: 1024,
   maxResponseBytes: 8 * 1024 * 1024,
+  wire: 'http' as Wire,
   /** Retries after a whole round of endpoints failed back off exponentially up to this. */
   backoffMaxMs: 50,
 };
@@ -94,6 +110,8 @@ export class QuorateClient {
   private readonly endpoints: readonly string[];
   private readonly opts: Required<Omit<QuorateClientOptions, 'endpoints' | 'clientId'>>;
   private readonly agent: Agent;
+  /** The binary path's connection per endpoint, opened on first use and after each close. */
+  private readonly streams = new Map<string, StreamConnection>();
   private readonly clientId: string;
   private leaderUrl: string | null = null;
   private rr = 0;
@@ -115,6 +133,7 @@ export class QuorateClient {
       maxSockets: options.maxSockets ?? defaults.maxSockets,
       sessionsMax: options.sessionsMax ?? defaults.sessionsMax,
       maxResponseBytes: options.maxResponseBytes ?? defaults.maxResponseBytes,
+      wire: options.wire ?? defaults.wire,
     };
     this.clientId = options.clientId ?? `c-${randomBytes(8).toString('hex')}`;
     this.agent = new Agent({ keepAlive: true, maxSockets: this.opts.maxSockets, keepAliveMsecs: 10_000 });
@@ -130,26 +149,51 @@ export class QuorateClient {
     return this.leaderUrl;
   }
 
+  /** Which path put/get/delete/cas use. */
+  get wire(): Wire {
+    return this.opts.wire;
+  }
+
   async put(key: string, value: string, o: OpOptions = {}): Promise<PutResult> {
-    const b = await this.write('PUT', kvPath(key), { value }, o);
+    if (this.opts.wire === 'binary') {
+      checkKey(key);
+      const r = await this.write((session) => this.binary({ op: 'put', key, value, session }, 'put'), o);
+      return { revision: r.revision };
+    }
+    const b = await this.write((session) => this.http('PUT', kvPath(key), { value }, session, false), o) ?? {};
     return { revision: num(b, 'revision') };
   }
 
   async delete(key: string, o: OpOptions = {}): Promise<DeleteResult> {
-    const b = await this.write('DELETE', kvPath(key), {}, o);
+    if (this.opts.wire === 'binary') {
+      checkKey(key);
+      const r = await this.write((session) => this.binary({ op: 'delete', key, session }, 'delete'), o);
+      return { deleted: r.deleted, prev: r.prev };
+    }
+    const b = await this.write((session) => this.http('DELETE', kvPath(key), {}, session, false), o) ?? {};
     return { deleted: b['deleted'] === true, prev: strOrNull(b, 'prev') };
   }
 
   /** Sets key to value iff its current value is `expected` (null: iff the key is absent). */
   async cas(key: string, expected: string | null, value: string, o: OpOptions = {}): Promise<CasResult> {
-    const b = await this.write('POST', `${kvPath(key)}/cas`, { expected, value }, o);
+    if (this.opts.wire === 'binary') {
+      checkKey(key);
+      const r = await this.write((session) => this.binary({ op: 'cas', key, expected, value, session }, 'cas'), o);
+      return { succeeded: r.succeeded, value: r.value, revision: r.revision };
+    }
+    const b = await this.write((session) => this.http('POST', `${kvPath(key)}/cas`, { expected, value }, session, false), o) ?? {};
     return { succeeded: b['succeeded'] === true, value: strOrNull(b, 'value'), revision: num(b, 'revision') };
   }
 
   /** The key's value, or null when absent. */
   async get(key: string, o: GetOptions = {}): Promise<GetResult | null> {
     const consistency = o.consistency ?? 'linearizable';
-    const r = await this.call('GET', `${kvPath(key)}?consistency=${consistency}`, null, null, o, true);
+    if (this.opts.wire === 'binary') {
+      checkKey(key);
+      const r = await this.call(this.binary({ op: 'get', key, consistency }, 'get'), o, false);
+      return r.found ? { value: r.value, revision: r.revision } : null;
+    }
+    const r = await this.call(this.http('GET', `${kvPath(key)}?consistency=${consistency}`, null, null, true), o, false);
     if (r === null) return null;
     return { value: String(r['value']), revision: num(r, 'revision') };
   }
@@ -173,18 +217,20 @@ export class QuorateClient {
     }));
   }
 
-  /** Closes pooled connections. */
+  /** Closes pooled connections; binary requests in flight fail as unavailable. */
   close(): void {
     this.agent.destroy();
+    for (const c of [...this.streams.values()]) c.close();
   }
 
   // ---- sessions ----------------------------------------------------------------------------
 
-  private async write(method: string, path: string, body: Record<string, unknown>, o: OpOptions): Promise<Record<string, unknown>> {
+  /** A write holds a session across all its attempts, so each retry carries the same (clientId, seq). */
+  private async write<T>(attempt: (session: Session) => AttemptFn<T>, o: OpOptions): Promise<T> {
     const session = await this.takeSession();
     session.seq++;
     try {
-      return (await this.call(method, path, body, session, o, false)) as Record<string, unknown>;
+      return await this.call(attempt(session), o, true);
     } finally {
       this.giveSession(session);
     }
@@ -210,24 +256,20 @@ export class QuorateClient {
 
   /**
    * One operation: attempts on the cached leader (or the endpoints in turn) until one answers,
-   * a non-retryable error comes back, or the deadline passes. `notFoundIsNull` maps 404 not_found
-   * to null (a read of an absent key).
+   * a non-retryable error comes back, or the deadline passes. The same loop serves both wires.
    */
-  private async call(
-    method: string, path: string, body: Record<string, unknown> | null, session: Session | null, o: OpOptions,
-    notFoundIsNull: boolean,
-  ): Promise<Record<string, unknown> | null> {
+  private async call<T>(attempt: AttemptFn<T>, o: OpOptions, isWrite: boolean): Promise<T> {
     const deadline = Date.now() + (o.timeoutMs ?? this.opts.timeoutMs);
     let lastError: QuorateClientError | null = null;
     let failuresInRow = 0;
     for (;;) {
       if (o.signal?.aborted === true) throw new AbortedError('aborted', 'the operation was aborted; a write may or may not have applied');
       const remaining = deadline - Date.now();
-      if (remaining <= 0) throw this.deadlineError(lastError, session !== null);
+      if (remaining <= 0) throw this.deadlineError(lastError, isWrite);
       const target = this.leaderUrl ?? (this.endpoints[this.rr % this.endpoints.length] as string);
-      let reply: HttpReply;
+      let answer: Answer<T>;
       try {
-        reply = await this.attempt(target, method, path, body, session, Math.min(remaining, this.opts.attemptTimeoutMs), o.signal, true);
+        answer = await attempt(target, Math.min(remaining, this.opts.attemptTimeoutMs), o.signal);
       } catch (err) {
         if (err instanceof LeaderMoved) {
           this.leaderUrl = err.url;
@@ -240,16 +282,11 @@ export class QuorateClient {
         await this.backoff(failuresInRow, deadline, o.signal);
         continue;
       }
-      this.learnLeader(reply, target);
-      if (reply.status >= 200 && reply.status < 300) {
+      if (answer.ok) {
         this.lastServed = target;
-        return reply.body as Record<string, unknown>;
+        return answer.value;
       }
-      const e = replyError(reply, target);
-      if (notFoundIsNull && e.code === 'not_found' && reply.status === 404) {
-        this.lastServed = target;
-        return null;
-      }
+      const e = answer.error;
       if (!e.retryable) throw e;
       lastError = e;
       const hinted = e.details.leaderUrl ?? null;
@@ -292,6 +329,69 @@ export class QuorateClient {
     else if (url !== null) this.leaderUrl = normalizeUrl(url);
   }
 
+  /** The HTTP attempt of one operation; `notFoundIsNull` maps 404 not_found to null (an absent key). */
+  private http(
+    method: string, path: string, body: Record<string, unknown> | null, session: Session | null, notFoundIsNull: boolean,
+  ): AttemptFn<Record<string, unknown> | null> {
+    return async (target, timeoutMs, signal) => {
+      const reply = await this.attempt(target, method, path, body, session, timeoutMs, signal, true);
+      this.learnLeader(reply, target);
+      if (reply.status >= 200 && reply.status < 300) return { ok: true, value: reply.body as Record<string, unknown> };
+      const error = replyError(reply, target);
+      if (notFoundIsNull && error.code === 'not_found' && reply.status === 404) return { ok: true, value: null };
+      return { ok: false, error };
+    };
+  }
+
+  /** The binary attempt of one operation, whose result must be of kind `op`. */
+  private binary<K extends WireResult['op']>(r: WireRequest, op: K): AttemptFn<Extract<WireResult, { op: K }>> {
+    return async (target, timeoutMs, signal) => {
+      const a = await this.attemptStream(target, r, timeoutMs, signal);
+      const l = a.leader;
+      if (l !== null) {
+        if (l.self) this.leaderUrl = target;
+        else if (l.leaderUrl !== null) this.leaderUrl = normalizeUrl(l.leaderUrl);
+      }
+      if (!a.ok) {
+        return { ok: false, error: errorFor(a.error.code, a.error.message, { leader: a.error.leader, leaderUrl: a.error.leaderUrl, endpoint: target }) };
+      }
+      if (a.result.op !== op) {
+        return { ok: false, error: new QuorateClientError('internal', `${target} answered a ${op} with a ${a.result.op} result`, { endpoint: target }) };
+      }
+      return { ok: true, value: a.result as Extract<WireResult, { op: K }> };
+    };
+  }
+
+  private stream(target: string): StreamConnection {
+    let c = this.streams.get(target);
+    if (c === undefined || c.isClosed) {
+      c = new StreamConnection(target, this.opts.maxResponseBytes, (closed) => {
+        if (this.streams.get(target) === closed) this.streams.delete(target);
+      });
+      this.streams.set(target, c);
+    }
+    return c;
+  }
+
+  /** One binary attempt, under the same deadline, abort and stall probing as an HTTP attempt. */
+  private attemptStream(target: string, r: WireRequest, timeoutMs: number, signal: AbortSignal | undefined): Promise<StreamAnswer> {
+    return this.guarded<StreamAnswer>(target, timeoutMs, signal, true, (settle) => {
+      const conn = this.stream(target);
+      const framesAtStart = conn.framesIn;
+      const startedMs = performance.now();
+      const id = conn.send(r, (err, answer) => {
+        if (err === null) this.noteAnswerMs(performance.now() - startedMs);
+        settle(err, answer);
+      });
+      return (why) => {
+        conn.cancel(id);
+        // Nothing heard from it for a whole attempt: the connection is as good as dead (a frozen
+        // or cut-off node); a fresh one next time, as HTTP opens a fresh socket per failed attempt.
+        if (why instanceof QuorateClientError && why.code === 'timeout' && conn.framesIn === framesAtStart) conn.close();
+      };
+    });
+  }
+
   /**
    * Asks every endpoint but `stalled` who leads (shared between stalled attempts), and answers
    * with the first leader named that is not `stalled`: a frozen endpoint never answers, so waiting
@@ -310,10 +410,11 @@ export class QuorateClient {
       };
       for (const endpoint of others) {
         this.attempt(endpoint, 'GET', '/v1/leader', null, null, 250, undefined, false).then((r) => {
-          const s = r.body as { role: string; leaderUrl: string | null } | null;
+          const s = r.body as { role?: unknown; leaderUrl?: unknown } | null;
           if (r.status !== 200 || s === null) return done(null);
+          // Whatever answers may not be a quorate node: trust only fields of the right type.
           const url = s.role === 'leader' ? endpoint : s.leaderUrl;
-          done(url === null ? null : normalizeUrl(url));
+          done(typeof url === 'string' ? normalizeUrl(url) : null);
         }, () => done(null));
       }
       if (others.length === 0) resolve(null);
@@ -348,20 +449,7 @@ export class QuorateClient {
       headers['x-quorate-client-id'] = session.clientId;
       headers['x-quorate-seq'] = String(session.seq);
     }
-    return new Promise<HttpReply>((resolve, reject) => {
-      let settled = false;
-      const timers: ReturnType<typeof setTimeout>[] = [];
-      const finish = (err: Error | null, reply?: HttpReply): void => {
-        if (settled) return;
-        settled = true;
-        for (const t of timers) clearTimeout(t);
-        signal?.removeEventListener('abort', onAbort);
-        if (err !== null) {
-          req.destroy();
-          reject(err);
-        } else resolve(reply as HttpReply);
-      };
-      const onAbort = (): void => finish(new AbortedError('aborted', 'the operation was aborted; a write may or may not have applied'));
+    return this.guarded<HttpReply>(target, timeoutMs, signal, probeWhenStalled, (finish) => {
       const startedMs = performance.now();
       const req = request(url, { method, headers, agent: this.agent }, (res) => {
         if (probeWhenStalled) this.noteAnswerMs(performance.now() - startedMs);
@@ -385,6 +473,42 @@ export class QuorateClient {
         });
       });
       req.on('error', (err) => finish(err));
+      req.end(payload ?? undefined);
+      return () => req.destroy();
+    });
+  }
+
+  /**
+   * Runs one attempt under its deadline, the caller's AbortSignal and (with probeWhenStalled) the
+   * stalled-attempt probe. `run` starts the transport's work, calls `finish` with its outcome and
+   * returns how to abandon it when the attempt ends in an error first.
+   */
+  private guarded<T>(
+    target: string, timeoutMs: number, signal: AbortSignal | undefined, probeWhenStalled: boolean,
+    run: (finish: (err: Error | null, value?: T) => void) => (why: Error) => void,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      let abandon: ((why: Error) => void) | null = null;
+      const timers: ReturnType<typeof setTimeout>[] = [];
+      const finish = (err: Error | null, value?: T): void => {
+        if (settled) return;
+        settled = true;
+        for (const t of timers) clearTimeout(t);
+        signal?.removeEventListener('abort', onAbort);
+        if (err !== null) {
+          abandon?.(err);
+          reject(err);
+        } else resolve(value as T);
+      };
+      const onAbort = (): void => finish(new AbortedError('aborted', 'the operation was aborted; a write may or may not have applied'));
+      try {
+        abandon = run(finish);
+      } catch (err) {
+        finish(err as Error);
+        return;
+      }
+      if (settled) return;
       timers.push(setTimeout(() => finish(new QuorateClientError('timeout', `no answer from ${target} within ${timeoutMs} ms`, { endpoint: target })), timeoutMs));
       if (probeWhenStalled && this.endpoints.length > 1) {
         const probe = (): void => {
@@ -400,7 +524,6 @@ export class QuorateClient {
         if (signal.aborted) onAbort();
         else signal.addEventListener('abort', onAbort, { once: true });
       }
-      req.end(payload ?? undefined);
     });
   }
 }
@@ -436,8 +559,12 @@ function header(r: HttpReply, name: string): string | null {
   return typeof v === 'string' ? v : null;
 }
 
-function kvPath(key: string): string {
+function checkKey(key: string): void {
   if (key.length === 0) throw new TypeError('a key must not be empty');
+}
+
+function kvPath(key: string): string {
+  checkKey(key);
   return `/v1/kv/${encodeURIComponent(key)}`;
 }
 

@@ -10,6 +10,7 @@ import type { QuorateNode } from '../node/node.js';
 import { NodeMetrics } from './metrics.js';
 import { HttpError, parseJsonObject, parseKey, parseSession, readBody, requireString, requireStringOrNull, serverLimits } from './request.js';
 import { sendSnapshot } from './snapshot.js';
+import { acceptStream } from './stream.js';
 
 export interface KvServerOptions {
   readonly node: QuorateNode;
@@ -19,6 +20,9 @@ export interface KvServerOptions {
   readonly port: number;
   readonly maxBodyBytes?: number;
   readonly logger?: Logger;
+  /** Bounds of the binary protocol (GET /v1/stream upgrade); src/client/wire.ts wireLimits by default. */
+  readonly streamMaxFrameBytes?: number;
+  readonly streamMaxInFlight?: number;
 }
 
 /** HTTP status for each stable error code (README, API). */
@@ -62,6 +66,14 @@ export class KvServer {
       s.setNoDelay(true);
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
+    });
+    // The binary protocol shares the client port: a client enters it with an HTTP/1.1 Upgrade.
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      acceptStream(req, socket, head, {
+        node: this.node, stats: this.metrics.stream, log: this.log,
+        ...(options.streamMaxFrameBytes === undefined ? {} : { maxFrameBytes: options.streamMaxFrameBytes }),
+        ...(options.streamMaxInFlight === undefined ? {} : { maxInFlight: options.streamMaxInFlight }),
+      });
     });
   }
 

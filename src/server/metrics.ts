@@ -3,6 +3,28 @@ import type { QuorateNode } from '../node/node.js';
 import type { NodeStats } from '../node/status.js';
 
 /**
+ * Counts of the binary client protocol (src/server/stream.ts), kept as plain numbers on the hot
+ * path and read by the registry at scrape time. framesOut / writes is the coalescing achieved.
+ */
+export interface StreamStats {
+  connectionsOpened: number;
+  connectionsOpen: number;
+  requests: number;
+  errors: number;
+  protocolErrors: number;
+  /** 'data' events: chunks read from clients. */
+  reads: number;
+  /** Socket writes of answers, one per connection per event-loop turn at most. */
+  writes: number;
+  /** Frames (answers and leader notes) in those writes. */
+  framesOut: number;
+}
+
+export function newStreamStats(): StreamStats {
+  return { connectionsOpened: 0, connectionsOpen: 0, requests: 0, errors: 0, protocolErrors: 0, reads: 0, writes: 0, framesOut: 0 };
+}
+
+/**
  * Prometheus metrics of one node: a Registry per node (never the global one), so several nodes
  * in one process keep separate counts. Node gauges are read from status() at scrape time.
  */
@@ -10,6 +32,7 @@ export class NodeMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'code'>;
   readonly latency: Histogram<'route'>;
+  readonly stream: StreamStats = newStreamStats();
 
   constructor(node: QuorateNode) {
     const registers = [this.registry];
@@ -44,6 +67,16 @@ export class NodeMetrics {
       checkpoints: 'Checkpoints taken', snapshotsInstalled: 'Snapshots installed from a leader',
       leaderChanges: 'Leader changes observed', readsServed: 'Linearizable reads served',
     };
+    const streamHelp: Record<keyof StreamStats, string> = {
+      connectionsOpened: 'Binary protocol connections accepted', connectionsOpen: 'Binary protocol connections open',
+      requests: 'Binary protocol requests received', errors: 'Binary protocol requests answered with an error',
+      protocolErrors: 'Binary protocol connections closed for a malformed or oversized frame',
+      reads: 'Chunks read from binary protocol clients', writes: 'Socket writes to binary protocol clients',
+      framesOut: 'Frames sent to binary protocol clients',
+    };
+    for (const key of Object.keys(streamHelp) as (keyof StreamStats)[]) {
+      gauge(`quorate_stream_${snake(key)}`, streamHelp[key], () => this.stream[key]);
+    }
     for (const key of Object.keys(help) as (keyof NodeStats)[]) {
       gauge(`quorate_node_${snake(key)}`, help[key], () => node.stats[key]);
     }

@@ -1,0 +1,188 @@
+import { request } from 'node:http';
+import type { Socket } from 'node:net';
+import { QuorateClientError, UnavailableError } from './errors.js';
+import { FrameParser, decodeFrame, encodeRequest, streamUpgrade, wireLimits } from './wire.js';
+import type { WireError, WireLeader, WireRequest, WireResult } from './wire.js';
+
+/** A request's answer: its result or its error, and the leader as the answering node knew it. */
+export type StreamAnswer =
+  | { readonly ok: true; readonly result: WireResult; readonly leader: WireLeader | null }
+  | { readonly ok: false; readonly error: WireError; readonly leader: WireLeader | null };
+
+type Waiter = (err: QuorateClientError | null, answer?: StreamAnswer) => void;
+
+/**
+ * One binary-protocol connection of QuorateClient to one endpoint (docs/CLIENT-PROTOCOL.md): the
+ * HTTP/1.1 Upgrade, then frames both ways. Requests issued while the upgrade is under way wait for
+ * it; requests issued in one event-loop turn leave in one write. A connection that closes, for
+ * whatever reason, fails every request in flight with a retryable UnavailableError, as a broken
+ * HTTP socket does, and the client opens a new one on the next request.
+ */
+export class StreamConnection {
+  private socket: Socket | null = null;
+  private closed = false;
+  private readonly parser: FrameParser;
+  private readonly waiters = new Map<number, Waiter>();
+  private out: Uint8Array[] = [];
+  private flushScheduled = false;
+  private nextId = 1;
+  private maxInFlight: number = wireLimits.maxInFlight;
+  private maxFrameBytes: number = wireLimits.maxFrameBytes;
+  /** The leader as the server last told it (a Leader frame precedes answers when it changes). */
+  private leaderNote: WireLeader | null = null;
+  /** Frames received so far: an attempt that timed out with no progress condemns the connection. */
+  framesIn = 0;
+
+  constructor(
+    readonly endpoint: string,
+    maxResponseBytes: number,
+    private readonly onClosed: (c: StreamConnection) => void,
+  ) {
+    this.parser = new FrameParser(maxResponseBytes);
+    const url = new URL(endpoint);
+    const req = request({
+      host: url.hostname, port: url.port, path: streamUpgrade.path, method: 'GET', agent: false,
+      headers: { connection: 'Upgrade', upgrade: streamUpgrade.protocol },
+    });
+    req.on('upgrade', (res, socket: Socket, head: Buffer) => {
+      if (this.closed) {
+        socket.destroy();
+        return;
+      }
+      this.maxInFlight = positiveHeader(res.headers[streamUpgrade.maxInFlightHeader], this.maxInFlight);
+      this.maxFrameBytes = positiveHeader(res.headers[streamUpgrade.maxFrameHeader], this.maxFrameBytes);
+      this.socket = socket;
+      socket.setNoDelay(true);
+      socket.on('data', (chunk: Buffer) => this.onData(chunk));
+      socket.on('error', (err) => this.close(transportError(endpoint, err)));
+      socket.on('close', () => this.close(new UnavailableError('unavailable', `${endpoint}: the connection closed`, { endpoint })));
+      if (head.length > 0) this.onData(head);
+      this.flush();
+    });
+    req.on('response', (res) => {
+      res.resume();
+      this.close(new UnavailableError('unavailable',
+        `${endpoint} answered the binary protocol upgrade with HTTP ${res.statusCode ?? 0}`, { endpoint, status: res.statusCode ?? 0 }));
+    });
+    req.on('error', (err) => this.close(transportError(endpoint, err)));
+    req.end();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get inFlight(): number {
+    return this.waiters.size;
+  }
+
+  /**
+   * Sends one request; `done` gets its answer, or the error that ended the connection. Returns the
+   * request id (for `cancel`). Throws, sending nothing, when the request cannot be sent.
+   */
+  send(r: WireRequest, done: Waiter): number {
+    if (this.closed) throw new UnavailableError('unavailable', `${this.endpoint}: the connection is closed`, { endpoint: this.endpoint });
+    if (this.waiters.size >= this.maxInFlight) {
+      throw new QuorateClientError('overloaded', `${this.maxInFlight} requests already in flight to ${this.endpoint}`, { endpoint: this.endpoint });
+    }
+    const id = this.takeId();
+    const bytes = encodeRequest(id, r);
+    if (bytes.length - 4 > this.maxFrameBytes) {
+      throw new QuorateClientError('too_large', `a request of ${bytes.length - 4} bytes exceeds ${this.endpoint}'s frame limit of ${this.maxFrameBytes}`,
+        { endpoint: this.endpoint });
+    }
+    this.waiters.set(id, done);
+    this.out.push(bytes);
+    if (this.socket !== null && !this.flushScheduled) {
+      this.flushScheduled = true;
+      // After this turn's microtasks: the requests its answers set off leave together.
+      process.nextTick(() => this.flush());
+    }
+    return id;
+  }
+
+  /** Forgets a request (its deadline passed, or it moved on): a late answer is dropped. */
+  cancel(id: number): void {
+    this.waiters.delete(id);
+  }
+
+  /** Closes the connection; requests in flight fail with `err`. */
+  close(err: QuorateClientError = new UnavailableError('unavailable', `${this.endpoint}: the connection was closed by the client`)): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.out = [];
+    this.socket?.destroy();
+    const waiters = [...this.waiters.values()];
+    this.waiters.clear();
+    this.onClosed(this);
+    for (const w of waiters) w(err);
+  }
+
+  private takeId(): number {
+    // Ids wrap at 2^32; 0 is the connection's own (errors and leader notes).
+    for (;;) {
+      const id = this.nextId;
+      this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+      if (!this.waiters.has(id)) return id;
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.closed || this.socket === null || this.out.length === 0) return;
+    const buf = this.out.length === 1 ? (this.out[0] as Uint8Array) : Buffer.concat(this.out);
+    this.out = [];
+    this.socket.write(buf);
+  }
+
+  private onData(chunk: Buffer): void {
+    let payloads: Buffer[];
+    try {
+      payloads = this.parser.push(chunk);
+    } catch (err) {
+      this.close(new QuorateClientError('too_large', `${this.endpoint}: ${(err as Error).message}`, { endpoint: this.endpoint }));
+      return;
+    }
+    for (const p of payloads) {
+      if (this.closed) return;
+      let f;
+      try {
+        f = decodeFrame(p);
+      } catch (err) {
+        this.close(new UnavailableError('unavailable', `${this.endpoint} sent a malformed frame: ${(err as Error).message}`, { endpoint: this.endpoint }));
+        return;
+      }
+      this.framesIn++;
+      if (f.type === 'leader') {
+        this.leaderNote = f.leader;
+        continue;
+      }
+      if (f.type === 'request') {
+        this.close(new UnavailableError('unavailable', `${this.endpoint} sent a request frame`, { endpoint: this.endpoint }));
+        return;
+      }
+      if (f.id === 0 && f.type === 'error') {
+        // The connection's error (the server closes after it): every request in flight is retried.
+        this.close(new UnavailableError('unavailable', `${this.endpoint} closed the connection: ${f.error.code}: ${f.error.message}`,
+          { endpoint: this.endpoint }));
+        return;
+      }
+      const w = this.waiters.get(f.id);
+      if (w === undefined) continue;
+      this.waiters.delete(f.id);
+      w(null, f.type === 'result'
+        ? { ok: true, result: f.result, leader: this.leaderNote }
+        : { ok: false, error: f.error, leader: this.leaderNote });
+    }
+  }
+}
+
+function transportError(endpoint: string, err: Error): UnavailableError {
+  const e = err as NodeJS.ErrnoException;
+  return new UnavailableError('unavailable', `${endpoint}: ${e.code ?? ''} ${e.message}`.trim(), { endpoint }, { cause: err });
+}
+
+function positiveHeader(v: string | string[] | undefined, fallback: number): number {
+  const n = typeof v === 'string' ? Number(v) : NaN;
+  return Number.isSafeInteger(n) && n > 0 ? n : fallback;
+}
