@@ -73,6 +73,8 @@ export class Leader {
   private confirmSeq = 0;
   private confirmed = false;
   private uncommittedBytes = 0;
+  /** The commit index moved since the last Ready: flush tells the followers. */
+  private commitUnsent = false;
   /** Commands proposed since the last Ready, closed into one txn by flush (batching). */
   private batch: Uint8Array[] = [];
   /** Their size as entries would count it. Invariant: at most limits.maxMessageBytes, or one command. */
@@ -405,12 +407,19 @@ export class Leader {
   /** Called by ready(): close the gathered txn and send what is new, batched per follower. */
   flush(): void {
     if (this.phase !== 'broadcast') return;
+    const r = this.r;
     this.closeBatch();
     for (const id of [...this.peers.keys()].sort()) {
       const p = this.peers.get(id) as Peer;
+      const sentBefore = p.sentIndex;
       // Proposals follow NEWLEADER on the link; a follower still receiving SNAP has not had it.
-      if ((p.phase === 'syncing' && p.snap === null) || p.phase === 'synced') this.sendTxns(p, 'proposal', this.r.history.lastIndex);
+      if ((p.phase === 'syncing' && p.snap === null) || p.phase === 'synced') this.sendTxns(p, 'proposal', r.history.lastIndex);
+      // A PROPOSAL carries the commit index: a COMMIT of its own is needed only without one.
+      if (this.commitUnsent && p.sentIndex === sentBefore && (p.phase === 'synced' || p.phase === 'syncing')) {
+        r.send({ type: 'commit', from: r.id, to: p.id, epoch: this.epoch, commit: Math.min(r.commitIndex, p.sentIndex) });
+      }
     }
+    this.commitUnsent = false;
   }
 
   /** Our own txns became durable: that is our ACK. */
@@ -433,12 +442,7 @@ export class Leader {
     if (to <= r.commitIndex) return;
     for (const e of r.history.slice(r.commitIndex + 1, to)) if (e.id === this.epoch) this.uncommittedBytes -= entrySizeBytes(e);
     r.commitTo(to);
-    for (const id of [...this.peers.keys()].sort()) {
-      const p = this.peers.get(id) as Peer;
-      if (p.phase === 'synced' || p.phase === 'syncing') {
-        r.send({ type: 'commit', from: r.id, to: p.id, epoch: this.epoch, commit: Math.min(r.commitIndex, p.sentIndex) });
-      }
-    }
+    this.commitUnsent = true;
   }
 
   // ---- heartbeats, check-quorum, reads

@@ -224,3 +224,31 @@ test('uncommitted bytes count the gathered commands: overloaded before the bound
   net.tickUntil(() => net.ids.every((id) => net.appliedTexts(id).length === 2), 50);
   assert.ok(r.propose(c).ok, 'committing frees the bound');
 });
+
+test('a PROPOSAL carries the commit index: no COMMIT of its own to a follower that gets one', () => {
+  const { net, l, fs } = established(['a', 'b', 'c'], 10);
+  const r = net.replica(l);
+  assert.ok(r.propose(txt('x')).ok);
+  const rd = net.beginReady(l);
+  assert.ok(rd !== null);
+  const x = r.status().lastIndex;
+  for (const f of fs) {
+    net.deliverOne(l, f);
+    net.drain(f);
+    net.deliverOne(f, l);
+  }
+  assert.ok(r.propose(txt('y')).ok); // proposed while the leader's write of x is pending
+  net.finishReady(l, rd);
+  assert.equal(r.status().commitIndex, x);
+  const next = net.beginReady(l);
+  assert.ok(next !== null);
+  assert.deepEqual(next.committed.map((e) => e.index), [x]);
+  const out = [...early(next), ...late(next)];
+  assert.ok(!out.some((m) => m.type === 'commit'), 'COMMIT folded into the PROPOSAL');
+  const proposals = out.filter((m) => m.type === 'proposal');
+  assert.deepEqual(proposals.map((m) => m.to).sort(), fs);
+  for (const m of proposals) assert.ok(m.type === 'proposal' && m.commit === x);
+  net.finishReady(l, next);
+  assert.ok(net.tickUntil(() => net.ids.every((id) => net.appliedTexts(id).join() === 'x,y'), 50));
+  assert.deepEqual(net.violations, []);
+});
