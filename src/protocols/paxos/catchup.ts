@@ -3,6 +3,7 @@ import type { Entry, NodeId, SnapshotInstall, SnapshotSource } from '../../core/
 import type { SlotLog } from './log.js';
 import type { Learn, LearnReq, Snap, SnapAck } from './messages.js';
 import { SnapshotReceiver, SnapshotSender } from './snapshot.js';
+import { toWire } from './value.js';
 import type { Chunk } from './snapshot.js';
 
 /**
@@ -43,7 +44,8 @@ export class CatchUp {
     if (m.fromSlot > chosen) return null;
     const entries: Entry[] = [];
     let bytes = 0;
-    for (const e of log.slice(m.fromSlot, chosen)) {
+    for (const stored of log.slice(m.fromSlot, chosen)) {
+      const e = toWire(stored);
       const size = entrySizeBytes(e);
       if (entries.length > 0 && bytes + size > this.budgetBytes) break;
       entries.push(e);

@@ -4,7 +4,7 @@ import {
 } from '../../core/index.js';
 import type { MessageCodec } from '../../core/index.js';
 import type { PaxosMessage } from './messages.js';
-import { isChosenForm, valueOf } from './value.js';
+import { isWireValue, valueOf } from './value.js';
 
 /**
  * The wire form of Paxos messages: a one-byte tag, sender and receiver, then the fields in a fixed
@@ -163,12 +163,12 @@ function decode(bytes: Uint8Array): PaxosMessage {
 }
 
 /**
- * Values travel in chosen form (id = origin ballot) in p2a and learn; p1b reports accepted or chosen
- * forms. Anything else is malformed, refused here rather than deep inside the replica.
+ * Values travel in wire form (id = origin ballot) in p2a and learn; p1b reports the stored form
+ * (ballot ++ value, value.ts). Anything else is malformed, refused here rather than deep inside the replica.
  */
 function checkValues(m: PaxosMessage): void {
   if (m.type === 'p2a' || m.type === 'learn') {
-    for (const e of m.entries) if (!isChosenForm(e)) throw new DecodeError(`${m.type} value at slot ${e.index} has a bad origin ${e.id}`);
+    for (const e of m.entries) if (!isWireValue(e)) throw new DecodeError(`${m.type} value at slot ${e.index} has a bad origin ${e.id}`);
   } else if (m.type === 'p1b') {
     for (const e of m.entries) valueOf(e);
   }

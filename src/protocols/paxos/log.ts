@@ -1,6 +1,6 @@
 import { EntryType, assert } from '../../core/index.js';
 import type { Entry } from '../../core/index.js';
-import { acceptedBallot, isChosenForm } from './value.js';
+import { acceptedBallot, isLearned } from './value.js';
 
 const empty = new Uint8Array(0);
 
@@ -16,7 +16,7 @@ const sentinelMark = Uint8Array.of(0x5e);
  * of entries ends with one at lastIndex + 1, so a stored log that does not end with it was torn.
  *
  * Why: the Ready contract truncates the log from entries[0].index, and a slot below the end changes
- * (re-accept at a higher ballot, a hole filled, a value learned, the chosen rewrite) by rewriting
+ * (re-accept at a higher ballot, a hole filled, a value learned) by rewriting
  * the whole suffix. A crash that tears that write keeps the truncation and a prefix of the new
  * suffix: accepted values of later slots, already acknowledged by p2b and maybe part of a chosen
  * quorum, are gone (sim seed 29 --variants: slot 29 accepted at 11266 and acknowledged, then lost in
@@ -34,8 +34,8 @@ export function isSentinel(e: Entry): boolean {
 /**
  * The acceptor's per-slot state (Paxos Made Simple §2.3: "an acceptor must remember the highest
  * numbered proposal it has accepted"), shaped as the dense log the Ready contract persists:
- * Entry {index: slot, id: ballot accepted at, type, data}. A slot with nothing accepted is a hole
- * (id 0). The driver truncates the stored log from entries[0].index, so any change below the end
+ * Entry {index: slot, id: origin, type, data: ballot ++ value} (value.ts). A slot with nothing
+ * accepted is a hole (id 0). The driver truncates the stored log from entries[0].index, so any change below the end
  * rewrites the suffix from the lowest changed slot: `dirtyFrom` tracks it between Readies.
  *
  * Invariant: entries[i].index === snapshotIndex + 1 + i.
@@ -91,10 +91,18 @@ export class SlotLog {
     return e === undefined ? 0 : acceptedBallot(e);
   }
 
-  /** Highest slot s such that every slot in (snapshotIndex, s] holds its chosen value. */
-  chosenPrefix(): number {
+  /**
+   * The chosen point after a restart: at least `floor` (the recovered hard state's chosen, which
+   * was written after the entries it covers), then on through values learned already chosen. A
+   * hole stops it: nothing was ever chosen there as far as this log knows.
+   */
+  recoverChosen(floor: number): number {
     let s = this.snapIndex;
-    while (s < this.lastIndex && isChosenForm(this.at(s + 1) as Entry)) s++;
+    while (s < this.lastIndex) {
+      const e = this.at(s + 1) as Entry;
+      if (e.id === 0 || (s + 1 > floor && !isLearned(e))) break;
+      s++;
+    }
     return s;
   }
 

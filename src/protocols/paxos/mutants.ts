@@ -6,6 +6,7 @@ export const PaxosMutant = {
   IgnoreAccepted: 'ignore-accepted',
   ExecuteOutOfOrder: 'execute-out-of-order',
   AcceptBelowPromise: 'accept-below-promise',
+  CountOwnUnsynced: 'count-own-unsynced',
 } as const;
 export type PaxosMutant = (typeof PaxosMutant)[keyof typeof PaxosMutant];
 
@@ -14,4 +15,8 @@ export const paxosMutants: readonly MutantInfo[] = [
   { name: PaxosMutant.IgnoreAccepted, description: 'a new leader ignores values other acceptors reported in phase 1 and proposes its own' },
   { name: PaxosMutant.ExecuteOutOfOrder, description: 'the leader executes a slot as soon as it is chosen, before earlier slots are' },
   { name: PaxosMutant.AcceptBelowPromise, description: 'an acceptor accepts a phase-2 value at a ballot below its promise' },
+  {
+    name: PaxosMutant.CountOwnUnsynced,
+    description: 'the leader counts its own acceptance when it appends, before the Ready that persists it is advanced, while its p2a leave early',
+  },
 ];

@@ -17,7 +17,7 @@ import { QuorumReads } from './reads.js';
 import { CatchUp } from './catchup.js';
 import { backoffMax, committedPerReadyMax, messageOverheadBytes, validateOptions } from './options.js';
 import { RejoinTracker } from './rejoin.js';
-import { acceptedEntry, acceptedIdBase, chosenEntry, valueOf } from './value.js';
+import { acceptedBallot, acceptedEntry, chosenEntry, learnedEntry, toWire, valueOf, wireValue } from './value.js';
 import type { Value } from './value.js';
 
 type PaxosRole = 'follower' | 'candidate' | 'leader';
@@ -130,8 +130,9 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     this.promised = this.lost || this.mutants.has(PaxosMutant.ForgetPromise) ? 0 : recoveredPromise;
     this.persisted = hs;
     this.highestSeen = Math.max(this.promised, this.promiseFloor);
-    // The chosen point is read from the log itself (chosen-form entries), not from the hard state.
-    this.chosen = this.log.chosenPrefix();
+    // The chosen point: the recovered hard state's (it is written after the entries it covers, and
+    // without an fsync, so it may be older than it was), then on through values learned chosen.
+    this.chosen = this.log.recoverChosen(hs?.chosen ?? 0);
     this.applied = this.log.snapshotIndex;
     // Make being lost durable: a log with no hard state reads as lost on the next start, so a crash
     // before anything was learned cannot bring this replica back as a voter with an empty memory.
@@ -243,8 +244,9 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     const { committed, through } = this.takeCommitted(Math.max(this.applied, snapshot?.meta.index ?? 0));
     if (hardState === null && entries.length === 0 && snapshot === null && committed.length === 0
       && this.outbox.length === 0 && this.readStates.length === 0 && this.readFailures.length === 0) return null;
+    const { early, late } = this.splitEarly(this.outbox);
     const rd: Ready = {
-      hardState, entries, snapshot, committed, earlyMessages: [], messages: this.outbox,
+      hardState, entries, snapshot, committed, earlyMessages: early, messages: late,
       readStates: this.readStates, readFailures: this.readFailures,
     };
     this.pendingSnapshot = null;
@@ -256,6 +258,27 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     return rd;
   }
 
+  /**
+   * The leader's p2a (accept requests, heartbeats) vouch for nothing this Ready persists: they ask
+   * others to accept, and the commit point they carry counts the leader's own acceptance only
+   * once durable (advance). So they may leave before the leader's own write (Raft thesis §10.2.1),
+   * provided their ballot was durably promised by an earlier Ready: an acceptor that hears a p2a
+   * at b learns that its sender ran phase 1 at b, and that promise must survive a crash of the
+   * sender (else it could reuse b after a restart). `persisted` is the hard state of the last
+   * advanced Ready, and a changed promise is always fsynced (mustSync), so its promise is durable.
+   * Everything else (p1a, p1b, p2b, nack, read answers, rejoin grants, catch-up) stays behind.
+   */
+  private splitEarly(outbox: readonly PaxosMessage[]): { early: PaxosMessage[]; late: PaxosMessage[] } {
+    const durable = this.persisted?.promised ?? 0;
+    const early: PaxosMessage[] = [];
+    const late: PaxosMessage[] = [];
+    for (const m of outbox) {
+      if (m.type === 'p2a' && durable > 0 && m.ballot === durable) early.push(m);
+      else late.push(m);
+    }
+    return { early, late };
+  }
+
   advance(rd: Ready): void {
     assert(rd === this.outstanding, 'advance of a Ready that was not handed out');
     this.outstanding = null;
@@ -264,8 +287,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     // The leader's own acceptance counts once it is durable, like any acceptor's.
     const lead = this.lead;
     if (lead !== null) {
-      const mine = acceptedIdBase + lead.ballot;
-      for (const e of rd.entries) if (e.id === mine) this.onAccepted(lead, e.index, this.id);
+      for (const e of rd.entries) if (e.id !== 0 && acceptedBallot(e) === lead.ballot) this.onAccepted(lead, e.index, this.id);
       this.maybeAdvanceChosen(lead);
     }
   }
@@ -412,6 +434,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
       const v: Value = tally.valueAt(s) ?? { origin: ballot, type: EntryType.Noop, data: new Uint8Array(0) };
       this.log.put(acceptedEntry(s, ballot, v));
       lead.track(s, 0, this.now);
+      this.maybeCountOwnEarly(lead, s);
       slots.push(s);
     }
     // Announce the new leadership at once (a heartbeat when there is nothing to re-propose).
@@ -499,6 +522,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
       const slot = lead.nextSlot++;
       this.log.put(acceptedEntry(slot, lead.ballot, { origin: lead.ballot, type: packed.type, data: packed.data }));
       lead.track(slot, packed.bytes, this.now);
+      this.maybeCountOwnEarly(lead, slot);
       slots.push(slot);
     }
     this.broadcastSlots(lead, slots);
@@ -523,8 +547,8 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     for (const s of slots) {
       const stored = this.log.at(s);
       if (stored === undefined || stored.id === 0) continue;
-      // On the wire a value travels in chosen form (id = origin); the message carries the ballot.
-      const e = chosenEntry(s, valueOf(stored));
+      // On the wire a value travels in wire form (id = origin); the message carries the ballot.
+      const e = toWire(stored);
       const size = entrySizeBytes(e);
       if (batch.length > 0 && bytes + size > budget) flush();
       batch.push(e);
@@ -559,7 +583,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     const accepted: number[] = [];
     for (const e of m.entries) {
       if (e.index > this.chosen && this.log.acceptedAt(e.index) !== m.ballot) {
-        this.log.put(acceptedEntry(e.index, m.ballot, valueOf(e)));
+        this.log.put(acceptedEntry(e.index, m.ballot, wireValue(e)));
       }
       accepted.push(e.index);
     }
@@ -588,6 +612,11 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     }
   }
 
+  /** The count-own-unsynced mutant: the leader's own acceptance counts before it is durable. */
+  private maybeCountOwnEarly(lead: LeaderState, slot: number): void {
+    if (this.mutants.has(PaxosMutant.CountOwnUnsynced)) lead.ack(slot, this.id, this.voters);
+  }
+
   /** A value is chosen once a quorum accepted it at this ballot; the chosen point moves in slot order. */
   private maybeAdvanceChosen(lead: LeaderState): boolean {
     const before = this.chosen;
@@ -610,12 +639,14 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     this.maybeFinishRejoin();
   }
 
-  /** The next slot in order is chosen: rewrite it in chosen form (the value, id = its origin). */
+  /**
+   * The next slot in order is chosen. Its log entry already holds the chosen value and stays as it
+   * is: the chosen point travels in the hard state, which needs no fsync (README, "Durability").
+   */
   private markChosen(slot: number): void {
     assert(slot === this.chosen + 1, () => `chosen out of order: ${slot} after ${this.chosen}`);
     const e = this.log.at(slot);
     assert(e !== undefined && e.id !== 0, () => `slot ${slot} chosen but holds nothing`);
-    this.log.put(chosenEntry(slot, valueOf(e)));
     this.chosen = slot;
   }
 
@@ -638,7 +669,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     for (const e of m.entries) {
       if (e.index <= this.chosen) continue;
       if (e.index > this.chosen + 1) break;
-      this.log.put(e);
+      this.log.put(learnedEntry(e.index, wireValue(e)));
       this.chosen = e.index;
     }
     if (this.chosen > before && m.commit > this.chosen) this.maybeRequestLearn(m.from, true);
@@ -730,7 +761,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     const out: Entry[] = this.early.splice(0);
     const hi = Math.max(from, Math.min(this.chosen, from + committedPerReadyMax));
     for (const e of this.log.slice(from + 1, hi)) {
-      if (!this.earlyDone.has(e.index)) out.push(e);
+      if (!this.earlyDone.has(e.index)) out.push(toWire(e));
     }
     return { committed: out, through: hi };
   }

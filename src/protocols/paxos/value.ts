@@ -8,15 +8,18 @@ import type { Entry, EntryType } from '../../core/index.js';
  * same on every replica, and a chosen slot is delivered as Entry {index, id: origin, type, data}
  * everywhere, whichever ballot happened to get it chosen.
  *
- * The acceptor's log holds each slot in one of three forms, told apart by the entry id:
- * - hole (id 0): nothing accepted;
- * - accepted (id = acceptedIdBase + ballot, data = origin varint ++ value data): accepted at that
- *   ballot, not known chosen;
- * - chosen (0 < id < acceptedIdBase, id = origin): the chosen value, final.
- * The form lives in the entry itself, so a crash between the entries and the hard state of one
- * Ready can never make a merely accepted value look chosen, or the reverse.
+ * Two shapes of Entry carry a value:
+ * - on the wire (p2a, learn) and in Ready.committed: {id: origin, data: the value};
+ * - in the acceptor's log: {id: origin, data: ballot varint ++ the value}, where ballot is the one
+ *   the value was accepted at, or 0 when it was learned already chosen (catch-up: it was never
+ *   accepted here, and phase 1 reports it as chosen). A slot with nothing is a hole (id 0).
+ * The id of a stored value is its origin, the id the slot is delivered with once chosen, so a
+ * checkpoint at an applied slot names the id storage finds there (src/storage/log-rules.ts keeps
+ * the log after a snapshot only then). Whether a slot is chosen is not in the entry: the chosen
+ * point is the hard state's `chosen` (volatile, written without an fsync) plus the learned
+ * entries, so learning that a slot is chosen never rewrites the log (README, "Durability").
  */
-export const acceptedIdBase = 2 ** 52;
+export const originMax = 2 ** 52;
 
 export interface Value {
   readonly origin: number;
@@ -24,34 +27,68 @@ export interface Value {
   readonly data: Uint8Array;
 }
 
-export function isChosenForm(e: Entry): boolean {
-  return e.id > 0 && e.id < acceptedIdBase;
+/** Whether a wire entry carries a valid origin (p2a and learn values). */
+export function isWireValue(e: Entry): boolean {
+  return e.id > 0 && e.id < originMax;
 }
 
-/** The ballot an accepted-form entry was accepted at; 0 for holes; undefined for chosen entries. */
-export function acceptedBallot(e: Entry): number | undefined {
-  if (e.id === 0) return 0;
-  return e.id >= acceptedIdBase ? e.id - acceptedIdBase : undefined;
-}
-
-export function acceptedEntry(slot: number, ballot: number, v: Value): Entry {
-  assert(ballot > 0 && ballot < acceptedIdBase, () => `ballot ${ballot} outside (0, 2^52)`);
+function storedEntry(slot: number, ballot: number, v: Value): Entry {
+  assert(v.origin > 0 && v.origin < originMax, () => `origin ${v.origin} outside (0, 2^52)`);
   const w = new Writer(v.data.length + 10);
-  w.uvarint(v.origin).raw(v.data);
-  return { index: slot, id: acceptedIdBase + ballot, type: v.type, data: w.finish() };
+  w.uvarint(ballot).raw(v.data);
+  return { index: slot, id: v.origin, type: v.type, data: w.finish() };
 }
 
+/** A value accepted at `ballot`, as the acceptor's log holds it. */
+export function acceptedEntry(slot: number, ballot: number, v: Value): Entry {
+  assert(ballot > 0 && ballot < originMax, () => `ballot ${ballot} outside (0, 2^52)`);
+  return storedEntry(slot, ballot, v);
+}
+
+/** A value learned already chosen (from a peer's `learn`), as the acceptor's log holds it. */
+export function learnedEntry(slot: number, v: Value): Entry {
+  return storedEntry(slot, 0, v);
+}
+
+/** The wire (and delivered) form of a value: id = origin, data = the value itself. */
 export function chosenEntry(slot: number, v: Value): Entry {
-  assert(v.origin > 0 && v.origin < acceptedIdBase, () => `origin ${v.origin} outside (0, 2^52)`);
+  assert(v.origin > 0 && v.origin < originMax, () => `origin ${v.origin} outside (0, 2^52)`);
   return { index: slot, id: v.origin, type: v.type, data: v.data };
 }
 
-/** The value a chosen-form or accepted-form entry holds. Throws DecodeError on a malformed one. */
-export function valueOf(e: Entry): Value {
-  if (isChosenForm(e)) return { origin: e.id, type: e.type, data: e.data };
+/** The value a wire entry carries. */
+export function wireValue(e: Entry): Value {
+  if (!isWireValue(e)) throw new DecodeError(`slot ${e.index} has a bad origin ${e.id}`);
+  return { origin: e.id, type: e.type, data: e.data };
+}
+
+function parseStored(e: Entry): { ballot: number; value: Value } {
   if (e.id === 0) throw new DecodeError(`slot ${e.index} holds no value`);
+  if (!isWireValue(e)) throw new DecodeError(`slot ${e.index} has a bad origin ${e.id}`);
   const r = new Reader(e.data);
-  const origin = r.uvarint();
-  if (origin === 0 || origin >= acceptedIdBase) throw new DecodeError(`slot ${e.index} has a bad origin ballot ${origin}`);
-  return { origin, type: e.type, data: e.data.subarray(r.offset) };
+  const ballot = r.uvarint();
+  if (ballot >= originMax) throw new DecodeError(`slot ${e.index} has a bad ballot ${ballot}`);
+  return { ballot, value: { origin: e.id, type: e.type, data: e.data.subarray(r.offset) } };
+}
+
+/** The ballot a stored value was accepted at; 0 for holes; undefined for a value learned chosen. */
+export function acceptedBallot(e: Entry): number | undefined {
+  if (e.id === 0) return 0;
+  const b = parseStored(e).ballot;
+  return b === 0 ? undefined : b;
+}
+
+/** Whether a stored entry is a value learned already chosen. */
+export function isLearned(e: Entry): boolean {
+  return e.id !== 0 && parseStored(e).ballot === 0;
+}
+
+/** The value a stored entry holds. Throws DecodeError on a hole or a malformed entry. */
+export function valueOf(e: Entry): Value {
+  return parseStored(e).value;
+}
+
+/** A stored entry in wire form (what p2a, learn and Ready.committed carry). */
+export function toWire(e: Entry): Entry {
+  return chosenEntry(e.index, valueOf(e));
 }

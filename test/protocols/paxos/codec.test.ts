@@ -5,17 +5,17 @@ import { DecodeError, EntryType } from '../../../src/core/index.js';
 import type { Entry } from '../../../src/core/index.js';
 import { paxosCodec } from '../../../src/protocols/paxos/index.js';
 import type { PaxosMessage } from '../../../src/protocols/paxos/index.js';
-import { acceptedEntry, acceptedIdBase } from '../../../src/protocols/paxos/value.js';
+import { acceptedEntry, learnedEntry, originMax } from '../../../src/protocols/paxos/value.js';
 
 const node = fc.constantFrom('n1', 'n2', 'n3', 'node-4', 'a.b_c');
 const nat = fc.nat({ max: Number.MAX_SAFE_INTEGER });
-const ballot = fc.integer({ min: 1, max: acceptedIdBase - 1 });
+const ballot = fc.integer({ min: 1, max: originMax - 1 });
 const entryType = fc.constantFrom(EntryType.Normal, EntryType.Noop, EntryType.Batch);
-/** A value in chosen form (id = origin), as p2a and learn carry them. */
+/** A value in wire form (id = origin), as p2a and learn carry them. */
 const chosen: fc.Arbitrary<Entry> = fc.record({ index: nat, id: ballot, type: entryType, data: fc.uint8Array({ maxLength: 40 }) });
-/** What p1b reports: accepted form or chosen form. */
+/** What p1b reports: the log's form, accepted at a ballot or learned chosen. */
 const reported: fc.Arbitrary<Entry> = fc.oneof(
-  chosen,
+  fc.tuple(fc.nat({ max: 1e9 }), chosen).map(([slot, v]) => learnedEntry(slot, { origin: v.id, type: v.type, data: v.data })),
   fc.tuple(fc.nat({ max: 1e9 }), ballot, chosen).map(([slot, b, v]) => acceptedEntry(slot, b, { origin: v.id, type: v.type, data: v.data })),
 );
 const ascending = fc.uniqueArray(nat, { maxLength: 20 }).map((a) => a.sort((x, y) => x - y));
@@ -87,15 +87,15 @@ test('mutated encodings never escape as anything but DecodeError', () => {
   }), { numRuns: 3000 });
 });
 
-test('named refusals: unknown tag, bad node id, trailing bytes, a p2a value not in chosen form', () => {
+test('named refusals: unknown tag, bad node id, trailing bytes, a p2a value with no origin', () => {
   const good = paxosCodec.encode({ type: 'p1a', from: 'n1', to: 'n2', ballot: 1024, fromSlot: 1 });
   assert.throws(() => paxosCodec.decode(Uint8Array.of(99, ...good.subarray(1))), /unknown paxos message tag 99/);
   assert.throws(() => paxosCodec.decode(Uint8Array.of(...good, 0)), /trailing bytes/);
   const badId = paxosCodec.encode({ type: 'rejoin', from: 'n1', to: 'n2', nonce: 7 });
   badId[2] = 0x20; // a space inside the sender id
   assert.throws(() => paxosCodec.decode(badId), /bad sender node id/);
-  const accepted = acceptedEntry(1, 1024, { origin: 1024, type: EntryType.Normal, data: Uint8Array.of(1) });
-  const p2a = paxosCodec.encode({ type: 'p2a', from: 'n1', to: 'n2', ballot: 1024, commit: 0, hbTick: 0, entries: [accepted] });
+  const hole = { index: 1, id: 0, type: EntryType.Noop, data: new Uint8Array(0) };
+  const p2a = paxosCodec.encode({ type: 'p2a', from: 'n1', to: 'n2', ballot: 1024, commit: 0, hbTick: 0, entries: [hole] });
   assert.throws(() => paxosCodec.decode(p2a), (e: unknown) => e instanceof DecodeError && /bad origin/.test(e.message));
   const huge = paxosCodec.encode({ type: 'p2b', from: 'n1', to: 'n2', ballot: 1, hbTick: 0, slots: [] }).slice();
   huge[huge.length - 1] = 100; // claims 100 slots with no bytes left

@@ -18,8 +18,9 @@ export function drain(r: PaxosReplica): Ready[] {
   return out;
 }
 
+/** Every message of the Readies, in the order a driver sends them (early ones first). */
 export function messages(readies: readonly Ready[]): PaxosMessage[] {
-  return readies.flatMap((rd) => rd.messages as PaxosMessage[]);
+  return readies.flatMap((rd) => [...rd.earlyMessages, ...rd.messages] as PaxosMessage[]);
 }
 
 export function entries(readies: readonly Ready[]): Entry[] {

@@ -12,9 +12,9 @@ function cluster(mutants: readonly string[], seed = 5): TestCluster<PaxosMessage
   return new TestCluster<PaxosMessage>(paxos, { voters: ['n1', 'n2', 'n3'], seed, replica: () => ({ mutants: new Set(mutants) }) });
 }
 
-test('paxos.mutants lists the four known-bad variants', () => {
+test('paxos.mutants lists the five known-bad variants', () => {
   assert.deepEqual(paxos.mutants.map((m) => m.name).sort(),
-    ['accept-below-promise', 'execute-out-of-order', 'forget-promise', 'ignore-accepted']);
+    ['accept-below-promise', 'count-own-unsynced', 'execute-out-of-order', 'forget-promise', 'ignore-accepted']);
 });
 
 /** Slot s is lost on its way out; slot s+1 reaches a quorum first. */

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, EntryType } from '../../../src/core/index.js';
+import { mustSync } from '../../../src/core/durability.js';
 import type { Entry } from '../../../src/core/index.js';
 import { ballotStride, nextBallot, paxos } from '../../../src/protocols/paxos/index.js';
 import type { PaxosMessage } from '../../../src/protocols/paxos/index.js';
-import { acceptedBallot, acceptedEntry, isChosenForm, valueOf } from '../../../src/protocols/paxos/value.js';
+import { acceptedBallot, acceptedEntry, learnedEntry, valueOf } from '../../../src/protocols/paxos/value.js';
 import { SnapshotReceiver } from '../../../src/protocols/paxos/snapshot.js';
 import { isSentinel, sentinelEntry } from '../../../src/protocols/paxos/log.js';
 import { TestCluster, cmd, texts } from '../../harness/cluster.js';
@@ -68,10 +69,14 @@ test('PMS §2.3 phase 2b: a P2a at or above the promise is accepted, persisted, 
   assert.deepEqual(rd?.hardState, { kind: 'paxos', promised: b(1, 0), chosen: 0 }, 'accepting at b is promising b');
   assert.deepEqual(rd?.messages, [{ type: 'p2b', from: 'n2', to: 'n1', ballot: b(1, 0), hbTick: 5, slots: [1] }]);
   assert.deepEqual(rd?.committed, [], 'accepted is not chosen');
-  // The commit point piggybacked on the next P2a makes it chosen: rewritten in chosen form, then executed.
+  // The commit point piggybacked on the next P2a makes it chosen: executed, with no rewrite of the
+  // log (the chosen point is in the hard state, which needs no fsync).
   r.step({ type: 'p2a', from: 'n1', to: 'n2', ballot: b(1, 0), commit: 1, hbTick: 6, entries: [] });
   const [rd2] = drain(r);
-  assert.ok(rd2 !== undefined && isChosenForm(rd2.entries[0] as Entry));
+  assert.ok(rd2 !== undefined);
+  assert.deepEqual(rd2.entries, [], 'learning that a slot is chosen writes no entry');
+  assert.deepEqual(rd2.hardState, { kind: 'paxos', promised: b(1, 0), chosen: 1 });
+  assert.equal(mustSync(rd.hardState, rd2.hardState, rd2.entries), false, 'so the save needs no fsync');
   assert.deepEqual(rd2.committed.map((e) => dec(e.data)), ['x']);
   assert.equal(rd2.committed[0]?.id, b(1, 0), 'a chosen entry carries the ballot that first proposed it');
 });
@@ -108,7 +113,7 @@ test('PMS §2.2 / PMMC: the value accepted at the highest ballot is re-proposed,
 
 test('phase 1: a value some acceptor knows chosen wins over a higher accepted ballot', () => {
   const { r, ballot } = proposerAbove(5);
-  const chosenA: Entry = { index: 1, id: b(1, 1), type: EntryType.Normal, data: enc('chosen') };
+  const chosenA = learnedEntry(1, { origin: b(1, 1), type: EntryType.Normal, data: enc('chosen') });
   r.step({ type: 'p1b', from: 'n2', to: 'n1', ballot, fromSlot: 1, chosen: 1, snapshotIndex: 0, next: 0, entries: [chosenA] });
   r.step({ type: 'p1b', from: 'n3', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0,
     entries: [acceptedEntry(1, b(4, 2), { origin: b(4, 2), type: EntryType.Normal, data: enc('other') })] });
