@@ -8,6 +8,8 @@ import {
   Failpoints, FileStorage, fileLayerFromEnv, parseTestDisk, realFileLayer, testFileLayer,
 } from '../../src/storage/file/index.js';
 import { InsecureDirectoryError, StorageClosedError, StorageFailedError, StorageLockedError } from '../../src/storage/errors.js';
+import { walRecords } from '../../src/storage/damage.js';
+import { RecordType } from '../../src/storage/file/record.js';
 import { run } from './compliance.js';
 import { freshDir, tempRoot } from './helpers.js';
 
@@ -230,12 +232,17 @@ test('a source replaced on disk by newer snapshots stays readable while it is he
 
 test('an unsynced save writes without an fsync; the next synced save, or a clean close, fsyncs it', async () => {
   const dir = freshDir(root);
+  // fsyncs counts every durable operation: an fdatasync or an O_DSYNC write.
   let fsyncs = 0;
   const layer = {
     ...realFileLayer,
-    async openFile(path: string, create: 'create' | 'create-new' | 'existing') {
-      const f = await realFileLayer.openFile(path, create);
-      return { ...bindAll(f), sync: async () => { fsyncs++; await f.sync(); } };
+    async openFile(path: string, create: 'create' | 'create-new' | 'existing', durable?: boolean) {
+      const f = await realFileLayer.openFile(path, create, durable);
+      return {
+        ...bindAll(f),
+        sync: async () => { fsyncs++; await f.sync(); },
+        writeDurable: async (data: Uint8Array, position: number) => { fsyncs++; await f.writeDurable(data, position); },
+      };
     },
   };
   const s = new FileStorage(dir, { layer });
@@ -261,9 +268,27 @@ test('an unsynced save writes without an fsync; the next synced save, or a clean
 
 function bindAll<T extends object>(f: T): T {
   const out: Record<string, unknown> = {};
-  for (const k of ['write', 'read', 'sync', 'truncate', 'size', 'close'] as const) {
+  for (const k of ['write', 'writeDurable', 'read', 'sync', 'truncate', 'size', 'close'] as const) {
     const v = (f as Record<string, unknown>)[k];
     if (typeof v === 'function') out[k] = (v as (...a: unknown[]) => unknown).bind(f);
   }
   return out as T;
 }
+
+test('a synced save carries what unsynced saves wrote to the disk in its one O_DSYNC write', async () => {
+  for (const dsyncWrites of [true, false]) {
+    const dir = freshDir(root);
+    // With this layer the file on disk holds only what was made durable; the rest is in memory.
+    const s = new FileStorage(dir, { layer: testFileLayer({ kind: 'unsynced-loss' }), dsyncWrites });
+    await s.open();
+    await s.save(hs(1), run(1, 2, 1));
+    await s.save(hs(2), [], { sync: false });
+    await s.save(hs(3), [], { sync: false });
+    const onDisk = async () => (await walRecords(dir)).filter((r) => r.type === RecordType.HardState).length;
+    const durableBefore = await onDisk();
+    await s.save(null, run(3, 3, 1));
+    assert.equal(await onDisk(), durableBefore + 2, `dsyncWrites ${dsyncWrites}: both unsynced hard states are on disk`);
+    assert.deepEqual(await s.entries(1, 4), run(1, 3, 1));
+    await s.close();
+  }
+});

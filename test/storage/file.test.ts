@@ -15,6 +15,9 @@ class PoweredFile implements WritableFile {
   read(length: number, position: number): Promise<Uint8Array> {
     return this.dead ? Promise.reject(new Error('read after the crash')) : this.inner.read(length, position);
   }
+  writeDurable(data: Uint8Array, position: number): Promise<void> {
+    return this.dead ? Promise.resolve() : this.inner.writeDurable(data, position);
+  }
   sync(): Promise<void> {
     return this.dead ? Promise.resolve() : this.inner.sync();
   }
@@ -40,8 +43,8 @@ function poweredLayer(inner: FileLayer): FileLayer & { cut(): Promise<void> } {
   let files: PoweredFile[] = [];
   return {
     ...inner,
-    async openFile(path, create) {
-      const f = new PoweredFile(await inner.openFile(path, create));
+    async openFile(path, create, durable) {
+      const f = new PoweredFile(await inner.openFile(path, create, durable));
       files.push(f);
       return f;
     },

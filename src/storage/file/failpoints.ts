@@ -53,6 +53,11 @@ export class Failpoints {
     return this.armed.size > 0;
   }
 
+  /** Whether `name` is armed (at any hit). */
+  isArmed(name: Failpoint): boolean {
+    return this.armed.has(name);
+  }
+
   /** Dies here if this point is armed for this hit. */
   hit(name: Failpoint): void {
     const at = this.armed.get(name);

@@ -13,6 +13,13 @@ export interface WritableFile {
   write(data: Uint8Array, position: number): Promise<void>;
   /** Reads up to `length` bytes at `position` (fewer at the end of the file). */
   read(length: number, position: number): Promise<Uint8Array>;
+  /**
+   * Writes all of `data` at `position` and resolves once those bytes are durable, with whatever
+   * metadata reading them back needs (a write on an O_DSYNC descriptor: POSIX synchronized I/O
+   * data integrity). One thread-pool hop instead of write + sync's two. Only this write's bytes:
+   * what earlier plain writes left elsewhere in the file is not made durable by it.
+   */
+  writeDurable(data: Uint8Array, position: number): Promise<void>;
   /** fdatasync: the data written so far, and the size, are durable when it resolves. */
   sync(): Promise<void>;
   truncate(length: number): Promise<void>;
@@ -21,8 +28,12 @@ export interface WritableFile {
 }
 
 export interface FileLayer {
-  /** Opens for reading and writing; creates the file (mode 0600) when `create` is set. */
-  openFile(path: string, create: 'create' | 'create-new' | 'existing'): Promise<WritableFile>;
+  /**
+   * Opens for reading and writing; creates the file (mode 0600) when `create` is set. With
+   * `durable`, an O_DSYNC descriptor for writeDurable is opened too, now: the file may be
+   * renamed before its first durable write.
+   */
+  openFile(path: string, create: 'create' | 'create-new' | 'existing', durable?: boolean): Promise<WritableFile>;
   readFile(path: string): Promise<Uint8Array>;
   size(path: string): Promise<number>;
   rename(from: string, to: string): Promise<void>;
@@ -34,13 +45,18 @@ export interface FileLayer {
 }
 
 class RealFile implements WritableFile {
-  constructor(private readonly fh: FileHandle) {}
-  async write(data: Uint8Array, position: number): Promise<void> {
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.fh.write(data, done, data.length - done, position + done);
-      done += bytesWritten;
+  /** A second descriptor on the same file, opened with O_DSYNC (openFile's `durable`). */
+  constructor(private readonly fh: FileHandle, private dsync: FileHandle | null) {}
+  write(data: Uint8Array, position: number): Promise<void> {
+    return writeAll(this.fh, data, position);
+  }
+  async writeDurable(data: Uint8Array, position: number): Promise<void> {
+    if (this.dsync === null) {
+      await writeAll(this.fh, data, position);
+      return this.fh.datasync();
     }
+    // A short write is durable as far as it went; the rest is written (durably) by the loop.
+    return writeAll(this.dsync, data, position);
   }
   async read(length: number, position: number): Promise<Uint8Array> {
     const buf = new Uint8Array(length);
@@ -61,8 +77,18 @@ class RealFile implements WritableFile {
   async size(): Promise<number> {
     return (await this.fh.stat()).size;
   }
-  close(): Promise<void> {
-    return this.fh.close();
+  async close(): Promise<void> {
+    await this.dsync?.close();
+    this.dsync = null;
+    await this.fh.close();
+  }
+}
+
+async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
   }
 }
 
@@ -73,8 +99,14 @@ const openFlags = {
 } as const;
 
 export const realFileLayer: FileLayer = {
-  async openFile(path, create) {
-    return new RealFile(await open(path, openFlags[create], 0o600));
+  async openFile(path, create, durable = false) {
+    const fh = await open(path, openFlags[create], 0o600);
+    try {
+      return new RealFile(fh, durable ? await open(path, fsc.O_WRONLY | fsc.O_DSYNC) : null);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
   },
   async readFile(path) {
     return new Uint8Array(await readFile(path));
@@ -164,6 +196,23 @@ class HeldFile implements WritableFile {
     return Promise.resolve();
   }
 
+  /**
+   * As on a real O_DSYNC descriptor: this write's bytes reach the disk (counted as an fsync for
+   * eio and slow), while other writes not yet fsynced stay held, and may still be lost.
+   */
+  async writeDurable(data: Uint8Array, position: number): Promise<void> {
+    const f = this.state.fault;
+    if (f.kind === 'enospc') {
+      if (this.state.bytesWritten + data.length > f.okBytes) throw errnoError('ENOSPC', 'no space left on device');
+      this.state.bytesWritten += data.length;
+    }
+    if (f.kind === 'slow') await sleep(f.delayMs);
+    if (f.kind === 'eio' && this.state.syncs++ >= f.okSyncs) throw errnoError('EIO', 'input/output error on an O_DSYNC write');
+    // Held bytes under this write are superseded by it: a later sync must not write them back over it.
+    this.held = this.held.flatMap((h) => outside(h, position, position + data.length));
+    await this.inner.writeDurable(data, position);
+  }
+
   async read(length: number, position: number): Promise<Uint8Array> {
     const size = await this.size();
     const n = Math.max(0, Math.min(length, size - position));
@@ -206,6 +255,16 @@ class HeldFile implements WritableFile {
   }
 }
 
+/** The parts of a held write outside [from, to). */
+function outside(h: { position: number; data: Uint8Array }, from: number, to: number): { position: number; data: Uint8Array }[] {
+  const end = h.position + h.data.length;
+  if (end <= from || h.position >= to) return [h];
+  const parts: { position: number; data: Uint8Array }[] = [];
+  if (h.position < from) parts.push({ position: h.position, data: h.data.subarray(0, from - h.position) });
+  if (end > to) parts.push({ position: to, data: h.data.subarray(to - h.position) });
+  return parts;
+}
+
 interface TestLayerState {
   readonly fault: TestDiskFault;
   bytesWritten: number;
@@ -216,8 +275,8 @@ export function testFileLayer(fault: TestDiskFault, inner: FileLayer = realFileL
   const state: TestLayerState = { fault, bytesWritten: 0, syncs: 0 };
   return {
     ...inner,
-    async openFile(path, create) {
-      return new HeldFile(await inner.openFile(path, create), state);
+    async openFile(path, create, durable) {
+      return new HeldFile(await inner.openFile(path, create, durable), state);
     },
     async syncDir(path) {
       if (fault.kind === 'slow') await sleep(fault.delayMs);

@@ -79,7 +79,7 @@ export class NextSegment {
   }
 
   private async create(): Promise<PreparedSegment> {
-    const file = await this.layer.openFile(this.path, 'create');
+    const file = await this.layer.openFile(this.path, 'create', true);
     try {
       await file.truncate(0);
       try {

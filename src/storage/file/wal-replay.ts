@@ -19,6 +19,8 @@ export interface WalOptions {
   readonly recordBytesMax: number;
   /** The largest step by which a segment file is filled with zeros ahead of its writes (0: none). */
   readonly preallocateBytes: number;
+  /** Synced saves are one write on an O_DSYNC descriptor instead of write + fdatasync. */
+  readonly dsyncWrites: boolean;
 }
 
 export interface Segment {

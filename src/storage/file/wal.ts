@@ -7,6 +7,12 @@ import { Extender, NextSegment, preallocMinBytes } from './preallocate.js';
 import type { FileLayer, WritableFile } from './fs-layer.js';
 import { RecordType, RecordWriter, recordHeaderBytes, verifyRecord } from './record.js';
 import { segmentName } from './segment-names.js';
+
+/**
+ * The most bytes unsynced saves may leave to be written again by the next synced save; past it,
+ * the unsynced save fsyncs (durable early is allowed) and the writer's buffer is let go.
+ */
+export const unsyncedBytesMax = 1 << 20;
 import { corrupt, encodeSegmentHeader, type Location, type ReplayedLog, type Segment, type WalOptions, type WalScan } from './wal-replay.js';
 
 /**
@@ -28,8 +34,11 @@ export class Wal {
   private locations: Location[];
   private base: number;
   private hardState: HardState | null;
-  /** The active segment holds bytes written by an unsynced save and not yet fsynced. */
-  private dirty = false;
+  /**
+   * Bytes at the start of the writer that unsynced saves wrote to the active segment and that
+   * are not durable yet; the writer's byte 0 sits at tail.size - unsynced in the file.
+   */
+  private unsynced = 0;
   /** Fills the active segment with zeros ahead of its writes (preallocate.ts). */
   private extender: Extender;
   /** Prepares the next segment's file before the roll that needs it. */
@@ -61,7 +70,7 @@ export class Wal {
   static async start(dir: string, layer: FileLayer, failpoints: Failpoints, opts: WalOptions, scan: WalScan, base: number, log: ReplayedLog): Promise<Wal> {
     const segments = scan.segments.slice();
     const last = segments.at(-1);
-    const active = last === undefined ? null : await layer.openFile(last.path, 'existing');
+    const active = last === undefined ? null : await layer.openFile(last.path, 'existing', true);
     const wal = new Wal(dir, layer, failpoints, opts, { segments, active, crc: scan.crc, base, log });
     if (last === undefined) await wal.roll();
     return wal;
@@ -96,7 +105,7 @@ export class Wal {
     const prev = this.segments.at(-1);
     const seq = prev === undefined ? 1 : prev.seq + 1;
     const path = join(this.dir, segmentName(seq));
-    assert(this.writer.length === 0, 'roll with unwritten records');
+    assert(this.writer.length === 0 && this.unsynced === 0, 'roll with records not durable');
     this.writer.append(RecordType.SegmentHeader, encodeSegmentHeader(seq, this.writer.crc));
     if (this.hardState !== null) this.writer.append(RecordType.HardState, encodeHardState(this.hardState));
     await this.extender.stop();
@@ -119,27 +128,50 @@ export class Wal {
   }
 
   /**
-   * Writes what the writer holds to the active segment and, when `sync`, fsyncs it (which also
-   * makes durable what earlier unsynced saves wrote). Every path but an unsynced save syncs, and
-   * a roll syncs the old segment before leaving it, so dirty bytes only ever sit in the active one.
+   * Writes what the writer holds to the active segment and, when `sync`, makes it durable with
+   * what earlier unsynced saves wrote. An unsynced save's bytes stay in the writer after their
+   * plain write, so that the next synced save writes them again with its own in one O_DSYNC
+   * write (one thread-pool hop; an O_DSYNC write makes durable its own bytes only). Beyond
+   * unsyncedBytesMax, or without O_DSYNC, it is write + fdatasync. Every path but an unsynced
+   * save syncs, and a roll syncs the old segment before leaving it, so unsynced bytes only ever
+   * sit in the active one.
    */
   private async flush(sync = true): Promise<void> {
-    if (this.writer.length > 0) {
-      const end = this.tail.size + this.writer.length;
-      await this.extender.beforeWrite(end);
+    const base = this.tail.size - this.unsynced;
+    const end = base + this.writer.length;
+    const fresh = this.writer.bytes().subarray(this.unsynced);
+    if (fresh.length > 0) await this.extender.beforeWrite(end);
+    if (!sync || this.writer.length === 0) {
+      if (fresh.length === 0) return;
       this.failpoints.hit(Failpoint.WalBeforeWrite);
-      await this.active.write(this.writer.bytes(), this.tail.size);
-      this.tail.size = end;
-      this.writer.reset();
-      this.dirty = true;
-      this.extender.afterWrite(end);
-      if (end > this.opts.segmentBytesMax / 2) this.nextSegment.prepare();
+      await this.active.write(fresh, this.tail.size);
+      this.wrote(end);
+      this.unsynced = this.writer.length;
+      if (this.unsynced <= unsyncedBytesMax) return;
     }
-    if (!sync || !this.dirty) return;
-    this.failpoints.hit(Failpoint.WalAfterWriteBeforeFsync);
-    await this.active.sync();
+    if (this.opts.dsyncWrites && this.unsynced + fresh.length <= unsyncedBytesMax && !this.failpoints.isArmed(Failpoint.WalAfterWriteBeforeFsync)) {
+      // Failpoints name the moment between write and fsync; with that one armed the two stay apart.
+      if (fresh.length > 0) this.failpoints.hit(Failpoint.WalBeforeWrite);
+      await this.active.writeDurable(this.writer.bytes(), base);
+    } else {
+      if (this.tail.size < end) {
+        this.failpoints.hit(Failpoint.WalBeforeWrite);
+        await this.active.write(this.writer.bytes().subarray(this.tail.size - base), this.tail.size);
+      }
+      this.failpoints.hit(Failpoint.WalAfterWriteBeforeFsync);
+      await this.active.sync();
+    }
     this.failpoints.hit(Failpoint.WalAfterFsync);
-    this.dirty = false;
+    if (this.tail.size < end) this.wrote(end);
+    this.unsynced = 0;
+    this.writer.reset();
+  }
+
+  /** Bytes up to `end` of the active segment are written: room ahead and the next segment follow. */
+  private wrote(end: number): void {
+    this.tail.size = end;
+    this.extender.afterWrite(end);
+    if (end > this.opts.segmentBytesMax / 2) this.nextSegment.prepare();
   }
 
   /** fsyncs what unsynced saves left in the active segment, if anything. */
@@ -152,7 +184,7 @@ export class Wal {
     if (payload.length > this.opts.recordBytesMax) {
       throw new TooLargeError(`a WAL record of ${payload.length} bytes exceeds recordBytesMax ${this.opts.recordBytesMax}`);
     }
-    const size = this.tail.size + this.writer.length;
+    const size = this.tail.size - this.unsynced + this.writer.length;
     // Roll when this record would overflow the segment, unless the segment holds no more than
     // its header and hard state (well under 256 bytes): a record bigger than a segment gets a
     // segment of its own instead of rolling forever. Only a roll awaits: the common case stays
@@ -166,7 +198,7 @@ export class Wal {
   private putNow(type: RecordType, payload: Uint8Array, id: number): Location {
     const prevCrc = this.writer.crc;
     const at = this.writer.append(type, payload);
-    return { id, seq: this.tail.seq, offset: this.tail.size + at, length: payload.length, prevCrc };
+    return { id, seq: this.tail.seq, offset: this.tail.size - this.unsynced + at, length: payload.length, prevCrc };
   }
 
 
