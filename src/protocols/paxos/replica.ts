@@ -209,11 +209,14 @@ export class PaxosReplica implements Replica<PaxosMessage> {
       this.readStates.push({ ctx, index: Math.max(this.chosen, lead.establishedEnd) });
       return;
     }
-    const seq = this.reads.start(ctx, this.now);
-    if (seq === null) {
-      this.readFailures.push({ ctx, reason: 'overloaded', leaderHint: this.leaderId });
-      return;
-    }
+    // Queued for the next round, which ready() starts for every read queued since the last one.
+    if (!this.reads.start(ctx, this.now)) this.readFailures.push({ ctx, reason: 'overloaded', leaderHint: this.leaderId });
+  }
+
+  /** One quorum round for every read queued since the last Ready (reads.ts, "Batching"). */
+  private flushReads(): void {
+    const seq = this.reads.flush(this.now);
+    if (seq === null) return;
     if (this.canVote()) this.onReadResp({ type: 'readResp', from: this.id, to: this.id, seq, highest: this.log.lastIndex });
     for (const v of this.voters) if (v !== this.id) this.send({ type: 'readReq', from: this.id, to: v, seq });
   }
@@ -237,6 +240,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
   ready(): Ready | null {
     if (this.outstanding !== null) return null;
     if (this.lead !== null) this.flushProposals(this.lead);
+    this.flushReads();
     const hs: PaxosHardState = { kind: 'paxos', promised: this.promised, chosen: this.chosen };
     const hardState = !this.lost && (this.persisted === null || this.persisted.promised !== hs.promised || this.persisted.chosen !== hs.chosen) ? hs : null;
     const entries = this.log.takeDirty(!this.lost);
@@ -700,8 +704,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
   // Reads and rejoin
 
   private onReadResp(m: ReadResp): void {
-    const rs = this.reads.answer(m.seq, m.from, m.highest, this.voters);
-    if (rs !== null) this.readStates.push(rs);
+    this.readStates.push(...this.reads.answer(m.seq, m.from, m.highest, this.voters));
   }
 
   private resendReads(): void {
