@@ -73,6 +73,11 @@ export class Leader {
   private confirmSeq = 0;
   private confirmed = false;
   private uncommittedBytes = 0;
+  /**
+   * A ping round is queued and has not left yet (it leaves with the next Ready): a read arriving
+   * now can wait for it rather than start its own, since it is still sent after the read.
+   */
+  private pingUnsent = false;
   /** The commit index moved since the last Ready: flush tells the followers. */
   private commitUnsent = false;
   /** Commands proposed since the last Ready, closed into one txn by flush (batching). */
@@ -406,6 +411,7 @@ export class Leader {
 
   /** Called by ready(): close the gathered txn and send what is new, batched per follower. */
   flush(): void {
+    this.pingUnsent = false;
     if (this.phase !== 'broadcast') return;
     const r = this.r;
     this.closeBatch();
@@ -487,6 +493,7 @@ export class Leader {
       const commit = this.phase === 'broadcast' ? Math.min(r.commitIndex, p.sentIndex) : 0;
       r.send({ type: 'ping', from: r.id, to: p.id, epoch: this.epoch, commit, sentIndex: p.sentIndex, seq });
     }
+    this.pingUnsent = true;
   }
 
   private onPong(peer: Peer, m: PongMsg): void {
@@ -507,8 +514,9 @@ export class Leader {
     if (this.pendingReads.length >= r.opts.limits.pendingReadsMax) return r.failRead(ctx, 'overloaded', null);
     if (r.opts.leaseReads && this.leaseValid()) return r.addReadState({ ctx, index: r.commitIndex });
     // ReadIndex-style: the commit index now is a valid read point once a quorum confirms, after
-    // this moment, that we are still the leader of e'.
-    this.heartbeat();
+    // this moment, that we are still the leader of e'. One round serves every read that arrives
+    // before it leaves.
+    if (!this.pingUnsent) this.heartbeat();
     this.pendingReads.push({ ctx, index: r.commitIndex, seq: this.pingSeq });
     this.maybeServeReads();
   }

@@ -71,3 +71,26 @@ test('with leaseReads a leader that heard from a quorum recently serves a read w
   net.stabilize();
   assert.equal(net.node(l).readStates.some((r) => r.ctx === 4), false);
 });
+
+test('reads arriving before a ping round leaves share it: one ping per follower, every read served', () => {
+  const net = new ZabNet(['a', 'b', 'c'], { seed: 54 });
+  net.startAll();
+  const l = net.electLeader();
+  assert.ok(net.commit('x1'));
+  net.stabilize();
+  const r = net.replica(l);
+  for (const ctx of [1, 2, 3]) r.read(ctx);
+  const rd = net.readyOnce(l);
+  assert.ok(rd !== null);
+  const pings = [...rd.earlyMessages, ...rd.messages].filter((m) => m.type === 'ping');
+  assert.deepEqual(pings.map((m) => m.to).sort(), net.ids.filter((id) => id !== l));
+  assert.deepEqual(net.node(l).readStates, [], 'served before any follower answered');
+  net.stabilize();
+  assert.deepEqual(net.node(l).readStates, [1, 2, 3].map((ctx) => ({ ctx, index: 1 })));
+  // A read after that round left waits for a round of its own.
+  r.read(4);
+  const next = net.readyOnce(l);
+  assert.equal([...(next?.earlyMessages ?? []), ...(next?.messages ?? [])].filter((m) => m.type === 'ping').length, 2);
+  net.stabilize();
+  assert.deepEqual(net.node(l).readStates.at(-1), { ctx: 4, index: 1 });
+});
