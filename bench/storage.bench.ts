@@ -98,16 +98,17 @@ async function rawLatencies(ms = runMs): Promise<{ name: string; lat: Latency }[
 
 /** The WAL settings compared: the session's steps, one after another (src/storage/README.md). */
 const variants = [
-  { name: 'growing files, write + fdatasync', opts: { preallocateBytes: 0, dsyncWrites: false } },
-  { name: 'preallocated, write + fdatasync', opts: { dsyncWrites: false } },
-  { name: 'preallocated, O_DSYNC write', opts: {} },
+  { name: 'growing files, write + fdatasync', opts: { preallocateBytes: 0, dsyncWrites: false, unsyncedWritesOnLoop: false } },
+  { name: 'preallocated, write + fdatasync', opts: { dsyncWrites: false, unsyncedWritesOnLoop: false } },
+  { name: 'preallocated, O_DSYNC write', opts: { unsyncedWritesOnLoop: false } },
+  { name: 'preallocated, O_DSYNC, unsynced on loop', opts: {} },
 ] as const satisfies readonly { name: string; opts: FileStorageOptions }[];
 
 /**
  * One save at a time, each awaited (the latency a one-client write pays per Ready), for every
  * variant: one save each in turn, so that a shared disk's drift hits all alike.
  */
-async function saveLatencies(batch: number, sync: boolean): Promise<(Latency & { name: string; entriesPerSec: number })[]> {
+async function saveLatencies(batch: number, sync: boolean | 'ready'): Promise<(Latency & { name: string; entriesPerSec: number })[]> {
   const data = new Uint8Array(entryBytes).fill(3);
   const runs = [];
   for (const [i, v] of variants.entries()) {
@@ -120,8 +121,12 @@ async function saveLatencies(batch: number, sync: boolean): Promise<(Latency & {
   while (performance.now() - t0 < runMs) {
     for (const r of runs) {
       const entries = makeEntries(next, batch, data);
+      // 'ready': the node driver's pattern at one client, a commit-only Ready's unsynced save
+      // (not awaited) and then the next write's synced save, which storage applies after it.
+      const unsynced = sync === 'ready' ? r.s.save({ kind: 'raft', term: 1, vote: 'n1', commit: next - 1 }, [], { sync: false }) : null;
       const t = performance.now();
-      await r.s.save({ kind: 'raft', term: 1, vote: 'n1', commit: next - 1 }, entries, { sync });
+      await r.s.save({ kind: 'raft', term: 1, vote: 'n1', commit: next - 1 }, entries, { sync: sync !== false });
+      await unsynced;
       const ms = performance.now() - t;
       r.samples.push(ms * 1000);
       r.busyMs += ms;
@@ -210,10 +215,11 @@ try {
   for (const r of await rawLatencies()) {
     rows.push({ measure: `raw: ${r.name}`, value: Math.round(r.lat.p50Us), unit: 'us p50', detail: `p99 ${Math.round(r.lat.p99Us)} us over ${r.lat.count} appends of ${entryBytes + 30} B` });
   }
-  for (const [batch, sync] of [[1, true], [1, false], [64, true]] as const) {
+  for (const [batch, sync] of [[1, true], [1, false], [1, 'ready'], [64, true]] as const) {
+    const what = sync === 'ready' ? ' after an unsynced one' : sync ? '' : ' no sync';
     for (const r of await saveLatencies(batch, sync)) {
       rows.push({
-        measure: `save ${batch} × ${entryBytes} B${sync ? '' : ' no sync'}${batch > 1 ? ' (group commit)' : ''}: ${r.name}`, value: Math.round(r.p50Us), unit: 'us p50',
+        measure: `save ${batch} × ${entryBytes} B${what}${batch > 1 ? ' (group commit)' : ''}: ${r.name}`, value: Math.round(r.p50Us), unit: 'us p50',
         detail: `p99 ${Math.round(r.p99Us)} us, ${r.count} saves, ${Math.round(r.entriesPerSec)} entries/s while saving`,
       });
     }

@@ -268,7 +268,7 @@ test('an unsynced save writes without an fsync; the next synced save, or a clean
 
 function bindAll<T extends object>(f: T): T {
   const out: Record<string, unknown> = {};
-  for (const k of ['write', 'writeDurable', 'read', 'sync', 'truncate', 'size', 'close'] as const) {
+  for (const k of ['write', 'writeNow', 'writeDurable', 'read', 'sync', 'truncate', 'size', 'close'] as const) {
     const v = (f as Record<string, unknown>)[k];
     if (typeof v === 'function') out[k] = (v as (...a: unknown[]) => unknown).bind(f);
   }
@@ -290,5 +290,34 @@ test('a synced save carries what unsynced saves wrote to the disk in its one O_D
     assert.equal(await onDisk(), durableBefore + 2, `dsyncWrites ${dsyncWrites}: both unsynced hard states are on disk`);
     assert.deepEqual(await s.entries(1, 4), run(1, 3, 1));
     await s.close();
+  }
+});
+
+test('an unsynced save writes on the event loop (no thread-pool hop) unless told not to', async () => {
+  for (const unsyncedWritesOnLoop of [true, false]) {
+    const dir = freshDir(root);
+    const calls = { write: 0, writeNow: 0 };
+    const layer = {
+      ...realFileLayer,
+      async openFile(path: string, create: 'create' | 'create-new' | 'existing', durable?: boolean) {
+        const f = await realFileLayer.openFile(path, create, durable);
+        return {
+          ...bindAll(f),
+          write: async (data: Uint8Array, position: number) => { calls.write++; await f.write(data, position); },
+          writeNow: (data: Uint8Array, position: number) => { calls.writeNow++; f.writeNow(data, position); },
+        };
+      },
+    };
+    const s = new FileStorage(dir, { layer, unsyncedWritesOnLoop });
+    await s.open();
+    await s.save(hs(1), run(1, 2, 1));
+    const before = { ...calls };
+    await s.save(hs(2), run(3, 3, 1), { sync: false });
+    assert.deepEqual(await s.entries(3, 4), run(3, 3, 1), 'read back before any fsync');
+    assert.deepEqual(calls, unsyncedWritesOnLoop ? { ...before, writeNow: before.writeNow + 1 } : { ...before, write: before.write + 1 });
+    await s.close();
+    const again = new FileStorage(dir);
+    assert.deepEqual((await again.open()).entries, run(1, 3, 1));
+    await again.close();
   }
 });

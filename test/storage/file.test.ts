@@ -15,6 +15,9 @@ class PoweredFile implements WritableFile {
   read(length: number, position: number): Promise<Uint8Array> {
     return this.dead ? Promise.reject(new Error('read after the crash')) : this.inner.read(length, position);
   }
+  writeNow(data: Uint8Array, position: number): void {
+    if (!this.dead) this.inner.writeNow(data, position);
+  }
   writeDurable(data: Uint8Array, position: number): Promise<void> {
     return this.dead ? Promise.resolve() : this.inner.writeDurable(data, position);
   }

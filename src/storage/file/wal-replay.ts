@@ -21,6 +21,8 @@ export interface WalOptions {
   readonly preallocateBytes: number;
   /** Synced saves are one write on an O_DSYNC descriptor instead of write + fdatasync. */
   readonly dsyncWrites: boolean;
+  /** An unsynced save's write is a synchronous copy into the page cache, not a thread-pool hop. */
+  readonly unsyncedWritesOnLoop: boolean;
 }
 
 export interface Segment {

@@ -144,7 +144,8 @@ export class Wal {
     if (!sync || this.writer.length === 0) {
       if (fresh.length === 0) return;
       this.failpoints.hit(Failpoint.WalBeforeWrite);
-      await this.active.write(fresh, this.tail.size);
+      if (this.opts.unsyncedWritesOnLoop) this.active.writeNow(fresh, this.tail.size);
+      else await this.active.write(fresh, this.tail.size);
       this.wrote(end);
       this.unsynced = this.writer.length;
       if (this.unsynced <= unsyncedBytesMax) return;
