@@ -252,3 +252,25 @@ test('a PROPOSAL carries the commit index: no COMMIT of its own to a follower th
   assert.ok(net.tickUntil(() => net.ids.every((id) => net.appliedTexts(id).join() === 'x,y'), 50));
   assert.deepEqual(net.violations, []);
 });
+
+test('a leader that steps down while its write is pending takes the stale advance in stride', () => {
+  const { net, l, fs } = established(['a', 'b', 'c'], 11);
+  const r = net.replica(l);
+  assert.ok(r.propose(txt('x')).ok);
+  const rd = net.beginReady(l);
+  assert.ok(rd !== null);
+  net.isolate(l);
+  for (const f of fs) net.dropQueued(l, f);
+  for (let i = 0; i < 30 && r.status().protocolRole === 'leading'; i++) r.tick(); // check-quorum fails
+  assert.equal(r.status().protocolRole, 'looking');
+  const commit = r.status().commitIndex;
+  net.finishReady(l, rd);
+  assert.equal(r.status().commitIndex, commit, 'no commit counted after stepping down');
+  assert.equal(net.node(l).disk.entries.at(-1)?.index, rd.entries.at(-1)?.index, 'the txn is on its disk all the same');
+  net.heal();
+  assert.ok(net.commit('y'));
+  assert.ok(net.tickUntil(() => net.ids.every((id) => net.appliedTexts(id).includes('y')), 300));
+  const first = net.appliedTexts(l);
+  for (const id of net.ids) assert.deepEqual(net.appliedTexts(id), first);
+  assert.deepEqual(net.violations, []);
+});
