@@ -1,152 +1,23 @@
-import {
-  EntryType, assert, entrySizeBytes, memorySnapshotSource, quorumSize,
-} from '../../core/index.js';
-import type {
-  ClusterConfig, Entry, NodeId, PaxosHardState, ProposeResult, Ready, ReadFailure, ReadState, Replica,
-  ReplicaOptions, ReplicaStatus, SnapshotInstall, SnapshotSource,
-} from '../../core/index.js';
-import { nextBallot, rankOf } from './ballot.js';
+import { EntryType, assert, entrySizeBytes, quorumSize } from '../../core/index.js';
+import type { Entry, NodeId, PaxosHardState, ProposeResult, Ready, Replica, ReplicaStatus, SnapshotSource } from '../../core/index.js';
+import { PaxosAcceptor } from './acceptor.js';
+import { nextBallot } from './ballot.js';
 import { LeaderState, commandOverheadBytes, packSlot } from './leader.js';
-import { SlotLog, holeEntry } from './log.js';
-import type {
-  Learn, LearnReq, Nack, P1a, P1b, P2a, P2b, PaxosMessage, ReadResp, RejoinOk, Snap, SnapAck,
-} from './messages.js';
+import type { Nack, P1b, P2b, PaxosMessage } from './messages.js';
 import { PaxosMutant } from './mutants.js';
 import { PrepareTally } from './phase1.js';
-import { QuorumReads } from './reads.js';
-import { CatchUp } from './catchup.js';
-import { backoffMax, committedPerReadyMax, messageOverheadBytes, validateOptions } from './options.js';
-import { RejoinTracker } from './rejoin.js';
-import { acceptedBallot, acceptedEntry, chosenEntry, learnedEntry, toWire, valueOf, wireValue } from './value.js';
+import { backoffMax, messageOverheadBytes } from './options.js';
+import { acceptedBallot, acceptedEntry, chosenEntry, toWire, valueOf } from './value.js';
 import type { Value } from './value.js';
-
-type PaxosRole = 'follower' | 'candidate' | 'leader';
 
 /**
  * Multi-Paxos as one pure state machine (see README.md for the map from the papers to this code).
- * Every replica is an acceptor and a learner; a voter whose election timer fires becomes a
- * proposer (role "candidate") and runs phase 1 once for all slots above its chosen point; with a
- * quorum of promises it is the leader and runs phase 2 per slot, pipelined over a bounded window.
+ * Every replica is an acceptor and a learner (PaxosAcceptor, acceptor.ts); a voter whose election
+ * timer fires becomes a proposer (role "candidate") and runs phase 1 once for all slots above its
+ * chosen point; with a quorum of promises it is the leader and runs phase 2 per slot, pipelined
+ * over a bounded window.
  */
-export class PaxosReplica implements Replica<PaxosMessage> {
-  private readonly id: NodeId;
-  private readonly config: ClusterConfig;
-  private readonly voters: readonly NodeId[];
-  /** Everyone but this replica, voters then learners, each group sorted. */
-  private readonly others: readonly NodeId[];
-  private readonly rank: number;
-  private readonly mutants: ReadonlySet<string>;
-  private readonly resendTicks: number;
-  /** Ticks a lease lasts: electionTicks less the clock-drift margin (README, "Leases"). */
-  private readonly leaseTicks: number;
-
-  private readonly log: SlotLog;
-  /** Highest ballot promised (phase 1b) or accepted at. Persisted before any reply that relies on it. */
-  private promised: number;
-  /** Every slot <= chosen is chosen and its log entry holds the chosen value (chosen at its own id). */
-  private chosen: number;
-  /** Highest slot handed to the driver in `committed` and advanced; applied <= chosen. */
-  private applied: number;
-  private persisted: PaxosHardState | null;
-  /**
-   * Storage was wiped (Paxos Made Live §5.1): no promises and no acceptances until a leader has
-   * run phase 1 without this replica after it came back and it has learned every slot through
-   * that phase's end. While lost, nothing is persisted as hard state, so a crash keeps it lost.
-   */
-  private lost: boolean;
-  /**
-   * The promise recovered from disk when the log read as torn (log.ts, sentinelEntry): lost, it
-   * promises nothing, but once re-admitted its promise must not go below what it once promised.
-   */
-  private readonly promiseFloor: number;
-
-  private role: PaxosRole = 'follower';
-  private leaderId: NodeId | null = null;
-  private leaderBallot = 0;
-  /** Highest ballot seen anywhere: the next campaign goes above it. */
-  private highestSeen: number;
-  private now = 0;
-  private electionElapsed = 0;
-  private electionTimeout = 0;
-  private backoff = 0;
-  private heartbeatElapsed = 0;
-  private quorumCheckElapsed = 0;
-  /**
-   * Until this tick the acceptor promises no new proposer but the leader it last heard from: the
-   * leader's lease, and what keeps a healthy leader from being deposed by a partitioned node.
-   */
-  private stickyUntil: number;
-
-  private prepare: PrepareTally | null = null;
-  private lead: LeaderState | null = null;
-  /** Client commands waiting for a slot, and their bytes plus those in the window. */
-  private queue: Uint8Array[] = [];
-  private uncommittedBytes = 0;
-  /** Rejoin requests not yet covered by a phase 1 / covered by the phase 1 under way. */
-  private readonly rejoin: RejoinTracker;
-
-  private readonly reads: QuorumReads;
-  private snapshotSource: SnapshotSource | null;
-  private pendingSnapshot: SnapshotInstall | null = null;
-  private readonly catchUp: CatchUp;
-
-  private outbox: PaxosMessage[] = [];
-  private readStates: ReadState[] = [];
-  private readFailures: ReadFailure[] = [];
-  /** The execute-out-of-order mutant's early executions. */
-  private readonly early: Entry[] = [];
-  private readonly earlyDone = new Set<number>();
-  private outstanding: Ready | null = null;
-  /** Highest in-order slot handed out in the outstanding Ready. */
-  private handedTo = 0;
-
-  constructor(private readonly opts: ReplicaOptions) {
-    this.id = opts.id;
-    const rec = opts.recovered;
-    this.config = rec.snapshot?.meta.config ?? opts.config;
-    validateOptions(opts, this.config);
-    this.voters = this.config.voters;
-    this.others = [...this.config.voters, ...this.config.learners].filter((m) => m !== this.id);
-    this.rank = rankOf(this.config, this.id);
-    this.mutants = opts.mutants;
-    this.resendTicks = 2 * opts.heartbeatTicks;
-    this.leaseTicks = opts.electionTicks - Math.max(1, Math.ceil(opts.electionTicks / 4));
-
-    const snap = rec.snapshot;
-    this.snapshotSource = snap;
-    this.log = new SlotLog(snap?.meta.index ?? 0, snap?.meta.id ?? 0, rec.entries);
-    const hs = rec.hardState !== null && rec.hardState.kind === 'paxos' ? rec.hardState : null;
-    const isVoter = this.rank >= 0;
-    // A voter that has log or snapshot but no hard state never finished a promise it may have
-    // made; it is treated as wiped (it persists hard state before its first promise or accept).
-    // A voter with hard state whose log does not end with the sentinel had a write torn: accepted
-    // values it acknowledged may be gone, so it is lost too until it has caught up.
-    const torn = hs !== null && this.log.recoveredTorn;
-    this.lost = isVoter && (opts.lostState || (hs === null && (snap !== null || rec.entries.length > 0)) || torn);
-    // Accepting at ballot b implies having promised b: the log bounds the promise from below even
-    // if the hard state of the same Ready did not reach the disk.
-    const recoveredPromise = Math.max(hs?.promised ?? 0, this.log.maxAcceptedBallot());
-    this.promiseFloor = opts.lostState ? 0 : recoveredPromise;
-    this.promised = this.lost || this.mutants.has(PaxosMutant.ForgetPromise) ? 0 : recoveredPromise;
-    this.persisted = hs;
-    this.highestSeen = Math.max(this.promised, this.promiseFloor);
-    // The chosen point: the recovered hard state's (it is written after the entries it covers, and
-    // without an fsync, so it may be older than it was), then on through values learned chosen.
-    this.chosen = this.log.recoverChosen(hs?.chosen ?? 0);
-    this.applied = this.log.snapshotIndex;
-    // Make being lost durable: a log with no hard state reads as lost on the next start, so a crash
-    // before anything was learned cannot bring this replica back as a voter with an empty memory.
-    if (this.lost && this.log.lastIndex === this.log.snapshotIndex) this.log.put(holeEntry(this.log.snapshotIndex + 1));
-    // A voter that is not lost writes its end sentinel at once (a fresh one has none yet).
-    if (!this.lost && this.log.recoveredTorn) this.log.markEnd();
-    // After a restart, wait out any lease this acceptor may have granted before it crashed.
-    this.stickyUntil = opts.electionTicks;
-    this.reads = new QuorumReads(opts.rng.nextU32() * 2 ** 20 + 1, opts.limits.pendingReadsMax, 2 * opts.electionTicks);
-    this.rejoin = new RejoinTracker(opts.rng.nextU32());
-    this.catchUp = new CatchUp(this.id, opts.limits.snapshotChunkBytes, opts.limits.maxMessageBytes - messageOverheadBytes, this.resendTicks);
-    this.resetElectionTimer();
-  }
-
+export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage> {
   // ---------------------------------------------------------------------------------------------
   // Inputs
 
@@ -211,14 +82,6 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     }
     // Queued for the next round, which ready() starts for every read queued since the last one.
     if (!this.reads.start(ctx, this.now)) this.readFailures.push({ ctx, reason: 'overloaded', leaderHint: this.leaderId });
-  }
-
-  /** One quorum round for every read queued since the last Ready (reads.ts, "Batching"). */
-  private flushReads(): void {
-    const seq = this.reads.flush(this.now);
-    if (seq === null) return;
-    if (this.canVote()) this.onReadResp({ type: 'readResp', from: this.id, to: this.id, seq, highest: this.log.lastIndex });
-    for (const v of this.voters) if (v !== this.id) this.send({ type: 'readReq', from: this.id, to: v, seq });
   }
 
   compact(source: SnapshotSource): void {
@@ -328,23 +191,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Roles
-
-  private canVote(): boolean {
-    return this.rank >= 0 && !this.lost;
-  }
-
-  private currentBallot(): number {
-    if (this.lead !== null) return this.lead.ballot;
-    if (this.prepare !== null) return this.prepare.ballot;
-    return Math.max(this.promised, this.leaderBallot);
-  }
-
-  private resetElectionTimer(): void {
-    this.electionElapsed = 0;
-    const t = this.opts.electionTicks;
-    this.electionTimeout = t + this.opts.rng.int(0, t * (1 << this.backoff) - 1);
-  }
+  // Proposer: elections and phase 1
 
   private tickElection(): void {
     this.electionElapsed++;
@@ -372,16 +219,6 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     if (this.rejoin.pending) this.becomeCandidate();
   }
 
-  private becomeFollower(leader: NodeId | null): void {
-    this.role = 'follower';
-    this.lead = null;
-    this.prepare = null;
-    this.queue = [];
-    this.uncommittedBytes = 0;
-    this.leaderId = leader;
-    this.resetElectionTimer();
-  }
-
   /** Phase 1a, once for every slot above the chosen point (PMMC: a scout for all slots). */
   private becomeCandidate(): void {
     // A leader running phase 1 again (for a rejoin) keeps the commands not yet in a slot.
@@ -404,7 +241,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
   }
 
   /** With a quorum of promises, and holding every slot any of them compacted, lead. */
-  private maybeEstablish(): boolean {
+  protected maybeEstablish(): boolean {
     const tally = this.prepare;
     if (this.role !== 'candidate' || tally === null) return false;
     if (tally.promised < quorumSize(this.voters.length)) return false;
@@ -450,45 +287,6 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     }
   }
 
-  private noteLeader(from: NodeId, ballot: number): void {
-    if (this.role !== 'follower') this.becomeFollower(from);
-    this.leaderId = from;
-    this.leaderBallot = ballot;
-    this.highestSeen = Math.max(this.highestSeen, ballot);
-    this.stickyUntil = this.now + this.opts.electionTicks;
-    this.electionElapsed = 0;
-    this.backoff = 0;
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Phase 1
-
-  private onP1a(m: P1a): void {
-    if (!this.canVote()) return;
-    this.highestSeen = Math.max(this.highestSeen, m.ballot);
-    if (m.ballot < this.promised) {
-      this.send({ type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised });
-      return;
-    }
-    if (m.ballot > this.promised) {
-      // A leader does not promise others while it leads (check quorum demotes it when cut off).
-      if (this.role === 'leader') return;
-      // Stickiness (and the lease): a live leader's acceptors do not promise anyone else.
-      if (m.from !== this.leaderId && this.now < this.stickyUntil) return;
-      this.promised = m.ballot;
-      if (this.role !== 'follower') this.becomeFollower(null);
-      else this.electionElapsed = 0;
-      this.leaderId = null;
-    } else if (this.role !== 'follower') {
-      return; // our own ballot: a proposer never promises itself over the wire
-    }
-    const page = this.log.acceptedPage(m.fromSlot, this.opts.limits.maxMessageBytes - messageOverheadBytes, entrySizeBytes);
-    this.send({
-      type: 'p1b', from: this.id, to: m.from, ballot: m.ballot, fromSlot: m.fromSlot, chosen: this.chosen,
-      snapshotIndex: this.log.snapshotIndex, entries: page.entries, next: page.next,
-    });
-  }
-
   private onP1b(m: P1b): void {
     const tally = this.prepare;
     if (this.role !== 'candidate' || tally === null || m.ballot !== tally.ballot || !this.voters.includes(m.from)) return;
@@ -513,7 +311,7 @@ export class PaxosReplica implements Replica<PaxosMessage> {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Phase 2
+  // Leader: phase 2
 
   /** Moves queued commands into new slots while the window has room, batching per slot. */
   private flushProposals(lead: LeaderState): void {
@@ -568,33 +366,6 @@ export class PaxosReplica implements Replica<PaxosMessage> {
     for (const slots of overdue) for (const s of slots) lead.markSent(s, this.now);
   }
 
-  private onP2a(m: P2a): void {
-    this.highestSeen = Math.max(this.highestSeen, m.ballot);
-    const voting = this.canVote();
-    if (voting) {
-      if (m.ballot < this.promised && !this.mutants.has(PaxosMutant.AcceptBelowPromise)) {
-        this.send({ type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised });
-        return;
-      }
-      if (m.ballot >= this.promised) {
-        this.promised = m.ballot;
-        this.noteLeader(m.from, m.ballot);
-      }
-    } else {
-      if (m.ballot < this.leaderBallot) return;
-      this.noteLeader(m.from, m.ballot);
-    }
-    const accepted: number[] = [];
-    for (const e of m.entries) {
-      if (e.index > this.chosen && this.log.acceptedAt(e.index) !== m.ballot) {
-        this.log.put(acceptedEntry(e.index, m.ballot, wireValue(e)));
-      }
-      accepted.push(e.index);
-    }
-    this.advanceChosenTo(m.ballot, m.commit, m.from);
-    if (voting) this.send({ type: 'p2b', from: this.id, to: m.from, ballot: m.ballot, hbTick: m.hbTick, slots: accepted });
-  }
-
   private onP2b(m: P2b): void {
     const lead = this.lead;
     if (lead === null || m.ballot !== lead.ballot) return;
@@ -633,143 +404,10 @@ export class PaxosReplica implements Replica<PaxosMessage> {
   }
 
   /**
-   * Learning from the leader's commit point: a slot <= commit whose entry was accepted at the
-   * leader's own ballot holds the chosen value (a leader proposes one value per slot per ballot).
-   * Anything else below commit is fetched by slot.
-   */
-  private advanceChosenTo(ballot: number, commit: number, from: NodeId): void {
-    while (this.chosen < commit && this.log.acceptedAt(this.chosen + 1) === ballot) this.markChosen(this.chosen + 1);
-    if (this.chosen < commit) this.maybeRequestLearn(from);
-    this.maybeFinishRejoin();
-  }
-
-  /**
-   * The next slot in order is chosen. Its log entry already holds the chosen value and stays as it
-   * is: the chosen point travels in the hard state, which needs no fsync (README, "Durability").
-   */
-  private markChosen(slot: number): void {
-    assert(slot === this.chosen + 1, () => `chosen out of order: ${slot} after ${this.chosen}`);
-    const e = this.log.at(slot);
-    assert(e !== undefined && e.id !== 0, () => `slot ${slot} chosen but holds nothing`);
-    this.chosen = slot;
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Catch-up: by slot, and by snapshot below the compaction point
-
-  private maybeRequestLearn(peer: NodeId, force = false): void {
-    const req = this.catchUp.request(peer, this.chosen, this.now, force);
-    if (req !== null) this.send(req);
-  }
-
-  private onLearnReq(m: LearnReq): void {
-    const answer = this.catchUp.serve(m, this.log, this.chosen, this.snapshotSource, this.now);
-    if (answer !== null) this.send(answer);
-  }
-
-  /** Chosen values from a peer; each is the chosen value, so it may replace what we accepted. */
-  private onLearn(m: Learn): void {
-    const before = this.chosen;
-    for (const e of m.entries) {
-      if (e.index <= this.chosen) continue;
-      if (e.index > this.chosen + 1) break;
-      this.log.put(learnedEntry(e.index, wireValue(e)));
-      this.chosen = e.index;
-    }
-    if (this.chosen > before && m.commit > this.chosen) this.maybeRequestLearn(m.from, true);
-    this.maybeFinishRejoin();
-    this.maybeEstablish();
-  }
-
-  private onSnap(m: Snap): void {
-    // A leader chooses what it lacks itself: a late snapshot (asked for as a proposer) is declined.
-    const { ack, done } = this.catchUp.receive(m, this.role === 'leader' ? Number.POSITIVE_INFINITY : this.chosen, this.now);
-    this.send(ack);
-    if (done === null) return;
-    this.pendingSnapshot = done;
-    this.log.installSnapshot(done.meta.index, done.meta.id);
-    this.chosen = done.meta.index;
-    this.snapshotSource = memorySnapshotSource(done.meta, done.data);
-    this.maybeRequestLearn(m.from, true);
-    this.maybeFinishRejoin();
-    this.maybeEstablish();
-  }
-
-  private onSnapAck(m: SnapAck): void {
-    const chunk = this.catchUp.onAck(m, this.now);
-    if (chunk !== null) this.send(chunk);
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Reads and rejoin
-
-  private onReadResp(m: ReadResp): void {
-    this.readStates.push(...this.reads.answer(m.seq, m.from, m.highest, this.voters));
-  }
-
-  private resendReads(): void {
-    for (const seq of this.reads.waiting()) {
-      for (const v of this.voters) {
-        if (v !== this.id && !this.reads.answered(seq, v)) this.send({ type: 'readReq', from: this.id, to: v, seq });
-      }
-    }
-  }
-
-  /**
    * A lease is held while a quorum acknowledged this leader within leaseTicks: those acceptors
    * promise no one else for electionTicks after hearing from it (stickyUntil).
    */
   private leaseHeld(lead: LeaderState): boolean {
     return this.role === 'leader' && lead.quorumEchoTick(this.id, this.voters, this.now) + this.leaseTicks > this.now;
-  }
-
-  private onRejoin(from: NodeId, nonce: number): void {
-    if (!this.voters.includes(from)) return;
-    // A grant answers only the request (incarnation) it was given for.
-    const granted = this.lead?.grants.get(from);
-    if (this.lead !== null && granted !== undefined && granted.nonce === nonce) {
-      this.send({ type: 'rejoinOk', from: this.id, to: from, ballot: this.lead.ballot, endSlot: granted.endSlot, nonce });
-      return;
-    }
-    if (this.role !== 'follower') this.rejoin.request(from, nonce);
-  }
-
-  private onRejoinOk(m: RejoinOk): void {
-    // Any leader's grant will do (it proves a phase 1 ran without us after we asked), but only one
-    // answering this incarnation's request: an older one may predate the wipe.
-    if (!this.lost || m.nonce !== this.rejoin.nonce) return;
-    this.rejoin.grant = { ballot: m.ballot, endSlot: m.endSlot };
-    this.maybeFinishRejoin();
-  }
-
-  /** A wiped replica votes again once it has learned everything the post-wipe phase 1 covered. */
-  private maybeFinishRejoin(): boolean {
-    const g = this.rejoin.grant;
-    if (!this.lost || g === null || this.chosen < g.endSlot) return false;
-    this.lost = false;
-    // Promising more than the grant is always safe, and keeps the ballot seen from going back.
-    this.promised = Math.max(this.promised, g.ballot, this.log.maxAcceptedBallot(), this.highestSeen, this.leaderBallot, this.promiseFloor);
-    // Its log is complete again: the end sentinel goes out with the hard state (entries first).
-    this.log.markEnd();
-    this.highestSeen = Math.max(this.highestSeen, this.promised);
-    this.rejoin.grant = null;
-    return true;
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Execution
-
-  /** Chosen entries after `from`, in slot order (and the mutant's early ones first). */
-  private takeCommitted(from: number): { committed: Entry[]; through: number } {
-    const out: Entry[] = this.early.splice(0);
-    const hi = Math.max(from, Math.min(this.chosen, from + committedPerReadyMax));
-    for (const e of this.log.slice(from + 1, hi)) {
-      if (!this.earlyDone.has(e.index)) out.push(toWire(e));
-    }
-    return { committed: out, through: hi };
-  }
-
-  private send(m: PaxosMessage): void {
-    this.outbox.push(m);
   }
 }

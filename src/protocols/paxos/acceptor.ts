@@ -1,0 +1,384 @@
+import { assert, entrySizeBytes, memorySnapshotSource } from '../../core/index.js';
+import type {
+  ClusterConfig, Entry, NodeId, PaxosHardState, Ready, ReadFailure, ReadState, ReplicaOptions, SnapshotInstall,
+  SnapshotSource,
+} from '../../core/index.js';
+import { rankOf } from './ballot.js';
+import type { LeaderState } from './leader.js';
+import { SlotLog, holeEntry } from './log.js';
+import type { Learn, LearnReq, P1a, P2a, PaxosMessage, ReadResp, RejoinOk, Snap, SnapAck } from './messages.js';
+import { PaxosMutant } from './mutants.js';
+import type { PrepareTally } from './phase1.js';
+import { QuorumReads } from './reads.js';
+import { CatchUp } from './catchup.js';
+import { committedPerReadyMax, messageOverheadBytes, validateOptions } from './options.js';
+import { RejoinTracker } from './rejoin.js';
+import { acceptedEntry, learnedEntry, toWire, wireValue } from './value.js';
+
+export type PaxosRole = 'follower' | 'candidate' | 'leader';
+
+/**
+ * The state every Multi-Paxos replica holds, and what it does as an acceptor and a learner (see
+ * README.md for the map from the papers to this code): promise and accept (phase 1b, 2b), learn the
+ * chosen point, catch up by slot or by snapshot, answer and run quorum reads, rejoin after a wipe.
+ * The proposer and leader (phase 1a, 2a), the public Replica interface and the Ready loop are in
+ * PaxosReplica (replica.ts), which extends this class.
+ */
+export abstract class PaxosAcceptor {
+  protected readonly id: NodeId;
+  protected readonly config: ClusterConfig;
+  protected readonly voters: readonly NodeId[];
+  /** Everyone but this replica, voters then learners, each group sorted. */
+  protected readonly others: readonly NodeId[];
+  protected readonly rank: number;
+  protected readonly mutants: ReadonlySet<string>;
+  protected readonly resendTicks: number;
+  /** Ticks a lease lasts: electionTicks less the clock-drift margin (README, "Leases"). */
+  protected readonly leaseTicks: number;
+
+  protected readonly log: SlotLog;
+  /** Highest ballot promised (phase 1b) or accepted at. Persisted before any reply that relies on it. */
+  protected promised: number;
+  /** Every slot <= chosen is chosen and its log entry holds the chosen value (README, "Durability"). */
+  protected chosen: number;
+  /** Highest slot handed to the driver in `committed` and advanced; applied <= chosen. */
+  protected applied: number;
+  protected persisted: PaxosHardState | null;
+  /**
+   * Storage was wiped (Paxos Made Live §5.1): no promises and no acceptances until a leader has
+   * run phase 1 without this replica after it came back and it has learned every slot through
+   * that phase's end. While lost, nothing is persisted as hard state, so a crash keeps it lost.
+   */
+  protected lost: boolean;
+  /**
+   * The promise recovered from disk when the log read as torn (log.ts, sentinelEntry): lost, it
+   * promises nothing, but once re-admitted its promise must not go below what it once promised.
+   */
+  protected readonly promiseFloor: number;
+
+  protected role: PaxosRole = 'follower';
+  protected leaderId: NodeId | null = null;
+  protected leaderBallot = 0;
+  /** Highest ballot seen anywhere: the next campaign goes above it. */
+  protected highestSeen: number;
+  protected now = 0;
+  protected electionElapsed = 0;
+  protected electionTimeout = 0;
+  protected backoff = 0;
+  protected heartbeatElapsed = 0;
+  protected quorumCheckElapsed = 0;
+  /**
+   * Until this tick the acceptor promises no new proposer but the leader it last heard from: the
+   * leader's lease, and what keeps a healthy leader from being deposed by a partitioned node.
+   */
+  protected stickyUntil: number;
+
+  protected prepare: PrepareTally | null = null;
+  protected lead: LeaderState | null = null;
+  /** Client commands waiting for a slot, and their bytes plus those in the window. */
+  protected queue: Uint8Array[] = [];
+  protected uncommittedBytes = 0;
+  /** Rejoin requests not yet covered by a phase 1 / covered by the phase 1 under way. */
+  protected readonly rejoin: RejoinTracker;
+
+  protected readonly reads: QuorumReads;
+  protected snapshotSource: SnapshotSource | null;
+  protected pendingSnapshot: SnapshotInstall | null = null;
+  protected readonly catchUp: CatchUp;
+
+  protected outbox: PaxosMessage[] = [];
+  protected readStates: ReadState[] = [];
+  protected readFailures: ReadFailure[] = [];
+  /** The execute-out-of-order mutant's early executions. */
+  protected readonly early: Entry[] = [];
+  protected readonly earlyDone = new Set<number>();
+  protected outstanding: Ready | null = null;
+  /** Highest in-order slot handed out in the outstanding Ready. */
+  protected handedTo = 0;
+
+  constructor(protected readonly opts: ReplicaOptions) {
+    this.id = opts.id;
+    const rec = opts.recovered;
+    this.config = rec.snapshot?.meta.config ?? opts.config;
+    validateOptions(opts, this.config);
+    this.voters = this.config.voters;
+    this.others = [...this.config.voters, ...this.config.learners].filter((m) => m !== this.id);
+    this.rank = rankOf(this.config, this.id);
+    this.mutants = opts.mutants;
+    this.resendTicks = 2 * opts.heartbeatTicks;
+    this.leaseTicks = opts.electionTicks - Math.max(1, Math.ceil(opts.electionTicks / 4));
+
+    const snap = rec.snapshot;
+    this.snapshotSource = snap;
+    this.log = new SlotLog(snap?.meta.index ?? 0, snap?.meta.id ?? 0, rec.entries);
+    const hs = rec.hardState !== null && rec.hardState.kind === 'paxos' ? rec.hardState : null;
+    const isVoter = this.rank >= 0;
+    // A voter that has log or snapshot but no hard state never finished a promise it may have
+    // made; it is treated as wiped (it persists hard state before its first promise or accept).
+    // A voter with hard state whose log does not end with the sentinel had a write torn: accepted
+    // values it acknowledged may be gone, so it is lost too until it has caught up.
+    const torn = hs !== null && this.log.recoveredTorn;
+    this.lost = isVoter && (opts.lostState || (hs === null && (snap !== null || rec.entries.length > 0)) || torn);
+    // Accepting at ballot b implies having promised b: the log bounds the promise from below even
+    // if the hard state of the same Ready did not reach the disk.
+    const recoveredPromise = Math.max(hs?.promised ?? 0, this.log.maxAcceptedBallot());
+    this.promiseFloor = opts.lostState ? 0 : recoveredPromise;
+    this.promised = this.lost || this.mutants.has(PaxosMutant.ForgetPromise) ? 0 : recoveredPromise;
+    this.persisted = hs;
+    this.highestSeen = Math.max(this.promised, this.promiseFloor);
+    // The chosen point: the recovered hard state's (it is written after the entries it covers, and
+    // without an fsync, so it may be older than it was), then on through values learned chosen.
+    this.chosen = this.log.recoverChosen(hs?.chosen ?? 0);
+    this.applied = this.log.snapshotIndex;
+    // Make being lost durable: a log with no hard state reads as lost on the next start, so a crash
+    // before anything was learned cannot bring this replica back as a voter with an empty memory.
+    if (this.lost && this.log.lastIndex === this.log.snapshotIndex) this.log.put(holeEntry(this.log.snapshotIndex + 1));
+    // A voter that is not lost writes its end sentinel at once (a fresh one has none yet).
+    if (!this.lost && this.log.recoveredTorn) this.log.markEnd();
+    // After a restart, wait out any lease this acceptor may have granted before it crashed.
+    this.stickyUntil = opts.electionTicks;
+    this.reads = new QuorumReads(opts.rng.nextU32() * 2 ** 20 + 1, opts.limits.pendingReadsMax, 2 * opts.electionTicks);
+    this.rejoin = new RejoinTracker(opts.rng.nextU32());
+    this.catchUp = new CatchUp(this.id, opts.limits.snapshotChunkBytes, opts.limits.maxMessageBytes - messageOverheadBytes, this.resendTicks);
+    this.resetElectionTimer();
+  }
+
+  /** With a quorum of promises, and holding every slot any of them compacted, lead (replica.ts). */
+  protected abstract maybeEstablish(): boolean;
+
+  // ---------------------------------------------------------------------------------------------
+  // Roles every member takes
+
+  protected canVote(): boolean {
+    return this.rank >= 0 && !this.lost;
+  }
+
+  protected currentBallot(): number {
+    if (this.lead !== null) return this.lead.ballot;
+    if (this.prepare !== null) return this.prepare.ballot;
+    return Math.max(this.promised, this.leaderBallot);
+  }
+
+  protected resetElectionTimer(): void {
+    this.electionElapsed = 0;
+    const t = this.opts.electionTicks;
+    this.electionTimeout = t + this.opts.rng.int(0, t * (1 << this.backoff) - 1);
+  }
+
+  protected becomeFollower(leader: NodeId | null): void {
+    this.role = 'follower';
+    this.lead = null;
+    this.prepare = null;
+    this.queue = [];
+    this.uncommittedBytes = 0;
+    this.leaderId = leader;
+    this.resetElectionTimer();
+  }
+
+  protected noteLeader(from: NodeId, ballot: number): void {
+    if (this.role !== 'follower') this.becomeFollower(from);
+    this.leaderId = from;
+    this.leaderBallot = ballot;
+    this.highestSeen = Math.max(this.highestSeen, ballot);
+    this.stickyUntil = this.now + this.opts.electionTicks;
+    this.electionElapsed = 0;
+    this.backoff = 0;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Acceptor: phase 1b and phase 2b
+
+  protected onP1a(m: P1a): void {
+    if (!this.canVote()) return;
+    this.highestSeen = Math.max(this.highestSeen, m.ballot);
+    if (m.ballot < this.promised) {
+      this.send({ type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised });
+      return;
+    }
+    if (m.ballot > this.promised) {
+      // A leader does not promise others while it leads (check quorum demotes it when cut off).
+      if (this.role === 'leader') return;
+      // Stickiness (and the lease): a live leader's acceptors do not promise anyone else.
+      if (m.from !== this.leaderId && this.now < this.stickyUntil) return;
+      this.promised = m.ballot;
+      if (this.role !== 'follower') this.becomeFollower(null);
+      else this.electionElapsed = 0;
+      this.leaderId = null;
+    } else if (this.role !== 'follower') {
+      return; // our own ballot: a proposer never promises itself over the wire
+    }
+    const page = this.log.acceptedPage(m.fromSlot, this.opts.limits.maxMessageBytes - messageOverheadBytes, entrySizeBytes);
+    this.send({
+      type: 'p1b', from: this.id, to: m.from, ballot: m.ballot, fromSlot: m.fromSlot, chosen: this.chosen,
+      snapshotIndex: this.log.snapshotIndex, entries: page.entries, next: page.next,
+    });
+  }
+
+  protected onP2a(m: P2a): void {
+    this.highestSeen = Math.max(this.highestSeen, m.ballot);
+    const voting = this.canVote();
+    if (voting) {
+      if (m.ballot < this.promised && !this.mutants.has(PaxosMutant.AcceptBelowPromise)) {
+        this.send({ type: 'nack', from: this.id, to: m.from, ballot: m.ballot, promised: this.promised });
+        return;
+      }
+      if (m.ballot >= this.promised) {
+        this.promised = m.ballot;
+        this.noteLeader(m.from, m.ballot);
+      }
+    } else {
+      if (m.ballot < this.leaderBallot) return;
+      this.noteLeader(m.from, m.ballot);
+    }
+    const accepted: number[] = [];
+    for (const e of m.entries) {
+      if (e.index > this.chosen && this.log.acceptedAt(e.index) !== m.ballot) {
+        this.log.put(acceptedEntry(e.index, m.ballot, wireValue(e)));
+      }
+      accepted.push(e.index);
+    }
+    this.advanceChosenTo(m.ballot, m.commit, m.from);
+    if (voting) this.send({ type: 'p2b', from: this.id, to: m.from, ballot: m.ballot, hbTick: m.hbTick, slots: accepted });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Learner: the chosen point, and catch-up by slot or by snapshot
+
+  /**
+   * Learning from the leader's commit point: a slot <= commit whose entry was accepted at the
+   * leader's own ballot holds the chosen value (a leader proposes one value per slot per ballot).
+   * Anything else below commit is fetched by slot.
+   */
+  protected advanceChosenTo(ballot: number, commit: number, from: NodeId): void {
+    while (this.chosen < commit && this.log.acceptedAt(this.chosen + 1) === ballot) this.markChosen(this.chosen + 1);
+    if (this.chosen < commit) this.maybeRequestLearn(from);
+    this.maybeFinishRejoin();
+  }
+
+  /**
+   * The next slot in order is chosen. Its log entry already holds the chosen value and stays as it
+   * is: the chosen point travels in the hard state, which needs no fsync (README, "Durability").
+   */
+  protected markChosen(slot: number): void {
+    assert(slot === this.chosen + 1, () => `chosen out of order: ${slot} after ${this.chosen}`);
+    const e = this.log.at(slot);
+    assert(e !== undefined && e.id !== 0, () => `slot ${slot} chosen but holds nothing`);
+    this.chosen = slot;
+  }
+
+  protected maybeRequestLearn(peer: NodeId, force = false): void {
+    const req = this.catchUp.request(peer, this.chosen, this.now, force);
+    if (req !== null) this.send(req);
+  }
+
+  protected onLearnReq(m: LearnReq): void {
+    const answer = this.catchUp.serve(m, this.log, this.chosen, this.snapshotSource, this.now);
+    if (answer !== null) this.send(answer);
+  }
+
+  /** Chosen values from a peer; each is the chosen value, so it may replace what we accepted. */
+  protected onLearn(m: Learn): void {
+    const before = this.chosen;
+    for (const e of m.entries) {
+      if (e.index <= this.chosen) continue;
+      if (e.index > this.chosen + 1) break;
+      this.log.put(learnedEntry(e.index, wireValue(e)));
+      this.chosen = e.index;
+    }
+    if (this.chosen > before && m.commit > this.chosen) this.maybeRequestLearn(m.from, true);
+    this.maybeFinishRejoin();
+    this.maybeEstablish();
+  }
+
+  protected onSnap(m: Snap): void {
+    // A leader chooses what it lacks itself: a late snapshot (asked for as a proposer) is declined.
+    const { ack, done } = this.catchUp.receive(m, this.role === 'leader' ? Number.POSITIVE_INFINITY : this.chosen, this.now);
+    this.send(ack);
+    if (done === null) return;
+    this.pendingSnapshot = done;
+    this.log.installSnapshot(done.meta.index, done.meta.id);
+    this.chosen = done.meta.index;
+    this.snapshotSource = memorySnapshotSource(done.meta, done.data);
+    this.maybeRequestLearn(m.from, true);
+    this.maybeFinishRejoin();
+    this.maybeEstablish();
+  }
+
+  protected onSnapAck(m: SnapAck): void {
+    const chunk = this.catchUp.onAck(m, this.now);
+    if (chunk !== null) this.send(chunk);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads and rejoin
+
+  /** One quorum round for every read queued since the last Ready (reads.ts, "Batching"). */
+  protected flushReads(): void {
+    const seq = this.reads.flush(this.now);
+    if (seq === null) return;
+    if (this.canVote()) this.onReadResp({ type: 'readResp', from: this.id, to: this.id, seq, highest: this.log.lastIndex });
+    for (const v of this.voters) if (v !== this.id) this.send({ type: 'readReq', from: this.id, to: v, seq });
+  }
+
+  protected onReadResp(m: ReadResp): void {
+    this.readStates.push(...this.reads.answer(m.seq, m.from, m.highest, this.voters));
+  }
+
+  protected resendReads(): void {
+    for (const seq of this.reads.waiting()) {
+      for (const v of this.voters) {
+        if (v !== this.id && !this.reads.answered(seq, v)) this.send({ type: 'readReq', from: this.id, to: v, seq });
+      }
+    }
+  }
+
+  protected onRejoin(from: NodeId, nonce: number): void {
+    if (!this.voters.includes(from)) return;
+    // A grant answers only the request (incarnation) it was given for.
+    const granted = this.lead?.grants.get(from);
+    if (this.lead !== null && granted !== undefined && granted.nonce === nonce) {
+      this.send({ type: 'rejoinOk', from: this.id, to: from, ballot: this.lead.ballot, endSlot: granted.endSlot, nonce });
+      return;
+    }
+    if (this.role !== 'follower') this.rejoin.request(from, nonce);
+  }
+
+  protected onRejoinOk(m: RejoinOk): void {
+    // Any leader's grant will do (it proves a phase 1 ran without us after we asked), but only one
+    // answering this incarnation's request: an older one may predate the wipe.
+    if (!this.lost || m.nonce !== this.rejoin.nonce) return;
+    this.rejoin.grant = { ballot: m.ballot, endSlot: m.endSlot };
+    this.maybeFinishRejoin();
+  }
+
+  /** A wiped replica votes again once it has learned everything the post-wipe phase 1 covered. */
+  protected maybeFinishRejoin(): boolean {
+    const g = this.rejoin.grant;
+    if (!this.lost || g === null || this.chosen < g.endSlot) return false;
+    this.lost = false;
+    // Promising more than the grant is always safe, and keeps the ballot seen from going back.
+    this.promised = Math.max(this.promised, g.ballot, this.log.maxAcceptedBallot(), this.highestSeen, this.leaderBallot, this.promiseFloor);
+    // Its log is complete again: the end sentinel goes out with the hard state (entries first).
+    this.log.markEnd();
+    this.highestSeen = Math.max(this.highestSeen, this.promised);
+    this.rejoin.grant = null;
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Execution and output
+
+  /** Chosen entries after `from`, in slot order (and the mutant's early ones first). */
+  protected takeCommitted(from: number): { committed: Entry[]; through: number } {
+    const out: Entry[] = this.early.splice(0);
+    const hi = Math.max(from, Math.min(this.chosen, from + committedPerReadyMax));
+    for (const e of this.log.slice(from + 1, hi)) {
+      if (!this.earlyDone.has(e.index)) out.push(toWire(e));
+    }
+    return { committed: out, through: hi };
+  }
+
+  protected send(m: PaxosMessage): void {
+    this.outbox.push(m);
+  }
+}
