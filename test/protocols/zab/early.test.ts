@@ -274,3 +274,42 @@ test('a leader that steps down while its write is pending takes the stale advanc
   for (const id of net.ids) assert.deepEqual(net.appliedTexts(id), first);
   assert.deepEqual(net.violations, []);
 });
+
+test('per-link FIFO: a PROPOSAL to a follower still being synced waits behind its NEWLEADER', () => {
+  const { net, l, fs } = established(['a', 'b', 'c'], 12);
+  const [f1, f2] = fs as [string, string];
+  net.crash(f2);
+  assert.ok(net.commit('w1'));
+  net.start(f2);
+  const pump = (from: string, to: string): ZabMessage[] => {
+    const got: ZabMessage[] = [];
+    for (let m = net.deliverOne(from, to); m !== null; m = net.deliverOne(from, to)) got.push(m);
+    return got;
+  };
+  let acked = false;
+  for (let i = 0; i < 500 && !acked; i++) {
+    net.drain(f2);
+    // Stop right after the leader took f2's ACKEPOCH: its sync and NEWLEADER are now queued.
+    for (let m = net.deliverOne(f2, l); m !== null && !acked; m = acked ? null : net.deliverOne(f2, l)) acked = m.type === 'ackepoch';
+    if (acked) break;
+    net.drain(l);
+    net.drain(f1);
+    pump(l, f2);
+    pump(l, f1);
+    pump(f1, l);
+    pump(f1, f2);
+    pump(f2, f1);
+    if (i % 3 === 2) net.tick();
+  }
+  assert.ok(acked, 'f2 never reached ACKEPOCH');
+  assert.ok(net.replica(l).propose(txt('x')).ok);
+  const rd = net.readyOnce(l);
+  assert.ok(rd !== null);
+  const toF2Late = late(rd).filter((m) => m.to === f2).map((m) => m.type);
+  assert.deepEqual(toF2Late.slice(0, 1), ['sync']);
+  assert.ok(toF2Late.indexOf('newleader') < toF2Late.indexOf('proposal'), toF2Late.join());
+  assert.ok(!early(rd).some((m) => m.to === f2), 'nothing to f2 overtakes its sync');
+  assert.ok(early(rd).some((m) => m.to === f1 && m.type === 'proposal'), 'f1 is synced: its PROPOSAL goes early');
+  assert.ok(net.tickUntil(() => net.ids.every((id) => net.appliedTexts(id).join() === 'w1,x'), 200));
+  assert.deepEqual(net.violations, []);
+});
