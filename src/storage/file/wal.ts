@@ -58,6 +58,8 @@ export class Wal {
     this.locations = state.log.locations;
     this.hardState = state.log.hardState;
     this.nextSegment = new NextSegment(layer, dir, Math.min(preallocMinBytes, opts.preallocateBytes, opts.segmentBytesMax));
+    // With no segment yet (a fresh log), start() rolls before any write, and the roll replaces
+    // this extender, which never extends: it is only ever asked to stop.
     const last = state.segments.at(-1);
     this.extender = this.extenderFor(last?.path ?? '', last?.fileBytes ?? 0);
   }
