@@ -59,6 +59,8 @@ test('the lock file keeps a second storage (in this or another live process) out
 
 test('bad options and bad test-environment values are refused with ConfigError', () => {
   assert.throws(() => new FileStorage('/tmp/x', { segmentBytesMax: 10 }), ConfigError);
+  assert.throws(() => new FileStorage('/tmp/x', { preallocateBytes: -1 }), ConfigError);
+  assert.throws(() => new FileStorage('/tmp/x', { preallocateBytes: 1.5 }), ConfigError);
   assert.throws(() => new FileStorage('/tmp/x', { snapshotsKept: 0 }), ConfigError);
   assert.throws(() => new FileStorage('/tmp/x', { recordBytesMax: 1.5 }), ConfigError);
   assert.throws(() => new Failpoints('wal.befor-write'), ConfigError);
