@@ -1,5 +1,5 @@
 import { assert } from '../../core/index.js';
-import type { NodeId } from '../../core/index.js';
+import type { NodeId, Rng } from '../../core/index.js';
 
 /**
  * Reads waiting on the leader for a ReadIndex confirmation (dissertation §6.4). A read records
@@ -89,12 +89,18 @@ export class ReadQueue {
  * Reads a follower forwarded to its leader. Each forward gets a fresh sequence number on the wire,
  * never the client's ctx, so a late answer to an expired read cannot satisfy a retry that reuses
  * the same ctx (the etcd #20418 trap: the retried read would be served at a stale index).
+ * The numbers start at a random point of a 52-bit space drawn from the replica's Rng, so an answer
+ * addressed to an earlier life of this replica (sent before a crash, delivered after the restart)
+ * matches no read of this one: counting from 1 on every start, such an answer served a new read
+ * at the old, stale index (simulator seed 937).
  */
 export class ForwardedReads {
   private readonly bySeq = new Map<number, { ctx: number; ageTicks: number }>();
-  private nextSeq = 1;
+  private nextSeq: number;
 
-  constructor(private readonly max: number) {}
+  constructor(private readonly max: number, rng: Rng) {
+    this.nextSeq = rng.int(0, 0xfffff) * 0x100000000 + rng.int(0, 0xffffffff) + 1;
+  }
 
   full(): boolean {
     return this.bySeq.size >= this.max;

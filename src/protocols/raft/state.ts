@@ -119,7 +119,7 @@ export abstract class RaftState {
     this.lostState = opts.lostState;
     if (this.lostState && this.isVoter(this.id)) this.termProbes = new Set();
     this.reads = new ReadQueue(opts.limits.pendingReadsMax);
-    this.forwarded = new ForwardedReads(opts.limits.pendingReadsMax);
+    this.forwarded = new ForwardedReads(opts.limits.pendingReadsMax, opts.rng.fork('forwarded-reads'));
     this.becomeFollower(this.term, null);
   }
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultLimits } from '../../../src/core/index.js';
+import { Rng, defaultLimits } from '../../../src/core/index.js';
 import { raft } from '../../../src/protocols/raft/index.js';
-import type { RaftMessage } from '../../../src/protocols/raft/index.js';
+import type { Raft, RaftMessage } from '../../../src/protocols/raft/index.js';
 import { TestCluster, cmd, texts } from '../../harness/cluster.js';
 import { drain, makeLeader, msgs, newRaft, only, sent, tickN, withLog } from './helpers.js';
 
@@ -108,6 +108,28 @@ test('a retried read (etcd #20418): a late answer to an expired forward never sa
   assert.deepEqual(drain(r).flatMap((x) => x.readStates), [], 'the stale answer is ignored');
   r.step({ type: 'read_index_resp', from: 'n1', to: 'n2', term: 1, ctx: second.ctx, index: 9, reason: '' });
   assert.deepEqual(drain(r).flatMap((x) => x.readStates), [{ ctx: 1, index: 9 }]);
+});
+
+test('a restarted follower (sim seed 937): an answer addressed to its previous life serves none of its new reads', () => {
+  // Each start gets its own Rng (the node driver seeds it at random, the simulator per incarnation).
+  const forward = (seed: number): { r: Raft; ctx: number } => {
+    const r = newRaft('n2', V3, { rng: new Rng(seed) });
+    r.step({ type: 'heartbeat', from: 'n1', to: 'n2', term: 1, commit: 0, leaderCommit: 0, round: 1 });
+    drain(r);
+    r.read(1);
+    const [m] = only(msgs(r), 'read_index');
+    assert.ok(m !== undefined);
+    return { r, ctx: m.ctx };
+  };
+  const before = forward(1);
+  const after = forward(2);
+  assert.notEqual(after.ctx, before.ctx, 'wire ids do not restart at the same number');
+  // The leader answered the first life's read at index 1; the answer arrives after the restart,
+  // when a write at a later index has been acknowledged.
+  after.r.step({ type: 'read_index_resp', from: 'n1', to: 'n2', term: 1, ctx: before.ctx, index: 1, reason: '' });
+  assert.deepEqual(drain(after.r).flatMap((x) => x.readStates), [], 'the old answer is ignored');
+  after.r.step({ type: 'read_index_resp', from: 'n1', to: 'n2', term: 1, ctx: after.ctx, index: 5, reason: '' });
+  assert.deepEqual(drain(after.r).flatMap((x) => x.readStates), [{ ctx: 1, index: 5 }]);
 });
 
 test('read failures: not_leader with a hint when there is no leader to forward to; overloaded past pendingReadsMax', () => {
