@@ -18,10 +18,10 @@ const mutants: readonly MutantInfo[] = [
 ];
 
 /**
- * Known-bad variants the replica accepts but the simulator's suite does not run yet: the simulator
- * crashes a member during its fsync at the instant of the write, and a crash loses what the member
- * sent in the last crashLosesSentUs, so an early message never survives a crash before its fsync
- * (README, "Early messages"). Each is shown misbehaving in test/protocols/raft/mutants.test.ts.
+ * Known-bad variants the replica accepts but the simulator's suite does not run yet: its crash
+ * point during an fsync falls at the instant of the write, and a crash loses what the member sent
+ * in the last crashLosesSentUs, so an early message rarely survives a crash before its fsync
+ * (README, "Mutants"). Each is shown misbehaving in test/protocols/raft/mutants.test.ts.
  */
 export const unlistedMutants: readonly MutantInfo[] = [
   { name: RaftMutant.FollowerAcksEarly, description: 'append responses and votes go in Ready.earlyMessages, so they can leave before the entries and vote they vouch for are durable' },

@@ -13,7 +13,11 @@ export class RaftLog {
   snapshotIndex = 0;
   snapshotTerm = 0;
   private ents: Entry[] = [];
-  /** Highest index known durable: entries above it still go out in Ready.entries. */
+  /**
+   * Highest index known durable: entries above it still go out in Ready.entries. It moves up only
+   * in stableTo, which only advance() calls: the leader counts itself toward a quorum through it
+   * while its appends have already left in Ready.earlyMessages.
+   */
   stableIndex = 0;
   /** Highest index known committed (§5.3). Never decreases. */
   commit = 0;
