@@ -102,7 +102,8 @@ const variants = [
   { name: 'preallocated, write + fdatasync', opts: { dsyncWrites: false, unsyncedWritesOnLoop: false } },
   { name: 'preallocated, O_DSYNC write', opts: { unsyncedWritesOnLoop: false } },
   { name: 'preallocated, O_DSYNC, unsynced on loop', opts: {} },
-] as const satisfies readonly { name: string; opts: FileStorageOptions }[];
+  { name: 'the same, synced save onLoop (blocks)', opts: {}, onLoop: true },
+] as const satisfies readonly { name: string; opts: FileStorageOptions; onLoop?: boolean }[];
 
 /**
  * One save at a time, each awaited (the latency a one-client write pays per Ready), for every
@@ -114,7 +115,7 @@ async function saveLatencies(batch: number, sync: boolean | 'ready'): Promise<(L
   for (const [i, v] of variants.entries()) {
     const s = new FileStorage(join(base, `latency-${batch}-${sync}-${i}`), v.opts);
     await s.open();
-    runs.push({ name: v.name, s, samples: [] as number[], busyMs: 0 });
+    runs.push({ name: v.name, s, onLoop: 'onLoop' in v && v.onLoop, samples: [] as number[], busyMs: 0 });
   }
   let next = 1;
   const t0 = performance.now();
@@ -125,7 +126,7 @@ async function saveLatencies(batch: number, sync: boolean | 'ready'): Promise<(L
       // (not awaited) and then the next write's synced save, which storage applies after it.
       const unsynced = sync === 'ready' ? r.s.save({ kind: 'raft', term: 1, vote: 'n1', commit: next - 1 }, [], { sync: false }) : null;
       const t = performance.now();
-      await r.s.save({ kind: 'raft', term: 1, vote: 'n1', commit: next - 1 }, entries, { sync: sync !== false });
+      await r.s.save({ kind: 'raft', term: 1, vote: 'n1', commit: next - 1 }, entries, { sync: sync !== false, onLoop: r.onLoop });
       await unsynced;
       const ms = performance.now() - t;
       r.samples.push(ms * 1000);

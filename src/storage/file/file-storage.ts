@@ -205,7 +205,7 @@ export class FileStorage implements Storage {
   save(hardState: HardState | null, entries: readonly Entry[], options: SaveOptions = {}): Promise<void> {
     return this.mutate(async (wal) => {
       if (hardState === null && entries.length === 0) return;
-      await wal.append(hardState, entries, options.sync ?? true);
+      await wal.append(hardState, entries, options.sync ?? true, options.onLoop ?? false);
     });
   }
 

@@ -1,4 +1,4 @@
-import { constants as fsc, writeSync } from 'node:fs';
+import { constants as fsc, fdatasyncSync, writeSync } from 'node:fs';
 import { open, readdir, readFile, rename, stat, unlink, mkdir, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../../core/index.js';
@@ -26,6 +26,8 @@ export interface WritableFile {
    * what earlier plain writes left elsewhere in the file is not made durable by it.
    */
   writeDurable(data: Uint8Array, position: number): Promise<void>;
+  /** writeDurable on the calling thread: blocks until the bytes are durable. */
+  writeDurableNow(data: Uint8Array, position: number): void;
   /** fdatasync: the data written so far, and the size, are durable when it resolves. */
   sync(): Promise<void>;
   truncate(length: number): Promise<void>;
@@ -57,7 +59,15 @@ class RealFile implements WritableFile {
     return writeAll(this.fh, data, position);
   }
   writeNow(data: Uint8Array, position: number): void {
-    for (let done = 0; done < data.length;) done += writeSync(this.fh.fd, data, done, data.length - done, position + done);
+    writeAllNow(this.fh.fd, data, position);
+  }
+  writeDurableNow(data: Uint8Array, position: number): void {
+    if (this.dsync === null) {
+      this.writeNow(data, position);
+      fdatasyncSync(this.fh.fd);
+      return;
+    }
+    writeAllNow(this.dsync.fd, data, position);
   }
   async writeDurable(data: Uint8Array, position: number): Promise<void> {
     if (this.dsync === null) {
@@ -91,6 +101,10 @@ class RealFile implements WritableFile {
     this.dsync = null;
     await this.fh.close();
   }
+}
+
+function writeAllNow(fd: number, data: Uint8Array, position: number): void {
+  for (let done = 0; done < data.length;) done += writeSync(fd, data, done, data.length - done, position + done);
 }
 
 async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
@@ -220,15 +234,28 @@ class HeldFile implements WritableFile {
    */
   async writeDurable(data: Uint8Array, position: number): Promise<void> {
     const f = this.state.fault;
+    if (f.kind === 'slow') await sleep(f.delayMs);
+    this.beforeDurable(data, position);
+    await this.inner.writeDurable(data, position);
+  }
+
+  writeDurableNow(data: Uint8Array, position: number): void {
+    const f = this.state.fault;
+    if (f.kind === 'slow') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, f.delayMs);
+    this.beforeDurable(data, position);
+    this.inner.writeDurableNow(data, position);
+  }
+
+  /** A durable write's faults (counted as an fsync for eio), and the held bytes it supersedes. */
+  private beforeDurable(data: Uint8Array, position: number): void {
+    const f = this.state.fault;
     if (f.kind === 'enospc') {
       if (this.state.bytesWritten + data.length > f.okBytes) throw errnoError('ENOSPC', 'no space left on device');
       this.state.bytesWritten += data.length;
     }
-    if (f.kind === 'slow') await sleep(f.delayMs);
     if (f.kind === 'eio' && this.state.syncs++ >= f.okSyncs) throw errnoError('EIO', 'input/output error on an O_DSYNC write');
     // Held bytes under this write are superseded by it: a later sync must not write them back over it.
     this.held = this.held.flatMap((h) => outside(h, position, position + data.length));
-    await this.inner.writeDurable(data, position);
   }
 
   async read(length: number, position: number): Promise<Uint8Array> {
