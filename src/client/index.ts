@@ -276,7 +276,8 @@ export class QuorateClient {
           continue;
         }
         lastError = toClientError(err, target);
-        if (lastError.code === 'aborted') throw lastError;
+        // Aborted, or a request the endpoint can never take (too large): no retry helps.
+        if (!lastError.retryable) throw lastError;
         this.forget(target);
         failuresInRow++;
         await this.backoff(failuresInRow, deadline, o.signal);

@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
-import { QuorateClientError, UnavailableError } from './errors.js';
+import { QuorateClientError, TooLargeError, UnavailableError } from './errors.js';
 import { FrameParser, decodeFrame, encodeRequest, streamUpgrade, wireLimits } from './wire.js';
 import type { WireError, WireLeader, WireRequest, WireResult } from './wire.js';
 
@@ -23,7 +23,8 @@ export class StreamConnection {
   private closed = false;
   private readonly parser: FrameParser;
   private readonly waiters = new Map<number, Waiter>();
-  private out: Uint8Array[] = [];
+  /** Requests not yet written: this turn's, or all of them until the upgrade is answered. */
+  private out: { readonly id: number; readonly bytes: Uint8Array }[] = [];
   private flushScheduled = false;
   private nextId = 1;
   private maxInFlight: number = wireLimits.maxInFlight;
@@ -57,6 +58,7 @@ export class StreamConnection {
       socket.on('error', (err) => this.close(transportError(endpoint, err)));
       socket.on('close', () => this.close(new UnavailableError('unavailable', `${endpoint}: the connection closed`, { endpoint })));
       if (head.length > 0) this.onData(head);
+      this.refuseOversized();
       this.flush();
     });
     req.on('response', (res) => {
@@ -70,6 +72,11 @@ export class StreamConnection {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** The upgrade was answered: frames flow. */
+  get isOpen(): boolean {
+    return this.socket !== null && !this.closed;
   }
 
   get inFlight(): number {
@@ -87,12 +94,9 @@ export class StreamConnection {
     }
     const id = this.takeId();
     const bytes = encodeRequest(id, r);
-    if (bytes.length - 4 > this.maxFrameBytes) {
-      throw new QuorateClientError('too_large', `a request of ${bytes.length - 4} bytes exceeds ${this.endpoint}'s frame limit of ${this.maxFrameBytes}`,
-        { endpoint: this.endpoint });
-    }
+    if (bytes.length - 4 > this.maxFrameBytes) throw this.tooLarge(bytes.length - 4);
     this.waiters.set(id, done);
-    this.out.push(bytes);
+    this.out.push({ id, bytes });
     if (this.socket !== null && !this.flushScheduled) {
       this.flushScheduled = true;
       // After this turn's microtasks: the requests its answers set off leave together.
@@ -118,6 +122,24 @@ export class StreamConnection {
     for (const w of waiters) w(err);
   }
 
+  private tooLarge(n: number): QuorateClientError {
+    return new TooLargeError('too_large', `a request of ${n} bytes exceeds ${this.endpoint}'s frame limit of ${this.maxFrameBytes}`,
+      { endpoint: this.endpoint });
+  }
+
+  /** Requests queued before the server named its frame bound: those beyond it are never sent. */
+  private refuseOversized(): void {
+    const fits = this.out.filter((o) => o.bytes.length - 4 <= this.maxFrameBytes);
+    if (fits.length === this.out.length) return;
+    const refused = this.out.filter((o) => o.bytes.length - 4 > this.maxFrameBytes);
+    this.out = fits;
+    for (const o of refused) {
+      const w = this.waiters.get(o.id);
+      this.waiters.delete(o.id);
+      w?.(this.tooLarge(o.bytes.length - 4));
+    }
+  }
+
   private takeId(): number {
     // Ids wrap at 2^32; 0 is the connection's own (errors and leader notes).
     for (;;) {
@@ -130,7 +152,8 @@ export class StreamConnection {
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || this.socket === null || this.out.length === 0) return;
-    const buf = this.out.length === 1 ? (this.out[0] as Uint8Array) : Buffer.concat(this.out);
+    // Cancelled requests still go: the server answers them and the answer is dropped.
+    const buf = this.out.length === 1 ? (this.out[0] as { bytes: Uint8Array }).bytes : Buffer.concat(this.out.map((o) => o.bytes));
     this.out = [];
     this.socket.write(buf);
   }
@@ -140,7 +163,7 @@ export class StreamConnection {
     try {
       payloads = this.parser.push(chunk);
     } catch (err) {
-      this.close(new QuorateClientError('too_large', `${this.endpoint}: ${(err as Error).message}`, { endpoint: this.endpoint }));
+      this.close(new TooLargeError('too_large', `${this.endpoint}: ${(err as Error).message}`, { endpoint: this.endpoint }));
       return;
     }
     for (const p of payloads) {
