@@ -11,8 +11,10 @@ import type { SpawnedServer } from './proc.js';
 
 /**
  * quorate itself: one `quorate start` child process per node (fresh data dir, peer and client
- * ports on 127.0.0.1, the file storage with its fsync per Ready), driven through QuorateClient.
- * Reads are the server's default GET, linearizable through the protocol's read path.
+ * ports on 127.0.0.1, the file storage with its fsync per Ready), driven through QuorateClient over
+ * its binary protocol (docs/CLIENT-PROTOCOL.md: one connection per endpoint, requests pipelined),
+ * as etcd's and ZooKeeper's clients pipeline theirs. Reads are linearizable through the protocol's
+ * read path.
  *
  * Under tsx (tests, `node --import tsx src/cli/main.ts`) the nodes run from the TypeScript
  * sources; from the build, from dist. With `cpuProfileDir`, every node runs under
@@ -42,7 +44,7 @@ export class QuorateDriver implements SystemDriver {
   constructor(
     readonly protocol: string,
     readonly cpuProfileDir: string | null = null,
-    /** Client settings beyond the endpoints (experiments); the bench command uses the defaults. */
+    /** Client settings beyond the endpoints (experiments; `wire: 'http'` for the HTTP path). */
     readonly clientOptions: Omit<QuorateClientOptions, 'endpoints'> = {},
   ) {
     this.system = `quorate-${protocol}`;
@@ -71,7 +73,7 @@ export class QuorateDriver implements SystemDriver {
       ];
       this.servers.push(spawnServer(`quorate ${id}`, process.execPath, args, { logFile: join(dir, 'node.log') }));
     }
-    const probe = new QuorateClient({ endpoints: this.endpoints });
+    const probe = new QuorateClient({ ...this.options(), endpoints: this.endpoints });
     try {
       await waitUntil('quorate to accept a write', async () => {
         await withTimeout(probe.put('bench-ready', '1'), 2000, 'quorate put');
@@ -91,7 +93,7 @@ export class QuorateDriver implements SystemDriver {
     // which one it tries first, as the other systems' clients are spread over members.
     const n = this.endpoints.length;
     const endpoints = Array.from({ length: n }, (_, i) => this.endpoints[(member + i) % n] as string);
-    const client = new QuorateClient({ ...this.clientOptions, endpoints });
+    const client = new QuorateClient({ ...this.options(), endpoints });
     return Promise.resolve({
       put: async (key, value) => {
         await client.put(key, printable(value));
@@ -104,6 +106,10 @@ export class QuorateDriver implements SystemDriver {
         return Promise.resolve();
       },
     });
+  }
+
+  private options(): Omit<QuorateClientOptions, 'endpoints'> {
+    return { wire: 'binary', ...this.clientOptions };
   }
 
   preload(keys: readonly string[], value: Uint8Array, client: BenchClient): Promise<void> {
@@ -146,7 +152,7 @@ export class QuorateDriver implements SystemDriver {
 }
 
 /**
- * The HTTP API carries string values: send the value bytes as printable ASCII of the same length,
+ * The client API carries string values: send the value bytes as printable ASCII of the same length,
  * so the body carries as many value bytes as etcd's and ZooKeeper's (and JSON needs no escapes).
  * The workload writes one value over and over: convert it once.
  */
