@@ -197,3 +197,20 @@ test('a stored chosen slot carries the id it is delivered with, so a checkpoint 
     assert.ok(snapshotKeepsLog({ index: e.index, id: e.id, config: r.status().config }, 0, (i) => img.log.get(i)?.id));
   }
 });
+
+test('a leader deposed between ready() and advance() counts nothing at the stale advance', () => {
+  const net = cluster();
+  const chosen = net.r('n1').status().commitIndex;
+  const ballot = net.r('n1').status().term;
+  const { rd, slot } = proposeHeld(net, 'x');
+  net.cuts.add('n1>n3');
+  net.deliver();
+  net.pump('n2');
+  // A proposer with a higher ballot finished phase 1 without n1; its heartbeat deposes n1.
+  net.r('n1').step({ type: 'p2a', from: 'n3', to: 'n1', ballot: ballot + 1024, commit: chosen, hbTick: 1, entries: [] });
+  assert.equal(net.r('n1').status().role, 'follower');
+  net.deliver(); // n2's p2b for the old ballot reaches a replica that no longer leads
+  net.r('n1').advance(rd);
+  assert.equal(net.r('n1').status().commitIndex, chosen, 'a replica that no longer leads tallies nothing; the new leader finds the value in phase 1');
+  assert.ok(slot > chosen);
+});
