@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, EntryType, TooLargeError, makeConfig, type HardState } from '../../src/core/index.js';
+import { ConfigError, EntryType, TooLargeError, makeConfig, type Entry, type HardState } from '../../src/core/index.js';
 import {
   Failpoints, FileStorage, fileLayerFromEnv, parseTestDisk, realFileLayer, testFileLayer,
 } from '../../src/storage/file/index.js';
 import { InsecureDirectoryError, StorageClosedError, StorageFailedError, StorageLockedError } from '../../src/storage/errors.js';
 import { walRecords } from '../../src/storage/damage.js';
 import { RecordType } from '../../src/storage/file/record.js';
+import { unsyncedBytesMax } from '../../src/storage/file/wal.js';
 import { run } from './compliance.js';
 import { freshDir, tempRoot } from './helpers.js';
 
@@ -350,5 +351,35 @@ test('a synced save with onLoop is made durable on the calling thread, and survi
   const r = await again.open();
   assert.deepEqual(r.entries, run(1, 4, 1));
   assert.deepEqual(r.hardState, hs(3));
+  await again.close();
+});
+
+test('unsynced saves past unsyncedBytesMax are fsynced rather than held for the next synced save', async () => {
+  const dir = freshDir(root);
+  let fsyncs = 0;
+  const layer = {
+    ...realFileLayer,
+    async openFile(path: string, create: 'create' | 'create-new' | 'existing', durable?: boolean) {
+      const f = await realFileLayer.openFile(path, create, durable);
+      // Only the segment's own descriptor (opened for durable writes), not the Extender's.
+      return durable === true ? { ...bindAll(f), sync: async () => { fsyncs++; await f.sync(); } } : f;
+    },
+  };
+  // One segment for the whole test: no roll's fsyncs in the count.
+  const s = new FileStorage(dir, { layer, segmentBytesMax: 8 << 20 });
+  await s.open();
+  const chunk = 100 * 1024;
+  const bigEntry = (i: number): Entry => ({ index: i, id: 1, type: EntryType.Normal, data: new Uint8Array(chunk).fill(i) });
+  const before = fsyncs;
+  let i = 1;
+  for (; (i - 1) * chunk <= unsyncedBytesMax; i++) await s.save(hs(i), [bigEntry(i)], { sync: false });
+  assert.equal(fsyncs, before + 1, `one fsync once ${i - 1} unsynced entries passed ${unsyncedBytesMax} bytes`);
+  await s.save(hs(i), [bigEntry(i)], { sync: false });
+  assert.equal(fsyncs, before + 1, 'and the count starts again');
+  await s.close();
+  const again = new FileStorage(dir);
+  const r = await again.open();
+  assert.equal(r.entries.length, i);
+  assert.deepEqual(r.entries.at(-1), bigEntry(i));
   await again.close();
 });

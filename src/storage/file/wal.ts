@@ -7,18 +7,18 @@ import { Extender, NextSegment, preallocMinBytes } from './preallocate.js';
 import type { FileLayer, WritableFile } from './fs-layer.js';
 import { RecordType, RecordWriter, recordHeaderBytes, verifyRecord } from './record.js';
 import { segmentName } from './segment-names.js';
+import { corrupt, encodeSegmentHeader, type Location, type ReplayedLog, type Segment, type WalOptions, type WalScan } from './wal-replay.js';
 
 /**
  * The most bytes unsynced saves may leave to be written again by the next synced save; past it,
  * the unsynced save fsyncs (durable early is allowed) and the writer's buffer is let go.
  */
 export const unsyncedBytesMax = 1 << 20;
-import { corrupt, encodeSegmentHeader, type Location, type ReplayedLog, type Segment, type WalOptions, type WalScan } from './wal-replay.js';
 
 /**
  * The write-ahead log: numbered segment files of bounded size, append-only. A conflict is cut
- * with a Truncate record rather than by rewriting the file, so every save is one append and one
- * fdatasync. Each segment opens with a header record (its number and the chain value it
+ * with a Truncate record rather than by rewriting the file, so every save is one append, made
+ * durable by one O_DSYNC write (or write + fdatasync). Each segment opens with a header record (its number and the chain value it
  * continues from) and a copy of the hard state, so deleting old segments never loses the latest
  * hard state.
  *
@@ -152,7 +152,7 @@ export class Wal {
       this.unsynced = this.writer.length;
       if (this.unsynced <= unsyncedBytesMax) return;
     }
-    if (this.opts.dsyncWrites && this.unsynced + fresh.length <= unsyncedBytesMax && !this.failpoints.isArmed(Failpoint.WalAfterWriteBeforeFsync)) {
+    if (this.opts.dsyncWrites && this.writer.length <= unsyncedBytesMax && !this.failpoints.isArmed(Failpoint.WalAfterWriteBeforeFsync)) {
       // Failpoints name the moment between write and fsync; with that one armed the two stay apart.
       if (fresh.length > 0) this.failpoints.hit(Failpoint.WalBeforeWrite);
       if (onLoop) this.active.writeDurableNow(this.writer.bytes(), base);
