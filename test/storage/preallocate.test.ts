@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptionError, type Entry, type HardState } from '../../src/core/index.js';
-import { FileStorage, type FileStorageOptions } from '../../src/storage/file/index.js';
+import { FileStorage, realFileLayer, type FileLayer, type FileStorageOptions } from '../../src/storage/file/index.js';
+import { StorageFailedError } from '../../src/storage/errors.js';
 import { flipBit, walRecords, walSegmentFiles } from '../../src/storage/damage.js';
 import { nextSegmentFileName, preallocMinBytes } from '../../src/storage/file/preallocate.js';
 import { RecordType, sectorBytes } from '../../src/storage/file/record.js';
@@ -211,4 +212,63 @@ test('a crash mid-preallocation leaves a partial next segment file, which recove
   assert.ok(again.ok, why(again));
   assert.deepEqual(again.r.entries, big(1, 24, 1));
   assert.ok((await walSegmentFiles(dir)).length > segsBefore.length, 'rolled');
+});
+
+/** A layer whose zero-filling writes (64 KiB and up, all zeros) or whose non-segment fsyncs fail. */
+function failingPreallocation(fault: 'enospc-on-zeros' | 'eio-on-extender-fsync'): FileLayer {
+  const errno = (code: 'ENOSPC' | 'EIO'): NodeJS.ErrnoException => Object.assign(new Error(`${code} (test)`), { code });
+  return {
+    ...realFileLayer,
+    async openFile(path, create, durable) {
+      const f = await realFileLayer.openFile(path, create, durable);
+      const isZeros = (d: Uint8Array): boolean => d.length >= 4096 && d.every((b) => b === 0);
+      return {
+        write: (d, p) => (fault === 'enospc-on-zeros' && isZeros(d) ? Promise.reject(errno('ENOSPC')) : f.write(d, p)),
+        writeNow: (d, p) => f.writeNow(d, p),
+        writeDurable: (d, p) => f.writeDurable(d, p),
+        writeDurableNow: (d, p) => f.writeDurableNow(d, p),
+        read: (n, p) => f.read(n, p),
+        // The Extender's descriptor is the only one opened on an existing segment without `durable`.
+        sync: () => (fault === 'eio-on-extender-fsync' && durable !== true && create === 'existing' ? Promise.reject(errno('EIO')) : f.sync()),
+        truncate: (n) => f.truncate(n),
+        size: () => f.size(),
+        close: () => f.close(),
+      };
+    },
+  };
+}
+
+test('no space to preallocate is not an error: segments grow by their writes and nothing fails', async () => {
+  const dir = freshDir(root);
+  await withStorage(dir, { layer: failingPreallocation('enospc-on-zeros'), preallocateBytes: 256 * 1024 }, async (s) => {
+    for (let i = 1; i <= 400; i += 20) await s.save(hs(1, i), big(i, i + 19, 1));
+  });
+  const [seg] = await walSegmentFiles(dir);
+  const last = (await walRecords(dir)).at(-1)!;
+  assert.equal((await stat(seg!)).size, last.offset + last.sizeBytes, 'no zeros were added');
+  const o = await openOutcome(dir);
+  assert.ok(o.ok, why(o));
+  assert.equal(o.r.entries.length, 400);
+});
+
+test('a failed background fsync of preallocated space fail-stops the storage at its next write', async () => {
+  const dir = freshDir(root);
+  const s = new FileStorage(dir, { layer: failingPreallocation('eio-on-extender-fsync'), preallocateBytes: 256 * 1024 });
+  await s.open();
+  let err: unknown = null;
+  let acked = 0;
+  for (let i = 1; i <= 2000 && err === null; i += 20) {
+    try {
+      await s.save(hs(1, i), big(i, i + 19, 1));
+      acked = i + 19;
+    } catch (e) {
+      err = e;
+    }
+  }
+  assert.ok(err instanceof StorageFailedError && /preallocating/.test(err.message), String(err));
+  await assert.rejects(s.save(hs(1, acked), []), StorageFailedError, 'no later call succeeds');
+  await s.close();
+  const o = await openOutcome(dir);
+  assert.ok(o.ok, why(o));
+  assert.deepEqual(o.r.entries.slice(0, acked), big(1, acked, 1), 'every acknowledged save is there');
 });
