@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import {
-  FrameError, FrameParser, FrameTooLargeError, decodeFrame, encodeError, encodeLeader, encodeResult, streamUpgrade, wireLimits,
+  FrameError, FrameParser, FrameTooLargeError, FrameType, decodeFrame, encodeError, encodeLeader, encodeResult, streamUpgrade, wireLimits,
 } from '../client/wire.js';
 import type { WireError, WireRequest, WireResult } from '../client/wire.js';
 import { QuorateError } from '../core/index.js';
@@ -183,7 +183,7 @@ export class StreamConnection {
 
   private answer(id: number, bytes: Uint8Array): void {
     this.inFlight.delete(id);
-    if (bytes[4] === 0xe0) this.o.stats.errors++;
+    if (bytes[4] === FrameType.Error) this.o.stats.errors++;
     this.enqueue(bytes);
   }
 

@@ -284,6 +284,19 @@ describe('bounds and lifecycle', () => {
     }
   });
 
+  test('a client that goes away with a write in flight: the server serves on, a retry applies it once', async () => {
+    const s = await stream();
+    const session = { clientId: 'gone-client', seq: 1 };
+    s.send([1, { op: 'put', key: 'gone', value: 'applied anyway', session }]);
+    s.close();
+    // The same session again, elsewhere: the write applies exactly once and its result is learned.
+    const again = await stream(followerUrl);
+    again.send([1, { op: 'put', key: 'gone', value: 'applied anyway', session }]);
+    const r = result(await again.answer(1)) as { revision: number };
+    again.send([2, { op: 'get', key: 'gone', consistency: 'linearizable' }]);
+    assert.deepEqual(result(await again.answer(2)), { op: 'get', found: true, value: 'applied anyway', revision: r.revision });
+  });
+
   test('metrics count connections and requests', async () => {
     const m = await (await fetch(`${leaderUrl}/metrics`)).text();
     assert.match(m, /quorate_stream_connections_opened\{node="n\d"\} [1-9]/);
