@@ -109,13 +109,13 @@ const variants = [
  * One save at a time, each awaited (the latency a one-client write pays per Ready), for every
  * variant: one save each in turn, so that a shared disk's drift hits all alike.
  */
-async function saveLatencies(batch: number, sync: boolean | 'ready'): Promise<(Latency & { name: string; entriesPerSec: number })[]> {
+async function saveLatencies(batch: number, sync: boolean | 'ready'): Promise<(Latency & { name: string; cpuUsPerSave: number; entriesPerSec: number })[]> {
   const data = new Uint8Array(entryBytes).fill(3);
   const runs = [];
   for (const [i, v] of variants.entries()) {
     const s = new FileStorage(join(base, `latency-${batch}-${sync}-${i}`), v.opts);
     await s.open();
-    runs.push({ name: v.name, s, onLoop: 'onLoop' in v && v.onLoop, samples: [] as number[], busyMs: 0 });
+    runs.push({ name: v.name, s, onLoop: 'onLoop' in v && v.onLoop, samples: [] as number[], busyMs: 0, cpuUs: 0 });
   }
   let next = 1;
   const t0 = performance.now();
@@ -124,10 +124,15 @@ async function saveLatencies(batch: number, sync: boolean | 'ready'): Promise<(L
       const entries = makeEntries(next, batch, data);
       // 'ready': the node driver's pattern at one client, a commit-only Ready's unsynced save
       // (not awaited) and then the next write's synced save, which storage applies after it.
+      const c0 = process.cpuUsage();
       const unsynced = sync === 'ready' ? r.s.save({ kind: 'raft', term: 1, vote: 'n1', commit: next - 1 }, [], { sync: false }) : null;
       const t = performance.now();
       await r.s.save({ kind: 'raft', term: 1, vote: 'n1', commit: next - 1 }, entries, { sync: sync !== false, onLoop: r.onLoop });
       await unsynced;
+      // Process-wide (the event loop and libuv's pool threads, user and system): CPU is what
+      // limits a 2-core cluster's throughput.
+      const cpu = process.cpuUsage(c0);
+      r.cpuUs += cpu.user + cpu.system;
       const ms = performance.now() - t;
       r.samples.push(ms * 1000);
       r.busyMs += ms;
@@ -135,7 +140,9 @@ async function saveLatencies(batch: number, sync: boolean | 'ready'): Promise<(L
     next += batch;
   }
   for (const r of runs) await r.s.close();
-  return runs.map((r) => ({ name: r.name, ...latencyOf(r.samples), entriesPerSec: (r.samples.length * batch) / (r.busyMs / 1000) }));
+  return runs.map((r) => ({
+    name: r.name, ...latencyOf(r.samples), cpuUsPerSave: r.cpuUs / r.samples.length, entriesPerSec: (r.samples.length * batch) / (r.busyMs / 1000),
+  }));
 }
 
 function makeEntries(from: number, count: number, data: Uint8Array): Entry[] {
@@ -221,7 +228,7 @@ try {
     for (const r of await saveLatencies(batch, sync)) {
       rows.push({
         measure: `save ${batch} × ${entryBytes} B${what}${batch > 1 ? ' (group commit)' : ''}: ${r.name}`, value: Math.round(r.p50Us), unit: 'us p50',
-        detail: `p99 ${Math.round(r.p99Us)} us, ${r.count} saves, ${Math.round(r.entriesPerSec)} entries/s while saving`,
+        detail: `p99 ${Math.round(r.p99Us)} us, CPU ${Math.round(r.cpuUsPerSave)} us/save, ${r.count} saves, ${Math.round(r.entriesPerSec)} entries/s while saving`,
       });
     }
   }
