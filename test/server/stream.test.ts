@@ -323,3 +323,38 @@ describe('bounds and lifecycle', () => {
     assert.equal(refused, true);
   });
 });
+
+describe('leader changes', () => {
+  test('a forward cut off by a partition fails not_leader; the retry at the new leader applies once', async () => {
+    const p = new HttpCluster(3);
+    await p.start();
+    try {
+      const old = await p.inner.waitForLeader();
+      const f = p.inner.follower(old);
+      const others = p.inner.ids.filter((id) => id !== old.id);
+      for (const id of others) await waitFor(() => p.inner.node(id).clientUrlOf(old.id) !== null, 'leader URLs known');
+      const s = await RawStream.open(p.url(f.id));
+      open.push(s);
+      p.inner.network.partition([old.id], others);
+      // The follower forwards to the leader it knows, across the cut: no answer until it stops
+      // believing in that leader, which fails the forward (the outcome unknown) with whatever
+      // leader it knows then; in this order of events, none yet.
+      const session = { clientId: 'partitioned', seq: 1 };
+      s.send([1, { op: 'cas', key: 'part', expected: null, value: 'v', session }]);
+      const e = error(await s.answer(1));
+      assert.equal(e.code, 'not_leader', e.message);
+      assert.match(e.message, new RegExp(`the leader ${old.id} was replaced`));
+      if (e.leader !== null) assert.equal(e.leaderUrl, p.url(e.leader));
+      const next = await p.inner.waitForLeader([old.id]);
+      const at = await RawStream.open(p.url(next.id));
+      open.push(at);
+      at.send([1, { op: 'cas', key: 'part', expected: null, value: 'v', session }]);
+      assert.equal((result(await at.answer(1)) as { succeeded: boolean }).succeeded, true);
+      at.send([2, { op: 'cas', key: 'part', expected: null, value: 'v', session }]);
+      assert.equal((result(await at.answer(2)) as { succeeded: boolean }).succeeded, true, 'the same session: the first result, not a mismatch');
+    } finally {
+      p.inner.network.heal();
+      await p.stop();
+    }
+  });
+});
