@@ -99,9 +99,10 @@ async function rawLatencies(ms = runMs): Promise<{ name: string; lat: Latency }[
 /** The WAL settings compared: the session's steps, one after another (src/storage/README.md). */
 const variants = [
   { name: 'growing files, write + fdatasync', opts: { preallocateBytes: 0, dsyncWrites: false, unsyncedWritesOnLoop: false } },
-  { name: 'preallocated, write + fdatasync', opts: { dsyncWrites: false, unsyncedWritesOnLoop: false } },
-  { name: 'preallocated, O_DSYNC write', opts: { unsyncedWritesOnLoop: false } },
-  { name: 'preallocated, O_DSYNC, unsynced on loop', opts: {} },
+  { name: 'zero-filled, write + fdatasync', opts: { preallocateMode: 'zeros', dsyncWrites: false, unsyncedWritesOnLoop: false } },
+  { name: 'sparse, write + fdatasync', opts: { dsyncWrites: false, unsyncedWritesOnLoop: false } },
+  { name: 'sparse, O_DSYNC write', opts: { unsyncedWritesOnLoop: false } },
+  { name: 'sparse, O_DSYNC, unsynced on loop', opts: {} },
   { name: 'the same, synced save onLoop (blocks)', opts: {}, onLoop: true },
 ] as const satisfies readonly { name: string; opts: FileStorageOptions; onLoop?: boolean }[];
 

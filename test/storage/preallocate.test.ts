@@ -46,9 +46,9 @@ async function openOutcome(dir: string, opts: FileStorageOptions = {}) {
   }
 }
 
-test('segments are filled with zeros ahead of the writes, and extended in the background as they fill', async () => {
+for (const preallocateMode of ['sparse', 'zeros'] as const) test(`segments are filled with zeros ahead of the writes (${preallocateMode}), and extended in the background as they fill`, async () => {
   const dir = freshDir(root);
-  const opts = { segmentBytesMax: 1 << 20, preallocateBytes: 256 * 1024 };
+  const opts = { segmentBytesMax: 1 << 20, preallocateBytes: 256 * 1024, preallocateMode };
   let written = 0;
   await withStorage(dir, opts, async (s) => {
     await s.save(hs(1, 0), big(1, 1, 1));
@@ -240,7 +240,7 @@ function failingPreallocation(fault: 'enospc-on-zeros' | 'eio-on-extender-fsync'
 
 test('no space to preallocate is not an error: segments grow by their writes and nothing fails', async () => {
   const dir = freshDir(root);
-  await withStorage(dir, { layer: failingPreallocation('enospc-on-zeros'), preallocateBytes: 256 * 1024 }, async (s) => {
+  await withStorage(dir, { layer: failingPreallocation('enospc-on-zeros'), preallocateBytes: 256 * 1024, preallocateMode: 'zeros' }, async (s) => {
     for (let i = 1; i <= 400; i += 20) await s.save(hs(1, i), big(i, i + 19, 1));
   });
   const [seg] = await walSegmentFiles(dir);

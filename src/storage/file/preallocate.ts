@@ -37,9 +37,16 @@ function isNoSpace(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | null)?.code === 'ENOSPC';
 }
 
-/** Writes zeros over [from, to) and fsyncs them. */
-async function zeroFill(file: WritableFile, from: number, to: number): Promise<void> {
-  for (let at = from; at < to; at += zeros.length) await file.write(zeros.subarray(0, Math.min(zeros.length, to - at)), at);
+/** How the space is filled: written zeros, or (sparse) the size alone, by ftruncate. */
+export type PreallocateMode = 'zeros' | 'sparse';
+
+/** Makes [from, to) of the file (which ends at `from`) read as zeros, durably. */
+async function fill(file: WritableFile, from: number, to: number, mode: PreallocateMode): Promise<void> {
+  if (mode === 'sparse') {
+    await file.truncate(to);
+  } else {
+    for (let at = from; at < to; at += zeros.length) await file.write(zeros.subarray(0, Math.min(zeros.length, to - at)), at);
+  }
   await file.sync();
 }
 
@@ -56,7 +63,7 @@ export class NextSegment {
   readonly path: string;
 
   /** `bytes` 0: files are created empty (no preallocation). */
-  constructor(private readonly layer: FileLayer, dir: string, private readonly bytes: number) {
+  constructor(private readonly layer: FileLayer, dir: string, private readonly bytes: number, private readonly mode: PreallocateMode) {
     this.path = join(dir, nextSegmentFileName);
   }
 
@@ -83,7 +90,7 @@ export class NextSegment {
     try {
       await file.truncate(0);
       try {
-        await zeroFill(file, 0, this.bytes);
+        await fill(file, 0, this.bytes, this.mode);
         return { file, path: this.path, allocated: this.bytes };
       } catch (err) {
         if (!isNoSpace(err)) throw err;
@@ -125,6 +132,7 @@ export class Extender {
     public allocated: number,
     private readonly limit: number,
     private readonly chunkMax: number,
+    private readonly mode: PreallocateMode,
   ) {}
 
   /**
@@ -151,7 +159,7 @@ export class Extender {
   private async extend(from: number, to: number): Promise<void> {
     try {
       this.file ??= await this.layer.openFile(this.path, 'existing');
-      await zeroFill(this.file, from, to);
+      await fill(this.file, from, to, this.mode);
       this.allocated = to;
     } catch (err) {
       if (isNoSpace(err)) this.gaveUp = true;

@@ -4,7 +4,7 @@ import { CorruptionError, DecodeError, Reader, Writer, decodeEntry, decodeHardSt
 import type { Entry, HardState } from '../../core/index.js';
 import { Failpoint, type Failpoints } from './failpoints.js';
 import type { FileLayer } from './fs-layer.js';
-import { nextSegmentFileName } from './preallocate.js';
+import { nextSegmentFileName, type PreallocateMode } from './preallocate.js';
 import { RecordType, recordHeaderBytes, scanRecords, type ScannedRecord } from './record.js';
 import { parseSegmentName, segmentName } from './segment-names.js';
 
@@ -19,6 +19,7 @@ export interface WalOptions {
   readonly recordBytesMax: number;
   /** The largest step by which a segment file is filled with zeros ahead of its writes (0: none). */
   readonly preallocateBytes: number;
+  readonly preallocateMode: PreallocateMode;
   /** Synced saves are one write on an O_DSYNC descriptor instead of write + fdatasync. */
   readonly dsyncWrites: boolean;
   /** An unsynced save's write is a synchronous copy into the page cache, not a thread-pool hop. */

@@ -57,7 +57,7 @@ export class Wal {
     this.base = state.base;
     this.locations = state.log.locations;
     this.hardState = state.log.hardState;
-    this.nextSegment = new NextSegment(layer, dir, Math.min(preallocMinBytes, opts.preallocateBytes, opts.segmentBytesMax));
+    this.nextSegment = new NextSegment(layer, dir, Math.min(preallocMinBytes, opts.preallocateBytes, opts.segmentBytesMax), opts.preallocateMode);
     // With no segment yet (a fresh log), start() rolls before any write, and the roll replaces
     // this extender, which never extends: it is only ever asked to stop.
     const last = state.segments.at(-1);
@@ -65,7 +65,7 @@ export class Wal {
   }
 
   private extenderFor(path: string, allocated: number): Extender {
-    return new Extender(this.layer, path, allocated, this.opts.segmentBytesMax, this.opts.preallocateBytes);
+    return new Extender(this.layer, path, allocated, this.opts.segmentBytesMax, this.opts.preallocateBytes, this.opts.preallocateMode);
   }
 
   /** Opens the log for appending after recovery chose `base` and replayed `log`. */
