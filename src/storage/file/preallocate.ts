@@ -3,12 +3,15 @@ import { assert } from '../../core/index.js';
 import type { FileLayer, WritableFile } from './fs-layer.js';
 
 /**
- * WAL segment preallocation (etcd's filePipeline, with zeros instead of fallocate, which Node
- * lacks). An fdatasync after a write that grows the file must also commit the new size through
- * the file system's journal; a write inside space already filled with zeros and fsynced changes
- * no metadata, so its fdatasync flushes the data alone (README.md "Preallocation" has the
- * numbers). ftruncate alone would give a sparse file whose blocks are still allocated, and
- * journaled, on first write; writing the zeros once is the honest way.
+ * WAL segment preallocation (etcd's filePipeline; Node has no fallocate). An fdatasync after a
+ * write that grows the file must also commit the new size through the file system's journal; a
+ * write inside the file's size does not. Two ways to make the space, PreallocateMode:
+ *  - 'sparse' (the default): ftruncate + fsync, no data written. Blocks are still allocated on
+ *    first write, so a large save gains little, but one small save per Ready gains as much as
+ *    with zeros, and the disk writes nothing more;
+ *  - 'zeros': written and fsynced, blocks allocated ahead. In the 3-node cluster on one disk this
+ *    lost throughput at 64 clients (twice the bytes written, a background fsync of megabytes in
+ *    the saves' journal and queue). README.md "Preallocation" has the measurements.
  *
  * The space is filled in the background, off the save path, in two ways:
  *  - NextSegment prepares the next segment's file under a temporary name, so that a roll does
@@ -17,7 +20,7 @@ import type { FileLayer, WritableFile } from './fs-layer.js';
  *    preallocMinBytes up to the configured chunk, so that a node that writes little (a test, a
  *    short-lived member) pays kilobytes, not the whole segment, and a busy one rarely extends.
  *
- * The Extender writes and fsyncs on a descriptor of its own. A write-back error is reported by
+ * The Extender extends and fsyncs on a descriptor of its own. A write-back error is reported by
  * Linux once to every open file description (errseq), so a failing background fdatasync cannot
  * consume the error a save's fdatasync must see; and any failed background fsync fail-stops the
  * storage anyway (the next save throws it). Running out of space while preallocating is not an
@@ -113,7 +116,7 @@ export class NextSegment {
   }
 }
 
-/** Keeps the active segment's file filled with zeros ahead of its writes, in the background. */
+/** Keeps the active segment's file preallocated ahead of its writes, in the background. */
 export class Extender {
   private running: Promise<void> | null = null;
   private file: WritableFile | null = null;
