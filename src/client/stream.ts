@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import type { ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import { QuorateClientError, TooLargeError, UnavailableError } from './errors.js';
 import { FrameParser, decodeFrame, encodeRequest, streamUpgrade, wireLimits } from './wire.js';
@@ -19,6 +20,8 @@ type Waiter = (err: QuorateClientError | null, answer?: StreamAnswer) => void;
  * HTTP socket does, and the client opens a new one on the next request.
  */
 export class StreamConnection {
+  /** The upgrade request, until it is answered: closing before then must end it too. */
+  private upgrade: ClientRequest | null;
   private socket: Socket | null = null;
   private closed = false;
   private readonly parser: FrameParser;
@@ -41,11 +44,12 @@ export class StreamConnection {
   ) {
     this.parser = new FrameParser(maxResponseBytes);
     const url = new URL(endpoint);
-    const req = request({
+    const req = this.upgrade = request({
       host: url.hostname, port: url.port, path: streamUpgrade.path, method: 'GET', agent: false,
       headers: { connection: 'Upgrade', upgrade: streamUpgrade.protocol },
     });
     req.on('upgrade', (res, socket: Socket, head: Buffer) => {
+      this.upgrade = null;
       if (this.closed) {
         socket.destroy();
         return;
@@ -115,6 +119,8 @@ export class StreamConnection {
     if (this.closed) return;
     this.closed = true;
     this.out = [];
+    this.upgrade?.destroy();
+    this.upgrade = null;
     this.socket?.destroy();
     const waiters = [...this.waiters.values()];
     this.waiters.clear();

@@ -174,6 +174,25 @@ describe('the client connection', () => {
     await fake.stop();
   });
 
+  test('a connection that never got its upgrade answered is dropped when its attempt times out', async () => {
+    const held: Socket[] = [];
+    let closedSockets = 0;
+    const silent = createServer((s) => {
+      held.push(s);
+      // Reads (and drops) what comes, so it sees the client hang up.
+      s.resume();
+      s.on('close', () => closedSockets++);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    const client = new QuorateClient({ wire: 'binary', endpoints: [url], timeoutMs: 200 });
+    await assert.rejects(client.get('k'), (e) => e instanceof QuorateClientError && e.code === 'timeout');
+    // Nothing was heard on it for a whole attempt: the client hangs up rather than keep it.
+    await waitFor(() => held.length >= 1 && closedSockets === held.length, `the client to close its silent connections (${closedSockets} of ${held.length})`);
+    client.close();
+    await new Promise<void>((r) => silent.close(() => r()));
+  });
+
   test('an endpoint that refuses the upgrade is unavailable, named with its status', async () => {
     const plain = createServer((s) => {
       s.once('data', () => s.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'));
