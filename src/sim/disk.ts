@@ -101,10 +101,12 @@ export class SimDisk {
   private durable: DiskImage = emptyImage();
   private written: DiskImage = emptyImage();
   private pending: DiskWrite[] = [];
+  /** Pending writes made without an fsync on purpose (MustSync false): speech may outrun them. */
+  private pendingUnsynced = 0;
 
-  /** Writes waiting for fsync (the durability invariant reads it before messages leave). */
+  /** Writes waiting for an fsync that must come before speech (the durability invariant reads it). */
   get pendingWrites(): number {
-    return this.pending.length;
+    return this.pending.length - this.pendingUnsynced;
   }
 
   write(writes: readonly DiskWrite[]): void {
@@ -114,9 +116,16 @@ export class SimDisk {
     }
   }
 
+  /** Writes that nothing waits on: durable with the next sync, or lost by a crash before it. */
+  writeUnsynced(writes: readonly DiskWrite[]): void {
+    this.write(writes);
+    this.pendingUnsynced += writes.length;
+  }
+
   sync(): void {
     for (const w of this.pending) applyWrite(this.durable, w);
     this.pending = [];
+    this.pendingUnsynced = 0;
   }
 
   /** A checkpoint written through temp file, fsync and rename: durable at once. */
@@ -151,6 +160,7 @@ export class SimDisk {
       }
     }
     this.pending = [];
+    this.pendingUnsynced = 0;
     this.written = cloneImage(this.durable);
     return torn;
   }
@@ -178,6 +188,7 @@ export class SimDisk {
     this.durable = emptyImage();
     this.written = emptyImage();
     this.pending = [];
+    this.pendingUnsynced = 0;
   }
 
   get isEmpty(): boolean {

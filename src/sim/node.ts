@@ -8,6 +8,7 @@ import { decodeCommand, KvStateMachine } from '../kv/index.js';
 import type { KvResult } from '../kv/index.js';
 import type { InvariantChecker } from '../check/invariants.js';
 import { commandsOf } from '../core/index.js';
+import { mustSync } from '../core/durability.js';
 import { SimDisk } from './disk.js';
 import type { DiskWrite } from './disk.js';
 
@@ -24,8 +25,8 @@ export type NodeState = 'up' | 'down' | 'paused' | 'failed';
 /** What a node needs from the simulation around it. */
 export interface NodeHost {
   now(): number;
-  /** Schedules this node's fsync completion for the current incarnation. */
-  scheduleFsync(node: NodeId, incarnation: number): void;
+  /** Schedules this node's fsync completion for the current incarnation; `sentEarly` when the Ready's early messages already left. */
+  scheduleFsync(node: NodeId, incarnation: number, sentEarly: boolean): void;
   send(from: NodeId, messages: readonly Message[]): void;
   readonly invariants: InvariantChecker;
   trace(line: string): void;
@@ -83,6 +84,8 @@ export class SimNode {
   private appliedId = 0;
   private lastCheckpoint = 0;
   private lastPromise: HardState | null = null;
+  /** The hard state last handed to the disk (MustSync compares against it, as the node driver does). */
+  private lastSaved: HardState | null = null;
   readonly inbox: Message[] = [];
   inboxDropped = 0;
 
@@ -107,6 +110,7 @@ export class SimNode {
     if (lostState) this.disk.recovering = true;
     const lost = this.disk.recovering;
     this.lastPromise = rec.state.hardState;
+    this.lastSaved = rec.state.hardState;
     this.sm = rec.snapshotData === null ? new KvStateMachine() : KvStateMachine.restore(rec.snapshotData);
     const snapMeta = rec.state.snapshot?.meta ?? null;
     this.appliedId = snapMeta?.id ?? 0;
@@ -235,6 +239,16 @@ export class SimNode {
         this.finish(rd);
         continue;
       }
+      const sync = rd.snapshot !== null || mustSync(this.lastSaved, rd.hardState, rd.entries);
+      if (rd.hardState !== null) this.lastSaved = rd.hardState;
+      if (!sync) {
+        // As the node driver: a commit-only hard state is written without an fsync and nothing
+        // waits for it; a crash before the next fsync loses it (the commit point is re-learned).
+        this.disk.writeUnsynced(writes);
+        if (rd.earlyMessages.length > 0) this.host.send(this.id, rd.earlyMessages);
+        this.finish(rd);
+        continue;
+      }
       this.disk.write(writes);
       if (rd.entries.length > 0) this.host.invariants.onAppend(this.id, rd.entries, this.disk);
       // Early messages leave while the writes are still volatile: a crash before the fsync below
@@ -246,7 +260,7 @@ export class SimNode {
         this.sendMessages(rd);
         this.sentEarly = true;
       }
-      this.host.scheduleFsync(this.id, this.incarnation);
+      this.host.scheduleFsync(this.id, this.incarnation, rd.earlyMessages.length > 0);
       return;
     }
     this.host.onReplicaError(this.id, new Error('ready() kept producing work for 1000 rounds at one instant'));

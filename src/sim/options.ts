@@ -77,6 +77,12 @@ export interface SimOptions {
    * (the moment Raft's Figure 8 is about).
    */
   readonly inheritedApplyCrashP: number;
+  /**
+   * Probability, per Ready that sent early messages (Ready.earlyMessages), of a crash just before
+   * its fsync returns, after those messages reached their peers (FAULTS.md #8 for the one
+   * exception to durability before speech).
+   */
+  readonly crashAfterEarlyP: number;
   /** A crash (power loss) also loses the messages its node sent this recently (still in its buffers). */
   readonly crashLosesSentUs: number;
   /** Probability that a message takes a heavy-tail delay (up to 100 ms) when the delay fault is on. */
@@ -112,10 +118,11 @@ export const defaultSimOptions: SimOptions = {
   faultIntervalUs: 300_000,
   corruptionPolicy: 'wipe',
   limitsProfile: 'random',
-  crashPointP: 0.005,
+  crashPointP: 0.01,
   crashAfterPromiseP: 0.2,
   newLeaderCrashP: 0.05,
   inheritedApplyCrashP: 0.2,
+  crashAfterEarlyP: 0.03,
   crashLosesSentUs: 1_000,
   delayTailP: 0.02,
   preVote: 'random',

@@ -52,6 +52,12 @@ export interface SimResult {
   readonly stats: SimStats;
 }
 
+/**
+ * How long the fsync runs when the simulator crashes a member after its early messages left:
+ * longer than a delivery, the peer's own fsync and the answer (2 ms each without delay faults).
+ */
+const earlyCrashFsyncUs = { min: 4_000, max: 8_000 } as const;
+
 const driverMutantNames: ReadonlySet<string> = new Set(driverMutants.map((m) => m.name));
 
 /** Every mutant a run of `protocol` can switch on: the protocol's own and the driver's. */
@@ -126,11 +132,35 @@ export class Simulation {
   private nodeHost(): ConstructorParameters<typeof SimNode>[1] {
     return {
       now: () => this.time,
-      scheduleFsync: (node, inc) => {
+      scheduleFsync: (node, inc, sentEarly) => {
         const i = this.nodeIndex.get(node) as number;
+        const crashes = this.opts.faults.has('crash') && this.nemesis.isActive;
+        const n = this.nodes[i] as SimNode;
+        const st = n.replica?.status();
+        if (crashes && st !== undefined && st.role === 'leader' && n.ledTerm !== st.term) {
+          // A new leader's first write (its no-op or first entries): Raft's Figure 8 needs the
+          // leader to keep them while nobody hears of them. Its early messages are still in its
+          // buffers when the power fails just after the fsync, so they are lost with it.
+          n.ledTerm = st.term;
+          if (this.faultRng.chance(this.opts.newLeaderCrashP)) {
+            const fsyncUs = this.faultRng.int(100, 199);
+            this.schedule(this.time + fsyncUs, { k: 'fsync', node: i, inc });
+            this.schedule(this.time + fsyncUs + 1, { k: 'crash', node: i, inc, point: 'new-leader' });
+            return;
+          }
+        }
+        if (crashes && sentEarly && this.faultRng.chance(this.opts.crashAfterEarlyP)) {
+          // The Ready's early messages reach their peers and are answered while its fsync is still
+          // running; then the power fails. Peers hold what this member never made durable: only a
+          // message that truly vouches for nothing on this disk may have gone early.
+          const fsyncUs = this.faultRng.int(earlyCrashFsyncUs.min, earlyCrashFsyncUs.max);
+          this.schedule(this.time + fsyncUs, { k: 'fsync', node: i, inc });
+          this.schedule(this.time + fsyncUs - 1, { k: 'crash', node: i, inc, point: 'after-early-send' });
+          return;
+        }
         this.schedule(this.time + this.nemesis.fsyncUs(), { k: 'fsync', node: i, inc });
         // FAULTS.md #8: a crash while the writes are in flight (before the fsync returns).
-        if (this.opts.faults.has('crash') && this.nemesis.isActive && this.faultRng.chance(this.opts.crashPointP)) {
+        if (crashes && this.faultRng.chance(this.opts.crashPointP)) {
           this.schedule(this.time, { k: 'crash', node: i, inc, point: 'during-fsync' });
         }
       },
