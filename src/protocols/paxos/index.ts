@@ -6,7 +6,7 @@ import { PaxosReplica } from './replica.js';
 
 export { PaxosReplica } from './replica.js';
 export { paxosCodec } from './codec.js';
-export { PaxosMutant, paxosMutants } from './mutants.js';
+export { PaxosMutant, paxosMutants, paxosUnobservableMutants } from './mutants.js';
 export { ballotStride, nextBallot, ballotOwner, ballotRound, ballotRank } from './ballot.js';
 export type { PaxosMessage } from './messages.js';
 
