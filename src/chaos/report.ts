@@ -116,9 +116,14 @@ const faultColors: Record<string, string> = {
 /** Latency (log scale) against time, one dot per operation, fault windows shaded. */
 export function latencySvg(r: ChaosReport, width = 960, height = 320): string {
   const pad = { l: 56, r: 12, t: 12, b: 36 };
-  const endMs = Math.max(1, r.durationMs + r.quietMs, ...r.latency.map(([t]) => t));
-  const lats = r.latency.map(([, l]) => l).filter((l): l is number => l !== null);
-  const maxLat = Math.max(10, ...lats);
+  // Loops, not Math.max(...xs): a minute of chaos records far more operations than a call may
+  // take arguments.
+  let endMs = Math.max(1, r.durationMs + r.quietMs);
+  let maxLat = 10;
+  for (const [t, l] of r.latency) {
+    if (t > endMs) endMs = t;
+    if (l !== null && l > maxLat) maxLat = l;
+  }
   const x = (t: number): number => pad.l + (t / endMs) * (width - pad.l - pad.r);
   const logMax = Math.log10(maxLat * 1.2);
   const y = (ms: number): number => {

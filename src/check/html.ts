@@ -30,9 +30,13 @@ export function describeOp(o: Operation): string {
 
 export function timelineSvg(ops: readonly Operation[], stuck: Operation | null): string {
   const processes = [...new Set(ops.map((o) => o.process))].sort((a, b) => a - b);
-  const finite = ops.flatMap((o) => (Number.isFinite(o.ret) ? [o.call, o.ret] : [o.call]));
-  const t0 = Math.min(...finite);
-  const t1 = Math.max(...finite);
+  // A loop, not Math.min(...times): a long history has more times than a call may take arguments.
+  let t0 = Infinity;
+  let t1 = -Infinity;
+  for (const o of ops) {
+    t0 = Math.min(t0, o.call);
+    t1 = Math.max(t1, Number.isFinite(o.ret) ? o.ret : o.call);
+  }
   const span = t1 - t0 || 1;
   const laneH = 34;
   const left = 90;

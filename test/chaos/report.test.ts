@@ -53,3 +53,14 @@ test('the HTML page is self-contained: inline SVG with the fault window shaded, 
   assert.ok(Math.abs(Number(w) - (3_100 / 12_000) * 892) < 0.2);
   assert.equal((svg.match(/<circle /g) ?? []).length, 3, 'one dot per operation, the open one too');
 });
+
+test('a long run renders: more operations than a function call may take arguments (a minute of chaos)', () => {
+  const latency: ChaosReport['latency'] = [];
+  for (let i = 0; i < 300_000; i++) latency.push([100 + i / 20, i === 150_000 ? 4_000 : 1 + (i % 7), 'ok', 'write']);
+  const svg = latencySvg(report({ latency, durationMs: 10_000 }));
+  const dots = (svg.match(/<circle /g) ?? []).length;
+  assert.ok(dots > 10_000 && dots <= 20_001, `${dots} dots: thinned to the plot's bound`);
+  // The time axis reaches the last operation (15.1 s), past the run's 12 s; the 4 s outlier sets the scale.
+  assert.ok(svg.includes('>15s<'), 'the time axis reaches the last operation');
+  assert.ok(svg.includes('>1000 ms<'), 'the latency axis reaches the slowest operation');
+});
