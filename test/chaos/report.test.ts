@@ -55,7 +55,7 @@ test('the HTML page is self-contained: inline SVG with the fault window shaded, 
 });
 
 test('a long run renders: more operations than a function call may take arguments (a minute of chaos)', () => {
-  const latency: ChaosReport['latency'] = [];
+  const latency: [number, number | null, string, string][] = [];
   for (let i = 0; i < 300_000; i++) latency.push([100 + i / 20, i === 150_000 ? 4_000 : 1 + (i % 7), 'ok', 'write']);
   const svg = latencySvg(report({ latency, durationMs: 10_000 }));
   const dots = (svg.match(/<circle /g) ?? []).length;
