@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkHistory, formatHistory } from '../check/index.js';
 import type { LinearizabilityReport, Operation } from '../check/index.js';
@@ -28,9 +28,20 @@ export interface ChaosProgress {
 const convergeTimeoutMs = 60_000;
 const finalReadDeadlineMs = 30_000;
 
+/**
+ * The run's node data directory, emptied: every run starts a fresh cluster. Re-running a seed into
+ * the same output directory (the default one is named by the seed) must not recover the previous
+ * run's cluster, whose values the new history never wrote.
+ */
+export function freshDataDir(outDir: string): string {
+  mkdirSync(outDir, { recursive: true });
+  const dataDir = join(outDir, 'data');
+  rmSync(dataDir, { recursive: true, force: true });
+  return dataDir;
+}
+
 export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => undefined): Promise<ChaosReport> {
-  mkdirSync(o.outDir, { recursive: true });
-  const dataDir = join(o.outDir, 'data');
+  const dataDir = freshDataDir(o.outDir);
   const cluster = await ChaosCluster.create({
     protocol: o.protocol, nodes: o.nodes, dataDir, seed: o.seed, env: o.nodeEnv, echo: o.echo, checkpointEvery: o.checkpointEvery,
   });
