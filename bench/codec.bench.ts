@@ -80,13 +80,14 @@ function captureMessages(protocol: string): Map<string, Message[]> {
         r.read(round);
       }
     }
-    // Deliver until quiet: every Ready is "persisted" at once (memory), then its messages sent.
+    // Deliver until quiet: every Ready is "persisted" at once (memory), then its messages sent
+    // (the early ones first, as a driver sends them).
     for (let step = 0; step < 100; step++) {
       let busy = false;
       for (const [id, r] of replicas) {
         for (let rd = r.ready(); rd !== null; rd = r.ready()) {
           busy = true;
-          for (const m of rd.messages) {
+          for (const m of [...rd.earlyMessages, ...rd.messages]) {
             const list = samples.get(m.type) ?? [];
             if (list.length < samplesPerKind) list.push(m);
             samples.set(m.type, list);
