@@ -13,7 +13,8 @@ import { availableProtocols, getProtocol } from '../src/protocols/index.js';
 
 const commandBytes = 100;
 const samplesPerKind = 32;
-const runMs = 300;
+/** Per measurement; QUORATE_BENCH_MS shortens it (test/bench/micro.test.ts runs the whole bench in seconds). */
+const runMs = Number(process.env['QUORATE_BENCH_MS'] ?? 300);
 
 interface Row { subject: string; kind: string; bytes: number; encodePerSec: number; decodePerSec: number; encodeMBps: number; decodeMBps: number }
 
