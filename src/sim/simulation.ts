@@ -132,38 +132,7 @@ export class Simulation {
   private nodeHost(): ConstructorParameters<typeof SimNode>[1] {
     return {
       now: () => this.time,
-      scheduleFsync: (node, inc, sentEarly) => {
-        const i = this.nodeIndex.get(node) as number;
-        const crashes = this.opts.faults.has('crash') && this.nemesis.isActive;
-        const n = this.nodes[i] as SimNode;
-        const st = n.replica?.status();
-        if (crashes && st !== undefined && st.role === 'leader' && n.ledTerm !== st.term) {
-          // A new leader's first write (its no-op or first entries): Raft's Figure 8 needs the
-          // leader to keep them while nobody hears of them. Its early messages are still in its
-          // buffers when the power fails just after the fsync, so they are lost with it.
-          n.ledTerm = st.term;
-          if (this.faultRng.chance(this.opts.newLeaderCrashP)) {
-            const fsyncUs = this.faultRng.int(100, 199);
-            this.schedule(this.time + fsyncUs, { k: 'fsync', node: i, inc });
-            this.schedule(this.time + fsyncUs + 1, { k: 'crash', node: i, inc, point: 'new-leader' });
-            return;
-          }
-        }
-        if (crashes && sentEarly && this.faultRng.chance(this.opts.crashAfterEarlyP)) {
-          // The Ready's early messages reach their peers and are answered while its fsync is still
-          // running; then the power fails. Peers hold what this member never made durable: only a
-          // message that truly vouches for nothing on this disk may have gone early.
-          const fsyncUs = this.faultRng.int(earlyCrashFsyncUs.min, earlyCrashFsyncUs.max);
-          this.schedule(this.time + fsyncUs, { k: 'fsync', node: i, inc });
-          this.schedule(this.time + fsyncUs - 1, { k: 'crash', node: i, inc, point: 'after-early-send' });
-          return;
-        }
-        this.schedule(this.time + this.nemesis.fsyncUs(), { k: 'fsync', node: i, inc });
-        // FAULTS.md #8: a crash while the writes are in flight (before the fsync returns).
-        if (crashes && this.faultRng.chance(this.opts.crashPointP)) {
-          this.schedule(this.time, { k: 'crash', node: i, inc, point: 'during-fsync' });
-        }
-      },
+      scheduleFsync: (node, inc, sentEarly) => this.scheduleFsync(this.nodeIndex.get(node) as number, inc, sentEarly),
       send: (from, messages) => this.send(from, messages),
       invariants: this.invariantsRef(),
       trace: (line) => this.trace(line),
@@ -251,20 +220,55 @@ export class Simulation {
   }
 
   /**
+   * A member's fsync completes after a simulated delay; a crash point may fall inside it
+   * (FAULTS.md #8), with the Ready's early messages lost with the member or already answered.
+   */
+  private scheduleFsync(i: number, inc: number, sentEarly: boolean): void {
+    const n = this.nodes[i] as SimNode;
+    const crashes = this.opts.faults.has('crash') && this.nemesis.isActive;
+    // A new leader's first write (its no-op or first entries): Raft's Figure 8 needs the leader to
+    // keep them while nobody hears of them. Its early messages are still in its buffers when the
+    // power fails just after the fsync, so they are lost with it.
+    if (crashes && this.isNewLeader(n) && this.faultRng.chance(this.opts.newLeaderCrashP)) {
+      const fsyncUs = this.faultRng.int(100, 199);
+      this.fsyncThenCrash(i, inc, fsyncUs, fsyncUs + 1, 'new-leader');
+      return;
+    }
+    // The Ready's early messages reach their peers and are answered while its fsync is still
+    // running; then the power fails. Peers hold what this member never made durable: only a
+    // message that truly vouches for nothing on this disk may have gone early.
+    if (crashes && sentEarly && this.faultRng.chance(this.opts.crashAfterEarlyP)) {
+      const fsyncUs = this.faultRng.int(earlyCrashFsyncUs.min, earlyCrashFsyncUs.max);
+      this.fsyncThenCrash(i, inc, fsyncUs, fsyncUs - 1, 'after-early-send');
+      return;
+    }
+    // A crash while the writes are in flight (before the fsync returns).
+    this.schedule(this.time + this.nemesis.fsyncUs(), { k: 'fsync', node: i, inc });
+    if (crashes && this.faultRng.chance(this.opts.crashPointP)) {
+      this.schedule(this.time, { k: 'crash', node: i, inc, point: 'during-fsync' });
+    }
+  }
+
+  private fsyncThenCrash(i: number, inc: number, fsyncUs: number, crashUs: number, point: string): void {
+    this.schedule(this.time + fsyncUs, { k: 'fsync', node: i, inc });
+    this.schedule(this.time + crashUs, { k: 'crash', node: i, inc, point });
+  }
+
+  /** Whether n leads a term it was not yet seen leading (and from now on, it has been). */
+  private isNewLeader(n: SimNode): boolean {
+    const st = n.replica?.status();
+    if (st === undefined || st.role !== 'leader' || n.ledTerm === st.term) return false;
+    n.ledTerm = st.term;
+    return true;
+  }
+
+  /**
    * FAULTS.md #8, crash at a named point: right after a Ready's writes became durable and its
    * messages left (after a vote or an ACK went out), then a quick restart, so the node meets the
    * same term again with only what its disk kept.
    */
   private maybeCrashPoint(node: NodeId, promised: boolean): void {
     if (!this.opts.faults.has('crash') || !this.nemesis.isActive) return;
-    // A new leader's first durable Ready (its no-op or first entries, and their sends): leader
-    // churn that leaves entries of a term on the leader alone, as in Raft's Figure 8.
-    const leader = this.nodes[this.nodeIndex.get(node) as number] as SimNode;
-    const st = leader.replica?.status();
-    if (st !== undefined && st.role === 'leader' && leader.ledTerm !== st.term) {
-      leader.ledTerm = st.term;
-      this.crashPoint(node, 'new-leader', this.opts.newLeaderCrashP);
-    }
     const p = promised ? this.opts.crashAfterPromiseP : this.opts.crashPointP;
     if (!this.faultRng.chance(p) || !this.nemesis.mayTakeDown()) return;
     const i = this.nodeIndex.get(node) as number;
