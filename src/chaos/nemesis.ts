@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { assertNever } from '../core/index.js';
 import type { NodeId } from '../core/index.js';
-import { flipBit, snapshotFiles, tearLastWalRecord, walSegmentFiles } from '../storage/damage.js';
+import { flipBit, snapshotFiles, tearLastWalRecord, walRecords } from '../storage/damage.js';
 import type { ChaosCluster } from './cluster.js';
 import type { FaultPlan } from './schedule.js';
 
@@ -224,24 +224,19 @@ export class Nemesis {
 
 /** Flips one bit in a WAL segment or snapshot file, chosen by `draw`; names what it did. */
 async function flipSomeBit(dataDir: string, draw: number): Promise<string> {
-  const files = [...await walSegmentFiles(dataDir).catch(() => []), ...await snapshotFiles(dataDir).catch(() => [])];
-  // The written part only: WAL segments are preallocated, and a flip in the zeros after the last
-  // record is damage to nothing (recovery refuses it all the same, as it should).
-  const sized = files.map((f) => ({ f, size: writtenBytes(f) })).filter((x) => x.size > 0);
+  // The written part of a WAL segment only (up to its last record): segments are preallocated,
+  // and a flip in the zeros after the last record is damage to nothing (recovery refuses it all
+  // the same, as it should).
+  const walEnds = new Map<string, number>();
+  for (const r of await walRecords(dataDir).catch(() => [])) walEnds.set(r.file, r.offset + r.sizeBytes);
+  const snapshots = (await snapshotFiles(dataDir).catch(() => [])).map((f) => ({ f, size: statSync(f).size }));
+  const sized = [...[...walEnds].map(([f, size]) => ({ f, size })), ...snapshots].filter((x) => x.size > 0);
   if (sized.length === 0) return 'no bit flipped (no WAL or snapshot file)';
   const pick = sized[draw % sized.length] as { f: string; size: number };
   const offset = Math.floor(draw / sized.length) % pick.size;
   const bit = draw % 8;
   await flipBit(pick.f, offset, bit);
   return `bit ${bit} of byte ${offset} flipped in ${pick.f.split('/').slice(-2).join('/')} (${pick.size} bytes)`;
-}
-
-/** The file's length up to and including its last non-zero byte. */
-function writtenBytes(file: string): number {
-  const bytes = readFileSync(file);
-  let end = bytes.length;
-  while (end > 0 && bytes[end - 1] === 0) end--;
-  return end;
 }
 
 function lastLines(text: string, n = 3): string {
