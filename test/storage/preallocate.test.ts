@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptionError, type Entry, type HardState } from '../../src/core/index.js';
-import { FileStorage, realFileLayer, type FileLayer, type FileStorageOptions } from '../../src/storage/file/index.js';
+import { FileStorage, realFileLayer, type FileLayer } from '../../src/storage/file/index.js';
 import { StorageFailedError } from '../../src/storage/errors.js';
 import { flipBit, walRecords, walSegmentFiles } from '../../src/storage/damage.js';
 import { nextSegmentFileName, preallocMinBytes } from '../../src/storage/file/preallocate.js';
 import { RecordType, sectorBytes } from '../../src/storage/file/record.js';
-import { freshDir, tempRoot } from './helpers.js';
+import { freshDir, openOutcome, tempRoot, withStorage } from './helpers.js';
 
 /**
  * WAL preallocation (src/storage/file/preallocate.ts): segment files filled with zeros ahead of
@@ -25,26 +25,6 @@ const big = (from: number, to: number, id: number): Entry[] => {
 };
 const why = (o: { ok: boolean; err?: unknown }): string => (o.ok ? 'opened' : String(o.err));
 
-async function withStorage(dir: string, opts: FileStorageOptions, fn: (s: FileStorage) => Promise<void>): Promise<void> {
-  const s = new FileStorage(dir, opts);
-  await s.open();
-  try {
-    await fn(s);
-  } finally {
-    await s.close();
-  }
-}
-
-async function openOutcome(dir: string, opts: FileStorageOptions = {}) {
-  const s = new FileStorage(dir, opts);
-  try {
-    const r = await s.open();
-    await s.close();
-    return { ok: true as const, r };
-  } catch (err) {
-    return { ok: false as const, err };
-  }
-}
 
 for (const preallocateMode of ['sparse', 'zeros'] as const) test(`segments are filled with zeros ahead of the writes (${preallocateMode}), and extended in the background as they fill`, async () => {
   const dir = freshDir(root);

@@ -4,11 +4,11 @@ import { readFile, writeFile, readdir, unlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { CorruptionError, makeConfig, type Entry, type HardState } from '../../src/core/index.js';
-import { FileStorage, type FileStorageOptions } from '../../src/storage/file/index.js';
+import { FileStorage } from '../../src/storage/file/index.js';
 import { flipBit, lastHardStateRecord, snapshotFiles, tearLastWalRecord, truncateTo, walRecords, walSegmentFiles } from '../../src/storage/damage.js';
 import { RecordType } from '../../src/storage/file/record.js';
 import { entry, run } from './compliance.js';
-import { freshDir, tempRoot } from './helpers.js';
+import { freshDir, openOutcome, tempRoot, withStorage } from './helpers.js';
 
 const root = await tempRoot('recovery');
 const hs = (term: number, commit: number): HardState => ({ kind: 'raft', term, vote: 'n2', commit });
@@ -18,26 +18,6 @@ const wide = (from: number, to: number, id: number): Entry[] => run(from, to, id
 /** Node's assert.ok without a message parses the source to describe the failure, which under tsx can take minutes. */
 const why = (o: { ok: boolean; err?: unknown }): string => (o.ok ? 'opened' : String(o.err));
 
-async function withStorage<T>(dir: string, opts: FileStorageOptions, fn: (s: FileStorage, r: Awaited<ReturnType<FileStorage['open']>>) => Promise<T>): Promise<T> {
-  const s = new FileStorage(dir, opts);
-  const r = await s.open();
-  try {
-    return await fn(s, r);
-  } finally {
-    await s.close();
-  }
-}
-
-async function openOutcome(dir: string, opts: FileStorageOptions = {}) {
-  const s = new FileStorage(dir, opts);
-  try {
-    const r = await s.open();
-    await s.close();
-    return { ok: true as const, r };
-  } catch (err) {
-    return { ok: false as const, err };
-  }
-}
 
 test('a crash at every byte of the last write (a file that grows): recovery keeps every acknowledged record and a clean prefix of the torn one', async () => {
   const dir = freshDir(root);
