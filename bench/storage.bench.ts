@@ -103,8 +103,7 @@ const variants = [
   { name: 'sparse, write + fdatasync', opts: { dsyncWrites: false, unsyncedWritesOnLoop: false } },
   { name: 'sparse, O_DSYNC write', opts: { unsyncedWritesOnLoop: false } },
   { name: 'sparse, O_DSYNC, unsynced on loop', opts: {} },
-  { name: 'the same, synced save onLoop (blocks)', opts: {}, onLoop: true },
-] as const satisfies readonly { name: string; opts: FileStorageOptions; onLoop?: boolean }[];
+] as const satisfies readonly { name: string; opts: FileStorageOptions }[];
 
 /**
  * One save at a time, each awaited (the latency a one-client write pays per Ready), for every
@@ -116,7 +115,7 @@ async function saveLatencies(batch: number, sync: boolean | 'ready'): Promise<(L
   for (const [i, v] of variants.entries()) {
     const s = new FileStorage(join(base, `latency-${batch}-${sync}-${i}`), v.opts);
     await s.open();
-    runs.push({ name: v.name, s, onLoop: 'onLoop' in v && v.onLoop, samples: [] as number[], busyMs: 0, cpuUs: 0 });
+    runs.push({ name: v.name, s, samples: [] as number[], busyMs: 0, cpuUs: 0 });
   }
   let next = 1;
   const t0 = performance.now();
@@ -128,7 +127,7 @@ async function saveLatencies(batch: number, sync: boolean | 'ready'): Promise<(L
       const c0 = process.cpuUsage();
       const unsynced = sync === 'ready' ? r.s.save({ kind: 'raft', term: 1, vote: 'n1', commit: next - 1 }, [], { sync: false }) : null;
       const t = performance.now();
-      await r.s.save({ kind: 'raft', term: 1, vote: 'n1', commit: next - 1 }, entries, { sync: sync !== false, onLoop: r.onLoop });
+      await r.s.save({ kind: 'raft', term: 1, vote: 'n1', commit: next - 1 }, entries, { sync: sync !== false });
       await unsynced;
       // Process-wide (the event loop and libuv's pool threads, user and system): CPU is what
       // limits a 2-core cluster's throughput.

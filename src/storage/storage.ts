@@ -3,15 +3,6 @@ import type { Entry, HardState, RecoveredState, SnapshotMeta, SnapshotSource } f
 export interface SaveOptions {
   /** fsync before resolving (default true). */
   readonly sync?: boolean;
-  /**
-   * Make a synced save durable on the calling thread (default false): FileStorage then writes
-   * with a synchronous O_DSYNC write, blocking the event loop for the disk's flush (~100 µs and
-   * up) instead of a thread-pool round trip (tens of µs of CPU and wake-ups under load). Only for
-   * a caller with nothing else to do meanwhile (a follower whose reply waits on this save, at
-   * low load); a leader whose followers' acks may form a majority without it should not block.
-   * Durability is the same either way. MemoryStorage ignores it.
-   */
-  readonly onLoop?: boolean;
 }
 
 /**

@@ -271,7 +271,7 @@ test('an unsynced save writes without an fsync; the next synced save, or a clean
 
 function bindAll<T extends object>(f: T): T {
   const out: Record<string, unknown> = {};
-  for (const k of ['write', 'writeNow', 'writeDurable', 'writeDurableNow', 'read', 'sync', 'truncate', 'size', 'close'] as const) {
+  for (const k of ['write', 'writeNow', 'writeDurable', 'read', 'sync', 'truncate', 'size', 'close'] as const) {
     const v = (f as Record<string, unknown>)[k];
     if (typeof v === 'function') out[k] = (v as (...a: unknown[]) => unknown).bind(f);
   }
@@ -323,35 +323,6 @@ test('an unsynced save writes on the event loop (no thread-pool hop) unless told
     assert.deepEqual((await again.open()).entries, run(1, 3, 1));
     await again.close();
   }
-});
-
-test('a synced save with onLoop is made durable on the calling thread, and survives like any other', async () => {
-  const dir = freshDir(root);
-  const calls = { writeDurable: 0, writeDurableNow: 0 };
-  const layer = {
-    ...realFileLayer,
-    async openFile(path: string, create: 'create' | 'create-new' | 'existing', durable?: boolean) {
-      const f = await realFileLayer.openFile(path, create, durable);
-      return {
-        ...bindAll(f),
-        writeDurable: async (data: Uint8Array, position: number) => { calls.writeDurable++; await f.writeDurable(data, position); },
-        writeDurableNow: (data: Uint8Array, position: number) => { calls.writeDurableNow++; f.writeDurableNow(data, position); },
-      };
-    },
-  };
-  const s = new FileStorage(dir, { layer });
-  await s.open();
-  await s.save(hs(1), run(1, 2, 1));
-  assert.deepEqual(calls, { writeDurable: 1, writeDurableNow: 0 });
-  await s.save(hs(2), run(3, 3, 1), { sync: false });
-  await s.save(hs(3), run(4, 4, 1), { onLoop: true });
-  assert.deepEqual(calls, { writeDurable: 1, writeDurableNow: 1 });
-  await s.close();
-  const again = new FileStorage(dir);
-  const r = await again.open();
-  assert.deepEqual(r.entries, run(1, 4, 1));
-  assert.deepEqual(r.hardState, hs(3));
-  await again.close();
 });
 
 test('unsynced saves past unsyncedBytesMax are fsynced rather than held for the next synced save', async () => {

@@ -18,9 +18,6 @@ class PoweredFile implements WritableFile {
   writeNow(data: Uint8Array, position: number): void {
     if (!this.dead) this.inner.writeNow(data, position);
   }
-  writeDurableNow(data: Uint8Array, position: number): void {
-    if (!this.dead) this.inner.writeDurableNow(data, position);
-  }
   writeDurable(data: Uint8Array, position: number): Promise<void> {
     return this.dead ? Promise.resolve() : this.inner.writeDurable(data, position);
   }

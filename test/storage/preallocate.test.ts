@@ -206,7 +206,6 @@ function failingPreallocation(fault: 'enospc-on-zeros' | 'eio-on-extender-fsync'
         write: (d, p) => (fault === 'enospc-on-zeros' && isZeros(d) ? Promise.reject(errno('ENOSPC')) : f.write(d, p)),
         writeNow: (d, p) => f.writeNow(d, p),
         writeDurable: (d, p) => f.writeDurable(d, p),
-        writeDurableNow: (d, p) => f.writeDurableNow(d, p),
         read: (n, p) => f.read(n, p),
         // The Extender's descriptor is the only one opened on an existing segment without `durable`.
         sync: () => (fault === 'eio-on-extender-fsync' && durable !== true && create === 'existing' ? Promise.reject(errno('EIO')) : f.sync()),

@@ -218,7 +218,7 @@ export class FileStorage implements Storage {
   save(hardState: HardState | null, entries: readonly Entry[], options: SaveOptions = {}): Promise<void> {
     return this.mutate(async (wal) => {
       if (hardState === null && entries.length === 0) return;
-      await wal.append(hardState, entries, options.sync ?? true, options.onLoop ?? false);
+      await wal.append(hardState, entries, options.sync ?? true);
     });
   }
 

@@ -1,4 +1,4 @@
-import { constants as fsc, fdatasyncSync, writeSync } from 'node:fs';
+import { constants as fsc, writeSync } from 'node:fs';
 import { open, readdir, readFile, rename, stat, unlink, mkdir, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../../core/index.js';
@@ -26,8 +26,6 @@ export interface WritableFile {
    * what earlier plain writes left elsewhere in the file is not made durable by it.
    */
   writeDurable(data: Uint8Array, position: number): Promise<void>;
-  /** writeDurable on the calling thread: blocks until the bytes are durable. */
-  writeDurableNow(data: Uint8Array, position: number): void;
   /** fdatasync: the data written so far, and the size, are durable when it resolves. */
   sync(): Promise<void>;
   truncate(length: number): Promise<void>;
@@ -60,14 +58,6 @@ class RealFile implements WritableFile {
   }
   writeNow(data: Uint8Array, position: number): void {
     writeAllNow(this.fh.fd, data, position);
-  }
-  writeDurableNow(data: Uint8Array, position: number): void {
-    if (this.dsync === null) {
-      this.writeNow(data, position);
-      fdatasyncSync(this.fh.fd);
-      return;
-    }
-    writeAllNow(this.dsync.fd, data, position);
   }
   async writeDurable(data: Uint8Array, position: number): Promise<void> {
     if (this.dsync === null) {
@@ -237,13 +227,6 @@ class HeldFile implements WritableFile {
     if (f.kind === 'slow') await sleep(f.delayMs);
     this.beforeDurable(data, position);
     await this.inner.writeDurable(data, position);
-  }
-
-  writeDurableNow(data: Uint8Array, position: number): void {
-    const f = this.state.fault;
-    if (f.kind === 'slow') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, f.delayMs);
-    this.beforeDurable(data, position);
-    this.inner.writeDurableNow(data, position);
   }
 
   /** A durable write's faults (counted as an fsync for eio), and the held bytes it supersedes. */

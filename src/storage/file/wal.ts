@@ -138,7 +138,7 @@ export class Wal {
    * save syncs, and a roll syncs the old segment before leaving it, so unsynced bytes only ever
    * sit in the active one.
    */
-  private async flush(sync = true, onLoop = false): Promise<void> {
+  private async flush(sync = true): Promise<void> {
     const base = this.tail.size - this.unsynced;
     const end = base + this.writer.length;
     const fresh = this.writer.bytes().subarray(this.unsynced);
@@ -155,8 +155,7 @@ export class Wal {
     if (this.opts.dsyncWrites && this.writer.length <= unsyncedBytesMax && !this.failpoints.isArmed(Failpoint.WalAfterWriteBeforeFsync)) {
       // Failpoints name the moment between write and fsync; with that one armed the two stay apart.
       if (fresh.length > 0) this.failpoints.hit(Failpoint.WalBeforeWrite);
-      if (onLoop) this.active.writeDurableNow(this.writer.bytes(), base);
-      else await this.active.writeDurable(this.writer.bytes(), base);
+      await this.active.writeDurable(this.writer.bytes(), base);
     } else {
       if (this.tail.size < end) {
         this.failpoints.hit(Failpoint.WalBeforeWrite);
@@ -209,10 +208,9 @@ export class Wal {
    * One save: [Truncate] Entry* [HardState], one durable write (more only when the batch crosses
    * into a new segment). Entries go before the hard state, so a torn write can keep entries
    * without the hard state, never the reverse. With `sync` false durability is left to the next
-   * synced call: the records are written and read back, but may not survive. With `onLoop` the
-   * durable write blocks the calling thread (SaveOptions.onLoop).
+   * synced call: the records are written and read back, but may not survive.
    */
-  async append(hardState: HardState | null, entries: readonly Entry[], sync = true, onLoop = false): Promise<void> {
+  async append(hardState: HardState | null, entries: readonly Entry[], sync = true): Promise<void> {
     const cut = planAppend(entries, this.base, this.lastIndex);
     const payloads = entries.map(encodeEntry);
     for (const p of payloads) {
@@ -228,7 +226,7 @@ export class Wal {
       seg.maxIndex = Math.max(seg.maxIndex, (entries[i] as Entry).index);
     }
     if (hardState !== null) await this.put(RecordType.HardState, encodeHardState(hardState));
-    await this.flush(sync, onLoop);
+    await this.flush(sync);
     if (entries.length > 0) {
       this.locations.length = cut - this.base - 1;
       for (const loc of added) this.locations.push(loc);
