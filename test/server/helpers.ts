@@ -1,6 +1,6 @@
 import type { NodeOptions } from '../../src/node/node.js';
 import { KvServer } from '../../src/server/http.js';
-import { InProcessCluster, raftModule } from '../node/helpers.js';
+import { InProcessCluster, raftModule, waitFor } from '../node/helpers.js';
 
 /** An in-process cluster with one HTTP server per node on a free loopback port. */
 export class HttpCluster {
@@ -19,6 +19,15 @@ export class HttpCluster {
       this.inner.node(id).setClientUrl(server.url);
       this.servers.set(id, server);
     }
+  }
+
+  /** Waits for a leader and for one follower to know the leader's client URL (to name it in redirects). */
+  async leaderAndFollower(): Promise<{ leaderId: string; leaderUrl: string; followerUrl: string }> {
+    const leader = await this.inner.waitForLeader();
+    const leaderUrl = this.url(leader.id);
+    const f = this.inner.follower(leader);
+    await waitFor(() => f.clientUrlOf(leader.id) === leaderUrl, 'the follower to learn the leader URL');
+    return { leaderId: leader.id, leaderUrl, followerUrl: this.url(f.id) };
   }
 
   url(id: string): string {

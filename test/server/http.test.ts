@@ -15,12 +15,7 @@ let leaderId = '';
 before(async () => {
   c = new HttpCluster(3, { checkpointEvery: 50 });
   await c.start();
-  const leader = await c.inner.waitForLeader();
-  leaderId = leader.id;
-  leaderUrl = c.url(leader.id);
-  const f = c.inner.follower(leader);
-  followerUrl = c.url(f.id);
-  await waitFor(() => f.clientUrlOf(leader.id) === leaderUrl, 'the follower to learn the leader URL');
+  ({ leaderId, leaderUrl, followerUrl } = await c.leaderAndFollower());
 });
 after(async () => {
   await c.stop();

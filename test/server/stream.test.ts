@@ -17,12 +17,7 @@ const open: RawStream[] = [];
 before(async () => {
   c = new HttpCluster(3);
   await c.start();
-  const leader = await c.inner.waitForLeader();
-  leaderId = leader.id;
-  leaderUrl = c.url(leader.id);
-  const f = c.inner.follower(leader);
-  followerUrl = c.url(f.id);
-  await waitFor(() => f.clientUrlOf(leader.id) === leaderUrl, 'the follower to learn the leader URL');
+  ({ leaderId, leaderUrl, followerUrl } = await c.leaderAndFollower());
 });
 after(async () => {
   for (const s of open) s.close();
