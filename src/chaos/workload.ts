@@ -95,42 +95,27 @@ export class Workload {
       const key = keyName(rng.int(0, this.opts.keys - 1));
       const r = rng.float();
       const value = `${process}.${n++}`;
-      let ended: 'ok' | 'fail' | 'info';
+      let ended: Outcome;
       if (r < 0.45) {
-        this.history.record(process, 'invoke', 'read', key, null);
-        try {
+        ended = await this.op(process, 'read', key, null, async () => {
           const got = await client.get(key);
           const v = got === null ? null : got.value;
           lastSeen.set(key, v);
-          this.history.record(process, 'ok', 'read', key, v);
-          ended = 'ok';
-        } catch {
-          this.history.record(process, 'fail', 'read', key, null);
-          ended = 'fail';
-        }
+          return { ended: 'ok', value: v };
+        }, 'fail');
       } else if (r < 0.85) {
-        this.history.record(process, 'invoke', 'write', key, value);
-        try {
+        ended = await this.op(process, 'write', key, value, async () => {
           await client.put(key, value);
           lastSeen.set(key, value);
-          this.history.record(process, 'ok', 'write', key, value);
-          ended = 'ok';
-        } catch {
-          this.history.record(process, 'info', 'write', key, value);
-          ended = 'info';
-        }
+          return { ended: 'ok', value };
+        }, 'info');
       } else {
-        const expected = lastSeen.get(key) ?? null;
-        this.history.record(process, 'invoke', 'cas', key, [expected, value]);
-        try {
-          const res = await client.cas(key, expected, value);
-          ended = res.succeeded ? 'ok' : 'fail';
+        const pair: [string | null, string] = [lastSeen.get(key) ?? null, value];
+        ended = await this.op(process, 'cas', key, pair, async () => {
+          const res = await client.cas(key, pair[0], value);
           lastSeen.set(key, res.succeeded ? value : res.value);
-          this.history.record(process, ended, 'cas', key, [expected, value]);
-        } catch {
-          this.history.record(process, 'info', 'cas', key, [expected, value]);
-          ended = 'info';
-        }
+          return { ended: res.succeeded ? 'ok' : 'fail', value: pair };
+        }, 'info');
       }
       // An unknown outcome ends this process (FAULTS.md, Histories); the slot goes on as a new one.
       if (ended === 'info') process = this.nextProcess++;
@@ -138,7 +123,29 @@ export class Workload {
       if (ended !== 'ok') await sleep(rng.int(5, 25));
     }
   }
+
+  /**
+   * One operation in the history: its invocation, then what `run` says it ended as, or `onError`
+   * (with the invoked value) if the client threw: `fail` when nothing can have changed, `info`
+   * when it may have applied.
+   */
+  private async op(
+    process: number, f: HistoryF, key: string, invoked: HistoryValue,
+    run: () => Promise<{ ended: 'ok' | 'fail'; value: HistoryValue }>, onError: 'fail' | 'info',
+  ): Promise<Outcome> {
+    this.history.record(process, 'invoke', f, key, invoked);
+    try {
+      const r = await run();
+      this.history.record(process, r.ended, f, key, r.value);
+      return r.ended;
+    } catch {
+      this.history.record(process, onError, f, key, invoked);
+      return onError;
+    }
+  }
 }
+
+type Outcome = 'ok' | 'fail' | 'info';
 
 /**
  * Reads every key once more after the run, linearizably, recorded as further processes of the
