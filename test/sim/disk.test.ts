@@ -26,6 +26,23 @@ test('writes are visible at once but survive a crash only after sync', () => {
   assert.equal(d.lastIndex, 2);
 });
 
+test('an unsynced write (a commit-only hard state) does not hold back speech, is made durable by the next sync, and is lost by a crash before it', () => {
+  const commit = (c: number) => ({ kind: 'raft' as const, term: 1, vote: 'n1', commit: c });
+  const d = new SimDisk();
+  d.write([{ kind: 'entries', entries: [e(1, 1)] }, { kind: 'hardState', hardState: commit(0) }]);
+  d.sync();
+  d.writeUnsynced([{ kind: 'hardState', hardState: commit(1) }]);
+  assert.equal(d.pendingWrites, 0, 'nothing that must be durable before speech is pending');
+  d.write([{ kind: 'entries', entries: [e(2, 1)] }]);
+  assert.equal(d.pendingWrites, 1, 'a synced write behind it still counts');
+  d.sync();
+  assert.deepEqual(d.durableHardState, commit(1), 'the next sync carried it');
+  d.writeUnsynced([{ kind: 'hardState', hardState: commit(2) }]);
+  d.crash(new Rng(1), false);
+  assert.deepEqual(recovered(d).state.hardState, commit(1), 'a crash before a sync lost it');
+  assert.equal(d.pendingWrites, 0);
+});
+
 test('a torn crash keeps a prefix of the pending records and the torn tail is trimmed on recovery', () => {
   const seen = new Set<number>();
   for (let seed = 0; seed < 40; seed++) {
