@@ -65,3 +65,28 @@ for (const protocol of availableProtocols()) {
     });
   });
 }
+
+/** MemoryStorage whose unsynced saves are done at once but never report so. */
+class SilentUnsyncedStorage extends MemoryStorage {
+  unsynced = 0;
+  override save(hardState: HardState | null, entries: readonly Entry[], options: SaveOptions = {}): Promise<void> {
+    const done = super.save(hardState, entries, options);
+    if (options.sync !== false) return done;
+    this.unsynced++;
+    return new Promise(() => undefined);
+  }
+}
+
+test('the driver does not wait for an unsynced (commit-only) save before it applies and answers', { timeout: 120_000 }, async () => {
+  const c = new InProcessCluster(getProtocol('raft'), 3);
+  cluster = c;
+  const storages = c.ids.map((id) => {
+    const s = new SilentUnsyncedStorage();
+    c.storages.set(id, s);
+    return s;
+  });
+  await c.start();
+  const leader = await c.waitForLeader();
+  for (let i = 0; i < 10; i++) assert.equal((await leader.submit({ op: 'put', key: `k${i}`, value: `v${i}` })).ok, true);
+  assert.ok(storages.reduce((n, s) => n + s.unsynced, 0) > 0, 'commit-only saves were made, and none of them ever resolved');
+});
