@@ -25,7 +25,7 @@ const mutants: readonly MutantInfo[] = [
  * pipelines Readies (etcd's async storage writes). Shown misbehaving in
  * test/protocols/raft/mutants.test.ts.
  */
-export const unlistedMutants: readonly MutantInfo[] = [
+export const raftUnobservableMutants: readonly MutantInfo[] = [
   { name: RaftMutant.CountsUnsyncedSelf, description: 'the leader counts its own copy of an entry toward the commit quorum at append time, before advance() says it is durable' },
 ];
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { raft, RaftMutant, unlistedMutants } from '../../../src/protocols/raft/index.js';
+import { raft, RaftMutant, raftUnobservableMutants } from '../../../src/protocols/raft/index.js';
 import type { Raft, RaftMessage } from '../../../src/protocols/raft/index.js';
 import type { Ready } from '../../../src/core/index.js';
 import { HarnessViolation, TestCluster, cmd } from '../../harness/cluster.js';
@@ -14,7 +14,7 @@ const V5 = ['n1', 'n2', 'n3', 'n4', 'n5'];
 const on = (name: string) => ({ mutants: new Set([name]) });
 
 test('mutants: every mutant is listed with a description', () => {
-  const all = [...raft.mutants, ...unlistedMutants];
+  const all = [...raft.mutants, ...raftUnobservableMutants];
   assert.deepEqual(all.map((m) => m.name).sort(), Object.values(RaftMutant).sort());
   for (const m of all) assert.ok(m.description.length > 20, m.name);
 });
