@@ -16,6 +16,7 @@ export const ErrorCode = {
   Stopped: 'stopped',
   Io: 'io',
   Handshake: 'handshake',
+  PeerViolation: 'peer_violation',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -61,4 +62,26 @@ export class ConfigError extends QuorateError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.Config, message, options);
   }
+}
+
+/**
+ * A peer's message broke a protocol rule that no honest peer can break (a second leader in one
+ * term, an acknowledgement of entries never sent, a ballot that cannot exist). A peer's message is
+ * outside data: the replica throws this from step() *before it changes any state*, and the driver
+ * drops the sender's connection (logged, counted) instead of crashing the node. In the simulator,
+ * whose peers are all honest, it is a violation like a failed assertion. Assertions stay for what
+ * the replica itself computed.
+ */
+export class PeerViolation extends QuorateError {
+  override readonly name = 'PeerViolation';
+  readonly peer: string;
+  constructor(peer: string, message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.PeerViolation, `${peer}: ${message}`, options);
+    this.peer = peer;
+  }
+}
+
+/** A rule a peer's message must keep; checked before the message changes anything. */
+export function peerRule(condition: unknown, peer: string, message: string | (() => string)): asserts condition {
+  if (!condition) throw new PeerViolation(peer, typeof message === 'function' ? message() : message);
 }
