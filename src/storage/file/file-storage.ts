@@ -4,7 +4,7 @@ import type { Entry, HardState, RecoveredState, SnapshotMeta, SnapshotSource } f
 import { StorageClosedError, StorageFailedError } from '../errors.js';
 import { isRepeatSnapshot, snapshotKeepsLog } from '../log-rules.js';
 import type { SaveOptions, Storage } from '../storage.js';
-import { DirLock, ensurePrivateDir } from './data-dir.js';
+import { DirLock, ensurePrivateDir, makeDirDurable } from './data-dir.js';
 import { Failpoint, Failpoints } from './failpoints.js';
 import { fileLayerFromEnv, type FileLayer } from './fs-layer.js';
 import { defaultPreallocateBytes, type PreallocateMode } from './preallocate.js';
@@ -137,7 +137,7 @@ export class FileStorage implements Storage {
   open(): Promise<RecoveredState> {
     return this.serial(async () => {
       if (this.wal !== null) throw new AssertionFailure('storage opened twice');
-      await ensurePrivateDir(this.dir);
+      await ensurePrivateDir(this.layer, this.dir);
       const lock = await DirLock.acquire(this.dir);
       try {
         return await this.recover(lock);
@@ -150,8 +150,8 @@ export class FileStorage implements Storage {
   }
 
   private async recover(lock: DirLock): Promise<RecoveredState> {
-    await this.layer.mkdir(this.walDir);
-    await this.layer.mkdir(this.snapDir);
+    await makeDirDurable(this.layer, this.walDir);
+    await makeDirDurable(this.layer, this.snapDir);
     for (const name of await this.layer.readdir(this.snapDir)) {
       if (name.endsWith(tmpSuffix)) await this.layer.unlink(join(this.snapDir, name));
     }
@@ -166,6 +166,7 @@ export class FileStorage implements Storage {
     const scan = await scanWal(this.walDir, this.layer, this.failpoints, walOptions);
     const { source, log, corrupt } = await this.choose(indexes, scan);
     for (const c of corrupt) await this.layer.rename(join(this.snapDir, c), join(this.snapDir, `${c}.corrupt`));
+    await this.syncRecovered(scan, indexes.filter((s) => !corrupt.includes(s.name)).map((s) => join(this.snapDir, s.name)));
     const base = source?.meta.index ?? 0;
     this.wal = await Wal.start(this.walDir, this.layer, this.failpoints, walOptions, scan, base, log);
     this.snapshots = indexes.filter((s) => !corrupt.includes(s.name) && s.index <= base)
@@ -175,6 +176,29 @@ export class FileStorage implements Storage {
     this.failed = null;
     this.empty = indexes.length === 0 && !scan.hasRecords;
     return { hardState: log.hardState, snapshot: source, entries: log.entries };
+  }
+
+  /**
+   * Makes durable everything recovery read, before anything is built on it (PostgreSQL fsyncs
+   * its whole data directory before crash recovery for the same reason). A process killed
+   * between a write and its fsync leaves the bytes in the page cache: this recovery reads them
+   * back as a valid log, but a power cut can still erase them. Trusted as they are, the member
+   * would vote and acknowledge on entries that can vanish, and once a later O_DSYNC write (which
+   * makes only its own range durable) lands after them, a power cut leaves a hole of zeros in the
+   * middle of the log that the next recovery refuses as corruption. So every segment and snapshot
+   * file is fsynced, then the directories naming them (renames and unlinks of the dead process,
+   * and this recovery's own), then the data directory.
+   */
+  private async syncRecovered(scan: WalScan, snapshotPaths: readonly string[]): Promise<void> {
+    for (const path of [...scan.segments.map((s) => s.path), ...snapshotPaths]) {
+      const f = await this.layer.openFile(path, 'existing');
+      try {
+        await f.sync();
+      } finally {
+        await f.close();
+      }
+    }
+    for (const dir of [this.walDir, this.snapDir, this.dir]) await this.layer.syncDir(dir);
   }
 
   /**
