@@ -50,13 +50,14 @@ export interface NodeOptions {
   readonly checkpointEvery?: number;
   /**
    * 'existing' says this member joins a cluster that already exists: if its storage is empty its
-   * state was lost (wiped disk) and it must not vote until caught up (lostState).
+   * state was lost (wiped disk), and it never votes again (lostState; recovery-marker.ts).
    */
   readonly initialClusterState?: InitialClusterState;
   /**
-   * Where the node durably remembers that it lost its state and is still catching up, so a crash
-   * mid catch-up does not bring it back allowed to vote (src/node/recovery-marker.ts). `quorate
-   * start` uses a file in the data directory; the default lives in memory.
+   * Where the node durably remembers that it lost its state, so that no restart brings it back
+   * allowed to vote (src/storage/file/recovery-marker.ts: it never votes again until a membership
+   * change re-adds it). `quorate start` uses a file in the data directory, which `quorate
+   * snapshot restore` also writes; the default lives in memory.
    */
   readonly recoveryMarker?: RecoveryMarker;
   readonly requestTimeoutMs?: number;
@@ -98,8 +99,12 @@ export class QuorateNode {
   private hashCache: { kv: KvStateMachine; appliedIndex: number; hash: string } | null = null;
   private snapshotSource: SnapshotSource | null = null;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed' = 'new';
-  /** The recovery marker is set: this member lost its state and has not caught up yet. */
-  private recovering = false;
+  /**
+   * This member lost its state (the durable marker is set): it never votes, promises or
+   * acknowledges toward a quorum again until a membership change re-adds it; it still catches
+   * up, replicates and applies as a non-voter.
+   */
+  private lostState = false;
   private draining = false;
   /** Saves under the ack-before-fsync mutant: queued, flushed in order every mutantFlushMs. */
   private mutantSaves: Promise<void> = Promise.resolve();
@@ -147,6 +152,12 @@ export class QuorateNode {
     if (this.state !== 'new') throw new ConfigError(`node ${this.id} was already started`);
     this.state = 'starting';
     const recovered = await this.opts.storage.open();
+    const kind = recovered.hardState?.kind;
+    if (kind !== undefined && kind !== this.opts.protocol.name) {
+      await this.opts.storage.close();
+      throw new ConfigError(`the data directory holds ${kind} state, but this node runs ${this.opts.protocol.name}: ` +
+        `start it with --protocol ${kind} (or restore it with \`quorate snapshot restore --protocol ${this.opts.protocol.name}\`)`);
+    }
     this.lastSavedHardState = recovered.hardState;
     if (recovered.snapshot !== null) {
       const snap = recovered.snapshot;
@@ -156,10 +167,11 @@ export class QuorateNode {
       this.lastSnapshot = { index: snap.meta.index, id: snap.meta.id, sizeBytes: snap.sizeBytes, atMs: Date.now(), origin: 'recovered' };
     }
     const marker = this.opts.recoveryMarker;
-    // A member that lost its state stays without a vote until caught up, across restarts too.
+    // A member that lost its state never votes again (until re-added), across restarts too: the
+    // marker is durable before the replica can say anything, and nothing here clears it.
     const lostState = (this.opts.storage.wasEmpty && this.opts.initialClusterState === 'existing') || (await marker.isSet());
-    if (lostState) await marker.set(); // durable before the replica can say anything
-    this.recovering = lostState;
+    if (lostState) await marker.set();
+    this.lostState = lostState;
     const rngSeed = this.options.seed ?? randomInt(0, 2 ** 47);
     this.replicaInst = this.opts.protocol.create(replicaOptions({
       id: this.id,
@@ -183,6 +195,11 @@ export class QuorateNode {
       logEntries: recovered.entries.length,
     });
     this.log.info({ protocol: this.opts.protocol.name, lostState, entries: recovered.entries.length }, 'node started');
+    if (lostState) {
+      this.log.warn({ lostState }, 'this member lost its state (wiped, replaced or restored disk): it never votes, promises ' +
+        'or acknowledges toward a quorum again until a membership change re-adds it as a new member; it catches up and ' +
+        'serves as a non-voter. To restore a whole cluster from one backup, use `quorate snapshot restore --new-cluster` on every member.');
+    }
     this.kick();
   }
 
@@ -260,6 +277,7 @@ export class QuorateNode {
       snapshotIndex: r.snapshotIndex,
       lastSnapshot: this.lastSnapshot,
       canVote: r.canVote,
+      lostState: this.lostState,
       voters: [...r.config.voters],
       learners: [...r.config.learners],
       keys: this.kv.size,
@@ -511,15 +529,7 @@ export class QuorateNode {
         if (this.state !== 'running' && this.state !== 'stopping') return;
         const ready = this.replica.ready();
         if (ready === null) return;
-        // ready() hands out everything the replica holds, so if it may vote now, its catch-up is
-        // durable once this Ready is: only then may the recovery marker go.
-        const caughtUp = this.recovering && this.replica.status().canVote;
         await this.handleReady(ready);
-        if (caughtUp) {
-          await this.opts.recoveryMarker.clear();
-          this.recovering = false;
-          this.log.info('caught up after losing state: may vote again');
-        }
         if (this.kv.appliedIndex - (this.lastSnapshot?.index ?? 0) >= this.opts.checkpointEvery) {
           await this.takeCheckpoint();
         }

@@ -28,6 +28,11 @@ export interface NodeStatus {
   readonly snapshotIndex: number;
   readonly lastSnapshot: SnapshotInfo | null;
   readonly canVote: boolean;
+  /**
+   * This member lost its state (wiped, replaced or restored disk): it never votes, promises or
+   * acknowledges toward a quorum again until a membership change re-adds it.
+   */
+  readonly lostState: boolean;
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
   readonly keys: number;

@@ -57,6 +57,8 @@ export class NodeMetrics {
     gauge('quorate_snapshot_index', 'Log index of the newest checkpoint', () => status()?.snapshotIndex ?? 0);
     gauge('quorate_is_leader', '1 when this node is the leader', () => (status()?.role === 'leader' ? 1 : 0));
     gauge('quorate_keys', 'Keys in the KV store', () => status()?.keys ?? 0);
+    gauge('quorate_lost_state', '1 when this member lost its state: it never votes again until a membership change re-adds it',
+      () => (status()?.lostState === true ? 1 : 0));
     gauge('quorate_pending_requests', 'Client requests waiting inside the node', () => status()?.pendingRequests ?? 0);
     const help: Record<keyof NodeStats, string> = {
       readies: 'Readies processed', saves: 'Storage saves (one fsync each)', saveMsTotal: 'Milliseconds spent in storage saves',
