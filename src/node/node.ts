@@ -63,6 +63,11 @@ export interface NodeOptions {
   readonly requestTimeoutMs?: number;
   readonly pendingRequestsMax?: number;
   readonly helloEveryMs?: number;
+  /**
+   * The monotonic clock ticks follow, in milliseconds (performance.now by default). Tests hold
+   * one node's clock still to model a paused process (SIGSTOP, a VM stall) inside one process.
+   */
+  readonly clock?: () => number;
   /** Seed of the replica's Rng; random by default (tests pin it). */
   readonly seed?: number;
   readonly logger?: Logger;
@@ -129,6 +134,7 @@ export class QuorateNode {
     readies: 0, saves: 0, saveMsTotal: 0, entriesPersisted: 0, entriesApplied: 0, commandsApplied: 0,
     messagesSent: 0, messagesDropped: 0, messagesReceived: 0, decodeErrors: 0, forwardsSent: 0,
     forwardsServed: 0, checkpoints: 0, snapshotsInstalled: 0, leaderChanges: 0, readsServed: 0,
+    ticksDelivered: 0, ticksDropped: 0,
   };
 
   constructor(private readonly options: NodeOptions) {
@@ -186,7 +192,7 @@ export class QuorateNode {
     this.opts.transport.onMessage((from, group, payload) => this.onFrame(from, group, payload));
     await this.opts.transport.start();
     this.state = 'running';
-    this.nextTickAtMs = performance.now() + this.opts.tickMs;
+    this.nextTickAtMs = this.opts.clock() + this.opts.tickMs;
     this.tickTimer = setInterval(() => this.onTick(), this.opts.tickMs);
     this.helloTimer = setInterval(() => this.sayHello(), this.opts.helloEveryMs);
     this.sayHello();
@@ -338,6 +344,7 @@ export class QuorateNode {
 
   /** Replica access for tests and tools (leadership transfer). */
   transferLeadership(target: NodeId): boolean {
+    this.catchUpTicks();
     return this.replica.transferLeadership(target);
   }
 
@@ -352,6 +359,7 @@ export class QuorateNode {
   // ---- proposals -------------------------------------------------------------------------
 
   private async propose(bytes: Uint8Array, key: string, mayForward: boolean): Promise<KvResult> {
+    this.catchUpTicks();
     const res = this.replica.propose(bytes);
     if (res.ok) {
       const p = this.proposals.add(key, this.opts.requestTimeoutMs);
@@ -384,6 +392,7 @@ export class QuorateNode {
     const ctx = ++this.readCtx;
     const p = this.reads.add(ctx, this.opts.requestTimeoutMs);
     this.readKeys.set(ctx, { key, index: null });
+    this.catchUpTicks();
     this.replica.read(ctx);
     this.kick();
     try {
@@ -475,18 +484,55 @@ export class QuorateNode {
 
   // ---- inputs ----------------------------------------------------------------------------
 
+  private onTick(): void {
+    if (this.state !== 'running') return;
+    if (this.catchUpTicks(true)) this.kick();
+  }
+
   /**
    * Ticks follow the monotonic clock, not the count of timer callbacks: on a busy machine the
    * interval fires late, and counting callbacks would stretch every timeout (failover) with the
-   * load. The catch-up is bounded by maxTicksPerTimer, so a process that was paused (GC, SIGSTOP)
-   * does not time out in one burst before it has read the heartbeats waiting in its sockets.
+   * load. How much of a debt is delivered at once depends on whether leases are on:
+   *
+   * - Lease reads on: a lease is counted in ticks, so the replica's tick count must be up to date
+   *   whenever it decides anything. This runs before every input (a message, which may be a
+   *   follower's read; a read; a proposal), not only in the timer callback: after a pause
+   *   (SIGSTOP, a VM stall) Node may run socket callbacks before the timers phase, and a leader
+   *   woken with its ticks behind the clock would serve a read from a lease that expired while
+   *   it slept (FAULTS.md row 9). The debt is delivered whole up to maxTicksPerBurst
+   *   (tickBurstElectionTimeouts election timeouts), and only debt beyond that is dropped. That
+   *   is safe: every lease is shorter than one election timeout and every timer is at most two,
+   *   so after the bound every lease the replica held has expired and every timeout has fired;
+   *   more ticks would change nothing but cost (a leader queues a heartbeat round per heartbeat
+   *   interval). The price: after a stall the timeouts fire before the messages waiting in the
+   *   sockets are read, so a starved machine sees more elections.
+   * - Lease reads off (the default): no safety rests on ticks, only liveness. A timer callback
+   *   delivers at most maxTicksPerTimer and drops the rest, so a process waking from a pause
+   *   does not time out in one burst before it has read the heartbeats waiting in its sockets.
+   *
+   * Returns whether it ticked.
    */
-  private onTick(): void {
-    if (this.state !== 'running') return;
-    const due = ticksDue(this.nextTickAtMs, performance.now(), this.opts.tickMs, nodeDefaults.maxTicksPerTimer);
+  private catchUpTicks(fromTimer = false): boolean {
+    if (!this.leaseReads && !fromTimer) return false;
+    const max = this.leaseReads ? this.maxTicksPerBurst : nodeDefaults.maxTicksPerTimer;
+    const due = ticksDue(this.nextTickAtMs, this.opts.clock(), this.opts.tickMs, max);
     this.nextTickAtMs = due.nextTickAtMs;
     for (let i = 0; i < due.ticks; i++) this.replica.tick();
-    if (due.ticks > 0) this.kick();
+    this.stats.ticksDelivered += due.ticks;
+    if (due.dropped > 0) {
+      this.stats.ticksDropped += due.dropped;
+      if (this.leaseReads) this.log.warn({ dropped: due.dropped, delivered: due.ticks }, 'the process was paused: ticks beyond the burst bound dropped');
+    }
+    return due.ticks > 0;
+  }
+
+  private get leaseReads(): boolean {
+    return this.options.replica?.leaseReads ?? false;
+  }
+
+  /** The burst bound of catchUpTicks, from the election timeout the replica actually runs with. */
+  private get maxTicksPerBurst(): number {
+    return nodeDefaults.tickBurstElectionTimeouts * (this.options.replica?.electionTicks ?? this.opts.electionTicks);
   }
 
   private onFrame(from: NodeId, group: number, payload: Uint8Array): void {
@@ -502,6 +548,7 @@ export class QuorateNode {
       if (msg.from !== from || msg.to !== this.id) {
         throw new BadRequestError(`message ${msg.from}→${msg.to} arrived on the link from ${from} to ${this.id}`);
       }
+      this.catchUpTicks();
       this.replica.step(msg);
       this.kick();
     } catch (err) {

@@ -61,6 +61,10 @@ export interface NodeStats {
   snapshotsInstalled: number;
   leaderChanges: number;
   readsServed: number;
+  /** Protocol ticks delivered to the replica, following the monotonic clock. */
+  ticksDelivered: number;
+  /** Ticks owed after a pause beyond the burst bound, dropped (node.ts catchUpTicks says why that is safe). */
+  ticksDropped: number;
 }
 
 /** One structured event from a node's event stream (`node.events.on('event', ...)`). */

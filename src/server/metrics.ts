@@ -68,6 +68,8 @@ export class NodeMetrics {
       forwardsSent: 'Requests forwarded to the leader', forwardsServed: 'Forwarded requests served as leader',
       checkpoints: 'Checkpoints taken', snapshotsInstalled: 'Snapshots installed from a leader',
       leaderChanges: 'Leader changes observed', readsServed: 'Linearizable reads served',
+      ticksDelivered: 'Protocol ticks delivered (they follow the monotonic clock)',
+      ticksDropped: 'Ticks owed after a pause beyond the burst bound, dropped',
     };
     const streamHelp: Record<keyof StreamStats, string> = {
       connectionsOpened: 'Binary protocol connections accepted', connectionsOpen: 'Binary protocol connections open',
