@@ -3,9 +3,13 @@
  * leader's death or freeze to the first write acknowledged through another node should have a
  * p50 of at most 300 ms and a maximum under 1 s, without spurious elections under load.
  *
- * - A tick every 10 ms of the monotonic clock. A late timer callback delivers the ticks it owes,
- *   up to maxTicksPerTimer: on a loaded machine timeouts keep to real time (failover does not
- *   stretch with the load), while a paused process does not time out in one burst on waking.
+ * - A tick every 10 ms of the monotonic clock: on a loaded machine timeouts keep to real time
+ *   (failover does not stretch with the load). Without lease reads a late timer callback
+ *   delivers at most maxTicksPerTimer, so a paused process does not time out in one burst on
+ *   waking; with lease reads the ticks are caught up before every input, up to
+ *   tickBurstElectionTimeouts election timeouts, so a process woken from a pause has every lease
+ *   it held expired before it serves a read (QuorateNode.catchUpTicks says why dropping the rest
+ *   is safe).
  * - Heartbeats every 3 ticks (30 ms): a follower hears from a healthy leader 4 times per
  *   shortest election timeout, so one late heartbeat (GC pause, a Ready waiting on its fsync, a
  *   burst of client traffic) does not start an election. (2 ticks measured no better here: the
@@ -21,8 +25,14 @@
  */
 export const nodeDefaults = {
   tickMs: 10,
-  /** Ticks one timer callback may deliver to catch up with the clock. */
+  /** Without lease reads: ticks one timer callback may deliver to catch up with the clock. */
   maxTicksPerTimer: 3,
+  /**
+   * With lease reads: a catch-up burst delivers at most this many election timeouts of ticks:
+   * more than any lease (under one election timeout) or timer (under two), so the ticks dropped
+   * beyond it change nothing.
+   */
+  tickBurstElectionTimeouts: 4,
   electionTicks: 12,
   heartbeatTicks: 3,
   /** Take a checkpoint (snapshot + log compaction) every N applied entries. */

@@ -50,18 +50,24 @@ export interface NodeOptions {
   readonly checkpointEvery?: number;
   /**
    * 'existing' says this member joins a cluster that already exists: if its storage is empty its
-   * state was lost (wiped disk) and it must not vote until caught up (lostState).
+   * state was lost (wiped disk), and it never votes again (lostState; recovery-marker.ts).
    */
   readonly initialClusterState?: InitialClusterState;
   /**
-   * Where the node durably remembers that it lost its state and is still catching up, so a crash
-   * mid catch-up does not bring it back allowed to vote (src/node/recovery-marker.ts). `quorate
-   * start` uses a file in the data directory; the default lives in memory.
+   * Where the node durably remembers that it lost its state, so that no restart brings it back
+   * allowed to vote (src/storage/file/recovery-marker.ts: it never votes again until a membership
+   * change re-adds it). `quorate start` uses a file in the data directory, which `quorate
+   * snapshot restore` also writes; the default lives in memory.
    */
   readonly recoveryMarker?: RecoveryMarker;
   readonly requestTimeoutMs?: number;
   readonly pendingRequestsMax?: number;
   readonly helloEveryMs?: number;
+  /**
+   * The monotonic clock ticks follow, in milliseconds (performance.now by default). Tests hold
+   * one node's clock still to model a paused process (SIGSTOP, a VM stall) inside one process.
+   */
+  readonly clock?: () => number;
   /** Seed of the replica's Rng; random by default (tests pin it). */
   readonly seed?: number;
   readonly logger?: Logger;
@@ -98,8 +104,12 @@ export class QuorateNode {
   private hashCache: { kv: KvStateMachine; appliedIndex: number; hash: string } | null = null;
   private snapshotSource: SnapshotSource | null = null;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed' = 'new';
-  /** The recovery marker is set: this member lost its state and has not caught up yet. */
-  private recovering = false;
+  /**
+   * This member lost its state (the durable marker is set): it never votes, promises or
+   * acknowledges toward a quorum again until a membership change re-adds it; it still catches
+   * up, replicates and applies as a non-voter.
+   */
+  private lostState = false;
   private draining = false;
   /** Saves under the ack-before-fsync mutant: queued, flushed in order every mutantFlushMs. */
   private mutantSaves: Promise<void> = Promise.resolve();
@@ -124,6 +134,7 @@ export class QuorateNode {
     readies: 0, saves: 0, saveMsTotal: 0, entriesPersisted: 0, entriesApplied: 0, commandsApplied: 0,
     messagesSent: 0, messagesDropped: 0, messagesReceived: 0, decodeErrors: 0, forwardsSent: 0,
     forwardsServed: 0, checkpoints: 0, snapshotsInstalled: 0, leaderChanges: 0, readsServed: 0,
+    ticksDelivered: 0, ticksDropped: 0,
   };
 
   constructor(private readonly options: NodeOptions) {
@@ -147,6 +158,12 @@ export class QuorateNode {
     if (this.state !== 'new') throw new ConfigError(`node ${this.id} was already started`);
     this.state = 'starting';
     const recovered = await this.opts.storage.open();
+    const kind = recovered.hardState?.kind;
+    if (kind !== undefined && kind !== this.opts.protocol.name) {
+      await this.opts.storage.close();
+      throw new ConfigError(`the data directory holds ${kind} state, but this node runs ${this.opts.protocol.name}: ` +
+        `start it with --protocol ${kind} (or restore it with \`quorate snapshot restore --protocol ${this.opts.protocol.name}\`)`);
+    }
     this.lastSavedHardState = recovered.hardState;
     if (recovered.snapshot !== null) {
       const snap = recovered.snapshot;
@@ -156,10 +173,11 @@ export class QuorateNode {
       this.lastSnapshot = { index: snap.meta.index, id: snap.meta.id, sizeBytes: snap.sizeBytes, atMs: Date.now(), origin: 'recovered' };
     }
     const marker = this.opts.recoveryMarker;
-    // A member that lost its state stays without a vote until caught up, across restarts too.
+    // A member that lost its state never votes again (until re-added), across restarts too: the
+    // marker is durable before the replica can say anything, and nothing here clears it.
     const lostState = (this.opts.storage.wasEmpty && this.opts.initialClusterState === 'existing') || (await marker.isSet());
-    if (lostState) await marker.set(); // durable before the replica can say anything
-    this.recovering = lostState;
+    if (lostState) await marker.set();
+    this.lostState = lostState;
     const rngSeed = this.options.seed ?? randomInt(0, 2 ** 47);
     this.replicaInst = this.opts.protocol.create(replicaOptions({
       id: this.id,
@@ -174,7 +192,7 @@ export class QuorateNode {
     this.opts.transport.onMessage((from, group, payload) => this.onFrame(from, group, payload));
     await this.opts.transport.start();
     this.state = 'running';
-    this.nextTickAtMs = performance.now() + this.opts.tickMs;
+    this.nextTickAtMs = this.opts.clock() + this.opts.tickMs;
     this.tickTimer = setInterval(() => this.onTick(), this.opts.tickMs);
     this.helloTimer = setInterval(() => this.sayHello(), this.opts.helloEveryMs);
     this.sayHello();
@@ -183,6 +201,11 @@ export class QuorateNode {
       logEntries: recovered.entries.length,
     });
     this.log.info({ protocol: this.opts.protocol.name, lostState, entries: recovered.entries.length }, 'node started');
+    if (lostState) {
+      this.log.warn({ lostState }, 'this member lost its state (wiped, replaced or restored disk): it never votes, promises ' +
+        'or acknowledges toward a quorum again until a membership change re-adds it as a new member; it catches up and ' +
+        'serves as a non-voter. To restore a whole cluster from one backup, use `quorate snapshot restore --new-cluster` on every member.');
+    }
     this.kick();
   }
 
@@ -260,6 +283,7 @@ export class QuorateNode {
       snapshotIndex: r.snapshotIndex,
       lastSnapshot: this.lastSnapshot,
       canVote: r.canVote,
+      lostState: this.lostState,
       voters: [...r.config.voters],
       learners: [...r.config.learners],
       keys: this.kv.size,
@@ -320,6 +344,7 @@ export class QuorateNode {
 
   /** Replica access for tests and tools (leadership transfer). */
   transferLeadership(target: NodeId): boolean {
+    this.catchUpTicks();
     return this.replica.transferLeadership(target);
   }
 
@@ -334,6 +359,7 @@ export class QuorateNode {
   // ---- proposals -------------------------------------------------------------------------
 
   private async propose(bytes: Uint8Array, key: string, mayForward: boolean): Promise<KvResult> {
+    this.catchUpTicks();
     const res = this.replica.propose(bytes);
     if (res.ok) {
       const p = this.proposals.add(key, this.opts.requestTimeoutMs);
@@ -366,6 +392,7 @@ export class QuorateNode {
     const ctx = ++this.readCtx;
     const p = this.reads.add(ctx, this.opts.requestTimeoutMs);
     this.readKeys.set(ctx, { key, index: null });
+    this.catchUpTicks();
     this.replica.read(ctx);
     this.kick();
     try {
@@ -457,18 +484,55 @@ export class QuorateNode {
 
   // ---- inputs ----------------------------------------------------------------------------
 
+  private onTick(): void {
+    if (this.state !== 'running') return;
+    if (this.catchUpTicks(true)) this.kick();
+  }
+
   /**
    * Ticks follow the monotonic clock, not the count of timer callbacks: on a busy machine the
    * interval fires late, and counting callbacks would stretch every timeout (failover) with the
-   * load. The catch-up is bounded by maxTicksPerTimer, so a process that was paused (GC, SIGSTOP)
-   * does not time out in one burst before it has read the heartbeats waiting in its sockets.
+   * load. How much of a debt is delivered at once depends on whether leases are on:
+   *
+   * - Lease reads on: a lease is counted in ticks, so the replica's tick count must be up to date
+   *   whenever it decides anything. This runs before every input (a message, which may be a
+   *   follower's read; a read; a proposal), not only in the timer callback: after a pause
+   *   (SIGSTOP, a VM stall) Node may run socket callbacks before the timers phase, and a leader
+   *   woken with its ticks behind the clock would serve a read from a lease that expired while
+   *   it slept (FAULTS.md row 9). The debt is delivered whole up to maxTicksPerBurst
+   *   (tickBurstElectionTimeouts election timeouts), and only debt beyond that is dropped. That
+   *   is safe: every lease is shorter than one election timeout and every timer is at most two,
+   *   so after the bound every lease the replica held has expired and every timeout has fired;
+   *   more ticks would change nothing but cost (a leader queues a heartbeat round per heartbeat
+   *   interval). The price: after a stall the timeouts fire before the messages waiting in the
+   *   sockets are read, so a starved machine sees more elections.
+   * - Lease reads off (the default): no safety rests on ticks, only liveness. A timer callback
+   *   delivers at most maxTicksPerTimer and drops the rest, so a process waking from a pause
+   *   does not time out in one burst before it has read the heartbeats waiting in its sockets.
+   *
+   * Returns whether it ticked.
    */
-  private onTick(): void {
-    if (this.state !== 'running') return;
-    const due = ticksDue(this.nextTickAtMs, performance.now(), this.opts.tickMs, nodeDefaults.maxTicksPerTimer);
+  private catchUpTicks(fromTimer = false): boolean {
+    if (!this.leaseReads && !fromTimer) return false;
+    const max = this.leaseReads ? this.maxTicksPerBurst : nodeDefaults.maxTicksPerTimer;
+    const due = ticksDue(this.nextTickAtMs, this.opts.clock(), this.opts.tickMs, max);
     this.nextTickAtMs = due.nextTickAtMs;
     for (let i = 0; i < due.ticks; i++) this.replica.tick();
-    if (due.ticks > 0) this.kick();
+    this.stats.ticksDelivered += due.ticks;
+    if (due.dropped > 0) {
+      this.stats.ticksDropped += due.dropped;
+      if (this.leaseReads) this.log.warn({ dropped: due.dropped, delivered: due.ticks }, 'the process was paused: ticks beyond the burst bound dropped');
+    }
+    return due.ticks > 0;
+  }
+
+  private get leaseReads(): boolean {
+    return this.options.replica?.leaseReads ?? false;
+  }
+
+  /** The burst bound of catchUpTicks, from the election timeout the replica actually runs with. */
+  private get maxTicksPerBurst(): number {
+    return nodeDefaults.tickBurstElectionTimeouts * (this.options.replica?.electionTicks ?? this.opts.electionTicks);
   }
 
   private onFrame(from: NodeId, group: number, payload: Uint8Array): void {
@@ -484,6 +548,7 @@ export class QuorateNode {
       if (msg.from !== from || msg.to !== this.id) {
         throw new BadRequestError(`message ${msg.from}→${msg.to} arrived on the link from ${from} to ${this.id}`);
       }
+      this.catchUpTicks();
       this.replica.step(msg);
       this.kick();
     } catch (err) {
@@ -511,15 +576,7 @@ export class QuorateNode {
         if (this.state !== 'running' && this.state !== 'stopping') return;
         const ready = this.replica.ready();
         if (ready === null) return;
-        // ready() hands out everything the replica holds, so if it may vote now, its catch-up is
-        // durable once this Ready is: only then may the recovery marker go.
-        const caughtUp = this.recovering && this.replica.status().canVote;
         await this.handleReady(ready);
-        if (caughtUp) {
-          await this.opts.recoveryMarker.clear();
-          this.recovering = false;
-          this.log.info('caught up after losing state: may vote again');
-        }
         if (this.kv.appliedIndex - (this.lastSnapshot?.index ?? 0) >= this.opts.checkpointEvery) {
           await this.takeCheckpoint();
         }

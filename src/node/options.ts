@@ -27,6 +27,7 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     requestTimeoutMs: options.requestTimeoutMs ?? nodeDefaults.requestTimeoutMs,
     pendingRequestsMax: options.pendingRequestsMax ?? nodeDefaults.pendingRequestsMax,
     helloEveryMs: options.helloEveryMs ?? nodeDefaults.helloEveryMs,
+    clock: options.clock ?? (() => performance.now()),
   };
   for (const [name, v] of Object.entries({
     tickMs: o.tickMs, electionTicks: o.electionTicks, heartbeatTicks: o.heartbeatTicks, checkpointEvery: o.checkpointEvery,

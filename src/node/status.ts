@@ -28,6 +28,11 @@ export interface NodeStatus {
   readonly snapshotIndex: number;
   readonly lastSnapshot: SnapshotInfo | null;
   readonly canVote: boolean;
+  /**
+   * This member lost its state (wiped, replaced or restored disk): it never votes, promises or
+   * acknowledges toward a quorum again until a membership change re-adds it.
+   */
+  readonly lostState: boolean;
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
   readonly keys: number;
@@ -56,6 +61,10 @@ export interface NodeStats {
   snapshotsInstalled: number;
   leaderChanges: number;
   readsServed: number;
+  /** Protocol ticks delivered to the replica, following the monotonic clock. */
+  ticksDelivered: number;
+  /** Ticks owed after a pause beyond the burst bound, dropped (node.ts catchUpTicks says why that is safe). */
+  ticksDropped: number;
 }
 
 /** One structured event from a node's event stream (`node.events.on('event', ...)`). */

@@ -1,16 +1,12 @@
 /**
- * How many protocol ticks a timer callback owes at `nowMs`, given when the next tick was due.
- * Ticks follow the monotonic clock: a late callback (busy machine) delivers the ticks it owes,
- * but at most `maxTicks`, and a debt beyond that is dropped, so a process waking from a pause
- * does not time out in one burst before it has read what waits in its sockets.
+ * How many protocol ticks are owed at `nowMs`, given when the next tick was due. Ticks follow
+ * the monotonic clock: a late timer callback (busy machine), or an input that arrives before it
+ * (after a pause), delivers every tick owed, up to `maxTicks`; only a debt beyond that is dropped
+ * (`dropped`), and the driver chooses the bound so that dropping it is safe (node.ts, catchUpTicks).
  */
-export function ticksDue(nextTickAtMs: number, nowMs: number, tickMs: number, maxTicks: number): { ticks: number; nextTickAtMs: number } {
-  let next = nextTickAtMs;
-  let ticks = 0;
-  while (next <= nowMs && ticks < maxTicks) {
-    next += tickMs;
-    ticks++;
-  }
-  if (next <= nowMs) next = nowMs + tickMs;
-  return { ticks, nextTickAtMs: next };
+export function ticksDue(nextTickAtMs: number, nowMs: number, tickMs: number, maxTicks: number): { ticks: number; dropped: number; nextTickAtMs: number } {
+  if (nextTickAtMs > nowMs) return { ticks: 0, dropped: 0, nextTickAtMs };
+  const owed = Math.floor((nowMs - nextTickAtMs) / tickMs) + 1;
+  const ticks = Math.min(owed, maxTicks);
+  return { ticks, dropped: owed - ticks, nextTickAtMs: nextTickAtMs + owed * tickMs };
 }

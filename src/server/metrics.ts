@@ -57,6 +57,8 @@ export class NodeMetrics {
     gauge('quorate_snapshot_index', 'Log index of the newest checkpoint', () => status()?.snapshotIndex ?? 0);
     gauge('quorate_is_leader', '1 when this node is the leader', () => (status()?.role === 'leader' ? 1 : 0));
     gauge('quorate_keys', 'Keys in the KV store', () => status()?.keys ?? 0);
+    gauge('quorate_lost_state', '1 when this member lost its state: it never votes again until a membership change re-adds it',
+      () => (status()?.lostState === true ? 1 : 0));
     gauge('quorate_pending_requests', 'Client requests waiting inside the node', () => status()?.pendingRequests ?? 0);
     const help: Record<keyof NodeStats, string> = {
       readies: 'Readies processed', saves: 'Storage saves (one fsync each)', saveMsTotal: 'Milliseconds spent in storage saves',
@@ -66,6 +68,8 @@ export class NodeMetrics {
       forwardsSent: 'Requests forwarded to the leader', forwardsServed: 'Forwarded requests served as leader',
       checkpoints: 'Checkpoints taken', snapshotsInstalled: 'Snapshots installed from a leader',
       leaderChanges: 'Leader changes observed', readsServed: 'Linearizable reads served',
+      ticksDelivered: 'Protocol ticks delivered (they follow the monotonic clock)',
+      ticksDropped: 'Ticks owed after a pause beyond the burst bound, dropped',
     };
     const streamHelp: Record<keyof StreamStats, string> = {
       connectionsOpened: 'Binary protocol connections accepted', connectionsOpen: 'Binary protocol connections open',

@@ -1,10 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { ConfigError, QuorateError, ErrorCode, members, type SnapshotMeta } from '../core/index.js';
+import { ConfigError, QuorateError, ErrorCode, members, type Entry, type HardState, type SnapshotMeta } from '../core/index.js';
 import { Failpoints } from './file/failpoints.js';
 import { FileStorage } from './file/file-storage.js';
 import { realFileLayer } from './file/fs-layer.js';
+import { FileRecoveryMarker } from './file/recovery-marker.js';
 import { readSnapshotFile } from './file/snapshot-file.js';
 import { tmpSuffix } from './file/segment-names.js';
 
@@ -17,10 +18,34 @@ import { tmpSuffix } from './file/segment-names.js';
 export interface RestoreResult {
   readonly meta: SnapshotMeta;
   readonly dataBytes: number;
+  /** The directory carries the lost-state marker: its member never votes again until re-added. */
+  readonly lostState: boolean;
 }
 
-/** Seeds an empty (or missing) data directory from a verified snapshot file. */
-export async function restoreSnapshot(file: string, dataDir: string, id?: string): Promise<RestoreResult> {
+export interface RestoreOptions {
+  /**
+   * Write the durable lost-state marker (default true): the member restored into a live cluster
+   * cannot know what it voted, promised or acknowledged after the backup was taken, so it never
+   * votes again until a membership change re-adds it (src/storage/file/recovery-marker.ts).
+   * False only when every member of a brand-new cluster is restored from this one snapshot
+   * (`quorate snapshot restore --new-cluster`): nobody in it ever promised anything.
+   */
+  readonly lostState?: boolean;
+  /**
+   * A hard state, and entries after the snapshot, that the protocol needs to start from it (the
+   * protocol's own shape: src/node/restore.ts builds it), written after the snapshot.
+   */
+  readonly seed?: { readonly hardState: HardState; readonly entries: readonly Entry[] };
+}
+
+/**
+ * Seeds an empty (or missing) data directory from a verified snapshot file. The marker goes
+ * first: a restore cut short leaves a directory that is lost (safe) or empty, never one that
+ * votes with a forgotten vote. A restore that fails part way leaves a directory to delete before
+ * trying again.
+ */
+export async function restoreSnapshot(file: string, dataDir: string, id?: string, options: RestoreOptions = {}): Promise<RestoreResult> {
+  const lostState = options.lostState ?? true;
   const info = await readSnapshotFile(file);
   if (id !== undefined && !members(info.meta.config).includes(id)) {
     throw new ConfigError(`--id ${id} is not a member of the snapshot's configuration (${members(info.meta.config).join(', ')})`);
@@ -35,10 +60,12 @@ export async function restoreSnapshot(file: string, dataDir: string, id?: string
   const storage = new FileStorage(dataDir, { failpoints: new Failpoints(undefined), layer: realFileLayer });
   await storage.open();
   try {
+    if (lostState) await new FileRecoveryMarker(dataDir, realFileLayer).set();
     // Streamed from the verified file: a large snapshot is never whole in memory.
     const data = createReadStream(file, { start: info.dataOffset, end: info.dataOffset + info.dataLength - 1, highWaterMark: 1 << 20 });
     const source = await storage.saveSnapshot(info.meta, info.dataLength === 0 ? new Uint8Array(0) : data);
-    return { meta: source.meta, dataBytes: source.sizeBytes };
+    if (options.seed !== undefined) await storage.save(options.seed.hardState, options.seed.entries);
+    return { meta: source.meta, dataBytes: source.sizeBytes, lostState };
   } finally {
     await storage.close();
   }

@@ -53,8 +53,8 @@ export async function unreadable(client: QuorateClient, acked: ReadonlyMap<strin
 /**
  * The whole-program recovery scenario for one protocol: three `quorate start` processes (FileStorage
  * with fsync, TCP, HTTP). The leader is SIGKILLed under writes and restarted; then a follower's data
- * directory is wiped while the others compact past it, and it rejoins (lostState) through a
- * snapshot. Every replica converges to one state hash and every acknowledged write reads back.
+ * directory is wiped while the others compact past it, and it rejoins (lostState: as a member that
+ * never votes again until re-added) through a snapshot. Every replica converges to one state hash and every acknowledged write reads back.
  */
 export async function killRestartAndWipeScenario(protocol: string): Promise<void> {
   const { cluster, cleanup } = await realCluster({ protocol, extraArgs: ['--checkpoint-every', '100'] });
@@ -91,6 +91,7 @@ export async function killRestartAndWipeScenario(protocol: string): Promise<void
     assert.equal(s.stateHash, converged.stateHash);
     assert.equal(s.keys, 1200);
     assert.ok((s['stats'] as { snapshotsInstalled: number }).snapshotsInstalled >= 1, 'it was seeded by a snapshot');
+    assert.equal(s['lostState'], true, 'the wiped member says it lost its state (it never votes again)');
     assert.deepEqual(await unreadable(client, acked), []);
   } finally {
     client.close();

@@ -8,7 +8,8 @@ import { realCluster, unreadable, writeKeys } from './helpers.js';
 /**
  * A follower's data directory is wiped (FAULTS.md row 16) while the leader compacts its log past
  * what the follower had: restarted with --initial-cluster-state existing, it is re-seeded by a
- * snapshot streamed over TCP and converges to the same state.
+ * snapshot streamed over TCP and converges to the same state, as a member that lost its state
+ * (it serves and applies, but never votes again until a membership change re-adds it).
  */
 test('a wiped follower is re-seeded by snapshot and converges', { timeout: 90_000 }, async () => {
   const { cluster, cleanup } = await realCluster({ extraArgs: ['--checkpoint-every', '100'] });
@@ -36,6 +37,8 @@ test('a wiped follower is re-seeded by snapshot and converges', { timeout: 90_00
     assert.equal(s.stateHash, converged.stateHash);
     assert.equal(s.keys, 1500);
     assert.ok((s['stats'] as { snapshotsInstalled: number }).snapshotsInstalled >= 1, 'it was seeded by a snapshot');
+    // It caught up, but it lost its state: it never votes again until a membership change re-adds it.
+    assert.equal(s['lostState'], true, 'its status says it lost its state');
     assert.deepEqual(await unreadable(client, acked), []);
   } finally {
     client.close();

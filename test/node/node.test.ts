@@ -184,7 +184,7 @@ describe('storage failure', () => {
 
 describe('a member that lost its state', () => {
   for (const protocol of protocols) {
-    test(`stays without a vote across a restart until it has caught up (${protocol})`, async () => {
+    test(`is marked lost for good: across restarts, after catching up, and in its status (${protocol})`, async () => {
       const marker = new MemoryRecoveryMarker();
       const c = new InProcessCluster(getProtocol(protocol), 3, { checkpointEvery: 1000 });
       cluster = c;
@@ -199,15 +199,25 @@ describe('a member that lost its state', () => {
       const wiped = await c.startNode(victim.id, { initialClusterState: 'existing', recoveryMarker: marker });
       assert.equal(await marker.isSet(), true, 'the marker is set before the member can speak');
       assert.equal(wiped.replicaStatus().canVote, false);
-      // It crashes before catching up and is restarted with the ordinary command ("new"): the
-      // marker, not the flag, must keep it from voting.
+      assert.equal(wiped.status().lostState, true);
+      // It crashes and is restarted with the ordinary command ("new"): the marker, not the flag,
+      // keeps it lost.
       await wiped.stop();
       const again = await c.startNode(victim.id, { recoveryMarker: marker });
-      assert.equal(again.replicaStatus().canVote, false, 'a restart mid catch-up must not restore the vote');
+      assert.equal(again.replicaStatus().canVote, false, 'a restart must not restore the vote');
+      assert.equal(again.status().lostState, true);
       c.network.heal();
-      await waitFor(() => again.replicaStatus().canVote, 'the member to catch up and regain its vote');
-      await waitFor(() => !marker.current, 'the marker to be cleared');
+      // It still catches up and applies, as a non-voter.
       await c.waitConverged();
+      assert.equal(again.status().keys, 20);
+      // Project decision: catching up does not give the vote back; only re-adding it as a new
+      // member (a membership change) may. The marker stays, and says so in the status.
+      assert.equal(marker.current, true, 'the marker is never cleared by catching up');
+      assert.equal(again.status().lostState, true);
+      await again.stop();
+      const third = await c.startNode(victim.id, { recoveryMarker: marker });
+      assert.equal(third.replicaStatus().canVote, false);
+      assert.equal(third.status().lostState, true);
     });
   }
 });

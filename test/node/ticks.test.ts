@@ -3,20 +3,24 @@ import { test } from 'node:test';
 import { ticksDue } from '../../src/node/ticks.js';
 
 test('an on-time callback delivers one tick', () => {
-  assert.deepEqual(ticksDue(100, 100, 10, 3), { ticks: 1, nextTickAtMs: 110 });
+  assert.deepEqual(ticksDue(100, 100, 10, 3), { ticks: 1, dropped: 0, nextTickAtMs: 110 });
 });
 
 test('an early callback delivers none', () => {
-  assert.deepEqual(ticksDue(100, 95, 10, 3), { ticks: 0, nextTickAtMs: 100 });
+  assert.deepEqual(ticksDue(100, 95, 10, 3), { ticks: 0, dropped: 0, nextTickAtMs: 100 });
 });
 
 test('a late callback catches up with the clock', () => {
-  assert.deepEqual(ticksDue(100, 125, 10, 3), { ticks: 3, nextTickAtMs: 130 });
-  assert.deepEqual(ticksDue(100, 119, 10, 3), { ticks: 2, nextTickAtMs: 120 });
+  assert.deepEqual(ticksDue(100, 125, 10, 3), { ticks: 3, dropped: 0, nextTickAtMs: 130 });
+  assert.deepEqual(ticksDue(100, 119, 10, 3), { ticks: 2, dropped: 0, nextTickAtMs: 120 });
 });
 
-test('after a pause the catch-up is bounded and the rest of the debt dropped', () => {
-  assert.deepEqual(ticksDue(100, 1000, 10, 3), { ticks: 3, nextTickAtMs: 1010 });
+test('after a pause within the bound the whole debt is delivered: a lease counted in ticks ends on time', () => {
+  assert.deepEqual(ticksDue(100, 1000, 10, 200), { ticks: 91, dropped: 0, nextTickAtMs: 1010 });
+});
+
+test('after a longer pause the burst is bounded and the rest of the debt dropped, and said so', () => {
+  assert.deepEqual(ticksDue(100, 1000, 10, 48), { ticks: 48, dropped: 43, nextTickAtMs: 1010 });
 });
 
 test('over a run of late callbacks, ticks match elapsed time', () => {

@@ -10,6 +10,7 @@ import { ConfigError, CorruptionError, makeConfig } from '../../src/core/index.j
 import { FileStorage, newestSnapshotFile, verifySnapshotBytes } from '../../src/storage/file/index.js';
 import { FetchSnapshotError, restoreSnapshot, saveSnapshotFromEndpoints } from '../../src/storage/backup.js';
 import { snapshotFiles } from '../../src/storage/damage.js';
+import { recoveryMarkerFile } from '../../src/storage/file/recovery-marker.js';
 import { run } from './compliance.js';
 import { freshDir, tempRoot } from './helpers.js';
 
@@ -35,6 +36,9 @@ test('restore verifies the snapshot and seeds a fresh data directory that opens 
   const dir = freshDir(root);
   const r = await restoreSnapshot(source.file, dir, 'n4');
   assert.equal(r.meta.index, 40);
+  // A member restored into a live cluster cannot know what it voted after the backup: marked lost.
+  assert.equal(r.lostState, true);
+  assert.ok((await readdir(dir)).includes(recoveryMarkerFile), 'the lost-state marker is written');
   const s = new FileStorage(dir);
   const rec = await s.open();
   assert.equal(s.wasEmpty, false);

@@ -234,6 +234,24 @@ export function runStorageCompliance(name: string, factory: StorageFactory): voi
       await s.close();
     }));
 
+    test('a conflicting snapshot survives a crash without any entry of the old log, and what follows it is kept', () => withHarness(factory, async (h) => {
+      let s = h.instance();
+      await s.open();
+      await s.save(raft(2), run(1, 8, 1));
+      await s.saveSnapshot(meta(5, 3), te('leader state'));
+      await h.crash(s);
+      s = h.instance();
+      let r = await s.open();
+      assert.deepEqual(r.entries, [], 'no old entry after (or before) the snapshot comes back');
+      assert.deepEqual(r.snapshot?.meta, meta(5, 3));
+      await s.save(raft(3), run(6, 7, 3));
+      await h.crash(s);
+      s = h.instance();
+      r = await s.open();
+      assert.deepEqual(r.entries, run(6, 7, 3));
+      await s.close();
+    }));
+
     test('a snapshot beyond the end of the log (installed from a leader) empties the log', () => withHarness(factory, async (h) => {
       let s = h.instance();
       await s.open();

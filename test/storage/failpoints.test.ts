@@ -50,6 +50,11 @@ const cases: { action: string; failpoint: string; unsyncedLoss: boolean; expect:
   { action: 'snapshot', failpoint: 'snapshot.before-rename', unsyncedLoss: true, expect: { commit: 10, last: 10, snapshot: null } },
   { action: 'snapshot', failpoint: 'snapshot.after-rename', unsyncedLoss: true, expect: { commit: 10, last: 10, snapshot: 10 } },
   { action: 'snapshot', failpoint: 'snapshot.before-compact', unsyncedLoss: true, expect: { commit: 10, last: 10, snapshot: 10 } },
+  // A conflicting snapshot (Raft §7) is durable before the old log is discarded: killed in
+  // between, recovery must not replay the old entries 9..10 after it, nor 4..8 (review S2).
+  { action: 'install', failpoint: 'snapshot.before-rename', unsyncedLoss: true, expect: { commit: 10, last: 10, snapshot: null } },
+  { action: 'install', failpoint: 'snapshot.before-compact', unsyncedLoss: true, expect: { commit: 10, last: 8, snapshot: 8 } },
+  { action: 'install', failpoint: 'snapshot.before-compact', unsyncedLoss: false, expect: { commit: 10, last: 8, snapshot: 8 } },
 ];
 
 for (const c of cases) {
@@ -61,11 +66,14 @@ for (const c of cases) {
     assert.equal(r.snapshot, c.expect.snapshot);
     assert.equal(Math.max(r.last, r.snapshot ?? 0), c.expect.last, 'highest index recovered');
     assert.ok(!(await readdir(join(dir, 'snap'))).some((n) => n.endsWith('.tmp')), 'no temp snapshot left after recovery');
-    // The next incarnation carries on where recovery left off.
+    // The next incarnation carries on where recovery left off, and keeps what it appended.
     const s = new FileStorage(dir);
     await s.open();
     await s.save(null, run(c.expect.last + 1, c.expect.last + 1, 3));
     await s.close();
+    const again = await recovered(dir);
+    assert.equal(again.last, c.expect.last + 1);
+    assert.equal(again.first, c.expect.snapshot === null ? 1 : c.expect.last + 1);
   });
 }
 

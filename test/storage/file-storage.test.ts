@@ -12,7 +12,7 @@ import { walRecords } from '../../src/storage/damage.js';
 import { RecordType } from '../../src/storage/file/record.js';
 import { unsyncedBytesMax } from '../../src/storage/file/wal.js';
 import { run } from './compliance.js';
-import { freshDir, tempRoot } from './helpers.js';
+import { freshDir, recordingLayer, tempRoot } from './helpers.js';
 
 const root = await tempRoot('file');
 const hs = (commit: number): HardState => ({ kind: 'raft', term: 1, vote: null, commit });
@@ -163,7 +163,13 @@ test('EIO on fsync: the save is refused, the storage fail-stops, and a restart f
   await first.open();
   await first.save(hs(1), run(1, 2, 1));
   await first.close();
-  const s = new FileStorage(dir, { layer: testFileLayer({ kind: 'eio', okSyncs: 1 }) });
+  // Recovery fsyncs what it recovered (segments, directories): count those, then allow one save.
+  const counted = recordingLayer();
+  const probe = new FileStorage(dir, { layer: counted.layer });
+  await probe.open();
+  const atOpen = counted.events.length;
+  await probe.close();
+  const s = new FileStorage(dir, { layer: testFileLayer({ kind: 'eio', okSyncs: atOpen + 1 }) });
   await s.open();
   await s.save(hs(2), run(3, 3, 1));
   await assert.rejects(s.save(hs(3), run(4, 4, 1)), (err: unknown) => err instanceof StorageFailedError && /restart/.test(err.message));

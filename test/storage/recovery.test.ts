@@ -244,6 +244,39 @@ test('an older snapshot stands in for a damaged newer one only if the log covers
   assert.match(o.err.message, /no older snapshot can stand in/);
 });
 
+/**
+ * Review S2: a follower's own checkpoint at 3, then a leader's snapshot at 8 whose entry 8 has
+ * another id (the follower's 4..10 were never committed), then the newest snapshot rots.
+ */
+async function conflictingInstall(after: Entry[]) {
+  const dir = freshDir(root);
+  await withStorage(dir, {}, async (s) => {
+    await s.save(hs(1, 3), wide(1, 10, 1));
+    await s.saveSnapshot({ index: 3, id: 1, config }, new TextEncoder().encode('own state at 3'));
+    await s.saveSnapshot({ index: 8, id: 2, config }, new TextEncoder().encode('leader state at 8'));
+    if (after.length > 0) await s.save(hs(2, 10), after);
+  });
+  const [newest] = await snapshotFiles(dir);
+  return { dir, newest: newest! };
+}
+
+test('a snapshot installed over a conflicting log leaves no old entry behind, whatever recovery falls back to', async () => {
+  for (const after of [wide(9, 10, 2), []]) {
+    const { dir, newest } = await conflictingInstall(after);
+    const intact = await openOutcome(dir);
+    assert.ok(intact.ok, why(intact));
+    assert.equal(intact.r.snapshot?.meta.index, 8);
+    assert.deepEqual(intact.r.entries, after);
+    await flipBit(newest, 14, 1);
+    const o = await openOutcome(dir);
+    // Falling back to the snapshot at 3 would hand out the old entries 4..8 (id 1), which were
+    // never committed, in place of the leader's history; the member acknowledged the snapshot at 8.
+    if (o.ok) assert.fail(`recovered ${o.r.snapshot?.meta.index} + ${o.r.entries.map((e) => `${e.index}:${e.id}`).join(' ')}`);
+    assert.ok(o.err instanceof CorruptionError && o.err.file === newest, why(o));
+    assert.match(o.err.message, /no older snapshot can stand in/);
+  }
+});
+
 test('a snapshot file under another index\'s name is refused, not trusted', async () => {
   const { dir, opts, snap } = await snapshotSetup(true);
   const { rename } = await import('node:fs/promises');

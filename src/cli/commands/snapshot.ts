@@ -1,10 +1,17 @@
 import type { Command } from 'commander';
-import { restoreSnapshot, saveSnapshotFromEndpoints } from '../../storage/backup.js';
+import { restoreMember } from '../../node/restore.js';
+import { getProtocol } from '../../protocols/index.js';
+import { saveSnapshotFromEndpoints } from '../../storage/backup.js';
 
 /**
  * `quorate snapshot save FILE --endpoints URL,...` takes an off-cluster backup of the newest
  * checkpoint; `quorate snapshot restore FILE --data DIR` seeds a fresh data directory from one.
  * Both verify the snapshot's checksum first (src/storage/README.md, "Snapshot file format").
+ *
+ * A restored member cannot know what it voted, promised or acknowledged after the backup, so by
+ * default its directory is marked lost: it never votes again until a membership change re-adds
+ * it. `--new-cluster` is disaster recovery: every member of a new cluster is restored from the
+ * same file, none is marked lost, and they start with a new --cluster-id (src/node/README.md).
  */
 export function registerSnapshot(program: Command): void {
   const snapshot = program.command('snapshot').description('back up a checkpoint from a live cluster, or seed a data directory from one');
@@ -25,8 +32,17 @@ export function registerSnapshot(program: Command): void {
     .argument('<file>', 'a snapshot file (from `quorate snapshot save` or a data directory)')
     .requiredOption('--data <dir>', 'the data directory to create; must be empty or absent')
     .option('--id <id>', 'the member that will use the directory; must be in the snapshot\'s configuration')
-    .action(async (file: string, opts: { data: string; id?: string }) => {
-      const r = await restoreSnapshot(file, opts.data, opts.id);
-      process.stdout.write(`restored snapshot at index ${r.meta.index} (id ${r.meta.id}, ${r.dataBytes} data bytes, voters ${r.meta.config.voters.join(',')}) into ${opts.data}\n`);
+    .option('--protocol <name>', 'the protocol the member runs, as given to `quorate start` (raft, paxos or zab)', 'raft')
+    .option('--new-cluster', 'restore every member of a brand-new cluster from this same file (disaster recovery): ' +
+      'no member is marked lost; start them all with a new --cluster-id')
+    .action(async (file: string, opts: { data: string; id?: string; protocol: string; newCluster?: boolean }) => {
+      const protocol = getProtocol(opts.protocol).name;
+      const newCluster = opts.newCluster === true;
+      const r = await restoreMember(file, opts.data, { ...(opts.id === undefined ? {} : { id: opts.id }), protocol, newCluster });
+      process.stdout.write(`restored snapshot at index ${r.meta.index} (id ${r.meta.id}, ${r.dataBytes} data bytes, voters ${r.meta.config.voters.join(',')}) into ${opts.data} for ${protocol}\n`);
+      process.stdout.write(newCluster
+        ? 'as a member of a NEW cluster: restore every member from this same file and start them all with a new --cluster-id\n'
+        : 'as a member that lost its state: it catches up and serves, but never votes again until a membership change re-adds it ' +
+          '(to rebuild a whole cluster from this backup, use --new-cluster on every member)\n');
     });
 }

@@ -10,7 +10,9 @@ export function statusTable(rows: { endpoint: string; status: ClusterNodeStatus 
   const body = rows.map(({ endpoint, status: s, error }) => {
     if (s === null) return ['?', `unreachable (${error?.message ?? 'no answer'})`, '', '', '', '', '', '', '', endpoint];
     const snap = s.lastSnapshot === null ? '-' : `#${s.lastSnapshot.index} (${Math.round((nowMs - s.lastSnapshot.atMs) / 1000)}s ago)`;
-    return [s.id, s.role, String(s.term), String(s.commitIndex), String(s.appliedIndex), s.leader ?? '-', snap,
+    // A member that lost its state never votes again: say so where operators look.
+    const role = s['lostState'] === true ? `${s.role} (lost state: no vote)` : s.role;
+    return [s.id, role, String(s.term), String(s.commitIndex), String(s.appliedIndex), s.leader ?? '-', snap,
       String(s.keys), s.stateHash.slice(0, 12), endpoint];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));

@@ -1,7 +1,8 @@
 import { constants as fsc } from 'node:fs';
-import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { link, open, readFile, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { InsecureDirectoryError, StorageLockedError } from '../errors.js';
+import type { FileLayer } from './fs-layer.js';
 import { lockFileName } from './segment-names.js';
 
 /**
@@ -9,9 +10,27 @@ import { lockFileName } from './segment-names.js';
  * cluster stores), and only one process may use it at a time.
  */
 
-/** Creates the directory 0700 if missing; refuses one that other users can read, write or enter. */
-export async function ensurePrivateDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+/**
+ * Creates `dir` (and missing parents, 0700) so that the creation survives power loss: a new
+ * directory's name is an entry in its parent, durable only once the parent is fsynced (ext4 and
+ * XFS make no promise otherwise). Without it, a member could write and fsync its WAL and
+ * acknowledge entries, then lose the whole `wal/` directory, or the data directory, to a power cut.
+ */
+export async function makeDirDurable(layer: FileLayer, dir: string): Promise<void> {
+  const path = resolve(dir);
+  // Created: first, ..., path; each one's parent gained an entry. A directory that already
+  // exists may have been made by a process that died before fsyncing its parent: that parent is
+  // fsynced again (one cheap directory fsync per start).
+  const first = resolve((await layer.mkdir(path)) ?? path);
+  const parents: string[] = [];
+  for (let d = path; d !== first && dirname(d) !== d; d = dirname(d)) parents.push(dirname(d));
+  parents.push(dirname(first));
+  for (const p of parents.reverse()) await layer.syncDir(p);
+}
+
+/** Creates the directory 0700 if missing (durably); refuses one that other users can read, write or enter. */
+export async function ensurePrivateDir(layer: FileLayer, dir: string): Promise<void> {
+  await makeDirDurable(layer, dir);
   const st = await stat(dir);
   if (!st.isDirectory()) throw new InsecureDirectoryError(dir, `${dir} is not a directory`);
   if ((st.mode & 0o077) !== 0) {

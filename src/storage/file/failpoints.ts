@@ -21,7 +21,10 @@ export const Failpoint = {
   SnapshotBeforeRename: 'snapshot.before-rename',
   /** saveSnapshot(): renamed, before the directory fsync. */
   SnapshotAfterRename: 'snapshot.after-rename',
-  /** saveSnapshot(): snapshot durable, before old segments and snapshots are deleted. */
+  /**
+   * saveSnapshot(): snapshot durable, before a log that conflicts with it is discarded and
+   * before old segments and snapshots are deleted.
+   */
   SnapshotBeforeCompact: 'snapshot.before-compact',
   /** open(): after a torn tail was found, before it is truncated. */
   RecoverBeforeTruncate: 'recover.before-truncate',

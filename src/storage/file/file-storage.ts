@@ -4,7 +4,7 @@ import type { Entry, HardState, RecoveredState, SnapshotMeta, SnapshotSource } f
 import { StorageClosedError, StorageFailedError } from '../errors.js';
 import { isRepeatSnapshot, snapshotKeepsLog } from '../log-rules.js';
 import type { SaveOptions, Storage } from '../storage.js';
-import { DirLock, ensurePrivateDir } from './data-dir.js';
+import { DirLock, ensurePrivateDir, makeDirDurable } from './data-dir.js';
 import { Failpoint, Failpoints } from './failpoints.js';
 import { fileLayerFromEnv, type FileLayer } from './fs-layer.js';
 import { defaultPreallocateBytes, type PreallocateMode } from './preallocate.js';
@@ -137,7 +137,7 @@ export class FileStorage implements Storage {
   open(): Promise<RecoveredState> {
     return this.serial(async () => {
       if (this.wal !== null) throw new AssertionFailure('storage opened twice');
-      await ensurePrivateDir(this.dir);
+      await ensurePrivateDir(this.layer, this.dir);
       const lock = await DirLock.acquire(this.dir);
       try {
         return await this.recover(lock);
@@ -150,8 +150,8 @@ export class FileStorage implements Storage {
   }
 
   private async recover(lock: DirLock): Promise<RecoveredState> {
-    await this.layer.mkdir(this.walDir);
-    await this.layer.mkdir(this.snapDir);
+    await makeDirDurable(this.layer, this.walDir);
+    await makeDirDurable(this.layer, this.snapDir);
     for (const name of await this.layer.readdir(this.snapDir)) {
       if (name.endsWith(tmpSuffix)) await this.layer.unlink(join(this.snapDir, name));
     }
@@ -164,10 +164,14 @@ export class FileStorage implements Storage {
       preallocateMode: this.preallocateMode, dsyncWrites: this.dsyncWrites, unsyncedWritesOnLoop: this.unsyncedWritesOnLoop,
     };
     const scan = await scanWal(this.walDir, this.layer, this.failpoints, walOptions);
-    const { source, log, corrupt } = await this.choose(indexes, scan);
+    const { source, log, corrupt, conflicting } = await this.choose(indexes, scan);
     for (const c of corrupt) await this.layer.rename(join(this.snapDir, c), join(this.snapDir, `${c}.corrupt`));
+    await this.syncRecovered(scan, indexes.filter((s) => !corrupt.includes(s.name)).map((s) => join(this.snapDir, s.name)));
     const base = source?.meta.index ?? 0;
     this.wal = await Wal.start(this.walDir, this.layer, this.failpoints, walOptions, scan, base, log);
+    // A crash fell between a conflicting snapshot becoming durable and the record discarding the
+    // old log: finish the discard now, durably, before anything is appended after the snapshot.
+    if (conflicting) await this.wal.discard(base);
     this.snapshots = indexes.filter((s) => !corrupt.includes(s.name) && s.index <= base)
       .map((s) => ({ index: s.index, name: s.name, source: s.index === base ? source : null }))
       .reverse();
@@ -178,14 +182,47 @@ export class FileStorage implements Storage {
   }
 
   /**
+   * Makes durable everything recovery read, before anything is built on it (PostgreSQL fsyncs
+   * its whole data directory before crash recovery for the same reason). A process killed
+   * between a write and its fsync leaves the bytes in the page cache: this recovery reads them
+   * back as a valid log, but a power cut can still erase them. Trusted as they are, the member
+   * would vote and acknowledge on entries that can vanish, and once a later O_DSYNC write (which
+   * makes only its own range durable) lands after them, a power cut leaves a hole of zeros in the
+   * middle of the log that the next recovery refuses as corruption. So every segment and snapshot
+   * file is fsynced, then the directories naming them (renames and unlinks of the dead process,
+   * and this recovery's own), then the data directory.
+   */
+  private async syncRecovered(scan: WalScan, snapshotPaths: readonly string[]): Promise<void> {
+    for (const path of [...scan.segments.map((s) => s.path), ...snapshotPaths]) {
+      const f = await this.layer.openFile(path, 'existing');
+      try {
+        await f.sync();
+      } finally {
+        await f.close();
+      }
+    }
+    for (const dir of [this.walDir, this.snapDir, this.dir]) await this.layer.syncDir(dir);
+  }
+
+  /**
    * The newest snapshot that verifies, with the log replayed after it. An older snapshot stands
-   * in for a damaged newer one only when the log still covers the gap between them; otherwise
-   * the newer one's error is thrown.
+   * in for a damaged newer one only when the log still covers the gap between them, up to the
+   * damaged one's index (its name; its contents cannot be trusted); otherwise the newer one's
+   * error is thrown. A member that acknowledged the newer snapshot must not come back without it.
+   *
+   * `conflicting`: the log holds the snapshot's last index with another id (Raft §7): the crash
+   * fell between the snapshot and the discard of the old log, so none of that log follows it.
    */
   private async choose(indexes: readonly { name: string; index: number }[], scan: WalScan):
-    Promise<{ source: SnapshotFile | null; log: ReplayedLog; corrupt: string[] }> {
+    Promise<{ source: SnapshotFile | null; log: ReplayedLog; corrupt: string[]; conflicting: boolean }> {
     const corrupt: string[] = [];
     let firstError: CorruptionError | null = null;
+    let damagedIndex = 0;
+    const cannotStandIn = (why: string, cause?: unknown): CorruptionError => {
+      const first = firstError as CorruptionError;
+      return new CorruptionError(`${first.message} (no older snapshot can stand in for it: ${why})`,
+        { file: first.file ?? '', offset: first.offset ?? 0 }, { cause: cause ?? first });
+    };
     for (const s of [...indexes, null]) {
       let source: SnapshotFile | null = null;
       if (s !== null) {
@@ -200,17 +237,28 @@ export class FileStorage implements Storage {
           if (!(err instanceof CorruptionError)) throw err;
           corrupt.push(s.name);
           firstError ??= err;
+          damagedIndex = Math.max(damagedIndex, s.index);
           continue;
         }
       }
+      const base = source?.meta.index ?? 0;
+      let log: ReplayedLog;
       try {
-        return { source, log: replay(scan, source?.meta.index ?? 0), corrupt };
+        log = replay(scan, base);
       } catch (err) {
         await source?.close();
         if (firstError === null || !(err instanceof CorruptionError)) throw err;
-        throw new CorruptionError(`${firstError.message} (no older snapshot can stand in for it: ${err.message})`,
-          { file: firstError.file ?? '', offset: firstError.offset ?? 0 }, { cause: err });
+        throw cannotStandIn(err.message, err);
       }
+      const conflicting = source !== null && log.baseId !== undefined && log.baseId !== source.meta.id;
+      if (conflicting) log = { ...log, entries: [], locations: [] };
+      const last = base + log.entries.length;
+      if (firstError !== null && last < damagedIndex) {
+        await source?.close();
+        throw cannotStandIn(`the log after ${source === null ? 'no snapshot' : `the snapshot at ${base}`} ends at ${last}, ` +
+          `before ${damagedIndex}`);
+      }
+      return { source, log, corrupt, conflicting };
     }
     throw new AssertionFailure('unreachable: the null candidate always returns or throws');
   }
@@ -230,9 +278,6 @@ export class FileStorage implements Storage {
       // never sits beside a log whose earlier writes could still vanish.
       await wal.sync();
       const keep = snapshotKeepsLog(meta, wal.snapshotIndex, (i) => wal.idAt(i));
-      // Cut first: were the snapshot durable and the old entries after it still in the log,
-      // recovery would replay entries that do not follow this snapshot.
-      if (!keep) await wal.cutAfter(meta.index);
       const name = snapshotName(meta.index);
       const path = join(this.snapDir, name);
       try {
@@ -242,9 +287,17 @@ export class FileStorage implements Storage {
         throw err;
       }
       const source = this.track(await SnapshotFile.open(path));
-      if (meta.index > wal.snapshotIndex) wal.rebase(meta.index);
-      this.snapshots.push({ index: meta.index, name, source });
       this.failpoints.hit(Failpoint.SnapshotBeforeCompact);
+      // Raft §7 in the paper's order: the snapshot is durable first, then a conflicting log is
+      // discarded, whole and durably. Cutting first would let a crash in between take away
+      // entries this member acknowledged (some maybe committed) with nothing in their place;
+      // cutting only after the snapshot's index (as before) left the old entries up to it in
+      // the WAL, and a fallback to an older snapshot, were this one to rot, spliced them back
+      // beside the new history (review S2). A crash between the two: recovery sees the log's
+      // entry at the snapshot's index disagree with it, and finishes the discard (choose()).
+      if (!keep) await wal.discard(meta.index);
+      else if (meta.index > wal.snapshotIndex) wal.rebase(meta.index);
+      this.snapshots.push({ index: meta.index, name, source });
       while (this.snapshots.length > this.snapshotsKept) {
         // Its source is not closed: a replica may still be streaming it to a slow follower, and
         // the open descriptor keeps the deleted file readable until the source is collected.

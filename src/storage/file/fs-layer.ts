@@ -45,7 +45,12 @@ export interface FileLayer {
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
   readdir(path: string): Promise<string[]>;
-  mkdir(path: string): Promise<void>;
+  /**
+   * Creates the directory and any missing parents (mode 0700). Returns the first directory it
+   * created, or undefined when `path` already existed: the caller fsyncs the parents whose
+   * entries changed (makeDirDurable in data-dir.ts).
+   */
+  mkdir(path: string): Promise<string | undefined>;
   /** fsync a directory, so that the entries created, renamed or removed in it are durable. */
   syncDir(path: string): Promise<void>;
 }
@@ -130,8 +135,8 @@ export const realFileLayer: FileLayer = {
   rename,
   unlink,
   readdir: (path) => readdir(path),
-  async mkdir(path) {
-    await mkdir(path, { recursive: true, mode: 0o700 });
+  mkdir(path) {
+    return mkdir(path, { recursive: true, mode: 0o700 });
   },
   async syncDir(path) {
     const fh = await open(path, fsc.O_RDONLY);

@@ -209,18 +209,26 @@ export interface ReplayedLog {
   readonly hardState: HardState | null;
   readonly entries: Entry[];
   readonly locations: Location[];
+  /**
+   * The id of the live entry at the base index, when the log still holds one: recovery checks it
+   * against the snapshot's id (Raft §7), since a crash can fall between a conflicting snapshot
+   * becoming durable and the record that discards the old log.
+   */
+  readonly baseId: number | undefined;
 }
 
 export function replay(scan: WalScan, base: number): ReplayedLog {
   let hardState: HardState | null = null;
   const entries: Entry[] = [];
   const locations: Location[] = [];
+  let baseId: number | undefined;
   for (const op of scan.ops) {
     switch (op.kind) {
       case 'hard':
         hardState = op.hardState;
         break;
       case 'truncate': {
+        if (op.from <= base) baseId = undefined;
         const keep = Math.max(0, op.from - base - 1);
         if (keep < entries.length) {
           entries.length = keep;
@@ -230,7 +238,10 @@ export function replay(scan: WalScan, base: number): ReplayedLog {
       }
       case 'entry': {
         const i = op.entry.index;
-        if (i <= base && entries.length === 0) break;
+        if (i <= base && entries.length === 0) {
+          if (i === base) baseId = op.entry.id;
+          break;
+        }
         const expected = base + entries.length + 1;
         if (i !== expected) {
           throw corrupt(op.file, op.loc.offset, entries.length === 0
@@ -245,6 +256,6 @@ export function replay(scan: WalScan, base: number): ReplayedLog {
         op satisfies never;
     }
   }
-  return { hardState, entries, locations };
+  return { hardState, entries, locations, baseId };
 }
 

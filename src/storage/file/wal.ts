@@ -15,6 +15,9 @@ import { corrupt, encodeSegmentHeader, type Location, type ReplayedLog, type Seg
  */
 export const unsyncedBytesMax = 1 << 20;
 
+/** A Truncate record from this index cuts every entry, whatever snapshot recovery replays from. */
+export const discardAllFrom = 1;
+
 /**
  * The write-ahead log: numbered segment files of bounded size, append-only. A conflict is cut
  * with a Truncate record rather than by rewriting the file, so every save is one append, made
@@ -239,14 +242,18 @@ export class Wal {
   }
 
   /**
-   * Before a snapshot that does not match the log is made durable: cut the log after the
-   * snapshot's index, so that the old entries beyond it can never follow the new snapshot.
+   * Raft §7 "discard the entire log", once a snapshot that conflicts with the log is durable:
+   * one durable Truncate record that cuts every entry (from index 1), so that no recovery, even
+   * one that falls back to an older snapshot because the new one later rots, can replay an old
+   * entry beside the new snapshot's history. The live log then starts after `index`.
    */
-  async cutAfter(index: number): Promise<void> {
-    if (index >= this.lastIndex) return;
-    await this.put(RecordType.Truncate, new Writer(10).uvarint(index + 1).finish());
+  async discard(index: number): Promise<void> {
+    assert(index >= this.base, () => `discard at ${index} behind the snapshot at ${this.base}`);
+    const put = this.put(RecordType.Truncate, new Writer(10).uvarint(discardAllFrom).finish());
+    if (put instanceof Promise) await put;
     await this.flush();
-    this.locations.length = Math.max(0, index - this.base);
+    this.locations = [];
+    this.base = index;
   }
 
   /** The snapshot at `index` is durable: the log now starts after it. */

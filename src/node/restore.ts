@@ -1,0 +1,75 @@
+import { ConfigError, Rng, replicaOptions } from '../core/index.js';
+import type { Entry, HardState, ProtocolName, SnapshotMeta } from '../core/index.js';
+import { getProtocol } from '../protocols/index.js';
+import { sentinelEntry } from '../protocols/paxos/log.js';
+import { restoreSnapshot, type RestoreResult } from '../storage/backup.js';
+import { readSnapshotFile } from '../storage/file/snapshot-file.js';
+import { FileStorage } from '../storage/file/file-storage.js';
+import { Failpoints } from '../storage/file/failpoints.js';
+import { realFileLayer } from '../storage/file/fs-layer.js';
+
+/**
+ * `quorate snapshot restore`, as the node runs it: a data directory seeded from one snapshot,
+ * either for a member restored into a live cluster (lost state: it never votes again until a
+ * membership change re-adds it) or, with `newCluster`, for every member of a brand-new cluster
+ * restored from the same snapshot (disaster recovery, as etcd's `snapshot restore` makes a new
+ * cluster). Either way the directory starts as the protocol expects, and this is checked by
+ * building the protocol's replica from it before the command reports success.
+ */
+
+export interface RestoreMemberOptions {
+  /** The member that will use the directory; must be in the snapshot's configuration. */
+  readonly id?: string;
+  /** The protocol the member runs (`quorate start --protocol`). */
+  readonly protocol: ProtocolName;
+  /**
+   * Every member of a new cluster is restored from this snapshot: none is marked lost. Start
+   * them all with a new `--cluster-id`, so that no member of the old cluster can talk to them.
+   */
+  readonly newCluster: boolean;
+}
+
+/**
+ * The state a protocol needs beside a snapshot to start from it as a fresh member of a cluster
+ * whose history is that snapshot: nobody has voted, promised or accepted anything after it. The
+ * snapshot's id is the term (Raft), epoch (Zab) or ballot (Paxos) of its last entry.
+ *  - Raft: term = that id, no vote, commit = the snapshot's index.
+ *  - Zab: acceptedEpoch = currentEpoch = that epoch (the ZOOKEEPER-2307 start-up check requires
+ *    the history to be no newer than acceptedEpoch), commit = the index.
+ *  - Paxos: no promise, chosen = the index, and the log's end sentinel (src/protocols/paxos/log.ts):
+ *    an acceptor whose log lacks it reads as torn, hence lost.
+ */
+export function seedFor(protocol: ProtocolName, meta: SnapshotMeta): { hardState: HardState; entries: Entry[] } {
+  switch (protocol) {
+    case 'raft':
+      return { hardState: { kind: 'raft', term: meta.id, vote: null, commit: meta.index }, entries: [] };
+    case 'zab':
+      return { hardState: { kind: 'zab', acceptedEpoch: meta.id, currentEpoch: meta.id, commit: meta.index }, entries: [] };
+    case 'paxos':
+      return { hardState: { kind: 'paxos', promised: 0, chosen: meta.index }, entries: [sentinelEntry(meta.index + 1)] };
+    default:
+      throw new ConfigError(`unknown protocol "${String(protocol)}"`);
+  }
+}
+
+export async function restoreMember(file: string, dataDir: string, opts: RestoreMemberOptions): Promise<RestoreResult> {
+  const protocol = getProtocol(opts.protocol);
+  const { meta } = await readSnapshotFile(file);
+  const r = await restoreSnapshot(file, dataDir, opts.id, { lostState: !opts.newCluster, seed: seedFor(protocol.name, meta) });
+  // Build the replica the node would build: it must start, and vote exactly when it should.
+  const id = opts.id ?? meta.config.voters[0];
+  if (id === undefined) throw new ConfigError(`${file}: the snapshot's configuration has no voters`);
+  const storage = new FileStorage(dataDir, { failpoints: new Failpoints(undefined), layer: realFileLayer });
+  const recovered = await storage.open();
+  try {
+    const replica = protocol.create(replicaOptions({ id, config: meta.config, rng: new Rng(1), recovered, lostState: r.lostState }));
+    const expected = opts.newCluster && meta.config.voters.includes(id);
+    if (replica.status().canVote !== expected) {
+      throw new ConfigError(`restored ${dataDir} for ${protocol.name}, but its replica ${expected ? 'cannot' : 'can'} vote: ` +
+        'the restore does not match what the protocol expects on disk (a bug: report it)');
+    }
+  } finally {
+    await storage.close();
+  }
+  return r;
+}
