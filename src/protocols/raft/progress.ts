@@ -140,6 +140,21 @@ export class Progress {
     this.becomeProbe();
   }
 
+  /**
+   * The follower spoke from a newer life (an incarnation after lost state): what its older life
+   * acknowledged says nothing of its log now. Forget the match and probe after our last entry:
+   * the follower's rejection hint then backs us up a term at a time.
+   */
+  newLife(lastIndex: number): void {
+    this.match = 0;
+    this.ackedRound = 0;
+    this.ackedSentAt = Number.NEGATIVE_INFINITY;
+    if (this.state === ProgressState.Snapshot) this.snapshotIndex = 0;
+    this.state = ProgressState.Probe;
+    this.becomeProbe();
+    this.next = lastIndex + 1;
+  }
+
   /** An acknowledgement through `index`; returns whether it told us something new. */
   maybeUpdate(index: number): boolean {
     let updated = false;
