@@ -185,15 +185,20 @@ export abstract class RaftReplication extends RaftState {
   protected sendSnapshot(to: NodeId, pr: Progress): void {
     const src = this.snapshotSource;
     assert(src !== null, () => `log compacted before ${pr.next} but no snapshot to send`);
-    pr.becomeSnapshot(src.meta.index);
+    pr.becomeSnapshot(src);
     this.sendSnapshotChunk(to);
   }
 
+  /**
+   * The next chunk of the snapshot this follower is receiving. A transfer keeps the source it
+   * started with, even after a newer compact(): restarting at offset 0 on every checkpoint would
+   * never let a follower behind a slow link finish a large state. Once it has, the follower asks
+   * for what follows, and a newer snapshot is sent only if that is compacted away too.
+   */
   protected sendSnapshotChunk(to: NodeId): void {
     const pr = this.prs.get(to);
-    const src = this.snapshotSource;
-    if (pr === undefined || src === null) return;
-    if (pr.snapshotIndex !== src.meta.index) pr.becomeSnapshot(src.meta.index);
+    const src = pr?.snapshotSource ?? null;
+    if (pr === undefined || src === null || pr.state !== ProgressState.Snapshot) return;
     const offset = Math.min(pr.snapshotRequested, src.sizeBytes);
     const data = src.read(offset, this.opts.limits.snapshotChunkBytes).slice();
     const done = offset + data.length >= src.sizeBytes;

@@ -4,7 +4,7 @@ import { EntryType, decodeBatch, defaultLimits, entrySizeBytes, memorySnapshotSo
 import { raft } from '../../../src/protocols/raft/index.js';
 import type { Raft } from '../../../src/protocols/raft/index.js';
 import { TestCluster, cmd, texts } from '../../harness/cluster.js';
-import { drain, entries, makeLeader, msgs, newRaft, only, withLog } from './helpers.js';
+import { drain, entries, makeLeader, msgs, newRaft, only, sent, tickN, withLog } from './helpers.js';
 
 const V3 = ['n1', 'n2', 'n3'];
 
@@ -224,4 +224,52 @@ test('async drivers: steps between ready() and advance() are kept for the next R
   assert.ok(b !== null);
   r.advance(b);
   assert.equal(r.log.stableIndex, 4);
+});
+
+test('snapshots: a compact() during a transfer does not restart it; the follower finishes the snapshot in flight, then gets the newer one', () => {
+  const chunk = 4;
+  const l = newRaft('n1', V3, { limits: { ...defaultLimits, snapshotChunkBytes: chunk } });
+  const f = newRaft('n3', V3, { limits: { ...defaultLimits, snapshotChunkBytes: chunk } });
+  makeLeader(l);
+  const term = l.status().term;
+  const commitWith = (index: number): void => {
+    l.step({ type: 'app_resp', from: 'n2', to: 'n1', term, incarnation: 0, index, reject: false, hintIndex: 0, hintTerm: 0 });
+    drain(l);
+  };
+  l.propose(cmd('x'));
+  drain(l);
+  commitWith(2);
+  const dataA = Uint8Array.from({ length: 10 }, (_, i) => i);
+  const dataB = Uint8Array.from({ length: 12 }, (_, i) => 100 + i);
+  l.compact(memorySnapshotSource({ index: 2, id: term, config: { voters: V3, learners: [] } }, dataA));
+  // n3 has nothing: the leader must stream the snapshot at 2.
+  l.step({ type: 'heartbeat_resp', from: 'n3', to: 'n1', term, incarnation: 0, round: 0, lastIndex: 0 });
+  const chunks: Array<[number, number]> = [];
+  const installed: number[] = [];
+  let toF = only(msgs(l), 'snap');
+  const exchange = (): void => {
+    for (const m of toF) {
+      chunks.push([m.meta.index, m.offset]);
+      f.step(m);
+    }
+    const rds = drain(f);
+    for (const rd of rds) if (rd.snapshot !== null) installed.push(rd.snapshot.meta.index);
+    for (const m of rds.flatMap(sent)) if (m.type === 'snap_resp' || m.type === 'app_resp') l.step(m);
+    toF = only(msgs(l), 'snap');
+  };
+  exchange(); // chunk [0, 4) delivered; the answer asks for 4
+  assert.deepEqual(toF.map((m) => [m.meta.index, m.offset]), [[2, 4]]);
+  // A checkpoint while chunk [4, 8) is in flight.
+  l.propose(cmd('y'));
+  drain(l);
+  commitWith(3);
+  l.compact(memorySnapshotSource({ index: 3, id: term, config: { voters: V3, learners: [] } }, dataB));
+  // An idle election timeout resends the chunk in flight, of the same snapshot.
+  tickN(l, 10);
+  assert.deepEqual(only(msgs(l), 'snap').map((m) => [m.meta.index, m.offset]), [[2, 4]]);
+  for (let i = 0; i < 10 && toF.length > 0; i++) exchange();
+  assert.deepEqual(chunks.filter(([index]) => index === 2), [[2, 0], [2, 4], [2, 8]], 'the snapshot at 2, from start to end, never restarted');
+  assert.deepEqual(chunks.filter(([index]) => index === 3), [[3, 0], [3, 4], [3, 8]], 'then the newer one, as 3 is compacted away too');
+  assert.deepEqual(installed, [2, 3]);
+  assert.equal(f.status().commitIndex, 3);
 });
