@@ -279,7 +279,7 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
   private observeIncarnation(m: RaftMessage): boolean {
     const seen = this.peerIncarnations.get(m.from) ?? 0;
     if (m.incarnation === seen) return true;
-    if (m.incarnation < seen) return this.mutant(RaftMutant.OlderIncarnationCounted);
+    if (m.incarnation < seen) return this.ignoresIncarnations();
     this.peerIncarnations.set(m.from, m.incarnation);
     this.prs.get(m.from)?.newLife(this.log.lastIndex());
     return true;

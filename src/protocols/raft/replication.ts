@@ -218,7 +218,7 @@ export abstract class RaftReplication extends RaftState {
     // Counting an acknowledgement: it is of this term (step), of the follower's newest life
     // (observeIncarnation), and of entries this leader holds (checkPeerRules).
     assert(m.term === this.term && m.index <= this.log.lastIndex(), () => `ack of ${m.index} in term ${m.term} counted at ${this.term}`);
-    assert(m.incarnation === (this.peerIncarnations.get(m.from) ?? 0) || this.mutant(RaftMutant.OlderIncarnationCounted),
+    assert(m.incarnation === (this.peerIncarnations.get(m.from) ?? 0) || this.ignoresIncarnations(),
       () => `ack of an older life of ${m.from} counted`);
     if (!pr.maybeUpdate(m.index)) {
       if (pr.state === ProgressState.Probe) pr.probeSent = false;

@@ -174,9 +174,12 @@ export abstract class RaftState {
 
   /** Whether a peer was heard from in a life after lost state: a non-voter for good. */
   protected isRecovered(p: NodeId): boolean {
-    // Both mutants put back the old protocol's view: a member that caught up counts again.
-    const old = this.mutant(RaftMutant.OlderIncarnationCounted) || this.mutant(RaftMutant.WipedVoterVotes);
-    return (this.peerIncarnations.get(p) ?? 0) > 0 && !old;
+    return (this.peerIncarnations.get(p) ?? 0) > 0 && !this.ignoresIncarnations();
+  }
+
+  /** Both lost-state mutants put back the old protocol, which had no incarnations. */
+  protected ignoresIncarnations(): boolean {
+    return this.mutant(RaftMutant.OlderIncarnationCounted) || this.mutant(RaftMutant.WipedVoterVotes);
   }
 
   /** Whether `p`'s acknowledgements and votes count toward a quorum of the configuration. */
