@@ -161,6 +161,15 @@ export interface ReplicaOptions {
    * cluster (Paxos Made Live, §5.1), or it could break a promise it no longer remembers.
    */
   readonly lostState: boolean;
+  /**
+   * Which life of this member this is, as the member's peers must tell its lives apart: 0 for a
+   * member that never lost its state (a restart after a crash keeps its promises, so it is the
+   * same life); a member that starts with lostState gets a number above that of every earlier
+   * life of it, chosen by the driver, the only party that sees every life (the node: the wall
+   * clock in ms at the start; the simulator and test harness: a count of starts). Messages carry
+   * it, and receivers drop those of an older life than one they have heard (FAULTS.md #21).
+   */
+  readonly incarnation: number;
   readonly limits: Limits;
   /** Raft: PreVote (§9.6) and CheckQuorum; on by default. */
   readonly preVote: boolean;
@@ -219,6 +228,7 @@ export function replicaOptions(
     heartbeatTicks: 2,
     recovered: { hardState: null, snapshot: null, entries: [] },
     lostState: false,
+    incarnation: 0,
     limits: defaultLimits,
     preVote: true,
     checkQuorum: true,

@@ -187,6 +187,10 @@ export class QuorateNode {
       heartbeatTicks: this.opts.heartbeatTicks,
       recovered,
       lostState,
+      // A life after lost state needs a number above every earlier life's (ReplicaOptions): the
+      // disk that could have counted them is gone, so the wall clock it is (Cassandra's gossip
+      // generation). A clock set back only costs this non-voter its catch-up under that leader.
+      incarnation: lostState ? Date.now() : 0,
       ...this.options.replica,
     }));
     this.opts.transport.onMessage((from, group, payload) => this.onFrame(from, group, payload));

@@ -125,6 +125,8 @@ export class SimNode {
       heartbeatTicks: this.cfg.heartbeatTicks,
       recovered: rec.state,
       lostState: lost,
+      // Above every earlier life's: this node's count of crashes only grows.
+      incarnation: lost ? this.incarnation + 1 : 0,
       limits: this.cfg.limits,
       preVote: this.cfg.preVote,
       checkQuorum: this.cfg.preVote,

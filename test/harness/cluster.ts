@@ -135,6 +135,7 @@ export class TestCluster<M extends Message> {
         entries: node.persisted.entries.slice(),
       },
       lostState: node.catchingUp,
+      incarnation: node.catchingUp ? node.incarnation : 0, // the count of starts: above every earlier life's
     });
     node.commands = snap === null ? [] : decodeBatch(snap.data);
     node.appliedIndex = snap?.meta.index ?? 0;

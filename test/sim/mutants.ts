@@ -21,13 +21,26 @@ const seedBudgets: Record<string, number> = {
   'raft/commit-old-term': 120, // seed 71: Figure 8 needs a new leader that keeps its no-op while nobody hears of it
   'zab/epoch-before-txns': 200, // seed 100: batched txns leave fewer synced txns to cut
   'paxos/accept-below-promise': 160, // seed 82
+  // Seed 12 until wiped Raft members stopped voting (h/raft), which changed every run with a wipe.
+  'raft/follower-acks-early': 130, // seed 119
 };
 
 /**
  * Mutants the simulator does not yet catch, with what is known. They still run (a `todo` test
  * reports its result without failing the suite) so that a fix shows up at once.
  */
-const notYetCaught: Record<string, string> = {};
+const notYetCaught: Record<string, string> = {
+  // R1 needs lease reads and leadership transfers in the workload, plus a target that hears its
+  // TimeoutNow only after the leader abandoned the transfer (a pause or a slow link) and skew;
+  // the workload has neither lease reads nor transfers yet (simcheck is adding them). 0 of 300
+  // seeds: quorate sim --protocol raft --mutant lease-after-timeoutnow --variants --seeds 0..299
+  'raft/lease-after-timeoutnow': 'needs lease reads and transfers in the workload (R1); shown in test/protocols/raft/mutants.test.ts',
+  // The old recovery (a wiped voter votes again once caught up) loses a write or elects two
+  // leaders only when a vote or acknowledgement of the wiped life is delivered after the new
+  // life caught up: messages that outlive an incarnation (simfaults is adding them). 0 of 300
+  // seeds: quorate sim --protocol raft --mutant wiped-voter-votes --variants --seeds 0..299
+  'raft/wiped-voter-votes': 'needs messages that outlive an incarnation (R2, R3); shown in test/protocols/raft/mutants.test.ts',
+};
 
 export function mutantSuite(protocol: string): void {
   for (const mutant of mutantNames(getProtocol(protocol))) {

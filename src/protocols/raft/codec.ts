@@ -14,7 +14,8 @@ import type { MessageCodec } from '../../core/index.js';
 import type { RaftMessage } from './messages.js';
 
 /**
- * Compact binary encoding of every RaftMessage: a one-byte tag, sender, receiver and term, then
+ * Compact binary encoding of every RaftMessage: a one-byte tag, sender, receiver, term and the
+ * sender's incarnation, then
  * the kind's fields as varints. Decoding is the gateway for outside bytes: it checks every field
  * (tags, ids, entry contiguity, chunk bounds) and throws DecodeError on anything malformed.
  */
@@ -44,7 +45,7 @@ export function encodeRaftMessage(m: RaftMessage): Uint8Array {
   // Size the buffer once for the payload, so large appends and chunks are not regrown.
   const payload = m.type === 'app' ? m.entries.reduce((n, e) => n + e.data.length + 24, 0) : m.type === 'snap' ? m.data.length + 64 : 0;
   const w = new Writer(64 + payload);
-  w.u8(Tag[m.type]).string(m.from).string(m.to).uvarint(m.term);
+  w.u8(Tag[m.type]).string(m.from).string(m.to).uvarint(m.term).uvarint(m.incarnation);
   switch (m.type) {
     case 'vote':
     case 'prevote':
@@ -102,7 +103,8 @@ function readMessage(r: Reader): RaftMessage {
   const from = nodeId(r, 'sender');
   const to = nodeId(r, 'receiver');
   const term = r.uvarint();
-  const base = { from, to, term };
+  const incarnation = r.uvarint();
+  const base = { from, to, term, incarnation };
   switch (tag) {
     case Tag.vote:
     case Tag.prevote:
@@ -154,7 +156,7 @@ function readMessage(r: Reader): RaftMessage {
   }
 }
 
-function readAppend(r: Reader, base: { from: string; to: string; term: number }): RaftMessage {
+function readAppend(r: Reader, base: { from: string; to: string; term: number; incarnation: number }): RaftMessage {
   const prevIndex = r.uvarint();
   const prevTerm = r.uvarint();
   const commit = r.uvarint();

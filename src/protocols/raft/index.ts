@@ -15,18 +15,24 @@ const mutants: readonly MutantInfo[] = [
   { name: RaftMutant.TruncateCommitted, description: 'followers accept AppendEntries without the prevLogIndex/prevLogTerm check and truncate committed entries' },
   { name: RaftMutant.NoNoop, description: 'a new leader appends no no-op and serves ReadIndex before committing an entry of its term' },
   { name: RaftMutant.FollowerAcksEarly, description: 'append responses and votes go in Ready.earlyMessages, so they can leave before the entries and vote they vouch for are durable' },
+  { name: RaftMutant.LeaseAfterTimeoutNow, description: 'a leader whose TimeoutNow went out serves lease reads again once the transfer is abandoned, while the target may win a vote that skipped the lease (R1)' },
+  { name: RaftMutant.WipedVoterVotes, description: 'a voter that lost its state votes again once it caught up to a leader\'s commit: it may vote twice in a term (R2) or without an entry its earlier life acknowledged (R3)' },
 ];
 
 /**
  * Variants tests switch on but the simulator is not given, because no run can tell them apart
- * from the correct protocol while ready() hands out one Ready at a time (README, "Early
- * messages"): a commit counted on the leader's unsynced copy leaves the leader only in a later
- * Ready, after advance() made that copy durable. It would lose writes under a driver that
- * pipelines Readies (etcd's async storage writes). Shown misbehaving in
- * test/protocols/raft/mutants.test.ts.
+ * from the correct protocol today. counts-unsynced-self: while ready() hands out one Ready at a
+ * time (README, "Early messages"), a commit counted on the leader's unsynced copy leaves the
+ * leader only in a later Ready, after advance() made that copy durable; it would lose writes
+ * under a driver that pipelines Readies (etcd's async storage writes). older-incarnation-counted:
+ * see below. Each is shown misbehaving in test/protocols/raft/mutants.test.ts.
  */
 export const raftUnobservableMutants: readonly MutantInfo[] = [
   { name: RaftMutant.CountsUnsyncedSelf, description: 'the leader counts its own copy of an entry toward the commit quorum at append time, before advance() says it is durable' },
+  // Unobservable while a member that lost its state never votes again (README, "Lost state"):
+  // any quorum it helps form still meets every election quorum at a voter that kept its state.
+  // It becomes observable once a membership change can make such a member a voter again.
+  { name: RaftMutant.OlderIncarnationCounted, description: 'messages of an older life of a peer are not dropped, and a peer that lost its state still counts toward quorums (an acknowledgement sent before a wipe counts after it: R3)' },
 ];
 
 export const raft: ProtocolModule<RaftMessage> = {

@@ -27,6 +27,12 @@ interface Base {
   readonly from: NodeId;
   readonly to: NodeId;
   readonly term: number;
+  /**
+   * The sender's life (ReplicaOptions.incarnation): 0 for a member that never lost its state,
+   * above every earlier life's after it did. Receivers drop a message from an older life than one
+   * they heard, and never count a member heard above 0 toward a quorum (FAULTS.md #21).
+   */
+  readonly incarnation: number;
 }
 
 /** RequestVote (§5.2) or its PreVote twin (§9.6), which carries the term the sender would use. */
@@ -69,8 +75,9 @@ export interface AppendResponse extends Base {
 /**
  * Heartbeat: an empty AppendEntries without the log check. `commit` is min(follower match,
  * leader commit) so a follower never commits entries it might not share; `leaderCommit` is the
- * leader's own commit index once it has committed an entry of its term, else 0 (a wiped replica
- * catches up to it before voting). `round` numbers
+ * leader's own commit index once it has committed an entry of its term, else 0 (how far a
+ * follower has to go; the old recovery, now the wiped-voter-votes mutant, voted again there).
+ * `round` numbers
  * the heartbeat so ReadIndex can count a quorum of acknowledgements after a read arrived (§6.4).
  */
 export interface Heartbeat extends Base {

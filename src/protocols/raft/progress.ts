@@ -1,4 +1,5 @@
 import { assert } from '../../core/index.js';
+import type { SnapshotSource } from '../../core/index.js';
 
 /**
  * The leader's view of one follower (etcd-io/raft's tracker.Progress):
@@ -79,6 +80,8 @@ export class Progress {
    * the idle resend, so duplicated answers cannot multiply chunks.
    */
   snapshotIndex = 0;
+  /** The snapshot in flight: kept until the transfer ends, whatever compact() does meanwhile. */
+  snapshotSource: SnapshotSource | null = null;
   snapshotRequested = 0;
   snapshotExpected = 0;
   /**
@@ -108,21 +111,24 @@ export class Progress {
     } else {
       this.next = this.match + 1;
     }
+    this.snapshotSource = null;
     this.state = ProgressState.Probe;
     this.probeSent = false;
     this.inflights.reset();
   }
 
   becomeReplicate(): void {
+    this.snapshotSource = null;
     this.state = ProgressState.Replicate;
     this.next = this.match + 1;
     this.probeSent = false;
     this.inflights.reset();
   }
 
-  becomeSnapshot(index: number): void {
+  becomeSnapshot(source: SnapshotSource): void {
     this.state = ProgressState.Snapshot;
-    this.snapshotIndex = index;
+    this.snapshotSource = source;
+    this.snapshotIndex = source.meta.index;
     this.snapshotRequested = 0;
     this.snapshotExpected = 0;
     this.snapshotIdleTicks = 0;
@@ -138,6 +144,21 @@ export class Progress {
     if (this.state === ProgressState.Snapshot) this.snapshotIndex = 0;
     this.state = ProgressState.Probe;
     this.becomeProbe();
+  }
+
+  /**
+   * The follower spoke from a newer life (an incarnation after lost state): what its older life
+   * acknowledged says nothing of its log now. Forget the match and probe after our last entry:
+   * the follower's rejection hint then backs us up a term at a time.
+   */
+  newLife(lastIndex: number): void {
+    this.match = 0;
+    this.ackedRound = 0;
+    this.ackedSentAt = Number.NEGATIVE_INFINITY;
+    if (this.state === ProgressState.Snapshot) this.snapshotIndex = 0;
+    this.state = ProgressState.Probe;
+    this.becomeProbe();
+    this.next = lastIndex + 1;
   }
 
   /** An acknowledgement through `index`; returns whether it told us something new. */

@@ -4,6 +4,7 @@ import {
   assertNever,
   encodeBatch,
   entrySizeBytes,
+  peerRule,
   quorumMin,
   quorumSize,
 } from '../../core/index.js';
@@ -87,6 +88,7 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
   private quorumActive(): boolean {
     let active = 0;
     for (const v of this.config.voters) {
+      if (!this.countsToward(v)) continue;
       if (v === this.id || this.prs.get(v)?.recentActive === true) active++;
     }
     return active >= quorumSize(this.config.voters.length);
@@ -127,7 +129,7 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
 
   private tallyWon(): boolean {
     let granted = 0;
-    for (const g of this.votes.values()) if (g) granted++;
+    for (const [v, g] of this.votes) if (g && this.countsToward(v)) granted++;
     return granted >= quorumSize(this.config.voters.length);
   }
 
@@ -146,6 +148,9 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
     // §5.4.1 election restriction: only a candidate whose log is at least as up to date as ours.
     const upToDate = this.mutant(RaftMutant.VoteIgnoresLog) || this.log.isUpToDate(m.lastIndex, m.lastTerm);
     if (free && upToDate && this.canVote()) {
+      // Granting vouches for our log and, for a real vote, for the one vote of this term.
+      assert(m.term >= this.term && this.isVoter(m.from), () => `vote for ${m.from} in term ${m.term} at term ${this.term}`);
+      assert(prevote || this.vote === null || this.vote === m.from, () => `second vote in term ${this.term}: ${this.vote}, then ${m.from}`);
       this.send({ type: respType, to: m.from, term: m.term, granted: true });
       if (!prevote) {
         this.vote = m.from;
@@ -159,6 +164,7 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
   private onVoteResponse(m: VoteResponse): void {
     const expected = this.role === RaftRole.PreCandidate ? 'prevote_resp' : 'vote_resp';
     if (m.type !== expected) return;
+    assert(m.term === this.term || (m.type === 'prevote_resp' && m.term === this.term + 1), () => `vote of term ${m.term} counted at ${this.term}`);
     this.votes.set(m.from, m.granted);
     if (this.tallyWon()) {
       if (this.role === RaftRole.PreCandidate) this.campaign('vote', false);
@@ -172,6 +178,8 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
 
   step(m: RaftMessage): void {
     if (m.to !== this.id || !this.isMember(m.from) || m.from === this.id) return;
+    this.checkPeerRules(m);
+    if (!this.observeIncarnation(m)) return;
     // Term probes are answered and counted whatever the terms: they exist to compare them.
     if (m.type === 'term_probe') {
       this.send({ type: 'term_probe_resp', to: m.from });
@@ -232,6 +240,52 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
   }
 
   /**
+   * Rules no honest peer breaks, checked before the message changes anything (PeerViolation: the
+   * driver drops the peer's connection, the simulator reports it). Each one guards an assertion
+   * or a count further in: a second leader in a term (the attack review's one-packet crash), a
+   * non-voter that leads, campaigns or grants a vote, an acknowledgement of entries or heartbeat
+   * rounds this leader never sent.
+   */
+  private checkPeerRules(m: RaftMessage): void {
+    const from = m.from;
+    const leaderSpeech = m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap' || m.type === 'timeout_now';
+    const lost = m.incarnation > 0 && !this.mutant(RaftMutant.WipedVoterVotes);
+    const what = !this.isVoter(from) ? 'learner' : lost ? `member that lost its state (incarnation ${m.incarnation})` : '';
+    if (what !== '') {
+      peerRule(!leaderSpeech, from, () => `a ${what} sends ${m.type}: only an elected leader does`);
+      peerRule(m.type !== 'vote' && m.type !== 'prevote', from, () => `a ${what} campaigns (${m.type})`);
+      peerRule(!((m.type === 'vote_resp' || m.type === 'prevote_resp') && m.granted), from, () => `a ${what} grants a vote`);
+    }
+    if (m.term !== this.term) return;
+    if (leaderSpeech) {
+      peerRule(this.role !== RaftRole.Leader, from, () => `${m.type} in term ${m.term}, which ${this.id} leads: two leaders in one term`);
+      peerRule(this.lead === null || this.lead === from, from, () => `${m.type} in term ${m.term}, whose leader is ${String(this.lead)}: two leaders in one term`);
+    }
+    if (this.role !== RaftRole.Leader) return;
+    const last = this.log.lastIndex();
+    if ((m.type === 'app_resp' && !m.reject) || (m.type === 'snap_resp' && m.done)) {
+      peerRule(m.index <= last, from, () => `${m.type} acknowledges index ${m.index} past this leader's last ${last}`);
+    }
+    if (m.type === 'heartbeat_resp') {
+      peerRule(m.round <= this.readRound, from, () => `heartbeat_resp acknowledges round ${m.round}; this leader sent ${this.readRound}`);
+    }
+  }
+
+  /**
+   * FAULTS.md #21: a message from an older life of its sender than one we heard is dropped (it
+   * may vouch for state that life's disk lost). A newer life is remembered; a leader forgets what
+   * it knew of that follower's log and finds it again by probing.
+   */
+  private observeIncarnation(m: RaftMessage): boolean {
+    const seen = this.peerIncarnations.get(m.from) ?? 0;
+    if (m.incarnation === seen) return true;
+    if (m.incarnation < seen) return this.ignoresIncarnations();
+    this.peerIncarnations.set(m.from, m.incarnation);
+    this.prs.get(m.from)?.newLife(this.log.lastIndex());
+    return true;
+  }
+
+  /**
    * A message from an older term. A stale leader's appends get an answer in our term so it steps
    * down (needed with CheckQuorum/PreVote, where our higher term might otherwise never reach it);
    * a stale PreVote gets a refusal; everything else is ignored (§5.1).
@@ -263,7 +317,7 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
   // ---------------------------------------------------------------------------- leadership transfer
 
   transferLeadership(target: NodeId): boolean {
-    if (this.role !== RaftRole.Leader || target === this.id || !this.isVoter(target)) return false;
+    if (this.role !== RaftRole.Leader || target === this.id || !this.countsToward(target)) return false;
     if (this.leadTransferee === target) return true;
     this.leadTransferee = target;
     // The transfer has one election timeout to complete (§3.10).
@@ -355,6 +409,7 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
     }
     const started = this.committedInTerm();
     if (started && this.leaseValid()) {
+      assert(this.leadTransferee === null, 'a lease read during a leadership transfer');
       this.answerRead({ ctx, origin, index: this.log.commit, round: 0, ageTicks: 0 });
       return;
     }
@@ -363,8 +418,13 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
   }
 
   protected confirmReads(): void {
-    const rounds = this.config.voters.map((v) => (v === this.id ? this.readRound : (this.prs.get(v)?.ackedRound ?? 0)));
-    for (const r of this.reads.confirm(quorumMin(rounds))) this.answerRead(r);
+    const rounds = this.config.voters.map((v) => {
+      if (!this.countsToward(v)) return 0;
+      return v === this.id ? this.readRound : (this.prs.get(v)?.ackedRound ?? 0);
+    });
+    const confirmed = quorumMin(rounds);
+    assert(confirmed <= this.readRound, () => `read round ${confirmed} confirmed; only ${this.readRound} sent`);
+    for (const r of this.reads.confirm(confirmed)) this.answerRead(r);
   }
 
   private answerRead(r: PendingRead): void {

@@ -1,4 +1,4 @@
-import { EntryType, assert, entrySizeBytes, memorySnapshotSource, quorumMin } from '../../core/index.js';
+import { EntryType, assert, entrySizeBytes, memorySnapshotSource, quorumMin, quorumSize } from '../../core/index.js';
 import type { Entry, NodeId } from '../../core/index.js';
 import type {
   AppendEntries,
@@ -42,6 +42,9 @@ export abstract class RaftReplication extends RaftState {
     if (conflict !== 0) {
       this.log.truncateAndAppend(conflict, entries.slice(conflict - prevIndex - 1), brokenCheck);
     }
+    // Log matching: through lastNew our log is now the leader's, so its commit index covers ours.
+    assert(lastNew <= this.log.lastIndex() && (entries.length === 0 || this.log.matchTerm(lastNew, (entries[entries.length - 1] as Entry).id)),
+      () => `after an append from ${m.from} our log does not end its entries at ${lastNew}`);
     this.log.commitTo(Math.min(m.commit, lastNew));
     // The leader's commit is a trustworthy target only once it covers an entry of the leader's term.
     this.maybeCaughtUp(this.log.term(m.commit) === m.term ? m.commit : null);
@@ -71,15 +74,16 @@ export abstract class RaftReplication extends RaftState {
   }
 
   /**
-   * lostState: the target is the highest commit index a leader reported (in an append or a
-   * heartbeat) since we started, counting only leaders that have committed in their own term
-   * (whose commit then covers everything committed before); we vote again once our commit
-   * reaches it. A snapshot does not set the target: its index is only a checkpoint.
+   * The old recovery, unsound and kept only as the WipedVoterVotes mutant: a wiped voter voted
+   * again once its commit reached the highest commit a leader reported. It cannot know what it
+   * voted for before the wipe (R2: two votes in one term), and an acknowledgement it sent before
+   * the wipe may already count toward a commit it no longer holds (R3). A member that lost its
+   * state now stays a non-voter until a membership change adds it back as a new member.
    */
   protected maybeCaughtUp(leaderCommit: number | null): void {
-    if (!this.lostState) return;
+    if (!this.lostState || this.regainedVote || !this.mutant(RaftMutant.WipedVoterVotes)) return;
     if (leaderCommit !== null && leaderCommit > 0) this.catchUpIndex = Math.max(this.catchUpIndex ?? 0, leaderCommit);
-    if (this.catchUpIndex !== null && this.log.commit >= this.catchUpIndex) this.lostState = false;
+    if (this.catchUpIndex !== null && this.log.commit >= this.catchUpIndex) this.regainedVote = true;
   }
 
   /** InstallSnapshot receiver (Figure 13), one chunk at a time. */
@@ -181,15 +185,20 @@ export abstract class RaftReplication extends RaftState {
   protected sendSnapshot(to: NodeId, pr: Progress): void {
     const src = this.snapshotSource;
     assert(src !== null, () => `log compacted before ${pr.next} but no snapshot to send`);
-    pr.becomeSnapshot(src.meta.index);
+    pr.becomeSnapshot(src);
     this.sendSnapshotChunk(to);
   }
 
+  /**
+   * The next chunk of the snapshot this follower is receiving. A transfer keeps the source it
+   * started with, even after a newer compact(): restarting at offset 0 on every checkpoint would
+   * never let a follower behind a slow link finish a large state. Once it has, the follower asks
+   * for what follows, and a newer snapshot is sent only if that is compacted away too.
+   */
   protected sendSnapshotChunk(to: NodeId): void {
     const pr = this.prs.get(to);
-    const src = this.snapshotSource;
-    if (pr === undefined || src === null) return;
-    if (pr.snapshotIndex !== src.meta.index) pr.becomeSnapshot(src.meta.index);
+    const src = pr?.snapshotSource ?? null;
+    if (pr === undefined || src === null || pr.state !== ProgressState.Snapshot) return;
     const offset = Math.min(pr.snapshotRequested, src.sizeBytes);
     const data = src.read(offset, this.opts.limits.snapshotChunkBytes).slice();
     const done = offset + data.length >= src.sizeBytes;
@@ -206,6 +215,11 @@ export abstract class RaftReplication extends RaftState {
       this.onAppendRejected(m, pr);
       return;
     }
+    // Counting an acknowledgement: it is of this term (step), of the follower's newest life
+    // (observeIncarnation), and of entries this leader holds (checkPeerRules).
+    assert(m.term === this.term && m.index <= this.log.lastIndex(), () => `ack of ${m.index} in term ${m.term} counted at ${this.term}`);
+    assert(m.incarnation === (this.peerIncarnations.get(m.from) ?? 0) || this.ignoresIncarnations(),
+      () => `ack of an older life of ${m.from} counted`);
     if (!pr.maybeUpdate(m.index)) {
       if (pr.state === ProgressState.Probe) pr.probeSent = false;
       return;
@@ -280,7 +294,8 @@ export abstract class RaftReplication extends RaftState {
       pr.ackedRound = m.round;
       this.confirmReads();
     }
-    if (pr.state !== ProgressState.Snapshot && pr.match < this.log.lastIndex()) this.sendAppends(m.from, false);
+    // In probe state an empty probe will do: after newLife, next is past our last entry.
+    if (pr.state !== ProgressState.Snapshot && pr.match < this.log.lastIndex()) this.sendAppends(m.from, pr.state === ProgressState.Probe);
   }
 
   /**
@@ -294,10 +309,14 @@ export abstract class RaftReplication extends RaftState {
   protected maybeCommit(): boolean {
     if (this.role !== RaftRole.Leader) return false;
     const self = this.mutant(RaftMutant.CountsUnsyncedSelf) ? this.log.lastIndex() : this.log.stableIndex;
-    const matches = this.config.voters.map((v) => (v === this.id ? self : (this.prs.get(v)?.match ?? 0)));
+    // A voter that lost its state once (heard at an incarnation above 0) never counts again.
+    const matches = this.config.voters.map((v) => (!this.countsToward(v) ? 0 : v === this.id ? self : (this.prs.get(v)?.match ?? 0)));
     const n = quorumMin(matches);
     if (n <= this.log.commit) return false;
     if (this.log.term(n) !== this.term && !this.mutant(RaftMutant.CommitOldTerm)) return false;
+    // Advancing the commit point vouches that a quorum of voters holds n durably.
+    assert(n <= this.log.lastIndex() && matches.filter((x) => x >= n).length >= quorumSize(this.config.voters.length),
+      () => `commit ${n} without a quorum: ${JSON.stringify(matches)}`);
     const old = this.log.commit;
     this.log.commitTo(n);
     for (let i = Math.max(old + 1, this.termStartIndex); i <= n; i++) {
@@ -338,6 +357,8 @@ export abstract class RaftReplication extends RaftState {
   }
 
   protected sendTimeoutNow(to: NodeId): void {
+    // §3.10: the target's votes skip the voters' lease, so our lease ends for the term (R1).
+    this.timeoutNowSent = true;
     this.send({ type: 'timeout_now', to });
   }
 

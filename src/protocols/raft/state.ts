@@ -35,9 +35,14 @@ export const RaftMutant = {
   NoNoop: 'no-noop',
   CountsUnsyncedSelf: 'counts-unsynced-self',
   FollowerAcksEarly: 'follower-acks-early',
+  LeaseAfterTimeoutNow: 'lease-after-timeoutnow',
+  WipedVoterVotes: 'wiped-voter-votes',
+  OlderIncarnationCounted: 'older-incarnation-counted',
 } as const;
 
-export type Outgoing = RaftMessage extends infer M ? (M extends RaftMessage ? Omit<M, 'from' | 'term'> & { term?: number } : never) : never;
+export type Outgoing = RaftMessage extends infer M
+  ? (M extends RaftMessage ? Omit<M, 'from' | 'term' | 'incarnation'> & { term?: number } : never)
+  : never;
 
 /**
  * The state every part of a Raft replica shares, and the role transitions. The replica is built
@@ -68,6 +73,12 @@ export abstract class RaftState {
   /** Leader only: first index of this term (the no-op); reads wait until it commits (§6.4). */
   protected termStartIndex = 0;
   protected leadTransferee: NodeId | null = null;
+  /**
+   * Leader only: a TimeoutNow went out in this term. Its target campaigns past the voters' lease
+   * (§3.10 overrides §4.2.3), and may win even after we abandon the transfer, so no lease read
+   * is served for the rest of the term (R1).
+   */
+  protected timeoutNowSent = false;
   /** Bytes of this leader's entries not yet committed; bounded by limits.uncommittedBytesMax. */
   protected uncommittedBytes = 0;
   /** Proposals accepted since the last ready(), packed into one entry there (batching). */
@@ -87,12 +98,30 @@ export abstract class RaftState {
   protected incoming: { meta: InstallSnapshot['meta']; totalBytes: number; chunks: Uint8Array[]; received: number } | null = null;
   protected pendingInstall: SnapshotInstall | null = null;
 
-  /** Wiped storage (ReplicaOptions.lostState): no vote or campaign until commit >= catchUpIndex. */
-  protected lostState: boolean;
+  /**
+   * This member lost its state once (ReplicaOptions.lostState): it never votes, campaigns or
+   * counts toward a quorum again; it still replicates and applies as a non-voter. Only a
+   * membership change can make it a voter again (as a new member). With the WipedVoterVotes
+   * mutant it votes again once its commit reaches the highest commit a leader reported.
+   */
+  protected readonly lostState: boolean;
+  protected regainedVote = false;
   protected catchUpIndex: number | null = null;
+  /** Which life of this member this is (ReplicaOptions.incarnation); every message carries it. */
+  readonly incarnation: number;
+  /**
+   * The newest life heard from each peer. A message of an older life is dropped: what that life
+   * said (an acknowledgement, a vote) may describe state its disk no longer has. A peer heard at
+   * an incarnation above 0 lost its state once, so it never counts toward a quorum (isRecovered).
+   * Volatile: a message that could count is of our current term, which an older life of a peer
+   * knew only if it spoke before we heard its newer life or before our own restart (term probe).
+   */
+  protected peerIncarnations = new Map<NodeId, number>();
   /**
    * lostState, first step: the voters that told us their term. Until a quorum of the others has
-   * (then this is null), we answer no leader at all (see TermProbe in messages.ts).
+   * (then this is null), we answer no leader at all (see TermProbe in messages.ts): a leader of a
+   * term older than one we acknowledged in an earlier life could hand us entries that a newer
+   * leader's commit index, counted on that earlier life's acknowledgements, would then cover.
    */
   protected termProbes: Set<NodeId> | null = null;
 
@@ -117,6 +146,7 @@ export abstract class RaftState {
     this.log.commit = Math.min(Math.max(hs?.commit ?? 0, this.log.snapshotIndex), this.log.lastIndex());
     this.persisted = { kind: 'raft', term: this.term, vote: hs?.vote ?? null, commit: this.log.commit };
     this.lostState = opts.lostState;
+    this.incarnation = opts.incarnation;
     if (this.lostState && this.isVoter(this.id)) this.termProbes = new Set();
     this.reads = new ReadQueue(opts.limits.pendingReadsMax);
     this.forwarded = new ForwardedReads(opts.limits.pendingReadsMax, opts.rng.fork('forwarded-reads'));
@@ -137,9 +167,24 @@ export abstract class RaftState {
     return this.config.voters.includes(id);
   }
 
-  /** Whether this replica may vote and campaign now: a voter that is not catching up after a wipe. */
+  /** Whether this replica may vote and campaign: a voter that never lost its state. */
   protected canVote(): boolean {
-    return this.isVoter(this.id) && !this.lostState;
+    return this.isVoter(this.id) && (!this.lostState || this.regainedVote);
+  }
+
+  /** Whether a peer was heard from in a life after lost state: a non-voter for good. */
+  protected isRecovered(p: NodeId): boolean {
+    return (this.peerIncarnations.get(p) ?? 0) > 0 && !this.ignoresIncarnations();
+  }
+
+  /** Both lost-state mutants put back the old protocol, which had no incarnations. */
+  protected ignoresIncarnations(): boolean {
+    return this.mutant(RaftMutant.OlderIncarnationCounted) || this.mutant(RaftMutant.WipedVoterVotes);
+  }
+
+  /** Whether `p`'s acknowledgements and votes count toward a quorum of the configuration. */
+  protected countsToward(p: NodeId): boolean {
+    return p === this.id ? this.canVote() : this.isVoter(p) && !this.isRecovered(p);
   }
 
   /** Other members in sorted order (voters then learners, each sorted). */
@@ -148,7 +193,7 @@ export abstract class RaftState {
   }
 
   protected send(m: Outgoing): void {
-    this.msgs.push({ ...m, from: this.id, term: m.term ?? this.term });
+    this.msgs.push({ ...m, from: this.id, term: m.term ?? this.term, incarnation: this.incarnation });
   }
 
   protected resetTimers(): void {
@@ -177,7 +222,11 @@ export abstract class RaftState {
    */
   protected leaseValid(): boolean {
     if (!this.opts.leaseReads || this.leadTransferee !== null) return false;
-    const sent = this.config.voters.map((v) => (v === this.id ? this.nowTicks : (this.prs.get(v)?.ackedSentAt ?? -Infinity)));
+    if (this.timeoutNowSent && !this.mutant(RaftMutant.LeaseAfterTimeoutNow)) return false;
+    const sent = this.config.voters.map((v) => {
+      if (!this.countsToward(v)) return Number.NEGATIVE_INFINITY;
+      return v === this.id ? this.nowTicks : (this.prs.get(v)?.ackedSentAt ?? Number.NEGATIVE_INFINITY);
+    });
     const margin = Math.ceil(this.opts.electionTicks / leaseMarginDivisor);
     return quorumMin(sent) + this.opts.electionTicks - margin > this.nowTicks;
   }
@@ -199,6 +248,7 @@ export abstract class RaftState {
 
   protected becomePreCandidate(): void {
     assert(this.role !== RaftRole.Leader, 'a leader does not pre-campaign');
+    assert(this.canVote(), () => `${this.id} pre-campaigns without a vote`);
     // §9.6: the term does not change until a quorum says it could win.
     this.role = RaftRole.PreCandidate;
     this.lead = null;
@@ -209,6 +259,7 @@ export abstract class RaftState {
 
   protected becomeCandidate(): void {
     assert(this.role !== RaftRole.Leader, 'a leader does not campaign');
+    assert(this.canVote(), () => `${this.id} campaigns without a vote`);
     this.term += 1;
     this.vote = this.id;
     this.role = RaftRole.Candidate;
@@ -220,6 +271,8 @@ export abstract class RaftState {
 
   protected becomeLeader(): void {
     assert(this.role === RaftRole.Candidate, 'only a candidate becomes leader');
+    assert(this.canVote(), () => `${this.id} leads without a vote (lost state ${this.lostState})`);
+    assert(this.vote === this.id, () => `${this.id} leads term ${this.term} but voted for ${this.vote}`);
     this.role = RaftRole.Leader;
     this.lead = this.id;
     this.resetTimers();
@@ -229,6 +282,7 @@ export abstract class RaftState {
       this.prs.set(p, new Progress(this.log.lastIndex() + 1, !this.isVoter(p), inflightMax, inflightBytesMax));
     }
     this.leadTransferee = null;
+    this.timeoutNowSent = false;
     this.uncommittedBytes = 0;
     this.readRound = 0;
     this.roundSentAt = new Map();
@@ -265,6 +319,12 @@ const leaseMarginDivisor = 5;
 
 function validateOptions(o: ReplicaOptions): void {
   if (o.leaseReads && !o.checkQuorum) throw new ConfigError('leaseReads needs checkQuorum: the lease is the voters\' vote denial');
+  if (!Number.isSafeInteger(o.incarnation) || o.incarnation < 0) throw new ConfigError(`incarnation must be a non-negative integer, got ${o.incarnation}`);
+  if (o.lostState !== o.incarnation > 0) {
+    throw new ConfigError(o.lostState
+      ? 'a member that lost its state needs an incarnation above every earlier life\'s (0 is its first life)'
+      : `incarnation ${o.incarnation} is a life after lost state, but lostState is false`);
+  }
   if (!Number.isInteger(o.electionTicks) || o.electionTicks < 1) throw new ConfigError(`electionTicks must be a positive integer, got ${o.electionTicks}`);
   if (!Number.isInteger(o.heartbeatTicks) || o.heartbeatTicks < 1 || o.heartbeatTicks >= o.electionTicks) {
     throw new ConfigError(`heartbeatTicks must be in [1, electionTicks), got ${o.heartbeatTicks}`);

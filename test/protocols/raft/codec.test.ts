@@ -9,7 +9,7 @@ const id = fc.stringMatching(/^[a-z0-9]{1,8}$/);
 const n = fc.nat({ max: 2 ** 40 });
 const bytes = fc.uint8Array({ maxLength: 40 });
 
-const base = fc.record({ from: id, to: id, term: fc.integer({ min: 1, max: 2 ** 40 }) });
+const base = fc.record({ from: id, to: id, term: fc.integer({ min: 1, max: 2 ** 40 }), incarnation: n });
 
 const message: fc.Arbitrary<RaftMessage> = fc.oneof(
   fc.record({ b: base, type: fc.constantFrom('vote' as const, 'prevote' as const), lastIndex: n, lastTerm: n, transfer: fc.boolean() })
@@ -68,21 +68,21 @@ test('codec: mutated valid encodings decode or throw DecodeError, and whatever d
 });
 
 test('codec: named errors for malformed input', () => {
-  const good = encodeRaftMessage({ type: 'app', from: 'a', to: 'b', term: 2, prevIndex: 3, prevTerm: 1, commit: 0,
+  const good = encodeRaftMessage({ type: 'app', from: 'a', to: 'b', term: 2, incarnation: 0, prevIndex: 3, prevTerm: 1, commit: 0,
     entries: [{ index: 4, id: 2, type: EntryType.Normal, data: new Uint8Array([1]) }] });
   assert.throws(() => decodeRaftMessage(new Uint8Array([99])), (e: unknown) => e instanceof DecodeError && /tag 99/.test(e.message));
   assert.throws(() => decodeRaftMessage(good.subarray(0, good.length - 1)), DecodeError);
   assert.throws(() => decodeRaftMessage(new Uint8Array([...good, 0])), (e: unknown) => e instanceof DecodeError && /trailing/.test(e.message));
-  const gap = encodeRaftMessage({ type: 'app', from: 'a', to: 'b', term: 2, prevIndex: 3, prevTerm: 1, commit: 0,
+  const gap = encodeRaftMessage({ type: 'app', from: 'a', to: 'b', term: 2, incarnation: 0, prevIndex: 3, prevTerm: 1, commit: 0,
     entries: [{ index: 5, id: 2, type: EntryType.Normal, data: new Uint8Array(0) }] });
   assert.throws(() => decodeRaftMessage(gap), (e: unknown) => e instanceof DecodeError && /expected 4/.test(e.message));
-  const badId = encodeRaftMessage({ type: 'timeout_now', from: 'a', to: 'b', term: 1 });
+  const badId = encodeRaftMessage({ type: 'timeout_now', from: 'a', to: 'b', term: 1 , incarnation: 0});
   badId[2] = 0x20; // the sender id becomes a space
   assert.throws(() => decodeRaftMessage(badId), (e: unknown) => e instanceof DecodeError && /sender/.test(e.message));
 });
 
 test('codec: the protocol module exposes it, and a heartbeat is a few bytes', () => {
-  const hb: RaftMessage = { type: 'heartbeat', from: 'n1', to: 'n2', term: 7, commit: 100, leaderCommit: 100, round: 3 };
+  const hb: RaftMessage = { type: 'heartbeat', from: 'n1', to: 'n2', term: 7, incarnation: 0, commit: 100, leaderCommit: 100, round: 3 };
   const b = raft.codec.encode(hb);
   assert.ok(b.length <= 16, `${b.length} bytes`);
   assert.deepEqual(raft.codec.decode(b), hb);

@@ -14,7 +14,7 @@ const V3 = ['n1', 'n2', 'n3'];
 const early = (rd: Ready | null): RaftMessage[] => (rd?.earlyMessages ?? []) as RaftMessage[];
 const late = (rd: Ready | null): RaftMessage[] => (rd?.messages ?? []) as RaftMessage[];
 const ack = (from: string, index: number, term = 1): RaftMessage =>
-  ({ type: 'app_resp', from, to: 'n1', term, index, reject: false, hintIndex: 0, hintTerm: 0 });
+  ({ type: 'app_resp', from, to: 'n1', term, incarnation: 0, index, reject: false, hintIndex: 0, hintTerm: 0 });
 
 /** A leader of V3, both followers in replicate state at index 1 (the no-op, committed). */
 function steadyLeader(): Raft {
@@ -65,7 +65,7 @@ test('§10.2.1: snapshot chunks go early (they carry the checkpoint, which is al
   drain(r);
   r.compact(memorySnapshotSource({ index: 2, id: 1, config: { voters: V3, learners: [] } }, new Uint8Array(8)));
   // n3 says its log was wiped: it must be sent the snapshot.
-  r.step({ type: 'heartbeat_resp', from: 'n3', to: 'n1', term: 1, round: 1, lastIndex: 0 });
+  r.step({ type: 'heartbeat_resp', from: 'n3', to: 'n1', term: 1, incarnation: 0, round: 0, lastIndex: 0 });
   const rd = r.ready();
   assert.equal(only(early(rd), 'snap').length, 1);
   assert.deepEqual(only(late(rd), 'snap'), []);
@@ -73,14 +73,14 @@ test('§10.2.1: snapshot chunks go early (they carry the checkpoint, which is al
 
 test('a follower\'s append and heartbeat responses and a voter\'s vote stay in messages, behind the fsync', () => {
   const f = newRaft('n2', V3);
-  f.step({ type: 'app', from: 'n1', to: 'n2', term: 1, prevIndex: 0, prevTerm: 0, entries: entries([1, 1]), commit: 0 });
+  f.step({ type: 'app', from: 'n1', to: 'n2', term: 1, incarnation: 0, prevIndex: 0, prevTerm: 0, entries: entries([1, 1]), commit: 0 });
   let rd = f.ready();
   assert.deepEqual(rd?.entries.map((e) => e.index), [1, 2]);
   assert.deepEqual(late(rd).map((m) => m.type), ['app_resp']);
   assert.deepEqual(early(rd), []);
   assert.ok(rd !== null);
   f.advance(rd);
-  f.step({ type: 'heartbeat', from: 'n1', to: 'n2', term: 1, commit: 2, leaderCommit: 2, round: 1 });
+  f.step({ type: 'heartbeat', from: 'n1', to: 'n2', term: 1, incarnation: 0, commit: 2, leaderCommit: 2, round: 1 });
   rd = f.ready();
   assert.deepEqual(late(rd).map((m) => m.type), ['heartbeat_resp']);
   assert.deepEqual(early(rd), []);
@@ -88,7 +88,7 @@ test('a follower\'s append and heartbeat responses and a voter\'s vote stay in m
   f.advance(rd);
 
   const v = newRaft('n3', V3);
-  v.step({ type: 'vote', from: 'n1', to: 'n3', term: 2, lastIndex: 0, lastTerm: 0, transfer: false });
+  v.step({ type: 'vote', from: 'n1', to: 'n3', term: 2, incarnation: 0, lastIndex: 0, lastTerm: 0, transfer: false });
   rd = v.ready();
   assert.deepEqual(rd?.hardState, { kind: 'raft', term: 2, vote: 'n1', commit: 0 });
   assert.deepEqual(late(rd).map((m) => [m.type, m.type === 'vote_resp' && m.granted]), [['vote_resp', true]]);
@@ -140,7 +140,7 @@ test('a leader whose term is not durable yet (one voter and a learner) sends its
   assert.ok(first !== null);
   r.advance(first);
   assert.equal(r.status().commitIndex, 1, 'alone, it commits at advance');
-  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 1, index: 1, reject: false, hintIndex: 0, hintTerm: 0 });
+  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 1, incarnation: 0, index: 1, reject: false, hintIndex: 0, hintTerm: 0 });
   drain(r);
   r.propose(cmd('x'));
   const rd = r.ready();
@@ -154,7 +154,7 @@ test('a stale advance after stepping down: the overwritten unsynced entry is nei
   assert.ok(rd !== null);
   assert.equal(only(early(rd), 'app').length, 2, 'entry 2 (term 1) already left');
   // Before the leader's fsync returns, a leader of term 2 overwrites index 2.
-  r.step({ type: 'app', from: 'n3', to: 'n1', term: 2, prevIndex: 1, prevTerm: 1, entries: entries([2], 2), commit: 1 });
+  r.step({ type: 'app', from: 'n3', to: 'n1', term: 2, incarnation: 0, prevIndex: 1, prevTerm: 1, entries: entries([2], 2), commit: 1 });
   assert.equal(r.status().role, 'follower');
   r.advance(rd);
   assert.equal(r.log.stableIndex, 1, 'the write of (2, term 1) does not make (2, term 2) durable');

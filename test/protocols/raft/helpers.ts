@@ -1,7 +1,8 @@
+import assert from 'node:assert/strict';
 import { EntryType, Rng, defaultLimits, makeConfig, replicaOptions } from '../../../src/core/index.js';
 import type { Entry, Ready, ReplicaOptions } from '../../../src/core/index.js';
 import { Raft, raft } from '../../../src/protocols/raft/index.js';
-import { TestCluster } from '../../harness/cluster.js';
+import { TestCluster, cmd, texts } from '../../harness/cluster.js';
 import type { RaftMessage } from '../../../src/protocols/raft/index.js';
 
 /** A single replica driven by hand, as etcd's raft_paper_test.go does. */
@@ -57,7 +58,7 @@ export function makeLeader(r: Raft): void {
   const s = r.status();
   tickN(r, 2 * 10);
   const votes = msgs(r).filter((m) => m.type === 'vote');
-  for (const v of votes) r.step({ type: 'vote_resp', from: v.to, to: r.id, term: r.status().term, granted: true });
+  for (const v of votes) r.step({ type: 'vote_resp', from: v.to, to: r.id, term: r.status().term, incarnation: 0, granted: true });
   if (r.status().role !== 'leader') throw new Error(`${s.id} did not become leader`);
 }
 
@@ -107,7 +108,50 @@ export function figure8(mutants: ReadonlySet<string>): { c: TestCluster<RaftMess
   return { c, commitBeforeCrash };
 }
 
+/**
+ * R1 (the review's scenario): the transfer target is paused with its inbox frozen, so the
+ * TimeoutNow reaches it only after the leader abandoned the transfer (one election timeout).
+ * The target's votes skip the voters' lease (§3.10), so it wins while the old leader, still
+ * heard from by the other follower, believes its lease is back.
+ */
+export function abandonedTransfer(mutants: ReadonlySet<string>): { c: TestCluster<RaftMessage>; old: string; t: string } {
+  const V3 = ['n1', 'n2', 'n3'];
+  const c = new TestCluster(raft, { voters: V3, seed: 44, replica: () => ({ leaseReads: true, mutants }) });
+  const old = c.electLeader();
+  c.propose(old, cmd('a'));
+  assert.ok(c.tickUntil(() => V3.every((id) => texts(c.appliedCommands(id)).includes('a')), 50));
+  const [t, o] = V3.filter((id) => id !== old) as [string, string];
+  const inbox: RaftMessage[] = [];
+  c.filter = (m) => {
+    if (m.to !== t) return true;
+    inbox.push(m);
+    return false;
+  };
+  assert.equal(c.replica(old).transferLeadership(t), true);
+  c.stabilize();
+  assert.equal(inbox.filter((m) => m.type === 'timeout_now').length, 1, 'TimeoutNow sent at once (t caught up)');
+  for (let i = 0; i < 9; i++) {
+    c.tick(old);
+    c.tick(o);
+    c.stabilize(); // o keeps acknowledging heartbeats
+  }
+  // t wakes and processes its inbox in order; old is cut off at that moment.
+  c.filter = null;
+  c.isolate(old);
+  for (const m of inbox) c.replica(t).step(m);
+  c.stabilize();
+  assert.equal(c.replica(t).status().role, 'leader', 't won: o voted for it despite its lease (a transfer vote)');
+  assert.equal(c.propose(t, cmd('x')).ok, true);
+  c.stabilize();
+  assert.ok(texts(c.appliedCommands(t)).includes('x'), 'x is committed and applied by the new leader');
+  // Tick 10: the transfer is abandoned; CheckQuorum passes (o was active).
+  c.tick(old);
+  c.stabilize();
+  assert.equal(c.replica(old).status().role, 'leader');
+  return { c, old, t };
+}
+
 /** lostState: answer the replica's term probes from every other voter, at `term`. */
 export function answerProbes(r: Raft, voters: string[], term: number): void {
-  for (const v of voters) if (v !== r.id) r.step({ type: 'term_probe_resp', from: v, to: r.id, term });
+  for (const v of voters) if (v !== r.id) r.step({ type: 'term_probe_resp', from: v, to: r.id, term, incarnation: 0 });
 }

@@ -18,7 +18,7 @@ test('§5.1 / Fig. 2 "All servers": a higher term in any message makes a followe
     if (role === 'leader') makeLeader(r);
     assert.equal(r.status().role, role);
     const term = r.status().term + 5;
-    r.step({ type: 'app', from: 'n2', to: 'n1', term, prevIndex: 0, prevTerm: 0, entries: [], commit: 0 });
+    r.step({ type: 'app', from: 'n2', to: 'n1', term, incarnation: 0, prevIndex: 0, prevTerm: 0, entries: [], commit: 0 });
     assert.equal(r.status().role, 'follower', role);
     assert.equal(r.status().term, term, role);
     assert.equal(r.status().leader, 'n2', role);
@@ -27,8 +27,8 @@ test('§5.1 / Fig. 2 "All servers": a higher term in any message makes a followe
 
 test('§5.1: a request with a stale term is rejected and changes nothing', () => {
   const r = withLog('n1', V3, [1, 2], 3);
-  r.step({ type: 'app', from: 'n2', to: 'n1', term: 2, prevIndex: 2, prevTerm: 2, entries: entries([2], 3), commit: 3 });
-  r.step({ type: 'vote', from: 'n3', to: 'n1', term: 2, lastIndex: 9, lastTerm: 2, transfer: false });
+  r.step({ type: 'app', from: 'n2', to: 'n1', term: 2, incarnation: 0, prevIndex: 2, prevTerm: 2, entries: entries([2], 3), commit: 3 });
+  r.step({ type: 'vote', from: 'n3', to: 'n1', term: 2, incarnation: 0, lastIndex: 9, lastTerm: 2, transfer: false });
   const s = r.status();
   assert.equal(s.term, 3);
   assert.equal(s.lastIndex, 2);
@@ -70,10 +70,10 @@ test('Fig. 2 "Followers": granting a vote resets the election timer', () => {
   const ticksToCampaign = (grantAt9: boolean): number => {
     const r = withLog('n1', V3, [1], 1);
     // A stale candidate moves us to term 2 (and is refused): the timer starts there.
-    r.step({ type: 'vote', from: 'n3', to: 'n1', term: 2, lastIndex: 0, lastTerm: 0, transfer: false });
+    r.step({ type: 'vote', from: 'n3', to: 'n1', term: 2, incarnation: 0, lastIndex: 0, lastTerm: 0, transfer: false });
     let ticks = 0;
     while (r.status().role === 'follower') {
-      if (ticks === 9 && grantAt9) r.step({ type: 'vote', from: 'n2', to: 'n1', term: 2, lastIndex: 1, lastTerm: 1, transfer: false });
+      if (ticks === 9 && grantAt9) r.step({ type: 'vote', from: 'n2', to: 'n1', term: 2, incarnation: 0, lastIndex: 1, lastTerm: 1, transfer: false });
       r.tick();
       ticks++;
     }
@@ -96,10 +96,10 @@ test('Fig. 2 "Candidates": if the election timeout elapses, start a new election
 
 test('Fig. 2 "All servers": committed entries are applied in log order, each once', () => {
   const r = withLog('n1', V3, [1, 1, 1, 1], 1);
-  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, prevIndex: 4, prevTerm: 1, entries: [], commit: 2 });
+  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, incarnation: 0, prevIndex: 4, prevTerm: 1, entries: [], commit: 2 });
   const first = drain(r).flatMap((rd) => rd.committed.map((e) => e.index));
-  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, prevIndex: 4, prevTerm: 1, entries: [], commit: 4 });
-  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, prevIndex: 4, prevTerm: 1, entries: [], commit: 4 });
+  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, incarnation: 0, prevIndex: 4, prevTerm: 1, entries: [], commit: 4 });
+  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, incarnation: 0, prevIndex: 4, prevTerm: 1, entries: [], commit: 4 });
   const second = drain(r).flatMap((rd) => rd.committed.map((e) => e.index));
   assert.deepEqual([first, second], [[1, 2], [3, 4]]);
   assert.equal(r.status().appliedIndex, 4);
@@ -126,7 +126,7 @@ test('§5.2: a candidate wins with votes from a majority, and only then', () => 
     const voters = Array.from({ length: size }, (_, i) => `n${i + 1}`);
     const r = newRaft('n1', voters);
     tickN(r, 20);
-    for (let i = 0; i < grants; i++) r.step({ type: 'vote_resp', from: `n${i + 2}`, to: 'n1', term: 1, granted: true });
+    for (let i = 0; i < grants; i++) r.step({ type: 'vote_resp', from: `n${i + 2}`, to: 'n1', term: 1, incarnation: 0, granted: true });
     assert.equal(r.status().role, want, `${size} voters, ${grants} grants`);
   }
 });
@@ -134,16 +134,16 @@ test('§5.2: a candidate wins with votes from a majority, and only then', () => 
 test('§5.2: a candidate rejected by a majority returns to follower', () => {
   const r = newRaft('n1', V3);
   tickN(r, 20);
-  r.step({ type: 'vote_resp', from: 'n2', to: 'n1', term: 1, granted: false });
-  r.step({ type: 'vote_resp', from: 'n3', to: 'n1', term: 1, granted: false });
+  r.step({ type: 'vote_resp', from: 'n2', to: 'n1', term: 1, incarnation: 0, granted: false });
+  r.step({ type: 'vote_resp', from: 'n3', to: 'n1', term: 1, incarnation: 0, granted: false });
   assert.equal(r.status().role, 'follower');
 });
 
 test('§5.2 / Fig. 2 RequestVote rule 2: each server votes for at most one candidate per term, first come first served', () => {
   const r = newRaft('n1', V3);
-  r.step({ type: 'vote', from: 'n2', to: 'n1', term: 1, lastIndex: 0, lastTerm: 0, transfer: false });
-  r.step({ type: 'vote', from: 'n3', to: 'n1', term: 1, lastIndex: 0, lastTerm: 0, transfer: false });
-  r.step({ type: 'vote', from: 'n2', to: 'n1', term: 1, lastIndex: 0, lastTerm: 0, transfer: false });
+  r.step({ type: 'vote', from: 'n2', to: 'n1', term: 1, incarnation: 0, lastIndex: 0, lastTerm: 0, transfer: false });
+  r.step({ type: 'vote', from: 'n3', to: 'n1', term: 1, incarnation: 0, lastIndex: 0, lastTerm: 0, transfer: false });
+  r.step({ type: 'vote', from: 'n2', to: 'n1', term: 1, incarnation: 0, lastIndex: 0, lastTerm: 0, transfer: false });
   const resp = only(msgs(r), 'vote_resp').map((m) => [m.to, m.granted]);
   assert.deepEqual(resp, [['n2', true], ['n3', false], ['n2', true]]);
 });
@@ -151,7 +151,7 @@ test('§5.2 / Fig. 2 RequestVote rule 2: each server votes for at most one candi
 test('§5.2: a candidate that hears AppendEntries from a leader of its term becomes its follower', () => {
   const r = newRaft('n1', V3);
   tickN(r, 20);
-  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, prevIndex: 0, prevTerm: 0, entries: [], commit: 0 });
+  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, incarnation: 0, prevIndex: 0, prevTerm: 0, entries: [], commit: 0 });
   assert.equal(r.status().role, 'follower');
   assert.equal(r.status().leader, 'n2');
   assert.equal(r.status().term, 1);
@@ -159,7 +159,7 @@ test('§5.2: a candidate that hears AppendEntries from a leader of its term beco
 
 test('Fig. 2 "Persistent state": a vote reaches Ready.hardState in the same Ready as the vote response', () => {
   const r = newRaft('n1', V3);
-  r.step({ type: 'vote', from: 'n2', to: 'n1', term: 4, lastIndex: 0, lastTerm: 0, transfer: false });
+  r.step({ type: 'vote', from: 'n2', to: 'n1', term: 4, incarnation: 0, lastIndex: 0, lastTerm: 0, transfer: false });
   const [rd] = drain(r);
   assert.deepEqual(rd?.hardState, { kind: 'raft', term: 4, vote: 'n2', commit: 0 });
   assert.equal(rd?.messages.length, 1);
@@ -179,13 +179,13 @@ test('§5.3: the leader commits an entry once a majority (itself included, once 
   const r = newRaft('n1', V3);
   makeLeader(r);
   drain(r);
-  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 1, index: 1, reject: false, hintIndex: 0, hintTerm: 0 });
+  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 1, incarnation: 0, index: 1, reject: false, hintIndex: 0, hintTerm: 0 });
   assert.deepEqual(r.propose(cmd('x')), { ok: true });
   let rd = r.ready();
   assert.ok(rd !== null);
   assert.deepEqual(rd.entries.map((e) => e.index), [2]);
   // n2 acknowledges entry 2 before the leader has persisted it: 1 of 3 holds it durably, no commit.
-  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 1, index: 2, reject: false, hintIndex: 0, hintTerm: 0 });
+  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 1, incarnation: 0, index: 2, reject: false, hintIndex: 0, hintTerm: 0 });
   assert.equal(r.status().commitIndex, 1);
   r.advance(rd);
   assert.equal(r.status().commitIndex, 2, 'commits once its own copy is durable');
@@ -197,8 +197,8 @@ test('§5.3: the leader commits an entry once a majority (itself included, once 
 
 test('Fig. 2 AppendEntries rule 2: reply false if the log has no entry at prevLogIndex with prevLogTerm', () => {
   const r = withLog('n1', V3, [1, 1, 2], 2);
-  r.step({ type: 'app', from: 'n2', to: 'n1', term: 3, prevIndex: 3, prevTerm: 3, entries: entries([3], 4), commit: 0 });
-  r.step({ type: 'app', from: 'n2', to: 'n1', term: 3, prevIndex: 5, prevTerm: 3, entries: [], commit: 0 });
+  r.step({ type: 'app', from: 'n2', to: 'n1', term: 3, incarnation: 0, prevIndex: 3, prevTerm: 3, entries: entries([3], 4), commit: 0 });
+  r.step({ type: 'app', from: 'n2', to: 'n1', term: 3, incarnation: 0, prevIndex: 5, prevTerm: 3, entries: [], commit: 0 });
   const resp = only(msgs(r), 'app_resp');
   assert.deepEqual(resp.map((m) => [m.reject, m.index, m.hintIndex, m.hintTerm]), [[true, 3, 3, 2], [true, 5, 4, 0]]);
   assert.equal(r.status().lastIndex, 3);
@@ -207,7 +207,7 @@ test('Fig. 2 AppendEntries rule 2: reply false if the log has no entry at prevLo
 test('Fig. 2 AppendEntries rules 3 and 4: a conflicting entry and all after it are deleted, then new entries appended', () => {
   const r = withLog('n1', V3, [1, 1, 2, 2, 2], 2);
   drain(r);
-  r.step({ type: 'app', from: 'n2', to: 'n1', term: 3, prevIndex: 2, prevTerm: 1, entries: entries([3, 3], 3), commit: 0 });
+  r.step({ type: 'app', from: 'n2', to: 'n1', term: 3, incarnation: 0, prevIndex: 2, prevTerm: 1, entries: entries([3, 3], 3), commit: 0 });
   assert.deepEqual(r.log.slice(1, 5).map((e) => e.id), [1, 1, 3, 3]);
   const [rd] = drain(r);
   assert.deepEqual(rd?.entries.map((e) => [e.index, e.id]), [[3, 3], [4, 3]], 'the driver truncates from entries[0].index');
@@ -216,15 +216,15 @@ test('Fig. 2 AppendEntries rules 3 and 4: a conflicting entry and all after it a
 
 test('Fig. 2 AppendEntries rule 3: entries already present are not truncated by a stale, shorter AppendEntries', () => {
   const r = withLog('n1', V3, [1, 1, 1], 1);
-  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, prevIndex: 0, prevTerm: 0, entries: entries([1]), commit: 0 });
+  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, incarnation: 0, prevIndex: 0, prevTerm: 0, entries: entries([1]), commit: 0 });
   assert.equal(r.status().lastIndex, 3);
 });
 
 test('Fig. 2 AppendEntries rule 5: commitIndex = min(leaderCommit, index of last new entry)', () => {
   const r = withLog('n1', V3, [1, 1, 1, 1], 1);
-  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, prevIndex: 1, prevTerm: 1, entries: entries([1], 2), commit: 4 });
+  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, incarnation: 0, prevIndex: 1, prevTerm: 1, entries: entries([1], 2), commit: 4 });
   assert.equal(r.status().commitIndex, 2, 'not past the last entry this message vouched for');
-  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, prevIndex: 3, prevTerm: 1, entries: [], commit: 3 });
+  r.step({ type: 'app', from: 'n2', to: 'n1', term: 1, incarnation: 0, prevIndex: 3, prevTerm: 1, entries: [], commit: 3 });
   assert.equal(r.status().commitIndex, 3);
 });
 
@@ -257,7 +257,7 @@ test('§5.4.1 election restriction: a vote is granted only to a candidate whose 
   ];
   for (const [lastIndex, lastTerm, granted] of cases) {
     const r = withLog('n1', V3, [1, 1, 2], 2);
-    r.step({ type: 'vote', from: 'n2', to: 'n1', term: 3, lastIndex, lastTerm, transfer: false });
+    r.step({ type: 'vote', from: 'n2', to: 'n1', term: 3, incarnation: 0, lastIndex, lastTerm, transfer: false });
     assert.equal(only(msgs(r), 'vote_resp')[0]?.granted, granted, `candidate (${lastIndex}, ${lastTerm})`);
   }
 });
@@ -269,12 +269,12 @@ test('§5.4.2 Figure 8: a leader never commits an entry of an earlier term by co
   makeLeader(r);
   assert.equal(r.status().term, 4);
   drain(r);
-  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 4, index: 2, reject: false, hintIndex: 0, hintTerm: 0 });
-  r.step({ type: 'app_resp', from: 'n3', to: 'n1', term: 4, index: 2, reject: false, hintIndex: 0, hintTerm: 0 });
+  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 4, incarnation: 0, index: 2, reject: false, hintIndex: 0, hintTerm: 0 });
+  r.step({ type: 'app_resp', from: 'n3', to: 'n1', term: 4, incarnation: 0, index: 2, reject: false, hintIndex: 0, hintTerm: 0 });
   assert.equal(r.status().commitIndex, 0, 'entry 2 is on a majority but of term 2: not committed');
   // (e): once the term-4 entry is on a majority, it and everything before it commit.
-  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 4, index: 3, reject: false, hintIndex: 0, hintTerm: 0 });
-  r.step({ type: 'app_resp', from: 'n3', to: 'n1', term: 4, index: 3, reject: false, hintIndex: 0, hintTerm: 0 });
+  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 4, incarnation: 0, index: 3, reject: false, hintIndex: 0, hintTerm: 0 });
+  r.step({ type: 'app_resp', from: 'n3', to: 'n1', term: 4, incarnation: 0, index: 3, reject: false, hintIndex: 0, hintTerm: 0 });
   assert.equal(r.status().commitIndex, 3);
 });
 

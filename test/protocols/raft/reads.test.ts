@@ -4,7 +4,7 @@ import { Rng, defaultLimits } from '../../../src/core/index.js';
 import { raft } from '../../../src/protocols/raft/index.js';
 import type { Raft, RaftMessage } from '../../../src/protocols/raft/index.js';
 import { TestCluster, cmd, texts } from '../../harness/cluster.js';
-import { drain, makeLeader, msgs, newRaft, only, sent, tickN, withLog } from './helpers.js';
+import { abandonedTransfer, drain, makeLeader, msgs, newRaft, only, sent, tickN, withLog } from './helpers.js';
 
 const V3 = ['n1', 'n2', 'n3'];
 
@@ -19,7 +19,7 @@ test('§6.4 ReadIndex: the leader answers after a heartbeat round acknowledged b
   const r = newRaft('n1', V3);
   makeLeader(r);
   drain(r);
-  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 1, index: 1, reject: false, hintIndex: 0, hintTerm: 0 });
+  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 1, incarnation: 0, index: 1, reject: false, hintIndex: 0, hintTerm: 0 });
   drain(r);
   assert.equal(r.status().commitIndex, 1);
   r.read(7);
@@ -29,9 +29,9 @@ test('§6.4 ReadIndex: the leader answers after a heartbeat round acknowledged b
   const hb = only(sent(rd), 'heartbeat');
   assert.equal(hb.length, 2);
   r.advance(rd);
-  r.step({ type: 'heartbeat_resp', from: 'n3', to: 'n1', term: 1, round: (hb[0]?.round ?? 0) - 1, lastIndex: 1 });
+  r.step({ type: 'heartbeat_resp', from: 'n3', to: 'n1', term: 1, incarnation: 0, round: (hb[0]?.round ?? 0) - 1, lastIndex: 1 });
   assert.deepEqual(drain(r).flatMap((x) => x.readStates), [], 'an older round does not confirm it');
-  r.step({ type: 'heartbeat_resp', from: 'n3', to: 'n1', term: 1, round: hb[0]?.round ?? 0, lastIndex: 1 });
+  r.step({ type: 'heartbeat_resp', from: 'n3', to: 'n1', term: 1, incarnation: 0, round: hb[0]?.round ?? 0, lastIndex: 1 });
   assert.deepEqual(drain(r).flatMap((x) => x.readStates), [{ ctx: 7, index: 1 }]);
 });
 
@@ -41,13 +41,13 @@ test('§6.4 ReadIndex: a new leader serves no read before it has committed an en
   drain(r);
   r.read(1);
   tickN(r, 2); // a heartbeat round goes out and is acknowledged
-  for (const m of only(msgs(r), 'heartbeat')) r.step({ type: 'heartbeat_resp', from: m.to, to: 'n1', term: 2, round: m.round, lastIndex: 3 });
+  for (const m of only(msgs(r), 'heartbeat')) r.step({ type: 'heartbeat_resp', from: m.to, to: 'n1', term: 2, incarnation: 0, round: m.round, lastIndex: 3 });
   assert.deepEqual(drain(r).flatMap((x) => x.readStates), [], 'the no-op (index 4) is not committed yet');
-  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 2, index: 4, reject: false, hintIndex: 0, hintTerm: 0 });
+  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 2, incarnation: 0, index: 4, reject: false, hintIndex: 0, hintTerm: 0 });
   const rd = drain(r);
   const hb = only(rd.flatMap(sent), 'heartbeat');
   assert.ok(hb.length > 0, 'once its term has a commit, the read starts its round');
-  r.step({ type: 'heartbeat_resp', from: 'n2', to: 'n1', term: 2, round: hb[0]?.round ?? 0, lastIndex: 4 });
+  r.step({ type: 'heartbeat_resp', from: 'n2', to: 'n1', term: 2, incarnation: 0, round: hb[0]?.round ?? 0, lastIndex: 4 });
   assert.deepEqual(drain(r).flatMap((x) => x.readStates), [{ ctx: 1, index: 4 }]);
 });
 
@@ -90,23 +90,23 @@ test('a read on a follower is forwarded to the leader and answered with the lead
 
 test('a retried read (etcd #20418): a late answer to an expired forward never satisfies the retry with the same ctx', () => {
   const r = newRaft('n2', V3);
-  r.step({ type: 'heartbeat', from: 'n1', to: 'n2', term: 1, commit: 0, leaderCommit: 0, round: 1 });
+  r.step({ type: 'heartbeat', from: 'n1', to: 'n2', term: 1, incarnation: 0, commit: 0, leaderCommit: 0, round: 1 });
   drain(r);
   r.read(1);
   const [first] = only(msgs(r), 'read_index');
   assert.ok(first !== undefined);
   for (let round = 2; round < 7; round++) {
     tickN(r, 5); // the leader stays in touch, so the follower never campaigns
-    r.step({ type: 'heartbeat', from: 'n1', to: 'n2', term: 1, commit: 0, leaderCommit: 0, round });
+    r.step({ type: 'heartbeat', from: 'n1', to: 'n2', term: 1, incarnation: 0, commit: 0, leaderCommit: 0, round });
   }
   const failed = drain(r).flatMap((x) => x.readFailures);
   assert.deepEqual(failed.map((f) => [f.ctx, f.reason]), [[1, 'dropped']]);
   r.read(1); // the client retries with the same ctx
   const [second] = only(msgs(r), 'read_index');
   assert.ok(second !== undefined && second.ctx !== first.ctx, 'each forward has its own wire id');
-  r.step({ type: 'read_index_resp', from: 'n1', to: 'n2', term: 1, ctx: first.ctx, index: 3, reason: '' });
+  r.step({ type: 'read_index_resp', from: 'n1', to: 'n2', term: 1, incarnation: 0, ctx: first.ctx, index: 3, reason: '' });
   assert.deepEqual(drain(r).flatMap((x) => x.readStates), [], 'the stale answer is ignored');
-  r.step({ type: 'read_index_resp', from: 'n1', to: 'n2', term: 1, ctx: second.ctx, index: 9, reason: '' });
+  r.step({ type: 'read_index_resp', from: 'n1', to: 'n2', term: 1, incarnation: 0, ctx: second.ctx, index: 9, reason: '' });
   assert.deepEqual(drain(r).flatMap((x) => x.readStates), [{ ctx: 1, index: 9 }]);
 });
 
@@ -114,7 +114,7 @@ test('a restarted follower (sim seed 937): an answer addressed to its previous l
   // Each start gets its own Rng (the node driver seeds it at random, the simulator per incarnation).
   const forward = (seed: number): { r: Raft; ctx: number } => {
     const r = newRaft('n2', V3, { rng: new Rng(seed) });
-    r.step({ type: 'heartbeat', from: 'n1', to: 'n2', term: 1, commit: 0, leaderCommit: 0, round: 1 });
+    r.step({ type: 'heartbeat', from: 'n1', to: 'n2', term: 1, incarnation: 0, commit: 0, leaderCommit: 0, round: 1 });
     drain(r);
     r.read(1);
     const [m] = only(msgs(r), 'read_index');
@@ -126,9 +126,9 @@ test('a restarted follower (sim seed 937): an answer addressed to its previous l
   assert.notEqual(after.ctx, before.ctx, 'wire ids do not restart at the same number');
   // The leader answered the first life's read at index 1; the answer arrives after the restart,
   // when a write at a later index has been acknowledged.
-  after.r.step({ type: 'read_index_resp', from: 'n1', to: 'n2', term: 1, ctx: before.ctx, index: 1, reason: '' });
+  after.r.step({ type: 'read_index_resp', from: 'n1', to: 'n2', term: 1, incarnation: 0, ctx: before.ctx, index: 1, reason: '' });
   assert.deepEqual(drain(after.r).flatMap((x) => x.readStates), [], 'the old answer is ignored');
-  after.r.step({ type: 'read_index_resp', from: 'n1', to: 'n2', term: 1, ctx: after.ctx, index: 5, reason: '' });
+  after.r.step({ type: 'read_index_resp', from: 'n1', to: 'n2', term: 1, incarnation: 0, ctx: after.ctx, index: 5, reason: '' });
   assert.deepEqual(drain(after.r).flatMap((x) => x.readStates), [{ ctx: 1, index: 5 }]);
 });
 
@@ -151,7 +151,7 @@ test('a leader that steps down fails its pending reads as not_leader, pointing a
   drain(r);
   r.read(4);
   drain(r);
-  r.step({ type: 'app', from: 'n3', to: 'n1', term: 2, prevIndex: 0, prevTerm: 0, entries: [], commit: 0 });
+  r.step({ type: 'app', from: 'n3', to: 'n1', term: 2, incarnation: 0, prevIndex: 0, prevTerm: 0, entries: [], commit: 0 });
   assert.deepEqual(drain(r).flatMap((x) => x.readFailures), [{ ctx: 4, reason: 'not_leader', leaderHint: 'n3' }]);
 });
 
@@ -169,12 +169,12 @@ test('lease reads (opt-in): answered at once while a quorum acknowledged a recen
   const r = newRaft('n1', V3, { leaseReads: true, checkQuorum: true });
   makeLeader(r);
   drain(r);
-  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 1, index: 1, reject: false, hintIndex: 0, hintTerm: 0 });
+  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term: 1, incarnation: 0, index: 1, reject: false, hintIndex: 0, hintTerm: 0 });
   drain(r);
   r.read(1);
   assert.deepEqual(drain(r).flatMap((x) => x.readStates), [], 'no lease yet: no heartbeat was acknowledged');
   tickN(r, 2);
-  for (const m of only(msgs(r), 'heartbeat')) r.step({ type: 'heartbeat_resp', from: m.to, to: 'n1', term: 1, round: m.round, lastIndex: 1 });
+  for (const m of only(msgs(r), 'heartbeat')) r.step({ type: 'heartbeat_resp', from: m.to, to: 'n1', term: 1, incarnation: 0, round: m.round, lastIndex: 1 });
   assert.deepEqual(drain(r).flatMap((x) => x.readStates), [{ ctx: 1, index: 1 }]);
   r.read(2);
   const rd = drain(r);
@@ -190,10 +190,10 @@ test('lease reads (opt-in): answered at once while a quorum acknowledged a recen
 test('lease reads need CheckQuorum, and a restarted voter refuses votes for an election timeout', () => {
   assert.throws(() => newRaft('n1', V3, { leaseReads: true, checkQuorum: false }), /needs checkQuorum/);
   const r = newRaft('n1', V3, { leaseReads: true, checkQuorum: true });
-  r.step({ type: 'vote', from: 'n2', to: 'n1', term: 2, lastIndex: 0, lastTerm: 0, transfer: false });
+  r.step({ type: 'vote', from: 'n2', to: 'n1', term: 2, incarnation: 0, lastIndex: 0, lastTerm: 0, transfer: false });
   assert.equal(r.status().term, 0, 'it may have acknowledged a lease before it crashed');
   tickN(r, 10);
-  r.step({ type: 'vote', from: 'n2', to: 'n1', term: 2, lastIndex: 0, lastTerm: 0, transfer: false });
+  r.step({ type: 'vote', from: 'n2', to: 'n1', term: 2, incarnation: 0, lastIndex: 0, lastTerm: 0, transfer: false });
   assert.equal(r.status().term, 2);
 });
 
@@ -223,4 +223,37 @@ test('lease reads in a cluster: an isolated leader stops serving lease reads bef
   }
   assert.ok(lastServedAt >= 0, 'the lease served reads for a while');
   assert.ok(newLeaderAt > lastServedAt, `last lease read at ${lastServedAt}, new leader at ${newLeaderAt}`);
+});
+
+test('R1 lease reads (§3.10 + §6.4.1): once a TimeoutNow went out, the leader serves no lease read for the rest of its term', () => {
+  const { c, old } = abandonedTransfer(new Set());
+  c.read(old, 99);
+  c.stabilize();
+  assert.equal(c.readStates(old).find((r) => r.ctx === 99), undefined, 'no lease read; a ReadIndex round cannot reach a quorum');
+  for (let i = 0; i < 30; i++) {
+    c.tick(old);
+    c.stabilize();
+  }
+  assert.equal(c.readStates(old).find((r) => r.ctx === 99), undefined, 'never served by the cut-off leader');
+});
+
+test('R1: a leader that sent no TimeoutNow in its term keeps serving lease reads after an abandoned transfer to a lagging target', () => {
+  const c = new TestCluster(raft, { voters: V3, seed: 45, replica: () => ({ leaseReads: true }) });
+  const old = c.electLeader();
+  c.propose(old, cmd('a'));
+  assert.ok(c.tickUntil(() => V3.every((id) => texts(c.appliedCommands(id)).includes('a')), 50));
+  const [t] = V3.filter((id) => id !== old) as [string];
+  c.isolate(t); // the target never catches up, so no TimeoutNow goes out
+  assert.equal(c.propose(old, cmd('b')).ok, true);
+  c.stabilize();
+  assert.equal(c.replica(old).transferLeadership(t), true);
+  for (let i = 0; i < 12; i++) {
+    c.tick();
+    c.stabilize();
+  }
+  assert.equal(c.replica(old).status().role, 'leader');
+  assert.ok(!c.sent.some((m) => m.type === 'timeout_now'));
+  c.read(old, 7);
+  c.stabilize();
+  assert.ok(c.readStates(old).some((r) => r.ctx === 7), 'the lease is back: nobody was told to skip it');
 });
