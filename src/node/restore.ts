@@ -62,7 +62,7 @@ export async function restoreMember(file: string, dataDir: string, opts: Restore
   const storage = new FileStorage(dataDir, { failpoints: new Failpoints(undefined), layer: realFileLayer });
   const recovered = await storage.open();
   try {
-    const replica = protocol.create(replicaOptions({ id, config: meta.config, rng: new Rng(1), recovered, lostState: r.lostState }));
+    const replica = protocol.create(replicaOptions({ id, config: meta.config, rng: new Rng(1), recovered, lostState: r.lostState, incarnation: r.lostState ? 1 : 0 }));
     const expected = opts.newCluster && meta.config.voters.includes(id);
     if (replica.status().canVote !== expected) {
       throw new ConfigError(`restored ${dataDir} for ${protocol.name}, but its replica ${expected ? 'cannot' : 'can'} vote: ` +

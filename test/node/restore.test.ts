@@ -50,7 +50,7 @@ async function replicaFrom(dir: string, protocol: ProtocolName, id: string) {
   const s = new FileStorage(dir);
   const recovered = await s.open();
   try {
-    return { lostState, status: getProtocol(protocol).create(replicaOptions({ id, config, rng: new Rng(1), recovered, lostState })).status() };
+    return { lostState, status: getProtocol(protocol).create(replicaOptions({ id, config, rng: new Rng(1), recovered, lostState, incarnation: lostState ? 1 : 0 })).status() };
   } finally {
     await s.close();
   }
