@@ -1,4 +1,4 @@
-import { assert, entrySizeBytes, memorySnapshotSource } from '../../core/index.js';
+import { assert, bytesEqual, entrySizeBytes, memorySnapshotSource } from '../../core/index.js';
 import type {
   ClusterConfig, Entry, NodeId, PaxosHardState, Ready, ReadFailure, ReadState, ReplicaOptions, SnapshotInstall,
   SnapshotSource,
@@ -13,7 +13,7 @@ import { QuorumReads } from './reads.js';
 import { CatchUp } from './catchup.js';
 import { committedPerReadyMax, messageOverheadBytes, validateOptions } from './options.js';
 import { RejoinTracker } from './rejoin.js';
-import { acceptedEntry, learnedEntry, toWire, wireValue } from './value.js';
+import { acceptedEntry, learnedEntry, toWire, valueOf, wireValue } from './value.js';
 
 export type PaxosRole = 'follower' | 'candidate' | 'leader';
 
@@ -278,6 +278,7 @@ export abstract class PaxosAcceptor {
 
   /** Chosen values from a peer; each is the chosen value, so it may replace what we accepted. */
   protected onLearn(m: Learn): void {
+    if (this.role === 'leader' && !this.mutants.has(PaxosMutant.LearnWithoutBallotCheck) && !this.mayLeaderLearn(m)) return;
     const before = this.chosen;
     for (const e of m.entries) {
       if (e.index <= this.chosen) continue;
@@ -288,6 +289,32 @@ export abstract class PaxosAcceptor {
     if (this.chosen > before && m.commit > this.chosen) this.maybeRequestLearn(m.from, true);
     this.maybeFinishRejoin();
     this.maybeEstablish();
+  }
+
+  /**
+   * A leader's chosen point is what its p2a announce as `commit`, and an acceptor reads it as
+   * "every slot <= commit accepted at the leader's ballot holds the chosen value" (advanceChosenTo).
+   * So it may cover only slots decided at the leader's own ballot (review P1): a leader never
+   * takes a learned slot into it; its own quorum will decide its slots. And a learned value that
+   * differs from its own proposal in a slot (or lies beyond its window) was chosen at a higher
+   * ballot (Paxos Made Simple §2.2, P2b: below this leader's ballot its phase 1 would have found
+   * it), so a higher ballot completed phase 1 and this leader is deposed: it steps down, and then
+   * learns like any follower. Returns whether the learn is to be taken.
+   */
+  private mayLeaderLearn(m: Learn): boolean {
+    const lead = this.lead;
+    assert(lead !== null, 'leader without leader state');
+    for (const e of m.entries) {
+      if (e.index <= this.chosen) continue;
+      const own = this.log.at(e.index);
+      const mine = own !== undefined && this.log.acceptedAt(e.index) === lead.ballot ? valueOf(own) : null;
+      const theirs = wireValue(e);
+      if (mine === null || mine.origin !== theirs.origin || mine.type !== theirs.type || !bytesEqual(mine.data, theirs.data)) {
+        this.becomeFollower(null);
+        return true;
+      }
+    }
+    return false;
   }
 
   protected onSnap(m: Snap): void {

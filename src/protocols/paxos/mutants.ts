@@ -7,6 +7,7 @@ export const PaxosMutant = {
   ExecuteOutOfOrder: 'execute-out-of-order',
   AcceptBelowPromise: 'accept-below-promise',
   CountOwnUnsynced: 'count-own-unsynced',
+  LearnWithoutBallotCheck: 'learn-without-ballot-check',
 } as const;
 export type PaxosMutant = (typeof PaxosMutant)[keyof typeof PaxosMutant];
 
@@ -15,6 +16,10 @@ export const paxosMutants: readonly MutantInfo[] = [
   { name: PaxosMutant.IgnoreAccepted, description: 'a new leader ignores values other acceptors reported in phase 1 and proposes its own' },
   { name: PaxosMutant.ExecuteOutOfOrder, description: 'the leader executes a slot as soon as it is chosen, before earlier slots are' },
   { name: PaxosMutant.AcceptBelowPromise, description: 'an acceptor accepts a phase-2 value at a ballot below its promise' },
+  {
+    name: PaxosMutant.LearnWithoutBallotCheck,
+    description: 'a leader takes a learned slot (chosen at another ballot) into the commit point it announces at its own ballot (P1)',
+  },
 ];
 
 /**

@@ -397,6 +397,8 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     const before = this.chosen;
     this.uncommittedBytes -= lead.releaseThrough(this.chosen);
     while (this.chosen + 1 < lead.nextSlot && lead.hasQuorum(this.chosen + 1, this.voters)) {
+      // The commit point this leader announces vouches that the slot holds its own ballot's value.
+      assert(this.log.acceptedAt(this.chosen + 1) === lead.ballot, () => `slot ${this.chosen + 1} chosen at ${lead.ballot} but holds another ballot's value`);
       this.markChosen(this.chosen + 1);
       this.uncommittedBytes -= lead.release(this.chosen);
     }
