@@ -1,4 +1,4 @@
-import { assert, bytesEqual, entrySizeBytes, memorySnapshotSource } from '../../core/index.js';
+import { assert, bytesEqual, entrySizeBytes, memorySnapshotSource, peerRule } from '../../core/index.js';
 import type {
   ClusterConfig, Entry, NodeId, PaxosHardState, Ready, ReadFailure, ReadState, ReplicaOptions, SnapshotInstall,
   SnapshotSource,
@@ -6,13 +6,12 @@ import type {
 import { rankOf } from './ballot.js';
 import type { LeaderState } from './leader.js';
 import { SlotLog, holeEntry } from './log.js';
-import type { Learn, LearnReq, P1a, P2a, PaxosMessage, ReadResp, RejoinOk, Snap, SnapAck } from './messages.js';
+import type { Learn, LearnReq, Lost, P1a, P2a, PaxosMessage, ReadResp, Snap, SnapAck } from './messages.js';
 import { PaxosMutant } from './mutants.js';
 import type { PrepareTally } from './phase1.js';
 import { QuorumReads } from './reads.js';
 import { CatchUp } from './catchup.js';
 import { committedPerReadyMax, messageOverheadBytes, validateOptions } from './options.js';
-import { RejoinTracker } from './rejoin.js';
 import { acceptedEntry, learnedEntry, toWire, valueOf, wireValue } from './value.js';
 
 export type PaxosRole = 'follower' | 'candidate' | 'leader';
@@ -20,7 +19,8 @@ export type PaxosRole = 'follower' | 'candidate' | 'leader';
 /**
  * The state every Multi-Paxos replica holds, and what it does as an acceptor and a learner (see
  * README.md for the map from the papers to this code): promise and accept (phase 1b, 2b), learn the
- * chosen point, catch up by slot or by snapshot, answer and run quorum reads, rejoin after a wipe.
+ * chosen point, catch up by slot or by snapshot, answer and run quorum reads, stay out of every
+ * quorum after losing its state.
  * The proposer and leader (phase 1a, 2a), the public Replica interface and the Ready loop are in
  * PaxosReplica (replica.ts), which extends this class.
  */
@@ -45,16 +45,23 @@ export abstract class PaxosAcceptor {
   protected applied: number;
   protected persisted: PaxosHardState | null;
   /**
-   * Storage was wiped (Paxos Made Live §5.1): no promises and no acceptances until a leader has
-   * run phase 1 without this replica after it came back and it has learned every slot through
-   * that phase's end. While lost, nothing is persisted as hard state, so a crash keeps it lost.
+   * This member lost its state (wiped or replaced disk, restored from a backup, a torn rewrite of
+   * values it had acknowledged): it cannot know what it promised or accepted, so it never
+   * promises, accepts or answers a read again (Paxos Made Live §5.1; the project's decision:
+   * only a membership change may bring it back, as a new member). It still learns, catches up and
+   * executes. While lost, nothing is persisted as hard state, so a crash keeps it lost.
    */
   protected lost: boolean;
   /**
-   * The promise recovered from disk when the log read as torn (log.ts, sentinelEntry): lost, it
-   * promises nothing, but once re-admitted its promise must not go below what it once promised.
+   * Drawn anew at every start, at random, so that a member that lost its disk (and with it any
+   * counter) draws one unlike its earlier lives' (2^-32 odds of a repeat). Carried by every p1b
+   * and p2b, and by `lost` announcements.
    */
-  protected readonly promiseFloor: number;
+  readonly incarnation: number;
+  /** Peers that announced a lost incarnation (messages.ts, Lost): their p1b and p2b never count. */
+  protected readonly lostPeers = new Map<NodeId, number>();
+  /** Tick of the last `lost` announcement this replica sent. */
+  protected lostAnnouncedTick = Number.NEGATIVE_INFINITY;
 
   protected role: PaxosRole = 'follower';
   protected leaderId: NodeId | null = null;
@@ -78,8 +85,6 @@ export abstract class PaxosAcceptor {
   /** Client commands waiting for a slot, and their bytes plus those in the window. */
   protected queue: Uint8Array[] = [];
   protected uncommittedBytes = 0;
-  /** Rejoin requests not yet covered by a phase 1 / covered by the phase 1 under way. */
-  protected readonly rejoin: RejoinTracker;
 
   protected readonly reads: QuorumReads;
   protected snapshotSource: SnapshotSource | null;
@@ -122,10 +127,9 @@ export abstract class PaxosAcceptor {
     // Accepting at ballot b implies having promised b: the log bounds the promise from below even
     // if the hard state of the same Ready did not reach the disk.
     const recoveredPromise = Math.max(hs?.promised ?? 0, this.log.maxAcceptedBallot());
-    this.promiseFloor = opts.lostState ? 0 : recoveredPromise;
     this.promised = this.lost || this.mutants.has(PaxosMutant.ForgetPromise) ? 0 : recoveredPromise;
     this.persisted = hs;
-    this.highestSeen = Math.max(this.promised, this.promiseFloor);
+    this.highestSeen = opts.lostState ? 0 : recoveredPromise;
     // The chosen point: the recovered hard state's (it is written after the entries it covers, and
     // without an fsync, so it may be older than it was), then on through values learned chosen.
     this.chosen = this.log.recoverChosen(hs?.chosen ?? 0);
@@ -138,7 +142,7 @@ export abstract class PaxosAcceptor {
     // After a restart, wait out any lease this acceptor may have granted before it crashed.
     this.stickyUntil = opts.electionTicks;
     this.reads = new QuorumReads(opts.rng.nextU32() * 2 ** 20 + 1, opts.limits.pendingReadsMax, 2 * opts.electionTicks);
-    this.rejoin = new RejoinTracker(opts.rng.nextU32());
+    this.incarnation = opts.rng.nextU32() + 1;
     this.catchUp = new CatchUp(this.id, opts.limits.snapshotChunkBytes, opts.limits.maxMessageBytes - messageOverheadBytes, this.resendTicks);
     this.resetElectionTimer();
   }
@@ -210,7 +214,7 @@ export abstract class PaxosAcceptor {
     const page = this.log.acceptedPage(m.fromSlot, this.opts.limits.maxMessageBytes - messageOverheadBytes, entrySizeBytes);
     this.send({
       type: 'p1b', from: this.id, to: m.from, ballot: m.ballot, fromSlot: m.fromSlot, chosen: this.chosen,
-      snapshotIndex: this.log.snapshotIndex, entries: page.entries, next: page.next,
+      snapshotIndex: this.log.snapshotIndex, entries: page.entries, next: page.next, inc: this.incarnation,
     });
   }
 
@@ -238,7 +242,7 @@ export abstract class PaxosAcceptor {
       accepted.push(e.index);
     }
     this.advanceChosenTo(m.ballot, m.commit, m.from);
-    if (voting) this.send({ type: 'p2b', from: this.id, to: m.from, ballot: m.ballot, hbTick: m.hbTick, slots: accepted });
+    if (voting) this.send({ type: 'p2b', from: this.id, to: m.from, ballot: m.ballot, hbTick: m.hbTick, slots: accepted, inc: this.incarnation });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -252,7 +256,7 @@ export abstract class PaxosAcceptor {
   protected advanceChosenTo(ballot: number, commit: number, from: NodeId): void {
     while (this.chosen < commit && this.log.acceptedAt(this.chosen + 1) === ballot) this.markChosen(this.chosen + 1);
     if (this.chosen < commit) this.maybeRequestLearn(from);
-    this.maybeFinishRejoin();
+    else this.maybeReadmit(ballot);
   }
 
   /**
@@ -287,7 +291,6 @@ export abstract class PaxosAcceptor {
       this.chosen = e.index;
     }
     if (this.chosen > before && m.commit > this.chosen) this.maybeRequestLearn(m.from, true);
-    this.maybeFinishRejoin();
     this.maybeEstablish();
   }
 
@@ -327,7 +330,6 @@ export abstract class PaxosAcceptor {
     this.chosen = done.meta.index;
     this.snapshotSource = memorySnapshotSource(done.meta, done.data);
     this.maybeRequestLearn(m.from, true);
-    this.maybeFinishRejoin();
     this.maybeEstablish();
   }
 
@@ -359,37 +361,41 @@ export abstract class PaxosAcceptor {
     }
   }
 
-  protected onRejoin(from: NodeId, nonce: number): void {
-    if (!this.voters.includes(from)) return;
-    // A grant answers only the request (incarnation) it was given for.
-    const granted = this.lead?.grants.get(from);
-    if (this.lead !== null && granted !== undefined && granted.nonce === nonce) {
-      this.send({ type: 'rejoinOk', from: this.id, to: from, ballot: this.lead.ballot, endSlot: granted.endSlot, nonce });
-      return;
-    }
-    if (this.role !== 'follower') this.rejoin.request(from, nonce);
+  /** A lost member says so to every voter, every electionTicks, for as long as it lives. */
+  protected maybeAnnounceLost(): void {
+    if (!this.lost || this.rank < 0 || this.mutants.has(PaxosMutant.ReadmitWiped)) return;
+    if (this.now - this.lostAnnouncedTick < this.opts.electionTicks) return;
+    this.lostAnnouncedTick = this.now;
+    for (const v of this.voters) if (v !== this.id) this.send({ type: 'lost', from: this.id, to: v, inc: this.incarnation });
   }
 
-  protected onRejoinOk(m: RejoinOk): void {
-    // Any leader's grant will do (it proves a phase 1 ran without us after we asked), but only one
-    // answering this incarnation's request: an older one may predate the wipe.
-    if (!this.lost || m.nonce !== this.rejoin.nonce) return;
-    this.rejoin.grant = { ballot: m.ballot, endSlot: m.endSlot };
-    this.maybeFinishRejoin();
+  protected onLost(m: Lost): void {
+    if (this.voters.includes(m.from)) this.lostPeers.set(m.from, m.inc);
   }
 
-  /** A wiped replica votes again once it has learned everything the post-wipe phase 1 covered. */
-  protected maybeFinishRejoin(): boolean {
-    const g = this.rejoin.grant;
-    if (!this.lost || g === null || this.chosen < g.endSlot) return false;
+  /**
+   * Whether a p1b or p2b may count: not when its sender announced that it lost its state. Then
+   * the message is from an earlier incarnation (it vouches for promises and values the sender no
+   * longer has: dropped) or from the lost one itself, which never votes (a PeerViolation).
+   */
+  protected fromVotingIncarnation(from: NodeId, inc: number): boolean {
+    const lostInc = this.lostPeers.get(from);
+    if (lostInc === undefined) return true;
+    peerRule(inc !== lostInc, from, () => `a p1b/p2b from incarnation ${inc}, which announced that it lost its state`);
+    return false;
+  }
+
+  /**
+   * The readmit-wiped mutant: the recovery the project retired. A lost acceptor votes again once
+   * it has learned through a leader's commit point, promising that leader's ballot, as if a
+   * member that cannot know what it promised could rejoin the quorums by catching up.
+   */
+  private maybeReadmit(leaderBallot: number): void {
+    if (!this.lost || this.rank < 0 || !this.mutants.has(PaxosMutant.ReadmitWiped)) return;
     this.lost = false;
-    // Promising more than the grant is always safe, and keeps the ballot seen from going back.
-    this.promised = Math.max(this.promised, g.ballot, this.log.maxAcceptedBallot(), this.highestSeen, this.leaderBallot, this.promiseFloor);
-    // Its log is complete again: the end sentinel goes out with the hard state (entries first).
-    this.log.markEnd();
+    this.promised = Math.max(this.promised, leaderBallot, this.log.maxAcceptedBallot());
     this.highestSeen = Math.max(this.highestSeen, this.promised);
-    this.rejoin.grant = null;
-    return true;
+    this.log.markEnd();
   }
 
   // ---------------------------------------------------------------------------------------------

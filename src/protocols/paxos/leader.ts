@@ -26,8 +26,6 @@ export class LeaderState {
   readonly active = new Set<NodeId>();
   /** Latest leader tick each peer echoed (a P2b at this ballot): the lease is held from these. */
   private readonly echoedTick = new Map<NodeId, number>();
-  /** Rejoin grants given at this ballot: requester -> the request's nonce and the slot to learn through. */
-  readonly grants = new Map<NodeId, { nonce: number; endSlot: number }>();
 
   constructor(readonly ballot: number, establishedEnd: number) {
     this.establishedEnd = establishedEnd;

@@ -8,6 +8,7 @@ export const PaxosMutant = {
   AcceptBelowPromise: 'accept-below-promise',
   CountOwnUnsynced: 'count-own-unsynced',
   LearnWithoutBallotCheck: 'learn-without-ballot-check',
+  ReadmitWiped: 'readmit-wiped',
 } as const;
 export type PaxosMutant = (typeof PaxosMutant)[keyof typeof PaxosMutant];
 
@@ -19,6 +20,10 @@ export const paxosMutants: readonly MutantInfo[] = [
   {
     name: PaxosMutant.LearnWithoutBallotCheck,
     description: 'a leader takes a learned slot (chosen at another ballot) into the commit point it announces at its own ballot (P1)',
+  },
+  {
+    name: PaxosMutant.ReadmitWiped,
+    description: 'a member that lost its state votes again once it has learned through a leader\'s commit point, and never says it was lost (P4, the retired recovery)',
   },
 ];
 

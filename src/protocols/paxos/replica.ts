@@ -28,9 +28,7 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     this.readFailures.push(...this.reads.expire(this.now));
     if (this.now % this.resendTicks === 0) this.resendReads();
     for (const chunk of this.catchUp.resend(this.now)) this.send(chunk);
-    if (this.lost && this.leaderId !== null && this.rejoin.shouldAsk(this.now, this.resendTicks)) {
-      this.send({ type: 'rejoin', from: this.id, to: this.leaderId, nonce: this.rejoin.nonce });
-    }
+    this.maybeAnnounceLost();
   }
 
   step(msg: PaxosMessage): void {
@@ -49,8 +47,7 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
         if (this.canVote()) this.send({ type: 'readResp', from: this.id, to: msg.from, seq: msg.seq, highest: this.log.lastIndex });
         return;
       case 'readResp': return this.onReadResp(msg);
-      case 'rejoin': return this.onRejoin(msg.from, msg.nonce);
-      case 'rejoinOk': return this.onRejoinOk(msg);
+      case 'lost': return this.onLost(msg);
       default: {
         const never: never = msg;
         assert(false, `unexpected paxos message ${JSON.stringify(never)}`);
@@ -133,7 +130,7 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
    * at b learns that its sender ran phase 1 at b, and that promise must survive a crash of the
    * sender (else it could reuse b after a restart). `persisted` is the hard state of the last
    * advanced Ready, and a changed promise is always fsynced (mustSync), so its promise is durable.
-   * Everything else (p1a, p1b, p2b, nack, read answers, rejoin grants, catch-up) stays behind.
+   * Everything else (p1a, p1b, p2b, nack, read answers, lost announcements, catch-up) stays behind.
    */
   private splitEarly(outbox: readonly PaxosMessage[]): { early: PaxosMessage[]; late: PaxosMessage[] } {
     const durable = this.persisted?.promised ?? 0;
@@ -164,7 +161,7 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     const role = this.role === 'follower' ? (canVote ? 'follower' : 'learner') : this.role;
     const protocolRole = this.role === 'leader' ? 'leader'
       : this.role === 'candidate' ? 'proposer'
-        : canVote ? 'acceptor' : this.lost ? 'recovering' : 'learner';
+        : canVote ? 'acceptor' : this.lost ? 'lost' : 'learner';
     return {
       id: this.id,
       role,
@@ -215,13 +212,12 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
       this.heartbeatElapsed = 0;
       this.heartbeat(lead);
     }
-    // A wiped replica asked to rejoin: run phase 1 again, after its request, without it.
-    if (this.rejoin.pending) this.becomeCandidate();
   }
 
   /** Phase 1a, once for every slot above the chosen point (PMMC: a scout for all slots). */
   private becomeCandidate(): void {
-    // A leader running phase 1 again (for a rejoin) keeps the commands not yet in a slot.
+    // A leader running phase 1 again (preempted while a quorum still hears it) keeps the commands
+    // not yet in a slot.
     const carried = this.role === 'leader' ? this.queue : [];
     const carriedBytes = carried.reduce((n, c) => n + c.length + commandOverheadBytes, 0);
     this.becomeFollower(null);
@@ -231,7 +227,6 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     const ballot = nextBallot(Math.max(this.promised, this.highestSeen), this.rank);
     this.promised = ballot;
     this.highestSeen = ballot;
-    this.rejoin.startPhase1();
     const fromSlot = this.chosen + 1;
     const tally = new PrepareTally(ballot, fromSlot, !this.mutants.has(PaxosMutant.IgnoreAccepted), this.id);
     tally.add(this.id, this.log.acceptedPage(fromSlot, Number.POSITIVE_INFINITY, entrySizeBytes).entries, 0, this.log.snapshotIndex);
@@ -281,15 +276,12 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     // Announce the new leadership at once (a heartbeat when there is nothing to re-propose).
     if (slots.length > 0) this.broadcastSlots(lead, slots);
     else this.heartbeat(lead);
-    for (const [r, nonce] of this.rejoin.takeCovered()) {
-      lead.grants.set(r, { nonce, endSlot: end });
-      this.send({ type: 'rejoinOk', from: this.id, to: r, ballot, endSlot: end, nonce });
-    }
   }
 
   private onP1b(m: P1b): void {
     const tally = this.prepare;
     if (this.role !== 'candidate' || tally === null || m.ballot !== tally.ballot || !this.voters.includes(m.from)) return;
+    if (!this.fromVotingIncarnation(m.from, m.inc)) return;
     const next = tally.add(m.from, m.entries, m.next, m.snapshotIndex);
     if (next > 0) this.send({ type: 'p1a', from: this.id, to: m.from, ballot: m.ballot, fromSlot: next });
     this.maybeEstablish();
@@ -369,6 +361,7 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
   private onP2b(m: P2b): void {
     const lead = this.lead;
     if (lead === null || m.ballot !== lead.ballot) return;
+    if (!this.fromVotingIncarnation(m.from, m.inc)) return;
     lead.active.add(m.from);
     lead.echoed(m.from, m.hbTick);
     for (const s of m.slots) this.onAccepted(lead, s, m.from);

@@ -27,7 +27,7 @@ function leaderWithProposal(mutants: readonly string[] = []): { r: ReturnType<ty
   const b1 = r.status().term;
   drain(r);
   for (const from of ['n2', 'n3']) {
-    r.step({ type: 'p1b', from, to: 'n1', ballot: b1, fromSlot: 1, chosen: 0, snapshotIndex: 0, entries: [], next: 0 });
+    r.step({ type: 'p1b', from, to: 'n1', ballot: b1, fromSlot: 1, chosen: 0, snapshotIndex: 0, entries: [], next: 0, inc: 1 });
   }
   assert.equal(r.status().role, 'leader');
   assert.deepEqual(r.propose(enc('v')), { ok: true });
@@ -69,7 +69,7 @@ test('P1: a leader that learns its own value chosen keeps leading, and its commi
   drain(r);
   assert.equal(r.status().role, 'leader');
   assert.equal(r.status().commitIndex, 0, 'slot 1 is chosen at b1 when a quorum acknowledges it, not on hearsay');
-  for (const from of ['n2', 'n3']) r.step({ type: 'p2b', from, to: 'n1', ballot: b1, hbTick: 0, slots: [1] });
+  for (const from of ['n2', 'n3']) r.step({ type: 'p2b', from, to: 'n1', ballot: b1, hbTick: 0, slots: [1], inc: 1 });
   drain(r);
   assert.equal(r.status().commitIndex, 1);
 });

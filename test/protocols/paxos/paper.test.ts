@@ -67,7 +67,7 @@ test('PMS §2.3 phase 2b: a P2a at or above the promise is accepted, persisted, 
   assert.equal(acceptedBallot(stored), b(1, 0));
   assert.equal(dec(valueOf(stored).data), 'x');
   assert.deepEqual(rd?.hardState, { kind: 'paxos', promised: b(1, 0), chosen: 0 }, 'accepting at b is promising b');
-  assert.deepEqual(rd?.messages, [{ type: 'p2b', from: 'n2', to: 'n1', ballot: b(1, 0), hbTick: 5, slots: [1] }]);
+  assert.deepEqual(rd?.messages, [{ type: 'p2b', from: 'n2', to: 'n1', ballot: b(1, 0), hbTick: 5, slots: [1], inc: r.incarnation }]);
   assert.deepEqual(rd?.committed, [], 'accepted is not chosen');
   // The commit point piggybacked on the next P2a makes it chosen: executed, with no rewrite of the
   // log (the chosen point is in the hard state, which needs no fsync).
@@ -98,9 +98,9 @@ test('PMS §2.2 / PMMC: the value accepted at the highest ballot is re-proposed,
   const { r, ballot } = proposerAbove(5);
   const acc = (slot: number, at: number, v: string): Entry =>
     acceptedEntry(slot, at, { origin: at, type: EntryType.Normal, data: enc(v) });
-  r.step({ type: 'p1b', from: 'n2', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0,
+  r.step({ type: 'p1b', from: 'n2', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0, inc: 1,
     entries: [acc(1, b(1, 1), 'A'), acc(2, b(1, 1), 'X-old')] });
-  r.step({ type: 'p1b', from: 'n3', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0,
+  r.step({ type: 'p1b', from: 'n3', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0, inc: 1,
     entries: [acc(2, b(3, 2), 'Y-newer'), acc(4, b(2, 2), 'Z')] });
   assert.equal(r.status().role, 'leader');
   const p2a = messages(drain(r)).filter((m) => m.type === 'p2a' && m.to === 'n2');
@@ -114,8 +114,8 @@ test('PMS §2.2 / PMMC: the value accepted at the highest ballot is re-proposed,
 test('phase 1: a value some acceptor knows chosen wins over a higher accepted ballot', () => {
   const { r, ballot } = proposerAbove(5);
   const chosenA = learnedEntry(1, { origin: b(1, 1), type: EntryType.Normal, data: enc('chosen') });
-  r.step({ type: 'p1b', from: 'n2', to: 'n1', ballot, fromSlot: 1, chosen: 1, snapshotIndex: 0, next: 0, entries: [chosenA] });
-  r.step({ type: 'p1b', from: 'n3', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0,
+  r.step({ type: 'p1b', from: 'n2', to: 'n1', ballot, fromSlot: 1, chosen: 1, snapshotIndex: 0, next: 0, inc: 1, entries: [chosenA] });
+  r.step({ type: 'p1b', from: 'n3', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0, inc: 1,
     entries: [acceptedEntry(1, b(4, 2), { origin: b(4, 2), type: EntryType.Normal, data: enc('other') })] });
   const sent = messages(drain(r)).flatMap((m) => (m.type === 'p2a' && m.to === 'n2' ? m.entries : []));
   assert.deepEqual(sent.map((e) => dec(e.data)), ['chosen']);

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { EntryType } from '../../../src/core/index.js';
 import type { Entry, HardState, PaxosHardState } from '../../../src/core/index.js';
 import { ballotStride } from '../../../src/protocols/paxos/index.js';
-import type { PaxosMessage } from '../../../src/protocols/paxos/index.js';
 import { isSentinel } from '../../../src/protocols/paxos/log.js';
 import { acceptedBallot, valueOf } from '../../../src/protocols/paxos/value.js';
 import { dec, drain, enc, entries, hardStates, lone, messages, pastStartupLease } from './helpers.js';
@@ -65,23 +64,14 @@ test('a clean restart (the sentinel is there) votes and reports every acknowledg
   assert.deepEqual(p1b.entries.map((e) => [e.index, acceptedBallot(e), dec(valueOf(e).data)]), [[1, b(1, 0), 'a'], [2, b(1, 0), 'b']]);
 });
 
-test('a torn acceptor rejoins after a phase 1 without it, promising at least what it had accepted at, and writes its sentinel', () => {
+test('a torn acceptor never votes again, even once it has caught up (it cannot know what it acknowledged)', () => {
   const { hard, rewrite } = acceptThenRewrite();
   const torn = restart(hard, rewrite.slice(0, 1));
-  // The leader's heartbeat (commit 0: nothing to learn) tells it whom to ask.
-  torn.step({ type: 'p2a', from: 'n1', to: 'n2', ballot: b(1, 0), commit: 0, hbTick: 3, entries: [] });
-  let ask: PaxosMessage | undefined;
-  for (let i = 0; i < 10 && ask === undefined; i++) {
-    torn.tick();
-    ask = messages(drain(torn)).find((m) => m.type === 'rejoin');
-  }
-  assert.ok(ask !== undefined && ask.type === 'rejoin', 'it asks to rejoin');
-  // A grant at a ballot below what it accepted at before the crash (b(2,2)).
-  torn.step({ type: 'rejoinOk', from: 'n1', to: 'n2', ballot: b(1, 0), endSlot: 0, nonce: ask.nonce });
-  assert.equal(torn.status().canVote, true);
-  assert.ok(torn.promisedBallot >= b(2, 2), `promise ${torn.promisedBallot} went below the recovered ${b(2, 2)}`);
+  // The leader's heartbeat: slots 1 and 2 chosen at b(2,2); the torn acceptor learns them.
+  torn.step({ type: 'p2a', from: 'n3', to: 'n2', ballot: b(2, 2), commit: 2, hbTick: 3, entries: [val(1, 'c'), val(2, 'd')] });
   const rds = drain(torn);
-  const written = entries(rds);
-  assert.ok(written.length > 0 && isSentinel(written[written.length - 1] as Entry), 'the sentinel is written again');
-  assert.ok(hardStates(rds).some((h) => h.promised >= b(2, 2)));
+  assert.equal(torn.status().commitIndex, 2);
+  assert.equal(torn.status().canVote, false);
+  assert.deepEqual(messages(rds).filter((m) => m.type === 'p2b'), []);
+  assert.deepEqual(hardStates(rds), [], 'nothing persisted as hard state: a restart finds it lost again');
 });
