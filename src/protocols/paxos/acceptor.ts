@@ -5,7 +5,7 @@ import type {
 } from '../../core/index.js';
 import { rankOf } from './ballot.js';
 import type { LeaderState } from './leader.js';
-import { SlotLog, holeEntry } from './log.js';
+import { SlotLog } from './log.js';
 import type { Learn, LearnReq, Lost, P1a, P2a, PaxosMessage, ReadResp, Snap, SnapAck } from './messages.js';
 import { PaxosMutant } from './mutants.js';
 import type { PrepareTally } from './phase1.js';
@@ -117,28 +117,18 @@ export abstract class PaxosAcceptor {
     this.snapshotSource = snap;
     this.log = new SlotLog(snap?.meta.index ?? 0, snap?.meta.id ?? 0, rec.entries);
     const hs = rec.hardState !== null && rec.hardState.kind === 'paxos' ? rec.hardState : null;
-    const isVoter = this.rank >= 0;
-    // A voter that has log or snapshot but no hard state never finished a promise it may have
-    // made; it is treated as wiped (it persists hard state before its first promise or accept).
-    // A voter with hard state whose log does not end with the sentinel had a write torn: accepted
-    // values it acknowledged may be gone, so it is lost too until it has caught up.
-    const torn = hs !== null && this.log.recoveredTorn;
-    this.lost = isVoter && (opts.lostState || (hs === null && (snap !== null || rec.entries.length > 0)) || torn);
+    this.lost = this.rank >= 0 && (opts.lostState || hs?.lost === true || recoveredLost(hs, snap !== null, this.log.lastIndex, this.mutants));
     // Accepting at ballot b implies having promised b: the log bounds the promise from below even
-    // if the hard state of the same Ready did not reach the disk.
+    // if the hard state of the same Ready did not reach the disk. A lost member keeps the promise
+    // it recovered in its hard state (promises never go back on disk), though it never acts on it.
     const recoveredPromise = Math.max(hs?.promised ?? 0, this.log.maxAcceptedBallot());
-    this.promised = this.lost || this.mutants.has(PaxosMutant.ForgetPromise) ? 0 : recoveredPromise;
+    this.promised = this.mutants.has(PaxosMutant.ForgetPromise) ? 0 : recoveredPromise;
     this.persisted = hs;
-    this.highestSeen = opts.lostState ? 0 : recoveredPromise;
+    this.highestSeen = recoveredPromise;
     // The chosen point: the recovered hard state's (it is written after the entries it covers, and
     // without an fsync, so it may be older than it was), then on through values learned chosen.
     this.chosen = this.log.recoverChosen(hs?.chosen ?? 0);
     this.applied = this.log.snapshotIndex;
-    // Make being lost durable: a log with no hard state reads as lost on the next start, so a crash
-    // before anything was learned cannot bring this replica back as a voter with an empty memory.
-    if (this.lost && this.log.lastIndex === this.log.snapshotIndex) this.log.put(holeEntry(this.log.snapshotIndex + 1));
-    // A voter that is not lost writes its end sentinel at once (a fresh one has none yet).
-    if (!this.lost && this.log.recoveredTorn) this.log.markEnd();
     // After a restart, wait out any lease this acceptor may have granted before it crashed.
     this.stickyUntil = opts.electionTicks;
     this.reads = new QuorumReads(opts.rng.nextU32() * 2 ** 20 + 1, opts.limits.pendingReadsMax, 2 * opts.electionTicks);
@@ -395,7 +385,6 @@ export abstract class PaxosAcceptor {
     this.lost = false;
     this.promised = Math.max(this.promised, leaderBallot, this.log.maxAcceptedBallot());
     this.highestSeen = Math.max(this.highestSeen, this.promised);
-    this.log.markEnd();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -414,4 +403,22 @@ export abstract class PaxosAcceptor {
   protected send(m: PaxosMessage): void {
     this.outbox.push(m);
   }
+}
+
+/**
+ * Whether a voter's recovered storage says it lost state it had vouched for (README, "Torn
+ * writes"). A hard state is written after the entries of its Ready, and a p1b or p2b leaves only
+ * once both are durable, so:
+ * - a log that reaches the hard state's `end` lost at most appends nobody acknowledged: it votes;
+ * - a log that ends below `end` was cut by a torn rewrite below the end, and the values it
+ *   acknowledged after the cut may be gone: it is lost;
+ * - no hard state means no promise or acceptance ever left, unless a snapshot is there without
+ *   one: restored from a backup (or a wipe the driver could not see), which is lost too.
+ * The torn-append-costs-vote mutant also calls lost a log that runs past `end` (a torn append).
+ */
+function recoveredLost(hs: PaxosHardState | null, hasSnapshot: boolean, lastIndex: number, mutants: ReadonlySet<string>): boolean {
+  if (hs === null) return hasSnapshot;
+  const end = hs.end ?? 0;
+  if (lastIndex < end) return true;
+  return mutants.has(PaxosMutant.TornAppendCostsVote) && hs.end !== undefined && lastIndex > end;
 }

@@ -9,6 +9,7 @@ export const PaxosMutant = {
   CountOwnUnsynced: 'count-own-unsynced',
   LearnWithoutBallotCheck: 'learn-without-ballot-check',
   ReadmitWiped: 'readmit-wiped',
+  TornAppendCostsVote: 'torn-append-costs-vote',
 } as const;
 export type PaxosMutant = (typeof PaxosMutant)[keyof typeof PaxosMutant];
 
@@ -24,6 +25,10 @@ export const paxosMutants: readonly MutantInfo[] = [
   {
     name: PaxosMutant.ReadmitWiped,
     description: 'a member that lost its state votes again once it has learned through a leader\'s commit point, and never says it was lost (P4, the retired recovery)',
+  },
+  {
+    name: PaxosMutant.TornAppendCostsVote,
+    description: 'a voter whose log runs past its hard state\'s end (a torn, unacknowledged append) restarts lost, never to vote again (P2)',
   },
 ];
 

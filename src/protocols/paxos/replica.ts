@@ -101,11 +101,15 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     if (this.outstanding !== null) return null;
     if (this.lead !== null) this.flushProposals(this.lead);
     this.flushReads();
-    const hs: PaxosHardState = { kind: 'paxos', promised: this.promised, chosen: this.chosen };
-    const hardState = !this.lost && (this.persisted === null || this.persisted.promised !== hs.promised || this.persisted.chosen !== hs.chosen) ? hs : null;
-    const entries = this.log.takeDirty(!this.lost);
-    const snapshot = this.pendingSnapshot;
-    const { committed, through } = this.takeCommitted(Math.max(this.applied, snapshot?.meta.index ?? 0));
+    const hs: PaxosHardState = { kind: 'paxos', promised: this.promised, chosen: this.chosen, end: this.log.lastIndex, lost: this.lost };
+    const p = this.persisted;
+    const hardState = p === null || p.promised !== hs.promised || p.chosen !== hs.chosen || p.end !== hs.end || p.lost !== hs.lost ? hs : null;
+    // Being lost is made durable before the log may grow: a log that reached the old hard state's
+    // end would otherwise read as whole after a crash (README, "Torn writes").
+    const holdLog = this.lost && p?.lost !== true;
+    const entries = holdLog ? [] : this.log.takeDirty();
+    const snapshot = holdLog ? null : this.pendingSnapshot;
+    const { committed, through } = holdLog ? { committed: [], through: this.applied } : this.takeCommitted(Math.max(this.applied, snapshot?.meta.index ?? 0));
     if (hardState === null && entries.length === 0 && snapshot === null && committed.length === 0
       && this.outbox.length === 0 && this.readStates.length === 0 && this.readFailures.length === 0) return null;
     const { early, late } = this.splitEarly(this.outbox);
@@ -113,7 +117,7 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
       hardState, entries, snapshot, committed, earlyMessages: early, messages: late,
       readStates: this.readStates, readFailures: this.readFailures,
     };
-    this.pendingSnapshot = null;
+    if (!holdLog) this.pendingSnapshot = null;
     this.outbox = [];
     this.readStates = [];
     this.readFailures = [];
