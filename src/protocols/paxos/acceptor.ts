@@ -340,7 +340,39 @@ export abstract class PaxosAcceptor {
   }
 
   protected onReadResp(m: ReadResp): void {
-    this.readStates.push(...this.reads.answer(m.seq, m.from, m.highest, this.voters));
+    const states = this.reads.answer(m.seq, m.from, m.highest, this.voters);
+    if (states.length === 0) return;
+    this.readStates.push(...states);
+    this.fillReadPoint((states[0] as ReadState).index);
+  }
+
+  /**
+   * A quorum read's point is the highest slot any acceptor of its quorum accepted, and that may be
+   * a slot a deposed leader got accepted by a minority and the new leader's phase 1 never heard of:
+   * on an idle cluster nobody would ever fill it, and the read would wait for good (review P3).
+   * So the leader proposes no-ops through every read point it learns of (reads.ts). Slots above
+   * everything its phase 1 reported are free (no value can have been chosen there), and a slot
+   * some acceptor holds gets this leader's no-op at a higher ballot, which is as safe as any
+   * proposal of a leader that ran phase 1 for all slots.
+   */
+  protected fillReadPoint(index: number): void {
+    if (this.mutants.has(PaxosMutant.ReadPointUnfilled)) return;
+    if (this.lead !== null) {
+      this.onFill(index);
+      return;
+    }
+    if (index > this.chosen && this.leaderId !== null) this.send({ type: 'fill', from: this.id, to: this.leaderId, through: index });
+  }
+
+  /**
+   * A read point (this leader's own, or a reader's `fill`). Bounded: an honest read point is a slot
+   * some leader proposed, at most a window above a slot this leader's phase 1 covered, so a claim
+   * beyond this leader's window is clamped to it (the rest is filled as reads ask again).
+   */
+  protected onFill(through: number): void {
+    const lead = this.lead;
+    if (lead === null || this.mutants.has(PaxosMutant.ReadPointUnfilled)) return;
+    lead.fillThrough = Math.max(lead.fillThrough, Math.min(through, lead.nextSlot - 1 + this.opts.limits.inflightMax));
   }
 
   protected resendReads(): void {

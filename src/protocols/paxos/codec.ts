@@ -13,7 +13,7 @@ import { isWireValue, valueOf } from './value.js';
  */
 const Tag = {
   p1a: 1, p1b: 2, nack: 3, p2a: 4, p2b: 5, learnReq: 6, learn: 7, snap: 8, snapAck: 9,
-  readReq: 10, readResp: 11, lost: 14,
+  readReq: 10, readResp: 11, lost: 14, fill: 15,
 } as const;
 // Tags 12 and 13 were rejoin and rejoinOk (re-admission of a wiped voter, retired): never reused.
 
@@ -61,6 +61,9 @@ function encode(m: PaxosMessage): Uint8Array {
       break;
     case 'lost':
       w.uvarint(m.inc);
+      break;
+    case 'fill':
+      w.uvarint(m.through);
       break;
     default:
       assertNever(m, 'paxos message');
@@ -144,6 +147,8 @@ function readBody(r: Reader, tag: number, from: string, to: string): PaxosMessag
       return { type: 'readResp', from, to, seq: r.uvarint(), highest: r.uvarint() };
     case Tag.lost:
       return { type: 'lost', from, to, inc: r.uvarint() };
+    case Tag.fill:
+      return { type: 'fill', from, to, through: r.uvarint() };
     default:
       throw new DecodeError(`unknown paxos message tag ${tag}`);
   }

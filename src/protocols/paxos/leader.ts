@@ -20,6 +20,11 @@ export class LeaderState {
   private windowBytes = 0;
   /** First slot not yet used by this leader. */
   nextSlot: number;
+  /**
+   * Quorum reads finished with a read point this high: the leader proposes no-ops through it
+   * when no command gets there first (reads.ts, "Filling the read point").
+   */
+  fillThrough = 0;
   /** Every slot through this one was re-proposed from phase 1 (or was already chosen). */
   readonly establishedEnd: number;
   /** Peers heard from in the current quorum-check period. */

@@ -17,6 +17,7 @@ export const PaxosType = {
   ReadReq: 'readReq',
   ReadResp: 'readResp',
   Lost: 'lost',
+  Fill: 'fill',
 } as const;
 export type PaxosType = (typeof PaxosType)[keyof typeof PaxosType];
 
@@ -117,6 +118,15 @@ export interface ReadResp extends Message {
 }
 
 /**
+ * A reader tells the leader the read point of a quorum read it just finished: the leader proposes
+ * no-ops through it if it has not reached it (reads.ts, "Filling the read point").
+ */
+export interface Fill extends Message {
+  readonly type: 'fill';
+  readonly through: number;
+}
+
+/**
  * A member that lost its state (wiped or replaced disk, restored from a backup, or a torn rewrite
  * of accepted values it had acknowledged) tells the voters so, now and then, for as long as it
  * lives: it will never promise or accept again (until a membership change re-adds it as a new
@@ -131,4 +141,4 @@ export interface Lost extends Message {
 }
 
 export type PaxosMessage =
-  | P1a | P1b | Nack | P2a | P2b | LearnReq | Learn | Snap | SnapAck | ReadReq | ReadResp | Lost;
+  | P1a | P1b | Nack | P2a | P2b | LearnReq | Learn | Snap | SnapAck | ReadReq | ReadResp | Lost | Fill;

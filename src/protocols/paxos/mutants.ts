@@ -10,6 +10,7 @@ export const PaxosMutant = {
   LearnWithoutBallotCheck: 'learn-without-ballot-check',
   ReadmitWiped: 'readmit-wiped',
   TornAppendCostsVote: 'torn-append-costs-vote',
+  ReadPointUnfilled: 'read-point-unfilled',
 } as const;
 export type PaxosMutant = (typeof PaxosMutant)[keyof typeof PaxosMutant];
 
@@ -29,6 +30,10 @@ export const paxosMutants: readonly MutantInfo[] = [
   {
     name: PaxosMutant.TornAppendCostsVote,
     description: 'a voter whose log runs past its hard state\'s end (a torn, unacknowledged append) restarts lost, never to vote again (P2)',
+  },
+  {
+    name: PaxosMutant.ReadPointUnfilled,
+    description: 'the leader does not fill the slots up to a quorum read\'s read point, so on an idle cluster the read waits for a slot nobody proposes (P3)',
   },
 ];
 

@@ -48,6 +48,7 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
         return;
       case 'readResp': return this.onReadResp(msg);
       case 'lost': return this.onLost(msg);
+      case 'fill': return this.onFill(msg.through);
       default: {
         const never: never = msg;
         assert(false, `unexpected paxos message ${JSON.stringify(never)}`);
@@ -320,6 +321,14 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
       const slot = lead.nextSlot++;
       this.log.put(acceptedEntry(slot, lead.ballot, { origin: lead.ballot, type: packed.type, data: packed.data }));
       lead.track(slot, packed.bytes, this.now);
+      this.maybeCountOwnEarly(lead, slot);
+      slots.push(slot);
+    }
+    // No-ops through the read points of quorum reads (fillReadPoint), when no command got there.
+    while (lead.nextSlot <= lead.fillThrough && lead.windowOpen(this.chosen, limits)) {
+      const slot = lead.nextSlot++;
+      this.log.put(acceptedEntry(slot, lead.ballot, { origin: lead.ballot, type: EntryType.Noop, data: new Uint8Array(0) }));
+      lead.track(slot, 0, this.now);
       this.maybeCountOwnEarly(lead, slot);
       slots.push(slot);
     }

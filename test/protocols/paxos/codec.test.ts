@@ -41,6 +41,7 @@ const message: fc.Arbitrary<PaxosMessage> = fc.oneof(
   fc.record({ type: fc.constant('readReq' as const), from: node, to: node, seq: nat }),
   fc.record({ type: fc.constant('readResp' as const), from: node, to: node, seq: nat, highest: nat }),
   fc.record({ type: fc.constant('lost' as const), from: node, to: node, inc: nat }),
+  fc.record({ type: fc.constant('fill' as const), from: node, to: node, through: nat }),
 );
 
 /** Normalizes Uint8Array subclasses/views so deepEqual compares contents. */

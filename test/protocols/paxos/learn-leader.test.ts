@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EntryType, Rng } from '../../../src/core/index.js';
+import { EntryType } from '../../../src/core/index.js';
 import type { Entry } from '../../../src/core/index.js';
 import { PaxosMutant, nextBallot } from '../../../src/protocols/paxos/index.js';
 import type { PaxosMessage } from '../../../src/protocols/paxos/index.js';
+import { Bag, within } from './bag.js';
 import { dec, drain, enc, lone, messages, pastStartupLease } from './helpers.js';
 
 /*
@@ -91,73 +92,9 @@ test('P1 mutant learn-without-ballot-check: the leader takes the learned slot an
  * answer (slots 1 and 2) reaches n1 while it still leads at b1. Before the fix n1 took slot 2 = w
  * into its commit point, and its next p2a(b1, commit 2) made n3 mark v chosen at slot 2.
  */
-class Bag {
-  readonly r = new Map<string, ReturnType<typeof lone>>();
-  readonly applied = new Map<string, Entry[]>();
-  msgs: PaxosMessage[] = [];
-  constructor(mutants: readonly string[]) {
-    for (const [i, id] of five.entries()) {
-      this.r.set(id, lone(id, five, { rng: new Rng(3 * 31 + i), electionTicks: 50, heartbeatTicks: 2, mutants: new Set(mutants) }));
-      this.applied.set(id, []);
-    }
-  }
-  R(id: string): ReturnType<typeof lone> {
-    return this.r.get(id) as ReturnType<typeof lone>;
-  }
-  pump(id: string): void {
-    const r = this.R(id);
-    for (let rd = r.ready(); rd !== null; rd = r.ready()) {
-      this.msgs.push(...(rd.earlyMessages as PaxosMessage[]), ...(rd.messages as PaxosMessage[]));
-      (this.applied.get(id) as Entry[]).push(...rd.committed);
-      r.advance(rd);
-    }
-  }
-  /** Delivers messages matching `ok` (and what they cause), drops those matching `drop`, keeps the rest. */
-  deliver(ok: (m: PaxosMessage) => boolean, drop: (m: PaxosMessage) => boolean = () => false): void {
-    for (let round = 0; round < 50; round++) {
-      for (const id of five) this.pump(id);
-      const q = this.msgs;
-      this.msgs = [];
-      let any = false;
-      for (const m of q) {
-        if (drop(m)) continue;
-        if (!ok(m)) {
-          this.msgs.push(m);
-          continue;
-        }
-        this.R(m.to).step(m);
-        any = true;
-      }
-      if (!any) break;
-    }
-    for (const id of five) this.pump(id);
-  }
-  take(pred: (m: PaxosMessage) => boolean): PaxosMessage {
-    const i = this.msgs.findIndex(pred);
-    assert.ok(i >= 0, 'expected message not found');
-    return this.msgs.splice(i, 1)[0] as PaxosMessage;
-  }
-  tickUntil(id: string, pred: () => boolean): void {
-    for (let i = 0; i < 400 && !pred(); i++) this.tickN(id, 1);
-    assert.ok(pred(), `${id}: condition not reached`);
-  }
-  tickN(id: string, n: number): void {
-    for (let i = 0; i < n; i++) {
-      this.R(id).tick();
-      this.pump(id);
-    }
-  }
-  slot(id: string, index: number): string | undefined {
-    const e = (this.applied.get(id) as Entry[]).find((x) => x.index === index);
-    return e === undefined ? undefined : dec(e.data);
-  }
-}
-
-const within = (group: string[]) => (m: PaxosMessage): boolean => group.includes(m.from) && group.includes(m.to);
-
 function reviewExecution(mutants: readonly string[]): { c: Bag; leaderAfterLearn: string } {
   const E = 50;
-  const c = new Bag(mutants);
+  const c = new Bag(five, mutants);
   for (const id of five) {
     c.tickN(id, E);
     assert.equal(c.R(id).status().role, 'follower', `${id} campaigned during setup`);
