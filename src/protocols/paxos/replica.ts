@@ -5,6 +5,8 @@ import { nextBallot } from './ballot.js';
 import { LeaderState, commandOverheadBytes, packSlot } from './leader.js';
 import type { Nack, P1b, P2b, PaxosMessage } from './messages.js';
 import { PaxosMutant } from './mutants.js';
+import { checkPeerRules } from './peer-rules.js';
+import type { PeerContext } from './peer-rules.js';
 import { PrepareTally } from './phase1.js';
 import { backoffMax, messageOverheadBytes } from './options.js';
 import { acceptedBallot, acceptedEntry, chosenEntry, toWire, valueOf } from './value.js';
@@ -33,6 +35,7 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
 
   step(msg: PaxosMessage): void {
     if (msg.to !== this.id || msg.from === this.id || !this.others.includes(msg.from)) return;
+    checkPeerRules(msg, this.peerContext);
     switch (msg.type) {
       case 'p1a': return this.onP1a(msg);
       case 'p1b': return this.onP1b(msg);
@@ -55,6 +58,12 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
       }
     }
   }
+
+  private readonly peerContext: PeerContext = {
+    self: this.id,
+    config: this.config,
+    nextSlotAt: (ballot) => (this.lead !== null && this.lead.ballot === ballot ? this.lead.nextSlot : null),
+  };
 
   /**
    * Only the leader takes proposals; anyone else answers not_leader with the leader it last heard

@@ -206,7 +206,7 @@ test('a leader deposed between ready() and advance() counts nothing at the stale
   net.deliver();
   net.pump('n2');
   // A proposer with a higher ballot finished phase 1 without n1; its heartbeat deposes n1.
-  net.r('n1').step({ type: 'p2a', from: 'n3', to: 'n1', ballot: ballot + 1024, commit: chosen, hbTick: 1, entries: [] });
+  net.r('n1').step({ type: 'p2a', from: 'n3', to: 'n1', ballot: ballot + 1024 + 2, commit: chosen, hbTick: 1, entries: [] }); // n3's (rank 2)
   assert.equal(net.r('n1').status().role, 'follower');
   net.deliver(); // n2's p2b for the old ballot reaches a replica that no longer leads
   net.r('n1').advance(rd);
