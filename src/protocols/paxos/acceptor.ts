@@ -194,6 +194,8 @@ export abstract class PaxosAcceptor {
       if (this.role === 'leader') return;
       // Stickiness (and the lease): a live leader's acceptors do not promise anyone else.
       if (m.from !== this.leaderId && this.now < this.stickyUntil) return;
+      // Granting a promise: only a voter with its state, and only upward (PMS §2.3, P1a).
+      assert(this.canVote() && m.ballot > this.promised, () => `promise ${m.ballot} granted over ${this.promised} (lost ${this.lost})`);
       this.promised = m.ballot;
       if (this.role !== 'follower') this.becomeFollower(null);
       else this.electionElapsed = 0;
@@ -220,6 +222,8 @@ export abstract class PaxosAcceptor {
         this.promised = m.ballot;
         this.noteLeader(m.from, m.ballot);
       }
+      // Accepting at b vouches for a promise of b: never below the promise (PMS §2.3, P1a).
+      assert(m.ballot === this.promised || this.mutants.has(PaxosMutant.AcceptBelowPromise), () => `accepting at ${m.ballot} below the promise ${this.promised}`);
     } else {
       if (m.ballot < this.leaderBallot) return;
       this.noteLeader(m.from, m.ballot);
@@ -258,6 +262,7 @@ export abstract class PaxosAcceptor {
     const e = this.log.at(slot);
     assert(e !== undefined && e.id !== 0, () => `slot ${slot} chosen but holds nothing`);
     this.chosen = slot;
+    assert(this.chosen <= this.log.lastIndex && this.applied <= this.chosen, () => `chosen ${this.chosen} outside (applied ${this.applied}, last ${this.log.lastIndex}]`);
   }
 
   protected maybeRequestLearn(peer: NodeId, force = false): void {
@@ -277,6 +282,8 @@ export abstract class PaxosAcceptor {
     for (const e of m.entries) {
       if (e.index <= this.chosen) continue;
       if (e.index > this.chosen + 1) break;
+      // The chosen point a leader announces must cover only its own ballot's slots (review P1).
+      assert(this.role !== 'leader' || this.mutants.has(PaxosMutant.LearnWithoutBallotCheck), () => `leader learns slot ${e.index} from ${m.from}`);
       this.log.put(learnedEntry(e.index, wireValue(e)));
       this.chosen = e.index;
     }

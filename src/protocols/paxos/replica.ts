@@ -165,6 +165,7 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     // The leader's own acceptance counts once it is durable, like any acceptor's.
     const lead = this.lead;
     if (lead !== null) {
+      assert(this.canVote(), 'a replica that cannot vote leads');
       for (const e of rd.entries) if (e.id !== 0 && acceptedBallot(e) === lead.ballot) this.onAccepted(lead, e.index, this.id);
       this.maybeAdvanceChosen(lead);
     }
@@ -239,6 +240,8 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     this.uncommittedBytes = carriedBytes;
     this.role = 'candidate';
     const ballot = nextBallot(Math.max(this.promised, this.highestSeen), this.rank);
+    // A proposer promises its own ballot first: above anything it promised (PMS §2.3).
+    assert(this.canVote() && ballot > this.promised, () => `campaign at ${ballot} over the promise ${this.promised}`);
     this.promised = ballot;
     this.highestSeen = ballot;
     const fromSlot = this.chosen + 1;
@@ -269,6 +272,9 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
    */
   private becomeLeader(tally: PrepareTally): void {
     const ballot = tally.ballot;
+    // Leading vouches for a quorum of promises at this ballot, its own still among them.
+    assert(this.role === 'candidate' && this.canVote() && this.promised === ballot && tally.hasPromised(this.id)
+      && tally.promised >= quorumSize(this.voters.length), () => `leading at ${ballot} without a quorum of promises (promised ${this.promised})`);
     this.role = 'leader';
     this.leaderId = this.id;
     this.leaderBallot = ballot;
@@ -296,6 +302,8 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     const tally = this.prepare;
     if (this.role !== 'candidate' || tally === null || m.ballot !== tally.ballot || !this.voters.includes(m.from)) return;
     if (!this.fromVotingIncarnation(m.from, m.inc)) return;
+    // Counting a promise toward phase 1: the tally is for the ballot this proposer still holds.
+    assert(this.promised === tally.ballot, () => `counting a promise for ${tally.ballot} while holding ${this.promised}`);
     const next = tally.add(m.from, m.entries, m.next, m.snapshotIndex);
     if (next > 0) this.send({ type: 'p1a', from: this.id, to: m.from, ballot: m.ballot, fromSlot: next });
     this.maybeEstablish();
@@ -392,6 +400,8 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
 
   private onAccepted(lead: LeaderState, slot: number, from: NodeId): void {
     if (slot <= this.chosen) return;
+    // Counting an acceptance: what a quorum of them chooses is this leader's value at its ballot.
+    assert(this.log.acceptedAt(slot) === lead.ballot, () => `acceptance of slot ${slot} counted, which holds no value of ballot ${lead.ballot}`);
     const quorum = lead.ack(slot, from, this.voters);
     if (quorum && slot > this.chosen + 1 && this.mutants.has(PaxosMutant.ExecuteOutOfOrder) && !this.earlyDone.has(slot)) {
       const e = this.log.at(slot);
