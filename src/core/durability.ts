@@ -17,7 +17,9 @@ export function mustSync(prev: HardState | null, next: HardState | null, entries
     case 'raft':
       return prev.kind !== 'raft' || prev.term !== next.term || prev.vote !== next.vote;
     case 'paxos':
-      return prev.kind !== 'paxos' || prev.promised !== next.promised;
+      // Being lost must be durable before the log grows past the end that would make it read as
+      // whole again (src/protocols/paxos/README.md, "Torn writes").
+      return prev.kind !== 'paxos' || prev.promised !== next.promised || (prev.lost ?? false) !== (next.lost ?? false);
     case 'zab':
       return prev.kind !== 'zab' || prev.acceptedEpoch !== next.acceptedEpoch || prev.currentEpoch !== next.currentEpoch;
     default:

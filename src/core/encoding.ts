@@ -77,7 +77,8 @@ export function readSnapshotMeta(r: Reader): SnapshotMeta {
   return { index, id, config };
 }
 
-const HardStateTag = { raft: 1, paxos: 2, zab: 3 } as const;
+/** paxosEnd: a Paxos hard state that also carries `end` and `lost` (what older ones lack). */
+const HardStateTag = { raft: 1, paxos: 2, zab: 3, paxosEnd: 4 } as const;
 
 export function writeHardState(w: Writer, h: HardState): void {
   switch (h.kind) {
@@ -85,7 +86,11 @@ export function writeHardState(w: Writer, h: HardState): void {
       w.u8(HardStateTag.raft).uvarint(h.term).optString(h.vote).uvarint(h.commit);
       return;
     case 'paxos':
-      w.u8(HardStateTag.paxos).uvarint(h.promised).uvarint(h.chosen);
+      if (h.end === undefined && h.lost === undefined) {
+        w.u8(HardStateTag.paxos).uvarint(h.promised).uvarint(h.chosen);
+        return;
+      }
+      w.u8(HardStateTag.paxosEnd).uvarint(h.promised).uvarint(h.chosen).uvarint(h.end ?? 0).u8(h.lost === true ? 1 : 0);
       return;
     case 'zab':
       w.u8(HardStateTag.zab).uvarint(h.acceptedEpoch).uvarint(h.currentEpoch).uvarint(h.commit);
@@ -102,6 +107,14 @@ export function readHardState(r: Reader): HardState {
       return { kind: 'raft', term: r.uvarint(), vote: r.optString(), commit: r.uvarint() };
     case HardStateTag.paxos:
       return { kind: 'paxos', promised: r.uvarint(), chosen: r.uvarint() };
+    case HardStateTag.paxosEnd: {
+      const promised = r.uvarint();
+      const chosen = r.uvarint();
+      const end = r.uvarint();
+      const flags = r.u8();
+      if (flags > 1) throw new DecodeError(`paxos hard state with unknown flags ${flags}`);
+      return { kind: 'paxos', promised, chosen, end, lost: flags === 1 };
+    }
     case HardStateTag.zab:
       return { kind: 'zab', acceptedEpoch: r.uvarint(), currentEpoch: r.uvarint(), commit: r.uvarint() };
     default:

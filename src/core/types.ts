@@ -95,6 +95,14 @@ export interface PaxosHardState {
   readonly promised: number;
   /** Highest slot known chosen when persisted. */
   readonly chosen: number;
+  /**
+   * The log's last slot when persisted (written after the entries that reach it): a recovered log
+   * that ends below it lost accepted values this acceptor may have acknowledged (a torn rewrite),
+   * one that reaches it lost at most unacknowledged appends. Absent (0) in older hard states.
+   */
+  readonly end?: number;
+  /** This member lost its state and never votes again (src/protocols/paxos/README.md). */
+  readonly lost?: boolean;
 }
 
 export interface ZabHardState {

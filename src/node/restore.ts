@@ -1,7 +1,6 @@
 import { ConfigError, Rng, replicaOptions } from '../core/index.js';
 import type { Entry, HardState, ProtocolName, SnapshotMeta } from '../core/index.js';
 import { getProtocol } from '../protocols/index.js';
-import { sentinelEntry } from '../protocols/paxos/log.js';
 import { restoreSnapshot, type RestoreResult } from '../storage/backup.js';
 import { readSnapshotFile } from '../storage/file/snapshot-file.js';
 import { FileStorage } from '../storage/file/file-storage.js';
@@ -36,8 +35,8 @@ export interface RestoreMemberOptions {
  *  - Raft: term = that id, no vote, commit = the snapshot's index.
  *  - Zab: acceptedEpoch = currentEpoch = that epoch (the ZOOKEEPER-2307 start-up check requires
  *    the history to be no newer than acceptedEpoch), commit = the index.
- *  - Paxos: no promise, chosen = the index, and the log's end sentinel (src/protocols/paxos/log.ts):
- *    an acceptor whose log lacks it reads as torn, hence lost.
+ *  - Paxos: no promise, chosen = the index, and the log's end = the index: a log that ends below
+ *    the hard state's end reads as a torn rewrite, hence lost (src/protocols/paxos/README.md).
  */
 export function seedFor(protocol: ProtocolName, meta: SnapshotMeta): { hardState: HardState; entries: Entry[] } {
   switch (protocol) {
@@ -46,7 +45,7 @@ export function seedFor(protocol: ProtocolName, meta: SnapshotMeta): { hardState
     case 'zab':
       return { hardState: { kind: 'zab', acceptedEpoch: meta.id, currentEpoch: meta.id, commit: meta.index }, entries: [] };
     case 'paxos':
-      return { hardState: { kind: 'paxos', promised: 0, chosen: meta.index }, entries: [sentinelEntry(meta.index + 1)] };
+      return { hardState: { kind: 'paxos', promised: 0, chosen: meta.index, end: meta.index }, entries: [] };
     default:
       throw new ConfigError(`unknown protocol "${String(protocol)}"`);
   }

@@ -32,6 +32,7 @@ test('hard states of every protocol round-trip', () => {
   const arb: fc.Arbitrary<HardState> = fc.oneof(
     fc.record({ kind: fc.constant('raft' as const), term: fc.nat(), vote: fc.option(fc.string(), { nil: null }), commit: fc.nat() }),
     fc.record({ kind: fc.constant('paxos' as const), promised: fc.nat(), chosen: fc.nat() }),
+    fc.record({ kind: fc.constant('paxos' as const), promised: fc.nat(), chosen: fc.nat(), end: fc.nat(), lost: fc.boolean() }),
     fc.record({ kind: fc.constant('zab' as const), acceptedEpoch: fc.nat(), currentEpoch: fc.nat(), commit: fc.nat() }),
   );
   fc.assert(fc.property(arb, (h) => assert.deepEqual(decodeHardState(encodeHardState(h)), { ...h })));

@@ -37,6 +37,9 @@ test('raft: a commit-only change needs no fsync; term or vote does', () => {
 
 test('paxos: a chosen-only change needs no fsync; a new promise does', () => {
   assert.equal(mustSync(paxos(17, 4), paxos(17, 9), []), false);
+  assert.equal(mustSync({ kind: 'paxos', promised: 17, chosen: 4, end: 9 }, { kind: 'paxos', promised: 17, chosen: 6, end: 9 }, []), false);
+  // Being lost (src/protocols/paxos) must be durable before the log may grow past the old end.
+  assert.equal(mustSync({ kind: 'paxos', promised: 17, chosen: 4, end: 9 }, { kind: 'paxos', promised: 17, chosen: 4, end: 9, lost: true }, []), true);
   assert.equal(mustSync(paxos(17, 4), paxos(33, 4), []), true);
   assert.equal(mustSync(paxos(17, 4), paxos(33, 5), []), true);
 });

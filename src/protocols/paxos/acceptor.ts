@@ -1,26 +1,26 @@
-import { assert, entrySizeBytes, memorySnapshotSource } from '../../core/index.js';
+import { assert, bytesEqual, entrySizeBytes, memorySnapshotSource, peerRule } from '../../core/index.js';
 import type {
   ClusterConfig, Entry, NodeId, PaxosHardState, Ready, ReadFailure, ReadState, ReplicaOptions, SnapshotInstall,
   SnapshotSource,
 } from '../../core/index.js';
 import { rankOf } from './ballot.js';
 import type { LeaderState } from './leader.js';
-import { SlotLog, holeEntry } from './log.js';
-import type { Learn, LearnReq, P1a, P2a, PaxosMessage, ReadResp, RejoinOk, Snap, SnapAck } from './messages.js';
+import { SlotLog } from './log.js';
+import type { Learn, LearnReq, Lost, P1a, P2a, PaxosMessage, ReadResp, Snap, SnapAck } from './messages.js';
 import { PaxosMutant } from './mutants.js';
 import type { PrepareTally } from './phase1.js';
 import { QuorumReads } from './reads.js';
 import { CatchUp } from './catchup.js';
 import { committedPerReadyMax, messageOverheadBytes, validateOptions } from './options.js';
-import { RejoinTracker } from './rejoin.js';
-import { acceptedEntry, learnedEntry, toWire, wireValue } from './value.js';
+import { acceptedEntry, learnedEntry, toWire, valueOf, wireValue } from './value.js';
 
 export type PaxosRole = 'follower' | 'candidate' | 'leader';
 
 /**
  * The state every Multi-Paxos replica holds, and what it does as an acceptor and a learner (see
  * README.md for the map from the papers to this code): promise and accept (phase 1b, 2b), learn the
- * chosen point, catch up by slot or by snapshot, answer and run quorum reads, rejoin after a wipe.
+ * chosen point, catch up by slot or by snapshot, answer and run quorum reads, stay out of every
+ * quorum after losing its state.
  * The proposer and leader (phase 1a, 2a), the public Replica interface and the Ready loop are in
  * PaxosReplica (replica.ts), which extends this class.
  */
@@ -45,16 +45,23 @@ export abstract class PaxosAcceptor {
   protected applied: number;
   protected persisted: PaxosHardState | null;
   /**
-   * Storage was wiped (Paxos Made Live §5.1): no promises and no acceptances until a leader has
-   * run phase 1 without this replica after it came back and it has learned every slot through
-   * that phase's end. While lost, nothing is persisted as hard state, so a crash keeps it lost.
+   * This member lost its state (wiped or replaced disk, restored from a backup, a torn rewrite of
+   * values it had acknowledged): it cannot know what it promised or accepted, so it never
+   * promises, accepts or answers a read again (Paxos Made Live §5.1; the project's decision:
+   * only a membership change may bring it back, as a new member). It still learns, catches up and
+   * executes. While lost, nothing is persisted as hard state, so a crash keeps it lost.
    */
   protected lost: boolean;
   /**
-   * The promise recovered from disk when the log read as torn (log.ts, sentinelEntry): lost, it
-   * promises nothing, but once re-admitted its promise must not go below what it once promised.
+   * Drawn anew at every start, at random, so that a member that lost its disk (and with it any
+   * counter) draws one unlike its earlier lives' (2^-32 odds of a repeat). Carried by every p1b
+   * and p2b, and by `lost` announcements.
    */
-  protected readonly promiseFloor: number;
+  readonly incarnation: number;
+  /** Peers that announced a lost incarnation (messages.ts, Lost): their p1b and p2b never count. */
+  protected readonly lostPeers = new Map<NodeId, number>();
+  /** Tick of the last `lost` announcement this replica sent. */
+  protected lostAnnouncedTick = Number.NEGATIVE_INFINITY;
 
   protected role: PaxosRole = 'follower';
   protected leaderId: NodeId | null = null;
@@ -78,8 +85,6 @@ export abstract class PaxosAcceptor {
   /** Client commands waiting for a slot, and their bytes plus those in the window. */
   protected queue: Uint8Array[] = [];
   protected uncommittedBytes = 0;
-  /** Rejoin requests not yet covered by a phase 1 / covered by the phase 1 under way. */
-  protected readonly rejoin: RejoinTracker;
 
   protected readonly reads: QuorumReads;
   protected snapshotSource: SnapshotSource | null;
@@ -112,33 +117,22 @@ export abstract class PaxosAcceptor {
     this.snapshotSource = snap;
     this.log = new SlotLog(snap?.meta.index ?? 0, snap?.meta.id ?? 0, rec.entries);
     const hs = rec.hardState !== null && rec.hardState.kind === 'paxos' ? rec.hardState : null;
-    const isVoter = this.rank >= 0;
-    // A voter that has log or snapshot but no hard state never finished a promise it may have
-    // made; it is treated as wiped (it persists hard state before its first promise or accept).
-    // A voter with hard state whose log does not end with the sentinel had a write torn: accepted
-    // values it acknowledged may be gone, so it is lost too until it has caught up.
-    const torn = hs !== null && this.log.recoveredTorn;
-    this.lost = isVoter && (opts.lostState || (hs === null && (snap !== null || rec.entries.length > 0)) || torn);
+    this.lost = this.rank >= 0 && (opts.lostState || hs?.lost === true || recoveredLost(hs, snap !== null, this.log.lastIndex, this.mutants));
     // Accepting at ballot b implies having promised b: the log bounds the promise from below even
-    // if the hard state of the same Ready did not reach the disk.
+    // if the hard state of the same Ready did not reach the disk. A lost member keeps the promise
+    // it recovered in its hard state (promises never go back on disk), though it never acts on it.
     const recoveredPromise = Math.max(hs?.promised ?? 0, this.log.maxAcceptedBallot());
-    this.promiseFloor = opts.lostState ? 0 : recoveredPromise;
-    this.promised = this.lost || this.mutants.has(PaxosMutant.ForgetPromise) ? 0 : recoveredPromise;
+    this.promised = this.mutants.has(PaxosMutant.ForgetPromise) ? 0 : recoveredPromise;
     this.persisted = hs;
-    this.highestSeen = Math.max(this.promised, this.promiseFloor);
+    this.highestSeen = recoveredPromise;
     // The chosen point: the recovered hard state's (it is written after the entries it covers, and
     // without an fsync, so it may be older than it was), then on through values learned chosen.
     this.chosen = this.log.recoverChosen(hs?.chosen ?? 0);
     this.applied = this.log.snapshotIndex;
-    // Make being lost durable: a log with no hard state reads as lost on the next start, so a crash
-    // before anything was learned cannot bring this replica back as a voter with an empty memory.
-    if (this.lost && this.log.lastIndex === this.log.snapshotIndex) this.log.put(holeEntry(this.log.snapshotIndex + 1));
-    // A voter that is not lost writes its end sentinel at once (a fresh one has none yet).
-    if (!this.lost && this.log.recoveredTorn) this.log.markEnd();
     // After a restart, wait out any lease this acceptor may have granted before it crashed.
     this.stickyUntil = opts.electionTicks;
     this.reads = new QuorumReads(opts.rng.nextU32() * 2 ** 20 + 1, opts.limits.pendingReadsMax, 2 * opts.electionTicks);
-    this.rejoin = new RejoinTracker(opts.rng.nextU32());
+    this.incarnation = opts.rng.nextU32() + 1;
     this.catchUp = new CatchUp(this.id, opts.limits.snapshotChunkBytes, opts.limits.maxMessageBytes - messageOverheadBytes, this.resendTicks);
     this.resetElectionTimer();
   }
@@ -200,6 +194,8 @@ export abstract class PaxosAcceptor {
       if (this.role === 'leader') return;
       // Stickiness (and the lease): a live leader's acceptors do not promise anyone else.
       if (m.from !== this.leaderId && this.now < this.stickyUntil) return;
+      // Granting a promise: only a voter with its state, and only upward (PMS §2.3, P1a).
+      assert(this.canVote() && m.ballot > this.promised, () => `promise ${m.ballot} granted over ${this.promised} (lost ${this.lost})`);
       this.promised = m.ballot;
       if (this.role !== 'follower') this.becomeFollower(null);
       else this.electionElapsed = 0;
@@ -210,7 +206,7 @@ export abstract class PaxosAcceptor {
     const page = this.log.acceptedPage(m.fromSlot, this.opts.limits.maxMessageBytes - messageOverheadBytes, entrySizeBytes);
     this.send({
       type: 'p1b', from: this.id, to: m.from, ballot: m.ballot, fromSlot: m.fromSlot, chosen: this.chosen,
-      snapshotIndex: this.log.snapshotIndex, entries: page.entries, next: page.next,
+      snapshotIndex: this.log.snapshotIndex, entries: page.entries, next: page.next, inc: this.incarnation,
     });
   }
 
@@ -226,6 +222,8 @@ export abstract class PaxosAcceptor {
         this.promised = m.ballot;
         this.noteLeader(m.from, m.ballot);
       }
+      // Accepting at b vouches for a promise of b: never below the promise (PMS §2.3, P1a).
+      assert(m.ballot === this.promised || this.mutants.has(PaxosMutant.AcceptBelowPromise), () => `accepting at ${m.ballot} below the promise ${this.promised}`);
     } else {
       if (m.ballot < this.leaderBallot) return;
       this.noteLeader(m.from, m.ballot);
@@ -238,7 +236,7 @@ export abstract class PaxosAcceptor {
       accepted.push(e.index);
     }
     this.advanceChosenTo(m.ballot, m.commit, m.from);
-    if (voting) this.send({ type: 'p2b', from: this.id, to: m.from, ballot: m.ballot, hbTick: m.hbTick, slots: accepted });
+    if (voting) this.send({ type: 'p2b', from: this.id, to: m.from, ballot: m.ballot, hbTick: m.hbTick, slots: accepted, inc: this.incarnation });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -252,7 +250,7 @@ export abstract class PaxosAcceptor {
   protected advanceChosenTo(ballot: number, commit: number, from: NodeId): void {
     while (this.chosen < commit && this.log.acceptedAt(this.chosen + 1) === ballot) this.markChosen(this.chosen + 1);
     if (this.chosen < commit) this.maybeRequestLearn(from);
-    this.maybeFinishRejoin();
+    else this.maybeReadmit(ballot);
   }
 
   /**
@@ -264,6 +262,7 @@ export abstract class PaxosAcceptor {
     const e = this.log.at(slot);
     assert(e !== undefined && e.id !== 0, () => `slot ${slot} chosen but holds nothing`);
     this.chosen = slot;
+    assert(this.chosen <= this.log.lastIndex && this.applied <= this.chosen, () => `chosen ${this.chosen} outside (applied ${this.applied}, last ${this.log.lastIndex}]`);
   }
 
   protected maybeRequestLearn(peer: NodeId, force = false): void {
@@ -278,16 +277,44 @@ export abstract class PaxosAcceptor {
 
   /** Chosen values from a peer; each is the chosen value, so it may replace what we accepted. */
   protected onLearn(m: Learn): void {
+    if (this.role === 'leader' && !this.mutants.has(PaxosMutant.LearnWithoutBallotCheck) && !this.mayLeaderLearn(m)) return;
     const before = this.chosen;
     for (const e of m.entries) {
       if (e.index <= this.chosen) continue;
       if (e.index > this.chosen + 1) break;
+      // The chosen point a leader announces must cover only its own ballot's slots (review P1).
+      assert(this.role !== 'leader' || this.mutants.has(PaxosMutant.LearnWithoutBallotCheck), () => `leader learns slot ${e.index} from ${m.from}`);
       this.log.put(learnedEntry(e.index, wireValue(e)));
       this.chosen = e.index;
     }
     if (this.chosen > before && m.commit > this.chosen) this.maybeRequestLearn(m.from, true);
-    this.maybeFinishRejoin();
     this.maybeEstablish();
+  }
+
+  /**
+   * A leader's chosen point is what its p2a announce as `commit`, and an acceptor reads it as
+   * "every slot <= commit accepted at the leader's ballot holds the chosen value" (advanceChosenTo).
+   * So it may cover only slots decided at the leader's own ballot (review P1): a leader never
+   * takes a learned slot into it; its own quorum will decide its slots. And a learned value that
+   * differs from its own proposal in a slot (or lies beyond its window) was chosen at a higher
+   * ballot (Paxos Made Simple §2.2, P2b: below this leader's ballot its phase 1 would have found
+   * it), so a higher ballot completed phase 1 and this leader is deposed: it steps down, and then
+   * learns like any follower. Returns whether the learn is to be taken.
+   */
+  private mayLeaderLearn(m: Learn): boolean {
+    const lead = this.lead;
+    assert(lead !== null, 'leader without leader state');
+    for (const e of m.entries) {
+      if (e.index <= this.chosen) continue;
+      const own = this.log.at(e.index);
+      const mine = own !== undefined && this.log.acceptedAt(e.index) === lead.ballot ? valueOf(own) : null;
+      const theirs = wireValue(e);
+      if (mine === null || mine.origin !== theirs.origin || mine.type !== theirs.type || !bytesEqual(mine.data, theirs.data)) {
+        this.becomeFollower(null);
+        return true;
+      }
+    }
+    return false;
   }
 
   protected onSnap(m: Snap): void {
@@ -300,7 +327,6 @@ export abstract class PaxosAcceptor {
     this.chosen = done.meta.index;
     this.snapshotSource = memorySnapshotSource(done.meta, done.data);
     this.maybeRequestLearn(m.from, true);
-    this.maybeFinishRejoin();
     this.maybeEstablish();
   }
 
@@ -321,7 +347,39 @@ export abstract class PaxosAcceptor {
   }
 
   protected onReadResp(m: ReadResp): void {
-    this.readStates.push(...this.reads.answer(m.seq, m.from, m.highest, this.voters));
+    const states = this.reads.answer(m.seq, m.from, m.highest, this.voters);
+    if (states.length === 0) return;
+    this.readStates.push(...states);
+    this.fillReadPoint((states[0] as ReadState).index);
+  }
+
+  /**
+   * A quorum read's point is the highest slot any acceptor of its quorum accepted, and that may be
+   * a slot a deposed leader got accepted by a minority and the new leader's phase 1 never heard of:
+   * on an idle cluster nobody would ever fill it, and the read would wait for good (review P3).
+   * So the leader proposes no-ops through every read point it learns of (reads.ts). Slots above
+   * everything its phase 1 reported are free (no value can have been chosen there), and a slot
+   * some acceptor holds gets this leader's no-op at a higher ballot, which is as safe as any
+   * proposal of a leader that ran phase 1 for all slots.
+   */
+  protected fillReadPoint(index: number): void {
+    if (this.mutants.has(PaxosMutant.ReadPointUnfilled)) return;
+    if (this.lead !== null) {
+      this.onFill(index);
+      return;
+    }
+    if (index > this.chosen && this.leaderId !== null) this.send({ type: 'fill', from: this.id, to: this.leaderId, through: index });
+  }
+
+  /**
+   * A read point (this leader's own, or a reader's `fill`). Bounded: an honest read point is a slot
+   * some leader proposed, at most a window above a slot this leader's phase 1 covered, so a claim
+   * beyond this leader's window is clamped to it (the rest is filled as reads ask again).
+   */
+  protected onFill(through: number): void {
+    const lead = this.lead;
+    if (lead === null || this.mutants.has(PaxosMutant.ReadPointUnfilled)) return;
+    lead.fillThrough = Math.max(lead.fillThrough, Math.min(through, lead.nextSlot - 1 + this.opts.limits.inflightMax));
   }
 
   protected resendReads(): void {
@@ -332,37 +390,40 @@ export abstract class PaxosAcceptor {
     }
   }
 
-  protected onRejoin(from: NodeId, nonce: number): void {
-    if (!this.voters.includes(from)) return;
-    // A grant answers only the request (incarnation) it was given for.
-    const granted = this.lead?.grants.get(from);
-    if (this.lead !== null && granted !== undefined && granted.nonce === nonce) {
-      this.send({ type: 'rejoinOk', from: this.id, to: from, ballot: this.lead.ballot, endSlot: granted.endSlot, nonce });
-      return;
-    }
-    if (this.role !== 'follower') this.rejoin.request(from, nonce);
+  /** A lost member says so to every voter, every electionTicks, for as long as it lives. */
+  protected maybeAnnounceLost(): void {
+    if (!this.lost || this.rank < 0 || this.mutants.has(PaxosMutant.ReadmitWiped)) return;
+    if (this.now - this.lostAnnouncedTick < this.opts.electionTicks) return;
+    this.lostAnnouncedTick = this.now;
+    for (const v of this.voters) if (v !== this.id) this.send({ type: 'lost', from: this.id, to: v, inc: this.incarnation });
   }
 
-  protected onRejoinOk(m: RejoinOk): void {
-    // Any leader's grant will do (it proves a phase 1 ran without us after we asked), but only one
-    // answering this incarnation's request: an older one may predate the wipe.
-    if (!this.lost || m.nonce !== this.rejoin.nonce) return;
-    this.rejoin.grant = { ballot: m.ballot, endSlot: m.endSlot };
-    this.maybeFinishRejoin();
+  protected onLost(m: Lost): void {
+    if (this.voters.includes(m.from)) this.lostPeers.set(m.from, m.inc);
   }
 
-  /** A wiped replica votes again once it has learned everything the post-wipe phase 1 covered. */
-  protected maybeFinishRejoin(): boolean {
-    const g = this.rejoin.grant;
-    if (!this.lost || g === null || this.chosen < g.endSlot) return false;
+  /**
+   * Whether a p1b or p2b may count: not when its sender announced that it lost its state. Then
+   * the message is from an earlier incarnation (it vouches for promises and values the sender no
+   * longer has: dropped) or from the lost one itself, which never votes (a PeerViolation).
+   */
+  protected fromVotingIncarnation(from: NodeId, inc: number): boolean {
+    const lostInc = this.lostPeers.get(from);
+    if (lostInc === undefined) return true;
+    peerRule(inc !== lostInc, from, () => `a p1b/p2b from incarnation ${inc}, which announced that it lost its state`);
+    return false;
+  }
+
+  /**
+   * The readmit-wiped mutant: the recovery the project retired. A lost acceptor votes again once
+   * it has learned through a leader's commit point, promising that leader's ballot, as if a
+   * member that cannot know what it promised could rejoin the quorums by catching up.
+   */
+  private maybeReadmit(leaderBallot: number): void {
+    if (!this.lost || this.rank < 0 || !this.mutants.has(PaxosMutant.ReadmitWiped)) return;
     this.lost = false;
-    // Promising more than the grant is always safe, and keeps the ballot seen from going back.
-    this.promised = Math.max(this.promised, g.ballot, this.log.maxAcceptedBallot(), this.highestSeen, this.leaderBallot, this.promiseFloor);
-    // Its log is complete again: the end sentinel goes out with the hard state (entries first).
-    this.log.markEnd();
+    this.promised = Math.max(this.promised, leaderBallot, this.log.maxAcceptedBallot());
     this.highestSeen = Math.max(this.highestSeen, this.promised);
-    this.rejoin.grant = null;
-    return true;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -381,4 +442,22 @@ export abstract class PaxosAcceptor {
   protected send(m: PaxosMessage): void {
     this.outbox.push(m);
   }
+}
+
+/**
+ * Whether a voter's recovered storage says it lost state it had vouched for (README, "Torn
+ * writes"). A hard state is written after the entries of its Ready, and a p1b or p2b leaves only
+ * once both are durable, so:
+ * - a log that reaches the hard state's `end` lost at most appends nobody acknowledged: it votes;
+ * - a log that ends below `end` was cut by a torn rewrite below the end, and the values it
+ *   acknowledged after the cut may be gone: it is lost;
+ * - no hard state means no promise or acceptance ever left, unless a snapshot is there without
+ *   one: restored from a backup (or a wipe the driver could not see), which is lost too.
+ * The torn-append-costs-vote mutant also calls lost a log that runs past `end` (a torn append).
+ */
+function recoveredLost(hs: PaxosHardState | null, hasSnapshot: boolean, lastIndex: number, mutants: ReadonlySet<string>): boolean {
+  if (hs === null) return hasSnapshot;
+  const end = hs.end ?? 0;
+  if (lastIndex < end) return true;
+  return mutants.has(PaxosMutant.TornAppendCostsVote) && hs.end !== undefined && lastIndex > end;
 }

@@ -13,8 +13,9 @@ import { isWireValue, valueOf } from './value.js';
  */
 const Tag = {
   p1a: 1, p1b: 2, nack: 3, p2a: 4, p2b: 5, learnReq: 6, learn: 7, snap: 8, snapAck: 9,
-  readReq: 10, readResp: 11, rejoin: 12, rejoinOk: 13,
+  readReq: 10, readResp: 11, lost: 14, fill: 15,
 } as const;
+// Tags 12 and 13 were rejoin and rejoinOk (re-admission of a wiped voter, retired): never reused.
 
 function encode(m: PaxosMessage): Uint8Array {
   const w = new Writer(64);
@@ -24,7 +25,7 @@ function encode(m: PaxosMessage): Uint8Array {
       w.uvarint(m.ballot).uvarint(m.fromSlot);
       break;
     case 'p1b':
-      w.uvarint(m.ballot).uvarint(m.fromSlot).uvarint(m.chosen).uvarint(m.snapshotIndex).uvarint(m.next);
+      w.uvarint(m.ballot).uvarint(m.fromSlot).uvarint(m.chosen).uvarint(m.snapshotIndex).uvarint(m.next).uvarint(m.inc);
       writeEntries(w, m.entries);
       break;
     case 'nack':
@@ -35,7 +36,7 @@ function encode(m: PaxosMessage): Uint8Array {
       writeEntries(w, m.entries);
       break;
     case 'p2b':
-      w.uvarint(m.ballot).uvarint(m.hbTick).uvarint(m.slots.length);
+      w.uvarint(m.ballot).uvarint(m.hbTick).uvarint(m.inc).uvarint(m.slots.length);
       m.slots.forEach((s, i) => w.uvarint(i === 0 ? s : s - (m.slots[i - 1] as number)));
       break;
     case 'learnReq':
@@ -58,11 +59,11 @@ function encode(m: PaxosMessage): Uint8Array {
     case 'readResp':
       w.uvarint(m.seq).uvarint(m.highest);
       break;
-    case 'rejoin':
-      w.uvarint(m.nonce);
+    case 'lost':
+      w.uvarint(m.inc);
       break;
-    case 'rejoinOk':
-      w.uvarint(m.ballot).uvarint(m.endSlot).uvarint(m.nonce);
+    case 'fill':
+      w.uvarint(m.through);
       break;
     default:
       assertNever(m, 'paxos message');
@@ -107,7 +108,8 @@ function readBody(r: Reader, tag: number, from: string, to: string): PaxosMessag
       const chosen = r.uvarint();
       const snapshotIndex = r.uvarint();
       const next = r.uvarint();
-      return { type: 'p1b', from, to, ballot, fromSlot, chosen, snapshotIndex, next, entries: entryList(r) };
+      const inc = r.uvarint();
+      return { type: 'p1b', from, to, ballot, fromSlot, chosen, snapshotIndex, next, inc, entries: entryList(r) };
     }
     case Tag.nack:
       return { type: 'nack', from, to, ballot: r.uvarint(), promised: r.uvarint() };
@@ -120,7 +122,8 @@ function readBody(r: Reader, tag: number, from: string, to: string): PaxosMessag
     case Tag.p2b: {
       const ballot = r.uvarint();
       const hbTick = r.uvarint();
-      return { type: 'p2b', from, to, ballot, hbTick, slots: slotList(r) };
+      const inc = r.uvarint();
+      return { type: 'p2b', from, to, ballot, hbTick, inc, slots: slotList(r) };
     }
     case Tag.learnReq:
       return { type: 'learnReq', from, to, fromSlot: r.uvarint() };
@@ -142,10 +145,10 @@ function readBody(r: Reader, tag: number, from: string, to: string): PaxosMessag
       return { type: 'readReq', from, to, seq: r.uvarint() };
     case Tag.readResp:
       return { type: 'readResp', from, to, seq: r.uvarint(), highest: r.uvarint() };
-    case Tag.rejoin:
-      return { type: 'rejoin', from, to, nonce: r.uvarint() };
-    case Tag.rejoinOk:
-      return { type: 'rejoinOk', from, to, ballot: r.uvarint(), endSlot: r.uvarint(), nonce: r.uvarint() };
+    case Tag.lost:
+      return { type: 'lost', from, to, inc: r.uvarint() };
+    case Tag.fill:
+      return { type: 'fill', from, to, through: r.uvarint() };
     default:
       throw new DecodeError(`unknown paxos message tag ${tag}`);
   }

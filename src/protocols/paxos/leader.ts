@@ -20,14 +20,17 @@ export class LeaderState {
   private windowBytes = 0;
   /** First slot not yet used by this leader. */
   nextSlot: number;
+  /**
+   * Quorum reads finished with a read point this high: the leader proposes no-ops through it
+   * when no command gets there first (reads.ts, "Filling the read point").
+   */
+  fillThrough = 0;
   /** Every slot through this one was re-proposed from phase 1 (or was already chosen). */
   readonly establishedEnd: number;
   /** Peers heard from in the current quorum-check period. */
   readonly active = new Set<NodeId>();
   /** Latest leader tick each peer echoed (a P2b at this ballot): the lease is held from these. */
   private readonly echoedTick = new Map<NodeId, number>();
-  /** Rejoin grants given at this ballot: requester -> the request's nonce and the slot to learn through. */
-  readonly grants = new Map<NodeId, { nonce: number; endSlot: number }>();
 
   constructor(readonly ballot: number, establishedEnd: number) {
     this.establishedEnd = establishedEnd;

@@ -9,28 +9,6 @@ export function holeEntry(slot: number): Entry {
   return { index: slot, id: 0, type: EntryType.Noop, data: empty };
 }
 
-const sentinelMark = Uint8Array.of(0x5e);
-
-/**
- * The end-of-log sentinel: a hole whose data is one marker byte (a real hole has none). Every write
- * of entries ends with one at lastIndex + 1, so a stored log that does not end with it was torn.
- *
- * Why: the Ready contract truncates the log from entries[0].index, and a slot below the end changes
- * (re-accept at a higher ballot, a hole filled, a value learned) by rewriting
- * the whole suffix. A crash that tears that write keeps the truncation and a prefix of the new
- * suffix: accepted values of later slots, already acknowledged by p2b and maybe part of a chosen
- * quorum, are gone (sim seed 29 --variants: slot 29 accepted at 11266 and acknowledged, then lost in
- * the chosen-form rewrite from slot 26; a later phase 1 counted the acceptor and missed the chosen
- * value). Such an acceptor must not vote until it has caught up (Paxos Made Live §5.1).
- */
-export function sentinelEntry(slot: number): Entry {
-  return { index: slot, id: 0, type: EntryType.Noop, data: sentinelMark };
-}
-
-export function isSentinel(e: Entry): boolean {
-  return e.id === 0 && e.type === EntryType.Noop && e.data.length === 1 && e.data[0] === sentinelMark[0];
-}
-
 /**
  * The acceptor's per-slot state (Paxos Made Simple §2.3: "an acceptor must remember the highest
  * numbered proposal it has accepted"), shaped as the dense log the Ready contract persists:
@@ -46,24 +24,15 @@ export class SlotLog {
   private snapId: number;
   /** Lowest slot changed since the last takeDirty(); Infinity when nothing changed. */
   private dirtyFrom = Number.POSITIVE_INFINITY;
-  /**
-   * Whether the recovered log lacked its end sentinel: a write was torn (or nothing was ever
-   * written), so acknowledged accepted values may be missing beyond its end.
-   */
-  readonly recoveredTorn: boolean;
 
   constructor(snapshotIndex: number, snapshotId: number, recovered: readonly Entry[]) {
     this.snapIndex = snapshotIndex;
     this.snapId = snapshotId;
-    let sentinel = false;
     for (const e of recovered) {
       if (e.index <= snapshotIndex) continue;
-      assert(!sentinel, () => `recovered log continues past its end sentinel at ${e.index}`);
       assert(e.index === this.lastIndex + 1, () => `recovered log is not contiguous at ${e.index}`);
-      if (isSentinel(e)) sentinel = true;
-      else this.entries.push(e);
+      this.entries.push(e);
     }
-    this.recoveredTorn = !sentinel;
   }
 
   get snapshotIndex(): number {
@@ -138,20 +107,16 @@ export class SlotLog {
   }
 
   /**
-   * The suffix to persist since the last call: from the lowest changed slot to the end, then the
-   * end sentinel (unless `sentinel` is false: a lost replica keeps its log reading as torn).
+   * The suffix to persist since the last call, from the lowest changed slot to the end. A slot
+   * changed below the end rewrites everything after it (the Ready contract truncates from
+   * entries[0].index); the hard state's `end`, written after these entries, is how a restart tells
+   * a torn rewrite from a torn append (README, "Torn writes").
    */
-  takeDirty(sentinel: boolean): Entry[] {
+  takeDirty(): Entry[] {
     if (this.dirtyFrom === Number.POSITIVE_INFINITY) return [];
     const out = this.slice(this.dirtyFrom, this.lastIndex);
-    if (sentinel) out.push(sentinelEntry(this.lastIndex + 1));
     this.dirtyFrom = Number.POSITIVE_INFINITY;
     return out;
-  }
-
-  /** Makes the next takeDirty write (at least) the end sentinel. */
-  markEnd(): void {
-    this.dirtyFrom = Math.min(this.dirtyFrom, this.lastIndex + 1);
   }
 
   /** Drops slots <= index (they are in a snapshot). Keeps the suffix beyond it. */

@@ -16,8 +16,8 @@ export const PaxosType = {
   SnapAck: 'snapAck',
   ReadReq: 'readReq',
   ReadResp: 'readResp',
-  Rejoin: 'rejoin',
-  RejoinOk: 'rejoinOk',
+  Lost: 'lost',
+  Fill: 'fill',
 } as const;
 export type PaxosType = (typeof PaxosType)[keyof typeof PaxosType];
 
@@ -42,6 +42,8 @@ export interface P1b extends Message {
   readonly entries: readonly Entry[];
   /** First slot not covered by this page, or 0 when the promise is complete. */
   readonly next: number;
+  /** The sender's incarnation (see Lost): a proposer drops promises of a life that lost its state. */
+  readonly inc: number;
 }
 
 /** A refusal: `ballot` was below the acceptor's promise `promised` (preemption). */
@@ -70,6 +72,8 @@ export interface P2b extends Message {
   readonly ballot: number;
   readonly hbTick: number;
   readonly slots: readonly number[];
+  /** The sender's incarnation (see Lost): a leader drops acceptances of a life that lost its state. */
+  readonly inc: number;
 }
 
 /** A lagging replica asks for chosen values from `fromSlot` on. */
@@ -114,26 +118,27 @@ export interface ReadResp extends Message {
 }
 
 /**
- * A replica whose storage was wiped asks the leader for a fresh phase 1 that excludes it. `nonce`
- * is drawn anew by every incarnation, so a grant given to an earlier incarnation (wiped again
- * since) is never taken for one given after this request.
+ * A reader tells the leader the read point of a quorum read it just finished: the leader proposes
+ * no-ops through it if it has not reached it (reads.ts, "Filling the read point").
  */
-export interface Rejoin extends Message {
-  readonly type: 'rejoin';
-  readonly nonce: number;
+export interface Fill extends Message {
+  readonly type: 'fill';
+  readonly through: number;
 }
 
 /**
- * The leader ran phase 1 at `ballot` after the rejoin request, without the requester; once the
- * requester has learned every slot through `endSlot` it may promise and accept again.
+ * A member that lost its state (wiped or replaced disk, restored from a backup, or a torn rewrite
+ * of accepted values it had acknowledged) tells the voters so, now and then, for as long as it
+ * lives: it will never promise or accept again (until a membership change re-adds it as a new
+ * member), and `inc` names this incarnation. Every replica draws its incarnation anew when it
+ * starts, and every p1b and p2b carries the sender's. A proposer that has heard `lost` from a
+ * peer counts no p1b or p2b of that peer again: one from an earlier incarnation vouches for state
+ * the peer no longer has, and one from the announced incarnation is a rule no honest peer breaks.
  */
-export interface RejoinOk extends Message {
-  readonly type: 'rejoinOk';
-  readonly ballot: number;
-  readonly endSlot: number;
-  /** The nonce of the request this answers. */
-  readonly nonce: number;
+export interface Lost extends Message {
+  readonly type: 'lost';
+  readonly inc: number;
 }
 
 export type PaxosMessage =
-  | P1a | P1b | Nack | P2a | P2b | LearnReq | Learn | Snap | SnapAck | ReadReq | ReadResp | Rejoin | RejoinOk;
+  | P1a | P1b | Nack | P2a | P2b | LearnReq | Learn | Snap | SnapAck | ReadReq | ReadResp | Lost | Fill;

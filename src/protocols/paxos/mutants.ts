@@ -7,6 +7,10 @@ export const PaxosMutant = {
   ExecuteOutOfOrder: 'execute-out-of-order',
   AcceptBelowPromise: 'accept-below-promise',
   CountOwnUnsynced: 'count-own-unsynced',
+  LearnWithoutBallotCheck: 'learn-without-ballot-check',
+  ReadmitWiped: 'readmit-wiped',
+  TornAppendCostsVote: 'torn-append-costs-vote',
+  ReadPointUnfilled: 'read-point-unfilled',
 } as const;
 export type PaxosMutant = (typeof PaxosMutant)[keyof typeof PaxosMutant];
 
@@ -15,6 +19,22 @@ export const paxosMutants: readonly MutantInfo[] = [
   { name: PaxosMutant.IgnoreAccepted, description: 'a new leader ignores values other acceptors reported in phase 1 and proposes its own' },
   { name: PaxosMutant.ExecuteOutOfOrder, description: 'the leader executes a slot as soon as it is chosen, before earlier slots are' },
   { name: PaxosMutant.AcceptBelowPromise, description: 'an acceptor accepts a phase-2 value at a ballot below its promise' },
+  {
+    name: PaxosMutant.LearnWithoutBallotCheck,
+    description: 'a leader takes a learned slot (chosen at another ballot) into the commit point it announces at its own ballot (P1)',
+  },
+  {
+    name: PaxosMutant.ReadmitWiped,
+    description: 'a member that lost its state votes again once it has learned through a leader\'s commit point, and never says it was lost (P4, the retired recovery)',
+  },
+  {
+    name: PaxosMutant.TornAppendCostsVote,
+    description: 'a voter whose log runs past its hard state\'s end (a torn, unacknowledged append) restarts lost, never to vote again (P2)',
+  },
+  {
+    name: PaxosMutant.ReadPointUnfilled,
+    description: 'the leader does not fill the slots up to a quorum read\'s read point, so on an idle cluster the read waits for a slot nobody proposes (P3)',
+  },
 ];
 
 /**

@@ -5,6 +5,8 @@ import { nextBallot } from './ballot.js';
 import { LeaderState, commandOverheadBytes, packSlot } from './leader.js';
 import type { Nack, P1b, P2b, PaxosMessage } from './messages.js';
 import { PaxosMutant } from './mutants.js';
+import { checkPeerRules } from './peer-rules.js';
+import type { PeerContext } from './peer-rules.js';
 import { PrepareTally } from './phase1.js';
 import { backoffMax, messageOverheadBytes } from './options.js';
 import { acceptedBallot, acceptedEntry, chosenEntry, toWire, valueOf } from './value.js';
@@ -28,13 +30,12 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     this.readFailures.push(...this.reads.expire(this.now));
     if (this.now % this.resendTicks === 0) this.resendReads();
     for (const chunk of this.catchUp.resend(this.now)) this.send(chunk);
-    if (this.lost && this.leaderId !== null && this.rejoin.shouldAsk(this.now, this.resendTicks)) {
-      this.send({ type: 'rejoin', from: this.id, to: this.leaderId, nonce: this.rejoin.nonce });
-    }
+    this.maybeAnnounceLost();
   }
 
   step(msg: PaxosMessage): void {
     if (msg.to !== this.id || msg.from === this.id || !this.others.includes(msg.from)) return;
+    checkPeerRules(msg, this.peerContext);
     switch (msg.type) {
       case 'p1a': return this.onP1a(msg);
       case 'p1b': return this.onP1b(msg);
@@ -49,14 +50,20 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
         if (this.canVote()) this.send({ type: 'readResp', from: this.id, to: msg.from, seq: msg.seq, highest: this.log.lastIndex });
         return;
       case 'readResp': return this.onReadResp(msg);
-      case 'rejoin': return this.onRejoin(msg.from, msg.nonce);
-      case 'rejoinOk': return this.onRejoinOk(msg);
+      case 'lost': return this.onLost(msg);
+      case 'fill': return this.onFill(msg.through);
       default: {
         const never: never = msg;
         assert(false, `unexpected paxos message ${JSON.stringify(never)}`);
       }
     }
   }
+
+  private readonly peerContext: PeerContext = {
+    self: this.id,
+    config: this.config,
+    nextSlotAt: (ballot) => (this.lead !== null && this.lead.ballot === ballot ? this.lead.nextSlot : null),
+  };
 
   /**
    * Only the leader takes proposals; anyone else answers not_leader with the leader it last heard
@@ -104,11 +111,15 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     if (this.outstanding !== null) return null;
     if (this.lead !== null) this.flushProposals(this.lead);
     this.flushReads();
-    const hs: PaxosHardState = { kind: 'paxos', promised: this.promised, chosen: this.chosen };
-    const hardState = !this.lost && (this.persisted === null || this.persisted.promised !== hs.promised || this.persisted.chosen !== hs.chosen) ? hs : null;
-    const entries = this.log.takeDirty(!this.lost);
-    const snapshot = this.pendingSnapshot;
-    const { committed, through } = this.takeCommitted(Math.max(this.applied, snapshot?.meta.index ?? 0));
+    const hs: PaxosHardState = { kind: 'paxos', promised: this.promised, chosen: this.chosen, end: this.log.lastIndex, lost: this.lost };
+    const p = this.persisted;
+    const hardState = p === null || p.promised !== hs.promised || p.chosen !== hs.chosen || p.end !== hs.end || p.lost !== hs.lost ? hs : null;
+    // Being lost is made durable before the log may grow: a log that reached the old hard state's
+    // end would otherwise read as whole after a crash (README, "Torn writes").
+    const holdLog = this.lost && p?.lost !== true;
+    const entries = holdLog ? [] : this.log.takeDirty();
+    const snapshot = holdLog ? null : this.pendingSnapshot;
+    const { committed, through } = holdLog ? { committed: [], through: this.applied } : this.takeCommitted(Math.max(this.applied, snapshot?.meta.index ?? 0));
     if (hardState === null && entries.length === 0 && snapshot === null && committed.length === 0
       && this.outbox.length === 0 && this.readStates.length === 0 && this.readFailures.length === 0) return null;
     const { early, late } = this.splitEarly(this.outbox);
@@ -116,7 +127,7 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
       hardState, entries, snapshot, committed, earlyMessages: early, messages: late,
       readStates: this.readStates, readFailures: this.readFailures,
     };
-    this.pendingSnapshot = null;
+    if (!holdLog) this.pendingSnapshot = null;
     this.outbox = [];
     this.readStates = [];
     this.readFailures = [];
@@ -133,7 +144,7 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
    * at b learns that its sender ran phase 1 at b, and that promise must survive a crash of the
    * sender (else it could reuse b after a restart). `persisted` is the hard state of the last
    * advanced Ready, and a changed promise is always fsynced (mustSync), so its promise is durable.
-   * Everything else (p1a, p1b, p2b, nack, read answers, rejoin grants, catch-up) stays behind.
+   * Everything else (p1a, p1b, p2b, nack, read answers, lost announcements, catch-up) stays behind.
    */
   private splitEarly(outbox: readonly PaxosMessage[]): { early: PaxosMessage[]; late: PaxosMessage[] } {
     const durable = this.persisted?.promised ?? 0;
@@ -154,6 +165,7 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     // The leader's own acceptance counts once it is durable, like any acceptor's.
     const lead = this.lead;
     if (lead !== null) {
+      assert(this.canVote(), 'a replica that cannot vote leads');
       for (const e of rd.entries) if (e.id !== 0 && acceptedBallot(e) === lead.ballot) this.onAccepted(lead, e.index, this.id);
       this.maybeAdvanceChosen(lead);
     }
@@ -164,7 +176,7 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     const role = this.role === 'follower' ? (canVote ? 'follower' : 'learner') : this.role;
     const protocolRole = this.role === 'leader' ? 'leader'
       : this.role === 'candidate' ? 'proposer'
-        : canVote ? 'acceptor' : this.lost ? 'recovering' : 'learner';
+        : canVote ? 'acceptor' : this.lost ? 'lost' : 'learner';
     return {
       id: this.id,
       role,
@@ -215,13 +227,12 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
       this.heartbeatElapsed = 0;
       this.heartbeat(lead);
     }
-    // A wiped replica asked to rejoin: run phase 1 again, after its request, without it.
-    if (this.rejoin.pending) this.becomeCandidate();
   }
 
   /** Phase 1a, once for every slot above the chosen point (PMMC: a scout for all slots). */
   private becomeCandidate(): void {
-    // A leader running phase 1 again (for a rejoin) keeps the commands not yet in a slot.
+    // A leader running phase 1 again (preempted while a quorum still hears it) keeps the commands
+    // not yet in a slot.
     const carried = this.role === 'leader' ? this.queue : [];
     const carriedBytes = carried.reduce((n, c) => n + c.length + commandOverheadBytes, 0);
     this.becomeFollower(null);
@@ -229,9 +240,10 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     this.uncommittedBytes = carriedBytes;
     this.role = 'candidate';
     const ballot = nextBallot(Math.max(this.promised, this.highestSeen), this.rank);
+    // A proposer promises its own ballot first: above anything it promised (PMS §2.3).
+    assert(this.canVote() && ballot > this.promised, () => `campaign at ${ballot} over the promise ${this.promised}`);
     this.promised = ballot;
     this.highestSeen = ballot;
-    this.rejoin.startPhase1();
     const fromSlot = this.chosen + 1;
     const tally = new PrepareTally(ballot, fromSlot, !this.mutants.has(PaxosMutant.IgnoreAccepted), this.id);
     tally.add(this.id, this.log.acceptedPage(fromSlot, Number.POSITIVE_INFINITY, entrySizeBytes).entries, 0, this.log.snapshotIndex);
@@ -260,6 +272,9 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
    */
   private becomeLeader(tally: PrepareTally): void {
     const ballot = tally.ballot;
+    // Leading vouches for a quorum of promises at this ballot, its own still among them.
+    assert(this.role === 'candidate' && this.canVote() && this.promised === ballot && tally.hasPromised(this.id)
+      && tally.promised >= quorumSize(this.voters.length), () => `leading at ${ballot} without a quorum of promises (promised ${this.promised})`);
     this.role = 'leader';
     this.leaderId = this.id;
     this.leaderBallot = ballot;
@@ -281,15 +296,14 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     // Announce the new leadership at once (a heartbeat when there is nothing to re-propose).
     if (slots.length > 0) this.broadcastSlots(lead, slots);
     else this.heartbeat(lead);
-    for (const [r, nonce] of this.rejoin.takeCovered()) {
-      lead.grants.set(r, { nonce, endSlot: end });
-      this.send({ type: 'rejoinOk', from: this.id, to: r, ballot, endSlot: end, nonce });
-    }
   }
 
   private onP1b(m: P1b): void {
     const tally = this.prepare;
     if (this.role !== 'candidate' || tally === null || m.ballot !== tally.ballot || !this.voters.includes(m.from)) return;
+    if (!this.fromVotingIncarnation(m.from, m.inc)) return;
+    // Counting a promise toward phase 1: the tally is for the ballot this proposer still holds.
+    assert(this.promised === tally.ballot, () => `counting a promise for ${tally.ballot} while holding ${this.promised}`);
     const next = tally.add(m.from, m.entries, m.next, m.snapshotIndex);
     if (next > 0) this.send({ type: 'p1a', from: this.id, to: m.from, ballot: m.ballot, fromSlot: next });
     this.maybeEstablish();
@@ -324,6 +338,14 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
       const slot = lead.nextSlot++;
       this.log.put(acceptedEntry(slot, lead.ballot, { origin: lead.ballot, type: packed.type, data: packed.data }));
       lead.track(slot, packed.bytes, this.now);
+      this.maybeCountOwnEarly(lead, slot);
+      slots.push(slot);
+    }
+    // No-ops through the read points of quorum reads (fillReadPoint), when no command got there.
+    while (lead.nextSlot <= lead.fillThrough && lead.windowOpen(this.chosen, limits)) {
+      const slot = lead.nextSlot++;
+      this.log.put(acceptedEntry(slot, lead.ballot, { origin: lead.ballot, type: EntryType.Noop, data: new Uint8Array(0) }));
+      lead.track(slot, 0, this.now);
       this.maybeCountOwnEarly(lead, slot);
       slots.push(slot);
     }
@@ -369,6 +391,7 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
   private onP2b(m: P2b): void {
     const lead = this.lead;
     if (lead === null || m.ballot !== lead.ballot) return;
+    if (!this.fromVotingIncarnation(m.from, m.inc)) return;
     lead.active.add(m.from);
     lead.echoed(m.from, m.hbTick);
     for (const s of m.slots) this.onAccepted(lead, s, m.from);
@@ -377,6 +400,8 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
 
   private onAccepted(lead: LeaderState, slot: number, from: NodeId): void {
     if (slot <= this.chosen) return;
+    // Counting an acceptance: what a quorum of them chooses is this leader's value at its ballot.
+    assert(this.log.acceptedAt(slot) === lead.ballot, () => `acceptance of slot ${slot} counted, which holds no value of ballot ${lead.ballot}`);
     const quorum = lead.ack(slot, from, this.voters);
     if (quorum && slot > this.chosen + 1 && this.mutants.has(PaxosMutant.ExecuteOutOfOrder) && !this.earlyDone.has(slot)) {
       const e = this.log.at(slot);
@@ -397,6 +422,8 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     const before = this.chosen;
     this.uncommittedBytes -= lead.releaseThrough(this.chosen);
     while (this.chosen + 1 < lead.nextSlot && lead.hasQuorum(this.chosen + 1, this.voters)) {
+      // The commit point this leader announces vouches that the slot holds its own ballot's value.
+      assert(this.log.acceptedAt(this.chosen + 1) === lead.ballot, () => `slot ${this.chosen + 1} chosen at ${lead.ballot} but holds another ballot's value`);
       this.markChosen(this.chosen + 1);
       this.uncommittedBytes -= lead.release(this.chosen);
     }

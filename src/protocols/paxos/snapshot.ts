@@ -9,6 +9,8 @@ interface Stream {
   readonly source: SnapshotSource;
   offset: number;
   sentTick: number;
+  /** When the receiver last acknowledged new bytes (or the stream started). */
+  progressTick: number;
 }
 
 /** One chunk to send: the caller wraps it in a `snap` message. */
@@ -24,18 +26,28 @@ export interface Chunk {
  * Streams snapshots to replicas behind the compaction point (PROTOCOLS.md rule 8), one chunk in
  * flight per receiver: the next chunk goes when the previous one is acknowledged, and an
  * unacknowledged chunk is resent after `resendTicks`.
+ *
+ * A stream keeps its source to the end while the receiver makes progress: a newer checkpoint
+ * (compact) taken meanwhile does not restart it at offset 0, or a receiver that needs longer than
+ * the interval between checkpoints to take one snapshot would never finish any. The receiver asks
+ * for the rest (by slot, or the newer snapshot) once it has installed this one. Only a stream that
+ * made no progress for `staleTicks` gives way to the newer source. The driver keeps the bytes of a
+ * source handed out here readable while its stream lasts (src/node owns the files).
  */
 export class SnapshotSender {
   private readonly streams = new Map<NodeId, Stream>();
+  private readonly staleTicks: number;
 
-  constructor(private readonly chunkBytes: number, private readonly resendTicks: number) {}
+  constructor(private readonly chunkBytes: number, private readonly resendTicks: number) {
+    this.staleTicks = 4 * resendTicks;
+  }
 
-  /** Starts (or keeps) a stream of `source` to `to`; returns the first chunk, or null if none is due. */
+  /** Starts (or keeps) a stream to `to`; returns its first chunk, or null if none is due. */
   start(to: NodeId, source: SnapshotSource, now: number): Chunk | null {
     const s = this.streams.get(to);
-    if (s !== undefined && s.source.meta.index === source.meta.index) return null;
+    if (s !== undefined && (s.source.meta.index === source.meta.index || now - s.progressTick < this.staleTicks)) return null;
     if (s === undefined && this.streams.size >= snapshotStreamsMax) return null;
-    const stream = { source, offset: 0, sentTick: now };
+    const stream = { source, offset: 0, sentTick: now, progressTick: now };
     this.streams.set(to, stream);
     return this.chunk(to, stream);
   }
@@ -50,6 +62,7 @@ export class SnapshotSender {
     // The chunk at s.offset is in flight: leave it to the resend timer. Any other position (the
     // receiver moved on, or restarted and starts over) is served at once.
     if (nextOffset === s.offset && now - s.sentTick < this.resendTicks) return null;
+    if (nextOffset > s.offset) s.progressTick = now;
     s.offset = nextOffset;
     s.sentTick = now;
     return this.chunk(from, s);

@@ -71,6 +71,19 @@ function parseStored(e: Entry): { ballot: number; value: Value } {
   return { ballot, value: { origin: e.id, type: e.type, data: e.data.subarray(r.offset) } };
 }
 
+/**
+ * A stored-form value as a peer reports it (p1b): its accepted ballot (0 when learned chosen), or
+ * null when it is a hole or malformed. Never throws: a peer's bytes are checked, not trusted.
+ */
+export function parseReported(e: Entry): { ballot: number } | null {
+  if (e.id === 0) return null;
+  try {
+    return { ballot: parseStored(e).ballot };
+  } catch {
+    return null;
+  }
+}
+
 /** The ballot a stored value was accepted at; 0 for holes; undefined for a value learned chosen. */
 export function acceptedBallot(e: Entry): number | undefined {
   if (e.id === 0) return 0;

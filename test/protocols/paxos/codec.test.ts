@@ -28,11 +28,11 @@ const message: fc.Arbitrary<PaxosMessage> = fc.oneof(
   fc.record({ type: fc.constant('p1a' as const), from: node, to: node, ballot: nat, fromSlot: nat }),
   fc.record({
     type: fc.constant('p1b' as const), from: node, to: node, ballot: nat, fromSlot: nat, chosen: nat, snapshotIndex: nat,
-    entries: fc.array(reported, { maxLength: 5 }), next: nat,
+    entries: fc.array(reported, { maxLength: 5 }), next: nat, inc: nat,
   }),
   fc.record({ type: fc.constant('nack' as const), from: node, to: node, ballot: nat, promised: nat }),
   fc.record({ type: fc.constant('p2a' as const), from: node, to: node, ballot: nat, commit: nat, hbTick: nat, entries: fc.array(chosen, { maxLength: 5 }) }),
-  fc.record({ type: fc.constant('p2b' as const), from: node, to: node, ballot: nat, hbTick: nat, slots: ascending }),
+  fc.record({ type: fc.constant('p2b' as const), from: node, to: node, ballot: nat, hbTick: nat, slots: ascending, inc: nat }),
   fc.record({ type: fc.constant('learnReq' as const), from: node, to: node, fromSlot: nat }),
   fc.record({ type: fc.constant('learn' as const), from: node, to: node, commit: nat, entries: fc.array(chosen, { maxLength: 5 }) }),
   fc.tuple(node, node, meta, fc.nat({ max: 1000 }), fc.uint8Array({ maxLength: 64 }), fc.nat({ max: 1000 })).map(
@@ -40,8 +40,8 @@ const message: fc.Arbitrary<PaxosMessage> = fc.oneof(
   fc.record({ type: fc.constant('snapAck' as const), from: node, to: node, index: nat, nextOffset: nat }),
   fc.record({ type: fc.constant('readReq' as const), from: node, to: node, seq: nat }),
   fc.record({ type: fc.constant('readResp' as const), from: node, to: node, seq: nat, highest: nat }),
-  fc.record({ type: fc.constant('rejoin' as const), from: node, to: node, nonce: nat }),
-  fc.record({ type: fc.constant('rejoinOk' as const), from: node, to: node, ballot: nat, endSlot: nat, nonce: nat }),
+  fc.record({ type: fc.constant('lost' as const), from: node, to: node, inc: nat }),
+  fc.record({ type: fc.constant('fill' as const), from: node, to: node, through: nat }),
 );
 
 /** Normalizes Uint8Array subclasses/views so deepEqual compares contents. */
@@ -91,13 +91,13 @@ test('named refusals: unknown tag, bad node id, trailing bytes, a p2a value with
   const good = paxosCodec.encode({ type: 'p1a', from: 'n1', to: 'n2', ballot: 1024, fromSlot: 1 });
   assert.throws(() => paxosCodec.decode(Uint8Array.of(99, ...good.subarray(1))), /unknown paxos message tag 99/);
   assert.throws(() => paxosCodec.decode(Uint8Array.of(...good, 0)), /trailing bytes/);
-  const badId = paxosCodec.encode({ type: 'rejoin', from: 'n1', to: 'n2', nonce: 7 });
+  const badId = paxosCodec.encode({ type: 'lost', from: 'n1', to: 'n2', inc: 7 });
   badId[2] = 0x20; // a space inside the sender id
   assert.throws(() => paxosCodec.decode(badId), /bad sender node id/);
   const hole = { index: 1, id: 0, type: EntryType.Noop, data: new Uint8Array(0) };
   const p2a = paxosCodec.encode({ type: 'p2a', from: 'n1', to: 'n2', ballot: 1024, commit: 0, hbTick: 0, entries: [hole] });
   assert.throws(() => paxosCodec.decode(p2a), (e: unknown) => e instanceof DecodeError && /bad origin/.test(e.message));
-  const huge = paxosCodec.encode({ type: 'p2b', from: 'n1', to: 'n2', ballot: 1, hbTick: 0, slots: [] }).slice();
+  const huge = paxosCodec.encode({ type: 'p2b', from: 'n1', to: 'n2', ballot: 1, hbTick: 0, inc: 1, slots: [] }).slice();
   huge[huge.length - 1] = 100; // claims 100 slots with no bytes left
   assert.throws(() => paxosCodec.decode(huge), /slot count 100/);
 });

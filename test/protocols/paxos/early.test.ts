@@ -4,7 +4,6 @@ import type { Entry, HardState, Ready } from '../../../src/core/index.js';
 import { snapshotKeepsLog } from '../../../src/storage/log-rules.js';
 import { PaxosMutant } from '../../../src/protocols/paxos/index.js';
 import type { PaxosMessage } from '../../../src/protocols/paxos/index.js';
-import { isSentinel } from '../../../src/protocols/paxos/log.js';
 import { acceptedBallot } from '../../../src/protocols/paxos/value.js';
 import { dec, enc, lone } from './helpers.js';
 import { Net } from './net.js';
@@ -39,7 +38,7 @@ function proposeHeld(net: Net, text: string): { rd: Ready; slot: number } {
 test('the leader\'s p2a leave early, in the Ready that appends the slot; nothing else does', () => {
   const net = cluster();
   const { rd, slot } = proposeHeld(net, 'x');
-  const own = rd.entries.filter((e) => !isSentinel(e));
+  const own = rd.entries;
   assert.deepEqual(own.map((e) => [e.index, acceptedBallot(e)]), [[slot, net.r('n1').status().term]]);
   assert.deepEqual(p2aSlots(rd.earlyMessages as PaxosMessage[]), [['n2', [slot]], ['n3', [slot]]]);
   assert.deepEqual(rd.messages, [], 'no p2a waits for the fsync');
@@ -207,7 +206,7 @@ test('a leader deposed between ready() and advance() counts nothing at the stale
   net.deliver();
   net.pump('n2');
   // A proposer with a higher ballot finished phase 1 without n1; its heartbeat deposes n1.
-  net.r('n1').step({ type: 'p2a', from: 'n3', to: 'n1', ballot: ballot + 1024, commit: chosen, hbTick: 1, entries: [] });
+  net.r('n1').step({ type: 'p2a', from: 'n3', to: 'n1', ballot: ballot + 1024 + 2, commit: chosen, hbTick: 1, entries: [] }); // n3's (rank 2)
   assert.equal(net.r('n1').status().role, 'follower');
   net.deliver(); // n2's p2b for the old ballot reaches a replica that no longer leads
   net.r('n1').advance(rd);

@@ -7,7 +7,6 @@ import { ballotStride, nextBallot, paxos } from '../../../src/protocols/paxos/in
 import type { PaxosMessage } from '../../../src/protocols/paxos/index.js';
 import { acceptedBallot, acceptedEntry, learnedEntry, valueOf } from '../../../src/protocols/paxos/value.js';
 import { SnapshotReceiver } from '../../../src/protocols/paxos/snapshot.js';
-import { isSentinel, sentinelEntry } from '../../../src/protocols/paxos/log.js';
 import { TestCluster, cmd, texts } from '../../harness/cluster.js';
 import { dec, drain, enc, entries, lone, messages, pastStartupLease } from './helpers.js';
 
@@ -34,7 +33,7 @@ test('PMS §2.3 phase 1b: a promise is persisted in the same Ready as the P1b th
   r.step({ type: 'p1a', from: 'n1', to: 'n2', ballot: b(3, 0), fromSlot: 1 });
   const [rd, ...rest] = drain(r);
   assert.equal(rest.length, 0);
-  assert.deepEqual(rd?.hardState, { kind: 'paxos', promised: b(3, 0), chosen: 0 });
+  assert.deepEqual(rd?.hardState, { kind: 'paxos', promised: b(3, 0), chosen: 0, end: 0, lost: false });
   assert.deepEqual((rd?.messages as PaxosMessage[]).map((m) => m.type), ['p1b']);
 });
 
@@ -61,13 +60,12 @@ test('PMS §2.3 phase 2b: a P2a at or above the promise is accepted, persisted, 
   const v: Entry = { index: 1, id: b(1, 0), type: EntryType.Normal, data: enc('x') };
   r.step({ type: 'p2a', from: 'n1', to: 'n2', ballot: b(1, 0), commit: 0, hbTick: 5, entries: [v] });
   const [rd] = drain(r);
-  assert.equal(rd?.entries.length, 2, 'the accepted value, then the end sentinel');
-  assert.ok(isSentinel(rd?.entries[1] as Entry) && rd?.entries[1]?.index === 2);
+  assert.equal(rd?.entries.length, 1, 'the accepted value');
   const stored = rd?.entries[0] as Entry;
   assert.equal(acceptedBallot(stored), b(1, 0));
   assert.equal(dec(valueOf(stored).data), 'x');
-  assert.deepEqual(rd?.hardState, { kind: 'paxos', promised: b(1, 0), chosen: 0 }, 'accepting at b is promising b');
-  assert.deepEqual(rd?.messages, [{ type: 'p2b', from: 'n2', to: 'n1', ballot: b(1, 0), hbTick: 5, slots: [1] }]);
+  assert.deepEqual(rd?.hardState, { kind: 'paxos', promised: b(1, 0), chosen: 0, end: 1, lost: false }, 'accepting at b is promising b; the log ends at slot 1');
+  assert.deepEqual(rd?.messages, [{ type: 'p2b', from: 'n2', to: 'n1', ballot: b(1, 0), hbTick: 5, slots: [1], inc: r.incarnation }]);
   assert.deepEqual(rd?.committed, [], 'accepted is not chosen');
   // The commit point piggybacked on the next P2a makes it chosen: executed, with no rewrite of the
   // log (the chosen point is in the hard state, which needs no fsync).
@@ -75,7 +73,7 @@ test('PMS §2.3 phase 2b: a P2a at or above the promise is accepted, persisted, 
   const [rd2] = drain(r);
   assert.ok(rd2 !== undefined);
   assert.deepEqual(rd2.entries, [], 'learning that a slot is chosen writes no entry');
-  assert.deepEqual(rd2.hardState, { kind: 'paxos', promised: b(1, 0), chosen: 1 });
+  assert.deepEqual(rd2.hardState, { kind: 'paxos', promised: b(1, 0), chosen: 1, end: 1, lost: false });
   assert.equal(mustSync(rd.hardState, rd2.hardState, rd2.entries), false, 'so the save needs no fsync');
   assert.deepEqual(rd2.committed.map((e) => dec(e.data)), ['x']);
   assert.equal(rd2.committed[0]?.id, b(1, 0), 'a chosen entry carries the ballot that first proposed it');
@@ -84,7 +82,7 @@ test('PMS §2.3 phase 2b: a P2a at or above the promise is accepted, persisted, 
 /** Makes n1 (rank 0 of five) a proposer whose ballot is above every ballot the test reports. */
 function proposerAbove(round: number): { r: ReturnType<typeof lone>; ballot: number } {
   const r = lone('n1', ['n1', 'n2', 'n3', 'n4', 'n5'], {
-    recovered: { hardState: { kind: 'paxos', promised: b(round, 4), chosen: 0 }, snapshot: null, entries: [sentinelEntry(1)] },
+    recovered: { hardState: { kind: 'paxos', promised: b(round, 4), chosen: 0, end: 0 }, snapshot: null, entries: [] },
   });
   for (let i = 0; i < 40 && r.status().role !== 'candidate'; i++) r.tick();
   const p1a = messages(drain(r)).filter((m) => m.type === 'p1a');
@@ -98,9 +96,9 @@ test('PMS §2.2 / PMMC: the value accepted at the highest ballot is re-proposed,
   const { r, ballot } = proposerAbove(5);
   const acc = (slot: number, at: number, v: string): Entry =>
     acceptedEntry(slot, at, { origin: at, type: EntryType.Normal, data: enc(v) });
-  r.step({ type: 'p1b', from: 'n2', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0,
+  r.step({ type: 'p1b', from: 'n2', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0, inc: 1,
     entries: [acc(1, b(1, 1), 'A'), acc(2, b(1, 1), 'X-old')] });
-  r.step({ type: 'p1b', from: 'n3', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0,
+  r.step({ type: 'p1b', from: 'n3', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0, inc: 1,
     entries: [acc(2, b(3, 2), 'Y-newer'), acc(4, b(2, 2), 'Z')] });
   assert.equal(r.status().role, 'leader');
   const p2a = messages(drain(r)).filter((m) => m.type === 'p2a' && m.to === 'n2');
@@ -114,8 +112,8 @@ test('PMS §2.2 / PMMC: the value accepted at the highest ballot is re-proposed,
 test('phase 1: a value some acceptor knows chosen wins over a higher accepted ballot', () => {
   const { r, ballot } = proposerAbove(5);
   const chosenA = learnedEntry(1, { origin: b(1, 1), type: EntryType.Normal, data: enc('chosen') });
-  r.step({ type: 'p1b', from: 'n2', to: 'n1', ballot, fromSlot: 1, chosen: 1, snapshotIndex: 0, next: 0, entries: [chosenA] });
-  r.step({ type: 'p1b', from: 'n3', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0,
+  r.step({ type: 'p1b', from: 'n2', to: 'n1', ballot, fromSlot: 1, chosen: 1, snapshotIndex: 0, next: 0, inc: 1, entries: [chosenA] });
+  r.step({ type: 'p1b', from: 'n3', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0, inc: 1,
     entries: [acceptedEntry(1, b(4, 2), { origin: b(4, 2), type: EntryType.Normal, data: enc('other') })] });
   const sent = messages(drain(r)).flatMap((m) => (m.type === 'p2a' && m.to === 'n2' ? m.entries : []));
   assert.deepEqual(sent.map((e) => dec(e.data)), ['chosen']);
@@ -210,12 +208,24 @@ test('PML §5.1: being wiped is durable: restarted before it learned anything, a
   const wiped = lone('n2', ['n1', 'n2', 'n3'], { lostState: true });
   assert.equal(wiped.status().canVote, false);
   const rds = drain(wiped);
-  assert.deepEqual(rds.map((rd) => rd.hardState), [null], 'no hard state while lost');
-  const log = entries(rds);
-  assert.equal(log.length, 1, 'a marker hole is persisted at once');
-  const again = lone('n2', ['n1', 'n2', 'n3'], { recovered: { hardState: null, snapshot: null, entries: log } });
+  assert.deepEqual(rds.map((rd) => rd.hardState), [{ kind: 'paxos', promised: 0, chosen: 0, end: 0, lost: true }], 'being lost is persisted at once');
+  assert.equal(mustSync(null, rds[0]?.hardState ?? null, []), true);
+  const hs = rds[0]?.hardState ?? null;
+  const again = lone('n2', ['n1', 'n2', 'n3'], { recovered: { hardState: hs, snapshot: null, entries: entries(rds) } });
   assert.equal(again.status().canVote, false);
   pastStartupLease(again);
   again.step({ type: 'p1a', from: 'n1', to: 'n2', ballot: b(4, 0), fromSlot: 1 });
-  assert.deepEqual(messages(drain(again)), [], 'no promise');
+  assert.deepEqual(messages(drain(again)).filter((m) => m.type !== 'lost'), [], 'no promise');
+});
+
+test('PML §5.1: a lost member writes nothing to its log before being lost is durable (else a log grown past the old end would read as whole)', () => {
+  const r = lone('n2', ['n1', 'n2', 'n3'], { lostState: true });
+  r.step({ type: 'p2a', from: 'n1', to: 'n2', ballot: b(1, 0), commit: 0, hbTick: 1, entries: [{ index: 1, id: b(1, 0), type: EntryType.Normal, data: enc('x') }] });
+  const first = r.ready();
+  assert.ok(first !== null);
+  assert.deepEqual(first.entries, []);
+  assert.equal(first.hardState?.kind === 'paxos' && first.hardState.lost, true);
+  r.advance(first);
+  const second = r.ready();
+  assert.deepEqual(second?.entries.map((e) => e.index), [1], 'then the log');
 });

@@ -15,12 +15,14 @@ function many(from: number, count: number, o: RunOptions): RunResult {
 }
 
 // The runs must do real work (writes acknowledged, reads served, leaders changing, catch-up by
-// slot and by snapshot), or the checks inside run() prove nothing.
+// slot and by snapshot), or the checks inside run() prove nothing. (Ballots: 821 and 364 over the
+// two sweeps below now, 1865 and 960 before wiped voters stopped rejoining: every rejoin forced a
+// fresh phase 1, hence a ballot.)
 test('randomized: 3-node clusters, 200 seeds: drops, cuts, crashes, wipes, compaction, then heal', () => {
   const t = many(0, 200, { size: 3, ticks: 250 });
   assert.ok(t.acked > 10000, `only ${t.acked} acknowledged writes`);
   assert.ok(t.reads > 2000, `only ${t.reads} reads served`);
-  assert.ok(t.ballots > 1000, `only ${t.ballots} ballots with a leader`);
+  assert.ok(t.ballots > 600, `only ${t.ballots} ballots with a leader`);
   assert.ok(t.snapshotChunks > 1000, `only ${t.snapshotChunks} snapshot chunks`);
   assert.ok(t.learns > 1000, `only ${t.learns} catch-up messages`);
 });
@@ -28,7 +30,7 @@ test('randomized: 3-node clusters, 200 seeds: drops, cuts, crashes, wipes, compa
 test('randomized: 5-node clusters, 100 seeds', () => {
   const t = many(1000, 100, { size: 5, ticks: 250 });
   assert.ok(t.acked > 5000, `only ${t.acked} acknowledged writes`);
-  assert.ok(t.ballots > 500, `only ${t.ballots} ballots with a leader`);
+  assert.ok(t.ballots > 250, `only ${t.ballots} ballots with a leader`);
 });
 
 test('randomized: 3 voters and a learner with leader leases, 100 seeds', () => {
@@ -38,7 +40,7 @@ test('randomized: 3 voters and a learner with leader leases, 100 seeds', () => {
 });
 
 // Pinned seeds that once failed.
-test('random seed 12199 (learner, leases, 300 ticks): a voter wiped twice under one leader is not re-admitted on the first grant', () => {
+test('random seed 12199 (learner, leases, 300 ticks): once a voter wiped twice under one leader was re-admitted on the first grant', () => {
   run(12199, { size: 3, ticks: 300, learners: 1, leaseReads: true });
 });
 

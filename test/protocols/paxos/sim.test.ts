@@ -30,7 +30,7 @@ for (const mutant of [PaxosMutant.ExecuteOutOfOrder, PaxosMutant.IgnoreAccepted,
 }
 
 // Pinned seeds that once failed.
-test('sim seed 1013 (5 nodes): a wiped replica that rejoins promises at least the highest ballot it saw', () => {
+test('sim seed 1013 (5 nodes): once a wiped replica rejoined below the highest ballot it saw (wiped replicas no longer rejoin)', () => {
   const r = runSimulation(1013, { protocol: 'paxos', nodes: 5 });
   assert.ok(r.ok, JSON.stringify(r.violation));
 });
