@@ -27,7 +27,14 @@ const seedBudgets: Record<string, number> = {
  * Mutants the simulator does not yet catch, with what is known. They still run (a `todo` test
  * reports its result without failing the suite) so that a fix shows up at once.
  */
-const notYetCaught: Record<string, string> = {};
+const notYetCaught: Record<string, string> = {
+  // Zab review Z1. One catching seed in 0..1999 (949, leader-completeness; pinned in
+  // test/protocols/zab/sim.test.ts): it needs a follower that got a PROPOSAL and a ping between
+  // NEWLEADER and the write of its synced txns, then resynced (gap or stuck timer) before that
+  // write finished, while the leader's other followers were cut off, and then a leader crash.
+  // Long fsync stalls and messages that outlive an incarnation should make it common.
+  'zab/pong-as-newleader-ack': 'caught at seed 949 only (of 0..1999); see test/protocols/zab/sim.test.ts',
+};
 
 export function mutantSuite(protocol: string): void {
   for (const mutant of mutantNames(getProtocol(protocol))) {

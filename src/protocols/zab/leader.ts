@@ -500,8 +500,11 @@ export class Leader {
     if (m.epoch !== this.epoch) return;
     peer.pongSeq = Math.max(peer.pongSeq, m.seq);
     this.maybeConfirm();
-    // The pong follows the follower's last ACK on the FIFO link: it stands in for a lost one.
-    if (peer.phase === 'syncing' && peer.newLeaderIndex >= 0 && m.ackedIndex >= peer.newLeaderIndex && m.ackedIndex <= peer.sentIndex) {
+    // Nothing stands in for the NEWLEADER ACK: only it says that currentEpoch = e' is durable
+    // (ZOOKEEPER-4643/4646). A pong repeats the last ACK, so it may stand in for a lost ACK of
+    // txns, but only from a follower already synced.
+    if (this.r.has(ZabMutant.PongAsNewLeaderAck) && peer.phase === 'syncing' && peer.newLeaderIndex >= 0 &&
+        m.ackedIndex >= peer.newLeaderIndex && m.ackedIndex <= peer.sentIndex) {
       this.onNewLeaderAcked(peer, peer.voter);
     }
     if (peer.phase === 'synced' && m.ackedIndex > peer.ackedIndex && m.ackedIndex <= peer.sentIndex) this.onAcked(peer, m.ackedIndex);

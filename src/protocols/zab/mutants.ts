@@ -7,6 +7,7 @@ export const ZabMutant = {
   AcceptGap: 'accept-gap',
   TruncPastPrefix: 'trunc-past-prefix',
   SelfAckAtAppend: 'self-ack-at-append',
+  PongAsNewLeaderAck: 'pong-as-newleader-ack',
 } as const;
 export type ZabMutant = (typeof ZabMutant)[keyof typeof ZabMutant];
 
@@ -34,5 +35,9 @@ export const zabMutants: readonly MutantInfo[] = [
   {
     name: ZabMutant.TruncPastPrefix,
     description: 'the leader places TRUNC by index alone, past the common prefix, leaving a divergent txn (ZOOKEEPER-1154)',
+  },
+  {
+    name: ZabMutant.PongAsNewLeaderAck,
+    description: 'a pong, sent with no durability condition, stands in for the NEWLEADER ACK of a follower whose currentEpoch is not durable (review Z1; ZOOKEEPER-4643/4646)',
   },
 ];

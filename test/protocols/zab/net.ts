@@ -243,6 +243,49 @@ export class ZabNet {
     return n;
   }
 
+  /**
+   * Lose the first message on from→to that matches, delivering the ones before it. Returns it.
+   * Throws when no queued message matches.
+   */
+  dropFirst(from: string, to: string, pred: (m: ZabMessage) => boolean): ZabMessage {
+    const q = this.queues.get(key(from, to)) ?? [];
+    for (let n = q.length; n > 0; n--) {
+      const m = this.peek(from, to) as ZabMessage;
+      if (pred(m)) {
+        q.shift();
+        return m;
+      }
+      this.deliverOne(from, to);
+    }
+    throw new Error(`no matching message on ${from}>${to}`);
+  }
+
+  /**
+   * Run the cluster (Readies, deliveries, ticks) until a message matching pred waits at the head
+   * of from→to; it is held there, undelivered. Returns false if none came within maxTicks.
+   */
+  holdAt(from: string, to: string, pred: (m: ZabMessage) => boolean, maxTicks = 400): boolean {
+    for (let i = 0; i < maxTicks; i++) {
+      for (let round = 0; round < 10_000; round++) {
+        let busy = false;
+        for (const id of this.ids) if (this.isUp(id)) busy = this.drain(id) || busy;
+        for (const k of [...this.queues.keys()].sort()) {
+          const [a, b] = k.split('>') as [string, string];
+          for (;;) {
+            const m = this.peek(a, b);
+            if (m === null) break;
+            if (a === from && b === to && pred(m)) return true;
+            this.deliverOne(a, b);
+            busy = true;
+          }
+        }
+        if (!busy) break;
+      }
+      this.tick();
+    }
+    return false;
+  }
+
   /** Peek at the next message on a link without delivering it. */
   peek(from: string, to: string): ZabMessage | null {
     const bytes = this.queues.get(key(from, to))?.[0];

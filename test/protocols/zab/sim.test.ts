@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runSeeds, runSimulation } from '../../../src/sim/index.js';
+import { runSeeds, runSimulation, seedVariant } from '../../../src/sim/index.js';
 import { ZabMutant } from '../../../src/protocols/zab/index.js';
 
 /**
@@ -19,6 +19,20 @@ for (const seed of [3, 5, 6, 10, 13, 18, 26, 65, 112, 126]) {
     assert.ok(r.stats.committed > 0);
   });
 }
+
+/**
+ * Seed 949 with its variant (3 nodes, leader churn) lost a committed write while a pong stood in
+ * for the NEWLEADER ACK of a follower whose currentEpoch was not durable (review Z1). It is the
+ * first seed at which the simulator finds that defect, now mutant pong-as-newleader-ack, on its
+ * own (`quorate sim --protocol zab --mutant pong-as-newleader-ack --variants --seeds 0..1999`
+ * fails at 949 only).
+ */
+test('simulator seed 949 (variants): no pong stands in for the NEWLEADER ACK; the mutant that lets one loses a write', () => {
+  const good = runSimulation(949, { protocol: 'zab', ...seedVariant(949) });
+  assert.equal(good.violation, null, `seed 949: ${JSON.stringify(good.violation)}\n${good.traceTail.join('\n')}`);
+  const bad = runSimulation(949, { protocol: 'zab', ...seedVariant(949), mutants: new Set([ZabMutant.PongAsNewLeaderAck]) });
+  assert.equal(bad.violation?.invariant, 'leader-completeness', JSON.stringify(bad.violation));
+});
 
 /** The simulator must catch the log-shape mutants on its own within a few seeds. */
 for (const mutant of [ZabMutant.AcceptGap, ZabMutant.TruncPastPrefix]) {
