@@ -35,8 +35,13 @@ export class Follower {
   private resendAt = 0;
   private syncMode: SyncMode | null = null;
   private snap: SnapBuffer | null = null;
-  /** Index of the last ACK queued to the leader in this epoch (0 before the NEWLEADER ACK). */
+  /**
+   * Index of the last ACK queued to the leader in this handshake (0 before the NEWLEADER ACK).
+   * Invariant: never decreases within a handshake.
+   */
   ackedIndex = 0;
+  /** NEWLEADER's index in this handshake; -1 before it came. */
+  private newLeaderIndex = -1;
   /** This handshake attempt, and the leader's round of it we answered (messages.ts). */
   private session: number;
   private round = 0;
@@ -64,6 +69,7 @@ export class Follower {
     this.round = 0;
     this.phase = 'discovery';
     this.ackedIndex = 0;
+    this.newLeaderIndex = -1;
     this.phaseSince = this.r.now;
     this.syncMode = null;
     this.snap = null;
@@ -131,6 +137,7 @@ export class Follower {
       this.syncMode = null;
       this.snap = null;
       this.ackedIndex = 0;
+      this.newLeaderIndex = -1;
       r.pendingNewLeader = null;
     }
     let fresh: boolean;
@@ -218,6 +225,9 @@ export class Follower {
     r.history.append(entries);
     if (m.type === 'proposal') {
       // ACK after the txns are durable: the Ready writes them before this message leaves.
+      // The ACKs of one handshake cover ever longer prefixes: a pong repeats the last one, and a
+      // lower value would hide an ACK the leader ignored (review Z2).
+      assert(last.index > this.ackedIndex, () => `ACK of ${last.index} after an ACK of ${this.ackedIndex}`);
       r.send({ type: 'ack', from: r.id, to: this.leaderId, epoch: this.epoch, index: last.index, newLeader: false, voter: r.canVote() },
         r.history.lastIndex, this.epoch);
       this.ackedIndex = last.index;
@@ -230,9 +240,23 @@ export class Follower {
     if (this.phase !== 'syncing' || m.epoch !== this.epoch || m.lastIndex !== r.history.lastIndex || this.snap !== null) {
       return this.resync();
     }
-    // Steps (a) and (b) are in the history; replica.ready() does (c) and (d) in order.
+    // Steps (a) and (b) are in the history; replica.ready() persists currentEpoch (c) once they
+    // are durable.
     r.pendingNewLeader = { epoch: m.epoch, index: m.lastIndex, leader: this.leaderId };
     this.phase = 'newleader';
+    this.newLeaderIndex = m.lastIndex;
+    if (r.has(ZabMutant.LateNewLeaderAck)) return;
+    // (d) The ACK is queued now, so that on the link it precedes the ACK of any PROPOSAL that
+    // arrives before the epoch is durable (the leader ignores those until this one); it leaves
+    // only once the txns (needStable) and currentEpoch = e' (needEpoch) are durable.
+    this.ackedIndex = m.lastIndex;
+    this.sendNewLeaderAck();
+  }
+
+  private sendNewLeaderAck(): void {
+    const r = this.r;
+    r.send({ type: 'ack', from: r.id, to: this.leaderId, epoch: this.epoch, index: this.newLeaderIndex, newLeader: true, voter: r.canVote() },
+      this.newLeaderIndex, this.epoch);
   }
 
   private onCommit(m: CommitMsg): void {
@@ -244,6 +268,10 @@ export class Follower {
   private onPing(m: PingMsg): void {
     const r = this.r;
     if (m.epoch !== this.epoch) return;
+    // Still waiting for UPTODATE with currentEpoch written (or being written): the NEWLEADER ACK
+    // may have been lost. Nothing else may stand in for it (review Z1), so repeat it, under the
+    // same durability conditions; the leader ignores a copy once it counted one.
+    if (this.phase === 'newleader' && r.pendingNewLeader === null && !r.has(ZabMutant.LateNewLeaderAck)) this.sendNewLeaderAck();
     if (this.phase === 'newleader' || this.phase === 'broadcast') {
       // The link is FIFO: txns sent before this ping that we do not hold were lost.
       if (r.history.lastIndex < m.sentIndex && !r.has(ZabMutant.AcceptGap)) return this.resync();

@@ -8,6 +8,7 @@ export const ZabMutant = {
   TruncPastPrefix: 'trunc-past-prefix',
   SelfAckAtAppend: 'self-ack-at-append',
   PongAsNewLeaderAck: 'pong-as-newleader-ack',
+  LateNewLeaderAck: 'late-newleader-ack',
 } as const;
 export type ZabMutant = (typeof ZabMutant)[keyof typeof ZabMutant];
 
@@ -39,5 +40,9 @@ export const zabMutants: readonly MutantInfo[] = [
   {
     name: ZabMutant.PongAsNewLeaderAck,
     description: 'a pong, sent with no durability condition, stands in for the NEWLEADER ACK of a follower whose currentEpoch is not durable (review Z1; ZOOKEEPER-4643/4646)',
+  },
+  {
+    name: ZabMutant.LateNewLeaderAck,
+    description: 'the NEWLEADER ACK is queued only when currentEpoch is persisted, behind the ACK of a PROPOSAL that came meanwhile, and lowers the index pongs repeat (review Z2)',
   },
 ];

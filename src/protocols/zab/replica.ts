@@ -310,14 +310,16 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
     const epochEarly = this.has(ZabMutant.EpochBeforeTxns);
     if (nl !== null && this.pendingSnapshot === null &&
         (ackEarly || epochEarly || this.history.stableIndex >= nl.index)) {
-      // NEWLEADER steps (c) and (d): the synced txns are durable (an earlier Ready), so now
-      // persist currentEpoch = e', and ACK only once that is durable too.
+      // NEWLEADER step (c): the synced txns are durable (an earlier Ready), so now persist
+      // currentEpoch = e'. The ACK (d), queued when NEWLEADER came, leaves once this is durable.
       this.pendingNewLeader = null;
       this.currentEpoch = nl.epoch;
       this.lostState = false;
-      this.send({ type: 'ack', from: this.id, to: nl.leader, epoch: nl.epoch, index: nl.index, newLeader: true, voter: this.canVote() },
-        nl.index, nl.epoch);
-      if (this.follower !== null) this.follower.ackedIndex = nl.index;
+      if (this.has(ZabMutant.LateNewLeaderAck)) {
+        this.send({ type: 'ack', from: this.id, to: nl.leader, epoch: nl.epoch, index: nl.index, newLeader: true, voter: this.canVote() },
+          nl.index, nl.epoch);
+        if (this.follower !== null) this.follower.ackedIndex = nl.index;
+      }
       holdEntries = epochEarly && this.history.stableIndex < nl.index;
     }
     let entries = holdEntries ? [] : this.history.unstable();

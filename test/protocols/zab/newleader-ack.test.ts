@@ -90,3 +90,68 @@ test('mutant pong-as-newleader-ack: L counts f on its pong, commits p1, and p1 i
   assert.equal(o.premature, true);
   assert.ok(o.violations.some((v) => /applied \(\d+, \d+\) where another applied/.test(v)), o.violations.join('; '));
 });
+
+/**
+ * Review Z2: a PROPOSAL that reaches a rejoining follower after NEWLEADER but before its epoch is
+ * durable. Its ACK must not leave ahead of the NEWLEADER ACK (the leader ignores a follower's ACKs
+ * until it is synced), and what the follower's pongs repeat must never go down. The leader's
+ * other follower is cut off, so the txn commits only on this follower's ACK.
+ */
+function z2(proposalFirst: boolean, mutants: string[] = []): { target: number; commit: number; pongs: number[] } {
+  const net = new ZabNet(['a', 'b', 'c'], { seed: 11, replica: () => ({ mutants: new Set(mutants) }) });
+  net.startAll();
+  const l = net.electLeader();
+  const [f1, f2] = net.ids.filter((id) => id !== l) as [string, string];
+  assert.ok(net.commit('x1'));
+  net.crash(f1);
+  assert.ok(net.commit('x2'));
+  net.start(f1);
+  assert.ok(net.holdAt(l, f1, (m) => m.type === 'newleader'), 'the leader never sent NEWLEADER to f1');
+  net.drain(f1); // the DIFF is durable
+  assert.equal(net.deliverOne(l, f1)?.type, 'newleader');
+  net.cut(l, f2);
+  assert.ok(net.replica(l).propose(txt('x3')).ok);
+  net.drain(l);
+  const target = net.replica(l).status().lastIndex;
+  if (!proposalFirst) net.drain(f1); // control: the NEWLEADER ACK leaves before the PROPOSAL comes
+  assert.equal(net.deliverOne(l, f1)?.type, 'proposal');
+  const from = net.delivered.length;
+  net.tickUntil(() => net.replica(l).status().commitIndex >= target, 100);
+  const pongs = net.delivered.slice(from).flatMap((m) => (m.type === 'pong' && m.from === f1 ? [m.ackedIndex] : []));
+  return { target, commit: net.replica(l).status().commitIndex, pongs };
+}
+
+test('Z2 control: a PROPOSAL after the NEWLEADER ACK left commits on that follower alone', () => {
+  const o = z2(false);
+  assert.ok(o.commit >= o.target, JSON.stringify(o));
+});
+
+test('Z2: a PROPOSAL between NEWLEADER and its ACK commits; the ACK order holds and pongs never go down', () => {
+  const o = z2(true);
+  assert.ok(o.commit >= o.target, `commit ${o.commit} < ${o.target}; f1's pongs repeat ${JSON.stringify(o.pongs)}`);
+  assert.ok(o.pongs.every((a) => a >= o.target), JSON.stringify(o.pongs));
+});
+
+test('mutant late-newleader-ack: the PROPOSAL\'s ACK leaves first and is ignored, the pongs repeat a lower index, nothing commits', () => {
+  const o = z2(true, [ZabMutant.LateNewLeaderAck]);
+  assert.ok(o.commit < o.target, JSON.stringify(o));
+  assert.ok(o.pongs.length > 0 && o.pongs.every((a) => a < o.target), JSON.stringify(o.pongs));
+});
+
+test('a lost NEWLEADER ACK is repeated on the next ping: the follower is synced without a new election', () => {
+  const net = new ZabNet(['a', 'b', 'c'], { seed: 13 });
+  net.startAll();
+  const l = net.electLeader();
+  const [f] = net.ids.filter((id) => id !== l) as [string, string];
+  assert.ok(net.commit('x1'));
+  net.crash(f);
+  assert.ok(net.commit('x2'));
+  net.start(f);
+  assert.ok(net.holdAt(f, l, (m) => m.type === 'ack' && m.newLeader), 'f never sent its NEWLEADER ACK');
+  net.dropFirst(f, l, (m) => m.type === 'ack' && m.newLeader);
+  const epoch = net.replica(l).status().term;
+  // Within two heartbeats, far below the 2 × electionTicks after which either side gives up.
+  assert.ok(net.tickUntil(() => net.replica(f).status().leader === l, 2 * 2 + 1), 'f was not synced');
+  assert.equal(net.replica(l).status().term, epoch);
+  assert.equal(net.replica(l).status().role, 'leader');
+});
