@@ -35,6 +35,9 @@ const notYetCaught: Record<string, string> = {
   // (they are cumulative) or by another follower's, so the write stalls only if the follower is
   // the leader's last one and no write follows; healing brings the others back. 0 of 0..299.
   'zab/late-newleader-ack': 'a stall that any later write or a healed follower ends; test/protocols/zab/newleader-ack.test.ts shows it',
+  // Zab review Z3: only lease reads can tell, and the simulator never turns leaseReads on yet
+  // (the workload's lease reads are coming); test/protocols/zab/lease.test.ts shows it.
+  'zab/campaign-at-restart': 'needs leaseReads in the simulator; test/protocols/zab/lease.test.ts shows it',
 };
 
 export function mutantSuite(protocol: string): void {

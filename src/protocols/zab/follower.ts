@@ -277,6 +277,7 @@ export class Follower {
       if (r.history.lastIndex < m.sentIndex && !r.has(ZabMutant.AcceptGap)) return this.resync();
       r.commitTo(m.commit);
     }
+    r.onLeaseGiven();
     const pong: ZabMessage = { type: 'pong', from: r.id, to: this.leaderId, epoch: this.epoch, seq: m.seq, ackedIndex: this.ackedIndex };
     // The pong repeats the last ACK, so it vouches for what that ACK vouches for: it waits for the
     // same durability (txns and currentEpoch), and is dropped with that ACK if the follower gives

@@ -9,6 +9,7 @@ export const ZabMutant = {
   SelfAckAtAppend: 'self-ack-at-append',
   PongAsNewLeaderAck: 'pong-as-newleader-ack',
   LateNewLeaderAck: 'late-newleader-ack',
+  CampaignAtRestart: 'campaign-at-restart',
 } as const;
 export type ZabMutant = (typeof ZabMutant)[keyof typeof ZabMutant];
 
@@ -44,5 +45,9 @@ export const zabMutants: readonly MutantInfo[] = [
   {
     name: ZabMutant.LateNewLeaderAck,
     description: 'the NEWLEADER ACK is queued only when currentEpoch is persisted, behind the ACK of a PROPOSAL that came meanwhile, and lowers the index pongs repeat (review Z2)',
+  },
+  {
+    name: ZabMutant.CampaignAtRestart,
+    description: 'a replica votes at once after a restart or after giving up a leader whose ping it just answered, inside that leader\'s read lease (review Z3)',
   },
 ];

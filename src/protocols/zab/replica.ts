@@ -75,6 +75,13 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
   private appliedIndex: number;
   /** Wiped replica: may not vote or count as a voter until synchronized with a leader. */
   lostState: boolean;
+  /**
+   * No vote before this tick. A follower that answers a ping at tick t lets the leader serve
+   * lease reads until t + electionTicks (Leader.leaseValid), so it backs no new leader before
+   * then, however it left that leader: silence, its stuck timer, a crash and restart (its
+   * memory of the ping is gone, so every start waits electionTicks; Paxos does the same).
+   */
+  private voteQuietUntil: number;
 
   role: ZabRole = 'looking';
   readonly election: Election;
@@ -119,6 +126,7 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
     this.appliedIndex = this.history.snapshot.index;
     this.commitIndex = Math.max(this.appliedIndex, Math.min(hs?.commit ?? 0, this.history.lastIndex));
     this.lostState = opts.lostState;
+    this.voteQuietUntil = this.has(ZabMutant.CampaignAtRestart) ? 0 : opts.electionTicks;
     this.election = new Election(this, zopts.finalizeTicks, Math.max(1, opts.heartbeatTicks));
     this.election.start();
   }
@@ -143,8 +151,19 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
 
   // ---- ElectionHost
 
+  /** A voter that has not lost its state (it may still have to wait to vote: mayVote). */
   canVote(): boolean {
     return !this.lostState && this.isVoter(this.id);
+  }
+
+  mayVote(): boolean {
+    return this.canVote() && this.now >= this.voteQuietUntil;
+  }
+
+  /** This follower answered the leader's ping: the leader may count on it for a lease. */
+  onLeaseGiven(): void {
+    if (this.has(ZabMutant.CampaignAtRestart)) return;
+    this.voteQuietUntil = Math.max(this.voteQuietUntil, this.now + this.opts.electionTicks);
   }
 
   selfVote(): Vote {

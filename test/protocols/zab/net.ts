@@ -50,6 +50,8 @@ export class ZabNet {
   /** Every delivered message, for assertions on the sync mode chosen and the like. */
   readonly delivered: ZabMessage[] = [];
   dropRate = 0;
+  /** Lose every message sent while this says so (a selective fault on some kinds or links). */
+  dropIf: ((m: ZabMessage) => boolean) | null = null;
   /** Crash a node when it is handed a Ready matching `when` (once). */
   crashPlan: { id: string; when: (rd: Ready) => boolean; mode: 'before-write' | 'after-write' } | null = null;
   private readonly nodes = new Map<string, NetNode>();
@@ -220,7 +222,13 @@ export class ZabNet {
     const q = this.queues.get(key(m.from, m.to));
     if (q === undefined || this.blocked.has(key(m.from, m.to))) return;
     if (this.dropRate > 0 && this.rng.chance(this.dropRate)) return;
+    if (this.dropIf?.(m) === true) return;
     q.push(zabCodec.encode(m));
+  }
+
+  /** Put a message (taken off a link earlier, e.g. by dropFirst) back on its link: a late packet. */
+  inject(m: ZabMessage): void {
+    this.send(m);
   }
 
   deliverOne(from: string, to: string): ZabMessage | null {
