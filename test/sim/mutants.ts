@@ -38,6 +38,11 @@ const notYetCaught: Record<string, string> = {
   // Zab review Z3: only lease reads can tell, and the simulator never turns leaseReads on yet
   // (the workload's lease reads are coming); test/protocols/zab/lease.test.ts shows it.
   'zab/campaign-at-restart': 'needs leaseReads in the simulator; test/protocols/zab/lease.test.ts shows it',
+  // A wiped Zab member that votes again once synced holds that leader's history and epoch, so it
+  // is unsafe only if before the wipe it promised a newer epoch or ACKed newer txns than the
+  // leader it rejoins: a wipe inside a failed leadership change. 0 of 0..299. Messages that
+  // outlive an incarnation (a pre-wipe ACKEPOCH or ACK) should reach it.
+  'zab/lost-state-regains-vote': 'needs a wipe inside a failed leadership change; test/protocols/zab/lost-state.test.ts shows it',
 };
 
 export function mutantSuite(protocol: string): void {

@@ -228,7 +228,7 @@ export class Follower {
       // The ACKs of one handshake cover ever longer prefixes: a pong repeats the last one, and a
       // lower value would hide an ACK the leader ignored (review Z2).
       assert(last.index > this.ackedIndex, () => `ACK of ${last.index} after an ACK of ${this.ackedIndex}`);
-      r.send({ type: 'ack', from: r.id, to: this.leaderId, epoch: this.epoch, index: last.index, newLeader: false, voter: r.canVote() },
+      r.send({ type: 'ack', from: r.id, to: this.leaderId, session: this.session, epoch: this.epoch, index: last.index, newLeader: false },
         r.history.lastIndex, this.epoch);
       this.ackedIndex = last.index;
       r.commitTo(m.commit);
@@ -253,9 +253,11 @@ export class Follower {
     this.sendNewLeaderAck();
   }
 
-  private sendNewLeaderAck(): void {
+  /** lowerAcked: mutant late-newleader-ack, which sets ackedIndex to NEWLEADER's index here. */
+  sendNewLeaderAck(lowerAcked = false): void {
     const r = this.r;
-    r.send({ type: 'ack', from: r.id, to: this.leaderId, epoch: this.epoch, index: this.newLeaderIndex, newLeader: true, voter: r.canVote() },
+    if (lowerAcked) this.ackedIndex = this.newLeaderIndex;
+    r.send({ type: 'ack', from: r.id, to: this.leaderId, session: this.session, epoch: this.epoch, index: this.newLeaderIndex, newLeader: true },
       this.newLeaderIndex, this.epoch);
   }
 
@@ -278,7 +280,9 @@ export class Follower {
       r.commitTo(m.commit);
     }
     r.onLeaseGiven();
-    const pong: ZabMessage = { type: 'pong', from: r.id, to: this.leaderId, epoch: this.epoch, seq: m.seq, ackedIndex: this.ackedIndex };
+    const pong: ZabMessage = {
+      type: 'pong', from: r.id, to: this.leaderId, session: this.session, epoch: this.epoch, seq: m.seq, ackedIndex: this.ackedIndex,
+    };
     // The pong repeats the last ACK, so it vouches for what that ACK vouches for: it waits for the
     // same durability (txns and currentEpoch), and is dropped with that ACK if the follower gives
     // them up (a resync or a new role before they were written).

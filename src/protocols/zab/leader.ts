@@ -27,7 +27,10 @@ interface Peer {
   readonly session: number;
   round: number;
   phase: PeerPhase;
-  /** Counts toward quorums: a voter in the configuration that has not lost its state. */
+  /**
+   * Counts toward quorums: a voter in the configuration that has not lost its state, as its
+   * FOLLOWERINFO and ACKEPOCH said; fixed for the handshake (a lost state is never regained).
+   */
   voter: boolean;
   acceptedEpoch: number;
   fresh: boolean;
@@ -318,19 +321,21 @@ export class Leader {
   }
 
   private onAck(peer: Peer, m: AckMsg): void {
-    if (m.epoch !== this.epoch) return;
+    // Another handshake's, or an earlier life's (its sessions were its own): it vouches for a
+    // history this handshake knows nothing about.
+    if (m.epoch !== this.epoch || m.session !== peer.session) return;
     if (m.newLeader) {
-      if (peer.phase === 'syncing' && m.index === peer.newLeaderIndex) this.onNewLeaderAcked(peer, m.voter);
+      if (peer.phase === 'syncing' && m.index === peer.newLeaderIndex) this.onNewLeaderAcked(peer);
       return;
     }
     if (peer.phase !== 'synced' || m.index > peer.sentIndex) return;
-    peer.voter = peer.voter || (m.voter && this.r.isVoter(peer.id));
     this.onAcked(peer, m.index);
   }
 
-  private onNewLeaderAcked(peer: Peer, voter: boolean): void {
+  private onNewLeaderAcked(peer: Peer): void {
     peer.phase = 'synced';
-    peer.voter = peer.voter && voter;
+    // Mutant: the old recovery, in which a wiped follower counts again once it is synchronized.
+    if (this.r.has(ZabMutant.LostStateRegainsVote)) peer.voter = this.r.isVoter(peer.id);
     peer.ackedIndex = Math.max(peer.ackedIndex, peer.newLeaderIndex);
     if (this.phase === 'broadcast') this.sendUpToDate(peer);
     else this.maybeEstablish();
@@ -497,7 +502,7 @@ export class Leader {
   }
 
   private onPong(peer: Peer, m: PongMsg): void {
-    if (m.epoch !== this.epoch) return;
+    if (m.epoch !== this.epoch || m.session !== peer.session) return;
     peer.pongSeq = Math.max(peer.pongSeq, m.seq);
     this.maybeConfirm();
     // Nothing stands in for the NEWLEADER ACK: only it says that currentEpoch = e' is durable
@@ -505,7 +510,7 @@ export class Leader {
     // txns, but only from a follower already synced.
     if (this.r.has(ZabMutant.PongAsNewLeaderAck) && peer.phase === 'syncing' && peer.newLeaderIndex >= 0 &&
         m.ackedIndex >= peer.newLeaderIndex && m.ackedIndex <= peer.sentIndex) {
-      this.onNewLeaderAcked(peer, peer.voter);
+      this.onNewLeaderAcked(peer);
     }
     if (peer.phase === 'synced' && m.ackedIndex > peer.ackedIndex && m.ackedIndex <= peer.sentIndex) this.onAcked(peer, m.ackedIndex);
     this.maybeServeReads();

@@ -10,6 +10,7 @@ export const ZabMutant = {
   PongAsNewLeaderAck: 'pong-as-newleader-ack',
   LateNewLeaderAck: 'late-newleader-ack',
   CampaignAtRestart: 'campaign-at-restart',
+  LostStateRegainsVote: 'lost-state-regains-vote',
 } as const;
 export type ZabMutant = (typeof ZabMutant)[keyof typeof ZabMutant];
 
@@ -49,5 +50,9 @@ export const zabMutants: readonly MutantInfo[] = [
   {
     name: ZabMutant.CampaignAtRestart,
     description: 'a replica votes at once after a restart or after giving up a leader whose ping it just answered, inside that leader\'s read lease (review Z3)',
+  },
+  {
+    name: ZabMutant.LostStateRegainsVote,
+    description: 'a member that lost its state votes and counts toward quorums again once synchronized with a leader (the old recovery; it forgot what it promised)',
   },
 ];

@@ -73,8 +73,14 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
   /** Invariant: appliedIndex <= commitIndex; commitIndex never decreases. */
   commitIndex: number;
   private appliedIndex: number;
-  /** Wiped replica: may not vote or count as a voter until synchronized with a leader. */
-  lostState: boolean;
+  /**
+   * This member lost its state (wiped or replaced disk, a restored backup): it cannot know what
+   * it promised or acknowledged, so it never votes, promises or counts toward a quorum again
+   * (the project's rule, until a membership change re-adds it as a new member). It still
+   * syncs, replicates and applies. The driver keeps it across restarts (a durable marker that
+   * clears only once status().canVote is true, which it never is again here).
+   */
+  private lostState: boolean;
   /**
    * No vote before this tick. A follower that answers a ping at tick t lets the leader serve
    * lease reads until t + electionTicks (Leader.leaseValid), so it backs no new leader before
@@ -333,12 +339,8 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
       // currentEpoch = e'. The ACK (d), queued when NEWLEADER came, leaves once this is durable.
       this.pendingNewLeader = null;
       this.currentEpoch = nl.epoch;
-      this.lostState = false;
-      if (this.has(ZabMutant.LateNewLeaderAck)) {
-        this.send({ type: 'ack', from: this.id, to: nl.leader, epoch: nl.epoch, index: nl.index, newLeader: true, voter: this.canVote() },
-          nl.index, nl.epoch);
-        if (this.follower !== null) this.follower.ackedIndex = nl.index;
-      }
+      if (this.has(ZabMutant.LostStateRegainsVote)) this.lostState = false;
+      if (this.has(ZabMutant.LateNewLeaderAck) && this.follower !== null) this.follower.sendNewLeaderAck(true);
       holdEntries = epochEarly && this.history.stableIndex < nl.index;
     }
     let entries = holdEntries ? [] : this.history.unstable();

@@ -24,7 +24,11 @@ interface NetNode {
   readonly id: string;
   replica: ZabReplica | null;
   disk: Disk;
-  lostNext: boolean;
+  /**
+   * The durable "lost its state" marker the drivers keep (src/node/recovery-marker.ts, the sim
+   * disk's `recovering`): set by a wipe, cleared only once the replica says it may vote.
+   */
+  recovering: boolean;
   incarnation: number;
   commands: Uint8Array[];
   appliedIndex: number;
@@ -66,7 +70,7 @@ export class ZabNet {
     for (const id of this.ids) {
       for (const to of this.ids) if (to !== id) this.queues.set(key(id, to), []);
       const n: NetNode = {
-        id, replica: null, disk: { hardState: null, snapshot: null, entries: [] }, lostNext: false, incarnation: 0,
+        id, replica: null, disk: { hardState: null, snapshot: null, entries: [] }, recovering: false, incarnation: 0,
         commands: [], appliedIndex: 0, readStates: [], readFailures: [],
       };
       this.nodes.set(id, n);
@@ -102,9 +106,8 @@ export class ZabNet {
         snapshot: snap === null ? null : memorySnapshotSource(snap.meta, snap.data),
         entries: n.disk.entries.slice(),
       },
-      lostState: n.lostNext,
+      lostState: n.recovering,
     });
-    n.lostNext = false;
     n.commands = snap === null ? [] : decodeBatch(snap.data);
     n.appliedIndex = snap?.meta.index ?? 0;
     n.replica = new ZabReplica(opts, { ...defaultZabOptions, ...this.opts.zab });
@@ -124,7 +127,7 @@ export class ZabNet {
     const n = this.node(id);
     n.replica = null;
     n.disk = { hardState: null, snapshot: null, entries: [] };
-    n.lostNext = true;
+    n.recovering = true;
   }
 
   cut(a: string, b: string): void {
@@ -209,6 +212,7 @@ export class ZabNet {
     n.readStates.push(...rd.readStates);
     n.readFailures.push(...rd.readFailures);
     r.advance(rd);
+    if (n.recovering && r.status().canVote) n.recovering = false;
     this.checkLeader(id);
   }
 
