@@ -1,4 +1,4 @@
-import { assert } from '../../core/index.js';
+import { assert, peerRule } from '../../core/index.js';
 import type { Entry, NodeId } from '../../core/index.js';
 import { SyncMode, epochEndsMax } from './messages.js';
 import type { CommitMsg, NewEpochMsg, NewLeaderMsg, PingMsg, SnapMsg, SyncMsg, TxnsMsg, ZabMessage } from './messages.js';
@@ -90,31 +90,30 @@ export class Follower {
 
   step(m: ZabMessage): void {
     if (m.from !== this.leaderId) return;
-    this.lastHeard = this.r.now;
     switch (m.type) {
       case 'newepoch':
         this.onNewEpoch(m);
-        return;
+        break;
       case 'sync':
         this.onSync(m);
-        return;
+        break;
       case 'snap':
         this.onSnap(m);
-        return;
+        break;
       case 'diff':
       case 'proposal':
         this.onTxns(m);
-        return;
+        break;
       case 'newleader':
         this.onNewLeader(m);
-        return;
+        break;
       case 'uptodate':
       case 'commit':
         this.onCommit(m);
-        return;
+        break;
       case 'ping':
         this.onPing(m);
-        return;
+        break;
       case 'vote':
       case 'followerinfo':
       case 'ackepoch':
@@ -124,6 +123,8 @@ export class Follower {
       default:
         return m satisfies never;
     }
+    // After the handler: a message that breaks a peer rule (PeerViolation) changes nothing.
+    this.lastHeard = this.r.now;
   }
 
   private onNewEpoch(m: NewEpochMsg): void {
@@ -168,8 +169,9 @@ export class Follower {
     const h = this.r.history;
     if (m.mode === SyncMode.Trunc || m.mode === SyncMode.TruncDiff) {
       if (m.truncIndex > h.lastIndex || m.truncIndex < h.snapshot.index) return this.resync();
-      // The leader's history holds every committed txn, so a cut never reaches one.
-      assert(m.truncIndex >= this.r.commitIndex, () => `TRUNC to ${m.truncIndex} below commit ${this.r.commitIndex}`);
+      // The leader's history holds every committed txn, so an honest leader's cut never reaches
+      // one: a TRUNC below our commit index comes from a broken or forged leader.
+      peerRule(m.truncIndex >= this.r.commitIndex, m.from, () => `TRUNC to ${m.truncIndex} below commit ${this.r.commitIndex}`);
       h.truncateAfter(m.truncIndex);
     }
     this.syncMode = m.mode;

@@ -10,6 +10,7 @@ import { Follower } from './follower.js';
 import { History } from './history.js';
 import { Leader } from './leader.js';
 import { PeerState } from './messages.js';
+import { checkPeerMessage } from './peer-rules.js';
 import type { VoteMsg, ZabMessage } from './messages.js';
 import { ZabMutant } from './mutants.js';
 
@@ -255,6 +256,7 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
 
   step(msg: ZabMessage): void {
     if (msg.to !== this.id || msg.from === this.id || !this.peers.includes(msg.from)) return;
+    checkPeerMessage(msg); // throws PeerViolation before anything changes
     if (msg.type === 'vote') {
       this.onVote(msg);
       return;
