@@ -43,6 +43,10 @@ const notYetCaught: Record<string, string> = {
   // leader it rejoins: a wipe inside a failed leadership change. 0 of 0..299. Messages that
   // outlive an incarnation (a pre-wipe ACKEPOCH or ACK) should reach it.
   'zab/lost-state-regains-vote': 'needs a wipe inside a failed leadership change; test/protocols/zab/lost-state.test.ts shows it',
+  // A stream restarted by a checkpoint starts over and finishes unless checkpoints come faster
+  // than a SNAP streams, which the simulator's links and checkpoint interval never do. 0 of
+  // 0..299. Long stalls or a clogged link during a SNAP should reach it (a liveness failure).
+  'zab/snap-restart-on-compact': 'needs checkpoints faster than a SNAP streams; test/protocols/zab/sync.test.ts shows it',
 };
 
 export function mutantSuite(protocol: string): void {

@@ -236,7 +236,10 @@ export class Leader {
     assert(ack !== undefined, 'syncing a follower that sent no ACKEPOCH');
     const h = r.history;
     const plan = planSync(h, ack, r.has(ZabMutant.TruncPastPrefix));
-    if (plan.mode === SyncMode.Snap && (r.snapshotSource === null || r.snapshotSource.meta.index !== h.snapshot.index)) {
+    // SNAP sends our newest checkpoint: at or past the compacted history (ZabReplica.compact
+    // keeps the txns after every checkpoint still being streamed), so the DIFF after it is held.
+    const source = r.snapshotSource;
+    if (plan.mode === SyncMode.Snap && (source === null || source.meta.index < h.snapshot.index || source.meta.index > h.lastIndex)) {
       // Without the checkpoint's bytes we cannot serve SNAP; the follower times out and retries.
       this.peers.delete(peer.id);
       return;
@@ -247,7 +250,7 @@ export class Leader {
     peer.inflight = [];
     peer.newLeaderIndex = -1;
     if (plan.mode === SyncMode.Snap) {
-      peer.snap = { source: r.snapshotSource as SnapshotSource, offset: 0 };
+      peer.snap = { source: source as SnapshotSource, offset: 0 };
       this.continueSnapshot(peer);
       return;
     }
@@ -271,13 +274,16 @@ export class Leader {
     const r = this.r;
     const st = peer.snap;
     if (st === null) return;
-    if (st.source !== r.snapshotSource || st.source.meta.index < r.history.snapshot.index) {
-      // We checkpointed again mid-stream: start over on the new checkpoint.
+    // A checkpoint taken since does not restart the stream: a follower behind a slow link would
+    // never finish if every new checkpoint sent it back to offset 0. The source stays readable
+    // (SnapshotSource), and the history keeps the txns after it until the stream ends.
+    const src = st.source;
+    assert(src.meta.index >= r.history.snapshot.index, 'the history was compacted past a snapshot being streamed');
+    if (r.has(ZabMutant.SnapRestartOnCompact) && src !== r.snapshotSource) {
       peer.snap = null;
       this.sendNewEpoch(peer);
       return;
     }
-    const src = st.source;
     const chunk = Math.max(1, r.opts.limits.snapshotChunkBytes);
     let budget = Math.max(chunk, r.opts.limits.inflightBytesMax);
     do {
@@ -291,6 +297,16 @@ export class Leader {
     if (st.offset < src.sizeBytes) return;
     peer.snap = null;
     this.finishSync(peer, src.meta.index + 1);
+  }
+
+  /**
+   * The lowest checkpoint index still being streamed to a follower (Infinity when none): the
+   * history may not be compacted past it, or the DIFF after that SNAP would be gone.
+   */
+  streamFloor(): number {
+    let floor = Infinity;
+    for (const p of this.peers.values()) if (p.snap !== null) floor = Math.min(floor, p.snap.source.meta.index);
+    return floor;
   }
 
   /** Sends txns (sentIndex, upTo] in messages bounded by maxMessageBytes. */

@@ -11,6 +11,7 @@ export const ZabMutant = {
   LateNewLeaderAck: 'late-newleader-ack',
   CampaignAtRestart: 'campaign-at-restart',
   LostStateRegainsVote: 'lost-state-regains-vote',
+  SnapRestartOnCompact: 'snap-restart-on-compact',
 } as const;
 export type ZabMutant = (typeof ZabMutant)[keyof typeof ZabMutant];
 
@@ -54,5 +55,9 @@ export const zabMutants: readonly MutantInfo[] = [
   {
     name: ZabMutant.LostStateRegainsVote,
     description: 'a member that lost its state votes and counts toward quorums again once synchronized with a leader (the old recovery; it forgot what it promised)',
+  },
+  {
+    name: ZabMutant.SnapRestartOnCompact,
+    description: 'a checkpoint taken while a SNAP is streamed restarts that follower\'s handshake from offset 0, so a follower behind a slow link never finishes',
   },
 ];

@@ -299,9 +299,23 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
 
   compact(source: SnapshotSource): void {
     assert(source.meta.index <= this.appliedIndex, 'compacting past the applied index');
-    if (source.meta.index <= this.history.snapshot.index) return;
-    this.history.compact(source.meta);
+    if (source.meta.index <= Math.max(this.history.snapshot.index, this.snapshotSource?.meta.index ?? 0)) return;
+    // New SNAPs send this checkpoint; the history follows it once no older one is streamed.
     this.snapshotSource = source;
+    this.maybeCompactHistory();
+  }
+
+  /**
+   * Drop the txns through the newest checkpoint, unless a SNAP of an older one is still being
+   * streamed to a follower: the DIFF after that SNAP needs the txns after it (Leader.streamFloor).
+   * Returns whether it compacted.
+   */
+  private maybeCompactHistory(): boolean {
+    const src = this.snapshotSource;
+    if (src === null || src.meta.index <= this.history.snapshot.index) return false;
+    if (src.meta.index > (this.leader?.streamFloor() ?? Infinity)) return false;
+    this.history.compact(src.meta);
+    return true;
   }
 
   transferLeadership(_target: NodeId): boolean {
@@ -330,6 +344,7 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
 
   ready(): Ready | null {
     if (this.outstanding !== null) return null;
+    this.maybeCompactHistory(); // a stream that held it back may have ended
     this.leader?.flush();
     let holdEntries = false;
     const nl = this.pendingNewLeader;
