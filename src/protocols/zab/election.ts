@@ -1,3 +1,4 @@
+import { assert } from '../../core/index.js';
 import type { NodeId } from '../../core/index.js';
 import { PeerState } from './messages.js';
 import type { VoteMsg } from './messages.js';
@@ -94,6 +95,8 @@ export class Election {
       return;
     }
     if (this.finalizeAt !== null && this.host.now >= this.finalizeAt && this.vote !== null) {
+      // Deciding: only a replica that may vote counted a quorum (maybeFinalize).
+      assert(this.host.mayVote(), 'a replica that may not vote decided an election');
       this.host.decide(this.vote.leader);
       return;
     }

@@ -143,7 +143,9 @@ export class Follower {
     }
     let fresh: boolean;
     if (m.epoch > r.acceptedEpoch) {
-      // Persisted in this Ready's hard state, before the ACKEPOCH leaves.
+      // Accepting e': persisted in this Ready's hard state, before the ACKEPOCH leaves. It is
+      // above everything this replica ever accepted, so it promises e' to no other leader.
+      assert(m.epoch > r.currentEpoch, 'a NEWEPOCH accepted at or below currentEpoch');
       r.acceptedEpoch = m.epoch;
       fresh = true;
     } else if (m.epoch === r.acceptedEpoch) {

@@ -168,8 +168,11 @@ export class Leader {
     const infos = [...this.peers.values()].filter((p) => p.voter);
     if (infos.length + 1 < this.r.quorum()) return;
     const r = this.r;
+    // Only a voter that may vote was elected; it leads with a quorum of voters' epochs.
+    assert(r.canVote() && infos.every((p) => r.isVoter(p.id)), 'an epoch chosen by a non-voter or with one');
     // e' = max + 1 over a quorum (including us); persisted before NEWEPOCH leaves (same Ready).
     this.epoch = Math.max(r.acceptedEpoch, ...infos.map((p) => p.acceptedEpoch)) + 1;
+    assert(this.epoch > r.acceptedEpoch && this.epoch > r.currentEpoch, 'e\' not above our epochs');
     r.acceptedEpoch = this.epoch;
     this.phase = 'epoch';
     for (const id of [...this.peers.keys()].sort()) this.sendNewEpoch(this.peers.get(id) as Peer);
@@ -349,6 +352,10 @@ export class Leader {
   }
 
   private onNewLeaderAcked(peer: Peer): void {
+    // Marking a follower synced: it holds our history through NEWLEADER and its currentEpoch =
+    // e' is durable. Only its NEWLEADER ACK for this handshake says so (review Z1).
+    assert(peer.phase === 'syncing' && peer.snap === null && peer.newLeaderIndex >= 0 && peer.newLeaderIndex <= peer.sentIndex,
+      () => `${peer.id} marked synced in phase ${peer.phase} (NEWLEADER at ${peer.newLeaderIndex}, sent ${peer.sentIndex})`);
     peer.phase = 'synced';
     // Mutant: the old recovery, in which a wiped follower counts again once it is synchronized.
     if (this.r.has(ZabMutant.LostStateRegainsVote)) peer.voter = this.r.isVoter(peer.id);
@@ -358,6 +365,9 @@ export class Leader {
   }
 
   private onAcked(peer: Peer, index: number): void {
+    // Counting an ACK: from a synced follower, for txns we sent it in this handshake.
+    assert(peer.phase === 'synced' && index <= peer.sentIndex && index <= this.r.history.lastIndex,
+      () => `ACK of ${index} from ${peer.id} in phase ${peer.phase}, sent ${peer.sentIndex}`);
     peer.ackedIndex = Math.max(peer.ackedIndex, index);
     while (peer.inflight.length > 0 && (peer.inflight[0] as number) <= index) peer.inflight.shift();
     this.maybeCommit();
@@ -368,6 +378,8 @@ export class Leader {
     const acked = [...this.peers.values()].filter((p) => p.phase === 'synced' && p.fresh);
     if (acked.length + 1 < this.r.quorum()) return;
     // A quorum holds our history and accepted e': all of it is committed (Zab §IV-C).
+    assert(acked.every((p) => p.voter && this.r.isVoter(p.id) && p.ackedIndex >= this.epochStart - 1),
+      'established on a follower that is not a synced voter holding our initial history');
     this.phase = 'broadcast';
     this.checkQuorumAt = this.r.now + this.r.opts.electionTicks;
     this.r.commitTo(this.epochStart - 1);
@@ -385,6 +397,7 @@ export class Leader {
   }
 
   private sendUpToDate(peer: Peer): void {
+    assert(peer.phase === 'synced' && this.phase === 'broadcast', 'UPTODATE to a follower not synced, or before establishment');
     this.r.send({ type: 'uptodate', from: this.r.id, to: peer.id, epoch: this.epoch, commit: this.r.commitIndex });
   }
 
@@ -467,6 +480,10 @@ export class Leader {
     // Commit in zxid order: the quorum's cumulative ACKs give a prefix.
     const to = quorumMin(acks);
     if (to <= r.commitIndex) return;
+    // Advancing the commit point: only to txns we hold, acknowledged (durably) by a quorum of
+    // voters counted from their handshakes, never a learner or a member that lost its state.
+    assert(to <= r.history.lastIndex && to >= this.epochStart - 1, () => `commit ${to} outside our history (last ${r.history.lastIndex})`);
+    assert([...this.peers.values()].every((p) => !p.voter || r.isVoter(p.id)), 'a non-voter counted toward the commit quorum');
     for (const e of r.history.slice(r.commitIndex + 1, to)) if (e.id === this.epoch) this.uncommittedBytes -= entrySizeBytes(e);
     r.commitTo(to);
     this.commitUnsent = true;

@@ -215,7 +215,10 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
   /** Raise the commit index (never lowers it; never past the history). */
   commitTo(index: number): void {
     const to = Math.min(index, this.history.lastIndex);
-    if (to > this.commitIndex) this.commitIndex = to;
+    if (to <= this.commitIndex) return;
+    // A commit point never covers a txn we do not hold; it is delivered only once durable.
+    assert(this.history.idAt(to) !== null, () => `commit ${to} beyond the history`);
+    this.commitIndex = to;
   }
 
   /** SNAP complete: the driver installs it in the next Ready, before any entry after it. */
@@ -354,6 +357,8 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
         (ackEarly || epochEarly || this.history.stableIndex >= nl.index)) {
       // NEWLEADER step (c): the synced txns are durable (an earlier Ready), so now persist
       // currentEpoch = e'. The ACK (d), queued when NEWLEADER came, leaves once this is durable.
+      assert(ackEarly || epochEarly || (this.history.lastIndex >= nl.index && nl.epoch === this.acceptedEpoch && nl.epoch >= this.currentEpoch),
+        () => `currentEpoch ${nl.epoch} accepted with acceptedEpoch ${this.acceptedEpoch}, history through ${this.history.stableIndex}`);
       this.pendingNewLeader = null;
       this.currentEpoch = nl.epoch;
       if (this.has(ZabMutant.LostStateRegainsVote)) this.lostState = false;
@@ -442,7 +447,10 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
     assert(rd === this.outstanding, 'advance of a Ready this replica did not hand out');
     this.outstanding = null;
     this.history.stableTo(rd.entries);
-    if (rd.hardState?.kind === 'zab') this.durableCurrentEpoch = rd.hardState.currentEpoch;
+    if (rd.hardState?.kind === 'zab') {
+      assert(rd.hardState.currentEpoch >= this.durableCurrentEpoch, 'durable currentEpoch went back');
+      this.durableCurrentEpoch = rd.hardState.currentEpoch;
+    }
     if (rd.snapshot !== null) {
       this.appliedIndex = Math.max(this.appliedIndex, rd.snapshot.meta.index);
     }
