@@ -31,9 +31,9 @@ const notYetCaught: Record<string, string> = {
   // Zab review Z1 (the old code): it needs a follower that answered a ping between NEWLEADER and
   // the write of its synced txns, then gave up its handshake (a gap, its stuck timer) before that
   // write finished, then a leader crash. The unfixed protocol failed at seed 949 of 0..1999; the
-  // mutant was caught at seed 33 of 0..999 with the Z2 fix alone, and 0 of 0..999 with Z3's vote
-  // wait in. Long fsync stalls and messages outliving an incarnation should make it common.
-  'zab/pong-as-newleader-ack': 'a rare window (slow write + give-up + leader crash); 0 of 0..999 seeds now',
+  // mutant was caught at seed 33 of 0..999 with the Z2 fix alone, and in 0 of 0..1999 with Z3's
+  // vote wait in. Long fsync stalls and messages outliving an incarnation should make it common.
+  'zab/pong-as-newleader-ack': 'a rare window (slow write + give-up + leader crash); 0 of 0..1999 seeds now',
   // Zab review Z2, a liveness defect: the ignored ACK is covered by the next ACK of that follower
   // (they are cumulative) or by another follower's, so the write stalls only if the follower is
   // the leader's last one and no write follows; healing brings the others back. 0 of 0..299.
