@@ -58,7 +58,7 @@ function encode(m: ZabMessage): Uint8Array {
       w.uvarint(m.epoch).uvarint(m.lastIndex);
       break;
     case 'ack':
-      w.uvarint(m.epoch).uvarint(m.index).bool(m.newLeader).bool(m.voter);
+      w.uvarint(m.session).uvarint(m.epoch).uvarint(m.index).bool(m.newLeader);
       break;
     case 'uptodate':
     case 'commit':
@@ -68,7 +68,7 @@ function encode(m: ZabMessage): Uint8Array {
       w.uvarint(m.epoch).uvarint(m.commit).uvarint(m.sentIndex).uvarint(m.seq);
       break;
     case 'pong':
-      w.uvarint(m.epoch).uvarint(m.seq).uvarint(m.ackedIndex);
+      w.uvarint(m.session).uvarint(m.epoch).uvarint(m.seq).uvarint(m.ackedIndex);
       break;
     default:
       assertNever(m, 'zab message');
@@ -142,14 +142,14 @@ function readMessage(r: Reader): ZabMessage {
     case Tag.newleader:
       return { type: 'newleader', from, to, epoch: r.uvarint(), lastIndex: r.uvarint() };
     case Tag.ack:
-      return { type: 'ack', from, to, epoch: r.uvarint(), index: r.uvarint(), newLeader: r.bool(), voter: r.bool() };
+      return { type: 'ack', from, to, session: r.uvarint(), epoch: r.uvarint(), index: r.uvarint(), newLeader: r.bool() };
     case Tag.uptodate:
     case Tag.commit:
       return { type: tag === Tag.uptodate ? 'uptodate' : 'commit', from, to, epoch: r.uvarint(), commit: r.uvarint() };
     case Tag.ping:
       return { type: 'ping', from, to, epoch: r.uvarint(), commit: r.uvarint(), sentIndex: r.uvarint(), seq: r.uvarint() };
     case Tag.pong:
-      return { type: 'pong', from, to, epoch: r.uvarint(), seq: r.uvarint(), ackedIndex: r.uvarint() };
+      return { type: 'pong', from, to, session: r.uvarint(), epoch: r.uvarint(), seq: r.uvarint(), ackedIndex: r.uvarint() };
     default:
       throw new DecodeError(`unknown zab message tag ${tag}`);
   }

@@ -1,3 +1,4 @@
+import { assert } from '../../core/index.js';
 import type { NodeId } from '../../core/index.js';
 import { PeerState } from './messages.js';
 import type { VoteMsg } from './messages.js';
@@ -30,8 +31,11 @@ export interface ElectionHost {
   readonly voters: readonly NodeId[];
   /** Every other member, sorted. */
   readonly peers: readonly NodeId[];
-  /** Whether this replica may propose and count votes (a voter that has not lost its state). */
-  canVote(): boolean;
+  /**
+   * Whether this replica may vote now: a voter that has not lost its state, and that promised
+   * no lease it must still wait out (ZabReplica.mayVote).
+   */
+  mayVote(): boolean;
   selfVote(): Vote;
   send(msg: VoteMsg): void;
   decide(leader: NodeId): void;
@@ -65,7 +69,7 @@ export class Election {
     this.recv.clear();
     this.outside.clear();
     this.finalizeAt = null;
-    this.vote = this.host.canVote() ? this.host.selfVote() : null;
+    this.vote = this.host.mayVote() ? this.host.selfVote() : null;
     if (this.vote !== null) this.recv.set(this.host.id, this.vote);
     this.broadcast();
     this.maybeFinalize();
@@ -85,7 +89,14 @@ export class Election {
   }
 
   tick(): void {
+    if (this.vote === null && this.host.mayVote()) {
+      // A wait (after a start, or after answering a leader's ping) is over: vote from now on.
+      this.start();
+      return;
+    }
     if (this.finalizeAt !== null && this.host.now >= this.finalizeAt && this.vote !== null) {
+      // Deciding: only a replica that may vote counted a quorum (maybeFinalize).
+      assert(this.host.mayVote(), 'a replica that may not vote decided an election');
       this.host.decide(this.vote.leader);
       return;
     }
@@ -103,11 +114,11 @@ export class Election {
     if (!theyVote) {
       // A replica that may not vote asks where the election is; only voters answer, so two
       // non-voters never bounce queries between them.
-      if (this.host.canVote()) this.host.send(this.notification(m.from));
+      if (this.host.mayVote()) this.host.send(this.notification(m.from));
       return;
     }
     // A non-voter never adopts a candidacy: it joins an established leader only.
-    if (!this.host.canVote()) return;
+    if (!this.host.mayVote()) return;
     if (m.round < this.round) {
       this.host.send(this.notification(m.from)); // a straggler: tell it the current round
       return;
@@ -132,7 +143,7 @@ export class Election {
 
   private maybeFinalize(): void {
     const v = this.vote;
-    if (v === null || this.finalizeAt !== null || !this.host.canVote()) return;
+    if (v === null || this.finalizeAt !== null || !this.host.mayVote()) return;
     const backers = this.host.voters.filter((id) => sameVote(this.recv.get(id), v)).length;
     if (backers >= Math.floor(this.host.voters.length / 2) + 1) this.finalizeAt = this.host.now + this.finalizeTicks;
   }

@@ -1,4 +1,4 @@
-import { assert } from '../../core/index.js';
+import { assert, peerRule } from '../../core/index.js';
 import type { Entry, NodeId } from '../../core/index.js';
 import { SyncMode, epochEndsMax } from './messages.js';
 import type { CommitMsg, NewEpochMsg, NewLeaderMsg, PingMsg, SnapMsg, SyncMsg, TxnsMsg, ZabMessage } from './messages.js';
@@ -35,8 +35,13 @@ export class Follower {
   private resendAt = 0;
   private syncMode: SyncMode | null = null;
   private snap: SnapBuffer | null = null;
-  /** Index of the last ACK queued to the leader in this epoch (0 before the NEWLEADER ACK). */
+  /**
+   * Index of the last ACK queued to the leader in this handshake (0 before the NEWLEADER ACK).
+   * Invariant: never decreases within a handshake.
+   */
   ackedIndex = 0;
+  /** NEWLEADER's index in this handshake; -1 before it came. */
+  private newLeaderIndex = -1;
   /** This handshake attempt, and the leader's round of it we answered (messages.ts). */
   private session: number;
   private round = 0;
@@ -64,6 +69,7 @@ export class Follower {
     this.round = 0;
     this.phase = 'discovery';
     this.ackedIndex = 0;
+    this.newLeaderIndex = -1;
     this.phaseSince = this.r.now;
     this.syncMode = null;
     this.snap = null;
@@ -84,31 +90,30 @@ export class Follower {
 
   step(m: ZabMessage): void {
     if (m.from !== this.leaderId) return;
-    this.lastHeard = this.r.now;
     switch (m.type) {
       case 'newepoch':
         this.onNewEpoch(m);
-        return;
+        break;
       case 'sync':
         this.onSync(m);
-        return;
+        break;
       case 'snap':
         this.onSnap(m);
-        return;
+        break;
       case 'diff':
       case 'proposal':
         this.onTxns(m);
-        return;
+        break;
       case 'newleader':
         this.onNewLeader(m);
-        return;
+        break;
       case 'uptodate':
       case 'commit':
         this.onCommit(m);
-        return;
+        break;
       case 'ping':
         this.onPing(m);
-        return;
+        break;
       case 'vote':
       case 'followerinfo':
       case 'ackepoch':
@@ -118,6 +123,8 @@ export class Follower {
       default:
         return m satisfies never;
     }
+    // After the handler: a message that breaks a peer rule (PeerViolation) changes nothing.
+    this.lastHeard = this.r.now;
   }
 
   private onNewEpoch(m: NewEpochMsg): void {
@@ -131,11 +138,14 @@ export class Follower {
       this.syncMode = null;
       this.snap = null;
       this.ackedIndex = 0;
+      this.newLeaderIndex = -1;
       r.pendingNewLeader = null;
     }
     let fresh: boolean;
     if (m.epoch > r.acceptedEpoch) {
-      // Persisted in this Ready's hard state, before the ACKEPOCH leaves.
+      // Accepting e': persisted in this Ready's hard state, before the ACKEPOCH leaves. It is
+      // above everything this replica ever accepted, so it promises e' to no other leader.
+      assert(m.epoch > r.currentEpoch, 'a NEWEPOCH accepted at or below currentEpoch');
       r.acceptedEpoch = m.epoch;
       fresh = true;
     } else if (m.epoch === r.acceptedEpoch) {
@@ -161,8 +171,9 @@ export class Follower {
     const h = this.r.history;
     if (m.mode === SyncMode.Trunc || m.mode === SyncMode.TruncDiff) {
       if (m.truncIndex > h.lastIndex || m.truncIndex < h.snapshot.index) return this.resync();
-      // The leader's history holds every committed txn, so a cut never reaches one.
-      assert(m.truncIndex >= this.r.commitIndex, () => `TRUNC to ${m.truncIndex} below commit ${this.r.commitIndex}`);
+      // The leader's history holds every committed txn, so an honest leader's cut never reaches
+      // one: a TRUNC below our commit index comes from a broken or forged leader.
+      peerRule(m.truncIndex >= this.r.commitIndex, m.from, () => `TRUNC to ${m.truncIndex} below commit ${this.r.commitIndex}`);
       h.truncateAfter(m.truncIndex);
     }
     this.syncMode = m.mode;
@@ -218,7 +229,10 @@ export class Follower {
     r.history.append(entries);
     if (m.type === 'proposal') {
       // ACK after the txns are durable: the Ready writes them before this message leaves.
-      r.send({ type: 'ack', from: r.id, to: this.leaderId, epoch: this.epoch, index: last.index, newLeader: false, voter: r.canVote() },
+      // The ACKs of one handshake cover ever longer prefixes: a pong repeats the last one, and a
+      // lower value would hide an ACK the leader ignored (review Z2).
+      assert(last.index > this.ackedIndex, () => `ACK of ${last.index} after an ACK of ${this.ackedIndex}`);
+      r.send({ type: 'ack', from: r.id, to: this.leaderId, session: this.session, epoch: this.epoch, index: last.index, newLeader: false },
         r.history.lastIndex, this.epoch);
       this.ackedIndex = last.index;
       r.commitTo(m.commit);
@@ -230,9 +244,25 @@ export class Follower {
     if (this.phase !== 'syncing' || m.epoch !== this.epoch || m.lastIndex !== r.history.lastIndex || this.snap !== null) {
       return this.resync();
     }
-    // Steps (a) and (b) are in the history; replica.ready() does (c) and (d) in order.
+    // Steps (a) and (b) are in the history; replica.ready() persists currentEpoch (c) once they
+    // are durable.
     r.pendingNewLeader = { epoch: m.epoch, index: m.lastIndex, leader: this.leaderId };
     this.phase = 'newleader';
+    this.newLeaderIndex = m.lastIndex;
+    if (r.has(ZabMutant.LateNewLeaderAck)) return;
+    // (d) The ACK is queued now, so that on the link it precedes the ACK of any PROPOSAL that
+    // arrives before the epoch is durable (the leader ignores those until this one); it leaves
+    // only once the txns (needStable) and currentEpoch = e' (needEpoch) are durable.
+    this.ackedIndex = m.lastIndex;
+    this.sendNewLeaderAck();
+  }
+
+  /** lowerAcked: mutant late-newleader-ack, which sets ackedIndex to NEWLEADER's index here. */
+  sendNewLeaderAck(lowerAcked = false): void {
+    const r = this.r;
+    if (lowerAcked) this.ackedIndex = this.newLeaderIndex;
+    r.send({ type: 'ack', from: r.id, to: this.leaderId, session: this.session, epoch: this.epoch, index: this.newLeaderIndex, newLeader: true },
+      this.newLeaderIndex, this.epoch);
   }
 
   private onCommit(m: CommitMsg): void {
@@ -244,11 +274,23 @@ export class Follower {
   private onPing(m: PingMsg): void {
     const r = this.r;
     if (m.epoch !== this.epoch) return;
+    // Still waiting for UPTODATE with currentEpoch written (or being written): the NEWLEADER ACK
+    // may have been lost. Nothing else may stand in for it (review Z1), so repeat it, under the
+    // same durability conditions; the leader ignores a copy once it counted one.
+    if (this.phase === 'newleader' && r.pendingNewLeader === null && !r.has(ZabMutant.LateNewLeaderAck)) this.sendNewLeaderAck();
     if (this.phase === 'newleader' || this.phase === 'broadcast') {
       // The link is FIFO: txns sent before this ping that we do not hold were lost.
       if (r.history.lastIndex < m.sentIndex && !r.has(ZabMutant.AcceptGap)) return this.resync();
       r.commitTo(m.commit);
     }
-    r.send({ type: 'pong', from: r.id, to: this.leaderId, epoch: this.epoch, seq: m.seq, ackedIndex: this.ackedIndex });
+    r.onLeaseGiven();
+    const pong: ZabMessage = {
+      type: 'pong', from: r.id, to: this.leaderId, session: this.session, epoch: this.epoch, seq: m.seq, ackedIndex: this.ackedIndex,
+    };
+    // The pong repeats the last ACK, so it vouches for what that ACK vouches for: it waits for the
+    // same durability (txns and currentEpoch), and is dropped with that ACK if the follower gives
+    // them up (a resync or a new role before they were written).
+    if (this.ackedIndex === 0 || r.has(ZabMutant.PongAsNewLeaderAck)) r.send(pong);
+    else r.send(pong, this.ackedIndex, this.epoch);
   }
 }

@@ -27,7 +27,10 @@ interface Peer {
   readonly session: number;
   round: number;
   phase: PeerPhase;
-  /** Counts toward quorums: a voter in the configuration that has not lost its state. */
+  /**
+   * Counts toward quorums: a voter in the configuration that has not lost its state, as its
+   * FOLLOWERINFO and ACKEPOCH said; fixed for the handshake (a lost state is never regained).
+   */
   voter: boolean;
   acceptedEpoch: number;
   fresh: boolean;
@@ -165,8 +168,11 @@ export class Leader {
     const infos = [...this.peers.values()].filter((p) => p.voter);
     if (infos.length + 1 < this.r.quorum()) return;
     const r = this.r;
+    // Only a voter that may vote was elected; it leads with a quorum of voters' epochs.
+    assert(r.canVote() && infos.every((p) => r.isVoter(p.id)), 'an epoch chosen by a non-voter or with one');
     // e' = max + 1 over a quorum (including us); persisted before NEWEPOCH leaves (same Ready).
     this.epoch = Math.max(r.acceptedEpoch, ...infos.map((p) => p.acceptedEpoch)) + 1;
+    assert(this.epoch > r.acceptedEpoch && this.epoch > r.currentEpoch, 'e\' not above our epochs');
     r.acceptedEpoch = this.epoch;
     this.phase = 'epoch';
     for (const id of [...this.peers.keys()].sort()) this.sendNewEpoch(this.peers.get(id) as Peer);
@@ -233,7 +239,10 @@ export class Leader {
     assert(ack !== undefined, 'syncing a follower that sent no ACKEPOCH');
     const h = r.history;
     const plan = planSync(h, ack, r.has(ZabMutant.TruncPastPrefix));
-    if (plan.mode === SyncMode.Snap && (r.snapshotSource === null || r.snapshotSource.meta.index !== h.snapshot.index)) {
+    // SNAP sends our newest checkpoint: at or past the compacted history (ZabReplica.compact
+    // keeps the txns after every checkpoint still being streamed), so the DIFF after it is held.
+    const source = r.snapshotSource;
+    if (plan.mode === SyncMode.Snap && (source === null || source.meta.index < h.snapshot.index || source.meta.index > h.lastIndex)) {
       // Without the checkpoint's bytes we cannot serve SNAP; the follower times out and retries.
       this.peers.delete(peer.id);
       return;
@@ -244,7 +253,7 @@ export class Leader {
     peer.inflight = [];
     peer.newLeaderIndex = -1;
     if (plan.mode === SyncMode.Snap) {
-      peer.snap = { source: r.snapshotSource as SnapshotSource, offset: 0 };
+      peer.snap = { source: source as SnapshotSource, offset: 0 };
       this.continueSnapshot(peer);
       return;
     }
@@ -268,13 +277,16 @@ export class Leader {
     const r = this.r;
     const st = peer.snap;
     if (st === null) return;
-    if (st.source !== r.snapshotSource || st.source.meta.index < r.history.snapshot.index) {
-      // We checkpointed again mid-stream: start over on the new checkpoint.
+    // A checkpoint taken since does not restart the stream: a follower behind a slow link would
+    // never finish if every new checkpoint sent it back to offset 0. The source stays readable
+    // (SnapshotSource), and the history keeps the txns after it until the stream ends.
+    const src = st.source;
+    assert(src.meta.index >= r.history.snapshot.index, 'the history was compacted past a snapshot being streamed');
+    if (r.has(ZabMutant.SnapRestartOnCompact) && src !== r.snapshotSource) {
       peer.snap = null;
       this.sendNewEpoch(peer);
       return;
     }
-    const src = st.source;
     const chunk = Math.max(1, r.opts.limits.snapshotChunkBytes);
     let budget = Math.max(chunk, r.opts.limits.inflightBytesMax);
     do {
@@ -288,6 +300,16 @@ export class Leader {
     if (st.offset < src.sizeBytes) return;
     peer.snap = null;
     this.finishSync(peer, src.meta.index + 1);
+  }
+
+  /**
+   * The lowest checkpoint index still being streamed to a follower (Infinity when none): the
+   * history may not be compacted past it, or the DIFF after that SNAP would be gone.
+   */
+  streamFloor(): number {
+    let floor = Infinity;
+    for (const p of this.peers.values()) if (p.snap !== null) floor = Math.min(floor, p.snap.source.meta.index);
+    return floor;
   }
 
   /** Sends txns (sentIndex, upTo] in messages bounded by maxMessageBytes. */
@@ -318,25 +340,34 @@ export class Leader {
   }
 
   private onAck(peer: Peer, m: AckMsg): void {
-    if (m.epoch !== this.epoch) return;
+    // Another handshake's, or an earlier life's (its sessions were its own): it vouches for a
+    // history this handshake knows nothing about.
+    if (m.epoch !== this.epoch || m.session !== peer.session) return;
     if (m.newLeader) {
-      if (peer.phase === 'syncing' && m.index === peer.newLeaderIndex) this.onNewLeaderAcked(peer, m.voter);
+      if (peer.phase === 'syncing' && m.index === peer.newLeaderIndex) this.onNewLeaderAcked(peer);
       return;
     }
     if (peer.phase !== 'synced' || m.index > peer.sentIndex) return;
-    peer.voter = peer.voter || (m.voter && this.r.isVoter(peer.id));
     this.onAcked(peer, m.index);
   }
 
-  private onNewLeaderAcked(peer: Peer, voter: boolean): void {
+  private onNewLeaderAcked(peer: Peer): void {
+    // Marking a follower synced: it holds our history through NEWLEADER and its currentEpoch =
+    // e' is durable. Only its NEWLEADER ACK for this handshake says so (review Z1).
+    assert(peer.phase === 'syncing' && peer.snap === null && peer.newLeaderIndex >= 0 && peer.newLeaderIndex <= peer.sentIndex,
+      () => `${peer.id} marked synced in phase ${peer.phase} (NEWLEADER at ${peer.newLeaderIndex}, sent ${peer.sentIndex})`);
     peer.phase = 'synced';
-    peer.voter = peer.voter && voter;
+    // Mutant: the old recovery, in which a wiped follower counts again once it is synchronized.
+    if (this.r.has(ZabMutant.LostStateRegainsVote)) peer.voter = this.r.isVoter(peer.id);
     peer.ackedIndex = Math.max(peer.ackedIndex, peer.newLeaderIndex);
     if (this.phase === 'broadcast') this.sendUpToDate(peer);
     else this.maybeEstablish();
   }
 
   private onAcked(peer: Peer, index: number): void {
+    // Counting an ACK: from a synced follower, for txns we sent it in this handshake.
+    assert(peer.phase === 'synced' && index <= peer.sentIndex && index <= this.r.history.lastIndex,
+      () => `ACK of ${index} from ${peer.id} in phase ${peer.phase}, sent ${peer.sentIndex}`);
     peer.ackedIndex = Math.max(peer.ackedIndex, index);
     while (peer.inflight.length > 0 && (peer.inflight[0] as number) <= index) peer.inflight.shift();
     this.maybeCommit();
@@ -347,6 +378,8 @@ export class Leader {
     const acked = [...this.peers.values()].filter((p) => p.phase === 'synced' && p.fresh);
     if (acked.length + 1 < this.r.quorum()) return;
     // A quorum holds our history and accepted e': all of it is committed (Zab §IV-C).
+    assert(acked.every((p) => p.voter && this.r.isVoter(p.id) && p.ackedIndex >= this.epochStart - 1),
+      'established on a follower that is not a synced voter holding our initial history');
     this.phase = 'broadcast';
     this.checkQuorumAt = this.r.now + this.r.opts.electionTicks;
     this.r.commitTo(this.epochStart - 1);
@@ -364,6 +397,7 @@ export class Leader {
   }
 
   private sendUpToDate(peer: Peer): void {
+    assert(peer.phase === 'synced' && this.phase === 'broadcast', 'UPTODATE to a follower not synced, or before establishment');
     this.r.send({ type: 'uptodate', from: this.r.id, to: peer.id, epoch: this.epoch, commit: this.r.commitIndex });
   }
 
@@ -446,6 +480,10 @@ export class Leader {
     // Commit in zxid order: the quorum's cumulative ACKs give a prefix.
     const to = quorumMin(acks);
     if (to <= r.commitIndex) return;
+    // Advancing the commit point: only to txns we hold, acknowledged (durably) by a quorum of
+    // voters counted from their handshakes, never a learner or a member that lost its state.
+    assert(to <= r.history.lastIndex && to >= this.epochStart - 1, () => `commit ${to} outside our history (last ${r.history.lastIndex})`);
+    assert([...this.peers.values()].every((p) => !p.voter || r.isVoter(p.id)), 'a non-voter counted toward the commit quorum');
     for (const e of r.history.slice(r.commitIndex + 1, to)) if (e.id === this.epoch) this.uncommittedBytes -= entrySizeBytes(e);
     r.commitTo(to);
     this.commitUnsent = true;
@@ -497,12 +535,15 @@ export class Leader {
   }
 
   private onPong(peer: Peer, m: PongMsg): void {
-    if (m.epoch !== this.epoch) return;
+    if (m.epoch !== this.epoch || m.session !== peer.session) return;
     peer.pongSeq = Math.max(peer.pongSeq, m.seq);
     this.maybeConfirm();
-    // The pong follows the follower's last ACK on the FIFO link: it stands in for a lost one.
-    if (peer.phase === 'syncing' && peer.newLeaderIndex >= 0 && m.ackedIndex >= peer.newLeaderIndex && m.ackedIndex <= peer.sentIndex) {
-      this.onNewLeaderAcked(peer, peer.voter);
+    // Nothing stands in for the NEWLEADER ACK: only it says that currentEpoch = e' is durable
+    // (ZOOKEEPER-4643/4646). A pong repeats the last ACK, so it may stand in for a lost ACK of
+    // txns, but only from a follower already synced.
+    if (this.r.has(ZabMutant.PongAsNewLeaderAck) && peer.phase === 'syncing' && peer.newLeaderIndex >= 0 &&
+        m.ackedIndex >= peer.newLeaderIndex && m.ackedIndex <= peer.sentIndex) {
+      this.onNewLeaderAcked(peer);
     }
     if (peer.phase === 'synced' && m.ackedIndex > peer.ackedIndex && m.ackedIndex <= peer.sentIndex) this.onAcked(peer, m.ackedIndex);
     this.maybeServeReads();

@@ -130,15 +130,21 @@ export interface NewLeaderMsg {
   readonly lastIndex: number;
 }
 
-/** ACK of NEWLEADER (newLeader = true) or of every txn through index (FIFO makes it cumulative). */
+/**
+ * ACK of NEWLEADER (newLeader = true) or of every txn through index (FIFO makes it cumulative).
+ * session names the handshake it belongs to: the leader counts it only for that handshake, so a
+ * reply from an earlier attempt, or from an earlier life of the follower (sessions are drawn
+ * afresh by every incarnation), never counts for the current one. Whether the follower counts as
+ * a voter was settled by that handshake (FOLLOWERINFO, ACKEPOCH) and never changes within it.
+ */
 export interface AckMsg {
   readonly type: 'ack';
   readonly from: NodeId;
   readonly to: NodeId;
+  readonly session: number;
   readonly epoch: number;
   readonly index: number;
   readonly newLeader: boolean;
-  readonly voter: boolean;
 }
 
 /** UPTODATE (the leader is established) and COMMIT both carry the leader's commit index. */
@@ -166,13 +172,15 @@ export interface PingMsg {
 }
 
 /**
- * Answer to a ping. ackedIndex repeats the follower's last ACK (it leaves after that ACK on the
- * FIFO link, so it vouches for nothing more): a lost ACK cannot leave the window stuck.
+ * Answer to a ping. ackedIndex repeats the follower's last ACK of this handshake (session, as in
+ * AckMsg) and waits for the same durability, so it vouches for nothing more: a lost ACK cannot
+ * leave the window stuck.
  */
 export interface PongMsg {
   readonly type: 'pong';
   readonly from: NodeId;
   readonly to: NodeId;
+  readonly session: number;
   readonly epoch: number;
   readonly seq: number;
   readonly ackedIndex: number;

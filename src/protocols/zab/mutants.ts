@@ -7,6 +7,11 @@ export const ZabMutant = {
   AcceptGap: 'accept-gap',
   TruncPastPrefix: 'trunc-past-prefix',
   SelfAckAtAppend: 'self-ack-at-append',
+  PongAsNewLeaderAck: 'pong-as-newleader-ack',
+  LateNewLeaderAck: 'late-newleader-ack',
+  CampaignAtRestart: 'campaign-at-restart',
+  LostStateRegainsVote: 'lost-state-regains-vote',
+  SnapRestartOnCompact: 'snap-restart-on-compact',
 } as const;
 export type ZabMutant = (typeof ZabMutant)[keyof typeof ZabMutant];
 
@@ -34,5 +39,25 @@ export const zabMutants: readonly MutantInfo[] = [
   {
     name: ZabMutant.TruncPastPrefix,
     description: 'the leader places TRUNC by index alone, past the common prefix, leaving a divergent txn (ZOOKEEPER-1154)',
+  },
+  {
+    name: ZabMutant.PongAsNewLeaderAck,
+    description: 'a pong, sent with no durability condition, stands in for the NEWLEADER ACK of a follower whose currentEpoch is not durable (review Z1; ZOOKEEPER-4643/4646)',
+  },
+  {
+    name: ZabMutant.LateNewLeaderAck,
+    description: 'the NEWLEADER ACK is queued only when currentEpoch is persisted, behind the ACK of a PROPOSAL that came meanwhile, and lowers the index pongs repeat (review Z2)',
+  },
+  {
+    name: ZabMutant.CampaignAtRestart,
+    description: 'a replica votes at once after a restart or after giving up a leader whose ping it just answered, inside that leader\'s read lease (review Z3)',
+  },
+  {
+    name: ZabMutant.LostStateRegainsVote,
+    description: 'a member that lost its state votes and counts toward quorums again once synchronized with a leader (the old recovery; it forgot what it promised)',
+  },
+  {
+    name: ZabMutant.SnapRestartOnCompact,
+    description: 'a checkpoint taken while a SNAP is streamed restarts that follower\'s handshake from offset 0, so a follower behind a slow link never finishes',
   },
 ];

@@ -10,6 +10,7 @@ import { Follower } from './follower.js';
 import { History } from './history.js';
 import { Leader } from './leader.js';
 import { PeerState } from './messages.js';
+import { checkPeerMessage } from './peer-rules.js';
 import type { VoteMsg, ZabMessage } from './messages.js';
 import { ZabMutant } from './mutants.js';
 
@@ -73,8 +74,21 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
   /** Invariant: appliedIndex <= commitIndex; commitIndex never decreases. */
   commitIndex: number;
   private appliedIndex: number;
-  /** Wiped replica: may not vote or count as a voter until synchronized with a leader. */
-  lostState: boolean;
+  /**
+   * This member lost its state (wiped or replaced disk, a restored backup): it cannot know what
+   * it promised or acknowledged, so it never votes, promises or counts toward a quorum again
+   * (the project's rule, until a membership change re-adds it as a new member). It still
+   * syncs, replicates and applies. The driver keeps it across restarts (a durable marker that
+   * clears only once status().canVote is true, which it never is again here).
+   */
+  private lostState: boolean;
+  /**
+   * No vote before this tick. A follower that answers a ping at tick t lets the leader serve
+   * lease reads until t + electionTicks (Leader.leaseValid), so it backs no new leader before
+   * then, however it left that leader: silence, its stuck timer, a crash and restart (its
+   * memory of the ping is gone, so every start waits electionTicks; Paxos does the same).
+   */
+  private voteQuietUntil: number;
 
   role: ZabRole = 'looking';
   readonly election: Election;
@@ -119,6 +133,7 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
     this.appliedIndex = this.history.snapshot.index;
     this.commitIndex = Math.max(this.appliedIndex, Math.min(hs?.commit ?? 0, this.history.lastIndex));
     this.lostState = opts.lostState;
+    this.voteQuietUntil = this.has(ZabMutant.CampaignAtRestart) ? 0 : opts.electionTicks;
     this.election = new Election(this, zopts.finalizeTicks, Math.max(1, opts.heartbeatTicks));
     this.election.start();
   }
@@ -143,8 +158,19 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
 
   // ---- ElectionHost
 
+  /** A voter that has not lost its state (it may still have to wait to vote: mayVote). */
   canVote(): boolean {
     return !this.lostState && this.isVoter(this.id);
+  }
+
+  mayVote(): boolean {
+    return this.canVote() && this.now >= this.voteQuietUntil;
+  }
+
+  /** This follower answered the leader's ping: the leader may count on it for a lease. */
+  onLeaseGiven(): void {
+    if (this.has(ZabMutant.CampaignAtRestart)) return;
+    this.voteQuietUntil = Math.max(this.voteQuietUntil, this.now + this.opts.electionTicks);
   }
 
   selfVote(): Vote {
@@ -189,7 +215,10 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
   /** Raise the commit index (never lowers it; never past the history). */
   commitTo(index: number): void {
     const to = Math.min(index, this.history.lastIndex);
-    if (to > this.commitIndex) this.commitIndex = to;
+    if (to <= this.commitIndex) return;
+    // A commit point never covers a txn we do not hold; it is delivered only once durable.
+    assert(this.history.idAt(to) !== null, () => `commit ${to} beyond the history`);
+    this.commitIndex = to;
   }
 
   /** SNAP complete: the driver installs it in the next Ready, before any entry after it. */
@@ -230,6 +259,7 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
 
   step(msg: ZabMessage): void {
     if (msg.to !== this.id || msg.from === this.id || !this.peers.includes(msg.from)) return;
+    checkPeerMessage(msg); // throws PeerViolation before anything changes
     if (msg.type === 'vote') {
       this.onVote(msg);
       return;
@@ -272,9 +302,23 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
 
   compact(source: SnapshotSource): void {
     assert(source.meta.index <= this.appliedIndex, 'compacting past the applied index');
-    if (source.meta.index <= this.history.snapshot.index) return;
-    this.history.compact(source.meta);
+    if (source.meta.index <= Math.max(this.history.snapshot.index, this.snapshotSource?.meta.index ?? 0)) return;
+    // New SNAPs send this checkpoint; the history follows it once no older one is streamed.
     this.snapshotSource = source;
+    this.maybeCompactHistory();
+  }
+
+  /**
+   * Drop the txns through the newest checkpoint, unless a SNAP of an older one is still being
+   * streamed to a follower: the DIFF after that SNAP needs the txns after it (Leader.streamFloor).
+   * Returns whether it compacted.
+   */
+  private maybeCompactHistory(): boolean {
+    const src = this.snapshotSource;
+    if (src === null || src.meta.index <= this.history.snapshot.index) return false;
+    if (src.meta.index > (this.leader?.streamFloor() ?? Infinity)) return false;
+    this.history.compact(src.meta);
+    return true;
   }
 
   transferLeadership(_target: NodeId): boolean {
@@ -303,6 +347,7 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
 
   ready(): Ready | null {
     if (this.outstanding !== null) return null;
+    this.maybeCompactHistory(); // a stream that held it back may have ended
     this.leader?.flush();
     let holdEntries = false;
     const nl = this.pendingNewLeader;
@@ -310,14 +355,14 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
     const epochEarly = this.has(ZabMutant.EpochBeforeTxns);
     if (nl !== null && this.pendingSnapshot === null &&
         (ackEarly || epochEarly || this.history.stableIndex >= nl.index)) {
-      // NEWLEADER steps (c) and (d): the synced txns are durable (an earlier Ready), so now
-      // persist currentEpoch = e', and ACK only once that is durable too.
+      // NEWLEADER step (c): the synced txns are durable (an earlier Ready), so now persist
+      // currentEpoch = e'. The ACK (d), queued when NEWLEADER came, leaves once this is durable.
+      assert(ackEarly || epochEarly || (this.history.lastIndex >= nl.index && nl.epoch === this.acceptedEpoch && nl.epoch >= this.currentEpoch),
+        () => `currentEpoch ${nl.epoch} accepted with acceptedEpoch ${this.acceptedEpoch}, history through ${this.history.stableIndex}`);
       this.pendingNewLeader = null;
       this.currentEpoch = nl.epoch;
-      this.lostState = false;
-      this.send({ type: 'ack', from: this.id, to: nl.leader, epoch: nl.epoch, index: nl.index, newLeader: true, voter: this.canVote() },
-        nl.index, nl.epoch);
-      if (this.follower !== null) this.follower.ackedIndex = nl.index;
+      if (this.has(ZabMutant.LostStateRegainsVote)) this.lostState = false;
+      if (this.has(ZabMutant.LateNewLeaderAck) && this.follower !== null) this.follower.sendNewLeaderAck(true);
       holdEntries = epochEarly && this.history.stableIndex < nl.index;
     }
     let entries = holdEntries ? [] : this.history.unstable();
@@ -402,7 +447,10 @@ export class ZabReplica implements Replica<ZabMessage>, ElectionHost {
     assert(rd === this.outstanding, 'advance of a Ready this replica did not hand out');
     this.outstanding = null;
     this.history.stableTo(rd.entries);
-    if (rd.hardState?.kind === 'zab') this.durableCurrentEpoch = rd.hardState.currentEpoch;
+    if (rd.hardState?.kind === 'zab') {
+      assert(rd.hardState.currentEpoch >= this.durableCurrentEpoch, 'durable currentEpoch went back');
+      this.durableCurrentEpoch = rd.hardState.currentEpoch;
+    }
     if (rd.snapshot !== null) {
       this.appliedIndex = Math.max(this.appliedIndex, rd.snapshot.meta.index);
     }

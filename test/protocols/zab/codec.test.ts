@@ -25,10 +25,10 @@ const arbMessage: fc.Arbitrary<ZabMessage> = fc.oneof(
     data: fc.uint8Array({ maxLength: 40 }), offset: small }).map((m) => ({ ...m, totalBytes: m.offset + m.data.length + 3 })),
   fc.record({ type: fc.constantFrom('diff' as const, 'proposal' as const), from: id, to: id, epoch: n, commit: n, entries }),
   fc.record({ type: fc.constant('newleader' as const), from: id, to: id, epoch: n, lastIndex: n }),
-  fc.record({ type: fc.constant('ack' as const), from: id, to: id, epoch: n, index: n, newLeader: fc.boolean(), voter: fc.boolean() }),
+  fc.record({ type: fc.constant('ack' as const), from: id, to: id, session: n, epoch: n, index: n, newLeader: fc.boolean() }),
   fc.record({ type: fc.constantFrom('uptodate' as const, 'commit' as const), from: id, to: id, epoch: n, commit: n }),
   fc.record({ type: fc.constant('ping' as const), from: id, to: id, epoch: n, commit: n, sentIndex: n, seq: n }),
-  fc.record({ type: fc.constant('pong' as const), from: id, to: id, epoch: n, seq: n, ackedIndex: n }),
+  fc.record({ type: fc.constant('pong' as const), from: id, to: id, session: n, epoch: n, seq: n, ackedIndex: n }),
 );
 
 test('every zab message round-trips through the binary codec', () => {

@@ -1,10 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ZabNet } from './net.js';
+import { ZabMutant } from '../../../src/protocols/zab/index.js';
+import { ZabNet, txt } from './net.js';
 
 /**
- * A replica whose disk was wiped (lostState) must not vote or count toward a quorum until it is
- * synchronized: it may have forgotten an epoch it accepted or txns it ACKed (Paxos Made Live §5.1).
+ * A member that lost its state (ReplicaOptions.lostState: a wiped or replaced disk, a restored
+ * backup) cannot know what epoch it accepted or which txns it ACKed (Paxos Made Live §5.1). The
+ * project's rule: it never votes, promises or counts toward an election, discovery or broadcast
+ * quorum again, until a membership change re-adds it as a new member; it still syncs and applies.
+ * The old recovery (vote again once synchronized) is the mutant lost-state-regains-vote.
  */
 test('a wiped replica does not vote, so the survivor that lacks a committed txn is not elected with its help', () => {
   const net = new ZabNet(['a', 'b', 'c'], { seed: 61 });
@@ -25,24 +29,50 @@ test('a wiped replica does not vote, so the survivor that lacks a committed txn 
   net.electLeader();
   assert.ok(net.tickUntil(() => net.ids.every((id) => net.node(id).appliedIndex === 2)));
   for (const id of net.ids) assert.deepEqual(net.appliedTexts(id), ['x1', 'x2']);
-  assert.equal(net.replica(w).status().canVote, true);
+  assert.equal(net.replica(w).status().canVote, false, 'synchronized, and still not a voter');
   assert.deepEqual(net.violations, []);
 });
 
-test('a wiped follower catches up from the leader and then counts again', () => {
-  const net = new ZabNet(['a', 'b', 'c'], { seed: 62 });
+/**
+ * w is wiped and catches up from the leader. Then the other follower o goes down: only w could
+ * make a quorum with the leader. Returns whether x4 committed, and whether a leader could be
+ * elected among {w, o} once the leader is gone.
+ */
+function catchUp(mutants: string[]): { x4Committed: boolean; wVotes: boolean; electedWithW: boolean; wAfterRestart: boolean } {
+  const net = new ZabNet(['a', 'b', 'c'], { seed: 62, replica: () => ({ mutants: new Set(mutants) }) });
   net.startAll();
   const l = net.electLeader();
-  const [w, other] = net.ids.filter((id) => id !== l) as [string, string];
+  const [w, o] = net.ids.filter((id) => id !== l) as [string, string];
   for (let i = 1; i <= 3; i++) assert.ok(net.commit(`x${i}`));
   net.wipe(w);
   net.start(w);
-  assert.ok(net.tickUntil(() => net.replica(w).status().canVote && net.node(w).appliedIndex === 3));
-  // With the other follower gone, the leader commits only with the re-synced replica's ACKs.
-  net.crash(other);
-  assert.ok(net.commit('x4'));
-  assert.deepEqual(net.appliedTexts(l), ['x1', 'x2', 'x3', 'x4']);
-  assert.deepEqual(net.violations, []);
+  assert.ok(net.tickUntil(() => net.node(w).appliedIndex === 3 && net.replica(w).status().leader === l), 'w did not catch up');
+  assert.deepEqual(net.appliedTexts(w), ['x1', 'x2', 'x3']);
+  const wVotes = net.replica(w).status().canVote;
+  net.crash(o);
+  assert.ok(net.replica(l).propose(txt('x4')).ok);
+  net.tickUntil(() => net.node(l).appliedIndex >= 4, 50);
+  const x4Committed = net.node(l).appliedIndex >= 4;
+  // A restart of w keeps the driver's marker: still not a voter.
+  net.crash(w);
+  net.start(w);
+  const wAfterRestart = net.replica(w).status().canVote;
+  // Without the leader, {w, o} is a majority by count only.
+  net.crash(l);
+  net.start(o);
+  const electedWithW = net.tickUntil(() => net.leader() !== null, 200);
+  return { x4Committed, wVotes, electedWithW, wAfterRestart };
+}
+
+test('a wiped follower catches up and applies, but never counts toward a quorum again, across restarts too', () => {
+  const r = catchUp([]);
+  assert.deepEqual(r, { x4Committed: false, wVotes: false, electedWithW: false, wAfterRestart: false });
+});
+
+test('mutant lost-state-regains-vote: the synchronized wiped follower commits x4 with the leader and votes again', () => {
+  const r = catchUp([ZabMutant.LostStateRegainsVote]);
+  assert.equal(r.wVotes, true);
+  assert.equal(r.x4Committed, true);
 });
 
 test('learners follow the leader and apply everything but never count toward a quorum', () => {

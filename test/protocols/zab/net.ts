@@ -24,7 +24,11 @@ interface NetNode {
   readonly id: string;
   replica: ZabReplica | null;
   disk: Disk;
-  lostNext: boolean;
+  /**
+   * The durable "lost its state" marker the drivers keep (src/node/recovery-marker.ts, the sim
+   * disk's `recovering`): set by a wipe, cleared only once the replica says it may vote.
+   */
+  recovering: boolean;
   incarnation: number;
   commands: Uint8Array[];
   appliedIndex: number;
@@ -50,6 +54,8 @@ export class ZabNet {
   /** Every delivered message, for assertions on the sync mode chosen and the like. */
   readonly delivered: ZabMessage[] = [];
   dropRate = 0;
+  /** Lose every message sent while this says so (a selective fault on some kinds or links). */
+  dropIf: ((m: ZabMessage) => boolean) | null = null;
   /** Crash a node when it is handed a Ready matching `when` (once). */
   crashPlan: { id: string; when: (rd: Ready) => boolean; mode: 'before-write' | 'after-write' } | null = null;
   private readonly nodes = new Map<string, NetNode>();
@@ -64,7 +70,7 @@ export class ZabNet {
     for (const id of this.ids) {
       for (const to of this.ids) if (to !== id) this.queues.set(key(id, to), []);
       const n: NetNode = {
-        id, replica: null, disk: { hardState: null, snapshot: null, entries: [] }, lostNext: false, incarnation: 0,
+        id, replica: null, disk: { hardState: null, snapshot: null, entries: [] }, recovering: false, incarnation: 0,
         commands: [], appliedIndex: 0, readStates: [], readFailures: [],
       };
       this.nodes.set(id, n);
@@ -100,9 +106,8 @@ export class ZabNet {
         snapshot: snap === null ? null : memorySnapshotSource(snap.meta, snap.data),
         entries: n.disk.entries.slice(),
       },
-      lostState: n.lostNext,
+      lostState: n.recovering,
     });
-    n.lostNext = false;
     n.commands = snap === null ? [] : decodeBatch(snap.data);
     n.appliedIndex = snap?.meta.index ?? 0;
     n.replica = new ZabReplica(opts, { ...defaultZabOptions, ...this.opts.zab });
@@ -122,7 +127,7 @@ export class ZabNet {
     const n = this.node(id);
     n.replica = null;
     n.disk = { hardState: null, snapshot: null, entries: [] };
-    n.lostNext = true;
+    n.recovering = true;
   }
 
   cut(a: string, b: string): void {
@@ -207,6 +212,7 @@ export class ZabNet {
     n.readStates.push(...rd.readStates);
     n.readFailures.push(...rd.readFailures);
     r.advance(rd);
+    if (n.recovering && r.status().canVote) n.recovering = false;
     this.checkLeader(id);
   }
 
@@ -220,7 +226,13 @@ export class ZabNet {
     const q = this.queues.get(key(m.from, m.to));
     if (q === undefined || this.blocked.has(key(m.from, m.to))) return;
     if (this.dropRate > 0 && this.rng.chance(this.dropRate)) return;
+    if (this.dropIf?.(m) === true) return;
     q.push(zabCodec.encode(m));
+  }
+
+  /** Put a message (taken off a link earlier, e.g. by dropFirst) back on its link: a late packet. */
+  inject(m: ZabMessage): void {
+    this.send(m);
   }
 
   deliverOne(from: string, to: string): ZabMessage | null {
@@ -241,6 +253,49 @@ export class ZabNet {
     const n = q?.length ?? 0;
     if (q !== undefined) q.length = 0;
     return n;
+  }
+
+  /**
+   * Lose the first message on from→to that matches, delivering the ones before it. Returns it.
+   * Throws when no queued message matches.
+   */
+  dropFirst(from: string, to: string, pred: (m: ZabMessage) => boolean): ZabMessage {
+    const q = this.queues.get(key(from, to)) ?? [];
+    for (let n = q.length; n > 0; n--) {
+      const m = this.peek(from, to) as ZabMessage;
+      if (pred(m)) {
+        q.shift();
+        return m;
+      }
+      this.deliverOne(from, to);
+    }
+    throw new Error(`no matching message on ${from}>${to}`);
+  }
+
+  /**
+   * Run the cluster (Readies, deliveries, ticks) until a message matching pred waits at the head
+   * of from→to; it is held there, undelivered. Returns false if none came within maxTicks.
+   */
+  holdAt(from: string, to: string, pred: (m: ZabMessage) => boolean, maxTicks = 400): boolean {
+    for (let i = 0; i < maxTicks; i++) {
+      for (let round = 0; round < 10_000; round++) {
+        let busy = false;
+        for (const id of this.ids) if (this.isUp(id)) busy = this.drain(id) || busy;
+        for (const k of [...this.queues.keys()].sort()) {
+          const [a, b] = k.split('>') as [string, string];
+          for (;;) {
+            const m = this.peek(a, b);
+            if (m === null) break;
+            if (a === from && b === to && pred(m)) return true;
+            this.deliverOne(a, b);
+            busy = true;
+          }
+        }
+        if (!busy) break;
+      }
+      this.tick();
+    }
+    return false;
   }
 
   /** Peek at the next message on a link without delivering it. */

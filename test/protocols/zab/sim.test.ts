@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runSeeds, runSimulation } from '../../../src/sim/index.js';
+import { runSeeds, runSimulation, seedVariant } from '../../../src/sim/index.js';
 import { ZabMutant } from '../../../src/protocols/zab/index.js';
 
 /**
@@ -19,6 +19,16 @@ for (const seed of [3, 5, 6, 10, 13, 18, 26, 65, 112, 126]) {
     assert.ok(r.stats.committed > 0);
   });
 }
+
+/**
+ * Seed 949 with its variant (3 nodes, leader churn) lost a committed write while a pong stood in
+ * for the NEWLEADER ACK of a follower whose currentEpoch was not durable (review Z1). The mutant
+ * that puts that defect back (pong-as-newleader-ack) is checked in test/sim/mutants.ts.
+ */
+test('simulator seed 949 (variants): no pong stands in for the NEWLEADER ACK', () => {
+  const r = runSimulation(949, { protocol: 'zab', ...seedVariant(949) });
+  assert.equal(r.violation, null, `seed 949: ${JSON.stringify(r.violation)}\n${r.traceTail.join('\n')}`);
+});
 
 /** The simulator must catch the log-shape mutants on its own within a few seeds. */
 for (const mutant of [ZabMutant.AcceptGap, ZabMutant.TruncPastPrefix]) {

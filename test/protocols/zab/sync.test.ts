@@ -139,3 +139,53 @@ test('TRUNC then a crash before new txns: the stale tail comes back uncommitted 
   for (const id of net.ids) assert.deepEqual(net.appliedTexts(id), ['x1', 'x2', 'y3']);
   assert.deepEqual(net.violations, []);
 });
+
+/**
+ * A follower behind a slow link receives a SNAP over many heartbeats while the leader keeps
+ * taking checkpoints (one per write). Each new checkpoint used to restart the stream from offset
+ * 0 with a new handshake, so the follower never finished; the stream now stays on the checkpoint
+ * it started with, and the leader keeps the txns after it for the DIFF that follows.
+ */
+function snapUnderCheckpoints(mutants: string[]): { net: ZabNet; leader: string; f: string; caughtUp: boolean; syncsBefore: number } {
+  const net = new ZabNet(['a', 'b', 'c'], {
+    seed: 16,
+    replica: () => ({ limits: { ...defaultLimits, snapshotChunkBytes: 4, inflightBytesMax: 4 }, mutants: new Set(mutants) }),
+  });
+  net.startAll();
+  const leader = net.electLeader();
+  const f = net.ids.find((id) => id !== leader) as string;
+  net.crash(f);
+  for (let i = 1; i <= 8; i++) assert.ok(net.commit(`x${i}`));
+  net.compact(leader);
+  const syncsBefore = syncsTo(net, f).length;
+  net.start(f);
+  let n = 8;
+  const caughtUp = net.tickUntil(() => {
+    if (net.node(f).appliedIndex >= n) return true;
+    // Another write, and a checkpoint of it, while f is still behind.
+    if (net.replica(leader).propose(txt(`x${++n}`)).ok) {
+      net.stabilize();
+      net.compact(leader);
+    }
+    return false;
+  }, 150);
+  return { net, leader, f, caughtUp, syncsBefore };
+}
+
+test('SNAP: checkpoints taken mid-stream do not restart it; the follower behind a slow link finishes', () => {
+  const { net, leader, f, caughtUp, syncsBefore } = snapUnderCheckpoints([]);
+  assert.ok(caughtUp, `f applied ${net.node(f).appliedIndex} of ${net.node(leader).appliedIndex}`);
+  const chunks = net.delivered.filter((m) => m.type === 'snap' && m.to === f);
+  assert.ok(chunks.length >= 5, `${chunks.length} chunks: the stream should span several heartbeats`);
+  assert.deepEqual([...new Set(chunks.map((m) => (m.type === 'snap' ? m.meta.index : -1)))], [8], 'one checkpoint, streamed once');
+  assert.equal(syncsTo(net, f).length - syncsBefore, 1, 'one handshake');
+  assert.deepEqual(net.appliedTexts(f), net.appliedTexts(leader).slice(0, net.node(f).appliedIndex));
+  assert.ok(net.replica(leader).status().snapshotIndex > 8, 'the leader compacted once the stream ended');
+  assert.deepEqual(net.violations, []);
+});
+
+test('mutant snap-restart-on-compact: every checkpoint restarts the stream, and the follower never finishes', () => {
+  const { net, f, caughtUp, syncsBefore } = snapUnderCheckpoints(['snap-restart-on-compact']);
+  assert.equal(caughtUp, false);
+  assert.ok(syncsTo(net, f).length - syncsBefore > 3, `${syncsTo(net, f).length - syncsBefore} handshakes`);
+});
