@@ -6,11 +6,20 @@ import type { Entry, HardState, RecoveredState, Rng, SnapshotMeta } from '../cor
 import { crc32 } from '../kv/index.js';
 
 /**
- * A node's simulated disk, modelled at the level of a Ready. Writes are first "written" (visible
- * to the node, lost by a crash) and become "durable" when the simulated fsync completes. Every
- * record carries a CRC-32 of its bytes, as the real WAL does: on restart a short (torn) last log
- * record is trimmed, while a complete record whose checksum fails is corruption the node must not
- * use. Hard state and snapshots are replaced atomically (temp file + rename), so they never tear.
+ * A node's simulated disk, modelled at the level of a Ready. Writes are first "written" (in the
+ * page cache: visible to the node) and become "durable" when the simulated fsync completes. The two
+ * ways a node goes down differ in what they keep (FAULTS.md #7, #10):
+ * - a process crash (SIGKILL, an abort) keeps the page cache: the restarted process reads back
+ *   every written byte, synced or not, and those bytes are still not durable until someone
+ *   fsyncs them (`processCrash`);
+ * - a power loss keeps only what was fsynced, and may tear the last pending log record
+ *   (`powerLoss`).
+ * A process crash followed later by a power loss loses the unsynced bytes the restarted process
+ * read back, unless recovery made them durable (`sync` right after `recover`: the node driver's
+ * fdatasync of the recovered segments and the WAL directory, storage S1).
+ * Every record carries a CRC-32 of its bytes, as the real WAL does: on restart a short (torn) last
+ * log record is trimmed, while a complete record whose checksum fails is corruption the node must
+ * not use. Hard state and snapshots are replaced atomically (temp file + rename), so they never tear.
  */
 
 interface StoredRecord {
@@ -136,11 +145,25 @@ export class SimDisk {
   }
 
   /**
+   * The process died (SIGKILL, abort) but the machine did not: the page cache keeps every written
+   * byte, so the next recover() reads them back, and they stay pending (not durable) until a sync.
+   */
+  processCrash(): void {
+    // Nothing changes on the disk or in the page cache. Writes made without an fsync on purpose
+    // keep vouching for nothing; the rest wait for recovery's sync like any other pending write.
+  }
+
+  /** Writes in the page cache that no fsync has made durable (a process crash keeps them). */
+  get unsyncedWrites(): number {
+    return this.pending.length;
+  }
+
+  /**
    * Power loss: unsynced writes are lost. With `tear`, a prefix of the pending records survives
    * and the next log record is left torn (hard state and snapshots are atomic). Returns whether
    * a record was torn.
    */
-  crash(rng: Rng, tear: boolean): boolean {
+  powerLoss(rng: Rng, tear: boolean): boolean {
     let torn = false;
     if (tear && this.pending.length > 0) {
       const records: DiskWrite[] = [];
@@ -165,8 +188,9 @@ export class SimDisk {
     return torn;
   }
 
-  /** Flips one bit of one durable record (the disk is at rest: the node is down). */
+  /** Flips one bit of one durable record (the disk is at rest: the machine is off). */
   flipBit(rng: Rng): string | null {
+    assert(this.pending.length === 0, 'a bit flip at rest follows a power loss: no page cache is left');
     const targets: { what: string; rec: StoredRecord }[] = [];
     if (this.durable.hardState !== null) targets.push({ what: 'hard state', rec: this.durable.hardState });
     if (this.durable.snapshot !== null) targets.push({ what: 'snapshot', rec: this.durable.snapshot });
@@ -197,18 +221,23 @@ export class SimDisk {
   }
 
   /**
-   * What a restarting node reads back: every checksum verified. A torn last log record is trimmed
-   * (it was never durable, so never acknowledged); any other bad record is corruption.
+   * What a restarting node reads back: the page cache (after a process crash it still holds
+   * unsynced writes; after a power loss it is the durable image), every checksum verified. A torn
+   * last log record is trimmed (it was never durable, so never acknowledged); any other bad record
+   * is corruption. What it returns is not necessarily durable: see `unsyncedWrites` and `sync`.
    */
   recover(): Recovery {
-    const d = this.durable;
+    const d = this.written;
     if (d.hardState !== null && crc32(d.hardState.bytes) !== d.hardState.crc) return { ok: false, reason: 'hard state checksum mismatch' };
     if (d.snapshot !== null && crc32(d.snapshot.bytes) !== d.snapshot.crc) return { ok: false, reason: 'snapshot checksum mismatch' };
     let tornTrimmed = false;
+    // Only a power loss tears, and it leaves the page cache equal to the durable image.
     const last = d.log[d.log.length - 1];
     if (last !== undefined && last.torn) {
+      assert(this.pending.length === 0, 'a torn record with writes still in the page cache');
       d.log.pop();
       d.entries.pop();
+      this.durable = cloneImage(d);
       tornTrimmed = true;
     }
     for (let i = 0; i < d.log.length; i++) {
@@ -226,7 +255,6 @@ export class SimDisk {
       snapshot = memorySnapshotSource(meta, snapshotData);
     }
     const entries = d.log.map((rec) => decodeEntry(rec.bytes));
-    this.written = cloneImage(d);
     return { ok: true, state: { hardState, snapshot, entries }, snapshotData, tornTrimmed };
   }
 

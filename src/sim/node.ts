@@ -22,11 +22,20 @@ import type { DiskWrite } from './disk.js';
 
 export type NodeState = 'up' | 'down' | 'paused' | 'failed';
 
+/**
+ * How a node went down: its process died (the page cache keeps what it wrote) or its machine lost
+ * power (only what was fsynced survives, maybe with a torn last record).
+ */
+export type CrashKind = 'process' | 'power';
+
 /** What a node needs from the simulation around it. */
 export interface NodeHost {
   now(): number;
-  /** Schedules this node's fsync completion for the current incarnation; `sentEarly` when the Ready's early messages already left. */
-  scheduleFsync(node: NodeId, incarnation: number, sentEarly: boolean): void;
+  /**
+   * Schedules this node's fsync completion for the current incarnation; `sentEarly` when the
+   * Ready's early messages already left, `promised` when it persists a new promise (a handshake).
+   */
+  scheduleFsync(node: NodeId, incarnation: number, sentEarly: boolean, promised: boolean): void;
   send(from: NodeId, messages: readonly Message[]): void;
   readonly invariants: InvariantChecker;
   trace(line: string): void;
@@ -49,6 +58,14 @@ export interface NodeConfig {
   readonly protocol: ProtocolModule;
   readonly mutants: ReadonlySet<string>;
   readonly ackBeforeFsync: boolean;
+  /** Driver mutant recovery-trusts-page-cache: recovery uses unsynced bytes without an fsync (S1). */
+  readonly recoveryTrustsPageCache: boolean;
+  /** Driver mutant clear-marker-early: the recovery marker goes as soon as canVote turns true in memory. */
+  readonly clearMarkerEarly: boolean;
+  /** Driver mutant drop-tick-debt: a woken node gets at most 3 of the ticks it owes. */
+  readonly dropTickDebt: boolean;
+  /** Lease reads (ReplicaOptions.leaseReads). */
+  readonly leaseReads: boolean;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
   readonly limits: Limits;
@@ -57,6 +74,17 @@ export interface NodeConfig {
   /** Messages held for a paused node; beyond it they are dropped. */
   readonly inboxMax: number;
 }
+
+/** What a paused process finds in its sockets when it wakes: a peer's message or a client read. */
+type HeldInput =
+  | { readonly from: NodeId; readonly msg: Message }
+  | { readonly from: typeof clientStream; readonly token: number; readonly key: string };
+
+/** The clients' connection, as one stream (peer ids are n1, n2, ...). */
+const clientStream = '(clients)';
+
+/** The old node driver's maxTicksPerTimer: what drop-tick-debt pays of the debt on waking. */
+const oldDriverTicksPerTimer = 3;
 
 interface PendingRead {
   readonly token: number;
@@ -71,6 +99,12 @@ export class SimNode {
   incarnation = 0;
   /** Virtual time of the last crash (in-flight sends of a crashed machine may be lost). */
   crashedAt = -1;
+  lastCrash: CrashKind = 'power';
+  /**
+   * This member lost its state in this run (wiped, or replaced after a corrupt disk). By the
+   * project's decision it never votes again; the nemesis counts it as lost for quorum purposes.
+   */
+  lostMember = false;
   /** The last term this node was seen leading (for the new-leader crash point). */
   ledTerm = -1;
   /** Tick period multiplier (clock skew). */
@@ -86,8 +120,18 @@ export class SimNode {
   private lastPromise: HardState | null = null;
   /** The hard state last handed to the disk (MustSync compares against it, as the node driver does). */
   private lastSaved: HardState | null = null;
-  readonly inbox: Message[] = [];
+  /**
+   * The in-flight Ready was handed out when this member, recovering from lost state, could vote
+   * again: the recovery marker goes once that Ready is durable (as the node driver does), not
+   * before, or a crash in between would restart it voting on catch-up entries it lost.
+   */
+  private clearMarkerWhenDurable = false;
+  /** Inputs that reached this node while it was paused, in arrival order (bounded by inboxMax). */
+  private readonly held: HeldInput[] = [];
   inboxDropped = 0;
+  /** Ticks this node's clock counted while the process was paused. */
+  private tickDebt = 0;
+  private fsyncDoneWhilePaused = false;
 
   constructor(
     readonly cfg: NodeConfig,
@@ -104,19 +148,27 @@ export class SimNode {
   }
 
   /** Starts (or restarts) from the disk. Returns false when the disk is corrupt (nothing started). */
-  start(lostState: boolean): { ok: true; tornTrimmed: boolean } | { ok: false; reason: string } {
+  start(lostState: boolean): { ok: true; tornTrimmed: boolean; pageCacheWrites: number } | { ok: false; reason: string } {
     const rec = this.disk.recover();
     if (!rec.ok) return rec;
+    // After a process crash, recovery read back writes that only the page cache holds. Storage S1:
+    // make what was recovered durable (fdatasync the recovered segments and the WAL directory)
+    // before the replica can vote or acknowledge on it; a later power loss would erase it.
+    const pageCacheWrites = this.disk.unsyncedWrites;
+    if (!this.cfg.recoveryTrustsPageCache) this.disk.sync();
     if (lostState) this.disk.recovering = true;
     const lost = this.disk.recovering;
     this.lastPromise = rec.state.hardState;
     this.lastSaved = rec.state.hardState;
+    this.clearMarkerWhenDurable = false;
     this.sm = rec.snapshotData === null ? new KvStateMachine() : KvStateMachine.restore(rec.snapshotData);
     const snapMeta = rec.state.snapshot?.meta ?? null;
     this.appliedId = snapMeta?.id ?? 0;
     this.lastCheckpoint = snapMeta?.index ?? 0;
-    this.host.invariants.onStart(this.id, rec.state.hardState, this.sm.appliedIndex);
-    if (rec.state.hardState !== null) this.host.invariants.onDurableHardState(this.id, rec.state.hardState);
+    // The checkers learn what is on disk, not what the node read back (they differ under the mutant).
+    const durable = this.disk.durableHardState;
+    this.host.invariants.onStart(this.id, durable, this.sm.appliedIndex);
+    if (durable !== null) this.host.invariants.onDurableHardState(this.id, durable);
     this.replica = this.cfg.protocol.create(replicaOptions({
       id: this.id,
       config: this.cfg.config,
@@ -128,28 +180,48 @@ export class SimNode {
       limits: this.cfg.limits,
       preVote: this.cfg.preVote,
       checkQuorum: this.cfg.preVote,
+      leaseReads: this.cfg.leaseReads,
       mutants: this.cfg.mutants,
     }));
     this.state = 'up';
     this.drive();
-    return { ok: true, tornTrimmed: rec.tornTrimmed };
+    return { ok: true, tornTrimmed: rec.tornTrimmed, pageCacheWrites };
   }
 
-  /** Volatile state is gone; the disk decides what survives. Returns whether a write tore. */
-  crash(rng: Rng, tear: boolean): boolean {
+  /**
+   * Volatile state is gone; the disk decides what survives: everything written after a process
+   * crash, only what was synced after a power loss. Returns whether a write tore.
+   */
+  crash(kind: CrashKind, rng: Rng, tear: boolean): boolean {
     this.incarnation++;
+    this.lastCrash = kind;
     this.state = 'down';
     this.replica = null;
     this.inflight = null;
     this.sentEarly = false;
     this.reads.clear();
-    this.inbox.length = 0;
-    return this.disk.crash(rng, tear);
+    this.held.length = 0;
+    this.tickDebt = 0;
+    this.fsyncDoneWhilePaused = false;
+    this.clearMarkerWhenDurable = false;
+    if (kind === 'process') {
+      this.disk.processCrash();
+      return false;
+    }
+    return this.disk.powerLoss(rng, tear);
   }
 
   // ---- inputs ----
 
+  /**
+   * One period of this node's clock. A paused process cannot take it: it becomes debt, paid when
+   * the process wakes (resume).
+   */
   tick(): void {
+    if (this.state === 'paused') {
+      this.tickDebt++;
+      return;
+    }
     if (this.state !== 'up') return;
     this.guard(() => this.replica?.tick());
     this.drive();
@@ -157,8 +229,7 @@ export class SimNode {
 
   deliver(msg: Message): void {
     if (this.state === 'paused') {
-      if (this.inbox.length < this.cfg.inboxMax) this.inbox.push(msg);
-      else this.inboxDropped++;
+      this.hold({ from: msg.from, msg });
       return;
     }
     if (this.state !== 'up') return;
@@ -166,12 +237,53 @@ export class SimNode {
     this.drive();
   }
 
+  private hold(input: HeldInput): void {
+    if (this.held.length < this.cfg.inboxMax) this.held.push(input);
+    else this.inboxDropped++;
+  }
+
+  /** Inputs held while paused (messages and client reads), and the ticks owed. */
+  get heldInputs(): number {
+    return this.held.length;
+  }
+
+  /**
+   * The process wakes from a pause (SIGSTOP/SIGCONT, a VM or GC stall), in the order the node
+   * driver meets it: first the ticks the monotonic clock says it owes (the fixed driver brings
+   * ticks up to the clock before any input, so a lease cannot outlive the pause), then the fsync
+   * that completed meanwhile, then what its sockets hold. Each peer's connection and the client
+   * connection stay FIFO, but which ready socket the event loop reads first is not fixed: the
+   * streams are merged in a random order.
+   */
   resume(): void {
     if (this.state !== 'paused') return;
     this.state = 'up';
-    const held = this.inbox.splice(0);
-    for (const m of held) this.guard(() => this.replica?.step(m));
-    this.drive();
+    const owed = this.tickDebt;
+    this.tickDebt = 0;
+    // The mutant is the old node driver: one timer callback paid at most maxTicksPerTimer of it.
+    const paid = this.cfg.dropTickDebt ? Math.min(owed, oldDriverTicksPerTimer) : owed;
+    for (let i = 0; i < paid && this.state === 'up'; i++) this.guard(() => this.replica?.tick());
+    if (this.fsyncDoneWhilePaused) {
+      this.fsyncDoneWhilePaused = false;
+      this.completeFsync();
+    } else {
+      this.drive();
+    }
+    const streams = new Map<string, HeldInput[]>();
+    for (const h of this.held.splice(0)) {
+      const q = streams.get(h.from);
+      if (q === undefined) streams.set(h.from, [h]);
+      else q.push(h);
+    }
+    const queues = [...streams.values()];
+    while (queues.length > 0 && this.state === 'up') {
+      const i = this.rng.int(0, queues.length - 1);
+      const q = queues[i] as HeldInput[];
+      const h = q.shift() as HeldInput;
+      if (q.length === 0) queues.splice(i, 1);
+      if ('msg' in h) this.deliver(h.msg);
+      else this.read(h.token, h.key);
+    }
   }
 
   propose(command: Uint8Array): ProposeResult | null {
@@ -182,8 +294,15 @@ export class SimNode {
     return r ?? null;
   }
 
-  /** Asks for a linearizable read; the answer comes back through host.onRead / onReadFailed. */
+  /**
+   * Asks for a linearizable read; the answer comes back through host.onRead / onReadFailed. A
+   * paused process leaves the request in its socket: it is read when the process wakes.
+   */
   read(token: number, key: string): boolean {
+    if (this.state === 'paused' && this.replica !== null) {
+      this.hold({ from: clientStream, token, key });
+      return true;
+    }
     if (this.state !== 'up' || this.replica === null) return false;
     const ctx = this.nextCtx++;
     this.reads.set(ctx, { token, key, index: null });
@@ -199,6 +318,16 @@ export class SimNode {
     this.disk.sync();
     const durable = this.disk.durableHardState;
     if (durable !== null) this.host.invariants.onDurableHardState(this.id, durable);
+    if (this.clearMarkerWhenDurable) this.clearRecoveryMarker();
+    // The kernel finished the write, but a stopped process only learns it when it wakes.
+    if (this.state === 'paused') {
+      this.fsyncDoneWhilePaused = true;
+      return;
+    }
+    this.completeFsync();
+  }
+
+  private completeFsync(): void {
     const rd = this.inflight;
     this.inflight = null;
     if (rd !== null) {
@@ -225,11 +354,14 @@ export class SimNode {
 
   private drive(): void {
     for (let rounds = 0; rounds < 1000; rounds++) {
-      if (this.state !== 'up' && this.state !== 'paused') return;
+      if (this.state !== 'up') return; // a paused process does nothing until it wakes
       if (this.inflight !== null || this.replica === null) return;
       const replica = this.replica;
       const rd = this.guard(() => replica.ready());
       if (rd === undefined || rd === null) return;
+      // ready() hands out everything the replica holds: if it may vote now, its catch-up is durable
+      // once this Ready is (src/node/node.ts drain() does the same).
+      const caughtUp = this.disk.recovering && !this.cfg.clearMarkerEarly && replica.status().canVote;
       const writes: DiskWrite[] = [];
       if (rd.snapshot !== null) writes.push({ kind: 'snapshot', meta: rd.snapshot.meta, data: rd.snapshot.data });
       if (rd.entries.length > 0) writes.push({ kind: 'entries', entries: rd.entries });
@@ -237,6 +369,7 @@ export class SimNode {
       if (writes.length === 0) {
         if (rd.earlyMessages.length > 0) this.host.send(this.id, rd.earlyMessages);
         this.finish(rd);
+        if (caughtUp) this.clearRecoveryMarker();
         continue;
       }
       const sync = rd.snapshot !== null || mustSync(this.lastSaved, rd.hardState, rd.entries);
@@ -247,6 +380,7 @@ export class SimNode {
         this.disk.writeUnsynced(writes);
         if (rd.earlyMessages.length > 0) this.host.send(this.id, rd.earlyMessages);
         this.finish(rd);
+        if (caughtUp) this.clearRecoveryMarker();
         continue;
       }
       this.disk.write(writes);
@@ -255,15 +389,32 @@ export class SimNode {
       // loses this member's copy after its peers may have stored theirs.
       if (rd.earlyMessages.length > 0) this.host.send(this.id, rd.earlyMessages);
       this.inflight = rd;
+      this.clearMarkerWhenDurable = caughtUp;
       if (this.cfg.ackBeforeFsync) {
         // The mutant: speech before durability.
         this.sendMessages(rd);
         this.sentEarly = true;
       }
-      this.host.scheduleFsync(this.id, this.incarnation, rd.earlyMessages.length > 0);
+      const promised = rd.hardState !== null && isNewPromise(this.lastPromise, rd.hardState);
+      this.host.scheduleFsync(this.id, this.incarnation, rd.earlyMessages.length > 0, promised);
       return;
     }
     this.host.onReplicaError(this.id, new Error('ready() kept producing work for 1000 rounds at one instant'));
+  }
+
+  private clearRecoveryMarker(): void {
+    this.clearMarkerWhenDurable = false;
+    if (!this.disk.recovering) return;
+    this.disk.recovering = false;
+    this.host.trace(`${this.id} caught up after losing state: recovery marker cleared`);
+  }
+
+  /**
+   * Driver mutant clear-marker-early, the simulator's old behaviour: the marker goes as soon as
+   * canVote turns true in memory, while the catch-up entries may still wait for their fsync.
+   */
+  observeCanVote(): void {
+    if (this.cfg.clearMarkerEarly && this.disk.recovering && this.replica?.status().canVote === true) this.clearRecoveryMarker();
   }
 
   private sendMessages(rd: Ready): void {

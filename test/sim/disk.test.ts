@@ -19,7 +19,7 @@ test('writes are visible at once but survive a crash only after sync', () => {
   assert.equal(d.pendingWrites, 2);
   d.sync();
   d.write([{ kind: 'entries', entries: [e(3, 1)] }, { kind: 'hardState', hardState: hs(2) }]);
-  d.crash(new Rng(1), false);
+  d.powerLoss(new Rng(1), false);
   const r = recovered(d);
   assert.deepEqual(r.state.entries.map((x) => x.index), [1, 2]);
   assert.deepEqual(r.state.hardState, hs(1, 'n1'));
@@ -38,7 +38,7 @@ test('an unsynced write (a commit-only hard state) does not hold back speech, is
   d.sync();
   assert.deepEqual(d.durableHardState, commit(1), 'the next sync carried it');
   d.writeUnsynced([{ kind: 'hardState', hardState: commit(2) }]);
-  d.crash(new Rng(1), false);
+  d.powerLoss(new Rng(1), false);
   assert.deepEqual(recovered(d).state.hardState, commit(1), 'a crash before a sync lost it');
   assert.equal(d.pendingWrites, 0);
 });
@@ -50,7 +50,7 @@ test('a torn crash keeps a prefix of the pending records and the torn tail is tr
     d.write([{ kind: 'entries', entries: [e(1, 1)] }]);
     d.sync();
     d.write([{ kind: 'entries', entries: [e(2, 1), e(3, 1), e(4, 1)] }, { kind: 'hardState', hardState: hs(1) }]);
-    const torn = d.crash(new Rng(seed), true);
+    const torn = d.powerLoss(new Rng(seed), true);
     const r = recovered(d);
     const last = r.state.entries.length;
     seen.add(last);
@@ -68,7 +68,7 @@ test('a flipped bit in any durable record is detected and never used', () => {
     d.write([{ kind: 'entries', entries: [e(1, 1), e(2, 1), e(3, 2)] }, { kind: 'hardState', hardState: hs(2, 'n2') }]);
     d.sync();
     d.checkpoint({ index: 1, id: 1, config: makeConfig(['n1', 'n2']) }, new Uint8Array([1, 2, 3]));
-    d.crash(new Rng(seed), false);
+    d.powerLoss(new Rng(seed), false);
     const what = d.flipBit(new Rng(seed));
     assert.ok(what !== null);
     const r = d.recover();

@@ -31,7 +31,7 @@ test('seed 2: faults never wipe a majority, so the healed cluster can always ele
 test('the recovering marker survives a crash but not a completed catch-up', () => {
   const d = new SimDisk();
   d.recovering = true;
-  d.crash(new Rng(1), true);
+  d.powerLoss(new Rng(1), true);
   assert.equal(d.recover().ok, true);
   assert.equal(d.recovering, true);
 });
