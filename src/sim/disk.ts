@@ -15,8 +15,10 @@ import { crc32 } from '../kv/index.js';
  * - a power loss keeps only what was fsynced, and may tear the last pending log record
  *   (`powerLoss`).
  * A process crash followed later by a power loss loses the unsynced bytes the restarted process
- * read back, unless recovery made them durable (`sync` right after `recover`: the node driver's
- * fdatasync of the recovered segments and the WAL directory, storage S1).
+ * read back, unless recovery made them durable (`syncRecovered` right after `recover`: the node
+ * driver's fdatasync of the recovered segments and the WAL directory, storage S1). A Ready's own
+ * fsync does not rescue them: the WAL makes a save durable with O_DSYNC writes, which flush the
+ * range they write, not bytes an earlier life left unflushed (`trustPageCache`, the mutant).
  * Every record carries a CRC-32 of its bytes, as the real WAL does: on restart a short (torn) last
  * log record is trimmed, while a complete record whose checksum fails is corruption the node must
  * not use. Hard state and snapshots are replaced atomically (temp file + rename), so they never tear.
@@ -39,6 +41,8 @@ interface DiskImage {
   entries: Entry[];
   snapshotMeta: SnapshotMeta | null;
   hard: HardState | null;
+  /** Records were synced behind bytes a power loss erased (only under a driver mutant). */
+  hole?: boolean;
 }
 
 export type DiskWrite =
@@ -112,6 +116,13 @@ export class SimDisk {
   private pending: DiskWrite[] = [];
   /** Pending writes made without an fsync on purpose (MustSync false): speech may outrun them. */
   private pendingUnsynced = 0;
+  /**
+   * Only under the recovery-trusts-page-cache mutant: recovery used bytes a process crash left in
+   * the page cache without flushing them. The node (and the durable view the checkers read)
+   * takes them for durable; a power loss shows they were not. `before` is what the platter really
+   * holds of them; entries synced after them sit behind a hole.
+   */
+  private stranded: { readonly before: DiskImage; laterEntries: boolean; laterHard: HardState | null } | null = null;
 
   /** Writes waiting for an fsync that must come before speech (the durability invariant reads it). */
   get pendingWrites(): number {
@@ -131,10 +142,39 @@ export class SimDisk {
     this.pendingUnsynced += writes.length;
   }
 
+  /** A Ready's fsync: its writes (and every earlier pending write of this life) are durable. */
   sync(): void {
+    if (this.stranded !== null) {
+      for (const w of this.pending) {
+        if (w.kind === 'entries' || w.kind === 'snapshot') this.stranded.laterEntries = true;
+        else this.stranded.laterHard = w.hardState;
+      }
+    }
     for (const w of this.pending) applyWrite(this.durable, w);
     this.pending = [];
     this.pendingUnsynced = 0;
+  }
+
+  /**
+   * Recovery's fsync (storage S1's fix): fdatasync of every recovered segment and of the WAL
+   * directory. What the restarted process read back, page cache included, is durable after it.
+   */
+  syncRecovered(): void {
+    this.sync();
+    this.stranded = null;
+  }
+
+  /**
+   * The mutant's recovery: it uses what it read back as if it were durable, without an fsync.
+   * Later saves do not flush those bytes (see the class comment); a power loss erases them.
+   */
+  trustPageCache(): void {
+    if (this.pending.length === 0) return;
+    const before = this.stranded?.before ?? cloneImage(this.durable);
+    for (const w of this.pending) applyWrite(this.durable, w);
+    this.pending = [];
+    this.pendingUnsynced = 0;
+    this.stranded = { before, laterEntries: false, laterHard: null };
   }
 
   /** A checkpoint written through temp file, fsync and rename: durable at once. */
@@ -164,6 +204,12 @@ export class SimDisk {
    * a record was torn.
    */
   powerLoss(rng: Rng, tear: boolean): boolean {
+    if (this.stranded !== null) {
+      // Whatever this life wrote since sits behind the erased bytes: nothing of it to tear.
+      this.sync();
+      this.loseStranded();
+      tear = false;
+    }
     let torn = false;
     if (tear && this.pending.length > 0) {
       const records: DiskWrite[] = [];
@@ -188,6 +234,20 @@ export class SimDisk {
     return torn;
   }
 
+  /**
+   * The bytes recovery trusted without an fsync are gone. With nothing written after them they
+   * vanish silently (the node restarts without entries or a vote it acted on); entries synced
+   * after them now follow a hole, which recovery reports as corruption (storage S1, cases A and B).
+   */
+  private loseStranded(): void {
+    const s = this.stranded as NonNullable<typeof this.stranded>;
+    this.stranded = null;
+    const hard = s.laterHard ?? s.before.hard;
+    this.durable = cloneImage(s.before);
+    if (hard !== null) applyWrite(this.durable, { kind: 'hardState', hardState: hard });
+    if (s.laterEntries) this.durable.hole = true;
+  }
+
   /** Flips one bit of one durable record (the disk is at rest: the machine is off). */
   flipBit(rng: Rng): string | null {
     assert(this.pending.length === 0, 'a bit flip at rest follows a power loss: no page cache is left');
@@ -209,6 +269,7 @@ export class SimDisk {
   }
 
   wipe(): void {
+    this.stranded = null;
     this.durable = emptyImage();
     this.written = emptyImage();
     this.pending = [];
@@ -228,6 +289,7 @@ export class SimDisk {
    */
   recover(): Recovery {
     const d = this.written;
+    if (d.hole === true) return { ok: false, reason: 'log records follow a hole: bytes recovery once trusted were never durable' };
     if (d.hardState !== null && crc32(d.hardState.bytes) !== d.hardState.crc) return { ok: false, reason: 'hard state checksum mismatch' };
     if (d.snapshot !== null && crc32(d.snapshot.bytes) !== d.snapshot.crc) return { ok: false, reason: 'snapshot checksum mismatch' };
     let tornTrimmed = false;

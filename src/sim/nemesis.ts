@@ -42,8 +42,11 @@ export class Nemesis {
   /** Bumped when cuts heal so that an older partition's heal event does not cut short a newer one. */
   cutGeneration = 0;
   private active = true;
-  /** Nodes whose disk took a bit flip: recovery will refuse it and they will lose their state. */
-  private readonly suspect = new Set<number>();
+  /**
+   * Nodes that lost their state or will at their restart: wiped, or with a bit flip that
+   * recovery will refuse (lostMember is set only once the restart happens).
+   */
+  private readonly doomed = new Set<number>();
 
   constructor(
     private readonly host: NemesisHost,
@@ -132,7 +135,7 @@ export class Nemesis {
    * those whose disks were corrupted, or the healed cluster could never form a quorum again.
    */
   mayLoseState(i: number): boolean {
-    const lost = new Set(this.suspect);
+    const lost = new Set(this.doomed);
     this.host.nodes.forEach((x, j) => {
       if (x.lostMember) lost.add(j);
     });
@@ -216,9 +219,10 @@ export class Nemesis {
           host.trace(`nemesis bit flip on ${node.id}: ${what ?? 'nothing to flip'}`);
           if (what !== null) {
             this.count('bitflip-injected');
-            this.suspect.add(victim);
+            this.doomed.add(victim);
           }
         }
+        if (kind === FaultKind.Wipe) this.doomed.add(victim);
         host.schedule(now + this.rng.int(20_000, 1_000_000), { k: 'restart', node: victim, inc: node.incarnation, wipe: kind === FaultKind.Wipe });
         return;
       }
@@ -236,6 +240,8 @@ export class Nemesis {
         const victim = leader !== null && this.rng.chance(0.3) ? leader : this.rng.pick(up);
         const node = host.nodes[victim] as SimNode;
         const wipe = this.has(FaultKind.Wipe) && this.rng.chance(0.3) && this.mayLoseState(victim);
+        // Counted now: if the crash does not happen after all, the budget is only conservative.
+        if (wipe) this.doomed.add(victim);
         const at = now + this.rng.int(outliveHoldUs.min, outliveHoldUs.max);
         host.holdOutbound(victim, at);
         host.schedule(at, { k: 'crash', node: victim, inc: node.incarnation, point: wipe ? 'outlive-wipe' : 'outlive', wipe });
@@ -247,7 +253,9 @@ export class Nemesis {
         if (!this.mayTakeDown()) return;
         const up = this.healthy();
         if (up.length === 0) return;
-        const victim = this.rng.pick(up);
+        // A paused leader is the case that matters most (FAULTS.md #9: a lease must not outlive it).
+        const leader = host.leaderIndex();
+        const victim = leader !== null && this.rng.chance(0.5) ? leader : this.rng.pick(up);
         const node = host.nodes[victim] as SimNode;
         node.state = 'paused';
         this.count('pause');

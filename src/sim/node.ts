@@ -155,7 +155,8 @@ export class SimNode {
     // make what was recovered durable (fdatasync the recovered segments and the WAL directory)
     // before the replica can vote or acknowledge on it; a later power loss would erase it.
     const pageCacheWrites = this.disk.unsyncedWrites;
-    if (!this.cfg.recoveryTrustsPageCache) this.disk.sync();
+    if (this.cfg.recoveryTrustsPageCache) this.disk.trustPageCache();
+    else this.disk.syncRecovered();
     if (lostState) this.disk.recovering = true;
     const lost = this.disk.recovering;
     this.lastPromise = rec.state.hardState;
@@ -179,7 +180,8 @@ export class SimNode {
       lostState: lost,
       limits: this.cfg.limits,
       preVote: this.cfg.preVote,
-      checkQuorum: this.cfg.preVote,
+      // A lease is the voters' vote denial: Raft refuses lease reads without CheckQuorum.
+      checkQuorum: this.cfg.preVote || this.cfg.leaseReads,
       leaseReads: this.cfg.leaseReads,
       mutants: this.cfg.mutants,
     }));
@@ -406,7 +408,7 @@ export class SimNode {
     this.clearMarkerWhenDurable = false;
     if (!this.disk.recovering) return;
     this.disk.recovering = false;
-    this.host.trace(`${this.id} caught up after losing state: recovery marker cleared`);
+    this.host.trace(`${this.id} caught up after losing state: recovery marker cleared with ${this.disk.pendingWrites} writes not durable`);
   }
 
   /**

@@ -104,6 +104,7 @@ export class Simulation {
   private decodeErrors = 0;
   private converged: number | null = null;
   private violationTime = 0;
+  private over = false;
   /** Per node: messages of its earlier incarnations held back until after its restart. */
   private readonly outlived: Outlived[][];
   /** Per node: a proxy holds what it sends until this time (the outlive fault), or -1. */
@@ -396,6 +397,13 @@ export class Simulation {
   // ---- the run ----
 
   run(): SimResult {
+    this.begin();
+    while (this.step()) { /* one event at a time */ }
+    return this.finish();
+  }
+
+  /** Starts the nodes, the nemesis, the clients and the phases (run() does it; tests that step do too). */
+  begin(): void {
     this.nodes.forEach((n, i) => {
       n.start(false);
       this.schedule(this.rng.int(0, this.opts.tickUs), { k: 'tick', node: i, inc: n.incarnation });
@@ -405,25 +413,33 @@ export class Simulation {
     this.schedule(this.opts.safetyUs, { k: 'phase', phase: 'heal' });
     this.schedule(this.opts.safetyUs + this.opts.livenessWorkUs, { k: 'phase', phase: 'stop-clients' });
     this.schedule(this.opts.safetyUs + this.opts.livenessBoundUs, { k: 'phase', phase: 'end' });
-    let done = false;
-    while (!done) {
-      const item = this.queue.pop();
-      if (item === null) break;
-      this.time = item.time;
-      this.events++;
-      done = this.handle(item.event);
-      this.observe();
-      if (!this.invariants.ok) {
-        this.violationTime = this.time;
-        break;
-      }
-      if (this.events >= this.opts.eventsMax) {
-        this.invariants.violate(Invariant.Liveness, `the run exceeded its bound of ${this.opts.eventsMax} events`);
-        this.violationTime = this.time;
-        break;
-      }
+  }
+
+  /** Handles the next event and checks the invariants; false once the run is over. */
+  step(): boolean {
+    if (this.over) return false;
+    const item = this.queue.pop();
+    if (item === null) {
+      this.over = true;
+      return false;
     }
-    return this.finish();
+    this.time = item.time;
+    this.events++;
+    this.over = this.handle(item.event);
+    this.observe();
+    if (!this.invariants.ok) {
+      this.violationTime = this.time;
+      this.over = true;
+    } else if (this.events >= this.opts.eventsMax) {
+      this.invariants.violate(Invariant.Liveness, `the run exceeded its bound of ${this.opts.eventsMax} events`);
+      this.violationTime = this.time;
+      this.over = true;
+    }
+    return !this.over;
+  }
+
+  get now(): number {
+    return this.time;
   }
 
   private observe(): void {
@@ -595,7 +611,8 @@ export class Simulation {
     return this.nodes.every((n) => n.sm.stateHash() === h);
   }
 
-  private finish(): SimResult {
+  /** The result of the run so far (run() returns it at the end). */
+  finish(): SimResult {
     let lin: LinearizabilityReport | null = null;
     if (this.invariants.ok) {
       this.invariants.checkAckedWrites(this.workload.acked);
