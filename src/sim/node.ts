@@ -60,8 +60,6 @@ export interface NodeConfig {
   readonly ackBeforeFsync: boolean;
   /** Driver mutant recovery-trusts-page-cache: recovery uses unsynced bytes without an fsync (S1). */
   readonly recoveryTrustsPageCache: boolean;
-  /** Driver mutant clear-marker-early: the recovery marker goes as soon as canVote turns true in memory. */
-  readonly clearMarkerEarly: boolean;
   /** Driver mutant drop-tick-debt: a woken node gets at most 3 of the ticks it owes. */
   readonly dropTickDebt: boolean;
   /** Lease reads (ReplicaOptions.leaseReads). */
@@ -363,7 +361,7 @@ export class SimNode {
       if (rd === undefined || rd === null) return;
       // ready() hands out everything the replica holds: if it may vote now, its catch-up is durable
       // once this Ready is (src/node/node.ts drain() does the same).
-      const caughtUp = this.disk.recovering && !this.cfg.clearMarkerEarly && replica.status().canVote;
+      const caughtUp = this.disk.recovering && replica.status().canVote;
       const writes: DiskWrite[] = [];
       if (rd.snapshot !== null) writes.push({ kind: 'snapshot', meta: rd.snapshot.meta, data: rd.snapshot.data });
       if (rd.entries.length > 0) writes.push({ kind: 'entries', entries: rd.entries });
@@ -409,14 +407,6 @@ export class SimNode {
     if (!this.disk.recovering) return;
     this.disk.recovering = false;
     this.host.trace(`${this.id} caught up after losing state: recovery marker cleared with ${this.disk.pendingWrites} writes not durable`);
-  }
-
-  /**
-   * Driver mutant clear-marker-early, the simulator's old behaviour: the marker goes as soon as
-   * canVote turns true in memory, while the catch-up entries may still wait for their fsync.
-   */
-  observeCanVote(): void {
-    if (this.cfg.clearMarkerEarly && this.disk.recovering && this.replica?.status().canVote === true) this.clearRecoveryMarker();
   }
 
   private sendMessages(rd: Ready): void {

@@ -43,10 +43,6 @@ export const driverMutants = [
     // Only a lease can tell: without lease reads, a leader that missed ticks serves nothing early.
     needs: { leaseReads: 'on' },
   },
-  {
-    name: 'clear-marker-early',
-    description: 'the recovery marker is cleared when canVote turns true in memory, before the catch-up entries are durable',
-  },
 ] as const satisfies readonly { name: string; description: string; needs?: Partial<SimOptions> }[];
 
 /**

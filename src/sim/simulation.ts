@@ -149,7 +149,6 @@ export class Simulation {
         id, config, protocol: this.protocol, mutants: protocolMutants,
         ackBeforeFsync: mutant('ack-before-fsync'),
         recoveryTrustsPageCache: mutant('recovery-trusts-page-cache'),
-        clearMarkerEarly: mutant('clear-marker-early'),
         dropTickDebt: mutant('drop-tick-debt'),
         leaseReads,
         electionTicks: this.opts.electionTicks, heartbeatTicks: this.opts.heartbeatTicks, limits, preVote,
@@ -447,7 +446,6 @@ export class Simulation {
       if (n.replica === null || !n.running) continue;
       const s = n.replica.status();
       this.invariants.observeStatus(n.id, s, n.disk);
-      n.observeCanVote();
     }
   }
 
