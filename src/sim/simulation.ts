@@ -17,6 +17,7 @@ import type { CrashKind } from './node.js';
 import { driverMutants, FaultKind, mutantNeeds, simOptions, tinyLimits } from './options.js';
 import type { SimOptions } from './options.js';
 import { EventQueue } from './queue.js';
+import { swarmMix } from './swarm.js';
 import { Trace } from './trace.js';
 
 /**
@@ -51,6 +52,8 @@ export interface SimResult {
   readonly limitsProfile: 'default' | 'tiny';
   readonly preVote: boolean;
   readonly leaseReads: boolean;
+  /** This seed's swarm mix (`faults=... features=...`), or null when swarm testing is off. */
+  readonly swarm: string | null;
   readonly stats: SimStats;
 }
 
@@ -112,9 +115,15 @@ export class Simulation {
   readonly limitsProfile: 'default' | 'tiny';
   readonly preVote: boolean;
   readonly leaseReads: boolean;
+  /** This seed's swarm mix (faults and features), or null without swarm testing. */
+  readonly swarmLabel: string | null;
 
   constructor(readonly seed: number, options: Partial<SimOptions> = {}) {
-    this.opts = simOptions({ ...options, ...mutantNeeds(options.mutants ?? new Set()) });
+    // Swarm testing draws this seed's faults and features; a driver mutant's needs win over it.
+    const base = simOptions(options);
+    const mix = base.swarm ? swarmMix(seed, base) : null;
+    this.swarmLabel = mix?.label ?? null;
+    this.opts = simOptions({ ...base, ...mix?.options, ...mutantNeeds(base.mutants) });
     this.protocol = getProtocol(this.opts.protocol);
     const known = new Set(mutantNames(this.protocol));
     for (const m of this.opts.mutants) {
@@ -639,6 +648,7 @@ export class Simulation {
       limitsProfile: this.limitsProfile,
       preVote: this.preVote,
       leaseReads: this.leaseReads,
+      swarm: this.swarmLabel,
       stats: {
         network: { ...this.network.stats },
         faults: { ...this.faults },
