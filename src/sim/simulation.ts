@@ -74,6 +74,12 @@ const outliveDelayUs = { min: 500, max: 400_000 } as const;
 /** A proxy holding a node's frames lets them go after this long even if the node never crashed. */
 const outliveHoldMaxUs = 1_500_000;
 
+/**
+ * Crash points whose purpose is what only a power loss takes: a new leader's early messages still in
+ * its buffers (Raft's Figure 8), and a member's own copy of entries its peers already stored.
+ */
+const powerCrashPoints: ReadonlySet<string> = new Set(['new-leader', 'after-early-send']);
+
 /** A message the network holds from an earlier incarnation of its sender, to deliver after a restart. */
 interface Outlived {
   readonly to: number;
@@ -541,7 +547,8 @@ export class Simulation {
         const n = this.nodes[ev.node] as SimNode;
         if (ev.inc !== n.incarnation || n.state !== 'up' || !this.nemesis.mayTakeDown()) return false;
         const wipe = ev.wipe === true;
-        this.crash(ev.node, wipe ? 'power' : this.crashKind(), this.opts.faults.has(FaultKind.Torn) && this.faultRng.chance(0.7));
+        const kind = wipe || powerCrashPoints.has(ev.point) ? 'power' : this.crashKind();
+        this.crash(ev.node, kind, this.opts.faults.has(FaultKind.Torn) && this.faultRng.chance(0.7));
         this.count(`crash-${ev.point}`);
         this.schedule(this.time + this.faultRng.int(1_000, 300_000), { k: 'restart', node: ev.node, inc: n.incarnation, wipe });
         return false;
