@@ -25,7 +25,7 @@ const seedBudgets: Record<string, number> = {
   // and fsync stalls (simfaults), first caught at the seed named:
   'raft/commit-old-term': 240, // seed 184
   'raft/drop-tick-debt': 120, // seed 79: a paused leader must wake with its lease and a read held in its socket
-  'zab/drop-tick-debt': 240, // seed 220
+  'zab/drop-tick-debt': 120, // seed 62
 };
 
 /**
