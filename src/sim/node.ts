@@ -60,7 +60,7 @@ export interface NodeConfig {
   readonly ackBeforeFsync: boolean;
   /** Driver mutant recovery-trusts-page-cache: recovery uses unsynced bytes without an fsync (S1). */
   readonly recoveryTrustsPageCache: boolean;
-  /** Driver mutant drop-tick-debt: a woken node gets at most 3 of the ticks it owes. */
+  /** Driver mutant drop-tick-debt: a woken node gets at most 3 of the ticks it owes, lease reads or not. */
   readonly dropTickDebt: boolean;
   /** Lease reads (ReplicaOptions.leaseReads). */
   readonly leaseReads: boolean;
@@ -81,8 +81,10 @@ type HeldInput =
 /** The clients' connection, as one stream (peer ids are n1, n2, ...). */
 const clientStream = '(clients)';
 
-/** The old node driver's maxTicksPerTimer: what drop-tick-debt pays of the debt on waking. */
-const oldDriverTicksPerTimer = 3;
+/** The node driver's maxTicksPerTimer (src/node/defaults.ts): a timer callback's catch-up without lease reads. */
+const timerTicksMax = 3;
+/** The node driver's tickBurstElectionTimeouts: the catch-up before an input, with lease reads. */
+const tickBurstElectionTimeouts = 4;
 
 interface PendingRead {
   readonly token: number;
@@ -249,8 +251,8 @@ export class SimNode {
 
   /**
    * The process wakes from a pause (SIGSTOP/SIGCONT, a VM or GC stall), in the order the node
-   * driver meets it: first the ticks the monotonic clock says it owes (the fixed driver brings
-   * ticks up to the clock before any input, so a lease cannot outlive the pause), then the fsync
+   * driver meets it: first the ticks the monotonic clock says it owes (with lease reads the fixed
+   * driver brings ticks up to the clock before any input, so a lease cannot outlive the pause), then the fsync
    * that completed meanwhile, then what its sockets hold. Each peer's connection and the client
    * connection stay FIFO, but which ready socket the event loop reads first is not fixed: the
    * streams are merged in a random order.
@@ -260,8 +262,12 @@ export class SimNode {
     this.state = 'up';
     const owed = this.tickDebt;
     this.tickDebt = 0;
-    // The mutant is the old node driver: one timer callback paid at most maxTicksPerTimer of it.
-    const paid = this.cfg.dropTickDebt ? Math.min(owed, oldDriverTicksPerTimer) : owed;
+    // As src/node/node.ts: with lease reads the debt is paid before any input, up to four
+    // election timeouts (every lease and timer has run out by then, so the rest changes nothing);
+    // without them a timer callback pays at most maxTicksPerTimer (nothing safe rests on ticks).
+    // The mutant is the old driver, which paid maxTicksPerTimer with lease reads too.
+    const burst = this.cfg.leaseReads && !this.cfg.dropTickDebt;
+    const paid = Math.min(owed, burst ? tickBurstElectionTimeouts * this.cfg.electionTicks : timerTicksMax);
     for (let i = 0; i < paid && this.state === 'up'; i++) this.guard(() => this.replica?.tick());
     if (this.fsyncDoneWhilePaused) {
       this.fsyncDoneWhilePaused = false;

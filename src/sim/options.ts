@@ -39,7 +39,7 @@ export const driverMutants = [
   },
   {
     name: 'drop-tick-debt',
-    description: 'a paused node wakes with at most 3 of the ticks it owes, as the old node driver did: its lease outlives the pause',
+    description: 'with lease reads, a paused node wakes with at most 3 of the ticks it owes, as the old node driver did: its lease outlives the pause',
     // Only a lease can tell: without lease reads, a leader that missed ticks serves nothing early.
     needs: { leaseReads: 'on' },
   },
