@@ -106,9 +106,10 @@ function applyWrite(d: DiskImage, w: DiskWrite): void {
 
 export class SimDisk {
   /**
-   * A durable marker: this member lost its state (wiped) and has not yet caught up. It survives
-   * crashes, so a node that crashes while catching up restarts still not voting; without it, a
-   * restart would trust a partial log and vote with it.
+   * A durable marker: this member lost its state (wiped or replaced). It survives crashes, so every
+   * restart of the member starts with lostState; by the project's decision nothing clears it (a
+   * later membership change re-adds such a member as a new one). Without it, a restart would
+   * trust a partial log and vote with it.
    */
   recovering = false;
   private durable: DiskImage = emptyImage();

@@ -120,12 +120,6 @@ export class SimNode {
   private lastPromise: HardState | null = null;
   /** The hard state last handed to the disk (MustSync compares against it, as the node driver does). */
   private lastSaved: HardState | null = null;
-  /**
-   * The in-flight Ready was handed out when this member, recovering from lost state, could vote
-   * again: the recovery marker goes once that Ready is durable (as the node driver does), not
-   * before, or a crash in between would restart it voting on catch-up entries it lost.
-   */
-  private clearMarkerWhenDurable = false;
   /** Inputs that reached this node while it was paused, in arrival order (bounded by inboxMax). */
   private readonly held: HeldInput[] = [];
   inboxDropped = 0;
@@ -157,11 +151,12 @@ export class SimNode {
     const pageCacheWrites = this.disk.unsyncedWrites;
     if (this.cfg.recoveryTrustsPageCache) this.disk.trustPageCache();
     else this.disk.syncRecovered();
+    // The project's decision (src/node does the same): a member that lost its state stays lost;
+    // catching up never clears the durable marker, so every later restart is lostState too.
     if (lostState) this.disk.recovering = true;
     const lost = this.disk.recovering;
     this.lastPromise = rec.state.hardState;
     this.lastSaved = rec.state.hardState;
-    this.clearMarkerWhenDurable = false;
     this.sm = rec.snapshotData === null ? new KvStateMachine() : KvStateMachine.restore(rec.snapshotData);
     const snapMeta = rec.state.snapshot?.meta ?? null;
     this.appliedId = snapMeta?.id ?? 0;
@@ -205,7 +200,6 @@ export class SimNode {
     this.held.length = 0;
     this.tickDebt = 0;
     this.fsyncDoneWhilePaused = false;
-    this.clearMarkerWhenDurable = false;
     if (kind === 'process') {
       this.disk.processCrash();
       return false;
@@ -324,7 +318,6 @@ export class SimNode {
     this.disk.sync();
     const durable = this.disk.durableHardState;
     if (durable !== null) this.host.invariants.onDurableHardState(this.id, durable);
-    if (this.clearMarkerWhenDurable) this.clearRecoveryMarker();
     // The kernel finished the write, but a stopped process only learns it when it wakes.
     if (this.state === 'paused') {
       this.fsyncDoneWhilePaused = true;
@@ -365,9 +358,6 @@ export class SimNode {
       const replica = this.replica;
       const rd = this.guard(() => replica.ready());
       if (rd === undefined || rd === null) return;
-      // ready() hands out everything the replica holds: if it may vote now, its catch-up is durable
-      // once this Ready is (src/node/node.ts drain() does the same).
-      const caughtUp = this.disk.recovering && replica.status().canVote;
       const writes: DiskWrite[] = [];
       if (rd.snapshot !== null) writes.push({ kind: 'snapshot', meta: rd.snapshot.meta, data: rd.snapshot.data });
       if (rd.entries.length > 0) writes.push({ kind: 'entries', entries: rd.entries });
@@ -375,7 +365,6 @@ export class SimNode {
       if (writes.length === 0) {
         if (rd.earlyMessages.length > 0) this.host.send(this.id, rd.earlyMessages);
         this.finish(rd);
-        if (caughtUp) this.clearRecoveryMarker();
         continue;
       }
       const sync = rd.snapshot !== null || mustSync(this.lastSaved, rd.hardState, rd.entries);
@@ -386,7 +375,6 @@ export class SimNode {
         this.disk.writeUnsynced(writes);
         if (rd.earlyMessages.length > 0) this.host.send(this.id, rd.earlyMessages);
         this.finish(rd);
-        if (caughtUp) this.clearRecoveryMarker();
         continue;
       }
       this.disk.write(writes);
@@ -395,7 +383,6 @@ export class SimNode {
       // loses this member's copy after its peers may have stored theirs.
       if (rd.earlyMessages.length > 0) this.host.send(this.id, rd.earlyMessages);
       this.inflight = rd;
-      this.clearMarkerWhenDurable = caughtUp;
       if (this.cfg.ackBeforeFsync) {
         // The mutant: speech before durability.
         this.sendMessages(rd);
@@ -406,13 +393,6 @@ export class SimNode {
       return;
     }
     this.host.onReplicaError(this.id, new Error('ready() kept producing work for 1000 rounds at one instant'));
-  }
-
-  private clearRecoveryMarker(): void {
-    this.clearMarkerWhenDurable = false;
-    if (!this.disk.recovering) return;
-    this.disk.recovering = false;
-    this.host.trace(`${this.id} caught up after losing state: recovery marker cleared with ${this.disk.pendingWrites} writes not durable`);
   }
 
   private sendMessages(rd: Ready): void {

@@ -115,19 +115,20 @@ test('a paused node holds client reads and answers them only after waking', () =
   assert.equal(node.heldInputs, 0);
 });
 
-test('the recovery marker goes only once the Ready handed out when the member could vote again is durable', () => {
-  // The simulator used to clear the marker after any event that left canVote true in memory: in
-  // these seeds that happened with 2 catch-up writes still waiting for their fsync (seed 4).
-  // Today's protocols let a wiped member vote again once caught up (the project is making that
-  // never happen; then this transition never comes and nothing here fires).
-  let transitions = 0;
-  for (let seed = 0; seed < 40; seed++) {
-    const r = new Simulation(seed, { protocol: 'raft', faults: new Set(['wipe']), safetyUs: 2_000_000, traceTailMax: 1_000_000 }).run();
+test('a member that lost its state stays lost: catching up never clears its recovery marker, so every restart is lostState', () => {
+  // The simulator used to clear the marker as soon as canVote turned true in memory (with catch-up
+  // writes still waiting for their fsync, seed 4); the node driver cleared it after that Ready;
+  // by the project's decision neither clears it now. Today's protocols still let a caught-up
+  // member vote in memory: the marker keeps its next restart honest.
+  let lostMembers = 0;
+  for (let seed = 0; seed < 30; seed++) {
+    const sim = new Simulation(seed, { protocol: 'raft', faults: new Set(['wipe', 'crash']), safetyUs: 2_000_000 });
+    const r = sim.run();
     assert.equal(r.violation, null, `seed ${seed}: ${JSON.stringify(r.violation)}`);
-    for (const line of r.traceTail.filter((l) => l.includes('recovery marker cleared'))) {
-      transitions++;
-      assert.match(line, / with 0 writes not durable$/, `seed ${seed}: ${line}`);
+    for (const n of sim.nodes.filter((x) => x.lostMember)) {
+      lostMembers++;
+      assert.equal(n.disk.recovering, true, `seed ${seed}: ${n.id} lost its state but its marker is gone`);
     }
   }
-  if (transitions === 0) process.stdout.write('# no wiped member became a voter again: the marker never went\n');
+  assert.ok(lostMembers > 10, `only ${lostMembers} members lost their state`);
 });
