@@ -25,6 +25,7 @@ const seedBudgets: Record<string, number> = {
   // and fsync stalls (simfaults), first caught at the seed named:
   'raft/commit-old-term': 240, // seed 184
   'raft/drop-tick-debt': 120, // seed 79: a paused leader must wake with its lease and a read held in its socket
+  'raft/follower-acks-early': 120, // seed 73 (seed 20 while caught-up members cleared their recovery marker)
   'zab/drop-tick-debt': 120, // seed 62
 };
 
