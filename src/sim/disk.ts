@@ -6,11 +6,22 @@ import type { Entry, HardState, RecoveredState, Rng, SnapshotMeta } from '../cor
 import { crc32 } from '../kv/index.js';
 
 /**
- * A node's simulated disk, modelled at the level of a Ready. Writes are first "written" (visible
- * to the node, lost by a crash) and become "durable" when the simulated fsync completes. Every
- * record carries a CRC-32 of its bytes, as the real WAL does: on restart a short (torn) last log
- * record is trimmed, while a complete record whose checksum fails is corruption the node must not
- * use. Hard state and snapshots are replaced atomically (temp file + rename), so they never tear.
+ * A node's simulated disk, modelled at the level of a Ready. Writes are first "written" (in the
+ * page cache: visible to the node) and become "durable" when the simulated fsync completes. The two
+ * ways a node goes down differ in what they keep (FAULTS.md #7, #10):
+ * - a process crash (SIGKILL, an abort) keeps the page cache: the restarted process reads back
+ *   every written byte, synced or not, and those bytes are still not durable until someone
+ *   fsyncs them (`processCrash`);
+ * - a power loss keeps only what was fsynced, and may tear the last pending log record
+ *   (`powerLoss`).
+ * A process crash followed later by a power loss loses the unsynced bytes the restarted process
+ * read back, unless recovery made them durable (`syncRecovered` right after `recover`: the node
+ * driver's fdatasync of the recovered segments and the WAL directory, storage S1). A Ready's own
+ * fsync does not rescue them: the WAL makes a save durable with O_DSYNC writes, which flush the
+ * range they write, not bytes an earlier life left unflushed (`trustPageCache`, the mutant).
+ * Every record carries a CRC-32 of its bytes, as the real WAL does: on restart a short (torn) last
+ * log record is trimmed, while a complete record whose checksum fails is corruption the node must
+ * not use. Hard state and snapshots are replaced atomically (temp file + rename), so they never tear.
  */
 
 interface StoredRecord {
@@ -30,6 +41,8 @@ interface DiskImage {
   entries: Entry[];
   snapshotMeta: SnapshotMeta | null;
   hard: HardState | null;
+  /** Records were synced behind bytes a power loss erased (only under a driver mutant). */
+  hole?: boolean;
 }
 
 export type DiskWrite =
@@ -93,9 +106,10 @@ function applyWrite(d: DiskImage, w: DiskWrite): void {
 
 export class SimDisk {
   /**
-   * A durable marker: this member lost its state (wiped) and has not yet caught up. It survives
-   * crashes, so a node that crashes while catching up restarts still not voting; without it, a
-   * restart would trust a partial log and vote with it.
+   * A durable marker: this member lost its state (wiped or replaced). It survives crashes, so every
+   * restart of the member starts with lostState; by the project's decision nothing clears it (a
+   * later membership change re-adds such a member as a new one). Without it, a restart would
+   * trust a partial log and vote with it.
    */
   recovering = false;
   private durable: DiskImage = emptyImage();
@@ -103,6 +117,13 @@ export class SimDisk {
   private pending: DiskWrite[] = [];
   /** Pending writes made without an fsync on purpose (MustSync false): speech may outrun them. */
   private pendingUnsynced = 0;
+  /**
+   * Only under the recovery-trusts-page-cache mutant: recovery used bytes a process crash left in
+   * the page cache without flushing them. The node (and the durable view the checkers read)
+   * takes them for durable; a power loss shows they were not. `before` is what the platter really
+   * holds of them; entries synced after them sit behind a hole.
+   */
+  private stranded: { readonly before: DiskImage; laterEntries: boolean; laterHard: HardState | null } | null = null;
 
   /** Writes waiting for an fsync that must come before speech (the durability invariant reads it). */
   get pendingWrites(): number {
@@ -122,10 +143,39 @@ export class SimDisk {
     this.pendingUnsynced += writes.length;
   }
 
+  /** A Ready's fsync: its writes (and every earlier pending write of this life) are durable. */
   sync(): void {
+    if (this.stranded !== null) {
+      for (const w of this.pending) {
+        if (w.kind === 'entries' || w.kind === 'snapshot') this.stranded.laterEntries = true;
+        else this.stranded.laterHard = w.hardState;
+      }
+    }
     for (const w of this.pending) applyWrite(this.durable, w);
     this.pending = [];
     this.pendingUnsynced = 0;
+  }
+
+  /**
+   * Recovery's fsync (storage S1's fix): fdatasync of every recovered segment and of the WAL
+   * directory. What the restarted process read back, page cache included, is durable after it.
+   */
+  syncRecovered(): void {
+    this.sync();
+    this.stranded = null;
+  }
+
+  /**
+   * The mutant's recovery: it uses what it read back as if it were durable, without an fsync.
+   * Later saves do not flush those bytes (see the class comment); a power loss erases them.
+   */
+  trustPageCache(): void {
+    if (this.pending.length === 0) return;
+    const before = this.stranded?.before ?? cloneImage(this.durable);
+    for (const w of this.pending) applyWrite(this.durable, w);
+    this.pending = [];
+    this.pendingUnsynced = 0;
+    this.stranded = { before, laterEntries: false, laterHard: null };
   }
 
   /** A checkpoint written through temp file, fsync and rename: durable at once. */
@@ -136,11 +186,31 @@ export class SimDisk {
   }
 
   /**
+   * The process died (SIGKILL, abort) but the machine did not: the page cache keeps every written
+   * byte, so the next recover() reads them back, and they stay pending (not durable) until a sync.
+   */
+  processCrash(): void {
+    // Nothing changes on the disk or in the page cache. Writes made without an fsync on purpose
+    // keep vouching for nothing; the rest wait for recovery's sync like any other pending write.
+  }
+
+  /** Writes in the page cache that no fsync has made durable (a process crash keeps them). */
+  get unsyncedWrites(): number {
+    return this.pending.length;
+  }
+
+  /**
    * Power loss: unsynced writes are lost. With `tear`, a prefix of the pending records survives
    * and the next log record is left torn (hard state and snapshots are atomic). Returns whether
    * a record was torn.
    */
-  crash(rng: Rng, tear: boolean): boolean {
+  powerLoss(rng: Rng, tear: boolean): boolean {
+    if (this.stranded !== null) {
+      // Whatever this life wrote since sits behind the erased bytes: nothing of it to tear.
+      this.sync();
+      this.loseStranded();
+      tear = false;
+    }
     let torn = false;
     if (tear && this.pending.length > 0) {
       const records: DiskWrite[] = [];
@@ -165,8 +235,23 @@ export class SimDisk {
     return torn;
   }
 
-  /** Flips one bit of one durable record (the disk is at rest: the node is down). */
+  /**
+   * The bytes recovery trusted without an fsync are gone. With nothing written after them they
+   * vanish silently (the node restarts without entries or a vote it acted on); entries synced
+   * after them now follow a hole, which recovery reports as corruption (storage S1, cases A and B).
+   */
+  private loseStranded(): void {
+    const s = this.stranded as NonNullable<typeof this.stranded>;
+    this.stranded = null;
+    const hard = s.laterHard ?? s.before.hard;
+    this.durable = cloneImage(s.before);
+    if (hard !== null) applyWrite(this.durable, { kind: 'hardState', hardState: hard });
+    if (s.laterEntries) this.durable.hole = true;
+  }
+
+  /** Flips one bit of one durable record (the disk is at rest: the machine is off). */
   flipBit(rng: Rng): string | null {
+    assert(this.pending.length === 0, 'a bit flip at rest follows a power loss: no page cache is left');
     const targets: { what: string; rec: StoredRecord }[] = [];
     if (this.durable.hardState !== null) targets.push({ what: 'hard state', rec: this.durable.hardState });
     if (this.durable.snapshot !== null) targets.push({ what: 'snapshot', rec: this.durable.snapshot });
@@ -185,6 +270,7 @@ export class SimDisk {
   }
 
   wipe(): void {
+    this.stranded = null;
     this.durable = emptyImage();
     this.written = emptyImage();
     this.pending = [];
@@ -197,18 +283,24 @@ export class SimDisk {
   }
 
   /**
-   * What a restarting node reads back: every checksum verified. A torn last log record is trimmed
-   * (it was never durable, so never acknowledged); any other bad record is corruption.
+   * What a restarting node reads back: the page cache (after a process crash it still holds
+   * unsynced writes; after a power loss it is the durable image), every checksum verified. A torn
+   * last log record is trimmed (it was never durable, so never acknowledged); any other bad record
+   * is corruption. What it returns is not necessarily durable: see `unsyncedWrites` and `sync`.
    */
   recover(): Recovery {
-    const d = this.durable;
+    const d = this.written;
+    if (d.hole === true) return { ok: false, reason: 'log records follow a hole: bytes recovery once trusted were never durable' };
     if (d.hardState !== null && crc32(d.hardState.bytes) !== d.hardState.crc) return { ok: false, reason: 'hard state checksum mismatch' };
     if (d.snapshot !== null && crc32(d.snapshot.bytes) !== d.snapshot.crc) return { ok: false, reason: 'snapshot checksum mismatch' };
     let tornTrimmed = false;
+    // Only a power loss tears, and it leaves the page cache equal to the durable image.
     const last = d.log[d.log.length - 1];
     if (last !== undefined && last.torn) {
+      assert(this.pending.length === 0, 'a torn record with writes still in the page cache');
       d.log.pop();
       d.entries.pop();
+      this.durable = cloneImage(d);
       tornTrimmed = true;
     }
     for (let i = 0; i < d.log.length; i++) {
@@ -226,7 +318,6 @@ export class SimDisk {
       snapshot = memorySnapshotSource(meta, snapshotData);
     }
     const entries = d.log.map((rec) => decodeEntry(rec.bytes));
-    this.written = cloneImage(d);
     return { ok: true, state: { hardState, snapshot, entries }, snapshotData, tornTrimmed };
   }
 

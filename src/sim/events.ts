@@ -20,6 +20,9 @@ export type SimEvent =
   | { readonly k: 'unclog'; readonly link: string }
   | { readonly k: 'restart'; readonly node: number; readonly inc: number; readonly wipe: boolean }
   | { readonly k: 'resume'; readonly node: number; readonly inc: number }
-  | { readonly k: 'crash'; readonly node: number; readonly inc: number; readonly point: string }
+  /** `wipe`: the node comes back with an empty disk (a member that lost its state). */
+  | { readonly k: 'crash'; readonly node: number; readonly inc: number; readonly point: string; readonly wipe?: boolean }
+  /** Messages a proxy held from this node's earlier incarnations are let go (FAULTS.md #21). */
+  | { readonly k: 'release'; readonly node: number }
   | { readonly k: 'phase'; readonly phase: 'heal' | 'stop-clients' | 'end' }
   | { readonly k: 'probe' };

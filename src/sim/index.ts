@@ -9,3 +9,5 @@ export * from './queue.js';
 export * from './simulation.js';
 export * from './trace.js';
 export * from './runner.js';
+export * from './swarm.js';
+export * from './parallel.js';

@@ -2,15 +2,26 @@ import type { NodeId, Rng } from '../core/index.js';
 import type { SimEvent } from './events.js';
 import type { NetworkParams, SimNetwork } from './network.js';
 import { calmNetwork } from './network.js';
-import type { SimNode } from './node.js';
+import type { CrashKind, SimNode } from './node.js';
 import { FaultKind } from './options.js';
 
 /**
  * The fault injector of the safety phase. Continuous faults (loss, duplication, reordering,
- * delay, slow disk) are network and disk parameters; discrete faults (partitions, one-way cuts,
- * clogs, crashes, pauses, skew, bit flips, wipes) are injected at random times and healed after a
- * random while. `healAll` ends the safety phase: every fault is undone at once.
+ * delay, slow disk, fsync stalls) are network and disk parameters; discrete faults (partitions,
+ * one-way cuts, clogs, process crashes, power loss of one machine up to all of them, pauses, skew,
+ * bit flips, wipes, messages held past their sender's restart) are injected at random times and
+ * healed after a random while. `healAll` ends the safety phase: every fault is undone at once.
  */
+
+/** Fsync stalls (the stall fault): far longer than an election, sync or stuck timeout (0.1-0.4 s). */
+const stallUs = { min: 300_000, max: 3_000_000 } as const;
+/** Probability of a stall for an fsync that persists a new promise (a handshake step), and for any other. */
+const stallPromiseP = 0.05;
+const stallOtherP = 0.002;
+/** A proxy holds a node's outbound frames this long before the node crashes (the outlive fault). */
+const outliveHoldUs = { min: 2_000, max: 40_000 } as const;
+/** Machines that lost power come back within this (each on its own). */
+const powerRestartUs = { min: 20_000, max: 1_000_000 } as const;
 
 export interface NemesisHost {
   now(): number;
@@ -18,7 +29,9 @@ export interface NemesisHost {
   readonly nodes: readonly SimNode[];
   readonly network: SimNetwork;
   leaderIndex(): number | null;
-  crash(node: number, tear: boolean): void;
+  crash(node: number, kind: CrashKind, tear: boolean): void;
+  /** A proxy holds what `node` sends until `until`; held frames arrive only after its next restart. */
+  holdOutbound(node: number, until: number): void;
   trace(line: string): void;
 }
 
@@ -29,6 +42,11 @@ export class Nemesis {
   /** Bumped when cuts heal so that an older partition's heal event does not cut short a newer one. */
   cutGeneration = 0;
   private active = true;
+  /**
+   * Nodes that lost their state or will at their restart: wiped, or with a bit flip that
+   * recovery will refuse (lostMember is set only once the restart happens).
+   */
+  private readonly doomed = new Set<number>();
 
   constructor(
     private readonly host: NemesisHost,
@@ -59,8 +77,16 @@ export class Nemesis {
     };
   }
 
-  /** Simulated fsync latency: usually fast, with a heavy tail when the disk is slow. */
-  fsyncUs(): number {
+  /**
+   * Simulated fsync latency: usually fast, with a heavy tail when the disk is slow, and now and then
+   * a stall of seconds, mostly while a handshake persists a promise (vote, promise, epoch): the
+   * peers' sync and stuck timeouts run out while this member still means to answer.
+   */
+  fsyncUs(promised = false): number {
+    if (this.active && this.has(FaultKind.Stall) && this.rng.chance(promised ? stallPromiseP : stallOtherP)) {
+      this.count(promised ? 'fsync-stall-promise' : 'fsync-stall');
+      return this.rng.int(stallUs.min, stallUs.max);
+    }
     if (this.active && this.has(FaultKind.SlowDisk) && this.rng.chance(0.05)) {
       this.count('slow-fsync');
       return this.rng.int(20_000, 200_000);
@@ -82,26 +108,46 @@ export class Nemesis {
     return this.host.nodes.flatMap((n, i) => (n.state === 'up' ? [i] : []));
   }
 
-  /**
-   * Node faults are bounded so that a majority stays up and able to vote: a node counts as
-   * degraded while down, paused or (after a wipe) not yet allowed to vote. More than that loses
-   * the cluster's state for good (a majority of wiped disks), which no protocol can survive.
-   */
   get isActive(): boolean {
     return this.active;
   }
 
+  /** The largest number of members a quorum can do without. */
+  private get tolerated(): number {
+    return Math.floor((this.host.nodes.length - 1) / 2);
+  }
+
+  /**
+   * One more node may go down for a while (a process crash, a pause): at most a minority is down
+   * at once from these faults, so the cluster keeps making progress most of the time. Power loss
+   * is not bounded by this: it takes down a majority or every machine, which all come back.
+   */
   mayTakeDown(): boolean {
     const n = this.host.nodes.length;
-    const degraded = this.host.nodes.filter((x) => x.state !== 'up' || x.replica === null || !x.replica.status().canVote).length;
-    return degraded + 1 <= Math.max(1, Math.floor((n - 1) / 2)) && (n > 1 || degraded === 0);
+    const down = this.host.nodes.filter((x) => x.state !== 'up').length;
+    return down + 1 <= Math.max(1, this.tolerated) && (n > 1 || down === 0);
+  }
+
+  /**
+   * Whether node i may lose its state (a wipe, or a bit flip that recovery will refuse). A member
+   * that lost its state never votes again (the project's decision), so this budget is for the
+   * whole run: at most a minority of members may ever be lost, counting the ones already lost and
+   * those whose disks were corrupted, or the healed cluster could never form a quorum again.
+   */
+  mayLoseState(i: number): boolean {
+    const lost = new Set(this.doomed);
+    this.host.nodes.forEach((x, j) => {
+      if (x.lostMember) lost.add(j);
+    });
+    if (lost.has(i)) return true;
+    return lost.size + 1 <= this.tolerated;
   }
 
   onNemesis(): void {
     if (!this.active) return;
     const discrete = [
-      FaultKind.Partition, FaultKind.OneWay, FaultKind.Clog, FaultKind.Crash, FaultKind.Pause, FaultKind.Skew,
-      FaultKind.BitFlip, FaultKind.Wipe,
+      FaultKind.Partition, FaultKind.OneWay, FaultKind.Clog, FaultKind.Crash, FaultKind.PowerLoss, FaultKind.Pause, FaultKind.Skew,
+      FaultKind.BitFlip, FaultKind.Wipe, FaultKind.Outlive,
     ].filter((f) => this.has(f));
     if (discrete.length > 0) this.inject(this.rng.pick(discrete));
     this.scheduleNext();
@@ -153,25 +199,63 @@ export class Nemesis {
         const leader = host.leaderIndex();
         const up = this.healthy();
         if (up.length === 0) return;
-        const victim = leader !== null && this.rng.chance(0.4) ? leader : this.rng.pick(up);
+        let victim = leader !== null && this.rng.chance(0.4) ? leader : this.rng.pick(up);
+        const losesState = kind !== FaultKind.Crash;
+        if (losesState && !this.mayLoseState(victim)) {
+          // Out of budget: only a member that already lost its state may lose it again.
+          const lost = up.filter((i) => this.mayLoseState(i) && (host.nodes[i] as SimNode).lostMember);
+          if (lost.length === 0) return;
+          victim = this.rng.pick(lost);
+        }
         const node = host.nodes[victim] as SimNode;
         if (node.state !== 'up') return;
+        // A process crash keeps the page cache; a bit flip or a wipe happens to a disk at rest,
+        // after the machine went off.
         const tear = this.has(FaultKind.Torn) && this.rng.chance(0.5);
-        host.crash(victim, tear);
+        host.crash(victim, losesState ? 'power' : 'process', tear);
         this.count(kind === FaultKind.Crash ? 'crash' : kind);
         if (kind === FaultKind.BitFlip) {
           const what = node.disk.flipBit(this.rng);
           host.trace(`nemesis bit flip on ${node.id}: ${what ?? 'nothing to flip'}`);
-          if (what !== null) this.count('bitflip-injected');
+          if (what !== null) {
+            this.count('bitflip-injected');
+            this.doomed.add(victim);
+          }
         }
+        if (kind === FaultKind.Wipe) this.doomed.add(victim);
         host.schedule(now + this.rng.int(20_000, 1_000_000), { k: 'restart', node: victim, inc: node.incarnation, wipe: kind === FaultKind.Wipe });
+        return;
+      }
+      case FaultKind.PowerLoss: {
+        this.powerLoss();
+        return;
+      }
+      case FaultKind.Outlive: {
+        // A proxy sits on one node's frames for a moment, then the node crashes (maybe losing its
+        // disk too); the frames reach their peers after it restarted, behind its new life's own.
+        if (!this.mayTakeDown()) return;
+        const up = this.healthy();
+        if (up.length === 0) return;
+        const leader = host.leaderIndex();
+        const victim = leader !== null && this.rng.chance(0.3) ? leader : this.rng.pick(up);
+        const node = host.nodes[victim] as SimNode;
+        const wipe = this.has(FaultKind.Wipe) && this.rng.chance(0.3) && this.mayLoseState(victim);
+        // Counted now: if the crash does not happen after all, the budget is only conservative.
+        if (wipe) this.doomed.add(victim);
+        const at = now + this.rng.int(outliveHoldUs.min, outliveHoldUs.max);
+        host.holdOutbound(victim, at);
+        host.schedule(at, { k: 'crash', node: victim, inc: node.incarnation, point: wipe ? 'outlive-wipe' : 'outlive', wipe });
+        this.count('outlive');
+        host.trace(`nemesis outlive ${node.id}${wipe ? ' (then wiped)' : ''}`);
         return;
       }
       case FaultKind.Pause: {
         if (!this.mayTakeDown()) return;
         const up = this.healthy();
         if (up.length === 0) return;
-        const victim = this.rng.pick(up);
+        // A paused leader is the case that matters most (FAULTS.md #9: a lease must not outlive it).
+        const leader = host.leaderIndex();
+        const victim = leader !== null && this.rng.chance(0.5) ? leader : this.rng.pick(up);
         const node = host.nodes[victim] as SimNode;
         node.state = 'paused';
         this.count('pause');
@@ -192,8 +276,35 @@ export class Nemesis {
       case FaultKind.Delay:
       case FaultKind.Torn:
       case FaultKind.SlowDisk:
+      case FaultKind.Stall:
         return; // continuous: parameters, not events
     }
+  }
+
+  /**
+   * Power fails on one machine, a minority, a majority or all of them at once (FAULTS.md #7): each
+   * loses what it had not fsynced, maybe with a torn last record, whether its process was running,
+   * paused or already down after a process crash (its page cache goes too). Every one of them is
+   * restarted, each after its own delay.
+   */
+  private powerLoss(): void {
+    const host = this.host;
+    const now = host.now();
+    const n = host.nodes.length;
+    const f = this.tolerated;
+    const shapes = n === 1 ? ['all'] : ['one', ...(f > 1 ? ['minority'] : []), 'majority', 'all'];
+    const shape = this.rng.pick(shapes);
+    const count = shape === 'one' ? 1 : shape === 'minority' ? this.rng.int(2, f) : shape === 'majority' ? this.rng.int(f + 1, n) : n;
+    const candidates = host.nodes.flatMap((x, i) => (x.state === 'failed' ? [] : [i]));
+    const victims = this.rng.shuffle(candidates).slice(0, count).sort((a, b) => a - b);
+    if (victims.length === 0) return;
+    for (const i of victims) {
+      const node = host.nodes[i] as SimNode;
+      host.crash(i, 'power', this.has(FaultKind.Torn) && this.rng.chance(0.5));
+      host.schedule(now + this.rng.int(powerRestartUs.min, powerRestartUs.max), { k: 'restart', node: i, inc: node.incarnation, wipe: false });
+    }
+    this.count(`powerloss-${shape}`);
+    host.trace(`nemesis power loss (${shape}) ${victims.map((i) => (host.nodes[i] as SimNode).id).join(' ')}`);
   }
 
   private scheduleCutHeal(now: number): void {

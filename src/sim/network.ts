@@ -116,6 +116,18 @@ export class SimNetwork {
     return at;
   }
 
+  /**
+   * A node crashed: its connections are gone, and the new incarnation's connections are new ones.
+   * Nothing orders a message still in flight on an old connection before one sent on a new
+   * connection, so a restart is no barrier (FAULTS.md #21).
+   */
+  resetLinks(node: NodeId): void {
+    for (const link of [...this.lastArrival.keys()]) {
+      const [a, b] = link.split('>');
+      if (a === node || b === node) this.lastArrival.delete(link);
+    }
+  }
+
   // ---- the link matrix ----
 
   isCut(from: NodeId, to: NodeId): boolean {

@@ -22,11 +22,20 @@ import type { DiskWrite } from './disk.js';
 
 export type NodeState = 'up' | 'down' | 'paused' | 'failed';
 
+/**
+ * How a node went down: its process died (the page cache keeps what it wrote) or its machine lost
+ * power (only what was fsynced survives, maybe with a torn last record).
+ */
+export type CrashKind = 'process' | 'power';
+
 /** What a node needs from the simulation around it. */
 export interface NodeHost {
   now(): number;
-  /** Schedules this node's fsync completion for the current incarnation; `sentEarly` when the Ready's early messages already left. */
-  scheduleFsync(node: NodeId, incarnation: number, sentEarly: boolean): void;
+  /**
+   * Schedules this node's fsync completion for the current incarnation; `sentEarly` when the
+   * Ready's early messages already left, `promised` when it persists a new promise (a handshake).
+   */
+  scheduleFsync(node: NodeId, incarnation: number, sentEarly: boolean, promised: boolean): void;
   send(from: NodeId, messages: readonly Message[]): void;
   readonly invariants: InvariantChecker;
   trace(line: string): void;
@@ -49,6 +58,12 @@ export interface NodeConfig {
   readonly protocol: ProtocolModule;
   readonly mutants: ReadonlySet<string>;
   readonly ackBeforeFsync: boolean;
+  /** Driver mutant recovery-trusts-page-cache: recovery uses unsynced bytes without an fsync (S1). */
+  readonly recoveryTrustsPageCache: boolean;
+  /** Driver mutant drop-tick-debt: a woken node gets at most 3 of the ticks it owes, lease reads or not. */
+  readonly dropTickDebt: boolean;
+  /** Lease reads (ReplicaOptions.leaseReads). */
+  readonly leaseReads: boolean;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
   readonly limits: Limits;
@@ -57,6 +72,19 @@ export interface NodeConfig {
   /** Messages held for a paused node; beyond it they are dropped. */
   readonly inboxMax: number;
 }
+
+/** What a paused process finds in its sockets when it wakes: a peer's message or a client read. */
+type HeldInput =
+  | { readonly from: NodeId; readonly msg: Message }
+  | { readonly from: typeof clientStream; readonly token: number; readonly key: string };
+
+/** The clients' connection, as one stream (peer ids are n1, n2, ...). */
+const clientStream = '(clients)';
+
+/** The node driver's maxTicksPerTimer (src/node/defaults.ts): a timer callback's catch-up without lease reads. */
+const timerTicksMax = 3;
+/** The node driver's tickBurstElectionTimeouts: the catch-up before an input, with lease reads. */
+const tickBurstElectionTimeouts = 4;
 
 interface PendingRead {
   readonly token: number;
@@ -71,6 +99,12 @@ export class SimNode {
   incarnation = 0;
   /** Virtual time of the last crash (in-flight sends of a crashed machine may be lost). */
   crashedAt = -1;
+  lastCrash: CrashKind = 'power';
+  /**
+   * This member lost its state in this run (wiped, or replaced after a corrupt disk). By the
+   * project's decision it never votes again; the nemesis counts it as lost for quorum purposes.
+   */
+  lostMember = false;
   /** The last term this node was seen leading (for the new-leader crash point). */
   ledTerm = -1;
   /** Tick period multiplier (clock skew). */
@@ -86,8 +120,12 @@ export class SimNode {
   private lastPromise: HardState | null = null;
   /** The hard state last handed to the disk (MustSync compares against it, as the node driver does). */
   private lastSaved: HardState | null = null;
-  readonly inbox: Message[] = [];
+  /** Inputs that reached this node while it was paused, in arrival order (bounded by inboxMax). */
+  private readonly held: HeldInput[] = [];
   inboxDropped = 0;
+  /** Ticks this node's clock counted while the process was paused. */
+  private tickDebt = 0;
+  private fsyncDoneWhilePaused = false;
 
   constructor(
     readonly cfg: NodeConfig,
@@ -104,9 +142,17 @@ export class SimNode {
   }
 
   /** Starts (or restarts) from the disk. Returns false when the disk is corrupt (nothing started). */
-  start(lostState: boolean): { ok: true; tornTrimmed: boolean } | { ok: false; reason: string } {
+  start(lostState: boolean): { ok: true; tornTrimmed: boolean; pageCacheWrites: number } | { ok: false; reason: string } {
     const rec = this.disk.recover();
     if (!rec.ok) return rec;
+    // After a process crash, recovery read back writes that only the page cache holds. Storage S1:
+    // make what was recovered durable (fdatasync the recovered segments and the WAL directory)
+    // before the replica can vote or acknowledge on it; a later power loss would erase it.
+    const pageCacheWrites = this.disk.unsyncedWrites;
+    if (this.cfg.recoveryTrustsPageCache) this.disk.trustPageCache();
+    else this.disk.syncRecovered();
+    // The project's decision (src/node does the same): a member that lost its state stays lost;
+    // catching up never clears the durable marker, so every later restart is lostState too.
     if (lostState) this.disk.recovering = true;
     const lost = this.disk.recovering;
     this.lastPromise = rec.state.hardState;
@@ -115,8 +161,10 @@ export class SimNode {
     const snapMeta = rec.state.snapshot?.meta ?? null;
     this.appliedId = snapMeta?.id ?? 0;
     this.lastCheckpoint = snapMeta?.index ?? 0;
-    this.host.invariants.onStart(this.id, rec.state.hardState, this.sm.appliedIndex);
-    if (rec.state.hardState !== null) this.host.invariants.onDurableHardState(this.id, rec.state.hardState);
+    // The checkers learn what is on disk, not what the node read back (they differ under the mutant).
+    const durable = this.disk.durableHardState;
+    this.host.invariants.onStart(this.id, durable, this.sm.appliedIndex);
+    if (durable !== null) this.host.invariants.onDurableHardState(this.id, durable);
     this.replica = this.cfg.protocol.create(replicaOptions({
       id: this.id,
       config: this.cfg.config,
@@ -129,29 +177,49 @@ export class SimNode {
       incarnation: lost ? this.incarnation + 1 : 0,
       limits: this.cfg.limits,
       preVote: this.cfg.preVote,
-      checkQuorum: this.cfg.preVote,
+      // A lease is the voters' vote denial: Raft refuses lease reads without CheckQuorum.
+      checkQuorum: this.cfg.preVote || this.cfg.leaseReads,
+      leaseReads: this.cfg.leaseReads,
       mutants: this.cfg.mutants,
     }));
     this.state = 'up';
     this.drive();
-    return { ok: true, tornTrimmed: rec.tornTrimmed };
+    return { ok: true, tornTrimmed: rec.tornTrimmed, pageCacheWrites };
   }
 
-  /** Volatile state is gone; the disk decides what survives. Returns whether a write tore. */
-  crash(rng: Rng, tear: boolean): boolean {
+  /**
+   * Volatile state is gone; the disk decides what survives: everything written after a process
+   * crash, only what was synced after a power loss. Returns whether a write tore.
+   */
+  crash(kind: CrashKind, rng: Rng, tear: boolean): boolean {
     this.incarnation++;
+    this.lastCrash = kind;
     this.state = 'down';
     this.replica = null;
     this.inflight = null;
     this.sentEarly = false;
     this.reads.clear();
-    this.inbox.length = 0;
-    return this.disk.crash(rng, tear);
+    this.held.length = 0;
+    this.tickDebt = 0;
+    this.fsyncDoneWhilePaused = false;
+    if (kind === 'process') {
+      this.disk.processCrash();
+      return false;
+    }
+    return this.disk.powerLoss(rng, tear);
   }
 
   // ---- inputs ----
 
+  /**
+   * One period of this node's clock. A paused process cannot take it: it becomes debt, paid when
+   * the process wakes (resume).
+   */
   tick(): void {
+    if (this.state === 'paused') {
+      this.tickDebt++;
+      return;
+    }
     if (this.state !== 'up') return;
     this.guard(() => this.replica?.tick());
     this.drive();
@@ -159,8 +227,7 @@ export class SimNode {
 
   deliver(msg: Message): void {
     if (this.state === 'paused') {
-      if (this.inbox.length < this.cfg.inboxMax) this.inbox.push(msg);
-      else this.inboxDropped++;
+      this.hold({ from: msg.from, msg });
       return;
     }
     if (this.state !== 'up') return;
@@ -168,12 +235,57 @@ export class SimNode {
     this.drive();
   }
 
+  private hold(input: HeldInput): void {
+    if (this.held.length < this.cfg.inboxMax) this.held.push(input);
+    else this.inboxDropped++;
+  }
+
+  /** Inputs held while paused (messages and client reads), and the ticks owed. */
+  get heldInputs(): number {
+    return this.held.length;
+  }
+
+  /**
+   * The process wakes from a pause (SIGSTOP/SIGCONT, a VM or GC stall), in the order the node
+   * driver meets it: first the ticks the monotonic clock says it owes (with lease reads the fixed
+   * driver brings ticks up to the clock before any input, so a lease cannot outlive the pause), then the fsync
+   * that completed meanwhile, then what its sockets hold. Each peer's connection and the client
+   * connection stay FIFO, but which ready socket the event loop reads first is not fixed: the
+   * streams are merged in a random order.
+   */
   resume(): void {
     if (this.state !== 'paused') return;
     this.state = 'up';
-    const held = this.inbox.splice(0);
-    for (const m of held) this.guard(() => this.replica?.step(m));
-    this.drive();
+    const owed = this.tickDebt;
+    this.tickDebt = 0;
+    // As src/node/node.ts: with lease reads the debt is paid before any input, up to four
+    // election timeouts (every lease and timer has run out by then, so the rest changes nothing);
+    // without them a timer callback pays at most maxTicksPerTimer (nothing safe rests on ticks).
+    // The mutant is the old driver, which paid maxTicksPerTimer with lease reads too.
+    const burst = this.cfg.leaseReads && !this.cfg.dropTickDebt;
+    const paid = Math.min(owed, burst ? tickBurstElectionTimeouts * this.cfg.electionTicks : timerTicksMax);
+    for (let i = 0; i < paid && this.state === 'up'; i++) this.guard(() => this.replica?.tick());
+    if (this.fsyncDoneWhilePaused) {
+      this.fsyncDoneWhilePaused = false;
+      this.completeFsync();
+    } else {
+      this.drive();
+    }
+    const streams = new Map<string, HeldInput[]>();
+    for (const h of this.held.splice(0)) {
+      const q = streams.get(h.from);
+      if (q === undefined) streams.set(h.from, [h]);
+      else q.push(h);
+    }
+    const queues = [...streams.values()];
+    while (queues.length > 0 && this.state === 'up') {
+      const i = this.rng.int(0, queues.length - 1);
+      const q = queues[i] as HeldInput[];
+      const h = q.shift() as HeldInput;
+      if (q.length === 0) queues.splice(i, 1);
+      if ('msg' in h) this.deliver(h.msg);
+      else this.read(h.token, h.key);
+    }
   }
 
   propose(command: Uint8Array): ProposeResult | null {
@@ -184,8 +296,15 @@ export class SimNode {
     return r ?? null;
   }
 
-  /** Asks for a linearizable read; the answer comes back through host.onRead / onReadFailed. */
+  /**
+   * Asks for a linearizable read; the answer comes back through host.onRead / onReadFailed. A
+   * paused process leaves the request in its socket: it is read when the process wakes.
+   */
   read(token: number, key: string): boolean {
+    if (this.state === 'paused' && this.replica !== null) {
+      this.hold({ from: clientStream, token, key });
+      return true;
+    }
     if (this.state !== 'up' || this.replica === null) return false;
     const ctx = this.nextCtx++;
     this.reads.set(ctx, { token, key, index: null });
@@ -201,6 +320,15 @@ export class SimNode {
     this.disk.sync();
     const durable = this.disk.durableHardState;
     if (durable !== null) this.host.invariants.onDurableHardState(this.id, durable);
+    // The kernel finished the write, but a stopped process only learns it when it wakes.
+    if (this.state === 'paused') {
+      this.fsyncDoneWhilePaused = true;
+      return;
+    }
+    this.completeFsync();
+  }
+
+  private completeFsync(): void {
     const rd = this.inflight;
     this.inflight = null;
     if (rd !== null) {
@@ -227,7 +355,7 @@ export class SimNode {
 
   private drive(): void {
     for (let rounds = 0; rounds < 1000; rounds++) {
-      if (this.state !== 'up' && this.state !== 'paused') return;
+      if (this.state !== 'up') return; // a paused process does nothing until it wakes
       if (this.inflight !== null || this.replica === null) return;
       const replica = this.replica;
       const rd = this.guard(() => replica.ready());
@@ -262,7 +390,8 @@ export class SimNode {
         this.sendMessages(rd);
         this.sentEarly = true;
       }
-      this.host.scheduleFsync(this.id, this.incarnation, rd.earlyMessages.length > 0);
+      const promised = rd.hardState !== null && isNewPromise(this.lastPromise, rd.hardState);
+      this.host.scheduleFsync(this.id, this.incarnation, rd.earlyMessages.length > 0, promised);
       return;
     }
     this.host.onReplicaError(this.id, new Error('ready() kept producing work for 1000 rounds at one instant'));

@@ -16,21 +16,44 @@ export const FaultKind = {
   Reorder: 'reorder', // occasional large extra delay: later messages overtake
   Delay: 'delay', // heavy-tailed latency
   Clog: 'clog', // links hold messages and release them later, healed in random order
-  Crash: 'crash', // volatile state and unsynced writes lost
-  Torn: 'torn', // a crash tears the last pending write
+  Crash: 'crash', // one process dies (SIGKILL): volatile state lost, the page cache keeps unsynced writes
+  PowerLoss: 'powerloss', // machines lose power, one to all at once: unsynced writes lost
+  Torn: 'torn', // a power loss tears the last pending write
   Pause: 'pause', // timers and inbox frozen
   Skew: 'skew', // per-node tick rate
   BitFlip: 'bitflip', // a durable record of a stopped node is corrupted
   Wipe: 'wipe', // a node's disk is replaced; it rejoins with lostState
   SlowDisk: 'slowdisk', // fsync latency with a heavy tail
+  Stall: 'stall', // an fsync stalls for seconds, longer than election, sync and stuck timeouts (mostly on promises)
+  Outlive: 'outlive', // a crashed node's messages arrive after its restart, behind its new life's ones
 } as const;
 export type FaultKind = (typeof FaultKind)[keyof typeof FaultKind];
 export const allFaults: readonly FaultKind[] = Object.values(FaultKind);
 
-/** The driver-level mutant: messages leave before the Ready's writes are durable. */
+/** Driver-level mutants: the simulator's driver breaks a rule the node driver keeps. */
 export const driverMutants = [
   { name: 'ack-before-fsync', description: 'the simulator driver sends a Ready\'s messages before its writes are durable' },
-] as const;
+  {
+    name: 'recovery-trusts-page-cache',
+    description: 'recovery uses log bytes a process crash left in the page cache without making them durable first (storage S1)',
+  },
+  {
+    name: 'drop-tick-debt',
+    description: 'with lease reads, a paused node wakes with at most 3 of the ticks it owes, as the old node driver did: its lease outlives the pause',
+    // Only a lease can tell: without lease reads, a leader that missed ticks serves nothing early.
+    needs: { leaseReads: 'on' },
+  },
+] as const satisfies readonly { name: string; description: string; needs?: Partial<SimOptions> }[];
+
+/**
+ * The options a run with these mutants switches on: the feature a driver mutant needs to be
+ * observable at all (the CLI and the mutant suites replay the same runs).
+ */
+export function mutantNeeds(mutants: ReadonlySet<string>): Partial<SimOptions> {
+  let out: Partial<SimOptions> = {};
+  for (const m of driverMutants) if (mutants.has(m.name) && 'needs' in m) out = { ...out, ...m.needs };
+  return out;
+}
 
 export type CorruptionPolicy = 'fail-stop' | 'wipe';
 
@@ -89,6 +112,16 @@ export interface SimOptions {
   readonly delayTailP: number;
   /** Raft PreVote/CheckQuorum (§9.6): both settings must be safe; `random` picks one per seed. */
   readonly preVote: 'on' | 'off' | 'random';
+  /**
+   * Leader-lease reads (ReplicaOptions.leaseReads; Raft's CheckQuorum comes with them): off by
+   * default as in the protocols; `random` picks per seed.
+   */
+  readonly leaseReads: 'on' | 'off' | 'random';
+  /**
+   * Swarm testing (Groce et al., ISSTA 2012): each seed draws its own subset of `faults` and its own
+   * value of every swarm feature (src/sim/swarm.ts), so rare combinations come up often.
+   */
+  readonly swarm: boolean;
   /** Checkpoint the state machine and compact the log every this many applied entries (0: never). */
   readonly snapshotEvery: number;
   /** Trace events kept for the violation report. */
@@ -126,6 +159,8 @@ export const defaultSimOptions: SimOptions = {
   crashLosesSentUs: 1_000,
   delayTailP: 0.02,
   preVote: 'random',
+  leaseReads: 'off',
+  swarm: false,
   snapshotEvery: 40,
   traceTailMax: 40,
   eventsMax: 3_000_000,

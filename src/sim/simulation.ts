@@ -13,9 +13,11 @@ import { Nemesis } from './nemesis.js';
 import { SimNetwork } from './network.js';
 import type { NetworkStats } from './network.js';
 import { SimNode } from './node.js';
-import { driverMutants, simOptions, tinyLimits } from './options.js';
+import type { CrashKind } from './node.js';
+import { driverMutants, FaultKind, mutantNeeds, simOptions, tinyLimits } from './options.js';
 import type { SimOptions } from './options.js';
 import { EventQueue } from './queue.js';
+import { swarmMix } from './swarm.js';
 import { Trace } from './trace.js';
 
 /**
@@ -49,6 +51,9 @@ export interface SimResult {
   readonly convergedAtUs: number | null;
   readonly limitsProfile: 'default' | 'tiny';
   readonly preVote: boolean;
+  readonly leaseReads: boolean;
+  /** This seed's swarm mix (`faults=... features=...`), or null when swarm testing is off. */
+  readonly swarm: string | null;
   readonly stats: SimStats;
 }
 
@@ -59,6 +64,30 @@ export interface SimResult {
 const earlyCrashFsyncUs = { min: 4_000, max: 8_000 } as const;
 
 const driverMutantNames: ReadonlySet<string> = new Set(driverMutants.map((m) => m.name));
+
+/**
+ * FAULTS.md #21: how long after its sender's restart a message of an earlier incarnation that a
+ * proxy held (or that was in flight at the crash) may still arrive: past the new life's first
+ * election and first acknowledgements.
+ */
+const outliveDelayUs = { min: 500, max: 400_000 } as const;
+/** A proxy holding a node's frames lets them go after this long even if the node never crashed. */
+const outliveHoldMaxUs = 1_500_000;
+
+/**
+ * Crash points whose purpose is what only a power loss takes: a new leader's early messages still in
+ * its buffers (Raft's Figure 8), and a member's own copy of entries its peers already stored.
+ */
+const powerCrashPoints: ReadonlySet<string> = new Set(['new-leader', 'after-early-send']);
+
+/** A message the network holds from an earlier incarnation of its sender, to deliver after a restart. */
+interface Outlived {
+  readonly to: number;
+  readonly from: NodeId;
+  readonly fromInc: number;
+  readonly sentAt: number;
+  readonly bytes: Uint8Array;
+}
 
 /** Every mutant a run of `protocol` can switch on: the protocol's own and the driver's. */
 export function mutantNames(protocol: ProtocolModule): string[] {
@@ -84,11 +113,23 @@ export class Simulation {
   private decodeErrors = 0;
   private converged: number | null = null;
   private violationTime = 0;
+  private over = false;
+  /** Per node: messages of its earlier incarnations held back until after its restart. */
+  private readonly outlived: Outlived[][];
+  /** Per node: a proxy holds what it sends until this time (the outlive fault), or -1. */
+  private readonly holdUntil: number[];
   readonly limitsProfile: 'default' | 'tiny';
   readonly preVote: boolean;
+  readonly leaseReads: boolean;
+  /** This seed's swarm mix (faults and features), or null without swarm testing. */
+  readonly swarmLabel: string | null;
 
   constructor(readonly seed: number, options: Partial<SimOptions> = {}) {
-    this.opts = simOptions(options);
+    // Swarm testing draws this seed's faults and features; a driver mutant's needs win over it.
+    const base = simOptions(options);
+    const mix = base.swarm ? swarmMix(seed, base) : null;
+    this.swarmLabel = mix?.label ?? null;
+    this.opts = simOptions({ ...base, ...mix?.options, ...mutantNeeds(base.mutants) });
     this.protocol = getProtocol(this.opts.protocol);
     const known = new Set(mutantNames(this.protocol));
     for (const m of this.opts.mutants) {
@@ -114,15 +155,23 @@ export class Simulation {
     this.limitsProfile = profile;
     const preVote = this.opts.preVote === 'random' ? this.rng.fork('prevote').chance(0.5) : this.opts.preVote === 'on';
     this.preVote = preVote;
+    const leaseReads = this.opts.leaseReads === 'random' ? this.rng.fork('lease').chance(0.5) : this.opts.leaseReads === 'on';
+    this.leaseReads = leaseReads;
+    const mutant = (name: (typeof driverMutants)[number]['name']): boolean => this.opts.mutants.has(name);
     ids.forEach((id, i) => {
       this.nodeIndex.set(id, i);
       this.nodes.push(new SimNode({
         id, config, protocol: this.protocol, mutants: protocolMutants,
-        ackBeforeFsync: this.opts.mutants.has('ack-before-fsync'),
+        ackBeforeFsync: mutant('ack-before-fsync'),
+        recoveryTrustsPageCache: mutant('recovery-trusts-page-cache'),
+        dropTickDebt: mutant('drop-tick-debt'),
+        leaseReads,
         electionTicks: this.opts.electionTicks, heartbeatTicks: this.opts.heartbeatTicks, limits, preVote,
         snapshotEvery: this.opts.snapshotEvery, inboxMax: 4096,
       }, this.nodeHost(), nodeRng.fork(id)));
     });
+    this.outlived = this.nodes.map(() => []);
+    this.holdUntil = this.nodes.map(() => -1);
     this.workload = new Workload(this.workloadHost(), this.rng.fork('clients'), this.opts);
     this.nemesis = new Nemesis(this.nemesisHost(), this.faultRng, this.opts.faults, this.opts.faultIntervalUs, this.opts.delayTailP);
   }
@@ -132,7 +181,7 @@ export class Simulation {
   private nodeHost(): ConstructorParameters<typeof SimNode>[1] {
     return {
       now: () => this.time,
-      scheduleFsync: (node, inc, sentEarly) => this.scheduleFsync(this.nodeIndex.get(node) as number, inc, sentEarly),
+      scheduleFsync: (node, inc, sentEarly, promised) => this.scheduleFsync(this.nodeIndex.get(node) as number, inc, sentEarly, promised),
       send: (from, messages) => this.send(from, messages),
       invariants: this.invariantsRef(),
       trace: (line) => this.trace(line),
@@ -168,7 +217,8 @@ export class Simulation {
       nodes: this.nodes,
       network: this.network,
       leaderIndex: () => this.leaderIndex(),
-      crash: (i, tear) => this.crash(i, tear),
+      crash: (i, kind, tear) => this.crash(i, kind, tear),
+      holdOutbound: (i, until) => this.holdOutbound(i, until),
       trace: (l) => this.trace(l),
     };
   }
@@ -200,32 +250,70 @@ export class Simulation {
   }
 
   private send(from: NodeId, messages: readonly Message[]): void {
+    const fromIndex = this.nodeIndex.get(from) as number;
+    const fromInc = (this.nodes[fromIndex] as SimNode).incarnation;
+    const held = this.time < (this.holdUntil[fromIndex] as number);
     for (const m of messages) {
       const to = this.nodeIndex.get(m.to);
       if (to === undefined) continue;
       const bytes = this.protocol.codec.encode(m);
-      const fromInc = (this.nodes[this.nodeIndex.get(from) as number] as SimNode).incarnation;
+      if (held) {
+        // A proxy sits on this node's frames; they reach their peers only after its next restart.
+        (this.outlived[fromIndex] as Outlived[]).push({ to, from, fromInc, sentAt: this.time, bytes });
+        this.count('outlive-held');
+        continue;
+      }
       for (const at of this.network.send({ from, to: m.to, bytes }, this.time)) {
         this.schedule(at, { k: 'deliver', to, from, fromInc, sentAt: this.time, bytes });
       }
     }
   }
 
-  private crash(i: number, tear: boolean): void {
+  /** The outlive fault: a proxy holds what node i sends until `until` (then it crashes, or not). */
+  private holdOutbound(i: number, until: number): void {
+    this.holdUntil[i] = until;
+    this.schedule(until + outliveHoldMaxUs, { k: 'release', node: i });
+  }
+
+  /** Lets go of what was held from node i's earlier incarnations, spread over the next while. */
+  private releaseOutlived(i: number): void {
+    const held = (this.outlived[i] as Outlived[]).splice(0);
+    for (const o of held) {
+      this.schedule(this.time + this.faultRng.int(outliveDelayUs.min, outliveDelayUs.max), { k: 'deliver', ...o });
+    }
+  }
+
+  private crash(i: number, kind: CrashKind, tear: boolean): void {
     const n = this.nodes[i] as SimNode;
     n.crashedAt = this.time;
-    const torn = n.crash(this.faultRng, tear);
+    this.holdUntil[i] = -1;
+    const torn = n.crash(kind, this.faultRng, kind === 'power' && tear);
+    this.network.resetLinks(n.id);
     if (torn) this.count('torn-write');
-    this.trace(`crash ${n.id}${torn ? ' (torn write)' : ''}`);
+    this.count(kind === 'power' ? 'power-loss' : 'process-crash');
+    this.trace(`${kind === 'power' ? 'power loss' : 'crash'} ${n.id}${torn ? ' (torn write)' : ''}`);
+  }
+
+  /** How a crash point takes its node down: a process crash or a power loss, as the enabled faults allow. */
+  private crashKind(): CrashKind {
+    const process = this.opts.faults.has(FaultKind.Crash);
+    const power = this.opts.faults.has(FaultKind.PowerLoss);
+    if (process && power) return this.faultRng.chance(0.5) ? 'process' : 'power';
+    return process ? 'process' : 'power';
+  }
+
+  /** Whether crash points may fire now: some crash fault is on and the safety phase runs. */
+  private get crashesOn(): boolean {
+    return (this.opts.faults.has(FaultKind.Crash) || this.opts.faults.has(FaultKind.PowerLoss)) && this.nemesis.isActive;
   }
 
   /**
    * A member's fsync completes after a simulated delay; a crash point may fall inside it
    * (FAULTS.md #8), with the Ready's early messages lost with the member or already answered.
    */
-  private scheduleFsync(i: number, inc: number, sentEarly: boolean): void {
+  private scheduleFsync(i: number, inc: number, sentEarly: boolean, promised: boolean): void {
     const n = this.nodes[i] as SimNode;
-    const crashes = this.opts.faults.has('crash') && this.nemesis.isActive;
+    const crashes = this.crashesOn;
     // A new leader's first write (its no-op or first entries): Raft's Figure 8 needs the leader to
     // keep them while nobody hears of them. Its early messages are still in its buffers when the
     // power fails just after the fsync, so they are lost with it.
@@ -243,7 +331,7 @@ export class Simulation {
       return;
     }
     // A crash while the writes are in flight (before the fsync returns).
-    this.schedule(this.time + this.nemesis.fsyncUs(), { k: 'fsync', node: i, inc });
+    this.schedule(this.time + this.nemesis.fsyncUs(promised), { k: 'fsync', node: i, inc });
     if (crashes && this.faultRng.chance(this.opts.crashPointP)) {
       this.schedule(this.time, { k: 'crash', node: i, inc, point: 'during-fsync' });
     }
@@ -268,19 +356,19 @@ export class Simulation {
    * same term again with only what its disk kept.
    */
   private maybeCrashPoint(node: NodeId, promised: boolean): void {
-    if (!this.opts.faults.has('crash') || !this.nemesis.isActive) return;
+    if (!this.crashesOn) return;
     const p = promised ? this.opts.crashAfterPromiseP : this.opts.crashPointP;
     if (!this.faultRng.chance(p) || !this.nemesis.mayTakeDown()) return;
     const i = this.nodeIndex.get(node) as number;
     const n = this.nodes[i] as SimNode;
-    this.crash(i, false);
+    this.crash(i, this.crashKind(), false);
     this.count(promised ? 'crash-after-promise' : 'crash-after-durable');
     this.schedule(this.time + this.faultRng.int(100, promised ? 3_000 : 30_000), { k: 'restart', node: i, inc: n.incarnation, wipe: false });
   }
 
   /** Schedules a crash at this instant (after the current event), if faults allow one now. */
   private crashPoint(node: NodeId, point: string, p: number): void {
-    if (!this.opts.faults.has('crash') || !this.nemesis.isActive || !this.faultRng.chance(p)) return;
+    if (!this.crashesOn || !this.faultRng.chance(p)) return;
     const i = this.nodeIndex.get(node) as number;
     this.schedule(this.time, { k: 'crash', node: i, inc: (this.nodes[i] as SimNode).incarnation, point });
   }
@@ -288,8 +376,7 @@ export class Simulation {
   private restart(i: number, wipe: boolean): void {
     const n = this.nodes[i] as SimNode;
     if (wipe) {
-      n.disk.wipe();
-      this.invariants.onWipe(n.id);
+      this.wipe(n);
       this.count('wipe-restart');
     }
     let r = n.start(wipe);
@@ -300,19 +387,37 @@ export class Simulation {
         n.state = 'failed';
         return;
       }
-      n.disk.wipe();
-      this.invariants.onWipe(n.id);
+      this.wipe(n);
       this.count('wipe-after-corruption');
       r = n.start(true);
     }
     if (r.ok && r.tornTrimmed) this.count('torn-tail-trimmed');
-    this.trace(`restart ${n.id}${wipe ? ' wiped' : ''}`);
+    if (r.ok && r.pageCacheWrites > 0) this.count('page-cache-recovered');
+    this.trace(`restart ${n.id}${wipe ? ' wiped' : ''}${r.ok && r.pageCacheWrites > 0 ? ` (${r.pageCacheWrites} writes from the page cache)` : ''}`);
     this.schedule(this.time + this.rng.int(0, this.opts.tickUs), { k: 'tick', node: i, inc: n.incarnation });
+    this.releaseOutlived(i);
+  }
+
+  /** The node's disk is replaced: it is a member that lost its state, for the rest of the run. */
+  private wipe(n: SimNode): void {
+    n.disk.wipe();
+    // As the node driver: an empty disk in an existing cluster is lost state, marked durably
+    // before the replica can say anything (a replacement disk at the heal too).
+    n.disk.recovering = true;
+    n.lostMember = true;
+    this.invariants.onWipe(n.id);
   }
 
   // ---- the run ----
 
   run(): SimResult {
+    this.begin();
+    while (this.step()) { /* one event at a time */ }
+    return this.finish();
+  }
+
+  /** Starts the nodes, the nemesis, the clients and the phases (run() does it; tests that step do too). */
+  begin(): void {
     this.nodes.forEach((n, i) => {
       n.start(false);
       this.schedule(this.rng.int(0, this.opts.tickUs), { k: 'tick', node: i, inc: n.incarnation });
@@ -322,25 +427,33 @@ export class Simulation {
     this.schedule(this.opts.safetyUs, { k: 'phase', phase: 'heal' });
     this.schedule(this.opts.safetyUs + this.opts.livenessWorkUs, { k: 'phase', phase: 'stop-clients' });
     this.schedule(this.opts.safetyUs + this.opts.livenessBoundUs, { k: 'phase', phase: 'end' });
-    let done = false;
-    while (!done) {
-      const item = this.queue.pop();
-      if (item === null) break;
-      this.time = item.time;
-      this.events++;
-      done = this.handle(item.event);
-      this.observe();
-      if (!this.invariants.ok) {
-        this.violationTime = this.time;
-        break;
-      }
-      if (this.events >= this.opts.eventsMax) {
-        this.invariants.violate(Invariant.Liveness, `the run exceeded its bound of ${this.opts.eventsMax} events`);
-        this.violationTime = this.time;
-        break;
-      }
+  }
+
+  /** Handles the next event and checks the invariants; false once the run is over. */
+  step(): boolean {
+    if (this.over) return false;
+    const item = this.queue.pop();
+    if (item === null) {
+      this.over = true;
+      return false;
     }
-    return this.finish();
+    this.time = item.time;
+    this.events++;
+    this.over = this.handle(item.event);
+    this.observe();
+    if (!this.invariants.ok) {
+      this.violationTime = this.time;
+      this.over = true;
+    } else if (this.events >= this.opts.eventsMax) {
+      this.invariants.violate(Invariant.Liveness, `the run exceeded its bound of ${this.opts.eventsMax} events`);
+      this.violationTime = this.time;
+      this.over = true;
+    }
+    return !this.over;
+  }
+
+  get now(): number {
+    return this.time;
   }
 
   private observe(): void {
@@ -348,7 +461,6 @@ export class Simulation {
       if (n.replica === null || !n.running) continue;
       const s = n.replica.status();
       this.invariants.observeStatus(n.id, s, n.disk);
-      if (n.disk.recovering && s.canVote) n.disk.recovering = false; // caught up: may vote again
     }
   }
 
@@ -365,10 +477,21 @@ export class Simulation {
       }
       case 'deliver': {
         const n = this.nodes[ev.to] as SimNode;
-        const sender = this.nodes[this.nodeIndex.get(ev.from) as number] as SimNode;
-        if (ev.fromInc >= 0 && sender.incarnation !== ev.fromInc && sender.crashedAt - ev.sentAt < this.opts.crashLosesSentUs) {
-          this.count('crash-lost-in-flight');
-          return false;
+        const fromIndex = this.nodeIndex.get(ev.from) as number;
+        const sender = this.nodes[fromIndex] as SimNode;
+        if (ev.fromInc >= 0 && sender.incarnation !== ev.fromInc) {
+          // The sender crashed since it sent this. A power loss takes what its kernel had not yet
+          // put on the wire; a process crash does not (the kernel keeps sending the socket buffers).
+          if (sender.lastCrash === 'power' && sender.crashedAt - ev.sentAt < this.opts.crashLosesSentUs) {
+            this.count('crash-lost-in-flight');
+            return false;
+          }
+          if (!sender.running && this.opts.faults.has(FaultKind.Outlive) && this.nemesis.isActive && this.faultRng.chance(0.5)) {
+            (this.outlived[fromIndex] as Outlived[]).push({ to: ev.to, from: ev.from, fromInc: ev.fromInc, sentAt: ev.sentAt, bytes: ev.bytes });
+            this.count('outlive-held');
+            return false;
+          }
+          if (sender.running && n.running) this.count('outlived-delivered');
         }
         let msg: Message;
         try {
@@ -423,9 +546,16 @@ export class Simulation {
       case 'crash': {
         const n = this.nodes[ev.node] as SimNode;
         if (ev.inc !== n.incarnation || n.state !== 'up' || !this.nemesis.mayTakeDown()) return false;
-        this.crash(ev.node, this.opts.faults.has('torn') && this.faultRng.chance(0.7));
+        const wipe = ev.wipe === true;
+        const kind = wipe || powerCrashPoints.has(ev.point) ? 'power' : this.crashKind();
+        this.crash(ev.node, kind, this.opts.faults.has(FaultKind.Torn) && this.faultRng.chance(0.7));
         this.count(`crash-${ev.point}`);
-        this.schedule(this.time + this.faultRng.int(1_000, 300_000), { k: 'restart', node: ev.node, inc: n.incarnation, wipe: false });
+        this.schedule(this.time + this.faultRng.int(1_000, 300_000), { k: 'restart', node: ev.node, inc: n.incarnation, wipe });
+        return false;
+      }
+      case 'release': {
+        const n = this.nodes[ev.node] as SimNode;
+        if (this.time >= (this.holdUntil[ev.node] as number) && n.running) this.releaseOutlived(ev.node);
         return false;
       }
       case 'phase':
@@ -451,12 +581,14 @@ export class Simulation {
           if (n.state === 'paused') n.resume();
           if (n.state === 'failed' && n.replica === null && this.invariants.ok) {
             // A fail-stopped node (corrupt disk) is replaced by the operator: wiped, rejoining.
-            n.disk.wipe();
-            this.invariants.onWipe(n.id);
+            this.wipe(n);
             n.incarnation++;
             n.state = 'down';
           }
           if (n.state === 'down') this.restart(i, false);
+          // Proxies let go of every held frame: old incarnations' messages still arrive.
+          this.holdUntil[i] = -1;
+          if (n.running) this.releaseOutlived(i);
         });
         return false;
       case 'stop-clients':
@@ -493,7 +625,8 @@ export class Simulation {
     return this.nodes.every((n) => n.sm.stateHash() === h);
   }
 
-  private finish(): SimResult {
+  /** The result of the run so far (run() returns it at the end). */
+  finish(): SimResult {
     let lin: LinearizabilityReport | null = null;
     if (this.invariants.ok) {
       this.invariants.checkAckedWrites(this.workload.acked);
@@ -521,6 +654,8 @@ export class Simulation {
       convergedAtUs: this.converged,
       limitsProfile: this.limitsProfile,
       preVote: this.preVote,
+      leaseReads: this.leaseReads,
+      swarm: this.swarmLabel,
       stats: {
         network: { ...this.network.stats },
         faults: { ...this.faults },

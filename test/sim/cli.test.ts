@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { getProtocol } from '../../src/protocols/index.js';
+import { driverMutants } from '../../src/sim/index.js';
 
 // The real `quorate sim` command, as a user runs it (a child process through tsx).
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -44,11 +45,20 @@ test('quorate sim --list-mutants prints the protocol\'s mutants and the driver\'
   const r = quorate('sim', '--list-mutants', '--protocol', 'raft');
   assert.equal(r.code, 0);
   const names = r.out.trim().split('\n');
-  assert.deepEqual(names, [...getProtocol('raft').mutants.map((m) => m.name), 'ack-before-fsync']);
+  assert.deepEqual(names, [...getProtocol('raft').mutants.map((m) => m.name), ...driverMutants.map((m) => m.name)]);
+});
+
+test('quorate sim --swarm on two worker threads: the failing seed\'s swarm mix, a replay line that keeps --swarm, the rate per core', () => {
+  const r = quorate('sim', '--seeds', '0..3', '--swarm', '--workers', '2', '--mutant', 'ack-before-fsync', '--faults', 'crash,powerloss,pause');
+  assert.equal(r.code, 1, r.err);
+  assert.match(r.out, /worker threads +2/);
+  assert.match(r.out, /seeds\/min\/core +\d+/);
+  assert.match(r.out, /swarm mix: faults=[a-z,]+ features=[-+a-z,]+/);
+  assert.match(r.out, /replay: quorate sim --protocol raft --seeds \d+ --faults crash,powerloss,pause --mutant ack-before-fsync --swarm/);
 });
 
 test('bad flags exit 2 with a named error and run nothing', () => {
-  for (const args of [['--faults', 'meteor'], ['--seeds', '5..1'], ['--mutant', 'no-such'], ['--protocol', 'nope'], ['--nodes', '0']]) {
+  for (const args of [['--faults', 'meteor'], ['--seeds', '5..1'], ['--mutant', 'no-such'], ['--protocol', 'nope'], ['--nodes', '0'], ['--workers', '0']]) {
     const r = quorate('sim', ...args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
     assert.match(r.err, /bad_config/);

@@ -19,7 +19,7 @@ test('writes are visible at once but survive a crash only after sync', () => {
   assert.equal(d.pendingWrites, 2);
   d.sync();
   d.write([{ kind: 'entries', entries: [e(3, 1)] }, { kind: 'hardState', hardState: hs(2) }]);
-  d.crash(new Rng(1), false);
+  d.powerLoss(new Rng(1), false);
   const r = recovered(d);
   assert.deepEqual(r.state.entries.map((x) => x.index), [1, 2]);
   assert.deepEqual(r.state.hardState, hs(1, 'n1'));
@@ -38,7 +38,7 @@ test('an unsynced write (a commit-only hard state) does not hold back speech, is
   d.sync();
   assert.deepEqual(d.durableHardState, commit(1), 'the next sync carried it');
   d.writeUnsynced([{ kind: 'hardState', hardState: commit(2) }]);
-  d.crash(new Rng(1), false);
+  d.powerLoss(new Rng(1), false);
   assert.deepEqual(recovered(d).state.hardState, commit(1), 'a crash before a sync lost it');
   assert.equal(d.pendingWrites, 0);
 });
@@ -50,7 +50,7 @@ test('a torn crash keeps a prefix of the pending records and the torn tail is tr
     d.write([{ kind: 'entries', entries: [e(1, 1)] }]);
     d.sync();
     d.write([{ kind: 'entries', entries: [e(2, 1), e(3, 1), e(4, 1)] }, { kind: 'hardState', hardState: hs(1) }]);
-    const torn = d.crash(new Rng(seed), true);
+    const torn = d.powerLoss(new Rng(seed), true);
     const r = recovered(d);
     const last = r.state.entries.length;
     seen.add(last);
@@ -68,7 +68,7 @@ test('a flipped bit in any durable record is detected and never used', () => {
     d.write([{ kind: 'entries', entries: [e(1, 1), e(2, 1), e(3, 2)] }, { kind: 'hardState', hardState: hs(2, 'n2') }]);
     d.sync();
     d.checkpoint({ index: 1, id: 1, config: makeConfig(['n1', 'n2']) }, new Uint8Array([1, 2, 3]));
-    d.crash(new Rng(seed), false);
+    d.powerLoss(new Rng(seed), false);
     const what = d.flipBit(new Rng(seed));
     assert.ok(what !== null);
     const r = d.recover();
@@ -105,4 +105,61 @@ test('wipe leaves an empty disk', () => {
   d.wipe();
   assert.ok(d.isEmpty);
   assert.equal(recovered(d).state.entries.length, 0);
+});
+
+test('a process crash keeps the page cache: the restarted process reads unsynced writes back, still not durable', () => {
+  const d = new SimDisk();
+  d.write([{ kind: 'entries', entries: [e(1, 1)] }]);
+  d.sync();
+  d.write([{ kind: 'entries', entries: [e(2, 1), e(3, 1)] }, { kind: 'hardState', hardState: hs(2, 'n2') }]);
+  d.processCrash();
+  const r = recovered(d);
+  assert.deepEqual(r.state.entries.map((x) => x.index), [1, 2, 3], 'read back from the page cache');
+  assert.deepEqual(r.state.hardState, hs(2, 'n2'));
+  assert.equal(d.unsyncedWrites, 2, 'and still only in the page cache');
+  // A power loss before anyone fsyncs them: gone, as if the process had never written them.
+  d.powerLoss(new Rng(1), false);
+  const after = recovered(d);
+  assert.deepEqual(after.state.entries.map((x) => x.index), [1]);
+  assert.equal(after.state.hardState, null);
+});
+
+test('recovery\'s fsync (storage S1) makes the page cache durable; a later power loss keeps it', () => {
+  const d = new SimDisk();
+  d.write([{ kind: 'entries', entries: [e(1, 1), e(2, 1)] }, { kind: 'hardState', hardState: hs(2, 'n2') }]);
+  d.processCrash();
+  recovered(d);
+  d.syncRecovered();
+  assert.equal(d.unsyncedWrites, 0);
+  d.powerLoss(new Rng(1), true);
+  const r = recovered(d);
+  assert.deepEqual(r.state.entries.map((x) => x.index), [1, 2]);
+  assert.deepEqual(r.state.hardState, hs(2, 'n2'));
+});
+
+test('trusting the page cache (the mutant): later syncs do not rescue those bytes; a power loss erases them or leaves a hole', () => {
+  // Case A: nothing written after them: they vanish silently, and a vote the node acted on too.
+  const a = new SimDisk();
+  a.write([{ kind: 'entries', entries: [e(1, 1)] }, { kind: 'hardState', hardState: hs(3, 'n3') }]);
+  a.processCrash();
+  recovered(a);
+  a.trustPageCache();
+  assert.deepEqual(a.durableHardState, hs(3, 'n3'), 'the node and the checkers take it for durable');
+  a.write([{ kind: 'hardState', hardState: hs(3, 'n3') }]);
+  a.sync();
+  a.powerLoss(new Rng(1), false);
+  const ra = recovered(a);
+  assert.deepEqual(ra.state.entries, []);
+  assert.deepEqual(ra.state.hardState, hs(3, 'n3'), 'a hard state synced later is its own atomic file');
+  // Case B: entries synced behind them sit after a hole: a healthy node is refused as corrupt.
+  const b = new SimDisk();
+  b.write([{ kind: 'entries', entries: [e(1, 1)] }]);
+  b.processCrash();
+  recovered(b);
+  b.trustPageCache();
+  b.write([{ kind: 'entries', entries: [e(2, 1)] }]);
+  b.sync();
+  b.powerLoss(new Rng(1), true);
+  const rb = b.recover();
+  assert.equal(rb.ok, false);
 });

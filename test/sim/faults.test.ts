@@ -18,11 +18,14 @@ const expected = [
   'torn-write', 'torn-tail-trimmed', 'pause', 'skew', 'bitflip-injected', 'corruption-detected', 'wipe-after-corruption',
   'wipe-restart', 'slow-fsync', 'crash-after-promise', 'crash-after-durable', 'crash-during-fsync', 'lost', 'duplicated', 'reordered',
   'delayedTail', 'partitionDropped',
+  // power loss vs process crash, messages outliving an incarnation, fsync stalls
+  'process-crash', 'power-loss', 'page-cache-recovered', 'powerloss-one', 'powerloss-majority', 'powerloss-all',
+  'outlive', 'outlive-held', 'outlived-delivered', 'fsync-stall-promise',
 ];
 
-test('with all faults on, every fault kind happens within 30 seeds, and the runs stay safe', () => {
+test('with all faults on, every fault kind happens within 40 seeds, and the runs stay safe', () => {
   const results: SimResult[] = [];
-  for (let seed = 0; seed < 30; seed++) {
+  for (let seed = 0; seed < 40; seed++) {
     const r = runSimulation(seed, { protocol: 'raft' });
     assert.equal(r.violation, null, `seed ${seed}: ${JSON.stringify(r.violation)}`);
     results.push(r);

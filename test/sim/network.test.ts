@@ -51,3 +51,16 @@ test('loss, duplication and reordering happen at their rates', () => {
   assert.ok(n.stats.reordered > 100, `reordered ${n.stats.reordered}`);
   assert.equal(delivered, 5000 - n.stats.lost + n.stats.duplicated);
 });
+
+test('a crash gives its node new connections: a message of the new life may overtake one of the old (FAULTS.md #21)', () => {
+  for (const crash of [false, true]) {
+    const n = new SimNetwork(new Rng(5));
+    n.params = { ...calmNetwork, delayMinUs: 5_000, delayMaxUs: 5_000 };
+    const [old] = n.send(p('a', 'b'), 0);
+    if (crash) n.resetLinks('a');
+    n.params = { ...calmNetwork, delayMinUs: 100, delayMaxUs: 100 };
+    const [fresh] = n.send(p('a', 'b'), 10);
+    if (crash) assert.ok(fresh! < old!, 'the restarted node\'s message arrives first');
+    else assert.equal(fresh, old, 'one connection stays FIFO');
+  }
+});

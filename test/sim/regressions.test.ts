@@ -28,10 +28,10 @@ test('seed 2: faults never wipe a majority, so the healed cluster can always ele
   assert.ok(r.convergedAtUs !== null);
 });
 
-test('the recovering marker survives a crash but not a completed catch-up', () => {
+test('the recovering marker survives a power loss', () => {
   const d = new SimDisk();
   d.recovering = true;
-  d.crash(new Rng(1), true);
+  d.powerLoss(new Rng(1), true);
   assert.equal(d.recover().ok, true);
   assert.equal(d.recovering, true);
 });

@@ -5,7 +5,7 @@ import { ConfigError } from '../../core/index.js';
 import { availableProtocols, getProtocol } from '../../protocols/index.js';
 import { formatHistory } from '../../check/history.js';
 import { reportHtml } from '../../check/html.js';
-import { driverMutants, parseFaults, parseSeeds, runSeeds } from '../../sim/index.js';
+import { allFaults, defaultWorkers, driverMutants, parseFaults, parseSeeds, runSeedsParallel, swarmFeatures, workersMax } from '../../sim/index.js';
 import type { RunSummary, SimOptions } from '../../sim/index.js';
 
 /**
@@ -26,6 +26,8 @@ interface SimFlags {
   clients?: string;
   listMutants?: boolean;
   variants?: boolean;
+  swarm?: boolean;
+  workers?: string;
   history?: string;
   html?: string;
   tail: string;
@@ -43,6 +45,7 @@ function optionsFrom(flags: SimFlags): Partial<SimOptions> {
     protocol: getProtocol(flags.protocol ?? 'raft').name,
     faults: parseFaults(flags.faults),
     mutants: new Set(flags.mutant ?? []),
+    swarm: flags.swarm === true,
   };
   const nodes = positiveInt('nodes', flags.nodes);
   if (nodes !== undefined) o.nodes = nodes;
@@ -66,20 +69,31 @@ function table(rows: [string, string][]): string {
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
 }
 
-function summaryRows(s: RunSummary): [string, string][] {
-  const wallS = s.wallMs / 1000;
+function summaryRows(s: RunSummary, workers: number, cores: number): [string, string][] {
+  const wallS = Math.max(s.wallMs / 1000, 1e-9);
+  const perMin = (s.seeds * 60) / wallS;
   return [
     ['protocol', s.protocol],
     ['seeds', String(s.seeds)],
     ['events', String(s.events)],
     ['simulated time', `${(s.simulatedUs / 1e6).toFixed(1)} s`],
     ['violations', String(s.violations)],
+    ['worker threads', String(workers)],
     ['wall time', `${wallS.toFixed(2)} s`],
-    ['events/s', String(Math.round(s.events / Math.max(wallS, 1e-9)))],
-    ['seeds/min', String(Math.round((s.seeds * 60) / Math.max(wallS, 1e-9)))],
-    ['simulated/wall', `${(s.simulatedUs / 1e6 / Math.max(wallS, 1e-9)).toFixed(1)}x`],
+    ['events/s', String(Math.round(s.events / wallS))],
+    ['seeds/min', String(Math.round(perMin))],
+    ['seeds/min/core', String(Math.round(perMin / cores))],
+    ['simulated/wall', `${(s.simulatedUs / 1e6 / wallS).toFixed(1)}x`],
     ...(s.traceHash !== null ? [['trace hash', s.traceHash] as [string, string]] : []),
   ];
+}
+
+/** The command line that replays one seed of this run. */
+function replayLine(protocol: string, seed: number, flags: SimFlags, mutants: readonly string[]): string {
+  const opt = (name: string, v: string | undefined): string => (v === undefined ? '' : ` --${name} ${v}`);
+  return `quorate sim --protocol ${protocol}${opt('nodes', flags.nodes)} --seeds ${seed} --faults ${flags.faults}`
+    + `${mutants.map((m) => ` --mutant ${m}`).join('')}${opt('time', flags.time)}${opt('clients', flags.clients)}${opt('steps', flags.steps)}`
+    + `${flags.variants === true ? ' --variants' : ''}${flags.swarm === true ? ' --swarm' : ''}`;
 }
 
 export function registerSim(program: Command): void {
@@ -89,13 +103,15 @@ export function registerSim(program: Command): void {
     .option('--protocol <name>', `protocol (${availableProtocols().join(', ') || 'none registered'}; default raft)`)
     .option('--seeds <spec>', 'seeds: N, A..B (inclusive) or a comma list', '0..99')
     .option('--nodes <n>', 'cluster size')
-    .option('--faults <spec>', 'all, none, or a comma list of fault kinds', 'all')
+    .option('--faults <spec>', `all, none, or a comma list of fault kinds (${allFaults.join(', ')})`, 'all')
     .option('--mutant <name...>', 'switch on a known-bad variant (see --list-mutants)')
     .option('--json', 'print one JSON object instead of the table')
     .option('--steps <n>', 'bound on events per seed')
     .option('--time <seconds>', 'virtual seconds of the safety phase (faults on)')
     .option('--clients <n>', 'client sessions in the workload')
     .option('--variants', 'rotate cluster shapes by seed: odd seeds 3 nodes with leader churn; even ones 5 nodes, 3 without PreVote, 3 with tiny limits')
+    .option('--swarm', `swarm testing: each seed runs a random half of --faults and turns each feature (${swarmFeatures.map((f) => f.name).join(', ')}) on or off`)
+    .option('--workers <n>', `worker threads, 1..${workersMax} (default: one per core)`)
     .option('--list-mutants', 'print every mutant name (protocol and driver), one per line, and exit')
     .option('--history <file>', 'write the first failing seed\'s client history as JSON lines')
     .option('--html <file>', 'write an HTML page of the first linearizability failure')
@@ -117,21 +133,24 @@ export function registerSim(program: Command): void {
       const seeds = parseSeeds(flags.seeds);
       const options = optionsFrom(flags);
       const tail = positiveInt('tail', flags.tail) ?? 30;
+      const workers = Math.min(positiveInt('workers', flags.workers) ?? defaultWorkers(), seeds.length);
+      // The rate per core counts the cores the threads could use, never more than the machine has.
+      const cores = Math.min(workers, defaultWorkers());
       const { default: cliProgress } = await import('cli-progress');
       const bar = new cliProgress.SingleBar({
         stream: process.stderr,
-        format: 'sim {bar} {value}/{total} seeds | {violations} violations | {eps} events/s',
+        format: 'sim {bar} {value}/{total} seeds | {violations} violations | {eps} events/s | {workers} threads',
         hideCursor: true,
       }, cliProgress.Presets.shades_classic);
-      bar.start(seeds.length, 0, { violations: 0, eps: 0 });
+      bar.start(seeds.length, 0, { violations: 0, eps: 0, workers });
       let violations = 0;
       let events = 0;
       const t0 = performance.now();
-      const summary = runSeeds({
-        seeds, options, variants: flags.variants === true, onSeed: (r, done) => {
+      const summary = await runSeedsParallel({
+        seeds, options, variants: flags.variants === true, workers, onSeed: (r, done) => {
           events += r.events;
           if (!r.ok) violations++;
-          bar.update(done, { violations, eps: Math.round(events / Math.max((performance.now() - t0) / 1000, 1e-9)) });
+          bar.update(done, { violations, eps: Math.round(events / Math.max((performance.now() - t0) / 1000, 1e-9)), workers });
         },
       });
       bar.stop();
@@ -153,15 +172,19 @@ export function registerSim(program: Command): void {
           simulatedSeconds: summary.simulatedUs / 1e6,
           wallSeconds: summary.wallMs / 1000,
           failures: summary.failures,
+          swarmMixes: summary.swarmMixes,
+          workers,
+          seedsPerMinutePerCore: (summary.seeds * 60) / Math.max(summary.wallMs / 1000, 1e-9) / cores,
           faults: summary.faults,
           mutants: [...(options.mutants ?? [])],
         })}\n`);
       } else {
-        process.stdout.write(`${table(summaryRows(summary))}\n`);
+        process.stdout.write(`${table(summaryRows(summary, workers, cores))}\n`);
         if (f !== null && f.violation !== null) {
-          const mut = [...(options.mutants ?? [])].map((m) => ` --mutant ${m}`).join('');
+          const mutants = [...(options.mutants ?? [])];
           process.stdout.write(`\nseed ${f.seed} violated ${f.violation.invariant} at ${f.violation.timeUs}us: ${f.violation.message}\n`);
-          process.stdout.write(`replay: quorate sim --protocol ${summary.protocol}${flags.nodes !== undefined ? ` --nodes ${flags.nodes}` : ''} --seeds ${f.seed} --faults ${flags.faults}${mut}${flags.variants === true ? ' --variants' : ''}\n`);
+          if (f.swarm !== null) process.stdout.write(`swarm mix: ${f.swarm}\n`);
+          process.stdout.write(`replay: ${replayLine(summary.protocol, f.seed, flags, mutants)}\n`);
           process.stdout.write(`last ${Math.min(tail, f.traceTail.length)} trace events:\n${f.traceTail.slice(-tail).map((l) => `  ${l}`).join('\n')}\n`);
           if (summary.failingSeeds.length > 1) process.stdout.write(`failing seeds: ${summary.failingSeeds.join(', ')}\n`);
         }
