@@ -1,6 +1,8 @@
 import { bytesEqual, commandsOf } from '../core/index.js';
-import type { Entry, HardState, NodeId, ReplicaStatus } from '../core/index.js';
+import type { Entry, HardState, Message, NodeId, ProtocolName, ReplicaStatus } from '../core/index.js';
 import { decodeCommand } from '../kv/index.js';
+import { unbacked, vouchesOf } from './durability.js';
+import type { DiskView } from './durability.js';
 
 /**
  * The invariants of PROTOCOLS.md, checked incrementally while a simulation runs (after every
@@ -15,7 +17,8 @@ export const Invariant = {
   LogMatching: 'log-matching', // same (index, id) ⇒ same entry and same prefix (Raft, Zab)
   LeaderCompleteness: 'leader-completeness', // a new leader's log holds every applied entry
   Monotonicity: 'monotonicity', // term and commit index never go backwards
-  Durability: 'durability', // a Ready's messages leave only after its writes are durable
+  Durability: 'durability', // what a message vouches for (vote, promise, ACK) is on the sender's disk as it leaves
+  ReadyOrder: 'ready-order', // the driver sends a Ready's messages only after its fsync (src/core/replica.ts)
   AckedWriteLost: 'acked-write-lost', // an acknowledged write is in the committed log at its index
   Linearizability: 'linearizability',
   Liveness: 'liveness', // after healing: a leader, new commits, convergence within the bound
@@ -41,6 +44,8 @@ export interface InvariantOptions {
   readonly logMatching: boolean;
   readonly leaderCompleteness: boolean;
   readonly disabled: ReadonlySet<string>;
+  /** Whose messages `onSpeak` reads (src/check/durability.ts); without it, speech is not judged. */
+  readonly protocol?: ProtocolName;
 }
 
 interface Committed {
@@ -245,9 +250,31 @@ export class InvariantChecker {
     }
   }
 
+  /**
+   * The driver's side of the Ready contract: a Ready's `messages` leave after its fsync. The count
+   * of pending writes is the driver's own (it leaves out writes it chose not to fsync), so this
+   * checks the driver's order, not durability: `onSpeak` does that, by itself.
+   */
   onSend(node: NodeId, pendingWrites: number, messages: number): void {
     if (pendingWrites > 0 && messages > 0) {
-      this.violate(Invariant.Durability, `${node} sent ${messages} messages with ${pendingWrites} writes not yet durable`, node);
+      this.violate(Invariant.ReadyOrder, `${node} sent ${messages} messages with ${pendingWrites} writes not yet durable`, node);
+    }
+  }
+
+  /**
+   * Messages leave `node` (early ones included): what each vouches for must be on its durable
+   * disk now (src/check/durability.ts decides what that is, from the message alone).
+   */
+  onSpeak(node: NodeId, messages: readonly Message[], durable: DiskView, written: DiskView): void {
+    const protocol = this.opts.protocol;
+    if (protocol === undefined) return;
+    for (const m of messages) {
+      for (const v of vouchesOf(protocol, m)) {
+        const why = unbacked(v, durable, written);
+        if (why === null) continue;
+        this.violate(Invariant.Durability, `${node} sent ${m.type} to ${m.to} vouching for ${why}`, node);
+        return;
+      }
     }
   }
 

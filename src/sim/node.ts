@@ -8,8 +8,8 @@ import { decodeCommand, KvStateMachine } from '../kv/index.js';
 import type { KvResult } from '../kv/index.js';
 import type { InvariantChecker } from '../check/invariants.js';
 import { commandsOf } from '../core/index.js';
-import { mustSync } from '../core/durability.js';
 import { SimDisk } from './disk.js';
+import type { MustSync } from './driver-mutants.js';
 import type { DiskWrite } from './disk.js';
 
 /**
@@ -49,6 +49,12 @@ export interface NodeConfig {
   readonly protocol: ProtocolModule;
   readonly mutants: ReadonlySet<string>;
   readonly ackBeforeFsync: boolean;
+  /** Which Readies the driver fsyncs: src/core/durability.ts, or a driver mutant's. */
+  readonly mustSync: MustSync;
+  /** The driver mutant reads-ignored: reads are accepted and never reach the replica. */
+  readonly ignoreReads: boolean;
+  /** Leader-lease reads (ReplicaOptions.leaseReads), a per-seed feature. */
+  readonly leaseReads: boolean;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
   readonly limits: Limits;
@@ -128,6 +134,7 @@ export class SimNode {
       limits: this.cfg.limits,
       preVote: this.cfg.preVote,
       checkQuorum: this.cfg.preVote,
+      leaseReads: this.cfg.leaseReads,
       mutants: this.cfg.mutants,
     }));
     this.state = 'up';
@@ -187,6 +194,7 @@ export class SimNode {
     if (this.state !== 'up' || this.replica === null) return false;
     const ctx = this.nextCtx++;
     this.reads.set(ctx, { token, key, index: null });
+    if (this.cfg.ignoreReads) return true;
     const replica = this.replica;
     this.guard(() => replica.read(ctx));
     this.drive();
@@ -239,7 +247,7 @@ export class SimNode {
         this.finish(rd);
         continue;
       }
-      const sync = rd.snapshot !== null || mustSync(this.lastSaved, rd.hardState, rd.entries);
+      const sync = rd.snapshot !== null || this.cfg.mustSync(this.lastSaved, rd.hardState, rd.entries);
       if (rd.hardState !== null) this.lastSaved = rd.hardState;
       if (!sync) {
         // As the node driver: a commit-only hard state is written without an fsync and nothing

@@ -27,9 +27,13 @@ export const FaultKind = {
 export type FaultKind = (typeof FaultKind)[keyof typeof FaultKind];
 export const allFaults: readonly FaultKind[] = Object.values(FaultKind);
 
-/** The driver-level mutant: messages leave before the Ready's writes are durable. */
+/** Driver-level mutants (src/sim/driver-mutants.ts): the simulator's driver misbehaves, any protocol. */
 export const driverMutants = [
   { name: 'ack-before-fsync', description: 'the simulator driver sends a Ready\'s messages before its writes are durable' },
+  {
+    name: 'mustsync-ignores-vote',
+    description: 'the driver\'s MustSync leaves a vote-only change unsynced (a Raft vote in the same term, a Paxos promise, a Zab epoch), so the vote leaves before it is durable',
+  },
 ] as const;
 
 export type CorruptionPolicy = 'fail-stop' | 'wipe';

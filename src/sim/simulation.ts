@@ -1,5 +1,6 @@
 import { ConfigError, defaultLimits, makeConfig, Rng } from '../core/index.js';
 import type { Message, NodeId, ProtocolModule } from '../core/index.js';
+import { mustSync } from '../core/durability.js';
 import { getProtocol } from '../protocols/index.js';
 import { checkHistory } from '../check/linearizable.js';
 import type { LinearizabilityReport } from '../check/linearizable.js';
@@ -9,6 +10,7 @@ import type { HistoryEvent } from '../check/history.js';
 import { Workload } from './clients.js';
 import type { WorkloadStats } from './clients.js';
 import type { SimEvent } from './events.js';
+import { mustSyncIgnoringVote } from './driver-mutants.js';
 import { Nemesis } from './nemesis.js';
 import { SimNetwork } from './network.js';
 import type { NetworkStats } from './network.js';
@@ -101,7 +103,7 @@ export class Simulation {
     this.network = new SimNetwork(this.rng.fork('network'));
     const logShaped = this.protocol.name === 'raft' || this.protocol.name === 'zab';
     this.invariants = new InvariantChecker({
-      logMatching: logShaped, leaderCompleteness: logShaped, disabled: this.opts.disabledInvariants,
+      logMatching: logShaped, leaderCompleteness: logShaped, disabled: this.opts.disabledInvariants, protocol: this.protocol.name,
     });
     const ids = Array.from({ length: this.opts.nodes }, (_, i) => `n${i + 1}`);
     const config = makeConfig(ids);
@@ -119,6 +121,9 @@ export class Simulation {
       this.nodes.push(new SimNode({
         id, config, protocol: this.protocol, mutants: protocolMutants,
         ackBeforeFsync: this.opts.mutants.has('ack-before-fsync'),
+        mustSync: this.opts.mutants.has('mustsync-ignores-vote') ? mustSyncIgnoringVote : mustSync,
+        ignoreReads: this.opts.mutants.has('reads-ignored'),
+        leaseReads: false,
         electionTicks: this.opts.electionTicks, heartbeatTicks: this.opts.heartbeatTicks, limits, preVote,
         snapshotEvery: this.opts.snapshotEvery, inboxMax: 4096,
       }, this.nodeHost(), nodeRng.fork(id)));
@@ -200,6 +205,9 @@ export class Simulation {
   }
 
   private send(from: NodeId, messages: readonly Message[]): void {
+    const sender = this.nodes[this.nodeIndex.get(from) as number] as SimNode;
+    // Judged as they leave, early messages too, against what a power loss now would leave.
+    this.invariants.onSpeak(from, messages, sender.disk.view('durable'), sender.disk.view('written'));
     for (const m of messages) {
       const to = this.nodeIndex.get(m.to);
       if (to === undefined) continue;

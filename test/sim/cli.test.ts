@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { getProtocol } from '../../src/protocols/index.js';
+import { driverMutants } from '../../src/sim/index.js';
 
 // The real `quorate sim` command, as a user runs it (a child process through tsx).
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -30,12 +31,12 @@ test('quorate sim with a mutant: exit 1, the failing seed, and a trace hash for 
   assert.equal(j.violations, 1);
   assert.deepEqual(j.failingSeeds, [0]);
   assert.match(j.traceHash, /^[0-9a-f]{32}$/);
-  assert.equal(j.failures[0].invariant, 'durability');
+  assert.equal(j.failures[0].invariant, 'ready-order');
   const b = quorate('sim', '--seeds', '0', '--mutant', 'ack-before-fsync', '--json');
   assert.equal(JSON.parse(b.out).traceHash, j.traceHash);
   const t = quorate('sim', '--seeds', '0', '--mutant', 'ack-before-fsync');
   assert.equal(t.code, 1);
-  assert.match(t.out, /seed 0 violated durability/);
+  assert.match(t.out, /seed 0 violated ready-order/);
   assert.match(t.out, /replay: quorate sim --protocol raft --seeds 0 --faults all --mutant ack-before-fsync/);
   assert.match(t.out, /events\/s/);
 });
@@ -44,7 +45,7 @@ test('quorate sim --list-mutants prints the protocol\'s mutants and the driver\'
   const r = quorate('sim', '--list-mutants', '--protocol', 'raft');
   assert.equal(r.code, 0);
   const names = r.out.trim().split('\n');
-  assert.deepEqual(names, [...getProtocol('raft').mutants.map((m) => m.name), 'ack-before-fsync']);
+  assert.deepEqual(names, [...getProtocol('raft').mutants.map((m) => m.name), ...driverMutants.map((m) => m.name)]);
 });
 
 test('bad flags exit 2 with a named error and run nothing', () => {
