@@ -34,6 +34,7 @@ export const driverMutants = [
     name: 'mustsync-ignores-vote',
     description: 'the driver\'s MustSync leaves a vote-only change unsynced (a Raft vote in the same term, a Paxos promise, a Zab epoch), so the vote leaves before it is durable',
   },
+  { name: 'reads-ignored', description: 'the driver accepts linearizable reads and never hands them to the replica (a read() that does nothing)' },
 ] as const;
 
 export type CorruptionPolicy = 'fail-stop' | 'wipe';

@@ -8,7 +8,7 @@ import { Invariant, InvariantChecker } from '../check/invariants.js';
 import type { Violation } from '../check/invariants.js';
 import type { HistoryEvent } from '../check/history.js';
 import { Workload } from './clients.js';
-import type { WorkloadStats } from './clients.js';
+import type { LivenessProgress, WorkloadStats } from './clients.js';
 import type { SimEvent } from './events.js';
 import { mustSyncIgnoringVote } from './driver-mutants.js';
 import { Nemesis } from './nemesis.js';
@@ -31,6 +31,8 @@ export interface SimStats {
   readonly network: NetworkStats;
   readonly faults: Record<string, number>;
   readonly workload: WorkloadStats;
+  /** When the heal came, and what operations invoked from then on achieved (the liveness goals). */
+  readonly liveness: LivenessProgress & { readonly healedAtUs: number | null };
   readonly decodeErrors: number;
   readonly committed: number;
 }
@@ -450,7 +452,7 @@ export class Simulation {
   }
 
   private onPhase(phase: 'heal' | 'stop-clients' | 'end'): boolean {
-    if (phase !== 'stop-clients' || this.workload.writesAfterHeal > 0) this.trace(`phase ${phase}`);
+    if (phase !== 'stop-clients' || this.workload.livenessMissing().length === 0) this.trace(`phase ${phase}`);
     switch (phase) {
       case 'heal':
         this.nemesis.healAll();
@@ -468,9 +470,10 @@ export class Simulation {
         });
         return false;
       case 'stop-clients':
-        // Clients keep going until the healed cluster has acknowledged a write: that is the
-        // "commits again" half of liveness, and stopping earlier would make it unobservable.
-        if (this.opts.clients > 0 && this.workload.writesAfterHeal === 0) {
+        // Clients keep going until operations invoked after the heal were acknowledged: a write,
+        // a read at the leader, a read at a follower. That is the "serves again" half of
+        // liveness, and stopping earlier would make it unobservable.
+        if (this.workload.livenessMissing().length > 0) {
           this.schedule(this.time + 50_000, { k: 'phase', phase: 'stop-clients' });
           return false;
         }
@@ -487,14 +490,15 @@ export class Simulation {
 
   private livenessGap(): string {
     if (this.leaderIndex() === null) return 'no leader';
-    if (this.opts.clients > 0 && this.workload.writesAfterHeal === 0) return 'no write committed after the heal';
+    const missing = this.workload.livenessMissing();
+    if (missing.length > 0) return `no ${missing.join(', no ')} among operations invoked after the heal`;
     const states = this.nodes.map((n) => `${n.id}:${n.state}@${n.sm.appliedIndex}`);
     return `state machines differ (${states.join(' ')})`;
   }
 
   private isConverged(): boolean {
     if (this.leaderIndex() === null) return false;
-    if (this.opts.clients > 0 && this.workload.writesAfterHeal === 0) return false;
+    if (this.workload.livenessMissing().length > 0) return false;
     const first = this.nodes[0] as SimNode;
     if (this.nodes.some((n) => n.state !== 'up' || n.sm.appliedIndex !== first.sm.appliedIndex)) return false;
     const h = first.sm.stateHash();
@@ -533,6 +537,7 @@ export class Simulation {
         network: { ...this.network.stats },
         faults: { ...this.faults },
         workload: { ...this.workload.stats },
+        liveness: { ...this.workload.afterHeal, healedAtUs: this.workload.healedAt },
         decodeErrors: this.decodeErrors,
         committed: this.invariants.committedCount,
       },
