@@ -30,6 +30,14 @@ export interface WorkloadHost {
   schedule(at: number, ev: SimEvent): void;
   readonly nodes: readonly SimNode[];
   trace(line: string): void;
+  /** The up member leading the highest term, or null. */
+  leaderIndex(): number | null;
+}
+
+/** Leadership transfers, when this seed has them: asked of the leader about every intervalUs. */
+export interface TransferPlan {
+  readonly rng: Rng;
+  readonly intervalUs: number;
 }
 
 export interface WorkloadOptions {
@@ -87,12 +95,15 @@ export interface WorkloadStats {
   info: number;
   retries: number;
   notLeader: number;
+  /** Leadership transfers asked of a leader, and those its protocol took on. */
+  transfers: number;
+  transfersAccepted: number;
 }
 
 export class Workload {
   readonly history: HistoryEvent[] = [];
   readonly acked: AckedWrite[] = [];
-  readonly stats: WorkloadStats = { invoked: 0, ok: 0, fail: 0, info: 0, retries: 0, notLeader: 0 };
+  readonly stats: WorkloadStats = { invoked: 0, ok: 0, fail: 0, info: 0, retries: 0, notLeader: 0, transfers: 0, transfersAccepted: 0 };
   private readonly clients: Client[] = [];
   private readonly readTokens = new Map<number, { client: number; op: number }>();
   private nextToken = 1;
@@ -108,6 +119,7 @@ export class Workload {
     private readonly host: WorkloadHost,
     private readonly rng: Rng,
     private readonly opts: WorkloadOptions,
+    private readonly transfers: TransferPlan | null = null,
   ) {
     for (let i = 0; i < opts.clients; i++) {
       this.clients.push({
@@ -122,6 +134,33 @@ export class Workload {
     for (const c of this.clients) {
       this.host.schedule(this.host.now() + this.rng.int(0, this.opts.thinkUs * 2), { k: 'client', client: c.index, op: 0, attempt: 0, what: 'start' });
     }
+    if (this.transfers !== null) this.scheduleTransfer(this.transfers);
+  }
+
+  private scheduleTransfer(plan: TransferPlan): void {
+    this.host.schedule(this.host.now() + plan.rng.int(plan.intervalUs / 2, plan.intervalUs * 2), { k: 'transfer' });
+  }
+
+  /**
+   * An operator (or a rebalancer) asks the leader to hand leadership to another member (Raft
+   * §3.10's TimeoutNow; Paxos and Zab may refuse). Only in the safety phase: a transfer is a
+   * disturbance, and after the heal the cluster must settle. Protocols that decline are still
+   * asked, so one that starts to accept is exercised at once.
+   */
+  onTransfer(): void {
+    const plan = this.transfers;
+    if (plan === null || this.stopped || this.healedAt !== null) return;
+    const leader = this.host.leaderIndex();
+    if (leader !== null && this.host.nodes.length > 1) {
+      const n = this.host.nodes.length;
+      const target = (this.host.nodes[(leader + plan.rng.int(1, n - 1)) % n] as SimNode).id;
+      const from = this.host.nodes[leader] as SimNode;
+      const accepted = from.transferLeadership(target);
+      this.stats.transfers++;
+      if (accepted) this.stats.transfersAccepted++;
+      this.host.trace(`transfer ${from.id}>${target} ${accepted ? 'accepted' : 'refused'}`);
+    }
+    this.scheduleTransfer(plan);
   }
 
   stop(): void {

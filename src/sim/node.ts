@@ -189,6 +189,15 @@ export class SimNode {
     return r ?? null;
   }
 
+  /** Asks this member, if it leads, to hand leadership to `target`; the protocol decides (false: refused). */
+  transferLeadership(target: NodeId): boolean {
+    if (this.state !== 'up' || this.replica === null) return false;
+    const replica = this.replica;
+    const accepted = this.guard(() => replica.transferLeadership(target)) === true;
+    this.drive();
+    return accepted;
+  }
+
   /** Asks for a linearizable read; the answer comes back through host.onRead / onReadFailed. */
   read(token: number, key: string): boolean {
     if (this.state !== 'up' || this.replica === null) return false;

@@ -94,6 +94,24 @@ export interface SimOptions {
   readonly delayTailP: number;
   /** Raft PreVote/CheckQuorum (§9.6): both settings must be safe; `random` picks one per seed. */
   readonly preVote: 'on' | 'off' | 'random';
+  /**
+   * Per-seed features (a seed turns each on with this probability, from a stream of its own, so
+   * a seed that draws none runs as before): leader-lease reads (ReplicaOptions.leaseReads; for
+   * Raft only where CheckQuorum is on, which its lease needs), and leadership transfers asked of
+   * the leader by the workload during the safety phase (every protocol is asked; it may refuse).
+   */
+  readonly leaseReadsP: number;
+  readonly transfersP: number;
+  /** Mean time between transfer requests when transfers are on. */
+  readonly transferIntervalUs: number;
+  /**
+   * Tick-rate factors of the skew fault when lease reads are on: a lease is sound only while
+   * clocks drift apart by less than its margin (FAULTS.md #17, "leases conservative"). The
+   * tightest margin is Raft's and Zab's, a lease of 8 ticks against an election timeout of 10:
+   * with whole ticks a voter may vote after 9 of its own, so the rates may differ by 9/8 at most.
+   * ±5% (1.05/0.95 ≈ 1.105) stays inside; the skew fault's usual ×0.5..×2 does not.
+   */
+  readonly leaseSkewFactors: readonly number[];
   /** Checkpoint the state machine and compact the log every this many applied entries (0: never). */
   readonly snapshotEvery: number;
   /** Trace events kept for the violation report. */
@@ -131,6 +149,10 @@ export const defaultSimOptions: SimOptions = {
   crashLosesSentUs: 1_000,
   delayTailP: 0.02,
   preVote: 'random',
+  leaseReadsP: 0.5,
+  transfersP: 0.5,
+  transferIntervalUs: 250_000,
+  leaseSkewFactors: [0.95, 0.97, 1.03, 1.05],
   snapshotEvery: 40,
   traceTailMax: 40,
   eventsMax: 3_000_000,
@@ -149,6 +171,13 @@ export function simOptions(overrides: Partial<SimOptions> = {}): SimOptions {
     if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`${name} must be a positive integer of microseconds, got ${v}`);
   }
   if (o.heartbeatTicks >= o.electionTicks) throw new ConfigError('heartbeatTicks must be below electionTicks');
+  for (const [name, p] of Object.entries({ leaseReadsP: o.leaseReadsP, transfersP: o.transfersP })) {
+    if (!(p >= 0 && p <= 1)) throw new ConfigError(`${name} must be a probability in [0, 1], got ${p}`);
+  }
+  if (!Number.isInteger(o.transferIntervalUs) || o.transferIntervalUs <= 0) {
+    throw new ConfigError(`transferIntervalUs must be a positive integer of microseconds, got ${o.transferIntervalUs}`);
+  }
+  if (o.leaseSkewFactors.length === 0 || o.leaseSkewFactors.some((f) => !(f > 0))) throw new ConfigError('leaseSkewFactors must be positive tick-rate factors');
   return o;
 }
 

@@ -53,7 +53,14 @@ export interface SimResult {
   readonly convergedAtUs: number | null;
   readonly limitsProfile: 'default' | 'tiny';
   readonly preVote: boolean;
+  /** The per-seed features this run drew (SimOptions.leaseReadsP, transfersP). */
+  readonly features: SimFeatures;
   readonly stats: SimStats;
+}
+
+export interface SimFeatures {
+  readonly leaseReads: boolean;
+  readonly transfers: boolean;
 }
 
 /**
@@ -90,6 +97,7 @@ export class Simulation {
   private violationTime = 0;
   readonly limitsProfile: 'default' | 'tiny';
   readonly preVote: boolean;
+  readonly features: SimFeatures;
 
   constructor(readonly seed: number, options: Partial<SimOptions> = {}) {
     this.opts = simOptions(options);
@@ -118,6 +126,15 @@ export class Simulation {
     this.limitsProfile = profile;
     const preVote = this.opts.preVote === 'random' ? this.rng.fork('prevote').chance(0.5) : this.opts.preVote === 'on';
     this.preVote = preVote;
+    // Features draw from a stream of their own (not this.rng), so a seed that turns none on runs
+    // exactly as it did before they existed.
+    const featureRng = new Rng(seed).fork('features');
+    // Raft's lease is the voters' vote denial, which CheckQuorum (on with PreVote here) provides.
+    const leaseCapable = this.protocol.name !== 'raft' || preVote;
+    this.features = {
+      leaseReads: featureRng.chance(this.opts.leaseReadsP) && leaseCapable,
+      transfers: featureRng.chance(this.opts.transfersP),
+    };
     ids.forEach((id, i) => {
       this.nodeIndex.set(id, i);
       this.nodes.push(new SimNode({
@@ -125,13 +142,15 @@ export class Simulation {
         ackBeforeFsync: this.opts.mutants.has('ack-before-fsync'),
         mustSync: this.opts.mutants.has('mustsync-ignores-vote') ? mustSyncIgnoringVote : mustSync,
         ignoreReads: this.opts.mutants.has('reads-ignored'),
-        leaseReads: false,
+        leaseReads: this.features.leaseReads,
         electionTicks: this.opts.electionTicks, heartbeatTicks: this.opts.heartbeatTicks, limits, preVote,
         snapshotEvery: this.opts.snapshotEvery, inboxMax: 4096,
       }, this.nodeHost(), nodeRng.fork(id)));
     });
-    this.workload = new Workload(this.workloadHost(), this.rng.fork('clients'), this.opts);
-    this.nemesis = new Nemesis(this.nemesisHost(), this.faultRng, this.opts.faults, this.opts.faultIntervalUs, this.opts.delayTailP);
+    this.workload = new Workload(this.workloadHost(), this.rng.fork('clients'), this.opts,
+      this.features.transfers ? { rng: featureRng.fork('transfers'), intervalUs: this.opts.transferIntervalUs } : null);
+    this.nemesis = new Nemesis(this.nemesisHost(), this.faultRng, this.opts.faults, this.opts.faultIntervalUs, this.opts.delayTailP,
+      ...(this.features.leaseReads ? [this.opts.leaseSkewFactors] : []));
   }
 
   // ---- hosts: what nodes, clients and the nemesis may ask of the simulation ----
@@ -165,7 +184,10 @@ export class Simulation {
   }
 
   private workloadHost(): ConstructorParameters<typeof Workload>[0] {
-    return { now: () => this.time, schedule: (at, ev) => this.schedule(at, ev), nodes: this.nodes, trace: (l) => this.trace(l) };
+    return {
+      now: () => this.time, schedule: (at, ev) => this.schedule(at, ev), nodes: this.nodes, trace: (l) => this.trace(l),
+      leaderIndex: () => this.leaderIndex(),
+    };
   }
 
   private nemesisHost(): ConstructorParameters<typeof Nemesis>[0] {
@@ -405,6 +427,9 @@ export class Simulation {
       case 'reply':
         this.workload.onEvent(ev);
         return false;
+      case 'transfer':
+        this.workload.onTransfer();
+        return false;
       case 'nemesis':
         this.nemesis.onNemesis();
         return false;
@@ -533,6 +558,7 @@ export class Simulation {
       convergedAtUs: this.converged,
       limitsProfile: this.limitsProfile,
       preVote: this.preVote,
+      features: this.features,
       stats: {
         network: { ...this.network.stats },
         faults: { ...this.faults },
