@@ -1,5 +1,6 @@
 import { ConfigError } from '../core/index.js';
 import { defaultLimits } from '../core/index.js';
+import { defaultCheckOptions } from '../check/linearizable.js';
 import type { Limits, ProtocolName } from '../core/index.js';
 
 /**
@@ -114,6 +115,8 @@ export interface SimOptions {
   readonly leaseSkewFactors: readonly number[];
   /** Checkpoint the state machine and compact the log every this many applied entries (0: never). */
   readonly snapshotEvery: number;
+  /** The linearizability search's step budget per key; a search that exhausts it fails the seed as undecided. */
+  readonly linearizabilityStepsMax: number;
   /** Trace events kept for the violation report. */
   readonly traceTailMax: number;
   /** Bound on the events of one run: a livelocked run stops with a violation instead of spinning. */
@@ -154,6 +157,7 @@ export const defaultSimOptions: SimOptions = {
   transferIntervalUs: 250_000,
   leaseSkewFactors: [0.95, 0.97, 1.03, 1.05],
   snapshotEvery: 40,
+  linearizabilityStepsMax: defaultCheckOptions.stepsMaxPerKey,
   traceTailMax: 40,
   eventsMax: 3_000_000,
   disabledInvariants: new Set(),
