@@ -119,6 +119,24 @@ function zabVouches(m: ZabMessage): Vouch[] {
   }
 }
 
+/**
+ * A message that, once its receiver adopts `epoch`, makes the receiver vouch for a history: Zab's
+ * NEWLEADER(e', lastIndex). A follower persists currentEpoch = e' only after the synced txns are
+ * durable (PROTOCOLS.md Zab 5, steps (b) then (c); ZOOKEEPER-4643): its currentEpoch then tells
+ * every election that it holds e''s history, and elections rank it by that.
+ */
+export function historyPromised(protocol: ProtocolName, msg: Message): { readonly epoch: number; readonly index: number } | null {
+  if (protocol !== 'zab') return null;
+  const m = msg as ZabMessage;
+  return m.type === 'newleader' ? { epoch: m.epoch, index: m.lastIndex } : null;
+}
+
+/** Why a durable currentEpoch does not back the history its NEWLEADER named, or null. */
+export function unbackedHistory(epoch: number, index: number, durable: DiskView): string | null {
+  if (index === 0 || index <= durable.snapshotIndex || durable.entryAt(index) !== null) return null;
+  return `currentEpoch ${epoch} on disk, which vouches for the history NEWLEADER ${epoch} synced through ${index}, but entry ${index} is not on disk`;
+}
+
 /** What `msg` vouches for, read off the message by the rules of `protocol`'s paper. */
 export function vouchesOf(protocol: ProtocolName, msg: Message): Vouch[] {
   switch (protocol) {

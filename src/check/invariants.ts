@@ -1,7 +1,7 @@
 import { bytesEqual, commandsOf } from '../core/index.js';
 import type { Entry, HardState, Message, NodeId, ProtocolName, ReplicaStatus } from '../core/index.js';
 import { decodeCommand } from '../kv/index.js';
-import { unbacked, vouchesOf } from './durability.js';
+import { historyPromised, unbacked, unbackedHistory, vouchesOf } from './durability.js';
 import type { DiskView } from './durability.js';
 
 /**
@@ -101,6 +101,10 @@ export class InvariantChecker {
   private readonly lives = new Map<NodeId, NodeLife>();
   /** The last hard state each node made durable (forgotten only when its disk is wiped). */
   private readonly durableHard = new Map<NodeId, HardState>();
+  /** Zab: the lowest lastIndex of any NEWLEADER(e) each node received, by `${node}#${e}`. */
+  private readonly newLeaderIndex = new Map<string, number>();
+  /** Zab: the durable currentEpoch last seen per node, to judge each new one once. */
+  private readonly durableEpochSeen = new Map<NodeId, number>();
 
   constructor(private readonly opts: InvariantOptions) {}
 
@@ -203,6 +207,30 @@ export class InvariantChecker {
   /** The node's disk was wiped: what it promised before is legitimately gone (it rejoins with lostState). */
   onWipe(node: NodeId): void {
     this.durableHard.delete(node);
+    this.durableEpochSeen.delete(node);
+  }
+
+  /** A message reached `node` (it may yet act on it): what it asks the node to hold before it vouches. */
+  onDeliver(node: NodeId, msg: Message): void {
+    if (this.opts.protocol === undefined) return;
+    const h = historyPromised(this.opts.protocol, msg);
+    if (h === null) return;
+    const key = `${node}#${h.epoch}`;
+    this.newLeaderIndex.set(key, Math.min(h.index, this.newLeaderIndex.get(key) ?? Infinity));
+  }
+
+  /**
+   * After every event: durable state that vouches by itself. A Zab currentEpoch newly on disk
+   * must find the history its NEWLEADER synced on disk too (src/check/durability.ts).
+   */
+  observeDurable(node: NodeId, durable: DiskView): void {
+    const h = durable.hardState;
+    if (h?.kind !== 'zab' || h.currentEpoch === (this.durableEpochSeen.get(node) ?? 0)) return;
+    this.durableEpochSeen.set(node, h.currentEpoch);
+    const index = this.newLeaderIndex.get(`${node}#${h.currentEpoch}`);
+    if (index === undefined) return;
+    const why = unbackedHistory(h.currentEpoch, index, durable);
+    if (why !== null) this.violate(Invariant.Durability, `${node} has ${why}`, node);
   }
 
   /** Entries just written to a node's log; `log` already includes them. */

@@ -405,6 +405,7 @@ export class Simulation {
       if (n.replica === null || !n.running) continue;
       const s = n.replica.status();
       this.invariants.observeStatus(n.id, s, n.disk);
+      this.invariants.observeDurable(n.id, n.disk.view('durable'));
       if (n.disk.recovering && s.canVote) n.disk.recovering = false; // caught up: may vote again
     }
   }
@@ -437,6 +438,7 @@ export class Simulation {
         this.trace(`d ${ev.from}>${n.id} ${msg.type}${n.running ? '' : ' (down)'}`);
         this.traceLog.bytes(ev.bytes);
         this.network.stats.delivered++;
+        if (n.running) this.invariants.onDeliver(n.id, msg);
         n.deliver(msg);
         return false;
       }

@@ -85,3 +85,19 @@ test('the invariant checker judges speech only when it knows the protocol, and n
   assert.equal(c.violations[0]?.invariant, 'durability');
   assert.match(c.violations[0]?.message ?? '', /n2 sent vote_resp to n1 vouching for a vote for n1 in term 3/);
 });
+
+test('zab: a currentEpoch newly on disk needs the history its NEWLEADER synced on disk too (ZOOKEEPER-4643)', () => {
+  const c = new InvariantChecker({ logMatching: true, leaderCompleteness: true, disabled: new Set(), protocol: 'zab' });
+  const zab = (currentEpoch: number): HardState => ({ kind: 'zab', acceptedEpoch: 3, currentEpoch, commit: 0 });
+  c.onDeliver('n2', { type: 'newleader', from: 'n1', to: 'n2', epoch: 3, lastIndex: 4 } as Message);
+  c.observeDurable('n2', disk(zab(2), [entry(1, 1)]));
+  assert.ok(c.ok, 'the old epoch vouches for nothing new');
+  c.observeDurable('n2', disk(zab(3), [entry(1, 1), entry(2, 1)]));
+  assert.equal(c.violations[0]?.invariant, 'durability');
+  assert.match(c.violations[0]?.message ?? '', /n2 has currentEpoch 3 on disk, which vouches for the history NEWLEADER 3 synced through 4, but entry 4 is not on disk/);
+  const ok = new InvariantChecker({ logMatching: true, leaderCompleteness: true, disabled: new Set(), protocol: 'zab' });
+  ok.onDeliver('n2', { type: 'newleader', from: 'n1', to: 'n2', epoch: 3, lastIndex: 4 } as Message);
+  ok.observeDurable('n2', disk(zab(3), [entry(1, 1), entry(2, 1), entry(3, 2), entry(4, 3)]));
+  ok.observeDurable('n3', disk(zab(3), []));
+  assert.ok(ok.ok, 'the txns first, then the epoch; and a node that got no NEWLEADER(3) is not judged by one');
+});
