@@ -137,7 +137,8 @@ export class Simulation {
     this.network = new SimNetwork(this.rng.fork('network'));
     const logShaped = this.protocol.name === 'raft' || this.protocol.name === 'zab';
     this.invariants = new InvariantChecker({
-      logMatching: logShaped, leaderCompleteness: logShaped, disabled: this.opts.disabledInvariants, protocol: this.protocol.name,
+      logMatching: logShaped, leaderCompleteness: logShaped, commitRule: this.protocol.name === 'raft',
+      disabled: this.opts.disabledInvariants, protocol: this.protocol.name,
     });
     const ids = Array.from({ length: this.opts.nodes }, (_, i) => `n${i + 1}`);
     const config = makeConfig(ids);
