@@ -15,7 +15,7 @@ import { Nemesis } from './nemesis.js';
 import { SimNetwork } from './network.js';
 import type { NetworkStats } from './network.js';
 import { SimNode } from './node.js';
-import { driverMutants, simOptions, tinyLimits } from './options.js';
+import { driverMutants, FaultKind, simOptions, tinyLimits } from './options.js';
 import type { SimOptions } from './options.js';
 import { EventQueue } from './queue.js';
 import { Trace } from './trace.js';
@@ -174,7 +174,11 @@ export class Simulation {
     });
     this.workload = new Workload(this.workloadHost(), this.rng.fork('clients'), this.opts,
       this.features.transfers ? { rng: featureRng.fork('transfers'), intervalUs: this.opts.transferIntervalUs } : null);
-    this.nemesis = new Nemesis(this.nemesisHost(), this.faultRng, this.opts.faults, this.opts.faultIntervalUs, this.opts.delayTailP,
+    // Lease reads and pauses together wait for the simulator's tick debt (options.ts).
+    const faults = this.features.leaseReads && !this.opts.leaseReadsWithPauses
+      ? new Set([...this.opts.faults].filter((f) => f !== FaultKind.Pause))
+      : this.opts.faults;
+    this.nemesis = new Nemesis(this.nemesisHost(), this.faultRng, faults, this.opts.faultIntervalUs, this.opts.delayTailP,
       ...(this.features.leaseReads ? [this.opts.leaseSkewFactors] : []));
   }
 

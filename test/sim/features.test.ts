@@ -40,3 +40,11 @@ test('with lease reads on, clock skew stays within the drift the leases allow', 
   assert.ok(skews.length > 10);
   assert.ok(skews.every((f) => f >= 0.95 && f <= 1.05), skews.join(' '));
 });
+
+test('lease reads and pauses wait for the simulator\'s tick debt: a lease seed pauses nobody unless asked to', () => {
+  const opts = { protocol: 'zab', leaseReadsP: 1, faults: new Set(['pause'] as const), faultIntervalUs: 50_000, safetyUs: 1_000_000, traceTailMax: 100_000 } as const;
+  const gated = runSimulation(3, opts);
+  assert.equal(gated.traceTail.filter((l) => l.includes('nemesis pause')).length, 0);
+  const asked = runSimulation(3, { ...opts, leaseReadsWithPauses: true });
+  assert.ok(asked.traceTail.filter((l) => l.includes('nemesis pause')).length > 0);
+});
