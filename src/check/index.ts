@@ -1,4 +1,5 @@
 export * from './history.js';
 export * from './html.js';
+export * from './durability.js';
 export * from './invariants.js';
 export * from './linearizable.js';

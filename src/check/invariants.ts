@@ -1,6 +1,9 @@
 import { bytesEqual, commandsOf } from '../core/index.js';
-import type { Entry, HardState, NodeId, ReplicaStatus } from '../core/index.js';
+import type { Entry, HardState, Message, NodeId, ProtocolName, ReplicaStatus } from '../core/index.js';
 import { decodeCommand } from '../kv/index.js';
+import { historyPromised, unbacked, unbackedHistory, vouchesOf } from './durability.js';
+import type { DiskView } from './durability.js';
+import type { PaxosMessage } from '../protocols/paxos/index.js';
 
 /**
  * The invariants of PROTOCOLS.md, checked incrementally while a simulation runs (after every
@@ -15,7 +18,10 @@ export const Invariant = {
   LogMatching: 'log-matching', // same (index, id) ⇒ same entry and same prefix (Raft, Zab)
   LeaderCompleteness: 'leader-completeness', // a new leader's log holds every applied entry
   Monotonicity: 'monotonicity', // term and commit index never go backwards
-  Durability: 'durability', // a Ready's messages leave only after its writes are durable
+  CommitRule: 'commit-rule', // a Raft leader moves its commit point only onto an entry of its own term (Fig. 8)
+  PromiseKept: 'promise-kept', // a Paxos acceptor never accepts below a ballot it promised (its p1b said so)
+  Durability: 'durability', // what a message vouches for (vote, promise, ACK) is on the sender's disk as it leaves
+  ReadyOrder: 'ready-order', // the driver sends a Ready's messages only after its fsync (src/core/replica.ts)
   AckedWriteLost: 'acked-write-lost', // an acknowledged write is in the committed log at its index
   Linearizability: 'linearizability',
   Liveness: 'liveness', // after healing: a leader, new commits, convergence within the bound
@@ -40,7 +46,15 @@ export interface InvariantOptions {
   /** Log matching and leader completeness hold for Raft and Zab logs, not for Paxos slots. */
   readonly logMatching: boolean;
   readonly leaderCompleteness: boolean;
+  /**
+   * Raft §5.4.2 (Figure 8): a leader counts replicas only for entries of its own term, so its
+   * commit index only ever lands on one; earlier entries are committed indirectly. Not for Zab,
+   * whose leader commits the synced history (older epochs) once a quorum acked NEWLEADER.
+   */
+  readonly commitRule?: boolean;
   readonly disabled: ReadonlySet<string>;
+  /** Whose messages `onSpeak` reads (src/check/durability.ts); without it, speech is not judged. */
+  readonly protocol?: ProtocolName;
 }
 
 interface Committed {
@@ -61,6 +75,8 @@ interface NodeLife {
   /** The last index this node applied (or restored from a snapshot). */
   applied: number;
   leaderTerm: number | null;
+  /** The commit index at the last observation while leading, with that term. */
+  leading: { readonly term: number; readonly commit: number } | null;
   /** Floors from the durable hard state at restart, checked against the first status. */
   floorTerm: number;
   floorCommit: number;
@@ -96,6 +112,12 @@ export class InvariantChecker {
   private readonly lives = new Map<NodeId, NodeLife>();
   /** The last hard state each node made durable (forgotten only when its disk is wiped). */
   private readonly durableHard = new Map<NodeId, HardState>();
+  /** Zab: the lowest lastIndex of any NEWLEADER(e) each node received, by `${node}#${e}`. */
+  private readonly newLeaderIndex = new Map<string, number>();
+  /** Paxos: the highest ballot each acceptor promised in a p1b it sent (in send order). */
+  private readonly promisedSent = new Map<NodeId, number>();
+  /** Zab: the durable currentEpoch last seen per node, to judge each new one once. */
+  private readonly durableEpochSeen = new Map<NodeId, number>();
 
   constructor(private readonly opts: InvariantOptions) {}
 
@@ -115,7 +137,7 @@ export class InvariantChecker {
   private life(node: NodeId): NodeLife {
     let l = this.lives.get(node);
     if (l === undefined) {
-      l = { term: 0, commit: 0, applied: 0, leaderTerm: null, floorTerm: 0, floorCommit: 0, fresh: true };
+      l = { term: 0, commit: 0, applied: 0, leaderTerm: null, leading: null, floorTerm: 0, floorCommit: 0, fresh: true };
       this.lives.set(node, l);
     }
     return l;
@@ -125,7 +147,7 @@ export class InvariantChecker {
   onStart(node: NodeId, durable: HardState | null, snapshotIndex: number): void {
     const f = hardFloors(durable);
     this.lives.set(node, {
-      term: 0, commit: 0, applied: snapshotIndex, leaderTerm: null, floorTerm: f.term, floorCommit: f.commit, fresh: true,
+      term: 0, commit: 0, applied: snapshotIndex, leaderTerm: null, leading: null, floorTerm: f.term, floorCommit: f.commit, fresh: true,
     });
   }
 
@@ -144,7 +166,16 @@ export class InvariantChecker {
     }
     l.term = Math.max(l.term, s.term);
     l.commit = Math.max(l.commit, s.commitIndex);
+    const led = l.leading;
+    l.leading = s.role === 'leader' ? { term: s.term, commit: s.commitIndex } : null;
     if (s.role !== 'leader') return;
+    if (this.opts.commitRule === true && led !== null && led.term === s.term && s.commitIndex > led.commit) {
+      const id = log.idAt(s.commitIndex);
+      if (id !== s.term) {
+        this.violate(Invariant.CommitRule,
+          `${node}, leader of term ${s.term}, moved its commit index ${led.commit} → ${s.commitIndex} onto an entry of term ${id ?? 'none'}`, node);
+      }
+    }
     const holder = this.leaders.get(s.term);
     if (holder === undefined) this.leaders.set(s.term, node);
     else if (holder !== node) this.violate(Invariant.ElectionSafety, `${holder} and ${node} are both leaders of term ${s.term}`, node);
@@ -198,6 +229,49 @@ export class InvariantChecker {
   /** The node's disk was wiped: what it promised before is legitimately gone (it rejoins with lostState). */
   onWipe(node: NodeId): void {
     this.durableHard.delete(node);
+    this.durableEpochSeen.delete(node);
+    this.promisedSent.delete(node);
+  }
+
+  /**
+   * Paxos Made Simple §2.2: an acceptor that promised b2 (its p1b left) never accepts a proposal
+   * numbered below b2. Messages leave in the order the acceptor made them, so a p2b(b) after a
+   * p1b(b2 > b), in this batch or an earlier one, is an acceptance below a promise. A promise is
+   * durable before its p1b leaves (onSpeak), so it binds across restarts; only a wipe ends it.
+   */
+  private checkPromisesKept(node: NodeId, messages: readonly Message[]): void {
+    for (const m of messages) {
+      const p = m as PaxosMessage;
+      const promised = this.promisedSent.get(node) ?? 0;
+      if (p.type === 'p1b' && p.ballot > promised) this.promisedSent.set(node, p.ballot);
+      if (p.type === 'p2b' && p.slots.length > 0 && p.ballot < promised) {
+        this.violate(Invariant.PromiseKept, `${node} accepted slot(s) ${p.slots.join(',')} at ballot ${p.ballot} after promising ballot ${promised}`, node);
+        return;
+      }
+    }
+  }
+
+  /** A message reached `node` (it may yet act on it): what it asks the node to hold before it vouches. */
+  onDeliver(node: NodeId, msg: Message): void {
+    if (this.opts.protocol === undefined) return;
+    const h = historyPromised(this.opts.protocol, msg);
+    if (h === null) return;
+    const key = `${node}#${h.epoch}`;
+    this.newLeaderIndex.set(key, Math.min(h.index, this.newLeaderIndex.get(key) ?? Infinity));
+  }
+
+  /**
+   * After every event: durable state that vouches by itself. A Zab currentEpoch newly on disk
+   * must find the history its NEWLEADER synced on disk too (src/check/durability.ts).
+   */
+  observeDurable(node: NodeId, durable: DiskView): void {
+    const h = durable.hardState;
+    if (h?.kind !== 'zab' || h.currentEpoch === (this.durableEpochSeen.get(node) ?? 0)) return;
+    this.durableEpochSeen.set(node, h.currentEpoch);
+    const index = this.newLeaderIndex.get(`${node}#${h.currentEpoch}`);
+    if (index === undefined) return;
+    const why = unbackedHistory(h.currentEpoch, index, durable);
+    if (why !== null) this.violate(Invariant.Durability, `${node} has ${why}`, node);
   }
 
   /** Entries just written to a node's log; `log` already includes them. */
@@ -245,9 +319,32 @@ export class InvariantChecker {
     }
   }
 
+  /**
+   * The driver's side of the Ready contract: a Ready's `messages` leave after its fsync. The count
+   * of pending writes is the driver's own (it leaves out writes it chose not to fsync), so this
+   * checks the driver's order, not durability: `onSpeak` does that, by itself.
+   */
   onSend(node: NodeId, pendingWrites: number, messages: number): void {
     if (pendingWrites > 0 && messages > 0) {
-      this.violate(Invariant.Durability, `${node} sent ${messages} messages with ${pendingWrites} writes not yet durable`, node);
+      this.violate(Invariant.ReadyOrder, `${node} sent ${messages} messages with ${pendingWrites} writes not yet durable`, node);
+    }
+  }
+
+  /**
+   * Messages leave `node` (early ones included): what each vouches for must be on its durable
+   * disk now (src/check/durability.ts decides what that is, from the message alone).
+   */
+  onSpeak(node: NodeId, messages: readonly Message[], durable: DiskView, written: DiskView): void {
+    const protocol = this.opts.protocol;
+    if (protocol === undefined) return;
+    if (protocol === 'paxos') this.checkPromisesKept(node, messages);
+    for (const m of messages) {
+      for (const v of vouchesOf(protocol, m)) {
+        const why = unbacked(v, durable, written);
+        if (why === null) continue;
+        this.violate(Invariant.Durability, `${node} sent ${m.type} to ${m.to} vouching for ${why}`, node);
+        return;
+      }
     }
   }
 

@@ -13,8 +13,16 @@ import type { SimNode } from './node.js';
  * through the log via the believed leader (following NotLeader hints) and are retried with the
  * same (clientId, seq) so they apply exactly once; reads use replica.read (linearizable), mostly
  * at the believed leader and sometimes at a random member, which a correct protocol must either
- * serve linearizably or refuse. An operation not answered within the timeout ends as `info`
- * (writes; the process never invokes again) or `fail` (reads, which change nothing).
+ * serve linearizably or refuse. An operation not answered within the timeout ends as `info`, reads
+ * included: a read still in flight may yet be served, so nobody knows it did not happen (FAULTS.md
+ * "Histories": `fail` means it definitely did not), and the process never invokes again.
+ *
+ * After the heal, the liveness phase asks for progress made by operations invoked after it (an
+ * operation invoked before may have been decided before the heal, or by luck): a write, a read
+ * first asked of the leader and a read first asked of a follower, all acknowledged (a follower
+ * may serve the read or refuse it with a hint: Zab's followers refuse, and the client then asks
+ * the leader). Half of the reads invoked after the heal go to a member other than the believed
+ * leader, so the follower's read path is exercised on every seed rather than when dice allow.
  */
 
 export interface WorkloadHost {
@@ -22,6 +30,14 @@ export interface WorkloadHost {
   schedule(at: number, ev: SimEvent): void;
   readonly nodes: readonly SimNode[];
   trace(line: string): void;
+  /** The up member leading the highest term, or null. */
+  leaderIndex(): number | null;
+}
+
+/** Leadership transfers, when this seed has them: asked of the leader about every intervalUs. */
+export interface TransferPlan {
+  readonly rng: Rng;
+  readonly intervalUs: number;
 }
 
 export interface WorkloadOptions {
@@ -40,6 +56,9 @@ interface ClientOp {
   readonly seq: number;
   readonly command: Uint8Array | null;
   readonly contacted: Set<NodeId>;
+  readonly invokedAt: number;
+  /** Whether the first attempt's target led at that moment (null before the first attempt). */
+  firstAtLeader: boolean | null;
   /** Attempts made; one retry timer is live per op (the one carrying this number). */
   attempts: number;
   done: boolean;
@@ -55,6 +74,20 @@ interface Client {
   readonly lastSeen: Map<string, Scalar>;
 }
 
+/**
+ * Operations invoked after the heal and acknowledged (the liveness phase needs each kind); reads
+ * by where they were first asked.
+ */
+export interface LivenessProgress {
+  writes: number;
+  leaderReads: number;
+  followerReads: number;
+}
+
+/** Share of reads sent to a member other than the believed leader, before and after the heal. */
+const readAnywhereP = 0.2;
+const readAtFollowerAfterHealP = 0.5;
+
 export interface WorkloadStats {
   invoked: number;
   ok: number;
@@ -62,12 +95,15 @@ export interface WorkloadStats {
   info: number;
   retries: number;
   notLeader: number;
+  /** Leadership transfers asked of a leader, and those its protocol took on. */
+  transfers: number;
+  transfersAccepted: number;
 }
 
 export class Workload {
   readonly history: HistoryEvent[] = [];
   readonly acked: AckedWrite[] = [];
-  readonly stats: WorkloadStats = { invoked: 0, ok: 0, fail: 0, info: 0, retries: 0, notLeader: 0 };
+  readonly stats: WorkloadStats = { invoked: 0, ok: 0, fail: 0, info: 0, retries: 0, notLeader: 0, transfers: 0, transfersAccepted: 0 };
   private readonly clients: Client[] = [];
   private readonly readTokens = new Map<number, { client: number; op: number }>();
   private nextToken = 1;
@@ -75,14 +111,15 @@ export class Workload {
   private nextValue = 1;
   private nextProcess: number;
   private stopped = false;
-  /** Time of the first acknowledged write after the heal (liveness: the cluster commits again). */
+  /** Time of the heal: operations invoked from then on count toward liveness. */
   healedAt: number | null = null;
-  writesAfterHeal = 0;
+  readonly afterHeal: LivenessProgress = { writes: 0, leaderReads: 0, followerReads: 0 };
 
   constructor(
     private readonly host: WorkloadHost,
     private readonly rng: Rng,
     private readonly opts: WorkloadOptions,
+    private readonly transfers: TransferPlan | null = null,
   ) {
     for (let i = 0; i < opts.clients; i++) {
       this.clients.push({
@@ -97,6 +134,33 @@ export class Workload {
     for (const c of this.clients) {
       this.host.schedule(this.host.now() + this.rng.int(0, this.opts.thinkUs * 2), { k: 'client', client: c.index, op: 0, attempt: 0, what: 'start' });
     }
+    if (this.transfers !== null) this.scheduleTransfer(this.transfers);
+  }
+
+  private scheduleTransfer(plan: TransferPlan): void {
+    this.host.schedule(this.host.now() + plan.rng.int(plan.intervalUs / 2, plan.intervalUs * 2), { k: 'transfer' });
+  }
+
+  /**
+   * An operator (or a rebalancer) asks the leader to hand leadership to another member (Raft
+   * §3.10's TimeoutNow; Paxos and Zab may refuse). Only in the safety phase: a transfer is a
+   * disturbance, and after the heal the cluster must settle. Protocols that decline are still
+   * asked, so one that starts to accept is exercised at once.
+   */
+  onTransfer(): void {
+    const plan = this.transfers;
+    if (plan === null || this.stopped || this.healedAt !== null) return;
+    const leader = this.host.leaderIndex();
+    if (leader !== null && this.host.nodes.length > 1) {
+      const n = this.host.nodes.length;
+      const target = (this.host.nodes[(leader + plan.rng.int(1, n - 1)) % n] as SimNode).id;
+      const from = this.host.nodes[leader] as SimNode;
+      const accepted = from.transferLeadership(target);
+      this.stats.transfers++;
+      if (accepted) this.stats.transfersAccepted++;
+      this.host.trace(`transfer ${from.id}>${target} ${accepted ? 'accepted' : 'refused'}`);
+    }
+    this.scheduleTransfer(plan);
   }
 
   stop(): void {
@@ -174,7 +238,7 @@ export class Workload {
     }
     const seq = f === 'read' ? c.seq : ++c.seq;
     const command = f === 'read' ? null : encodeCommand({ clientId: c.clientId, seq, op });
-    c.op = { id: this.nextOp++, f, key, value, seq, command, contacted: new Set(), attempts: 0, done: false };
+    c.op = { id: this.nextOp++, f, key, value, seq, command, contacted: new Set(), invokedAt: now, firstAtLeader: null, attempts: 0, done: false };
     this.history.push({ process: c.process, type: 'invoke', f, key, value, time: now });
     this.stats.invoked++;
     this.host.schedule(now + this.opts.opTimeoutUs, { k: 'client', client: c.index, op: c.op.id, attempt: 0, what: 'timeout' });
@@ -196,10 +260,13 @@ export class Workload {
     if (op === null || op.done) return;
     if (op.attempts > 0) this.stats.retries++;
     op.attempts++;
-    const readAnywhere = op.command === null && this.rng.chance(0.2);
-    const target = readAnywhere ? this.rng.int(0, this.host.nodes.length - 1) : c.leaderGuess;
+    const healed = this.healedAt !== null;
+    const readAnywhere = op.command === null && this.rng.chance(healed ? readAtFollowerAfterHealP : readAnywhereP);
+    const anywhere = healed ? this.otherNode(c) : this.rng.int(0, this.host.nodes.length - 1);
+    const target = readAnywhere ? anywhere : c.leaderGuess;
     const node = this.host.nodes[target] as SimNode;
     op.contacted.add(node.id);
+    op.firstAtLeader ??= node.replica?.status().role === 'leader';
     if (op.command === null) {
       const token = this.nextToken++;
       this.readTokens.set(token, { client: c.index, op: op.id });
@@ -247,6 +314,10 @@ export class Workload {
     switch (reply.kind) {
       case 'read':
         c.lastSeen.set(op.key, reply.value);
+        if (this.invokedAfterHeal(op)) {
+          if (op.firstAtLeader === true) this.afterHeal.leaderReads++;
+          else this.afterHeal.followerReads++;
+        }
         this.complete(c, 'ok', reply.value);
         return;
       case 'read-failed': {
@@ -267,7 +338,7 @@ export class Workload {
         if (op.f === 'write' || op.f === 'cas') c.lastSeen.set(op.key, res.value);
         if (op.f === 'delete') c.lastSeen.set(op.key, null);
         this.acked.push({ index: res.revision, clientId: c.clientId, seq: op.seq, what: `${op.f} ${op.key}` });
-        if (this.healedAt !== null) this.writesAfterHeal++;
+        if (this.invokedAfterHeal(op)) this.afterHeal.writes++;
         c.leaderGuess = this.host.nodes.findIndex((n) => n.id === reply.node);
         this.complete(c, 'ok', op.value);
         return;
@@ -277,13 +348,24 @@ export class Workload {
     }
   }
 
+  private invokedAfterHeal(op: ClientOp): boolean {
+    return this.healedAt !== null && op.invokedAt >= this.healedAt;
+  }
+
+  /** What the liveness phase still waits for (empty: every kind of operation completed after the heal). */
+  livenessMissing(): string[] {
+    if (this.opts.clients === 0) return [];
+    const missing: string[] = [];
+    if (this.afterHeal.writes === 0) missing.push('a write');
+    if (this.afterHeal.leaderReads === 0) missing.push('a read asked of the leader');
+    if (this.afterHeal.followerReads === 0) missing.push('a read asked of a follower');
+    return missing;
+  }
+
   private timeout(c: Client): void {
     const op = c.op as ClientOp;
-    if (op.f === 'read') {
-      this.complete(c, 'fail', null);
-      return;
-    }
-    this.complete(c, 'info', op.value);
+    // Unknown outcome, reads too (a retry may still be served): info, and the process retires.
+    this.complete(c, 'info', op.f === 'read' ? null : op.value);
     c.process = this.nextProcess++; // Jepsen: a process whose op ended in info never invokes again
   }
 

@@ -4,6 +4,7 @@ import {
 } from '../core/index.js';
 import type { Entry, HardState, RecoveredState, Rng, SnapshotMeta } from '../core/index.js';
 import { crc32 } from '../kv/index.js';
+import type { DiskView } from '../check/durability.js';
 
 /**
  * A node's simulated disk, modelled at the level of a Ready. Writes are first "written" (in the
@@ -346,5 +347,15 @@ export class SimDisk {
 
   get durableHardState(): HardState | null {
     return this.durable.hard;
+  }
+
+  /** The durable image (what a power loss now would leave) or the written one, for src/check/durability.ts. */
+  view(which: 'durable' | 'written'): DiskView {
+    const d = which === 'durable' ? this.durable : this.written;
+    return {
+      hardState: d.hard,
+      snapshotIndex: d.logBase,
+      entryAt: (index) => d.entries[index - d.logBase - 1] ?? null,
+    };
   }
 }

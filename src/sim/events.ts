@@ -16,6 +16,8 @@ export type SimEvent =
   | { readonly k: 'client'; readonly client: number; readonly op: number; readonly attempt: number; readonly what: 'start' | 'retry' | 'timeout' }
   | { readonly k: 'reply'; readonly client: number; readonly op: number; readonly reply: ClientReply }
   | { readonly k: 'nemesis' }
+  /** The workload asks the leader to hand leadership over (src/sim/clients.ts). */
+  | { readonly k: 'transfer' }
   | { readonly k: 'heal-cuts'; readonly generation: number }
   | { readonly k: 'unclog'; readonly link: string }
   | { readonly k: 'restart'; readonly node: number; readonly inc: number; readonly wipe: boolean }

@@ -54,6 +54,8 @@ export class Nemesis {
     private readonly faults: ReadonlySet<FaultKind>,
     private readonly intervalUs: number,
     private readonly delayTailP = 0.02,
+    /** Tick-rate factors the skew fault draws from (narrower when leases assume bounded drift). */
+    private readonly skewFactors: readonly number[] = [0.5, 0.7, 1.3, 2],
   ) {}
 
   private has(f: FaultKind): boolean {
@@ -265,7 +267,7 @@ export class Nemesis {
       }
       case FaultKind.Skew: {
         const node = this.rng.pick(host.nodes);
-        node.tickFactor = this.rng.pick([0.5, 0.7, 1.3, 2]);
+        node.tickFactor = this.rng.pick(this.skewFactors);
         this.count('skew');
         host.trace(`nemesis skew ${node.id} x${node.tickFactor}`);
         return;

@@ -8,8 +8,8 @@ import { decodeCommand, KvStateMachine } from '../kv/index.js';
 import type { KvResult } from '../kv/index.js';
 import type { InvariantChecker } from '../check/invariants.js';
 import { commandsOf } from '../core/index.js';
-import { mustSync } from '../core/durability.js';
 import { SimDisk } from './disk.js';
+import type { MustSync } from './driver-mutants.js';
 import type { DiskWrite } from './disk.js';
 
 /**
@@ -62,7 +62,11 @@ export interface NodeConfig {
   readonly recoveryTrustsPageCache: boolean;
   /** Driver mutant drop-tick-debt: a woken node gets at most 3 of the ticks it owes, lease reads or not. */
   readonly dropTickDebt: boolean;
-  /** Lease reads (ReplicaOptions.leaseReads). */
+  /** Which Readies the driver fsyncs: src/core/durability.ts, or a driver mutant's. */
+  readonly mustSync: MustSync;
+  /** The driver mutant reads-ignored: reads are accepted and never reach the replica. */
+  readonly ignoreReads: boolean;
+  /** Leader-lease reads (ReplicaOptions.leaseReads), a per-seed feature. */
   readonly leaseReads: boolean;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
@@ -296,6 +300,15 @@ export class SimNode {
     return r ?? null;
   }
 
+  /** Asks this member, if it leads, to hand leadership to `target`; the protocol decides (false: refused). */
+  transferLeadership(target: NodeId): boolean {
+    if (this.state !== 'up' || this.replica === null) return false;
+    const replica = this.replica;
+    const accepted = this.guard(() => replica.transferLeadership(target)) === true;
+    this.drive();
+    return accepted;
+  }
+
   /**
    * Asks for a linearizable read; the answer comes back through host.onRead / onReadFailed. A
    * paused process leaves the request in its socket: it is read when the process wakes.
@@ -308,6 +321,7 @@ export class SimNode {
     if (this.state !== 'up' || this.replica === null) return false;
     const ctx = this.nextCtx++;
     this.reads.set(ctx, { token, key, index: null });
+    if (this.cfg.ignoreReads) return true;
     const replica = this.replica;
     this.guard(() => replica.read(ctx));
     this.drive();
@@ -369,7 +383,7 @@ export class SimNode {
         this.finish(rd);
         continue;
       }
-      const sync = rd.snapshot !== null || mustSync(this.lastSaved, rd.hardState, rd.entries);
+      const sync = rd.snapshot !== null || this.cfg.mustSync(this.lastSaved, rd.hardState, rd.entries);
       if (rd.hardState !== null) this.lastSaved = rd.hardState;
       if (!sync) {
         // As the node driver: a commit-only hard state is written without an fsync and nothing

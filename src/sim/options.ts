@@ -1,5 +1,6 @@
 import { ConfigError } from '../core/index.js';
 import { defaultLimits } from '../core/index.js';
+import { defaultCheckOptions } from '../check/linearizable.js';
 import type { Limits, ProtocolName } from '../core/index.js';
 
 /**
@@ -41,8 +42,13 @@ export const driverMutants = [
     name: 'drop-tick-debt',
     description: 'with lease reads, a paused node wakes with at most 3 of the ticks it owes, as the old node driver did: its lease outlives the pause',
     // Only a lease can tell: without lease reads, a leader that missed ticks serves nothing early.
-    needs: { leaseReads: 'on' },
+    needs: { leaseReadsP: 1 },
   },
+  {
+    name: 'mustsync-ignores-vote',
+    description: 'the driver\'s MustSync leaves a vote-only change unsynced (a Raft vote in the same term, a Paxos promise, a Zab epoch), so the vote leaves before it is durable',
+  },
+  { name: 'reads-ignored', description: 'the driver accepts linearizable reads and never hands them to the replica (a read() that does nothing)' },
 ] as const satisfies readonly { name: string; description: string; needs?: Partial<SimOptions> }[];
 
 /**
@@ -113,10 +119,23 @@ export interface SimOptions {
   /** Raft PreVote/CheckQuorum (§9.6): both settings must be safe; `random` picks one per seed. */
   readonly preVote: 'on' | 'off' | 'random';
   /**
-   * Leader-lease reads (ReplicaOptions.leaseReads; Raft's CheckQuorum comes with them): off by
-   * default as in the protocols; `random` picks per seed.
+   * Per-seed features (a seed turns each on with this probability, from a stream of its own, so
+   * a seed that draws none runs as before): leader-lease reads (ReplicaOptions.leaseReads; they turn
+   * Raft's CheckQuorum on, since its lease is the voters' vote denial), and leadership transfers asked of
+   * the leader by the workload during the safety phase (every protocol is asked; it may refuse).
    */
-  readonly leaseReads: 'on' | 'off' | 'random';
+  readonly leaseReadsP: number;
+  readonly transfersP: number;
+  /** Mean time between transfer requests when transfers are on. */
+  readonly transferIntervalUs: number;
+  /**
+   * Tick-rate factors of the skew fault when lease reads are on: a lease is sound only while
+   * clocks drift apart by less than its margin (FAULTS.md #17, "leases conservative"). The
+   * tightest margin is Raft's and Zab's, a lease of 8 ticks against an election timeout of 10:
+   * with whole ticks a voter may vote after 9 of its own, so the rates may differ by 9/8 at most.
+   * ±5% (1.05/0.95 ≈ 1.105) stays inside; the skew fault's usual ×0.5..×2 does not.
+   */
+  readonly leaseSkewFactors: readonly number[];
   /**
    * Swarm testing (Groce et al., ISSTA 2012): each seed draws its own subset of `faults` and its own
    * value of every swarm feature (src/sim/swarm.ts), so rare combinations come up often.
@@ -124,6 +143,8 @@ export interface SimOptions {
   readonly swarm: boolean;
   /** Checkpoint the state machine and compact the log every this many applied entries (0: never). */
   readonly snapshotEvery: number;
+  /** The linearizability search's step budget per key; a search that exhausts it fails the seed as undecided. */
+  readonly linearizabilityStepsMax: number;
   /** Trace events kept for the violation report. */
   readonly traceTailMax: number;
   /** Bound on the events of one run: a livelocked run stops with a violation instead of spinning. */
@@ -159,9 +180,13 @@ export const defaultSimOptions: SimOptions = {
   crashLosesSentUs: 1_000,
   delayTailP: 0.02,
   preVote: 'random',
-  leaseReads: 'off',
+  leaseReadsP: 0.5,
+  transfersP: 0.5,
+  transferIntervalUs: 250_000,
+  leaseSkewFactors: [0.95, 0.97, 1.03, 1.05],
   swarm: false,
   snapshotEvery: 40,
+  linearizabilityStepsMax: defaultCheckOptions.stepsMaxPerKey,
   traceTailMax: 40,
   eventsMax: 3_000_000,
   disabledInvariants: new Set(),
@@ -179,6 +204,13 @@ export function simOptions(overrides: Partial<SimOptions> = {}): SimOptions {
     if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`${name} must be a positive integer of microseconds, got ${v}`);
   }
   if (o.heartbeatTicks >= o.electionTicks) throw new ConfigError('heartbeatTicks must be below electionTicks');
+  for (const [name, p] of Object.entries({ leaseReadsP: o.leaseReadsP, transfersP: o.transfersP })) {
+    if (!(p >= 0 && p <= 1)) throw new ConfigError(`${name} must be a probability in [0, 1], got ${p}`);
+  }
+  if (!Number.isInteger(o.transferIntervalUs) || o.transferIntervalUs <= 0) {
+    throw new ConfigError(`transferIntervalUs must be a positive integer of microseconds, got ${o.transferIntervalUs}`);
+  }
+  if (o.leaseSkewFactors.length === 0 || o.leaseSkewFactors.some((f) => !(f > 0))) throw new ConfigError('leaseSkewFactors must be positive tick-rate factors');
   return o;
 }
 

@@ -1,5 +1,6 @@
 import { ConfigError, defaultLimits, makeConfig, Rng } from '../core/index.js';
 import type { Message, NodeId, ProtocolModule } from '../core/index.js';
+import { mustSync } from '../core/durability.js';
 import { getProtocol } from '../protocols/index.js';
 import { checkHistory } from '../check/linearizable.js';
 import type { LinearizabilityReport } from '../check/linearizable.js';
@@ -7,8 +8,9 @@ import { Invariant, InvariantChecker } from '../check/invariants.js';
 import type { Violation } from '../check/invariants.js';
 import type { HistoryEvent } from '../check/history.js';
 import { Workload } from './clients.js';
-import type { WorkloadStats } from './clients.js';
+import type { LivenessProgress, WorkloadStats } from './clients.js';
 import type { SimEvent } from './events.js';
+import { mustSyncIgnoringVote } from './driver-mutants.js';
 import { Nemesis } from './nemesis.js';
 import { SimNetwork } from './network.js';
 import type { NetworkStats } from './network.js';
@@ -31,6 +33,8 @@ export interface SimStats {
   readonly network: NetworkStats;
   readonly faults: Record<string, number>;
   readonly workload: WorkloadStats;
+  /** When the heal came, and what operations invoked from then on achieved (the liveness goals). */
+  readonly liveness: LivenessProgress & { readonly healedAtUs: number | null };
   readonly decodeErrors: number;
   readonly committed: number;
 }
@@ -51,10 +55,16 @@ export interface SimResult {
   readonly convergedAtUs: number | null;
   readonly limitsProfile: 'default' | 'tiny';
   readonly preVote: boolean;
-  readonly leaseReads: boolean;
+  /** The per-seed features this run drew (SimOptions.leaseReadsP, transfersP). */
+  readonly features: SimFeatures;
   /** This seed's swarm mix (`faults=... features=...`), or null when swarm testing is off. */
   readonly swarm: string | null;
   readonly stats: SimStats;
+}
+
+export interface SimFeatures {
+  readonly leaseReads: boolean;
+  readonly transfers: boolean;
 }
 
 /**
@@ -89,6 +99,32 @@ interface Outlived {
   readonly bytes: Uint8Array;
 }
 
+/**
+ * When each life (incarnation) of each node ended. A message in flight is judged against the end
+ * of the life that sent it, not the node's latest crash: sent just before crash 1 and delivered
+ * after crash 2, it was still in the buffers of the machine that lost power at crash 1.
+ */
+export class LifeEnds {
+  private readonly ends = new Map<string, { readonly atUs: number; readonly kind: CrashKind }>();
+
+  record(node: NodeId, incarnation: number, atUs: number, kind: CrashKind = 'power'): void {
+    this.ends.set(`${node}#${incarnation}`, { atUs, kind });
+  }
+
+  endedAt(node: NodeId, incarnation: number): number | null {
+    return this.ends.get(`${node}#${incarnation}`)?.atUs ?? null;
+  }
+
+  /**
+   * Whether a message sent by `node` in life `incarnation` at `sentAtUs` died in its buffers: only
+   * a power loss takes them (after a process crash the kernel still sends what the socket holds).
+   */
+  lostInFlight(node: NodeId, incarnation: number, sentAtUs: number, buffersUs: number): boolean {
+    const end = this.ends.get(`${node}#${incarnation}`);
+    return end !== undefined && end.kind === 'power' && end.atUs - sentAtUs < buffersUs;
+  }
+}
+
 /** Every mutant a run of `protocol` can switch on: the protocol's own and the driver's. */
 export function mutantNames(protocol: ProtocolModule): string[] {
   return [...protocol.mutants.map((m) => m.name), ...driverMutantNames];
@@ -118,9 +154,10 @@ export class Simulation {
   private readonly outlived: Outlived[][];
   /** Per node: a proxy holds what it sends until this time (the outlive fault), or -1. */
   private readonly holdUntil: number[];
+  private readonly lifeEnds = new LifeEnds();
   readonly limitsProfile: 'default' | 'tiny';
   readonly preVote: boolean;
-  readonly leaseReads: boolean;
+  readonly features: SimFeatures;
   /** This seed's swarm mix (faults and features), or null without swarm testing. */
   readonly swarmLabel: string | null;
 
@@ -142,7 +179,8 @@ export class Simulation {
     this.network = new SimNetwork(this.rng.fork('network'));
     const logShaped = this.protocol.name === 'raft' || this.protocol.name === 'zab';
     this.invariants = new InvariantChecker({
-      logMatching: logShaped, leaderCompleteness: logShaped, disabled: this.opts.disabledInvariants,
+      logMatching: logShaped, leaderCompleteness: logShaped, commitRule: this.protocol.name === 'raft',
+      disabled: this.opts.disabledInvariants, protocol: this.protocol.name,
     });
     const ids = Array.from({ length: this.opts.nodes }, (_, i) => `n${i + 1}`);
     const config = makeConfig(ids);
@@ -155,8 +193,13 @@ export class Simulation {
     this.limitsProfile = profile;
     const preVote = this.opts.preVote === 'random' ? this.rng.fork('prevote').chance(0.5) : this.opts.preVote === 'on';
     this.preVote = preVote;
-    const leaseReads = this.opts.leaseReads === 'random' ? this.rng.fork('lease').chance(0.5) : this.opts.leaseReads === 'on';
-    this.leaseReads = leaseReads;
+    // Features draw from a stream of their own (not this.rng), so a seed that turns none on runs
+    // exactly as it did before they existed. Lease reads turn Raft's CheckQuorum on (below).
+    const featureRng = new Rng(seed).fork('features');
+    this.features = {
+      leaseReads: featureRng.chance(this.opts.leaseReadsP),
+      transfers: featureRng.chance(this.opts.transfersP),
+    };
     const mutant = (name: (typeof driverMutants)[number]['name']): boolean => this.opts.mutants.has(name);
     ids.forEach((id, i) => {
       this.nodeIndex.set(id, i);
@@ -165,15 +208,19 @@ export class Simulation {
         ackBeforeFsync: mutant('ack-before-fsync'),
         recoveryTrustsPageCache: mutant('recovery-trusts-page-cache'),
         dropTickDebt: mutant('drop-tick-debt'),
-        leaseReads,
+        mustSync: mutant('mustsync-ignores-vote') ? mustSyncIgnoringVote : mustSync,
+        ignoreReads: mutant('reads-ignored'),
+        leaseReads: this.features.leaseReads,
         electionTicks: this.opts.electionTicks, heartbeatTicks: this.opts.heartbeatTicks, limits, preVote,
         snapshotEvery: this.opts.snapshotEvery, inboxMax: 4096,
       }, this.nodeHost(), nodeRng.fork(id)));
     });
     this.outlived = this.nodes.map(() => []);
     this.holdUntil = this.nodes.map(() => -1);
-    this.workload = new Workload(this.workloadHost(), this.rng.fork('clients'), this.opts);
-    this.nemesis = new Nemesis(this.nemesisHost(), this.faultRng, this.opts.faults, this.opts.faultIntervalUs, this.opts.delayTailP);
+    this.workload = new Workload(this.workloadHost(), this.rng.fork('clients'), this.opts,
+      this.features.transfers ? { rng: featureRng.fork('transfers'), intervalUs: this.opts.transferIntervalUs } : null);
+    this.nemesis = new Nemesis(this.nemesisHost(), this.faultRng, this.opts.faults, this.opts.faultIntervalUs, this.opts.delayTailP,
+      ...(this.features.leaseReads ? [this.opts.leaseSkewFactors] : []));
   }
 
   // ---- hosts: what nodes, clients and the nemesis may ask of the simulation ----
@@ -207,7 +254,10 @@ export class Simulation {
   }
 
   private workloadHost(): ConstructorParameters<typeof Workload>[0] {
-    return { now: () => this.time, schedule: (at, ev) => this.schedule(at, ev), nodes: this.nodes, trace: (l) => this.trace(l) };
+    return {
+      now: () => this.time, schedule: (at, ev) => this.schedule(at, ev), nodes: this.nodes, trace: (l) => this.trace(l),
+      leaderIndex: () => this.leaderIndex(),
+    };
   }
 
   private nemesisHost(): ConstructorParameters<typeof Nemesis>[0] {
@@ -251,8 +301,11 @@ export class Simulation {
 
   private send(from: NodeId, messages: readonly Message[]): void {
     const fromIndex = this.nodeIndex.get(from) as number;
-    const fromInc = (this.nodes[fromIndex] as SimNode).incarnation;
+    const sender = this.nodes[fromIndex] as SimNode;
+    const fromInc = sender.incarnation;
     const held = this.time < (this.holdUntil[fromIndex] as number);
+    // Judged as they leave, early messages too, against what a power loss now would leave.
+    this.invariants.onSpeak(from, messages, sender.disk.view('durable'), sender.disk.view('written'));
     for (const m of messages) {
       const to = this.nodeIndex.get(m.to);
       if (to === undefined) continue;
@@ -287,6 +340,7 @@ export class Simulation {
     const n = this.nodes[i] as SimNode;
     n.crashedAt = this.time;
     this.holdUntil[i] = -1;
+    this.lifeEnds.record(n.id, n.incarnation, this.time, kind);
     const torn = n.crash(kind, this.faultRng, kind === 'power' && tear);
     this.network.resetLinks(n.id);
     if (torn) this.count('torn-write');
@@ -461,6 +515,7 @@ export class Simulation {
       if (n.replica === null || !n.running) continue;
       const s = n.replica.status();
       this.invariants.observeStatus(n.id, s, n.disk);
+      this.invariants.observeDurable(n.id, n.disk.view('durable'));
     }
   }
 
@@ -482,7 +537,8 @@ export class Simulation {
         if (ev.fromInc >= 0 && sender.incarnation !== ev.fromInc) {
           // The sender crashed since it sent this. A power loss takes what its kernel had not yet
           // put on the wire; a process crash does not (the kernel keeps sending the socket buffers).
-          if (sender.lastCrash === 'power' && sender.crashedAt - ev.sentAt < this.opts.crashLosesSentUs) {
+          // Judged against the end of the life that sent it, not the sender's latest crash.
+          if (this.lifeEnds.lostInFlight(ev.from, ev.fromInc, ev.sentAt, this.opts.crashLosesSentUs)) {
             this.count('crash-lost-in-flight');
             return false;
           }
@@ -504,6 +560,7 @@ export class Simulation {
         this.trace(`d ${ev.from}>${n.id} ${msg.type}${n.running ? '' : ' (down)'}`);
         this.traceLog.bytes(ev.bytes);
         this.network.stats.delivered++;
+        if (n.running) this.invariants.onDeliver(n.id, msg);
         n.deliver(msg);
         return false;
       }
@@ -517,6 +574,9 @@ export class Simulation {
       case 'client':
       case 'reply':
         this.workload.onEvent(ev);
+        return false;
+      case 'transfer':
+        this.workload.onTransfer();
         return false;
       case 'nemesis':
         this.nemesis.onNemesis();
@@ -572,7 +632,7 @@ export class Simulation {
   }
 
   private onPhase(phase: 'heal' | 'stop-clients' | 'end'): boolean {
-    if (phase !== 'stop-clients' || this.workload.writesAfterHeal > 0) this.trace(`phase ${phase}`);
+    if (phase !== 'stop-clients' || this.workload.livenessMissing().length === 0) this.trace(`phase ${phase}`);
     switch (phase) {
       case 'heal':
         this.nemesis.healAll();
@@ -592,9 +652,10 @@ export class Simulation {
         });
         return false;
       case 'stop-clients':
-        // Clients keep going until the healed cluster has acknowledged a write: that is the
-        // "commits again" half of liveness, and stopping earlier would make it unobservable.
-        if (this.opts.clients > 0 && this.workload.writesAfterHeal === 0) {
+        // Clients keep going until operations invoked after the heal were acknowledged: a write,
+        // a read at the leader, a read at a follower. That is the "serves again" half of
+        // liveness, and stopping earlier would make it unobservable.
+        if (this.workload.livenessMissing().length > 0) {
           this.schedule(this.time + 50_000, { k: 'phase', phase: 'stop-clients' });
           return false;
         }
@@ -611,14 +672,15 @@ export class Simulation {
 
   private livenessGap(): string {
     if (this.leaderIndex() === null) return 'no leader';
-    if (this.opts.clients > 0 && this.workload.writesAfterHeal === 0) return 'no write committed after the heal';
+    const missing = this.workload.livenessMissing();
+    if (missing.length > 0) return `no ${missing.join(', no ')} among operations invoked after the heal`;
     const states = this.nodes.map((n) => `${n.id}:${n.state}@${n.sm.appliedIndex}`);
     return `state machines differ (${states.join(' ')})`;
   }
 
   private isConverged(): boolean {
     if (this.leaderIndex() === null) return false;
-    if (this.opts.clients > 0 && this.workload.writesAfterHeal === 0) return false;
+    if (this.workload.livenessMissing().length > 0) return false;
     const first = this.nodes[0] as SimNode;
     if (this.nodes.some((n) => n.state !== 'up' || n.sm.appliedIndex !== first.sm.appliedIndex)) return false;
     const h = first.sm.stateHash();
@@ -632,9 +694,13 @@ export class Simulation {
       this.invariants.checkAckedWrites(this.workload.acked);
     }
     if (this.invariants.ok) {
-      lin = checkHistory(this.workload.history);
+      lin = checkHistory(this.workload.history, { stepsMaxPerKey: this.opts.linearizabilityStepsMax });
       if (lin.verdict === 'not_linearizable' && lin.failure !== null) {
         this.invariants.violate(Invariant.Linearizability, lin.failure.explanation);
+      }
+      // A search that gave up proved nothing: the seed is not a pass (it was counted as one).
+      if (lin.verdict === 'unknown') {
+        this.invariants.violate(Invariant.Linearizability, `undecided: the search gave up on key(s) ${lin.unknownKeys.join(', ')} within its step budget`);
       }
     }
     const v = this.invariants.violations[0] ?? null;
@@ -654,12 +720,13 @@ export class Simulation {
       convergedAtUs: this.converged,
       limitsProfile: this.limitsProfile,
       preVote: this.preVote,
-      leaseReads: this.leaseReads,
+      features: this.features,
       swarm: this.swarmLabel,
       stats: {
         network: { ...this.network.stats },
         faults: { ...this.faults },
         workload: { ...this.workload.stats },
+        liveness: { ...this.workload.afterHeal, healedAtUs: this.workload.healedAt },
         decodeErrors: this.decodeErrors,
         committed: this.invariants.committedCount,
       },

@@ -14,8 +14,7 @@ import type { FaultKind, SimOptions } from './options.js';
  * label "swarm"), so `quorate sim --swarm --seeds N` replays seed N exactly.
  *
  * A feature is a named pair of option overrides, one for "on" and one for "off". To put a new
- * option under swarm control (lease reads, leadership transfers, clock skew in the workload),
- * add an entry here: nothing else changes, and the summary names it in every seed's mix.
+ * option under swarm control, add an entry here: nothing else changes, and the summary names it in every seed's mix.
  */
 
 export interface SwarmFeature {
@@ -27,7 +26,9 @@ export interface SwarmFeature {
 export const swarmFeatures: readonly SwarmFeature[] = [
   // Raft PreVote and CheckQuorum (§9.6); the others ignore it.
   { name: 'prevote', on: { preVote: 'on' }, off: { preVote: 'off' } },
-  { name: 'lease-reads', on: { leaseReads: 'on' }, off: { leaseReads: 'off' } },
+  { name: 'lease-reads', on: { leaseReadsP: 1 }, off: { leaseReadsP: 0 } },
+  // Leadership transfers asked of the leader by the workload (every protocol is asked; it may refuse).
+  { name: 'transfers', on: { transfersP: 1 }, off: { transfersP: 0 } },
   // One entry per message, a short inflight window: commit rules that batching hides.
   { name: 'tiny-limits', on: { limitsProfile: 'tiny' }, off: { limitsProfile: 'default' } },
   // Checkpoints and compaction often (snapshot install and catch-up below the log), or never.

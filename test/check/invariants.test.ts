@@ -88,13 +88,13 @@ test('term and commit never go backwards within a life, nor below the durable fl
   assert.equal(d.violations[0]?.invariant, 'monotonicity');
 });
 
-test('sending with writes pending violates durability', () => {
+test('sending a Ready\'s messages with its writes pending breaks the driver\'s ready order', () => {
   const c = checker();
   c.onSend('n1', 0, 3);
   c.onSend('n1', 2, 0);
   assert.ok(c.ok);
   c.onSend('n1', 1, 1);
-  assert.equal(c.violations[0]?.invariant, 'durability');
+  assert.equal(c.violations[0]?.invariant, 'ready-order');
 });
 
 test('an acknowledged write must be in the committed log at its index', () => {
@@ -108,7 +108,7 @@ test('an acknowledged write must be in the committed log at its index', () => {
 });
 
 test('disabled invariants are not reported', () => {
-  const c = new InvariantChecker({ logMatching: true, leaderCompleteness: true, disabled: new Set(['durability']) });
+  const c = new InvariantChecker({ logMatching: true, leaderCompleteness: true, disabled: new Set(['ready-order']) });
   c.onSend('n1', 1, 1);
   assert.ok(c.ok);
 });
@@ -134,4 +134,37 @@ test('durable promises are monotonic: a Raft vote never changes within a term, a
   z.onDurableHardState('z', { kind: 'zab', acceptedEpoch: 3, currentEpoch: 2, commit: 0 });
   z.onDurableHardState('z', { kind: 'zab', acceptedEpoch: 3, currentEpoch: 1, commit: 0 });
   assert.equal(z.violations[0]?.invariant, 'monotonicity');
+});
+
+test('commit rule (Raft Fig. 8): a leader moves its commit index only onto an entry of its own term', () => {
+  const c = new InvariantChecker({ logMatching: true, leaderCompleteness: false, commitRule: true, disabled: new Set() });
+  const log = logOf([entry(1, 1), entry(2, 2), entry(3, 4)]);
+  c.observeStatus('n1', status('n1', 'leader', 4, 1), log);
+  c.observeStatus('n1', status('n1', 'leader', 4, 3), log);
+  assert.ok(c.ok, 'onto its own no-op: index 2 is committed indirectly');
+  const bad = new InvariantChecker({ logMatching: true, leaderCompleteness: false, commitRule: true, disabled: new Set() });
+  bad.observeStatus('n1', status('n1', 'leader', 4, 1), log);
+  bad.observeStatus('n1', status('n1', 'leader', 4, 2), log);
+  assert.equal(bad.violations[0]?.invariant, 'commit-rule');
+  assert.match(bad.violations[0]?.message ?? '', /leader of term 4, moved its commit index 1 → 2 onto an entry of term 2/);
+  const follower = new InvariantChecker({ logMatching: true, leaderCompleteness: false, commitRule: true, disabled: new Set() });
+  follower.observeStatus('n1', status('n1', 'follower', 4, 1), log);
+  follower.observeStatus('n1', status('n1', 'leader', 4, 2), log);
+  assert.ok(follower.ok, 'a commit index brought into leadership is not a commit by this leader');
+});
+
+test('promise kept (Paxos): an acceptor that sent p1b(b2) never sends p2b below b2, unless wiped', () => {
+  const c = new InvariantChecker({ logMatching: false, leaderCompleteness: false, disabled: new Set(), protocol: 'paxos' });
+  const p1b = (ballot: number) => ({ type: 'p1b', from: 'n2', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, entries: [], next: 0 });
+  const p2b = (ballot: number, slots: number[]) => ({ type: 'p2b', from: 'n2', to: 'n1', ballot, hbTick: 0, slots });
+  const durable = { hardState: { kind: 'paxos', promised: 2000, chosen: 0 } as const, snapshotIndex: 0, entryAt: (i: number) => entry(i, 7) };
+  c.onSpeak('n2', [p2b(1025, [1]), p1b(2000), p2b(2000, [1]), p2b(1025, [])], durable, durable);
+  assert.ok(c.ok, 'accepted before the promise (same batch, made first); a heartbeat answer accepts nothing');
+  c.onSpeak('n2', [p2b(1025, [2])], durable, durable);
+  assert.equal(c.violations[0]?.invariant, 'promise-kept');
+  const wiped = new InvariantChecker({ logMatching: false, leaderCompleteness: false, disabled: new Set(), protocol: 'paxos' });
+  wiped.onSpeak('n2', [p1b(2000)], durable, durable);
+  wiped.onWipe('n2');
+  wiped.onSpeak('n2', [p2b(1025, [2])], durable, durable);
+  assert.ok(wiped.ok);
 });

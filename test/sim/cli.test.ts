@@ -31,12 +31,12 @@ test('quorate sim with a mutant: exit 1, the failing seed, and a trace hash for 
   assert.equal(j.violations, 1);
   assert.deepEqual(j.failingSeeds, [0]);
   assert.match(j.traceHash, /^[0-9a-f]{32}$/);
-  assert.equal(j.failures[0].invariant, 'durability');
+  assert.equal(j.failures[0].invariant, 'ready-order');
   const b = quorate('sim', '--seeds', '0', '--mutant', 'ack-before-fsync', '--json');
   assert.equal(JSON.parse(b.out).traceHash, j.traceHash);
   const t = quorate('sim', '--seeds', '0', '--mutant', 'ack-before-fsync');
   assert.equal(t.code, 1);
-  assert.match(t.out, /seed 0 violated durability/);
+  assert.match(t.out, /seed 0 violated ready-order/);
   assert.match(t.out, /replay: quorate sim --protocol raft --seeds 0 --faults all --mutant ack-before-fsync/);
   assert.match(t.out, /events\/s/);
 });

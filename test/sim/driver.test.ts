@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultLimits, makeConfig, Rng } from '../../src/core/index.js';
+import { mustSync } from '../../src/core/durability.js';
 import { encodeCommand } from '../../src/kv/index.js';
 import { InvariantChecker } from '../../src/check/invariants.js';
 import { getProtocol } from '../../src/protocols/index.js';
@@ -32,7 +33,7 @@ function soloNode(over: Partial<NodeConfig> = {}): { node: SimNode; fsync: () =>
   };
   const node = new SimNode({
     id: 'n1', config: makeConfig(['n1']), protocol: getProtocol('raft'), mutants: new Set(), ackBeforeFsync: false,
-    recoveryTrustsPageCache: false, dropTickDebt: false, leaseReads: false,
+    recoveryTrustsPageCache: false, dropTickDebt: false, mustSync, ignoreReads: false, leaseReads: false,
     electionTicks: 10, heartbeatTicks: 2, limits: defaultLimits, preVote: false, snapshotEvery: 0, inboxMax: 64, ...over,
   }, host, new Rng(7));
   const fsync = (): void => {

@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { availableProtocols } from '../../src/protocols/index.js';
+import { runSimulation } from '../../src/sim/index.js';
+
+// Per-seed features: leader-lease reads and leadership transfers asked by the workload.
+
+for (const protocol of availableProtocols()) {
+  test(`${protocol}: with transfers on, the workload asks the leader to hand over; the run replays bit for bit`, () => {
+    const opts = { protocol, transfersP: 1, leaseReadsP: 1, preVote: 'on', safetyUs: 2_000_000 } as const;
+    const a = runSimulation(1, opts);
+    const b = runSimulation(1, opts);
+    assert.equal(a.traceHash, b.traceHash);
+    assert.deepEqual(a.features, { leaseReads: true, transfers: true });
+    assert.ok(a.stats.workload.transfers > 0, 'transfers were asked');
+    assert.ok(a.traceTail.length > 0);
+    if (protocol === 'raft') assert.ok(a.stats.workload.transfersAccepted > 0, 'Raft takes transfers on (§3.10)');
+  });
+}
+
+test('features are drawn per seed from a stream of their own: off, the run is the one it was without them', () => {
+  const off = runSimulation(7, { protocol: 'raft', transfersP: 0, leaseReadsP: 0 });
+  const on = runSimulation(7, { protocol: 'raft', transfersP: 1, leaseReadsP: 0 });
+  assert.deepEqual(off.features, { leaseReads: false, transfers: false });
+  assert.notEqual(off.traceHash, on.traceHash);
+  // Seeds draw different features at 0.5: some seeds have each.
+  const drawn = [0, 1, 2, 3, 4, 5, 6, 7].map((s) => runSimulation(s, { protocol: 'zab', safetyUs: 200_000 }).features);
+  assert.ok(drawn.some((f) => f.leaseReads) && drawn.some((f) => !f.leaseReads));
+  assert.ok(drawn.some((f) => f.transfers) && drawn.some((f) => !f.transfers));
+});
+
+test('Raft gets lease reads only with CheckQuorum (its lease is the voters\' vote denial)', () => {
+  const r = runSimulation(1, { protocol: 'raft', leaseReadsP: 1, preVote: 'off', safetyUs: 200_000 });
+  assert.equal(r.features.leaseReads, false);
+});
+
+test('with lease reads on, clock skew stays within the drift the leases allow', () => {
+  const r = runSimulation(2, { protocol: 'zab', leaseReadsP: 1, faults: new Set(['skew']), faultIntervalUs: 20_000, traceTailMax: 100_000 });
+  const skews = r.traceTail.filter((l) => l.includes('nemesis skew')).map((l) => Number(/x([\d.]+)$/.exec(l)?.[1]));
+  assert.ok(skews.length > 10);
+  assert.ok(skews.every((f) => f >= 0.95 && f <= 1.05), skews.join(' '));
+});
+
+test('a lease seed pauses nodes too: a paused node is paid its missed ticks on waking, so its lease cannot outlive the pause', () => {
+  const r = runSimulation(3, { protocol: 'zab', leaseReadsP: 1, faults: new Set(['pause'] as const), faultIntervalUs: 50_000, safetyUs: 1_000_000, traceTailMax: 100_000 });
+  assert.ok(r.traceTail.filter((l) => l.includes('nemesis pause')).length > 0);
+  assert.equal(r.violation, null, r.violation?.message);
+});
