@@ -47,6 +47,12 @@ export class Nemesis {
    * recovery will refuse (lostMember is set only once the restart happens).
    */
   private readonly doomed = new Set<number>();
+  /**
+   * Nodes whose last write a power loss tore and that have not restarted yet. A torn write may cost
+   * a member its state (Paxos: a torn rewrite below the acknowledged end), which only its restart
+   * tells, so until then it counts against the lost-state budget like a doomed one.
+   */
+  private readonly tornPending = new Set<number>();
 
   constructor(
     private readonly host: NemesisHost,
@@ -137,12 +143,27 @@ export class Nemesis {
    * those whose disks were corrupted, or the healed cluster could never form a quorum again.
    */
   mayLoseState(i: number): boolean {
-    const lost = new Set(this.doomed);
+    const lost = new Set([...this.doomed, ...this.tornPending]);
     this.host.nodes.forEach((x, j) => {
       if (x.lostMember) lost.add(j);
     });
     if (lost.has(i)) return true;
     return lost.size + 1 <= this.tolerated;
+  }
+
+  /**
+   * Whether a power loss may tear node i's last write now, with probability p while the lost-state
+   * budget allows (counted until its restart says more).
+   */
+  mayTear(i: number, p = 0.5): boolean {
+    if (!this.has(FaultKind.Torn) || !this.rng.chance(p) || !this.mayLoseState(i)) return false;
+    this.tornPending.add(i);
+    return true;
+  }
+
+  /** Node i restarted: whether a torn write cost it its state is now known (SimNode.lostMember). */
+  onRestarted(i: number): void {
+    this.tornPending.delete(i);
   }
 
   onNemesis(): void {
@@ -213,8 +234,8 @@ export class Nemesis {
         if (node.state !== 'up') return;
         // A process crash keeps the page cache; a bit flip or a wipe happens to a disk at rest,
         // after the machine went off.
-        const tear = this.has(FaultKind.Torn) && this.rng.chance(0.5);
-        host.crash(victim, losesState ? 'power' : 'process', tear);
+        // A process crash keeps its page cache and tears nothing.
+        host.crash(victim, losesState ? 'power' : 'process', losesState && this.mayTear(victim));
         this.count(kind === FaultKind.Crash ? 'crash' : kind);
         if (kind === FaultKind.BitFlip) {
           const what = node.disk.flipBit(this.rng);
@@ -302,7 +323,7 @@ export class Nemesis {
     if (victims.length === 0) return;
     for (const i of victims) {
       const node = host.nodes[i] as SimNode;
-      host.crash(i, 'power', this.has(FaultKind.Torn) && this.rng.chance(0.5));
+      host.crash(i, 'power', this.mayTear(i));
       host.schedule(now + this.rng.int(powerRestartUs.min, powerRestartUs.max), { k: 'restart', node: i, inc: node.incarnation, wipe: false });
     }
     this.count(`powerloss-${shape}`);

@@ -445,6 +445,10 @@ export class Simulation {
       this.count('wipe-after-corruption');
       r = n.start(true);
     }
+    // A member may also find itself lost from what it recovered (Paxos: a torn rewrite below the
+    // acknowledged end): a voter of the configuration that cannot vote is lost for the run.
+    if (r.ok && n.replica !== null && !n.replica.status().canVote && n.replica.status().config.voters.includes(n.id)) n.lostMember = true;
+    this.nemesis.onRestarted(i);
     if (r.ok && r.tornTrimmed) this.count('torn-tail-trimmed');
     if (r.ok && r.pageCacheWrites > 0) this.count('page-cache-recovered');
     this.trace(`restart ${n.id}${wipe ? ' wiped' : ''}${r.ok && r.pageCacheWrites > 0 ? ` (${r.pageCacheWrites} writes from the page cache)` : ''}`);
@@ -608,7 +612,7 @@ export class Simulation {
         if (ev.inc !== n.incarnation || n.state !== 'up' || !this.nemesis.mayTakeDown()) return false;
         const wipe = ev.wipe === true;
         const kind = wipe || powerCrashPoints.has(ev.point) ? 'power' : this.crashKind();
-        this.crash(ev.node, kind, this.opts.faults.has(FaultKind.Torn) && this.faultRng.chance(0.7));
+        this.crash(ev.node, kind, kind === 'power' && this.nemesis.mayTear(ev.node, 0.7));
         this.count(`crash-${ev.point}`);
         this.schedule(this.time + this.faultRng.int(1_000, 300_000), { k: 'restart', node: ev.node, inc: n.incarnation, wipe });
         return false;
