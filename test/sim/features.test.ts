@@ -29,9 +29,12 @@ test('features are drawn per seed from a stream of their own: off, the run is th
   assert.ok(drawn.some((f) => f.transfers) && drawn.some((f) => !f.transfers));
 });
 
-test('Raft gets lease reads only with CheckQuorum (its lease is the voters\' vote denial)', () => {
+test('Raft with lease reads runs with CheckQuorum even without PreVote (its lease is the voters\' vote denial)', () => {
+  // Raft refuses leaseReads without checkQuorum (a ConfigError would fail the run as a replica error).
   const r = runSimulation(1, { protocol: 'raft', leaseReadsP: 1, preVote: 'off', safetyUs: 200_000 });
-  assert.equal(r.features.leaseReads, false);
+  assert.equal(r.features.leaseReads, true);
+  assert.equal(r.preVote, false);
+  assert.equal(r.violation, null, r.violation?.message);
 });
 
 test('with lease reads on, clock skew stays within the drift the leases allow', () => {
