@@ -65,6 +65,8 @@ export class StreamConnection {
   private closed = false;
   /** A frame could not be trusted: nothing more is read, the connection is closing. */
   private failing = false;
+  /** The client half-closed: nothing more will arrive; end once the answers are out. */
+  private inputEnded = false;
 
   constructor(private readonly socket: Socket, head: Buffer, private readonly o: StreamOptions) {
     this.node = o.node;
@@ -78,12 +80,31 @@ export class StreamConnection {
       + `${streamUpgrade.maxFrameHeader}: ${o.maxFrameBytes ?? wireLimits.maxFrameBytes}\r\n`
       + `${streamUpgrade.maxInFlightHeader}: ${this.maxInFlight}\r\n\r\n`);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // The HTTP server's sockets allow half-open connections: the client's FIN does not close
+    // ours. Unhandled, every closed connection sat in CLOSE-WAIT holding its descriptor for good.
+    socket.on('end', () => this.onEnd());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       if (!this.closed) o.stats.connectionsOpen--;
       this.closed = true;
     });
     if (head.length > 0) this.onData(head);
+  }
+
+  /**
+   * The client finished sending (FIN). A client may half-close after its last request and still
+   * read the answers: end our side once those are written, at once when none are in flight.
+   */
+  private onEnd(): void {
+    this.inputEnded = true;
+    this.maybeEnd();
+  }
+
+  /** Ends the connection once the client stopped sending and every answer is on its way. */
+  private maybeEnd(): void {
+    if (!this.inputEnded || this.closed || this.failing || this.inFlight.size > 0 || this.flushScheduled) return;
+    this.markClosed();
+    this.socket.end();
   }
 
   /** Requests answered not yet. */
@@ -200,6 +221,11 @@ export class StreamConnection {
   /** Writes this turn's answers in one write, preceded by a leader frame when the leader changed. */
   private flush(): void {
     this.flushScheduled = false;
+    this.writeOut();
+    this.maybeEnd();
+  }
+
+  private writeOut(): void {
     if (this.closed || this.out.length === 0) return;
     const leader = this.leaderFrame();
     if (leader !== null) {
