@@ -56,6 +56,8 @@ export interface NodeStats {
   snapshotsInstalled: number;
   leaderChanges: number;
   readsServed: number;
+  /** Peer messages that broke a protocol rule (PeerViolation): each cost its sender the link. */
+  peerViolations: number;
 }
 
 /** One structured event from a node's event stream (`node.events.on('event', ...)`). */

@@ -66,6 +66,7 @@ export class NodeMetrics {
       forwardsSent: 'Requests forwarded to the leader', forwardsServed: 'Forwarded requests served as leader',
       checkpoints: 'Checkpoints taken', snapshotsInstalled: 'Snapshots installed from a leader',
       leaderChanges: 'Leader changes observed', readsServed: 'Linearizable reads served',
+      peerViolations: 'Peer messages that broke a protocol rule; each dropped its sender\'s connection',
     };
     const streamHelp: Record<keyof StreamStats, string> = {
       connectionsOpened: 'Binary protocol connections accepted', connectionsOpen: 'Binary protocol connections open',

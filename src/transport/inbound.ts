@@ -49,7 +49,10 @@ export class Inbound {
     return this.peer;
   }
 
+  /** Closes now: frames of the chunk being delivered are not delivered either. */
   destroy(): void {
+    this.closed = true;
+    this.clearTimer();
     this.socket.destroy();
   }
 

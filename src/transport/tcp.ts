@@ -177,6 +177,14 @@ export class TcpTransport implements Transport {
     return true;
   }
 
+  dropPeer(peer: NodeId): void {
+    const conn = this.running ? this.inboundByPeer.get(peer) : undefined;
+    if (conn === undefined) return;
+    this.counters.peersDropped++;
+    this.ctx.log.warn({ peer }, 'dropping the connection of a peer that broke a protocol rule');
+    conn.destroy();
+  }
+
   onMessage(handler: FrameHandler): void {
     this.handler = handler;
   }
