@@ -49,6 +49,22 @@ export class Inbound {
     return this.peer;
   }
 
+  /** Open and not yet authenticated: holds one of the pending-handshake slots. */
+  get pending(): boolean {
+    return !this.closed && this.peer === null;
+  }
+
+  /** The address it came from, for the per-source bound on pending handshakes. */
+  get source(): string {
+    return this.socket.remoteAddress ?? '?';
+  }
+
+  /** A pending connection pushed out by a newer one at the pending bound. */
+  evict(detail: string): void {
+    if (this.closed || this.peer !== null) return;
+    this.refuse({ reason: RefuseReason.Busy, detail });
+  }
+
   /** Closes now: frames of the chunk being delivered are not delivered either. */
   destroy(): void {
     this.closed = true;

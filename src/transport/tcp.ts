@@ -30,8 +30,10 @@ export interface TcpTransportOptions {
   readonly backoff?: BackoffOptions;
   /** How long a connection may take to complete its handshake. */
   readonly handshakeTimeoutMs?: number;
-  /** Bound on accepted connections that have not yet said who they are. */
+  /** Bound on accepted connections that have not yet proved who they are. */
   readonly maxPendingHandshakes?: number;
+  /** The same bound per source address, so one source cannot hold every pending slot. */
+  readonly maxPendingHandshakesPerSource?: number;
   /** Wire protocol version; only tests and upgrades set it. */
   readonly version?: number;
   /** Structured log (default: silent). */
@@ -40,6 +42,14 @@ export interface TcpTransportOptions {
   /** Jitter source for backoff (default Math.random). */
   readonly random?: () => number;
 }
+
+/** Defaults of the unauthenticated-connection bounds; each has a test in test/transport/tcp.test.ts. */
+export const tcpDefaults = {
+  /** A handshake is a round trip or two; a loaded machine still finishes well within this. */
+  handshakeTimeoutMs: 2000,
+  maxPendingHandshakes: 64,
+  maxPendingHandshakesPerSource: 8,
+} as const;
 
 export interface TcpTransportStatus {
   readonly listening: PeerAddress | null;
@@ -58,6 +68,7 @@ export class TcpTransport implements Transport {
   private readonly ctx: ConnectionContext;
   private readonly peerAddresses: ReadonlyMap<NodeId, PeerAddress>;
   private readonly maxPendingHandshakes: number;
+  private readonly maxPendingHandshakesPerSource: number;
   private server: net.Server | null = null;
   private bound: PeerAddress | null = null;
   private outbound = new Map<NodeId, Outbound>();
@@ -81,7 +92,8 @@ export class TcpTransport implements Transport {
       if (id !== options.id) peers.set(id, options.peers[id] as PeerAddress);
     }
     this.peerAddresses = peers;
-    this.maxPendingHandshakes = options.maxPendingHandshakes ?? 64;
+    this.maxPendingHandshakes = options.maxPendingHandshakes ?? tcpDefaults.maxPendingHandshakes;
+    this.maxPendingHandshakesPerSource = options.maxPendingHandshakesPerSource ?? tcpDefaults.maxPendingHandshakesPerSource;
     this.ctx = {
       id: options.id,
       clusterId: options.clusterId,
@@ -90,7 +102,7 @@ export class TcpTransport implements Transport {
       limits: resolveLimits(options.limits),
       tls: options.tls ?? null,
       backoff: options.backoff ?? defaultBackoff,
-      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? tcpDefaults.handshakeTimeoutMs,
       random: options.random ?? Math.random,
       log: (options.logger ?? pino({ level: 'silent' })).child({ component: 'transport', node: options.id }),
       stats: this.counters,
@@ -200,7 +212,7 @@ export class TcpTransport implements Transport {
 
   status(): TcpTransportStatus {
     let pending = 0;
-    for (const c of this.inbound) if (c.authenticatedPeer === null) pending++;
+    for (const c of this.inbound) if (c.pending) pending++;
     return {
       listening: this.bound,
       peers: [...this.outbound.values()].map((o) => o.status()),
@@ -234,13 +246,16 @@ export class TcpTransport implements Transport {
       socket.destroy();
       return;
     }
-    const pending = [...this.inbound].filter((c) => c.authenticatedPeer === null).length;
-    if (pending >= this.maxPendingHandshakes) {
-      this.ctx.log.warn({ remote: socket.remoteAddress }, 'too many unauthenticated connections: refusing one');
-      this.ctx.emit({ kind: 'refused', peer: null, direction: 'inbound', reason: RefuseReason.Busy, detail: 'too many pending handshakes' });
-      socket.destroy();
-      return;
-    }
+    // Unauthenticated connections are bounded, per source and in all. At a bound the oldest
+    // pending one goes, never the newcomer: refusing newcomers let an attacker who holds every
+    // slot with silent sockets keep real peers out for as long as it liked (the wedge attack),
+    // while evicting the oldest makes it outpace an honest handshake, a round trip or two.
+    const source = socket.remoteAddress ?? '?';
+    const pending = [...this.inbound].filter((c) => c.pending); // oldest first
+    const fromSource = pending.filter((c) => c.source === source);
+    const evict = fromSource.length >= this.maxPendingHandshakesPerSource ? fromSource[0]
+      : pending.length >= this.maxPendingHandshakes ? pending[0] : undefined;
+    evict?.evict(`too many pending handshakes${evict.source === source ? ' from this source' : ''}`);
     this.inbound.add(new Inbound(socket, this.inboundHost));
   }
 }
@@ -274,8 +289,8 @@ function validate(o: TcpTransportOptions): void {
   if (o.handshakeTimeoutMs !== undefined && !(o.handshakeTimeoutMs > 0)) {
     throw new ConfigError(`handshakeTimeoutMs must be positive, got ${o.handshakeTimeoutMs}`);
   }
-  if (o.maxPendingHandshakes !== undefined && !(Number.isSafeInteger(o.maxPendingHandshakes) && o.maxPendingHandshakes > 0)) {
-    throw new ConfigError(`maxPendingHandshakes must be a positive integer, got ${o.maxPendingHandshakes}`);
+  for (const [name, v] of [['maxPendingHandshakes', o.maxPendingHandshakes], ['maxPendingHandshakesPerSource', o.maxPendingHandshakesPerSource]] as const) {
+    if (v !== undefined && !(Number.isSafeInteger(v) && v > 0)) throw new ConfigError(`${name} must be a positive integer, got ${v}`);
   }
 }
 

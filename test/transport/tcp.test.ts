@@ -150,6 +150,77 @@ describe('tcp: bad input on the peer port', () => {
   });
 });
 
+describe('tcp: unauthenticated connections cannot keep real peers out (the wedge attack)', () => {
+  /** Keeps `n` silent connections open to `port` from `localAddress`, reopening each one closed. */
+  function holdSlots(port: number, n: number, localAddress = loopback): { opened: () => number; stop: () => void } {
+    let stopped = false;
+    let opened = 0;
+    const socks = new Set<net.Socket>();
+    const hold = (): void => {
+      if (stopped) return;
+      const s = net.connect({ port, host: loopback, localAddress });
+      opened++;
+      socks.add(s);
+      s.on('error', () => undefined);
+      s.on('data', () => undefined);
+      s.on('close', () => {
+        socks.delete(s);
+        setTimeout(hold, 10);
+      });
+    };
+    for (let i = 0; i < n; i++) hold();
+    return {
+      opened: () => opened,
+      stop: () => {
+        stopped = true;
+        for (const s of socks) s.destroy();
+      },
+    };
+  }
+
+  test('silent sockets holding every pending slot: a restarted peer still gets in at once (the oldest pending is evicted)', async () => {
+    const h = await startTcpCluster(['a', 'b']);
+    const attack = holdSlots(h.addresses['b']!.port, 80);
+    try {
+      await waitFor(() => attack.opened() >= 80 && h.tcp('b').status().pendingHandshakes >= 8, 'the attacker to hold pending slots');
+      const inbox = new Inbox(h.node('b'));
+      const a = (await h.restart('a')) as TcpTransport;
+      // Well within the time a pending connection may wait (handshakeTimeoutMs): the peer is not
+      // waiting for the attacker's sockets to time out.
+      await waitFor(() => {
+        a.send('b', 0, bytes('through'));
+        return inbox.texts('a').includes('through');
+      }, 'the restarted peer to get through', 1500);
+    } finally {
+      attack.stop();
+      await h.stop();
+    }
+  });
+
+  test('one source holds at most maxPendingHandshakesPerSource slots; another source is unaffected', async () => {
+    const port = await freePort();
+    const b = new TcpTransport({ id: 'b', clusterId: 'test', listen: { host: loopback, port }, peers: {}, maxPendingHandshakesPerSource: 4 });
+    await b.start();
+    const attack = holdSlots(port, 20, '127.0.0.2');
+    try {
+      let most = 0;
+      for (let i = 0; i < 100; i++) {
+        most = Math.max(most, b.status().pendingHandshakes);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.ok(attack.opened() >= 20);
+      assert.ok(most <= 4, `${most} pending from one source at once`);
+      const mine = await RawPeer.connect(port);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(mine.closed, false, 'a connection from another source is not evicted by the attacker');
+      mine.close();
+    } finally {
+      attack.stop();
+      await b.stop();
+    }
+  });
+});
+
 describe('tcp: handshake refusals, logged on both sides', () => {
   test('a wrong cluster id is refused with the reason on both sides', async () => {
     const h = await startTcpCluster(['a', 'b'], {}, (id) => (id === 'a' ? { clusterId: 'other' } : {}));
