@@ -7,7 +7,7 @@ import type { ConnectionContext, TlsMaterial } from './context.js';
 import { ListenError } from './errors.js';
 import { LogThrottle } from './log-throttle.js';
 import type { TransportEvent } from './events.js';
-import { RefuseReason, wireVersion } from './handshake.js';
+import { RefuseReason, peerSecretBytesMin, wireVersion } from './handshake.js';
 import { Inbound, type FrameHandler, type InboundHost } from './inbound.js';
 import { isValidGroup, resolveLimits, type TransportLimits } from './limits.js';
 import { Outbound, type OutboundStatus, type PeerAddress } from './outbound.js';
@@ -26,6 +26,14 @@ export interface TcpTransportOptions {
   readonly peers: Readonly<Record<NodeId, PeerAddress>>;
   /** Mutual TLS: both sides present certificates signed by `ca` naming their node id. */
   readonly tls?: TlsMaterial;
+  /**
+   * The cluster's peer secret (at least 16 bytes): both sides of every handshake prove they hold
+   * it (HMAC challenge–response, handshake.ts); it never travels. Peers must authenticate: a
+   * transport needs a secret, `tls`, or both, unless `allowUnauthenticatedPeers` says otherwise.
+   */
+  readonly peerSecret?: Uint8Array;
+  /** Lets anyone who reaches the port pose as a member. Only for tests of the handshake itself. */
+  readonly allowUnauthenticatedPeers?: boolean;
   readonly limits?: Partial<TransportLimits>;
   readonly backoff?: BackoffOptions;
   /** How long a connection may take to complete its handshake. */
@@ -46,7 +54,7 @@ export interface TcpTransportOptions {
 /** Defaults of the unauthenticated-connection bounds; each has a test in test/transport/tcp.test.ts. */
 export const tcpDefaults = {
   /** A handshake is a round trip or two; a loaded machine still finishes well within this. */
-  handshakeTimeoutMs: 2000,
+  handshakeTimeoutMs: 3000,
   maxPendingHandshakes: 64,
   maxPendingHandshakesPerSource: 8,
 } as const;
@@ -101,6 +109,7 @@ export class TcpTransport implements Transport {
       members: new Set(peers.keys()),
       limits: resolveLimits(options.limits),
       tls: options.tls ?? null,
+      secret: options.peerSecret === undefined ? null : Uint8Array.prototype.slice.call(options.peerSecret),
       backoff: options.backoff ?? defaultBackoff,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? tcpDefaults.handshakeTimeoutMs,
       random: options.random ?? Math.random,
@@ -250,11 +259,14 @@ export class TcpTransport implements Transport {
     // pending one goes, never the newcomer: refusing newcomers let an attacker who holds every
     // slot with silent sockets keep real peers out for as long as it liked (the wedge attack),
     // while evicting the oldest makes it outpace an honest handshake, a round trip or two.
+    // Silent connections go before ones whose Hello was good and that owe us only their proof, so
+    // silent sockets cannot push out an honest peer mid-handshake even from the same address.
     const source = socket.remoteAddress ?? '?';
     const pending = [...this.inbound].filter((c) => c.pending); // oldest first
     const fromSource = pending.filter((c) => c.source === source);
-    const evict = fromSource.length >= this.maxPendingHandshakesPerSource ? fromSource[0]
-      : pending.length >= this.maxPendingHandshakes ? pending[0] : undefined;
+    const oldest = (cs: readonly Inbound[]): Inbound | undefined => cs.find((c) => !c.spoke) ?? cs[0];
+    const evict = fromSource.length >= this.maxPendingHandshakesPerSource ? oldest(fromSource)
+      : pending.length >= this.maxPendingHandshakes ? oldest(pending) : undefined;
     evict?.evict(`too many pending handshakes${evict.source === source ? ' from this source' : ''}`);
     this.inbound.add(new Inbound(socket, this.inboundHost));
   }
@@ -284,6 +296,12 @@ function validate(o: TcpTransportOptions): void {
   for (const [id, addr] of Object.entries(o.peers)) {
     if (!isNodeId(id)) throw new ConfigError(`bad peer id ${JSON.stringify(id)}`);
     checkAddress(`address of peer ${id}`, addr, false);
+  }
+  if (o.peerSecret !== undefined && !(o.peerSecret instanceof Uint8Array && o.peerSecret.length >= peerSecretBytesMin)) {
+    throw new ConfigError(`the peer secret must be at least ${peerSecretBytesMin} bytes`);
+  }
+  if (o.peerSecret === undefined && o.tls === undefined && o.allowUnauthenticatedPeers !== true) {
+    throw new ConfigError('peers must authenticate: give the transport a peer secret (quorate start --peer-secret-file), mutual TLS, or both');
   }
   if (o.backoff !== undefined) new Backoff(o.backoff, Math.random); // throws ConfigError when unusable
   if (o.handshakeTimeoutMs !== undefined && !(o.handshakeTimeoutMs > 0)) {

@@ -7,7 +7,7 @@ import { NodeMetrics } from '../../src/server/metrics.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { TransportEvent } from '../../src/transport/events.js';
 import { TcpTransport } from '../../src/transport/tcp.js';
-import { freePort, loopback } from '../transport/tcp-helpers.js';
+import { freePort, loopback, testSecret } from '../transport/tcp-helpers.js';
 import { raftModule, waitFor } from './helpers.js';
 
 /**
@@ -56,7 +56,7 @@ before(async () => {
     const log: TransportEvent[] = [];
     events.set(id, log);
     const transport = new TcpTransport({
-      id, clusterId: 'test', listen: addresses[id]!, peers: addresses, backoff: { initialMs: 5, maxMs: 50 },
+      id, clusterId: 'test', peerSecret: testSecret, listen: addresses[id]!, peers: addresses, backoff: { initialMs: 5, maxMs: 50 },
       onEvent: (e) => log.push(e),
     });
     transports.set(id, transport);
