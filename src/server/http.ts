@@ -352,7 +352,7 @@ function routeOf(path: string, method: string): Route {
 
 function allow(method: string, methods: readonly string[]): void {
   if (!methods.includes(method)) {
-    throw new HttpError(405, 'bad_request', `method ${method} is not allowed here (allowed: ${methods.join(', ')})`, { allow: methods.join(', ') });
+    throw new HttpError(405, 'method_not_allowed', `method ${method} is not allowed here (allowed: ${methods.join(', ')})`, { allow: methods.join(', ') });
   }
 }
 

@@ -87,6 +87,9 @@ export class StreamConnection {
   private failing = false;
   /** The client half-closed: nothing more will arrive; end once the answers are out. */
   private inputEnded = false;
+  /** Why the connection is failing: sent (id 0) once the answers owed are out. */
+  private failure: { readonly message: string; readonly code: string } | null = null;
+  private failTimer: NodeJS.Timeout | null = null;
   private readonly wake = (): void => this.admit();
 
   constructor(private readonly socket: Socket, head: Buffer, private readonly o: StreamOptions) {
@@ -230,6 +233,8 @@ export class StreamConnection {
   }
 
   private release(): void {
+    if (this.failTimer !== null) clearTimeout(this.failTimer);
+    this.failTimer = null;
     this.o.budget.change(-this.accounted);
     this.accounted = 0;
     this.o.budget.forget(this.wake);
@@ -265,6 +270,11 @@ export class StreamConnection {
       return;
     }
     const id = frame.id;
+    if (id === 0) {
+      // Id 0 names the connection (its errors, leader frames): an answer to it would read as one.
+      this.fail(new FrameError('request id 0 is reserved for the connection', 0));
+      return;
+    }
     if (this.inFlight.has(id)) {
       this.fail(new FrameError(`request id ${id} is already in flight on this connection`, id));
       return;
@@ -350,6 +360,11 @@ export class StreamConnection {
   /** Writes this turn's answers in one write, preceded by a leader frame when the leader changed. */
   private flush(): void {
     this.flushScheduled = false;
+    if (this.failing) {
+      this.finishFailing();
+      this.writeOut();
+      return;
+    }
     this.writeOut();
     // A reservation is the largest answer; the real one is usually smaller: room for more.
     if (this.held.length > 0) this.admit();
@@ -391,25 +406,37 @@ export class StreamConnection {
   }
 
   /**
-   * A frame that cannot be trusted: read nothing more, name the problem, close. Answers this turn
-   * produces (stale reads of earlier frames) still go first; answers still waiting are dropped.
+   * A frame that cannot be trusted: read nothing more, name the problem, close. Requests before it
+   * were whole and valid and may already be applied, so their answers still go out first (within
+   * the node's request deadline; failDrainMs bounds the wait); then the error frame, then the close.
    */
   private fail(err: FrameError, code = err instanceof FrameTooLargeError ? 'too_large' : 'bad_request'): void {
     if (this.failing || this.closed) return;
     this.o.stats.protocolErrors++;
     this.failing = true;
+    this.failure = { message: err.message, code };
     this.held = [];
     this.clearFrameTimer();
     this.o.log.warn({ err: err.message }, 'malformed stream frame; closing the connection');
-    setImmediate(() => {
-      if (this.closed) return;
-      this.writeOut();
-      // Id 0: the error is the connection's, whichever request it came with.
-      this.socket.end(encodeError(0, { code, message: `${err.message}; closing the connection`, leader: null, leaderUrl: null }));
-      this.markClosed();
-      // A client that never reads would keep the socket (and its buffered bytes) open.
-      setTimeout(() => this.socket.destroy(), this.limits.streamFrameTimeoutMs).unref();
-    });
+    this.failTimer = setTimeout(() => {
+      this.inFlight.clear();
+      this.finishFailing();
+    }, failDrainMs);
+    setImmediate(() => this.finishFailing());
+  }
+
+  /** Once every answer owed is written: the connection's error frame, then the close. */
+  private finishFailing(): void {
+    const f = this.failure;
+    if (f === null || this.closed || this.inFlight.size > 0) return;
+    if (this.failTimer !== null) clearTimeout(this.failTimer);
+    this.failTimer = null;
+    this.writeOut();
+    // Id 0: the error is the connection's, whichever request it came with.
+    this.socket.end(encodeError(0, { code: f.code, message: `${f.message}; closing the connection`, leader: null, leaderUrl: null }));
+    this.markClosed();
+    // A client that never reads would keep the socket (and its buffered bytes) open.
+    setTimeout(() => this.socket.destroy(), this.limits.streamFrameTimeoutMs).unref();
   }
 
   close(): void {
@@ -428,6 +455,12 @@ export class StreamConnection {
     this.release();
   }
 }
+
+/**
+ * Bound on how long a failing connection waits for the answers it owes before closing without them:
+ * above the node's default request deadline (5 s), which answers every request by then.
+ */
+const failDrainMs = 10_000;
 
 function session(s: { clientId: string; seq: number } | null): SessionRef | null {
   return s === null ? null : { clientId: s.clientId, seq: s.seq };
