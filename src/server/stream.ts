@@ -221,7 +221,7 @@ export class StreamConnection {
 
   /** Bytes this connection holds: reserved for answers, built, in the socket, or a partial frame. */
   private accountedNow(): number {
-    return this.reserved + this.outBytes + this.socket.writableLength + this.parser.bufferedBytes;
+    return this.reserved + this.outBytes + this.socket.writableLength + this.parser.partialFrameBytes;
   }
 
   /** Brings the server's budget up to date with what this connection holds. */
@@ -380,17 +380,26 @@ export class StreamConnection {
     }
     this.o.stats.writes++;
     this.o.stats.framesOut += this.out.length;
-    const buf = Buffer.concat(this.out, this.outBytes);
+    const out = this.out;
+    const bytes = this.outBytes;
     this.out = [];
     this.outBytes = 0;
-    if (this.socket.writableLength + buf.length > this.limits.streamOutBytesMax + smallAnswerBytesMax) {
+    if (this.socket.writableLength + bytes > this.limits.streamOutBytesMax + smallAnswerBytesMax) {
       // Admission keeps answers within the bound; this is the backstop should an answer outgrow
       // its reservation: cut the client off rather than buffer its answers without bound.
       this.o.log.warn({ queued: this.socket.writableLength }, 'stream client stopped reading; closing');
       this.close();
       return;
     }
-    this.socket.write(buf);
+    if (bytes <= concatBytesMax) {
+      this.socket.write(Buffer.concat(out, bytes));
+    } else {
+      // Large answers are not copied into one buffer (that doubled the memory they hold): corked,
+      // they still leave in one writev.
+      this.socket.cork();
+      for (const b of out) this.socket.write(b);
+      this.socket.uncork();
+    }
     this.sync();
   }
 
@@ -416,6 +425,8 @@ export class StreamConnection {
     this.failing = true;
     this.failure = { message: err.message, code };
     this.held = [];
+    // Nothing more is read: what the client still sends is not even allocated.
+    this.socket.pause();
     this.clearFrameTimer();
     this.o.log.warn({ err: err.message }, 'malformed stream frame; closing the connection');
     this.failTimer = setTimeout(() => {
@@ -461,6 +472,8 @@ export class StreamConnection {
  * above the node's default request deadline (5 s), which answers every request by then.
  */
 const failDrainMs = 10_000;
+/** Answers of one turn up to this size are joined into one buffer; larger ones are written corked. */
+const concatBytesMax = 1 << 20;
 
 function session(s: { clientId: string; seq: number } | null): SessionRef | null {
   return s === null ? null : { clientId: s.clientId, seq: s.seq };
