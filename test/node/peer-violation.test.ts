@@ -110,7 +110,7 @@ describe('a PeerViolation from step() costs the sender its link, never the node'
     const before = l.stats.peerViolations;
     // Frames from f's transport that claim to come from `other`: a forged sender.
     const forged = raftModule().codec.encode({
-      type: 'heartbeat', from: other, to: l.id, term: l.replicaStatus().term, commit: 0, leaderCommit: 0, round: 0,
+      type: 'heartbeat', from: other, to: l.id, term: l.replicaStatus().term, commit: 0, leaderCommit: 0, round: 0, incarnation: 0,
     } as unknown as Message);
     assert.equal(transports.get(f)!.send(l.id, 0, forged), true);
     await waitFor(() => l.stats.peerViolations === before + 1, 'the forged sender to be counted');
