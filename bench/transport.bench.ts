@@ -25,7 +25,7 @@ async function freePort(): Promise<number> {
 async function pair(tlsFor: ((id: string) => TlsMaterial) | null): Promise<[TcpTransport, TcpTransport]> {
   const addr = { a: { host: loopback, port: await freePort() }, b: { host: loopback, port: await freePort() } };
   const make = (id: 'a' | 'b'): TcpTransport => new TcpTransport({
-    id, clusterId: 'bench', listen: addr[id], peers: addr,
+    id, clusterId: 'bench', peerSecret: new TextEncoder().encode('transport-bench-peer-secret'), listen: addr[id], peers: addr,
     ...(tlsFor === null ? {} : { tls: tlsFor(id) }),
   });
   const a = make('a');

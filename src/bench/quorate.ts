@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
+import { ensurePeerSecret } from '../node/local-cluster.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QuorateClient } from '../client/index.js';
@@ -56,6 +57,10 @@ export class QuorateDriver implements SystemDriver {
     const peers = ids.map((id, i) => `${id}=127.0.0.1:${ports[2 * i + 1]}`).join(',');
     this.endpoints = ids.map((_, i) => `http://127.0.0.1:${ports[2 * i]}`);
     const nodeArgs = this.cpuProfileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(this.cpuProfileDir)}`];
+    // Members must authenticate to each other: one fresh secret for this cluster.
+    mkdirSync(spec.workDir, { recursive: true, mode: 0o700 });
+    const secretFile = join(spec.workDir, 'peer-secret');
+    ensurePeerSecret(secretFile);
     for (let i = 0; i < spec.nodes; i++) {
       const id = ids[i] as string;
       const dir = join(spec.workDir, id);
@@ -70,6 +75,7 @@ export class QuorateDriver implements SystemDriver {
         '--client', `127.0.0.1:${ports[2 * i]}`,
         '--protocol', this.protocol,
         '--log-level', 'warn',
+        '--peer-secret-file', secretFile,
       ];
       this.servers.push(spawnServer(`quorate ${id}`, process.execPath, args, { logFile: join(dir, 'node.log') }));
     }

@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { ConfigError, isNodeId } from '../core/index.js';
 import type { NodeId } from '../core/index.js';
+import { peerSecretBytesMin } from '../transport/handshake.js';
 import { nodeDefaults } from './defaults.js';
 import type { InitialClusterState } from './node.js';
 
@@ -28,17 +29,22 @@ export interface NodeConfig {
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
   readonly checkpointEvery: number;
+  /**
+   * The cluster's peer secret, which every member proves in the peer handshake (src/transport).
+   * Required when there are other members; null only for a cluster of one.
+   */
+  readonly peerSecret: Uint8Array | null;
 }
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
 
 /** Raw values as flags or a config file give them; strings or numbers, all optional. */
-export type RawConfig = Partial<Record<keyof NodeConfig | 'data' | 'config', unknown>>;
+export type RawConfig = Partial<Record<keyof NodeConfig | 'data' | 'config' | 'peerSecretFile', unknown>>;
 
 const knownKeys = new Set([
   'id', 'data', 'dataDir', 'peers', 'client', 'protocol', 'clusterId', 'logLevel', 'initialClusterState',
-  'tickMs', 'electionTicks', 'heartbeatTicks', 'checkpointEvery',
+  'tickMs', 'electionTicks', 'heartbeatTicks', 'checkpointEvery', 'peerSecret', 'peerSecretFile',
 ]);
 
 /** Reads a JSON config file; unknown keys are refused (a typo must not be silently ignored). */
@@ -145,9 +151,11 @@ export function resolveNodeConfig(flags: RawConfig): NodeConfig {
   const electionTicks = int(pick('electionTicks'), '--election-ticks', nodeDefaults.electionTicks, 2, 100_000);
   const heartbeatTicks = int(pick('heartbeatTicks'), '--heartbeat-ticks', nodeDefaults.heartbeatTicks, 1, 100_000);
   if (heartbeatTicks >= electionTicks) throw new ConfigError('--heartbeat-ticks must be below --election-ticks');
+  const peerSecret = resolvePeerSecret(pick('peerSecret'), pick('peerSecretFile'), Object.keys(peers).length);
   return {
     id,
     dataDir,
+    peerSecret,
     peers,
     client,
     protocol: str(pick('protocol'), '--protocol') ?? 'raft',
@@ -159,4 +167,41 @@ export function resolveNodeConfig(flags: RawConfig): NodeConfig {
     heartbeatTicks,
     checkpointEvery: int(pick('checkpointEvery'), '--checkpoint-every', nodeDefaults.checkpointEvery, 1, 1e9),
   };
+}
+
+/**
+ * The peer secret from --peer-secret-file (a file only its owner can read; surrounding whitespace
+ * is ignored) or --peer-secret (visible to other local users in `ps`: prefer the file). Members
+ * must authenticate, so a cluster of more than one member without a secret is refused.
+ */
+export function resolvePeerSecret(inline: unknown, file: unknown, members: number): Uint8Array | null {
+  const text = str(inline, '--peer-secret');
+  const path = str(file, '--peer-secret-file');
+  if (text !== undefined && path !== undefined) throw new ConfigError('give --peer-secret or --peer-secret-file, not both');
+  let secret: string | undefined = text;
+  if (path !== undefined) {
+    let st;
+    try {
+      st = statSync(path);
+      secret = readFileSync(path, 'utf8');
+    } catch (cause) {
+      throw new ConfigError(`cannot read the peer secret file ${path}: ${(cause as Error).message}`, { cause });
+    }
+    if ((st.mode & 0o077) !== 0) {
+      throw new ConfigError(`the peer secret file ${path} can be read by other users (mode ${(st.mode & 0o777).toString(8)}). `
+        + `Run \`chmod 600 ${path}\` (quorate refuses rather than changing it for you).`);
+    }
+  }
+  if (secret === undefined) {
+    if (members > 1) {
+      throw new ConfigError('peers must authenticate: give the cluster\'s secret with --peer-secret-file FILE '
+        + '(`quorate cluster up` writes one to <data>/peer-secret; any 16+ random bytes, e.g. `openssl rand -hex 32`)');
+    }
+    return null;
+  }
+  const bytes = new TextEncoder().encode(secret.trim());
+  if (bytes.length < peerSecretBytesMin) {
+    throw new ConfigError(`the peer secret must be at least ${peerSecretBytesMin} bytes (e.g. \`openssl rand -hex 32\`), got ${bytes.length}`);
+  }
+  return bytes;
 }

@@ -29,6 +29,8 @@ export async function launchNode(cfg: NodeConfig, logger: Logger = pino({ level:
     clusterId: cfg.clusterId,
     listen: cfg.peers[cfg.id] as { host: string; port: number },
     peers: cfg.peers,
+    // A cluster of one has no member to authenticate (config.ts refuses more without a secret).
+    ...(cfg.peerSecret === null ? { allowUnauthenticatedPeers: true } : { peerSecret: cfg.peerSecret }),
     logger,
   });
   const node = new QuorateNode({

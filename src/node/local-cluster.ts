@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +34,11 @@ export interface LocalClusterOptions {
   readonly peersFlagFor?: (id: string) => string;
   /** Extra environment for the children (test-mode disk, mutants), on top of this process's. */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * The peer secret file every member is started with; default <dataDir>/peer-secret, written
+   * (32 random bytes, hex, mode 600) on first start and kept, so a restart uses the same secret.
+   */
+  readonly peerSecretFile?: string;
 }
 
 interface Member {
@@ -99,6 +105,11 @@ export class LocalCluster {
     return m.proc !== null && m.proc.exitCode === null && m.proc.signalCode === null;
   }
 
+  /** The peer secret file the members prove in their handshakes. */
+  get peerSecretFile(): string {
+    return this.opts.peerSecretFile ?? join(this.opts.dataDir, 'peer-secret');
+  }
+
   /** Starts every node and waits until each answers /healthz. */
   async start(timeoutMs = 20_000): Promise<void> {
     mkdirSync(this.opts.dataDir, { recursive: true, mode: 0o700 });
@@ -111,10 +122,12 @@ export class LocalCluster {
     const m = this.member(id);
     if (this.isRunning(id)) throw new ConfigError(`node ${id} is already running`);
     const cmd = this.opts.command ?? defaultCommand();
+    ensurePeerSecret(this.peerSecretFile);
     const args = [
       ...cmd.args, 'start', '--id', id, '--data', this.dataDirOf(id), '--peers', this.opts.peersFlagFor?.(id) ?? this.peersFlag(),
       '--client', `127.0.0.1:${m.clientPort}`, '--protocol', this.opts.protocol ?? 'raft',
       '--cluster-id', this.opts.clusterId ?? 'local', '--log-level', this.opts.logLevel ?? 'info',
+      '--peer-secret-file', this.peerSecretFile,
       ...(opts.initialClusterState === undefined ? [] : ['--initial-cluster-state', opts.initialClusterState]),
       ...(this.opts.extraArgs ?? []),
     ];
@@ -223,6 +236,12 @@ export class LocalCluster {
     if (m === undefined) throw new ConfigError(`no node ${id} in this cluster (${this.ids.join(', ')})`);
     return m;
   }
+}
+
+/** Writes a fresh peer secret (32 random bytes, hex) to `path` unless one is there: mode 600. */
+export function ensurePeerSecret(path: string): void {
+  if (existsSync(path)) return;
+  writeFileSync(path, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
 }
 
 /** Runs this very build's CLI: the TypeScript sources through tsx, or the compiled dist. */

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import {
-  ConfigError, QuorateError, Rng, TooLargeError, assertNever, commandsOf, replicaOptions,
+  ConfigError, PeerViolation, QuorateError, Rng, TooLargeError, assertNever, commandsOf, peerRule, replicaOptions,
 } from '../core/index.js';
 import type {
   ClusterConfig, HardState, Message, NodeId, ProtocolModule, Ready, Replica, ReplicaOptions, ReplicaStatus, SnapshotSource,
@@ -133,7 +133,7 @@ export class QuorateNode {
   readonly stats: NodeStats = {
     readies: 0, saves: 0, saveMsTotal: 0, entriesPersisted: 0, entriesApplied: 0, commandsApplied: 0,
     messagesSent: 0, messagesDropped: 0, messagesReceived: 0, decodeErrors: 0, forwardsSent: 0,
-    forwardsServed: 0, checkpoints: 0, snapshotsInstalled: 0, leaderChanges: 0, readsServed: 0,
+    forwardsServed: 0, checkpoints: 0, snapshotsInstalled: 0, leaderChanges: 0, readsServed: 0, peerViolations: 0,
     ticksDelivered: 0, ticksDropped: 0,
   };
 
@@ -436,6 +436,8 @@ export class QuorateNode {
   private onPeerMessage(from: NodeId, m: PeerMessage): void {
     switch (m.type) {
       case 'hello':
+        // Followers hand this URL to clients (x-quorate-leader-url): only a plain http(s) URL.
+        peerRule(isClientUrl(m.clientUrl), from, () => `announced a client URL that is not http(s): ${JSON.stringify(m.clientUrl.slice(0, 100))}`);
         if (this.peerUrls.get(from) !== m.clientUrl) this.log.debug({ peer: from, url: m.clientUrl }, 'peer client url');
         this.peerUrls.set(from, m.clientUrl);
         return;
@@ -549,18 +551,33 @@ export class QuorateNode {
       }
       if (group !== 0) throw new BadRequestError(`frame for unknown group ${group}`);
       const msg = this.opts.protocol.codec.decode(payload);
-      if (msg.from !== from || msg.to !== this.id) {
-        throw new BadRequestError(`message ${msg.from}→${msg.to} arrived on the link from ${from} to ${this.id}`);
-      }
+      // The link names the sender (the handshake authenticated it): a message claiming another
+      // sender, or meant for another node, is forged.
+      peerRule(msg.from === from && msg.to === this.id, from, () => `message ${msg.from}→${msg.to} arrived on the link from ${from} to ${this.id}`);
       this.catchUpTicks();
       this.replica.step(msg);
       this.kick();
     } catch (err) {
+      if (err instanceof PeerViolation) {
+        this.onPeerViolation(from, err);
+        return;
+      }
       if (!(err instanceof QuorateError)) throw err;
       // Bad bytes from a peer change nothing: counted, logged, dropped.
       this.stats.decodeErrors++;
       this.log.warn({ peer: from, group, err: err.message }, 'dropped a malformed frame');
     }
+  }
+
+  /**
+   * A peer's message broke a rule no honest peer can break; the replica refused it before changing
+   * any state. A peer's message is outside data: it costs the sender its link (logged, counted),
+   * never this node. An honest peer whose message was misread redials like after a restart.
+   */
+  private onPeerViolation(from: NodeId, err: PeerViolation): void {
+    this.stats.peerViolations++;
+    this.log.error({ peer: from, rule: err.message }, 'a peer broke a protocol rule: dropping its connection');
+    this.opts.transport.dropPeer(from);
   }
 
   // ---- the drain loop --------------------------------------------------------------------
@@ -764,5 +781,19 @@ export class QuorateNode {
     this.proposals.rejectAll(new StoppedError(`node failed: ${e.message}`));
     this.reads.rejectAll(new StoppedError(`node failed: ${e.message}`));
     this.emit({ type: 'fatal', message: e.message });
+  }
+}
+
+/** Bound on an announced client URL. */
+const clientUrlBytesMax = 2048;
+
+/** An http(s) URL with a host and nothing but a path after it: what `quorate start` announces. */
+function isClientUrl(s: string): boolean {
+  if (s.length > clientUrlBytesMax) return false;
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname.length > 0 && u.username === '' && u.password === '';
+  } catch {
+    return false;
   }
 }

@@ -65,6 +65,8 @@ export interface NodeStats {
   ticksDelivered: number;
   /** Ticks owed after a pause beyond the burst bound, dropped (node.ts catchUpTicks says why that is safe). */
   ticksDropped: number;
+  /** Peer messages that broke a protocol rule (PeerViolation): each cost its sender the link. */
+  peerViolations: number;
 }
 
 /** One structured event from a node's event stream (`node.events.on('event', ...)`). */

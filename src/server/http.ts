@@ -10,7 +10,10 @@ import type { QuorateNode } from '../node/node.js';
 import { NodeMetrics } from './metrics.js';
 import { HttpError, parseJsonObject, parseKey, parseSession, readBody, requireString, requireStringOrNull, serverLimits } from './request.js';
 import { sendSnapshot } from './snapshot.js';
+import { StreamBudget, resolveClientPortLimits } from './limits.js';
+import type { ClientPortLimits } from './limits.js';
 import { acceptStream } from './stream.js';
+import { LogThrottle } from '../transport/log-throttle.js';
 
 export interface KvServerOptions {
   readonly node: QuorateNode;
@@ -23,6 +26,8 @@ export interface KvServerOptions {
   /** Bounds of the binary protocol (GET /v1/stream upgrade); src/client/wire.ts wireLimits by default. */
   readonly streamMaxFrameBytes?: number;
   readonly streamMaxInFlight?: number;
+  /** Connection, subscriber and binary-protocol byte bounds (src/server/limits.ts); defaults otherwise. */
+  readonly limits?: Partial<ClientPortLimits>;
 }
 
 /** HTTP status for each stable error code (README, API). */
@@ -53,27 +58,57 @@ export class KvServer {
   private readonly log: Logger;
   private readonly maxBodyBytes: number;
   private readonly sockets = new Set<Socket>();
+  /** Open connections per source address, for connectionsPerSourceMax. */
+  private readonly perSource = new Map<string, number>();
+  private readonly limits: ClientPortLimits;
+  private readonly budget: StreamBudget;
+  private readonly throttle = new LogThrottle();
 
   constructor(private readonly options: KvServerOptions) {
     this.node = options.node;
     this.metrics = new NodeMetrics(options.node);
     this.log = (options.logger ?? pino({ level: 'silent' })).child({ node: options.node.id, component: 'http' });
     this.maxBodyBytes = options.maxBodyBytes ?? serverLimits.maxBodyBytes;
+    this.limits = resolveClientPortLimits(options.limits);
+    this.budget = new StreamBudget(this.limits.streamServerBytesMax);
     this.server = createServer({ keepAliveTimeout: 30_000, headersTimeout: 20_000, requestTimeout: 60_000 }, (req, res) => {
       void this.handle(req, res);
     });
-    this.server.on('connection', (s: Socket) => {
-      s.setNoDelay(true);
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
+    this.server.on('connection', (s: Socket) => this.onConnection(s));
     // The binary protocol shares the client port: a client enters it with an HTTP/1.1 Upgrade.
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       acceptStream(req, socket, head, {
-        node: this.node, stats: this.metrics.stream, log: this.log,
+        node: this.node, stats: this.metrics.stream, log: this.log, limits: this.limits, budget: this.budget,
         ...(options.streamMaxFrameBytes === undefined ? {} : { maxFrameBytes: options.streamMaxFrameBytes }),
         ...(options.streamMaxInFlight === undefined ? {} : { maxInFlight: options.streamMaxInFlight }),
       });
+    });
+  }
+
+  /**
+   * Every connection counts against connectionsMax and its source's connectionsPerSourceMax; past
+   * either it is closed on arrival, before it can hold anything (warned once per 30 s per source).
+   */
+  private onConnection(s: Socket): void {
+    const source = s.remoteAddress ?? '?';
+    const fromSource = this.perSource.get(source) ?? 0;
+    if (this.sockets.size >= this.limits.connectionsMax || fromSource >= this.limits.connectionsPerSourceMax) {
+      this.metrics.port.connectionsRefused++;
+      const level = this.throttle.shouldWarn(`conn:${source}`) ? 'warn' : 'debug';
+      this.log[level]({ source, open: this.sockets.size, fromSource }, 'too many client connections: closing a new one');
+      s.destroy();
+      return;
+    }
+    s.setNoDelay(true);
+    this.sockets.add(s);
+    this.perSource.set(source, fromSource + 1);
+    this.metrics.port.connectionsOpen = this.sockets.size;
+    s.on('close', () => {
+      this.sockets.delete(s);
+      const n = (this.perSource.get(source) ?? 1) - 1;
+      if (n <= 0) this.perSource.delete(source);
+      else this.perSource.set(source, n);
+      this.metrics.port.connectionsOpen = this.sockets.size;
     });
   }
 
@@ -224,6 +259,12 @@ export class KvServer {
    * buffered without bound.
    */
   private streamEvents(req: IncomingMessage, res: ServerResponse): void {
+    const port = this.metrics.port;
+    if (port.eventSubscribers >= this.limits.eventSubscribersMax) {
+      port.eventSubscribersRefused++;
+      throw new HttpError(429, 'overloaded', `${this.limits.eventSubscribersMax} event subscribers already: try later`);
+    }
+    port.eventSubscribers++;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...this.leaderHeaders() });
     res.write(`: quorate events from ${this.node.id}\n\n`);
     const onEvent = (e: unknown): void => {
@@ -234,8 +275,11 @@ export class KvServer {
       res.write(`data: ${JSON.stringify(e)}\n\n`);
     };
     this.node.events.on('event', onEvent);
+    let subscribed = true;
     const done = (): void => {
       this.node.events.off('event', onEvent);
+      if (subscribed) port.eventSubscribers--;
+      subscribed = false;
     };
     req.on('close', done);
     res.on('close', done);
@@ -308,7 +352,7 @@ function routeOf(path: string, method: string): Route {
 
 function allow(method: string, methods: readonly string[]): void {
   if (!methods.includes(method)) {
-    throw new HttpError(405, 'bad_request', `method ${method} is not allowed here (allowed: ${methods.join(', ')})`, { allow: methods.join(', ') });
+    throw new HttpError(405, 'method_not_allowed', `method ${method} is not allowed here (allowed: ${methods.join(', ')})`, { allow: methods.join(', ') });
   }
 }
 

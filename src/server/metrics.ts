@@ -18,10 +18,29 @@ export interface StreamStats {
   writes: number;
   /** Frames (answers and leader notes) in those writes. */
   framesOut: number;
+  /** Times a connection stopped reading because its answers would not fit its budget. */
+  pauses: number;
+  /** Connections closed idle, or for a frame left unfinished too long. */
+  timeouts: number;
+  /** Connections closed because the server's budget for binary connections was spent. */
+  overBudget: number;
 }
 
 export function newStreamStats(): StreamStats {
-  return { connectionsOpened: 0, connectionsOpen: 0, requests: 0, errors: 0, protocolErrors: 0, reads: 0, writes: 0, framesOut: 0 };
+  return {
+    connectionsOpened: 0, connectionsOpen: 0, requests: 0, errors: 0, protocolErrors: 0, reads: 0, writes: 0, framesOut: 0,
+    pauses: 0, timeouts: 0, overBudget: 0,
+  };
+}
+
+/** Counts of the client port's connection bounds (src/server/limits.ts). */
+export interface PortStats {
+  connectionsOpen: number;
+  /** Connections closed on arrival: over connectionsMax or connectionsPerSourceMax. */
+  connectionsRefused: number;
+  eventSubscribers: number;
+  /** GET /v1/events answered 429: over eventSubscribersMax. */
+  eventSubscribersRefused: number;
 }
 
 /**
@@ -33,6 +52,7 @@ export class NodeMetrics {
   readonly requests: Counter<'route' | 'code'>;
   readonly latency: Histogram<'route'>;
   readonly stream: StreamStats = newStreamStats();
+  readonly port: PortStats = { connectionsOpen: 0, connectionsRefused: 0, eventSubscribers: 0, eventSubscribersRefused: 0 };
 
   constructor(node: QuorateNode) {
     const registers = [this.registry];
@@ -70,6 +90,7 @@ export class NodeMetrics {
       leaderChanges: 'Leader changes observed', readsServed: 'Linearizable reads served',
       ticksDelivered: 'Protocol ticks delivered (they follow the monotonic clock)',
       ticksDropped: 'Ticks owed after a pause beyond the burst bound, dropped',
+      peerViolations: 'Peer messages that broke a protocol rule; each dropped its sender\'s connection',
     };
     const streamHelp: Record<keyof StreamStats, string> = {
       connectionsOpened: 'Binary protocol connections accepted', connectionsOpen: 'Binary protocol connections open',
@@ -77,7 +98,19 @@ export class NodeMetrics {
       protocolErrors: 'Binary protocol connections closed for a malformed or oversized frame',
       reads: 'Chunks read from binary protocol clients', writes: 'Socket writes to binary protocol clients',
       framesOut: 'Frames sent to binary protocol clients',
+      pauses: 'Times a binary connection stopped reading until its answers drained',
+      timeouts: 'Binary connections closed idle or for a frame left unfinished',
+      overBudget: 'Binary connections closed because the server\'s byte budget for them was spent',
     };
+    const portHelp: Record<keyof PortStats, string> = {
+      connectionsOpen: 'Connections open on the client port',
+      connectionsRefused: 'Connections closed on arrival, over the per-port or per-source bound',
+      eventSubscribers: 'GET /v1/events subscribers',
+      eventSubscribersRefused: 'GET /v1/events refused over the subscriber bound',
+    };
+    for (const key of Object.keys(portHelp) as (keyof PortStats)[]) {
+      gauge(`quorate_port_${snake(key)}`, portHelp[key], () => this.port[key]);
+    }
     for (const key of Object.keys(streamHelp) as (keyof StreamStats)[]) {
       gauge(`quorate_stream_${snake(key)}`, streamHelp[key], () => this.stream[key]);
     }

@@ -10,6 +10,8 @@ import { kvLimits } from '../kv/index.js';
 import type { KvResult } from '../kv/index.js';
 import { NotLeaderError } from '../node/errors.js';
 import type { QuorateNode, SessionRef } from '../node/node.js';
+import { smallAnswerBytesMax, valueAnswerBytesMax } from './limits.js';
+import type { ClientPortLimits, StreamBudget } from './limits.js';
 import type { StreamStats } from './metrics.js';
 
 /**
@@ -28,6 +30,9 @@ export interface StreamOptions {
   readonly node: QuorateNode;
   readonly stats: StreamStats;
   readonly log: Logger;
+  readonly limits: ClientPortLimits;
+  /** Bytes held by all of this server's binary connections (limits.streamServerBytesMax). */
+  readonly budget: StreamBudget;
   readonly maxFrameBytes?: number;
   readonly maxInFlight?: number;
 }
@@ -50,24 +55,46 @@ export function acceptStream(req: IncomingMessage, socket: Socket, head: Buffer,
   return new StreamConnection(socket, head, o);
 }
 
+/** The most an answer to this frame can take: a put's is small, a get/delete/cas may carry a value. */
+function answerBytesMaxOf(payload: Buffer): number {
+  const type = payload[0];
+  return type === FrameType.Get || type === FrameType.Delete || type === FrameType.Cas ? valueAnswerBytesMax : smallAnswerBytesMax;
+}
+
 export class StreamConnection {
   private readonly parser: FrameParser;
   private readonly node: QuorateNode;
   private readonly maxInFlight: number;
-  /** Ids answered not yet; a second request with a live id is a protocol error. */
-  private readonly inFlight = new Set<number>();
+  private readonly limits: ClientPortLimits;
+  /** Ids answered not yet, each with the answer bytes reserved for it. */
+  private readonly inFlight = new Map<number, number>();
+  /** Answer bytes reserved for the requests in flight. Invariant: the sum of inFlight's values. */
+  private reserved = 0;
   /** Answers of this turn, written together by `flush`. */
   private out: Uint8Array[] = [];
   private outBytes = 0;
+  /** Frames read but not admitted yet: their answers would not fit; the socket is paused. */
+  private held: Buffer[] = [];
+  private paused = false;
+  /** What this connection last counted against the server's budget. */
+  private accounted = 0;
+  private frameTimer: NodeJS.Timeout | null = null;
   private flushScheduled = false;
   /** The leader as last told to this client ('' before the first answer). */
   private leaderSent = '';
   private closed = false;
   /** A frame could not be trusted: nothing more is read, the connection is closing. */
   private failing = false;
+  /** The client half-closed: nothing more will arrive; end once the answers are out. */
+  private inputEnded = false;
+  /** Why the connection is failing: sent (id 0) once the answers owed are out. */
+  private failure: { readonly message: string; readonly code: string } | null = null;
+  private failTimer: NodeJS.Timeout | null = null;
+  private readonly wake = (): void => this.admit();
 
   constructor(private readonly socket: Socket, head: Buffer, private readonly o: StreamOptions) {
     this.node = o.node;
+    this.limits = o.limits;
     this.parser = new FrameParser(o.maxFrameBytes ?? wireLimits.maxFrameBytes);
     this.maxInFlight = o.maxInFlight ?? wireLimits.maxInFlight;
     o.stats.connectionsOpened++;
@@ -78,12 +105,44 @@ export class StreamConnection {
       + `${streamUpgrade.maxFrameHeader}: ${o.maxFrameBytes ?? wireLimits.maxFrameBytes}\r\n`
       + `${streamUpgrade.maxInFlightHeader}: ${this.maxInFlight}\r\n\r\n`);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // The HTTP server's sockets allow half-open connections: the client's FIN does not close
+    // ours. Unhandled, every closed connection sat in CLOSE-WAIT holding its descriptor for good.
+    socket.on('end', () => this.onEnd());
+    socket.on('drain', () => this.admit());
+    // Inactivity both ways: a client that neither sends nor reads holds nothing for long.
+    socket.setTimeout(this.limits.streamIdleTimeoutMs);
+    socket.on('timeout', () => this.onIdle());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       if (!this.closed) o.stats.connectionsOpen--;
       this.closed = true;
+      this.release();
     });
     if (head.length > 0) this.onData(head);
+  }
+
+  /**
+   * The client finished sending (FIN). A client may half-close after its last request and still
+   * read the answers: end our side once those are written, at once when none are in flight.
+   */
+  private onEnd(): void {
+    this.inputEnded = true;
+    this.maybeEnd();
+  }
+
+  /** Ends the connection once the client stopped sending and every answer is on its way. */
+  private maybeEnd(): void {
+    if (!this.inputEnded || this.closed || this.failing || this.inFlight.size > 0 || this.held.length > 0 || this.flushScheduled) return;
+    this.markClosed();
+    this.socket.end();
+  }
+
+  /** No traffic either way for streamIdleTimeoutMs: close unless a request is still in flight. */
+  private onIdle(): void {
+    if (this.closed || this.inFlight.size > 0) return;
+    this.o.stats.timeouts++;
+    this.o.log.debug({ remote: this.socket.remoteAddress }, 'idle stream connection; closing');
+    this.close();
   }
 
   /** Requests answered not yet. */
@@ -102,13 +161,103 @@ export class StreamConnection {
       this.fail(err as FrameError);
       return;
     }
-    for (const p of payloads) {
-      if (this.closed || this.failing) return;
-      this.onFrame(p);
+    this.timeFrame(payloads.length > 0);
+    this.sync();
+    if (this.o.budget.usedBytes > this.o.budget.maxBytes) {
+      // Partial frames of many connections at once: the newest bytes are refused.
+      this.o.stats.overBudget++;
+      this.fail(new FrameError(`the server holds ${this.o.budget.maxBytes} bytes for its binary connections already`, 0), 'overloaded');
+      return;
     }
+    for (const p of payloads) this.held.push(p);
+    this.admit();
   }
 
-  private onFrame(payload: Buffer): void {
+  /**
+   * Handles read frames while their largest possible answers fit in this connection's and the
+   * server's budgets; when one does not, stops reading (TCP pushes back on the client) until
+   * answers are written out and the socket drains. So answers are bounded before they are built.
+   */
+  private admit(): void {
+    while (this.held.length > 0) {
+      if (this.closed || this.failing) {
+        this.held = [];
+        return;
+      }
+      const payload = this.held[0] as Buffer;
+      const cost = answerBytesMaxOf(payload);
+      if (!this.hasRoom(cost)) {
+        this.pause();
+        return;
+      }
+      this.held.shift();
+      this.onFrame(payload, cost);
+    }
+    this.resume();
+    this.maybeEnd();
+  }
+
+  private hasRoom(cost: number): boolean {
+    this.sync();
+    return this.accountedNow() + cost <= this.limits.streamOutBytesMax && this.o.budget.hasRoom(cost);
+  }
+
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.o.stats.pauses++;
+    this.socket.pause();
+    this.clearFrameTimer(); // the client cannot finish a frame we do not read
+    this.o.budget.wait(this.wake);
+  }
+
+  private resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.o.budget.forget(this.wake);
+    this.timeFrame(false);
+    if (!this.closed) this.socket.resume();
+  }
+
+  /** Bytes this connection holds: reserved for answers, built, in the socket, or a partial frame. */
+  private accountedNow(): number {
+    return this.reserved + this.outBytes + this.socket.writableLength + this.parser.partialFrameBytes;
+  }
+
+  /** Brings the server's budget up to date with what this connection holds. */
+  private sync(): void {
+    if (this.closed) return;
+    const now = this.accountedNow();
+    this.o.budget.change(now - this.accounted);
+    this.accounted = now;
+  }
+
+  private release(): void {
+    if (this.failTimer !== null) clearTimeout(this.failTimer);
+    this.failTimer = null;
+    this.o.budget.change(-this.accounted);
+    this.accounted = 0;
+    this.o.budget.forget(this.wake);
+    this.clearFrameTimer();
+  }
+
+  /** A partial frame must complete within streamFrameTimeoutMs of its first byte (slow-loris). */
+  private timeFrame(progressed: boolean): void {
+    if (progressed || this.parser.bufferedBytes === 0) this.clearFrameTimer();
+    if (this.parser.bufferedBytes === 0 || this.frameTimer !== null || this.paused || this.closed) return;
+    this.frameTimer = setTimeout(() => {
+      this.frameTimer = null;
+      this.o.stats.timeouts++;
+      this.fail(new FrameError(`a frame was not completed within ${this.limits.streamFrameTimeoutMs} ms`, 0));
+    }, this.limits.streamFrameTimeoutMs);
+  }
+
+  private clearFrameTimer(): void {
+    if (this.frameTimer !== null) clearTimeout(this.frameTimer);
+    this.frameTimer = null;
+  }
+
+  private onFrame(payload: Buffer, cost: number): void {
     let frame;
     try {
       frame = decodeFrame(payload);
@@ -121,6 +270,11 @@ export class StreamConnection {
       return;
     }
     const id = frame.id;
+    if (id === 0) {
+      // Id 0 names the connection (its errors, leader frames): an answer to it would read as one.
+      this.fail(new FrameError('request id 0 is reserved for the connection', 0));
+      return;
+    }
     if (this.inFlight.has(id)) {
       this.fail(new FrameError(`request id ${id} is already in flight on this connection`, id));
       return;
@@ -135,7 +289,9 @@ export class StreamConnection {
       this.answerError(id, refusal);
       return;
     }
-    this.inFlight.add(id);
+    this.inFlight.set(id, cost);
+    this.reserved += cost;
+    this.sync();
     this.execute(frame.request).then(
       (r) => this.answer(id, encodeResult(id, r)),
       (err: unknown) => this.answer(id, encodeError(id, this.errorOf(err))),
@@ -182,7 +338,10 @@ export class StreamConnection {
   }
 
   private answer(id: number, bytes: Uint8Array): void {
+    const cost = this.inFlight.get(id);
+    if (cost === undefined) return; // the connection closed meanwhile
     this.inFlight.delete(id);
+    this.reserved -= cost;
     if (bytes[4] === FrameType.Error) this.o.stats.errors++;
     this.enqueue(bytes);
   }
@@ -191,6 +350,7 @@ export class StreamConnection {
     if (this.closed) return;
     this.out.push(bytes);
     this.outBytes += bytes.length;
+    this.sync();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -200,6 +360,18 @@ export class StreamConnection {
   /** Writes this turn's answers in one write, preceded by a leader frame when the leader changed. */
   private flush(): void {
     this.flushScheduled = false;
+    if (this.failing) {
+      this.finishFailing();
+      this.writeOut();
+      return;
+    }
+    this.writeOut();
+    // A reservation is the largest answer; the real one is usually smaller: room for more.
+    if (this.held.length > 0) this.admit();
+    this.maybeEnd();
+  }
+
+  private writeOut(): void {
     if (this.closed || this.out.length === 0) return;
     const leader = this.leaderFrame();
     if (leader !== null) {
@@ -208,16 +380,27 @@ export class StreamConnection {
     }
     this.o.stats.writes++;
     this.o.stats.framesOut += this.out.length;
-    const buf = Buffer.concat(this.out, this.outBytes);
+    const out = this.out;
+    const bytes = this.outBytes;
     this.out = [];
     this.outBytes = 0;
-    if (this.socket.writableLength + buf.length > wireLimits.maxQueuedOutBytes) {
-      // The client stopped reading: cut it off rather than buffer its answers without bound.
+    if (this.socket.writableLength + bytes > this.limits.streamOutBytesMax + smallAnswerBytesMax) {
+      // Admission keeps answers within the bound; this is the backstop should an answer outgrow
+      // its reservation: cut the client off rather than buffer its answers without bound.
       this.o.log.warn({ queued: this.socket.writableLength }, 'stream client stopped reading; closing');
       this.close();
       return;
     }
-    this.socket.write(buf);
+    if (bytes <= concatBytesMax) {
+      this.socket.write(Buffer.concat(out, bytes));
+    } else {
+      // Large answers are not copied into one buffer (that doubled the memory they hold): corked,
+      // they still leave in one writev.
+      this.socket.cork();
+      for (const b of out) this.socket.write(b);
+      this.socket.uncork();
+    }
+    this.sync();
   }
 
   private leaderFrame(): Uint8Array | null {
@@ -232,21 +415,39 @@ export class StreamConnection {
   }
 
   /**
-   * A frame that cannot be trusted: read nothing more, name the problem, close. Answers this turn
-   * produces (stale reads of earlier frames) still go first; answers still waiting are dropped.
+   * A frame that cannot be trusted: read nothing more, name the problem, close. Requests before it
+   * were whole and valid and may already be applied, so their answers still go out first (within
+   * the node's request deadline; failDrainMs bounds the wait); then the error frame, then the close.
    */
-  private fail(err: FrameError): void {
+  private fail(err: FrameError, code = err instanceof FrameTooLargeError ? 'too_large' : 'bad_request'): void {
+    if (this.failing || this.closed) return;
     this.o.stats.protocolErrors++;
     this.failing = true;
-    const code = err instanceof FrameTooLargeError ? 'too_large' : 'bad_request';
+    this.failure = { message: err.message, code };
+    this.held = [];
+    // Nothing more is read: what the client still sends is not even allocated.
+    this.socket.pause();
+    this.clearFrameTimer();
     this.o.log.warn({ err: err.message }, 'malformed stream frame; closing the connection');
-    setImmediate(() => {
-      if (this.closed) return;
-      this.flush();
-      // Id 0: the error is the connection's, whichever request it came with.
-      this.socket.end(encodeError(0, { code, message: `${err.message}; closing the connection`, leader: null, leaderUrl: null }));
-      this.markClosed();
-    });
+    this.failTimer = setTimeout(() => {
+      this.inFlight.clear();
+      this.finishFailing();
+    }, failDrainMs);
+    setImmediate(() => this.finishFailing());
+  }
+
+  /** Once every answer owed is written: the connection's error frame, then the close. */
+  private finishFailing(): void {
+    const f = this.failure;
+    if (f === null || this.closed || this.inFlight.size > 0) return;
+    if (this.failTimer !== null) clearTimeout(this.failTimer);
+    this.failTimer = null;
+    this.writeOut();
+    // Id 0: the error is the connection's, whichever request it came with.
+    this.socket.end(encodeError(0, { code: f.code, message: `${f.message}; closing the connection`, leader: null, leaderUrl: null }));
+    this.markClosed();
+    // A client that never reads would keep the socket (and its buffered bytes) open.
+    setTimeout(() => this.socket.destroy(), this.limits.streamFrameTimeoutMs).unref();
   }
 
   close(): void {
@@ -258,8 +459,21 @@ export class StreamConnection {
     if (!this.closed) this.o.stats.connectionsOpen--;
     this.closed = true;
     this.out = [];
+    this.outBytes = 0;
+    this.held = [];
+    this.inFlight.clear();
+    this.reserved = 0;
+    this.release();
   }
 }
+
+/**
+ * Bound on how long a failing connection waits for the answers it owes before closing without them:
+ * above the node's default request deadline (5 s), which answers every request by then.
+ */
+const failDrainMs = 10_000;
+/** Answers of one turn up to this size are joined into one buffer; larger ones are written corked. */
+const concatBytesMax = 1 << 20;
 
 function session(s: { clientId: string; seq: number } | null): SessionRef | null {
   return s === null ? null : { clientId: s.clientId, seq: s.seq };

@@ -23,6 +23,8 @@ export interface ConnectionContext {
   readonly members: ReadonlySet<NodeId>;
   readonly limits: TransportLimits;
   readonly tls: TlsMaterial | null;
+  /** The cluster's peer secret, proven by both sides of every handshake (null: TLS alone, or none). */
+  readonly secret: Uint8Array | null;
   readonly backoff: BackoffOptions;
   readonly handshakeTimeoutMs: number;
   readonly random: () => number;

@@ -17,6 +17,8 @@ interface Link {
   frames: QueuedFrame[];
   bytes: number;
   scheduled: boolean;
+  /** Times the link was dropped (dropPeer): a batch in delivery stops when this changes. */
+  drops: number;
 }
 
 /**
@@ -48,7 +50,7 @@ export class MemoryNetwork {
     const key = `${from.id}\u0000${to}`;
     let link = this.links.get(key);
     if (link === undefined || link.from !== from) {
-      link = { from, to, frames: [], bytes: 0, scheduled: false };
+      link = { from, to, frames: [], bytes: 0, scheduled: false, drops: 0 };
       this.links.set(key, link);
     }
     if (link.frames.length + 1 > limits.maxQueuedFrames) return false;
@@ -72,6 +74,20 @@ export class MemoryNetwork {
       link.frames = [];
       link.bytes = 0;
     }
+    return dropped;
+  }
+
+  /**
+   * @internal Drops what is queued from → to, and the rest of a batch being delivered on that link
+   * now: the in-memory twin of closing the TCP connection. Returns the frames dropped.
+   */
+  dropLink(from: NodeId, to: NodeId): number {
+    const link = this.links.get(`${from}\u0000${to}`);
+    if (link === undefined) return 0;
+    const dropped = link.frames.length;
+    link.frames = [];
+    link.bytes = 0;
+    link.drops++;
     return dropped;
   }
 
@@ -102,8 +118,9 @@ export class MemoryNetwork {
     link.bytes = 0;
     const receiver = this.nodes.get(link.to);
     const isCut = this.cutLinks.has(`${link.from.id}\u0000${link.to}`);
+    const drops = link.drops;
     for (const f of batch) {
-      if (isCut || receiver === undefined || !receiver.accept(link.from.id, f.group, f.payload)) {
+      if (isCut || receiver === undefined || link.drops !== drops || !receiver.accept(link.from.id, f.group, f.payload)) {
         link.from.noteLost();
       }
     }
@@ -178,6 +195,12 @@ export class MemoryTransport implements Transport {
 
   onMessage(handler: Handler): void {
     this.handler = handler;
+  }
+
+  dropPeer(peer: NodeId): void {
+    if (!this.running || peer === this.id) return;
+    this.counters.peersDropped++;
+    this.network.dropLink(peer, this.id);
   }
 
   isRunning(): boolean {

@@ -5,7 +5,9 @@ import { Backoff } from './backoff.js';
 import type { ConnectionContext } from './context.js';
 import { HandshakeError } from './errors.js';
 import { FrameDecoder, encodeFrame, handshakeGroup } from './frame.js';
-import { RefuseReason, decodeReply, encodeHello, judgeAccept, maxHandshakeBytes, type Refusal } from './handshake.js';
+import {
+  RefuseReason, decodeReply, encodeHello, encodeProof, handshakeProof, judgeAccept, maxHandshakeBytes, newNonce, proofMatches, type Refusal,
+} from './handshake.js';
 import { certificateIdentities } from './identity.js';
 import { SendQueue } from './send-queue.js';
 
@@ -50,6 +52,10 @@ export class Outbound {
   private blocked = false;
   private flushScheduled = false;
   private socketWrites = 0;
+  /** This connection's nonce, sent in the Hello; the proofs of both sides cover it. */
+  private dialerNonce: Uint8Array = new Uint8Array(0);
+  /** The listener proved the peer secret on this connection. */
+  private challenged = false;
 
   constructor(
     readonly peer: NodeId,
@@ -110,7 +116,9 @@ export class Outbound {
     this.armTimer(() => this.failHandshake(socket, { reason: RefuseReason.Timeout, detail: 'no handshake reply in time' }));
     socket.once(material === null ? 'connect' : 'secureConnect', () => {
       this.state = OutboundState.Handshaking;
-      const hello = encodeHello({ version: this.ctx.version, clusterId: this.ctx.clusterId, from: this.ctx.id, to: this.peer });
+      this.dialerNonce = newNonce();
+      this.challenged = false;
+      const hello = encodeHello({ version: this.ctx.version, clusterId: this.ctx.clusterId, from: this.ctx.id, to: this.peer, nonce: this.dialerNonce });
       socket.write(encodeFrame(handshakeGroup, hello));
     });
     const decoder = new FrameDecoder(maxHandshakeBytes);
@@ -150,6 +158,15 @@ export class Outbound {
       this.failHandshake(socket, { reason: reply.reason, detail: `${this.peer} refused us: ${reply.detail}` });
       return;
     }
+    if (reply.kind === 'challenge') {
+      this.onChallenge(socket, reply.nonce, reply.proof);
+      return;
+    }
+    if (this.ctx.secret !== null && !this.challenged) {
+      // Whoever answers at that address never proved it holds the secret: not a member.
+      this.failHandshake(socket, { reason: RefuseReason.AuthFailed, detail: `${this.peer}'s address accepted us without proving the peer secret` });
+      return;
+    }
     const refusal = judgeAccept(reply, { version: this.ctx.version, clusterId: this.ctx.clusterId, id: this.peer });
     if (refusal !== null) {
       this.failHandshake(socket, refusal);
@@ -161,6 +178,23 @@ export class Outbound {
     this.ctx.log.info({ peer: this.peer }, 'connected to peer');
     this.ctx.emit({ kind: 'connected', peer: this.peer, direction: 'outbound' });
     this.flush();
+  }
+
+  /** The listener proved it holds the secret (or not); only then do we prove we hold it too. */
+  private onChallenge(socket: net.Socket, listenerNonce: Uint8Array, listenerProof: Uint8Array): void {
+    const secret = this.ctx.secret;
+    if (secret === null) {
+      this.failHandshake(socket, { reason: RefuseReason.AuthFailed, detail: `${this.peer} asks for a peer secret and this node has none` });
+      return;
+    }
+    if (this.challenged) throw new HandshakeError(`a second challenge from ${this.peer}`);
+    const t = { clusterId: this.ctx.clusterId, dialer: this.ctx.id, listener: this.peer, dialerNonce: this.dialerNonce, listenerNonce };
+    if (!proofMatches(secret, 'listener', t, listenerProof)) {
+      this.failHandshake(socket, { reason: RefuseReason.AuthFailed, detail: `whoever answers at ${this.peer}'s address does not know the peer secret` });
+      return;
+    }
+    this.challenged = true;
+    socket.write(encodeFrame(handshakeGroup, encodeProof(handshakeProof(secret, 'dialer', t))));
   }
 
   private failHandshake(socket: net.Socket, refusal: Refusal): void {

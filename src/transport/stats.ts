@@ -13,8 +13,10 @@ export interface TransportStats {
   bytesReceived: number;
   /** Frames refused by send() (unknown peer, oversized, queue full, stopped) or lost after acceptance. */
   framesDropped: number;
+  /** Links closed by dropPeer (a peer broke a protocol rule). */
+  peersDropped: number;
 }
 
 export function emptyStats(): TransportStats {
-  return { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, framesDropped: 0 };
+  return { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, framesDropped: 0, peersDropped: 0 };
 }

@@ -7,7 +7,7 @@ import type { ConnectionContext, TlsMaterial } from './context.js';
 import { ListenError } from './errors.js';
 import { LogThrottle } from './log-throttle.js';
 import type { TransportEvent } from './events.js';
-import { RefuseReason, wireVersion } from './handshake.js';
+import { RefuseReason, peerSecretBytesMin, wireVersion } from './handshake.js';
 import { Inbound, type FrameHandler, type InboundHost } from './inbound.js';
 import { isValidGroup, resolveLimits, type TransportLimits } from './limits.js';
 import { Outbound, type OutboundStatus, type PeerAddress } from './outbound.js';
@@ -26,12 +26,22 @@ export interface TcpTransportOptions {
   readonly peers: Readonly<Record<NodeId, PeerAddress>>;
   /** Mutual TLS: both sides present certificates signed by `ca` naming their node id. */
   readonly tls?: TlsMaterial;
+  /**
+   * The cluster's peer secret (at least 16 bytes): both sides of every handshake prove they hold
+   * it (HMAC challenge–response, handshake.ts); it never travels. Peers must authenticate: a
+   * transport needs a secret, `tls`, or both, unless `allowUnauthenticatedPeers` says otherwise.
+   */
+  readonly peerSecret?: Uint8Array;
+  /** Lets anyone who reaches the port pose as a member. Only for tests of the handshake itself. */
+  readonly allowUnauthenticatedPeers?: boolean;
   readonly limits?: Partial<TransportLimits>;
   readonly backoff?: BackoffOptions;
   /** How long a connection may take to complete its handshake. */
   readonly handshakeTimeoutMs?: number;
-  /** Bound on accepted connections that have not yet said who they are. */
+  /** Bound on accepted connections that have not yet proved who they are. */
   readonly maxPendingHandshakes?: number;
+  /** The same bound per source address, so one source cannot hold every pending slot. */
+  readonly maxPendingHandshakesPerSource?: number;
   /** Wire protocol version; only tests and upgrades set it. */
   readonly version?: number;
   /** Structured log (default: silent). */
@@ -40,6 +50,14 @@ export interface TcpTransportOptions {
   /** Jitter source for backoff (default Math.random). */
   readonly random?: () => number;
 }
+
+/** Defaults of the unauthenticated-connection bounds; each has a test in test/transport/tcp.test.ts. */
+export const tcpDefaults = {
+  /** A handshake is a round trip or two; a loaded machine still finishes well within this. */
+  handshakeTimeoutMs: 3000,
+  maxPendingHandshakes: 64,
+  maxPendingHandshakesPerSource: 8,
+} as const;
 
 export interface TcpTransportStatus {
   readonly listening: PeerAddress | null;
@@ -58,6 +76,7 @@ export class TcpTransport implements Transport {
   private readonly ctx: ConnectionContext;
   private readonly peerAddresses: ReadonlyMap<NodeId, PeerAddress>;
   private readonly maxPendingHandshakes: number;
+  private readonly maxPendingHandshakesPerSource: number;
   private server: net.Server | null = null;
   private bound: PeerAddress | null = null;
   private outbound = new Map<NodeId, Outbound>();
@@ -81,7 +100,8 @@ export class TcpTransport implements Transport {
       if (id !== options.id) peers.set(id, options.peers[id] as PeerAddress);
     }
     this.peerAddresses = peers;
-    this.maxPendingHandshakes = options.maxPendingHandshakes ?? 64;
+    this.maxPendingHandshakes = options.maxPendingHandshakes ?? tcpDefaults.maxPendingHandshakes;
+    this.maxPendingHandshakesPerSource = options.maxPendingHandshakesPerSource ?? tcpDefaults.maxPendingHandshakesPerSource;
     this.ctx = {
       id: options.id,
       clusterId: options.clusterId,
@@ -89,8 +109,9 @@ export class TcpTransport implements Transport {
       members: new Set(peers.keys()),
       limits: resolveLimits(options.limits),
       tls: options.tls ?? null,
+      secret: options.peerSecret === undefined ? null : Uint8Array.prototype.slice.call(options.peerSecret),
       backoff: options.backoff ?? defaultBackoff,
-      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? tcpDefaults.handshakeTimeoutMs,
       random: options.random ?? Math.random,
       log: (options.logger ?? pino({ level: 'silent' })).child({ component: 'transport', node: options.id }),
       stats: this.counters,
@@ -177,6 +198,14 @@ export class TcpTransport implements Transport {
     return true;
   }
 
+  dropPeer(peer: NodeId): void {
+    const conn = this.running ? this.inboundByPeer.get(peer) : undefined;
+    if (conn === undefined) return;
+    this.counters.peersDropped++;
+    this.ctx.log.warn({ peer }, 'dropping the connection of a peer that broke a protocol rule');
+    conn.destroy();
+  }
+
   onMessage(handler: FrameHandler): void {
     this.handler = handler;
   }
@@ -192,7 +221,7 @@ export class TcpTransport implements Transport {
 
   status(): TcpTransportStatus {
     let pending = 0;
-    for (const c of this.inbound) if (c.authenticatedPeer === null) pending++;
+    for (const c of this.inbound) if (c.pending) pending++;
     return {
       listening: this.bound,
       peers: [...this.outbound.values()].map((o) => o.status()),
@@ -226,13 +255,19 @@ export class TcpTransport implements Transport {
       socket.destroy();
       return;
     }
-    const pending = [...this.inbound].filter((c) => c.authenticatedPeer === null).length;
-    if (pending >= this.maxPendingHandshakes) {
-      this.ctx.log.warn({ remote: socket.remoteAddress }, 'too many unauthenticated connections: refusing one');
-      this.ctx.emit({ kind: 'refused', peer: null, direction: 'inbound', reason: RefuseReason.Busy, detail: 'too many pending handshakes' });
-      socket.destroy();
-      return;
-    }
+    // Unauthenticated connections are bounded, per source and in all. At a bound the oldest
+    // pending one goes, never the newcomer: refusing newcomers let an attacker who holds every
+    // slot with silent sockets keep real peers out for as long as it liked (the wedge attack),
+    // while evicting the oldest makes it outpace an honest handshake, a round trip or two.
+    // Silent connections go before ones whose Hello was good and that owe us only their proof, so
+    // silent sockets cannot push out an honest peer mid-handshake even from the same address.
+    const source = socket.remoteAddress ?? '?';
+    const pending = [...this.inbound].filter((c) => c.pending); // oldest first
+    const fromSource = pending.filter((c) => c.source === source);
+    const oldest = (cs: readonly Inbound[]): Inbound | undefined => cs.find((c) => !c.spoke) ?? cs[0];
+    const evict = fromSource.length >= this.maxPendingHandshakesPerSource ? oldest(fromSource)
+      : pending.length >= this.maxPendingHandshakes ? oldest(pending) : undefined;
+    evict?.evict(`too many pending handshakes${evict.source === source ? ' from this source' : ''}`);
     this.inbound.add(new Inbound(socket, this.inboundHost));
   }
 }
@@ -262,12 +297,18 @@ function validate(o: TcpTransportOptions): void {
     if (!isNodeId(id)) throw new ConfigError(`bad peer id ${JSON.stringify(id)}`);
     checkAddress(`address of peer ${id}`, addr, false);
   }
+  if (o.peerSecret !== undefined && !(o.peerSecret instanceof Uint8Array && o.peerSecret.length >= peerSecretBytesMin)) {
+    throw new ConfigError(`the peer secret must be at least ${peerSecretBytesMin} bytes`);
+  }
+  if (o.peerSecret === undefined && o.tls === undefined && o.allowUnauthenticatedPeers !== true) {
+    throw new ConfigError('peers must authenticate: give the transport a peer secret (quorate start --peer-secret-file), mutual TLS, or both');
+  }
   if (o.backoff !== undefined) new Backoff(o.backoff, Math.random); // throws ConfigError when unusable
   if (o.handshakeTimeoutMs !== undefined && !(o.handshakeTimeoutMs > 0)) {
     throw new ConfigError(`handshakeTimeoutMs must be positive, got ${o.handshakeTimeoutMs}`);
   }
-  if (o.maxPendingHandshakes !== undefined && !(Number.isSafeInteger(o.maxPendingHandshakes) && o.maxPendingHandshakes > 0)) {
-    throw new ConfigError(`maxPendingHandshakes must be a positive integer, got ${o.maxPendingHandshakes}`);
+  for (const [name, v] of [['maxPendingHandshakes', o.maxPendingHandshakes], ['maxPendingHandshakesPerSource', o.maxPendingHandshakesPerSource]] as const) {
+    if (v !== undefined && !(Number.isSafeInteger(v) && v > 0)) throw new ConfigError(`${name} must be a positive integer, got ${v}`);
   }
 }
 

@@ -20,4 +20,11 @@ export interface Transport {
    * larger receive buffer (TCP hands out zero-copy views): copy it before keeping it long-term.
    */
   onMessage(handler: (from: NodeId, group: number, payload: Uint8Array) => void): void;
+  /**
+   * Closes the link this node receives `peer`'s frames on, because the peer broke a rule no honest
+   * peer breaks (src/core/errors.ts PeerViolation). Frames from it not yet delivered are lost,
+   * including the rest of the batch being delivered now; the peer may connect again (an honest one
+   * that was merely misread redials, as after a restart). Never throws; unknown peers are ignored.
+   */
+  dropPeer(peer: NodeId): void;
 }

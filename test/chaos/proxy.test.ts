@@ -6,7 +6,7 @@ import { ConfigError } from '../../src/core/index.js';
 import { LinkProxy, ProxyMesh, type Address } from '../../src/chaos/proxy.js';
 import { TcpTransport } from '../../src/transport/tcp.js';
 import { Inbox, bytes, settle, waitFor } from '../transport/compliance.js';
-import { freePort, loopback } from '../transport/tcp-helpers.js';
+import { freePort, loopback, testSecret } from '../transport/tcp-helpers.js';
 
 /** A target server recording what each connection received; it echoes when asked. */
 class Target {
@@ -268,7 +268,7 @@ describe('ProxyMesh with real TCP transports', () => {
     const nodes = new Map<string, TcpTransport>();
     for (const id of ids) {
       const t = new TcpTransport({
-        id, clusterId: 'chaos', listen: listen[id]!, peers: mesh.peersFor(id),
+        id, clusterId: 'chaos', peerSecret: testSecret, listen: listen[id]!, peers: mesh.peersFor(id),
         backoff: { initialMs: 5, maxMs: 50 }, handshakeTimeoutMs: 300,
       });
       await t.start();

@@ -133,3 +133,19 @@ describe('a running node through the CLI', () => {
     assert.match(down.stdout, /unreachable/);
   });
 });
+
+describe('quorate start: peers must authenticate', () => {
+  const twoMembers = (): string => `n1=127.0.0.1:${ports[0]},n2=127.0.0.1:${ports[2]}`;
+  test('other members and no peer secret: exit 2 naming --peer-secret-file', () =>
+    exits2(startArgs({ '--peers': twoMembers(), '--data': join(dir, 's1') }), /peers must authenticate.*--peer-secret-file/));
+  test('a peer secret file other users can read: exit 2', () => {
+    const f = join(dir, 'open-secret');
+    writeFileSync(f, 'a-secret-that-is-long-enough\n', { mode: 0o644 });
+    chmodSync(f, 0o644);
+    return exits2([...startArgs({ '--peers': twoMembers(), '--data': join(dir, 's2') }), '--peer-secret-file', f], /chmod 600/);
+  });
+  test('a secret shorter than 16 bytes: exit 2', () =>
+    exits2([...startArgs({ '--peers': twoMembers(), '--data': join(dir, 's3') }), '--peer-secret', 'short'], /at least 16 bytes/));
+  test('both --peer-secret and --peer-secret-file: exit 2', () =>
+    exits2([...startArgs({ '--data': join(dir, 's4') }), '--peer-secret', 'a-secret-that-is-long-enough', '--peer-secret-file', join(dir, 'x')], /not both/));
+});

@@ -176,8 +176,8 @@ describe('bad input gets a clear 4xx and changes nothing', () => {
   });
   test('an unknown route', () => refused(leaderUrl, 'GET', '/v2/nothing', undefined, 404, 'not_found'));
   test('a method a route does not take', async () => {
-    await refused(leaderUrl, 'PATCH', '/v1/kv/k', '{}', 405, 'bad_request');
-    await refused(leaderUrl, 'POST', '/v1/status', '{}', 405, 'bad_request');
+    await refused(leaderUrl, 'PATCH', '/v1/kv/k', '{}', 405, 'method_not_allowed');
+    await refused(leaderUrl, 'POST', '/v1/status', '{}', 405, 'method_not_allowed');
   });
   test('an unknown consistency', () => refused(leaderUrl, 'GET', '/v1/kv/k?consistency=eventual', undefined, 400, 'bad_request'));
   test('a session with a bad seq or empty clientId', async () => {

@@ -226,6 +226,20 @@ describe('bad input: a clear error, nothing applied, the server keeps serving', 
     assert.equal(s.frames.at(-1)?.type, 'error');
   });
 
+  test('a write followed by garbage in the same write: the write (which may apply) still gets its answer, then the connection error', async () => {
+    const s = await stream();
+    const put = encodeRequest(1, { op: 'put', key: 'before-garbage', value: 'kept', session: { clientId: 'garbage-client', seq: 1 } });
+    s.sendRaw(Buffer.concat([put, Buffer.from([0, 0, 0, 5, 0x44, 0, 0, 0, 2])]));
+    await s.whenClosed();
+    const answer = s.frames.findIndex((f) => f.id === 1 && f.type === 'result');
+    const failure = s.frames.findIndex((f) => f.id === 0 && f.type === 'error');
+    assert.ok(answer >= 0, `the write was answered: ${JSON.stringify(s.frames)}`);
+    assert.ok(failure > answer, 'the connection error comes after the answers');
+  });
+
+  test('request id 0 is reserved for the connection: refused like a bad frame, nothing applied', () =>
+    refusedFrame(encodeRequest(0, { op: 'put', key: 'id-zero', value: 'v', session: null }), 'bad_request', /id 0 is reserved/));
+
   test('an upgrade to another path or protocol is refused with a clear HTTP error', async () => {
     await assert.rejects(RawStream.open(leaderUrl, '/v1/other'), /404[\s\S]*not_found[\s\S]*\/v1\/stream/);
     await assert.rejects(RawStream.open(leaderUrl, '/v1/stream', 'websocket'), /400[\s\S]*unknown upgrade protocol/);

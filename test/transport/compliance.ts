@@ -239,5 +239,36 @@ export function runTransportCompliance(name: string, makeCluster: MakeCluster): 
       await waitFor(() => inC.frames.length === 5, 'frames to the live peer');
       assert.deepEqual(inC.texts('a'), ['ok0', 'ok1', 'ok2', 'ok3', 'ok4']);
     });
+
+    it('dropPeer cuts one peer\'s link at once (the rest of a batch too); the peer gets through again later, others never notice', async () => {
+      const c = await make(['a', 'b', 'c']);
+      const b = c.node('b');
+      const seen: string[] = [];
+      let dropAt = 'bad';
+      b.onMessage((from, _group, payload) => {
+        const t = `${from}:${text(payload)}`;
+        seen.push(t);
+        // As the node driver does for a PeerViolation: drop the sender from inside the handler.
+        if (t === `a:${dropAt}`) b.dropPeer(from);
+      });
+      // The link is up before the burst, so the whole burst travels (and is delivered) together.
+      assert.equal(c.node('a').send('b', 0, bytes('warm-up')), true);
+      await waitFor(() => seen.includes('a:warm-up'), 'the link from a');
+      for (const m of ['ok', 'bad', 'after1', 'after2']) assert.equal(c.node('a').send('b', 0, bytes(m)), true);
+      assert.equal(c.node('c').send('b', 0, bytes('from-c')), true);
+      await waitFor(() => seen.includes('a:bad') && seen.includes('c:from-c'), 'the violating frame and c\'s frame');
+      await settle();
+      assert.ok(!seen.includes('a:after1') && !seen.includes('a:after2'), `frames after the violation were delivered: ${seen.join(' ')}`);
+      dropAt = '';
+      // The dropped peer (an honest one misread, or a restart) comes back: a redial for TCP.
+      await waitFor(() => {
+        c.node('a').send('b', 0, bytes('again'));
+        return seen.includes('a:again');
+      }, 'the dropped peer to get through again');
+      b.dropPeer('nobody');
+      b.dropPeer('b');
+      assert.equal(c.node('c').send('b', 0, bytes('still')), true);
+      await waitFor(() => seen.includes('c:still'), 'other peers unaffected');
+    });
   });
 }

@@ -3,20 +3,45 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ConfigError, DecodeError, QuorateError } from '../../src/core/index.js';
 import {
-  RefuseReason, decodeHello, decodeReply, encodeHello, encodeReply, judgeAccept, judgeHello, wireVersion, type LocalIdentity,
+  RefuseReason, decodeHello, decodeProof, decodeReply, encodeHello, encodeProof, encodeReply, handshakeProof, helloVersion, judgeAccept,
+  judgeHello, newNonce, nonceBytes, proofBytes, proofMatches, publicDetail, wireVersion, type LocalIdentity,
 } from '../../src/transport/handshake.js';
 import { Backoff } from '../../src/transport/backoff.js';
 import { LogThrottle } from '../../src/transport/log-throttle.js';
 
 const local: LocalIdentity = { version: wireVersion, clusterId: 'prod', id: 'n1', members: new Set(['n2', 'n3']) };
-const hello = { version: wireVersion, clusterId: 'prod', from: 'n2', to: 'n1' };
+const hello = { version: wireVersion, clusterId: 'prod', from: 'n2', to: 'n1', nonce: new Uint8Array(nonceBytes).fill(7) };
 
-test('hello and replies round-trip', () => {
+test('hello, replies and proofs round-trip; a refusal carries no cluster id or node id', () => {
   assert.deepEqual(decodeHello(encodeHello(hello)), hello);
-  const accept = { kind: 'accept', version: 1, clusterId: 'prod', id: 'n1' } as const;
+  assert.equal(helloVersion(encodeHello(hello)), wireVersion);
+  const accept = { kind: 'accept', version: wireVersion, clusterId: 'prod', id: 'n1' } as const;
   assert.deepEqual(decodeReply(encodeReply(accept)), accept);
-  const refuse = { kind: 'refuse', version: 1, clusterId: 'prod', id: 'n1', reason: RefuseReason.WrongCluster, detail: 'why' } as const;
+  const challenge = { kind: 'challenge', nonce: new Uint8Array(nonceBytes).fill(1), proof: new Uint8Array(proofBytes).fill(2) } as const;
+  assert.deepEqual(decodeReply(encodeReply(challenge)), challenge);
+  const refuse = { kind: 'refuse', version: wireVersion, reason: RefuseReason.WrongCluster, detail: publicDetail(RefuseReason.WrongCluster) } as const;
   assert.deepEqual(decodeReply(encodeReply(refuse)), refuse);
+  const wire = Buffer.from(encodeReply(refuse)).toString('latin1');
+  assert.ok(!wire.includes('prod') && !wire.includes('n1'), wire);
+  for (const reason of Object.values(RefuseReason)) assert.doesNotMatch(publicDetail(reason), /prod|n1|n2/);
+  const proof = new Uint8Array(proofBytes).fill(9);
+  assert.deepEqual(decodeProof(encodeProof(proof)), proof);
+});
+
+test('handshake proofs: the secret, the role, both nonces, both ids and the cluster id all count', () => {
+  const secret = new TextEncoder().encode('a-cluster-secret-of-some-length');
+  const t = { clusterId: 'prod', dialer: 'n2', listener: 'n1', dialerNonce: new Uint8Array(nonceBytes).fill(1), listenerNonce: new Uint8Array(nonceBytes).fill(2) };
+  const p = handshakeProof(secret, 'dialer', t);
+  assert.equal(p.length, proofBytes);
+  assert.equal(proofMatches(secret, 'dialer', t, p), true);
+  assert.equal(proofMatches(secret, 'listener', t, p), false, 'a dialer proof is no listener proof (no reflection)');
+  assert.equal(proofMatches(new TextEncoder().encode('another-secret-of-some-length!'), 'dialer', t, p), false);
+  for (const change of [{ clusterId: 'staging' }, { dialer: 'n3' }, { listener: 'n3' },
+    { dialerNonce: new Uint8Array(nonceBytes).fill(3) }, { listenerNonce: new Uint8Array(nonceBytes).fill(3) }]) {
+    assert.equal(proofMatches(secret, 'dialer', { ...t, ...change }, p), false, JSON.stringify(Object.keys(change)));
+  }
+  assert.equal(proofMatches(secret, 'dialer', t, p.subarray(0, 16)), false);
+  assert.notDeepEqual(newNonce(), newNonce());
 });
 
 test('garbage handshakes are DecodeErrors (or other named errors), never crashes', () => {
@@ -24,7 +49,7 @@ test('garbage handshakes are DecodeErrors (or other named errors), never crashes
   assert.throws(() => decodeHello(encodeHello(hello).subarray(0, 10)), DecodeError);
   assert.throws(() => decodeHello(new Uint8Array([...encodeHello(hello), 0])), DecodeError);
   fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), (b) => {
-    for (const decode of [decodeHello, decodeReply]) {
+    for (const decode of [decodeHello, decodeReply, decodeProof, helloVersion]) {
       try {
         decode(b);
       } catch (e) {
@@ -39,7 +64,7 @@ test('the listener judges version, cluster, membership, target and certificate i
   assert.equal(judgeHello(hello, local, ['n2']), null);
   const reason = (h: Partial<typeof hello>, certs: string[] | null = null): string | undefined =>
     judgeHello({ ...hello, ...h }, local, certs)?.reason;
-  assert.equal(reason({ version: 2 }), RefuseReason.VersionMismatch);
+  assert.equal(reason({ version: wireVersion + 1 }), RefuseReason.VersionMismatch);
   assert.equal(reason({ clusterId: 'staging' }), RefuseReason.WrongCluster);
   assert.equal(reason({ from: 'n9' }), RefuseReason.UnknownNode);
   assert.equal(reason({ from: 'n1' }), RefuseReason.UnknownNode, 'a node does not accept itself');

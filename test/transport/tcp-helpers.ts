@@ -4,10 +4,14 @@ import { TcpTransport, type TcpTransportOptions, type PeerAddress } from '../../
 import type { TransportEvent } from '../../src/transport/events.js';
 import type { TransportLimits } from '../../src/transport/limits.js';
 import { FrameDecoder, encodeFrame, handshakeGroup, type Frame } from '../../src/transport/frame.js';
-import { decodeReply, encodeHello, wireVersion, type Reply } from '../../src/transport/handshake.js';
+import {
+  decodeReply, encodeHello, encodeProof, handshakeProof, newNonce, wireVersion, type Hello, type Reply,
+} from '../../src/transport/handshake.js';
 import type { TransportCluster } from './compliance.js';
 
 export const loopback = '127.0.0.1';
+/** The peer secret every test transport holds unless a test says otherwise. */
+export const testSecret = new TextEncoder().encode('quorate-test-peer-secret');
 
 /** A port the kernel just handed out and released: free unless someone races us for it. */
 export async function freePort(): Promise<number> {
@@ -37,9 +41,12 @@ export async function startTcpCluster(
   const create = async (id: NodeId): Promise<TcpTransport> => {
     const log: TransportEvent[] = events.get(id) ?? [];
     events.set(id, log);
+    const more = extra(id);
+    // Every test transport holds the test secret, unless it is to take anyone.
+    const auth = more.allowUnauthenticatedPeers === true ? {} : { peerSecret: testSecret };
     const t = new TcpTransport({
-      id, clusterId: 'test', listen: addresses[id]!, peers: addresses, limits,
-      backoff: { initialMs: 5, maxMs: 50 }, onEvent: (e) => log.push(e), ...extra(id),
+      id, clusterId: 'test', ...auth, listen: addresses[id]!, peers: addresses, limits,
+      backoff: { initialMs: 5, maxMs: 50 }, onEvent: (e) => log.push(e), ...more,
     });
     await t.start();
     nodes.set(id, t);
@@ -61,16 +68,21 @@ export async function startTcpCluster(
   };
 }
 
-/** A hand-driven peer connection, for sending what a real transport never would. */
+/**
+ * A hand-driven peer connection, for sending what a real transport never would. With a secret it
+ * answers the listener's challenge (as a Byzantine member would: it holds the secret); replies()
+ * skips challenges.
+ */
 export class RawPeer {
   readonly frames: Frame[] = [];
   closed = false;
   private readonly decoder = new FrameDecoder(1 << 20);
+  private pending: { hello: Hello; secret: Uint8Array | null } | null = null;
 
   private constructor(readonly socket: net.Socket) {
     socket.on('data', (c: Buffer) => {
       try {
-        this.decoder.push(c, (f) => this.frames.push(f));
+        this.decoder.push(c, (f) => this.onFrame(f));
       } catch {
         socket.destroy();
       }
@@ -81,8 +93,8 @@ export class RawPeer {
     });
   }
 
-  static async connect(port: number): Promise<RawPeer> {
-    const s = net.connect({ host: loopback, port });
+  static async connect(port: number, localAddress = loopback): Promise<RawPeer> {
+    const s = net.connect({ host: loopback, port, localAddress });
     await new Promise<void>((resolve, reject) => {
       s.once('connect', resolve);
       s.once('error', reject);
@@ -90,13 +102,43 @@ export class RawPeer {
     return new RawPeer(s);
   }
 
-  hello(from: NodeId, to: NodeId, clusterId = 'test', version = wireVersion): void {
-    this.socket.write(encodeFrame(handshakeGroup, encodeHello({ version, clusterId, from, to })));
+  private onFrame(f: Frame): void {
+    this.frames.push(f);
+    if (f.group !== handshakeGroup || this.pending === null) return;
+    const reply = decodeReply(f.payload);
+    if (reply.kind !== 'challenge') return;
+    const { hello, secret } = this.pending;
+    this.pending = null;
+    if (secret === null) return;
+    const t = { clusterId: hello.clusterId, dialer: hello.from, listener: hello.to, dialerNonce: hello.nonce, listenerNonce: reply.nonce };
+    this.socket.write(encodeFrame(handshakeGroup, encodeProof(handshakeProof(secret, 'dialer', t))));
   }
 
+  /** Sends a Hello; with a secret, answers the challenge that follows. */
+  hello(from: NodeId, to: NodeId, clusterId = 'test', version = wireVersion, secret: Uint8Array | null = testSecret): void {
+    const hello = { version, clusterId, from, to, nonce: newNonce() };
+    this.pending = { hello, secret };
+    this.socket.write(encodeFrame(handshakeGroup, encodeHello(hello)));
+  }
+
+  /** The listener's answer to the handshake (accept or refuse; a challenge is not an answer). */
   reply(): Reply | null {
-    const f = this.frames.find((x) => x.group === handshakeGroup);
-    return f === undefined ? null : decodeReply(f.payload);
+    for (const f of this.frames) {
+      if (f.group !== handshakeGroup) continue;
+      const r = decodeReply(f.payload);
+      if (r.kind !== 'challenge') return r;
+    }
+    return null;
+  }
+
+  /** The listener's challenge, if it sent one. */
+  challenge(): (Reply & { kind: 'challenge' }) | null {
+    for (const f of this.frames) {
+      if (f.group !== handshakeGroup) continue;
+      const r = decodeReply(f.payload);
+      if (r.kind === 'challenge') return r;
+    }
+    return null;
   }
 
   write(bytes: Uint8Array): void {

@@ -6,10 +6,10 @@ import { pino } from 'pino';
 import { TcpTransport } from '../../src/transport/tcp.js';
 import { ListenError } from '../../src/transport/errors.js';
 import { encodeFrame, frameHeaderBytes } from '../../src/transport/frame.js';
-import { RefuseReason } from '../../src/transport/handshake.js';
+import { RefuseReason, wireVersion } from '../../src/transport/handshake.js';
 import type { TransportEvent } from '../../src/transport/events.js';
 import { runTransportCompliance, Inbox, bytes, waitFor, settle } from './compliance.js';
-import { RawPeer, freePort, loopback, startTcpCluster } from './tcp-helpers.js';
+import { RawPeer, freePort, loopback, startTcpCluster, testSecret } from './tcp-helpers.js';
 
 runTransportCompliance('tcp', (ids, limits) => startTcpCluster(ids, limits));
 
@@ -134,7 +134,7 @@ describe('tcp: bad input on the peer port', () => {
     const port = await freePort();
     const events: TransportEvent[] = [];
     const b = new TcpTransport({
-      id: 'b', clusterId: 'test', listen: { host: loopback, port }, peers: {},
+      id: 'b', clusterId: 'test', peerSecret: testSecret, listen: { host: loopback, port }, peers: {},
       handshakeTimeoutMs: 1000, maxPendingHandshakes: 2, onEvent: (e) => events.push(e),
     });
     await b.start();
@@ -147,6 +147,172 @@ describe('tcp: bad input on the peer port', () => {
     } finally {
       await b.stop();
     }
+  });
+});
+
+describe('tcp: unauthenticated connections cannot keep real peers out (the wedge attack)', () => {
+  /** Keeps `n` silent connections open to `port` from `localAddress`, reopening each one closed. */
+  function holdSlots(port: number, n: number, localAddress = loopback): { opened: () => number; stop: () => void } {
+    let stopped = false;
+    let opened = 0;
+    const socks = new Set<net.Socket>();
+    const hold = (): void => {
+      if (stopped) return;
+      const s = net.connect({ port, host: loopback, localAddress });
+      opened++;
+      socks.add(s);
+      s.on('error', () => undefined);
+      s.on('data', () => undefined);
+      s.on('close', () => {
+        socks.delete(s);
+        setTimeout(hold, 10);
+      });
+    };
+    for (let i = 0; i < n; i++) hold();
+    return {
+      opened: () => opened,
+      stop: () => {
+        stopped = true;
+        for (const s of socks) s.destroy();
+      },
+    };
+  }
+
+  test('silent sockets holding every pending slot: a restarted peer still gets in at once (the oldest pending is evicted)', async () => {
+    const h = await startTcpCluster(['a', 'b']);
+    const attack = holdSlots(h.addresses['b']!.port, 80);
+    try {
+      await waitFor(() => attack.opened() >= 80 && h.tcp('b').status().pendingHandshakes >= 8, 'the attacker to hold pending slots');
+      const inbox = new Inbox(h.node('b'));
+      const a = (await h.restart('a')) as TcpTransport;
+      // Well within the time a pending connection may wait (handshakeTimeoutMs): the peer is not
+      // waiting for the attacker's sockets to time out.
+      await waitFor(() => {
+        a.send('b', 0, bytes('through'));
+        return inbox.texts('a').includes('through');
+      }, 'the restarted peer to get through', 1500);
+    } finally {
+      attack.stop();
+      await h.stop();
+    }
+  });
+
+  test('one source holds at most maxPendingHandshakesPerSource slots; another source is unaffected', async () => {
+    const port = await freePort();
+    const b = new TcpTransport({ id: 'b', clusterId: 'test', peerSecret: testSecret, listen: { host: loopback, port }, peers: {}, maxPendingHandshakesPerSource: 4 });
+    await b.start();
+    const attack = holdSlots(port, 20, '127.0.0.2');
+    try {
+      let most = 0;
+      for (let i = 0; i < 100; i++) {
+        most = Math.max(most, b.status().pendingHandshakes);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.ok(attack.opened() >= 20);
+      assert.ok(most <= 4, `${most} pending from one source at once`);
+      const mine = await RawPeer.connect(port);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(mine.closed, false, 'a connection from another source is not evicted by the attacker');
+      mine.close();
+    } finally {
+      attack.stop();
+      await b.stop();
+    }
+  });
+});
+
+describe('tcp: peers authenticate with the cluster\'s peer secret (HMAC challenge-response)', () => {
+  const wrongSecret = new TextEncoder().encode('not-the-cluster-peer-secret');
+
+  test('a dialer without the secret is refused auth_failed; its frames never arrive; the member\'s link is not displaced', async () => {
+    const h = await startTcpCluster(['a', 'b']);
+    try {
+      const inbox = new Inbox(h.node('b'));
+      await stillServes(h.tcp('a'), inbox, 'before');
+      for (const secret of [wrongSecret, null]) {
+        const impostor = await RawPeer.connect(h.addresses.b!.port);
+        impostor.hello('a', 'b', 'test', wireVersion, secret);
+        if (secret === null) {
+          // No proof at all: the hello and a data frame in one write (the peer-write attack).
+          impostor.write(encodeFrame(0, bytes('forged')));
+        } else {
+          await waitFor(() => impostor.reply() !== null, 'the refusal');
+          const r = impostor.reply();
+          assert.equal(r?.kind === 'refuse' ? r.reason : r?.kind, RefuseReason.AuthFailed);
+          impostor.write(encodeFrame(0, bytes('forged')));
+        }
+        await waitFor(() => impostor.closed, 'the impostor closed');
+        assert.equal(impostor.challenge()?.kind, 'challenge', 'the listener proved itself first');
+      }
+      await stillServes(h.tcp('a'), inbox, 'after');
+      assert.ok(!inbox.texts('a').includes('forged'));
+      assert.deepEqual(h.tcp('b').status().inboundPeers, ['a']);
+      assert.equal(h.events.get('b')!.filter((e) => e.kind === 'disconnected' && e.peer === 'a').length, 0, 'the member\'s link was never kicked');
+      assert.ok(refusals(h.events.get('b')!).some((e) => e.reason === RefuseReason.AuthFailed));
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a member holding the secret gets in (a Byzantine member is the driver\'s problem, not the handshake\'s)', async () => {
+    const h = await startTcpCluster(['a', 'b', 'c']);
+    try {
+      const inbox = new Inbox(h.node('b'));
+      const member = await RawPeer.connect(h.addresses.b!.port);
+      member.hello('c', 'b');
+      await waitFor(() => member.reply() !== null, 'accept');
+      assert.equal(member.reply()?.kind, 'accept');
+      member.write(encodeFrame(0, bytes('from-c')));
+      await waitFor(() => inbox.texts('c').includes('from-c'), 'delivery');
+      member.close();
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a dialer refuses a listener that cannot prove the secret, and sends it nothing', async () => {
+    const impostorEvents: TransportEvent[] = [];
+    const h = await startTcpCluster(['a', 'b'], {}, (id) => (id === 'b' ? { peerSecret: wrongSecret, onEvent: (e) => impostorEvents.push(e) } : {}));
+    try {
+      const inbox = new Inbox(h.node('b'));
+      h.tcp('a').send('b', 0, bytes('secret-data'));
+      await waitFor(() => refusals(h.events.get('a')!).some((e) => e.direction === 'outbound' && e.reason === RefuseReason.AuthFailed), 'a refuses b');
+      await settle();
+      assert.equal(inbox.frames.length, 0);
+    } finally {
+      await h.stop();
+    }
+    // A listener that takes anyone (no secret) is refused too: it never proved anything.
+    const open = await startTcpCluster(['a', 'b'], {}, (id) => (id === 'b' ? { allowUnauthenticatedPeers: true } : {}));
+    try {
+      await waitFor(() => refusals(open.events.get('a')!).some((e) => e.direction === 'outbound' && e.reason === RefuseReason.AuthFailed
+        && /without proving/.test(e.detail)), 'a refuses an unauthenticated listener');
+    } finally {
+      await open.stop();
+    }
+  });
+
+  test('refusals name neither the cluster id nor a node id', async () => {
+    const h = await startTcpCluster(['node-alpha', 'node-bravo']);
+    try {
+      for (const [from, to, cluster] of [['mallory', 'node-bravo', 'test'], ['node-alpha', 'node-bravo', 'guess'], ['node-alpha', 'zed', 'test']] as const) {
+        const probe = await RawPeer.connect(h.addresses['node-bravo']!.port);
+        probe.hello(from, to, cluster);
+        await waitFor(() => probe.closed, 'the refusal and close');
+        const wire = Buffer.concat(probe.frames.map((f) => Buffer.from(f.payload))).toString('latin1');
+        assert.equal(probe.reply()?.kind, 'refuse');
+        assert.doesNotMatch(wire, /test|node-alpha|node-bravo/, `refusal bytes: ${JSON.stringify(wire)}`);
+      }
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a transport without a secret or TLS, or with a short secret, is a ConfigError', () => {
+    const base = { id: 'a', clusterId: 'test', listen: { host: loopback, port: 0 }, peers: {} };
+    assert.throws(() => new TcpTransport(base), (e: unknown) => e instanceof ConfigError && /must authenticate/.test(e.message));
+    assert.throws(() => new TcpTransport({ ...base, peerSecret: new Uint8Array(15) }), ConfigError);
+    assert.doesNotThrow(() => new TcpTransport({ ...base, allowUnauthenticatedPeers: true }));
   });
 });
 
@@ -191,7 +357,7 @@ describe('tcp: handshake refusals, logged on both sides', () => {
       await waitFor(() => old.reply() !== null, 'reply');
       const r2 = old.reply();
       assert.ok(r2?.kind === 'refuse' && r2.reason === RefuseReason.VersionMismatch);
-      assert.match(r2.detail, /99/);
+      assert.equal(r2.version, wireVersion, 'the refusal says which version the listener speaks');
 
       const misdialed = await RawPeer.connect(h.addresses.b!.port);
       misdialed.hello('a', 'zed');
@@ -209,7 +375,7 @@ describe('tcp: handshake refusals, logged on both sides', () => {
       const events: TransportEvent[] = [];
       // a believes b lives at c's address.
       const a = new TcpTransport({
-        id: 'a', clusterId: 'test', listen: h.addresses.a!, backoff: { initialMs: 5, maxMs: 50 },
+        id: 'a', clusterId: 'test', peerSecret: testSecret, listen: h.addresses.a!, backoff: { initialMs: 5, maxMs: 50 },
         peers: { b: h.addresses.c!, c: h.addresses.c! }, onEvent: (e) => events.push(e),
       });
       await a.start();
@@ -231,7 +397,7 @@ describe('tcp: configuration and lifecycle', () => {
     await new Promise<void>((r) => blocker.listen(0, loopback, r));
     const port = (blocker.address() as net.AddressInfo).port;
     try {
-      const t = new TcpTransport({ id: 'a', clusterId: 'test', listen: { host: loopback, port }, peers: {} });
+      const t = new TcpTransport({ id: 'a', clusterId: 'test', peerSecret: testSecret, listen: { host: loopback, port }, peers: {} });
       await assert.rejects(t.start(), (e: unknown) =>
         e instanceof ListenError && e.code === 'io' && e.message.includes(`${loopback}:${port}`) && /in use/.test(e.message));
       await t.stop();
@@ -241,7 +407,7 @@ describe('tcp: configuration and lifecycle', () => {
   });
 
   test('port 0 binds a free port and address() reports it', async () => {
-    const t = new TcpTransport({ id: 'a', clusterId: 'test', listen: { host: loopback, port: 0 }, peers: {} });
+    const t = new TcpTransport({ id: 'a', clusterId: 'test', peerSecret: testSecret, listen: { host: loopback, port: 0 }, peers: {} });
     assert.equal(t.address(), null);
     await t.start();
     try {
@@ -254,7 +420,7 @@ describe('tcp: configuration and lifecycle', () => {
   });
 
   test('bad options are ConfigErrors', () => {
-    const ok = { id: 'a', clusterId: 'test', listen: { host: loopback, port: 0 }, peers: {} };
+    const ok = { id: 'a', clusterId: 'test', peerSecret: testSecret, listen: { host: loopback, port: 0 }, peers: {} };
     assert.throws(() => new TcpTransport({ ...ok, id: 'no spaces' }), ConfigError);
     assert.throws(() => new TcpTransport({ ...ok, clusterId: '' }), ConfigError);
     assert.throws(() => new TcpTransport({ ...ok, listen: { host: loopback, port: 70000 } }), ConfigError);
@@ -304,7 +470,7 @@ describe('tcp: throughput machinery', () => {
     });
     await new Promise<void>((r) => stalled.listen(port, loopback, r));
     const a = new TcpTransport({
-      id: 'a', clusterId: 'test', listen: { host: loopback, port: 0 }, peers: { b: { host: loopback, port } },
+      id: 'a', clusterId: 'test', peerSecret: testSecret, listen: { host: loopback, port: 0 }, peers: { b: { host: loopback, port } },
       limits: { maxFrameBytes: 64 * 1024, maxQueuedFrames: 100_000, maxQueuedBytes: 1 << 20 },
     });
     await a.start();
@@ -361,9 +527,9 @@ describe('tcp: reconnection and logging', () => {
     const bPort = await freePort();
     const aPort = await freePort();
     const peers = { a: { host: loopback, port: aPort }, b: { host: loopback, port: bPort } };
-    const a = new TcpTransport({ id: 'a', clusterId: 'test', listen: peers.a, peers, backoff: { initialMs: 5, maxMs: 40 } });
+    const a = new TcpTransport({ id: 'a', clusterId: 'test', peerSecret: testSecret, listen: peers.a, peers, backoff: { initialMs: 5, maxMs: 40 } });
     await a.start();
-    const b = new TcpTransport({ id: 'b', clusterId: 'test', listen: peers.b, peers });
+    const b = new TcpTransport({ id: 'b', clusterId: 'test', peerSecret: testSecret, listen: peers.b, peers });
     try {
       for (let i = 0; i < 10; i++) assert.equal(a.send('b', 0, bytes(`early${i}`)), true);
       await waitFor(() => a.status().peers[0]!.reconnectAttempts >= 3, 'a few failed dials');
@@ -387,10 +553,10 @@ describe('tcp: reconnection and logging', () => {
     try {
       await waitFor(() => lines.some((l) => l.reason === RefuseReason.WrongCluster && l.node === 'b' && /refused inbound/.test(String(l.msg)))
         && lines.some((l) => l.reason === RefuseReason.WrongCluster && l.node === 'a' && /refused/.test(String(l.msg))), 'log lines on both sides');
-      const line = lines.find((l) => l.node === 'b' && l.reason === RefuseReason.WrongCluster)!;
+      const line = lines.find((l) => l.node === 'b' && l.reason === RefuseReason.WrongCluster && /refused inbound/.test(String(l.msg)))!;
       assert.equal(line.level, 40, 'warn');
       assert.equal(line.component, 'transport');
-      assert.match(String(line.detail), /elsewhere/);
+      assert.match(String(line.detail), /elsewhere/, 'the listener\'s own log names the cluster; its refusal on the wire does not');
     } finally {
       await h.stop();
     }
@@ -421,7 +587,7 @@ describe('tcp: reconnection and logging', () => {
 
 test('tcp: concurrent start() calls share one listener; stop() during start stops it', async () => {
   const port = await freePort();
-  const t = new TcpTransport({ id: 'a', clusterId: 'test', listen: { host: loopback, port }, peers: {} });
+  const t = new TcpTransport({ id: 'a', clusterId: 'test', peerSecret: testSecret, listen: { host: loopback, port }, peers: {} });
   await Promise.all([t.start(), t.start(), t.start()]);
   assert.equal(t.address()!.port, port);
   await t.stop();

@@ -49,6 +49,7 @@ export function registerCluster(program: Command): void {
       for (const id of c.ids) {
         process.stdout.write(`  ${id}  client ${c.endpoint(id)}  pid ${c.pid(id)}  log ${flags.data}/${id}.log${id === leader ? '  (leader)' : ''}\n`);
       }
+      process.stdout.write(`  peer secret (every member proves it to the others): ${c.peerSecretFile}\n`);
       process.stdout.write(`\ntry:  curl -XPUT ${c.endpoint(c.ids[0] as string)}/v1/kv/hello -d '{"value":"world"}'\n`);
       process.stdout.write(`      curl ${c.endpoint(c.ids[0] as string)}/v1/kv/hello\n`);
       process.stdout.write(`      quorate status --endpoints ${c.endpoints().join(',')}\n\nCtrl-C stops the cluster.\n`);

@@ -27,6 +27,8 @@ interface StartFlags {
   electionTicks?: string;
   heartbeatTicks?: string;
   checkpointEvery?: string;
+  peerSecretFile?: string;
+  peerSecret?: string;
 }
 
 /**
@@ -51,6 +53,8 @@ export function registerStart(program: Command): void {
     .option('--election-ticks <n>', `election timeout in ticks, randomized in [n, 2n) (default ${nodeDefaults.electionTicks})`)
     .option('--heartbeat-ticks <n>', `leader heartbeat interval in ticks (default ${nodeDefaults.heartbeatTicks})`)
     .option('--checkpoint-every <n>', `checkpoint every n applied entries (default ${nodeDefaults.checkpointEvery})`)
+    .option('--peer-secret-file <file>', 'the cluster\'s peer secret (16+ bytes, mode 600), proven by every member in the peer handshake; required with other members')
+    .option('--peer-secret <secret>', 'the peer secret inline (other local users can see it in ps: prefer --peer-secret-file)')
     .exitOverride(usageExit2)
     .action(async (flags: StartFlags) => {
       const raw: RawConfig = {
@@ -58,6 +62,7 @@ export function registerStart(program: Command): void {
         clusterId: flags.clusterId, config: flags.config, logLevel: flags.logLevel,
         initialClusterState: flags.initialClusterState, tickMs: flags.tickMs, electionTicks: flags.electionTicks,
         heartbeatTicks: flags.heartbeatTicks, checkpointEvery: flags.checkpointEvery,
+        peerSecretFile: flags.peerSecretFile, peerSecret: flags.peerSecret,
       };
       const cfg = resolveNodeConfig(raw);
       const logger = pino({ level: cfg.logLevel });
