@@ -64,7 +64,7 @@ const thinkMax = 20;
 /** How long after its call an info operation may still take effect. */
 const infoLandMax = 5 * latencyMax;
 /** Candidates tried when planting, so a seed without a fitting spot fails loudly rather than looping. */
-const plantTriesMax = 2_000;
+const plantTriesMax = 5_000;
 
 /** One operation of the execution, with its linearization point (`at`) when it takes effect. */
 interface SimOp {
@@ -230,7 +230,9 @@ function overwritten(ops: readonly SimOp[], r: Result, key: string, before: numb
 function plant(o: GenerateOptions, kind: AnomalyKind, ops: readonly SimOp[]): GeneratedHistory {
   const first = Math.min(ops.length - 1, Math.floor(o.anomalyAt * ops.length));
   const clean = run(ops, -1);
-  for (let tries = 0, i = first; tries < plantTriesMax && i < ops.length; tries++, i++) {
+  // From the chosen point on, then back before it (an anomaly asked for at the very end).
+  const order = [...ops.keys()].slice(first).concat([...ops.keys()].slice(0, first).reverse()).slice(0, plantTriesMax);
+  for (const i of order) {
     const op = ops[i] as SimOp;
     const at = (d: string): PlantedAnomaly => ({ kind, key: op.key, description: `${d} (operation ${i} of ${ops.length})` });
     switch (kind) {
@@ -259,7 +261,7 @@ function plant(o: GenerateOptions, kind: AnomalyKind, ops: readonly SimOp[]): Ge
       }
     }
   }
-  throw new Error(`seed ${o.seed}: no place for a ${kind} anomaly after operation ${first}`);
+  throw new Error(`seed ${o.seed}: no place for a ${kind} anomaly near operation ${first}`);
 }
 
 /**

@@ -2,3 +2,4 @@ export * from './history.js';
 export * from './html.js';
 export * from './invariants.js';
 export * from './linearizable.js';
+export * from './generate.js';
