@@ -27,6 +27,7 @@ interface StartFlags {
   electionTicks?: string;
   heartbeatTicks?: string;
   checkpointEvery?: string;
+  leaseReads?: boolean;
 }
 
 /**
@@ -51,13 +52,14 @@ export function registerStart(program: Command): void {
     .option('--election-ticks <n>', `election timeout in ticks, randomized in [n, 2n) (default ${nodeDefaults.electionTicks})`)
     .option('--heartbeat-ticks <n>', `leader heartbeat interval in ticks (default ${nodeDefaults.heartbeatTicks})`)
     .option('--checkpoint-every <n>', `checkpoint every n applied entries (default ${nodeDefaults.checkpointEvery})`)
+    .option('--lease-reads', 'leader-lease reads: the leader answers reads without a quorum round while its lease holds (off by default; safe only while clocks drift within the margin)')
     .exitOverride(usageExit2)
     .action(async (flags: StartFlags) => {
       const raw: RawConfig = {
         id: flags.id, data: flags.data, peers: flags.peers, client: flags.client, protocol: flags.protocol,
         clusterId: flags.clusterId, config: flags.config, logLevel: flags.logLevel,
         initialClusterState: flags.initialClusterState, tickMs: flags.tickMs, electionTicks: flags.electionTicks,
-        heartbeatTicks: flags.heartbeatTicks, checkpointEvery: flags.checkpointEvery,
+        heartbeatTicks: flags.heartbeatTicks, checkpointEvery: flags.checkpointEvery, leaseReads: flags.leaseReads,
       };
       const cfg = resolveNodeConfig(raw);
       const logger = pino({ level: cfg.logLevel });
