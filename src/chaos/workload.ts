@@ -67,9 +67,13 @@ export class Workload {
   private nextProcess: number;
 
   constructor(private readonly opts: WorkloadOptions, private readonly history: HistoryLog) {
+    // Half the clients give up on a node after a second and try another; the other half wait
+    // for it as long as the operation's deadline. A request to a paused leader is then still
+    // waiting when it resumes and is answered by a node that may no longer lead (FAULTS #9),
+    // while the impatient half has moved to the new leader and changed the state meanwhile.
     this.clients = Array.from({ length: opts.clients }, (_, i) => new QuorateClient({
       endpoints: opts.endpoints, clientId: `chaos-${opts.seed}-${i}`, timeoutMs: opts.opTimeoutMs,
-      attemptTimeoutMs: Math.min(1_000, opts.opTimeoutMs),
+      attemptTimeoutMs: i % 2 === 0 ? Math.min(1_000, opts.opTimeoutMs) : opts.opTimeoutMs,
     }));
     this.nextProcess = opts.clients;
   }
