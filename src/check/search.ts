@@ -16,12 +16,12 @@ import { needs, writes } from './register.js';
  * next segment, which that segment's search tries. So the configurations a segment yields,
  * searched from every configuration the segment before can yield, are exactly the ways a
  * linearization of the key's history up to the cut can end: the split loses no linearization and
- * invents none. The search goes depth first: the next segment is searched from the first
- * configuration yielded, and the segment before is asked for another only when that fails; a
- * configuration that failed at a cut is remembered and never searched again. A linearizable
- * history costs one pass; a history that is not linearizable costs every configuration the
- * segments before the failing one can reach — each segment searched once per configuration it
- * can start from, not once per way the whole history before it can be ordered.
+ * invents none. The search goes cut by cut (breadth first): each cut keeps only configurations
+ * no other covers (Frontier), so each segment is searched once per configuration that matters,
+ * never once per way the history before it could be ordered. The key is not linearizable at the
+ * first cut no configuration reaches, and the op the search got stuck on is in that segment.
+ * (Depth first across cuts was tried: with tens of unknown deletes open, every count of them
+ * still pending at a cut was searched to the end again, and a 100k-op history came back unknown.)
  *
  * Prunings inside a segment, each keeping every configuration the full search yields:
  * - Memo key. Every op whose return the walk has passed is placed, and no op called after the
@@ -36,6 +36,8 @@ import { needs, writes } from './register.js';
  * - Interchangeable info ops (same f and value, e.g. deletes, which all write "absent") are
  *   placed in call order: an order that places the later one while the earlier is unplaced can
  *   swap them.
+ * - An info op that would leave the state unchanged (a delete of an absent key) is not placed:
+ *   left pending it can still do anything it could do placed.
  */
 
 export interface Configuration {
@@ -43,10 +45,6 @@ export interface Configuration {
   readonly state: number;
   /** Indices (in the key's ops) of info ops called earlier and not placed, ascending. */
   readonly pending: readonly number[];
-}
-
-export function configurationKey(c: Configuration): string {
-  return `${c.state}|${c.pending.join(',')}`;
 }
 
 export type SearchVerdict = 'linearizable' | 'not_linearizable' | 'unknown';
@@ -160,11 +158,88 @@ class Visited {
   }
 }
 
+/**
+ * What a frame of the walk's stack records. Placed: an op placed at its call entry; backtracking
+ * undoes it and walks on past the entry. Eager: a read placed at once; the alternatives at its
+ * level are dominated, so backtracking undoes it and passes on. Skipped: an info op left pending
+ * at its call entry; backtracking then places it (as Late). Late: an info op placed after its
+ * skip was explored; backtracking undoes it and passes on.
+ */
+const FrameKind = { Placed: 0, Eager: 1, Skipped: 2, Late: 3 } as const;
+type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+
 interface Frame {
   readonly entry: number;
   readonly state: number;
-  /** A read placed at once: the alternatives at its level are dominated, so backtracking passes it. */
-  readonly eager: boolean;
+  readonly kind: FrameKind;
+}
+
+/**
+ * The configurations a cut can be passed in, kept as an antichain: a configuration is dropped if
+ * another covers it — it can reach nothing the other could not. C covers D when they have the
+ * same state and C has, class by class, no fewer pending ops (pending ops of a class are
+ * interchangeable, and an op left pending need never be placed); and C with a pending delete
+ * covers an absent D with one delete fewer (C can place it first thing in the next segment).
+ */
+class Frontier {
+  private readonly byState = new Map<number, { c: Configuration; counts: number[] }[]>();
+
+  constructor(private readonly deletes: number, private readonly countsOf: (c: Configuration) => number[]) {}
+
+  add(c: Configuration): void {
+    const counts = this.countsOf(c);
+    if (this.covered(c.state, counts)) return;
+    // Drop what the newcomer covers.
+    for (const [state, list] of this.byState) {
+      const keep = list.filter((t) => !(state === c.state ? covers(counts, t.counts)
+        : state === RegisterSearch.absent && this.deletes >= 0 && covers(counts, withOneMore(t.counts, this.deletes))));
+      if (keep.length !== list.length) this.byState.set(state, keep);
+    }
+    let list = this.byState.get(c.state);
+    if (list === undefined) this.byState.set(c.state, (list = []));
+    list.push({ c, counts });
+  }
+
+  configurations(): Configuration[] {
+    return [...this.byState.values()].flatMap((list) => list.map((t) => t.c));
+  }
+
+  private covered(state: number, counts: readonly number[]): boolean {
+    if ((this.byState.get(state) ?? []).some((t) => covers(t.counts, counts))) return true;
+    if (state !== RegisterSearch.absent || this.deletes < 0) return false;
+    const more = withOneMore(counts, this.deletes);
+    for (const [other, list] of this.byState) {
+      if (other !== state && list.some((t) => covers(t.counts, more))) return true;
+    }
+    return false;
+  }
+}
+
+/** Class counts (sorted (class, count) pairs) with one more of class `c`. */
+function withOneMore(counts: readonly number[], c: number): number[] {
+  const out: number[] = [];
+  let added = false;
+  for (let i = 0; i < counts.length; i += 2) {
+    const cls = counts[i] as number;
+    if (!added && cls > c) {
+      out.push(c, 1);
+      added = true;
+    }
+    out.push(cls, (counts[i + 1] as number) + (cls === c ? 1 : 0));
+    if (cls === c) added = true;
+  }
+  if (!added) out.push(c, 1);
+  return out;
+}
+
+/** Whether class counts `a` are at least `b` in every class (both as sorted (class, count) pairs). */
+function covers(a: readonly number[], b: readonly number[]): boolean {
+  let i = 0;
+  for (let j = 0; j < b.length; j += 2) {
+    while (i < a.length && (a[i] as number) < (b[j] as number)) i += 2;
+    if (i >= a.length || a[i] !== b[j] || (a[i + 1] as number) < (b[j + 1] as number)) return false;
+  }
+  return true;
 }
 
 /** Steps shared by every segment search of a key, against one budget. */
@@ -182,6 +257,8 @@ interface Budget {
 export class RegisterSearch {
   /** Class of interchangeable info ops (same f and value); -1 for ok ops. */
   private readonly classOf: Int32Array;
+  /** The class of info deletes, -1 if there are none. */
+  private readonly deleteClass: number;
   /** Per segment: its entries in time order, as op index and call (1) or return (0). */
   private readonly plans: { readonly op: Int32Array; readonly isCall: Uint8Array }[];
 
@@ -216,6 +293,7 @@ export class RegisterSearch {
       if (c === undefined) classes.set(key, (c = classes.size));
       this.classOf[i] = c;
     });
+    this.deleteClass = classes.get('delete:null') ?? -1;
     this.plans = segments.map((members) => {
       const order: { t: number; call: boolean; op: number }[] = [];
       for (const i of members) {
@@ -232,27 +310,31 @@ export class RegisterSearch {
   run(stepsMax: number): SearchResult {
     const budget: Budget = { steps: 0, stepsMax, stuck: null, stuckDepth: -1 };
     const last = this.segments.length - 1;
-    if (last < 0) return { verdict: 'linearizable', steps: 0, stuck: null };
-    // failed[k]: configurations from which segment k was searched (and the rest failed).
-    const tried = this.segments.map(() => new Set<string>());
-    const stack = [this.walk(0, { state: RegisterSearch.absent, pending: [] }, budget)];
-    for (;;) {
-      const k = stack.length - 1;
-      const top = stack[k];
-      if (top === undefined) return { verdict: 'not_linearizable', steps: budget.steps, stuck: budget.stuck };
-      const r = top.next();
-      if (budget.steps > budget.stepsMax) return { verdict: 'unknown', steps: budget.steps, stuck: budget.stuck };
-      if (r.done === true) {
-        stack.pop();
-        continue;
+    let front: Configuration[] = [{ state: RegisterSearch.absent, pending: [] }];
+    for (let k = 0; k <= last; k++) {
+      const next = new Frontier(this.deleteClass, (c) => this.classCounts(c.pending));
+      // Most pending first: those cover the most, so fewer of the rest are searched.
+      for (const from of front) {
+        for (const end of this.walk(k, from, budget)) {
+          if (k === last) return { verdict: 'linearizable', steps: budget.steps, stuck: null };
+          next.add(end);
+        }
+        if (budget.steps > budget.stepsMax) return { verdict: 'unknown', steps: budget.steps, stuck: budget.stuck };
       }
-      if (k === last) return { verdict: 'linearizable', steps: budget.steps, stuck: null };
-      const key = configurationKey(r.value);
-      const seen = tried[k + 1] as Set<string>;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      stack.push(this.walk(k + 1, r.value, budget));
+      front = next.configurations().sort((a, b) => b.pending.length - a.pending.length);
+      if (front.length === 0) return { verdict: 'not_linearizable', steps: budget.steps, stuck: budget.stuck };
     }
+    return { verdict: 'linearizable', steps: budget.steps, stuck: null };
+  }
+
+  /** The pending ops as (class, how many) pairs, by class: pending ops of one class are interchangeable. */
+  private classCounts(pending: readonly number[]): number[] {
+    const counts = new Map<number, number>();
+    for (const g of pending) {
+      const c = this.classOf[g] as number;
+      counts.set(c, (counts.get(c) ?? 0) + 1);
+    }
+    return [...counts].sort((a, b) => a[0] - b[0]).flat();
   }
 
   /** Yields every configuration segment `k` can end in from `from`; stops early when the budget is spent. */
@@ -280,6 +362,22 @@ export class RegisterSearch {
     let state = from.state;
     let finiteDone = 0;
     let entry = e.next[0] as number;
+    /** Places the op of call entry `at` if that reaches a configuration not visited before. */
+    const place = (at: number, next: number, kind: FrameKind): boolean => {
+      unlink(e, at);
+      unlink(e, e.match[at] as number);
+      if (!visited.add(e, next)) {
+        relink(e, e.match[at] as number);
+        relink(e, at);
+        return false;
+      }
+      const l = e.op[at] as number;
+      stack.push({ entry: at, state, kind });
+      placed[l] = 1;
+      state = next;
+      if (opOf(l).status === 'ok') finiteDone++;
+      return true;
+    };
     for (;;) {
       if (++budget.steps > budget.stepsMax) return;
       if (finiteDone === finiteCount) {
@@ -295,24 +393,26 @@ export class RegisterSearch {
           const need = this.needs[g] as number;
           const put = this.puts[g] as number;
           const prev = prevSame[l] as number;
-          if (!((need < 0 || need === state) && (prev === -1 || placed[prev] === 1))) {
+          const next = put < 0 ? state : put;
+          // An info op that would leave the state as it is stays pending instead: placed, it
+          // changes nothing and can no longer be placed later, so not placing it dominates.
+          const noop = next === state && o.status === 'info';
+          if (noop || !((need < 0 || need === state) && (prev === -1 || placed[prev] === 1))) {
             entry = e.next[entry] as number;
             continue;
           }
-          const next = put < 0 ? state : put;
+          if (o.status === 'info') {
+            // Left pending first: the ends where it is still pending cover the ends where it
+            // is not (see Tried), so they are best found first. Placed when this is undone.
+            stack.push({ entry, state, kind: FrameKind.Skipped });
+            entry = e.next[entry] as number;
+            continue;
+          }
           const eager = o.f === 'read';
-          unlink(e, entry);
-          unlink(e, e.match[entry] as number);
-          if (visited.add(e, next)) {
-            stack.push({ entry, state, eager });
-            placed[l] = 1;
-            state = next;
-            if (o.status === 'ok') finiteDone++;
+          if (place(entry, next, eager ? FrameKind.Eager : FrameKind.Placed)) {
             entry = e.next[0] as number;
             continue;
           }
-          relink(e, e.match[entry] as number);
-          relink(e, entry);
           if (!eager) {
             entry = e.next[entry] as number;
             continue;
@@ -328,17 +428,26 @@ export class RegisterSearch {
           }
         }
       }
-      // Backtrack: undo the last placement, passing over eager reads, and try the next entry.
+      // Backtrack: undo the last placement and try the next entry; place a skipped info op.
       for (;;) {
         const top = stack.pop();
         if (top === undefined) return;
         const l = e.op[top.entry] as number;
+        if (top.kind === FrameKind.Skipped) {
+          // The state is as it was when the op was skipped, so placing it is still legal.
+          const put = this.puts[local[l] as number] as number;
+          if (place(top.entry, put < 0 ? state : put, FrameKind.Late)) {
+            entry = e.next[0] as number;
+            break;
+          }
+          continue;
+        }
         relink(e, e.match[top.entry] as number);
         relink(e, top.entry);
         placed[l] = 0;
         state = top.state;
         if (opOf(l).status === 'ok') finiteDone--;
-        if (top.eager) continue;
+        if (top.kind !== FrameKind.Placed) continue;
         entry = e.next[top.entry] as number;
         break;
       }

@@ -95,3 +95,22 @@ test('segments are cut where no ok op is open; info ops go to the segment they w
   ];
   assert.deepEqual(segments(ops), [[0, 1, 2], [3, 4], [5]]);
 });
+
+test('how many info deletes are still pending at a cut matters: a configuration with fewer never stands for one with more', () => {
+  // Before the cut, both unknown deletes may still be pending, or the first may have landed
+  // between the write and the acknowledged delete. After it, the key must become absent twice
+  // more, which only both unknown deletes can do.
+  const ops = [
+    op(0, 'write', 'a', 0, 10),
+    op(1, 'delete', null, 1, 0, 'info'),
+    op(2, 'delete', null, 2, 0, 'info'),
+    op(3, 'delete', null, 11, 20),
+    op(4, 'write', 'b', 30, 40),
+    op(5, 'read', null, 41, 42),
+    op(6, 'write', 'c', 43, 44),
+    op(7, 'read', null, 45, 46),
+  ];
+  assert.equal(checkOperations(ops).verdict, 'linearizable');
+  assert.equal(referenceLinearizable(ops), true);
+  assert.equal(checkOperations(ops.filter((o) => o.id !== 2)).verdict, 'not_linearizable');
+});
