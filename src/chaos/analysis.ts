@@ -10,61 +10,83 @@ import { operations } from '../check/index.js';
 
 export interface LostWrite {
   readonly key: string;
+  /** The value the lost write wrote (for a lost delete: "delete by process P"). */
   readonly value: Scalar;
   /** The value the final read found, which the lost write should have replaced. */
   readonly finalValue: Scalar;
   readonly why: string;
 }
 
-/** The value an operation leaves in its register when it takes effect (write, or cas's new value). */
-function written(o: Operation): Scalar | undefined {
-  if (o.f === 'write') return o.value as Scalar;
-  if (o.f === 'cas') return (o.value as readonly [Scalar, Scalar])[1];
-  return undefined;
+/**
+ * The value an operation leaves in its register when it takes effect: a write's value, a cas's
+ * new value, absent (null) for a delete; undefined for a read, which changes nothing.
+ */
+function leaves(o: Operation): Scalar | undefined {
+  switch (o.f) {
+    case 'write':
+      return o.value as Scalar;
+    case 'cas':
+      return (o.value as readonly [Scalar, Scalar])[1];
+    case 'delete':
+      return null;
+    case 'read':
+      return undefined;
+  }
 }
 
 /**
- * Acknowledged writes that the final state cannot contain. Values are unique, so the final value
- * names the operation X that wrote it; an acknowledged write W invoked after X returned was
- * ordered after X in real time, so the register should hold W's value or a later one, never
- * X's. A final value no operation wrote is corruption: every acknowledged write of that key is
- * then counted lost. A key whose final read failed is not judged here (reported as unread).
+ * Acknowledged writes (write, cas, delete) that the final state cannot contain. "Absent" is a
+ * value like any other, written by deletes (and there at the start):
+ * - A final value v names the op X that wrote it (values are unique). An acknowledged change W
+ *   invoked after X returned was ordered after X in real time, so the register should hold W's
+ *   value or a later one, never X's: W is lost (a lost delete is a deleted key come back). A
+ *   final value no op wrote is corruption: every acknowledged change of that key is lost.
+ * - A final "absent" needs a delete after the last write. An acknowledged write or cas W is lost
+ *   if no delete (acknowledged or unknown) could take effect after it: every delete returned
+ *   before W was invoked. An unknown (info) delete may take effect any time after its call.
+ * A key whose final read failed is not judged here (reported as unread). The linearizability
+ * check, which sees the final reads too, is the verdict; this names the writes.
  */
 export function lostWrites(events: readonly HistoryEvent[], finalValues: ReadonlyMap<string, Scalar | undefined>): LostWrite[] {
   const ops = operations(events);
   const byKey = new Map<string, Operation[]>();
   for (const o of ops) {
-    if (written(o) === undefined) continue;
+    if (leaves(o) === undefined) continue;
     let list = byKey.get(o.key);
     if (list === undefined) byKey.set(o.key, (list = []));
     list.push(o);
   }
   const out: LostWrite[] = [];
-  for (const [key, writes] of [...byKey].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  const name = (o: Operation): Scalar => (o.f === 'delete' ? `delete by process ${o.process}` : leaves(o) as Scalar);
+  for (const [key, changes] of [...byKey].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const finalValue = finalValues.get(key);
     if (finalValue === undefined) continue;
-    const acked = writes.filter((w) => w.status === 'ok');
+    const acked = changes.filter((w) => w.status === 'ok');
     if (finalValue === null) {
-      // No client deletes: an absent key lost every acknowledged write to it.
-      for (const w of acked) out.push({ key, value: written(w) as Scalar, finalValue, why: 'the key is absent at the end' });
+      const deletes = changes.filter((d) => d.f === 'delete');
+      for (const w of acked) {
+        if (w.f === 'delete' || deletes.some((d) => d.ret >= w.call)) continue;
+        out.push({ key, value: name(w), finalValue, why: 'the key is absent at the end, and every delete returned before this write was invoked' });
+      }
       continue;
     }
-    const writer = writes.find((w) => written(w) === finalValue);
+    const writer = changes.find((w) => leaves(w) === finalValue);
     if (writer === undefined) {
-      for (const w of acked) out.push({ key, value: written(w) as Scalar, finalValue, why: `the final value ${String(finalValue)} was never written` });
+      for (const w of acked) out.push({ key, value: name(w), finalValue, why: `the final value ${String(finalValue)} was never written` });
       continue;
     }
     for (const w of acked) {
       if (w !== writer && w.call > writer.ret) {
-        out.push({ key, value: written(w) as Scalar, finalValue, why: `acknowledged after ${String(finalValue)} was written, yet ${String(finalValue)} is final` });
+        out.push({ key, value: name(w), finalValue, why: `acknowledged after ${String(finalValue)} was written, yet ${String(finalValue)} is final` });
       }
     }
   }
   return out;
 }
 
+/** Acknowledged changes: writes, successful cas and deletes. */
 export function acknowledgedWrites(events: readonly HistoryEvent[]): number {
-  return operations(events).filter((o) => o.status === 'ok' && written(o) !== undefined).length;
+  return operations(events).filter((o) => o.status === 'ok' && leaves(o) !== undefined).length;
 }
 
 export interface Window {

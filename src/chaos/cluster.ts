@@ -23,6 +23,7 @@ export interface ChaosClusterOptions {
   readonly env: Readonly<Record<string, string>>;
   readonly echo: boolean;
   readonly checkpointEvery: number;
+  readonly leaseReads: boolean;
 }
 
 /** One replica at the end of a run (since its last restart, for the counters). */
@@ -41,7 +42,7 @@ export class ChaosCluster {
     let mesh: ProxyMesh | null = null;
     const local = await LocalCluster.create({
       nodes: o.nodes, protocol: o.protocol, dataDir: o.dataDir, clusterId: 'chaos', logLevel: 'info', env: o.env, echo: o.echo,
-      extraArgs: ['--checkpoint-every', String(o.checkpointEvery)],
+      extraArgs: ['--checkpoint-every', String(o.checkpointEvery), ...(o.leaseReads ? ['--lease-reads'] : [])],
       peersFlagFor: (id) => {
         if (mesh === null) throw new Error('the proxy mesh is not up yet');
         const peers = mesh.peersFor(id);

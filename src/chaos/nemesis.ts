@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { assertNever } from '../core/index.js';
+import { assert, assertNever } from '../core/index.js';
 import type { NodeId } from '../core/index.js';
 import { flipBit, snapshotFiles, tearLastWalRecord, walRecords } from '../storage/damage.js';
 import type { ChaosCluster } from './cluster.js';
@@ -11,7 +11,9 @@ import type { FaultPlan } from './schedule.js';
  * damaged node restarted must either refuse (a clear corruption error, non-zero exit) — then it is
  * wiped and re-added as a member that lost its state, so the cluster heals — or start having
  * repaired what it may (a torn tail); the final convergence check then proves it serves nothing
- * the others do not hold.
+ * the others do not hold. A member wiped either way has lost its vote for good (the project's
+ * rule for a member that lost its state), so the nemesis keeps count and never takes away the
+ * voting majority (see diskTarget).
  */
 export interface ActiveFault {
   readonly plan: FaultPlan;
@@ -41,6 +43,17 @@ export interface CorruptionRecord {
   readonly rejoinedAs: 'same-data' | 'wiped';
 }
 
+/**
+ * A member that lost its state in this run (its data directory wiped by the nemesis, or wiped
+ * after it refused its damaged files). By the project's rule it never votes, promises or
+ * acknowledges toward a quorum again; it still catches up and applies as a non-voter.
+ */
+export interface LostVoter {
+  readonly node: NodeId;
+  readonly atMs: number;
+  readonly why: string;
+}
+
 export interface HealResult {
   readonly healedAtMs: number;
   readonly corruption: CorruptionRecord | null;
@@ -54,7 +67,21 @@ type Done = (nodes: readonly NodeId[], detail: string, stopped?: readonly NodeId
 const restartTimeoutMs = 60_000;
 
 export class Nemesis {
-  constructor(private readonly cluster: ChaosCluster, private readonly nowMs: () => number) {}
+  /** Members that lost their vote, in order. */
+  readonly lostVoters: LostVoter[] = [];
+  /**
+   * How many members may lose their vote: the voters left must still be a majority of the
+   * members, or no write could ever commit again (⌊(n−1)/2⌋: one of 3, two of 5).
+   */
+  readonly lostVotersMax: number;
+
+  constructor(private readonly cluster: ChaosCluster, private readonly nowMs: () => number) {
+    this.lostVotersMax = Math.floor((cluster.ids.length - 1) / 2);
+  }
+
+  isVoter(id: NodeId): boolean {
+    return !this.lostVoters.some((l) => l.node === id);
+  }
 
   async apply(plan: FaultPlan): Promise<ActiveFault> {
     const startedAtMs = this.nowMs();
@@ -135,27 +162,46 @@ export class Nemesis {
       `${all ? 'every link' : `links of ${id}`}: reset ${plan.resetProbability * 100}% of chunks, delay ${plan.delayMs}+U(0,${plan.jitterMs}) ms`);
   }
 
+  /**
+   * The node a disk fault hits. A wipe, and damage the node may refuse (then it is wiped), costs
+   * a voter; once no more can be lost, a fault aimed at a voter goes to a member that already
+   * lost its vote instead (in the plan's order), so wipes and damage are still exercised.
+   */
+  private async diskTarget(plan: FaultPlan): Promise<{ id: NodeId; note: string }> {
+    const aimed = await this.target(plan);
+    if (!this.isVoter(aimed) || this.lostVoters.length < this.lostVotersMax) return { id: aimed, note: '' };
+    const spare = plan.order.find((id) => !this.isVoter(id)) as NodeId;
+    return { id: spare, note: ` (aimed at ${aimed}, a voter; ${this.lostVoters.map((l) => l.node).join(', ')} already lost the vote and no more can go)` };
+  }
+
+  private loseVoter(id: NodeId, why: string): void {
+    if (!this.isVoter(id)) return;
+    assert(this.lostVoters.length < this.lostVotersMax, `${id} would be one lost voter too many: no voting majority would be left`);
+    this.lostVoters.push({ node: id, atMs: this.nowMs(), why });
+  }
+
   private async applyDisk(plan: FaultPlan, done: Done): Promise<ActiveFault> {
     const c = this.cluster;
-    const id = await this.target(plan);
+    const { id, note } = await this.diskTarget(plan);
     await c.local.kill(id);
     const dir = c.local.dataDirOf(id);
     if (plan.kind === 'disk-wipe') {
       c.local.wipe(id);
-      return done([id], `SIGKILL ${id}, data directory deleted`, [id]);
+      this.loseVoter(id, 'disk wiped');
+      return done([id], `SIGKILL ${id}, data directory deleted${note}`, [id]);
     }
     if (plan.kind === 'torn-write') {
       try {
         const rec = await tearLastWalRecord(dir, plan.draw % 2 === 0 ? undefined : 1);
         const what = `last WAL record (type ${rec.type}, ${rec.sizeBytes} bytes at ${rec.offset}) torn`;
-        return done([id], `SIGKILL ${id}, ${what}`, [id], { node: id, what });
+        return done([id], `SIGKILL ${id}, ${what}${note}`, [id], { node: id, what });
       } catch (err) {
         // Still a crash: the heal restarts the node undamaged.
         return done([id], `SIGKILL ${id}; nothing torn (${(err as Error).message})`, [id]);
       }
     }
     const what = await flipSomeBit(dir, plan.draw).catch((err: unknown) => `no bit flipped (${(err as Error).message})`);
-    return done([id], `SIGKILL ${id}, ${what}`, [id], what.startsWith('no ') ? null : { node: id, what });
+    return done([id], `SIGKILL ${id}, ${what}${note}`, [id], what.startsWith('no ') ? null : { node: id, what });
   }
 
   async heal(f: ActiveFault): Promise<HealResult> {
@@ -212,6 +258,7 @@ export class Nemesis {
     const code = c.local.isRunning(id) ? null : await c.local.exitCode(id);
     const detail = `exit ${String(code)}: ${lastLines(c.logTail(id))}`;
     c.local.wipe(id);
+    this.loseVoter(id, `refused its damaged files after ${f.plan.kind}, wiped`);
     c.local.spawnNode(id, { initialClusterState: 'existing' });
     try {
       await c.local.waitHealthy(id, restartTimeoutMs);

@@ -47,6 +47,8 @@ export interface ChaosOptions {
   readonly echo: boolean;
   /** Nodes checkpoint (snapshot + compaction) this often, so wiped nodes catch up by snapshot. */
   readonly checkpointEvery: number;
+  /** Nodes run with `--lease-reads`: a paused leader's lease must have expired before it answers again (FAULTS #9). */
+  readonly leaseReads: boolean;
 }
 
 export const chaosDefaults = {

@@ -1,7 +1,7 @@
 import type { Verdict } from '../check/index.js';
 import type { Availability, LostWrite } from './analysis.js';
 import type { ReplicaSummary } from './cluster.js';
-import type { CorruptionRecord } from './nemesis.js';
+import type { CorruptionRecord, LostVoter } from './nemesis.js';
 
 /**
  * The report of one chaos run (DIR/report.json, `--json`), its summary table and its HTML page
@@ -38,6 +38,7 @@ export interface ChaosReport {
   readonly unsupported: readonly string[];
   readonly nodeEnv: Readonly<Record<string, string>>;
   readonly checkpointEvery: number;
+  readonly leaseReads: boolean;
   readonly operations: { readonly total: number; readonly ok: number; readonly fail: number; readonly info: number };
   readonly linearizable: boolean;
   readonly linearizability: {
@@ -53,6 +54,8 @@ export interface ChaosReport {
   readonly unreadKeys: readonly string[];
   readonly converged: boolean;
   readonly replicas: Readonly<Record<string, ReplicaSummary | null>>;
+  /** Members that lost their state (wiped), and with it their vote, for the rest of the run. */
+  readonly lostVoters: readonly LostVoter[];
   readonly corruption: readonly CorruptionRecord[];
   readonly corruptionServed: boolean;
   readonly faults: readonly FaultReport[];
@@ -92,16 +95,34 @@ export function summaryTable(r: ChaosReport): string {
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   const o = r.operations;
   lines.push('');
-  lines.push(`${r.protocol}, ${r.nodes} nodes, seed ${r.seed}: ${o.total} operations (${o.ok} ok, ${o.fail} fail, ${o.info} info), ${r.faults.length} faults`);
+  lines.push(`${r.protocol}${r.leaseReads ? ' (lease reads)' : ''}, ${r.nodes} nodes, seed ${r.seed}: ${o.total} operations (${o.ok} ok, ${o.fail} fail, ${o.info} info), ${r.faults.length} faults`);
   lines.push(`availability: healthy ${pct(r.availability.healthy)}, overall ${pct(r.availability.overall)}, quiet period ${pct(r.availability.quiet)}`);
   lines.push(`linearizable: ${r.linearizability.verdict}; acknowledged writes ${r.acknowledgedWrites}, lost ${r.lostWrites}; converged: ${r.converged ? 'yes' : 'NO'}`);
   lines.push(`replicas: ${Object.entries(r.replicas).map(([id, s]) => (s === null ? `${id} silent`
     : `${id} applied ${s.appliedIndex}, snapshot ${s.snapshotIndex}, installed ${s.snapshotsInstalled ?? '?'}`)).join('; ')}`);
+  if (r.lostVoters.length > 0) lines.push(`lost their vote (wiped, non-voters from then on): ${lostVotersText(r)}`);
   for (const c of r.corruption) lines.push(`damage on ${c.node} (${c.kind}): ${c.outcome}${c.outcome === 'refused' ? ', rejoined wiped' : ''}`);
   if (r.unsupported.length > 0) lines.push(`not supported, not injected: ${r.unsupported.join(', ')}`);
   for (const e of r.harnessErrors) lines.push(`harness: ${e}`);
-  lines.push(r.ok ? 'verdict: PASS (no violations)' : `verdict: FAIL\n${r.violations.map((v) => `  - ${v}`).join('\n')}`);
+  lines.push(`verdict: ${verdictText(r)}${r.violations.map((v) => `\n  - ${v}`).join('')}`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * PASS only when the history was proven linearizable and nothing else was violated. A search
+ * that gave up proves nothing either way: NOT PROVEN, never a pass (`quorate chaos` exits 3).
+ */
+export function verdictText(r: ChaosReport): string {
+  if (r.violations.length > 0) return 'FAIL';
+  if (r.ok) return 'PASS (no violations)';
+  if (r.linearizability.verdict === 'unknown') {
+    return `NOT PROVEN (the linearizability search gave up on keys ${r.linearizability.unknownKeys.join(', ')}; replay with quorate check)`;
+  }
+  return 'FAIL';
+}
+
+function lostVotersText(r: ChaosReport): string {
+  return r.lostVoters.map((l) => `${l.node} (${l.why} at ${secs(l.atMs)})`).join(', ');
 }
 
 function esc(s: string): string {
@@ -162,7 +183,7 @@ export function latencySvg(r: ChaosReport, width = 960, height = 320): string {
 
 export function reportHtml(r: ChaosReport): string {
   const verdict = r.ok ? '<span style="color:#1a7f37">PASS — no violations</span>'
-    : `<span style="color:#b2182b">FAIL</span><ul>${r.violations.map((v) => `<li>${esc(v)}</li>`).join('')}</ul>`;
+    : `<span style="color:#b2182b">${esc(verdictText(r))}</span><ul>${r.violations.map((v) => `<li>${esc(v)}</li>`).join('')}</ul>`;
   const rows = r.faults.map((f) => `<tr><td>${esc(`${f.kind}/${f.variant}`)}</td><td>${esc(f.nodes.join(', '))}</td><td>${secs(f.start)}–${secs(f.healedAt)}</td><td>${esc(pct(f.availability))}</td><td>${f.recoveryMs === null ? '—' : `${Math.round(f.recoveryMs)} ms`}</td><td>${esc(f.detail)}</td></tr>`).join('');
   const corr = r.corruption.map((c) => `<li>${esc(`${c.node} ${c.kind}: ${c.what} → ${c.outcome} (${c.detail})`)}</li>`).join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>quorate chaos: ${esc(r.protocol)} seed ${r.seed}</title>
@@ -174,10 +195,11 @@ linearizability: <b>${esc(r.linearizability.verdict)}</b>; acknowledged writes $
 Availability: healthy ${esc(pct(r.availability.healthy))}, overall ${esc(pct(r.availability.overall))}, quiet period ${esc(pct(r.availability.quiet))}.</p>
 ${latencySvg(r)}
 <h2>Faults</h2><table><tr><th>fault</th><th>nodes</th><th>window</th><th>availability</th><th>recovery</th><th>what</th></tr>${rows}</table>
+${r.lostVoters.length === 0 ? '' : `<p>Lost their vote (wiped; non-voters for the rest of the run): ${esc(lostVotersText(r))}</p>`}
 ${corr === '' ? '' : `<h2>Damaged nodes</h2><ul>${corr}</ul>`}
 ${r.unsupported.length === 0 ? '' : `<p>Not supported, not injected: ${esc(r.unsupported.join(', '))}</p>`}
 ${r.harnessErrors.length === 0 ? '' : `<h2>Harness errors</h2><ul>${r.harnessErrors.map((e) => `<li>${esc(e)}</li>`).join('')}</ul>`}
-<p>Reproduce: <code>quorate chaos --protocol ${esc(r.protocol)} --nodes ${r.nodes} --duration ${r.durationMs / 1000} --clients ${r.clients} --seed ${r.seed} --nemesis ${esc(r.nemesis.join(','))}</code></p>
+<p>Reproduce: <code>quorate chaos --protocol ${esc(r.protocol)} --nodes ${r.nodes} --duration ${r.durationMs / 1000} --clients ${r.clients} --seed ${r.seed} --nemesis ${esc(r.nemesis.join(','))}${r.leaseReads ? ' --lease-reads' : ''}</code></p>
 </body></html>
 `;
 }

@@ -6,7 +6,7 @@ import { acknowledgedWrites, availabilityIn, availabilityOutside, lostWrites, re
 import { ChaosCluster, sleep } from './cluster.js';
 import type { ReplicaSummary } from './cluster.js';
 import { Nemesis } from './nemesis.js';
-import type { ActiveFault, CorruptionRecord } from './nemesis.js';
+import type { ActiveFault, CorruptionRecord, LostVoter } from './nemesis.js';
 import { unsupportedNemeses } from './options.js';
 import type { ChaosOptions } from './options.js';
 import { reportHtml } from './report.js';
@@ -44,6 +44,7 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
   const dataDir = freshDataDir(o.outDir);
   const cluster = await ChaosCluster.create({
     protocol: o.protocol, nodes: o.nodes, dataDir, seed: o.seed, env: o.nodeEnv, echo: o.echo, checkpointEvery: o.checkpointEvery,
+    leaseReads: o.leaseReads,
   });
   const plans = planSchedule(o.seed, cluster.ids, o.durationMs, o.nemesis);
   let history: HistoryLog | null = null;
@@ -76,6 +77,8 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
 
 interface PhaseResult {
   readonly faults: FaultReport[];
+  /** Members wiped during the run: non-voters from then on. */
+  readonly lostVoters: LostVoter[];
   readonly corruption: CorruptionRecord[];
   readonly errors: string[];
   readonly restartFailures: string[];
@@ -83,8 +86,8 @@ interface PhaseResult {
 
 /** The nemesis schedule, one window at a time: inject, wait, heal, note what happened. */
 async function faultPhase(cluster: ChaosCluster, plans: readonly FaultPlan[], durationMs: number, h: HistoryLog, progress: ChaosProgress): Promise<PhaseResult> {
-  const out: PhaseResult = { faults: [], corruption: [], errors: [], restartFailures: [] };
   const nemesis = new Nemesis(cluster, () => h.nowMs());
+  const out: PhaseResult = { faults: [], lostVoters: nemesis.lostVoters, corruption: [], errors: [], restartFailures: [] };
   // Restarts can take longer than planned (a loaded machine): later windows slide by as much,
   // so every heal keeps its gap; a window that would open after the phase is not started.
   let slipMs = 0;
@@ -131,6 +134,7 @@ interface Collected {
   readonly o: ChaosOptions;
   readonly history: HistoryLog;
   readonly faults: FaultReport[];
+  readonly lostVoters: LostVoter[];
   readonly corruption: CorruptionRecord[];
   readonly errors: string[];
   readonly restartFailures: string[];
@@ -176,6 +180,7 @@ function buildReport(c: Collected): ChaosReport {
     keys: o.keys, nemesis: o.nemesis.map((s) => s.kind), unsupported: o.nemesis.filter((s) => unsupportedNemeses.has(s.kind)).map((s) => s.kind),
     nodeEnv: { ...o.nodeEnv },
     checkpointEvery: o.checkpointEvery,
+    leaseReads: o.leaseReads,
     operations: counts,
     linearizable: lin.verdict === 'linearizable',
     linearizability: summarizeLin(lin),
@@ -185,6 +190,7 @@ function buildReport(c: Collected): ChaosReport {
     unreadKeys: unread,
     converged: c.conv.converged,
     replicas: c.conv.statuses,
+    lostVoters: c.lostVoters,
     corruption: c.corruption,
     corruptionServed: damagedServed.length > 0,
     faults: c.faults,

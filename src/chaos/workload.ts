@@ -3,12 +3,13 @@ import type { HistoryEvent, HistoryF, HistoryType, HistoryValue } from '../check
 import { Rng } from '../core/index.js';
 
 /**
- * The chaos clients: concurrent processes doing read/write/cas on a few shared keys through the
- * TypeScript client, each value unique, and the history of it all in the Jepsen shape of
+ * The chaos clients: concurrent processes doing read/write/cas/delete on a few shared keys
+ * through the TypeScript client, each written value unique, and the history of it all in the Jepsen shape of
  * FAULTS.md. Outcomes are recorded as the client can know them: a write or cas that ended in an
  * error may still have applied, so it is `info` and that process never invokes again (its slot
  * continues as a fresh process, as in Jepsen); a read that ended in an error changed nothing, so
- * it is `fail`; a cas whose expected value did not match is `fail`.
+ * it is `fail`; a cas whose expected value did not match is `fail`; a delete that ended in an
+ * error is `info` like a write.
  */
 
 /** A recorder of one run's history; times are nanoseconds from the run's start, never decreasing. */
@@ -46,6 +47,15 @@ export interface WorkloadOptions {
   readonly opTimeoutMs: number;
 }
 
+/**
+ * The operation mix, as cumulative fractions: reads 40%, writes 30%, cas 15%, deletes 15%.
+ * Deletes make "absent" a value the history keeps returning to, so lost writes, lost deletes
+ * and cas from absent all get exercised.
+ */
+export const opMix = { read: 0.40, write: 0.70, cas: 0.85 } as const;
+/** Share of cas operations that expect the key absent rather than the value last seen. */
+export const casFromAbsentRatio = 0.25;
+
 export function keyName(i: number): string {
   return `k${i}`;
 }
@@ -57,9 +67,13 @@ export class Workload {
   private nextProcess: number;
 
   constructor(private readonly opts: WorkloadOptions, private readonly history: HistoryLog) {
+    // Half the clients give up on a node after a second and try another; the other half wait
+    // for it as long as the operation's deadline. A request to a paused leader is then still
+    // waiting when it resumes and is answered by a node that may no longer lead (FAULTS #9),
+    // while the impatient half has moved to the new leader and changed the state meanwhile.
     this.clients = Array.from({ length: opts.clients }, (_, i) => new QuorateClient({
       endpoints: opts.endpoints, clientId: `chaos-${opts.seed}-${i}`, timeoutMs: opts.opTimeoutMs,
-      attemptTimeoutMs: Math.min(1_000, opts.opTimeoutMs),
+      attemptTimeoutMs: i % 2 === 0 ? Math.min(1_000, opts.opTimeoutMs) : opts.opTimeoutMs,
     }));
     this.nextProcess = opts.clients;
   }
@@ -96,25 +110,34 @@ export class Workload {
       const r = rng.float();
       const value = `${process}.${n++}`;
       let ended: Outcome;
-      if (r < 0.45) {
+      if (r < opMix.read) {
         ended = await this.op(process, 'read', key, null, async () => {
           const got = await client.get(key);
           const v = got === null ? null : got.value;
           lastSeen.set(key, v);
           return { ended: 'ok', value: v };
         }, 'fail');
-      } else if (r < 0.85) {
+      } else if (r < opMix.write) {
         ended = await this.op(process, 'write', key, value, async () => {
           await client.put(key, value);
           lastSeen.set(key, value);
           return { ended: 'ok', value };
         }, 'info');
-      } else {
-        const pair: [string | null, string] = [lastSeen.get(key) ?? null, value];
+      } else if (r < opMix.cas) {
+        // Mostly from the value this client last saw; sometimes from absent, which after deletes
+        // is a live expectation (and exercises the store's "create if absent").
+        const expected = rng.chance(casFromAbsentRatio) ? null : lastSeen.get(key) ?? null;
+        const pair: [string | null, string] = [expected, value];
         ended = await this.op(process, 'cas', key, pair, async () => {
           const res = await client.cas(key, pair[0], value);
           lastSeen.set(key, res.succeeded ? value : res.value);
           return { ended: res.succeeded ? 'ok' : 'fail', value: pair };
+        }, 'info');
+      } else {
+        ended = await this.op(process, 'delete', key, null, async () => {
+          await client.delete(key);
+          lastSeen.set(key, null);
+          return { ended: 'ok', value: null };
         }, 'info');
       }
       // An unknown outcome ends this process (FAULTS.md, Histories); the slot goes on as a new one.

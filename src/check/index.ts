@@ -3,3 +3,4 @@ export * from './html.js';
 export * from './durability.js';
 export * from './invariants.js';
 export * from './linearizable.js';
+export * from './generate.js';

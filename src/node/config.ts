@@ -34,6 +34,11 @@ export interface NodeConfig {
    * Required when there are other members; null only for a cluster of one.
    */
   readonly peerSecret: Uint8Array | null;
+  /**
+   * Leader-lease reads (ReplicaOptions.leaseReads): reads served by the leader without a quorum
+   * round while its lease holds. Off by default: safe only while clocks drift within the margin.
+   */
+  readonly leaseReads: boolean;
 }
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -44,7 +49,7 @@ export type RawConfig = Partial<Record<keyof NodeConfig | 'data' | 'config' | 'p
 
 const knownKeys = new Set([
   'id', 'data', 'dataDir', 'peers', 'client', 'protocol', 'clusterId', 'logLevel', 'initialClusterState',
-  'tickMs', 'electionTicks', 'heartbeatTicks', 'checkpointEvery', 'peerSecret', 'peerSecretFile',
+  'tickMs', 'electionTicks', 'heartbeatTicks', 'checkpointEvery', 'leaseReads', 'peerSecret', 'peerSecretFile',
 ]);
 
 /** Reads a JSON config file; unknown keys are refused (a typo must not be silently ignored). */
@@ -117,6 +122,12 @@ function int(v: unknown, what: string, dflt: number, min: number, max: number): 
   return n;
 }
 
+function bool(v: unknown, what: string): boolean {
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw new ConfigError(`${what} must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 function str(v: unknown, what: string): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string' || v.length === 0) throw new ConfigError(`${what} must be a non-empty string`);
@@ -166,6 +177,7 @@ export function resolveNodeConfig(flags: RawConfig): NodeConfig {
     electionTicks,
     heartbeatTicks,
     checkpointEvery: int(pick('checkpointEvery'), '--checkpoint-every', nodeDefaults.checkpointEvery, 1, 1e9),
+    leaseReads: bool(pick('leaseReads'), '--lease-reads'),
   };
 }
 

@@ -47,6 +47,7 @@ export async function launchNode(cfg: NodeConfig, logger: Logger = pino({ level:
     initialClusterState: cfg.initialClusterState,
     recoveryMarker: new FileRecoveryMarker(cfg.dataDir),
     logger,
+    ...(cfg.leaseReads ? { replica: { leaseReads: true } } : {}),
   });
   const server = new KvServer({ node, host: cfg.client.host, port: cfg.client.port, logger });
   await server.start();

@@ -45,6 +45,52 @@ test('an absent key or a value nobody wrote loses every acknowledged write; an u
   assert.deepEqual(lostWrites(base, new Map([['x', undefined]])), []);
 });
 
+test('absent is a value deletes write: a key deleted after its last write lost nothing', () => {
+  const events = h([
+    [0, 'invoke', 'write', 'x', 'a', 0], [0, 'ok', 'write', 'x', 'a', 10],
+    [1, 'invoke', 'delete', 'x', null, 20], [1, 'ok', 'delete', 'x', null, 30],
+  ]);
+  assert.deepEqual(lostWrites(events, new Map([['x', null]])), []);
+  assert.equal(acknowledgedWrites(events), 2, 'an acknowledged delete is an acknowledged write');
+});
+
+test('a write acknowledged after every delete returned is lost when the key ends absent', () => {
+  const events = h([
+    [0, 'invoke', 'write', 'x', 'a', 0], [0, 'ok', 'write', 'x', 'a', 10],
+    [1, 'invoke', 'delete', 'x', null, 20], [1, 'ok', 'delete', 'x', null, 30],
+    [0, 'invoke', 'cas', 'x', [null, 'b'], 40], [0, 'ok', 'cas', 'x', [null, 'b'], 50],
+  ]);
+  const lost = lostWrites(events, new Map([['x', null]]));
+  assert.deepEqual(lost.map((l) => l.value), ['b']);
+  assert.match(lost[0]?.why ?? '', /every delete returned before/);
+  // A delete concurrent with the cas may have come after it.
+  const concurrent = h([
+    [0, 'invoke', 'cas', 'x', [null, 'b'], 40], [1, 'invoke', 'delete', 'x', null, 45],
+    [0, 'ok', 'cas', 'x', [null, 'b'], 50], [1, 'ok', 'delete', 'x', null, 55],
+  ]);
+  assert.deepEqual(lostWrites(concurrent, new Map([['x', null]])), []);
+  // So may a delete whose outcome is unknown, invoked long before.
+  const unknown = h([
+    [1, 'invoke', 'delete', 'x', null, 0], [1, 'info', 'delete', 'x', null, 5],
+    [0, 'invoke', 'write', 'x', 'a', 10], [0, 'ok', 'write', 'x', 'a', 20],
+  ]);
+  assert.deepEqual(lostWrites(unknown, new Map([['x', null]])), []);
+});
+
+test('an acknowledged delete is lost when the value it deleted is final: a deleted key came back', () => {
+  const events = h([
+    [0, 'invoke', 'write', 'x', 'a', 0], [0, 'ok', 'write', 'x', 'a', 10],
+    [1, 'invoke', 'delete', 'x', null, 20], [1, 'ok', 'delete', 'x', null, 30],
+  ]);
+  const lost = lostWrites(events, new Map([['x', 'a']]));
+  assert.deepEqual(lost.map((l) => l.value), ['delete by process 1']);
+  const overlapping = h([
+    [0, 'invoke', 'write', 'x', 'a', 0], [1, 'invoke', 'delete', 'x', null, 5],
+    [1, 'ok', 'delete', 'x', null, 8], [0, 'ok', 'write', 'x', 'a', 10],
+  ]);
+  assert.deepEqual(lostWrites(overlapping, new Map([['x', 'a']])), [], 'the write may have landed after the delete');
+});
+
 test('availability counts served operations per window; a cas mismatch is served, a failed read is not', () => {
   const events = h([
     [0, 'invoke', 'read', 'x', null, 0], [0, 'ok', 'read', 'x', null, 5],

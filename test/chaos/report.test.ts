@@ -11,11 +11,11 @@ const fault: FaultReport = {
 function report(over: Partial<ChaosReport> = {}): ChaosReport {
   return {
     protocol: 'raft', nodes: 3, seed: 9, durationMs: 10_000, quietMs: 2_000, clients: 2, keys: 2, nemesis: ['partition'],
-    unsupported: [], nodeEnv: {}, checkpointEvery: 500, operations: { total: 3, ok: 2, fail: 0, info: 1 }, linearizable: true,
+    unsupported: [], nodeEnv: {}, checkpointEvery: 500, leaseReads: false, operations: { total: 3, ok: 2, fail: 0, info: 1 }, linearizable: true,
     linearizability: { verdict: 'linearizable', operations: 3, keys: 1, unknownKeys: [], failure: null },
     acknowledgedWrites: 1, lostWrites: 0, lost: [], unreadKeys: [], converged: true,
     replicas: { n1: { appliedIndex: 5, stateHash: 'h', snapshotIndex: 0, snapshotsInstalled: 0, checkpoints: 0 }, n2: null },
-    corruption: [], corruptionServed: false, faults: [fault],
+    lostVoters: [], corruption: [], corruptionServed: false, faults: [fault],
     availability: {
       overall: { attempted: 3, ok: 2, ratio: 2 / 3 }, healthy: { attempted: 2, ok: 2, ratio: 1 }, quiet: { attempted: 0, ok: 0, ratio: null },
       perFault: [{ kind: 'partition', start: 2_000, attempted: 40, ok: 30, ratio: 0.75 }],
@@ -35,6 +35,19 @@ test('the summary names every fault window, the availability, recovery and the v
   const bad = summaryTable(report({ ok: false, violations: ['2 acknowledged writes lost'], unsupported: ['clock'] }));
   assert.match(bad, /verdict: FAIL\n {2}- 2 acknowledged writes lost/);
   assert.match(bad, /not supported, not injected: clock/);
+});
+
+test('a search that gave up is NOT PROVEN, never a pass; members that lost their vote are named', () => {
+  const unknown = report({
+    ok: false, linearizable: false,
+    linearizability: { verdict: 'unknown', operations: 3, keys: 2, unknownKeys: ['k3', 'k5'], failure: null },
+  });
+  const t = summaryTable(unknown);
+  assert.match(t, /verdict: NOT PROVEN \(the linearizability search gave up on keys k3, k5/);
+  assert.doesNotMatch(t, /PASS/);
+  assert.match(reportHtml(unknown), /NOT PROVEN/);
+  const wiped = summaryTable(report({ lostVoters: [{ node: 'n2', atMs: 12_300, why: 'disk wiped' }] }));
+  assert.match(wiped, /lost their vote \(wiped, non-voters from then on\): n2 \(disk wiped at 12\.3s\)/);
 });
 
 test('the HTML page is self-contained: inline SVG with the fault window shaded, escaped text, the verdict', () => {

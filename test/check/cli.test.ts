@@ -42,3 +42,19 @@ test('quorate check: a malformed history or a missing file exits 2 with a named 
   assert.equal(m.code, 2);
   assert.match(m.err, /cannot read/);
 });
+
+test('quorate check: a search that gives up exits 3 and names the key, never 0', () => {
+  // 24 concurrent writes each read by a concurrent read, then two reads no order can satisfy:
+  // refuting it means visiting exponentially many orders, past the default step budget.
+  const b = new HistoryBuilder();
+  for (let i = 0; i < 24; i++) b.write(i, 'k', i, 0, 1000).read(100 + i, 'k', i, 0, 1000);
+  b.read(98, 'k', 3, 1001, 1002).read(99, 'k', 5, 1003, 1004);
+  const file = join(dir, 'hard.jsonl');
+  writeFileSync(file, formatHistory(b.events()));
+  const r = quorate('check', file, '--json');
+  assert.equal(r.code, 3, r.err);
+  const out = JSON.parse(r.out);
+  assert.equal(out.verdict, 'unknown');
+  assert.deepEqual(out.unknownKeys, ['k']);
+  assert.equal(out.linearizable, false);
+});

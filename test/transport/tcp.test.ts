@@ -257,6 +257,9 @@ describe('tcp: peers authenticate with the cluster\'s peer secret (HMAC challeng
   test('a member holding the secret gets in (a Byzantine member is the driver\'s problem, not the handshake\'s)', async () => {
     const h = await startTcpCluster(['a', 'b', 'c']);
     try {
+      // The real c is stopped: its own reconnect would otherwise race the raw one, and the newer
+      // authenticated link rightly replaces the older.
+      await h.tcp('c').stop();
       const inbox = new Inbox(h.node('b'));
       const member = await RawPeer.connect(h.addresses.b!.port);
       member.hello('c', 'b');

@@ -10,7 +10,7 @@ import { usageExit2 } from './start.js';
 /**
  * `quorate chaos`: a Jepsen-style run on a real local cluster (issue 8). Exit 0 when nothing was
  * violated, 1 on any violation (lost write, non-linearizable history, no convergence, damage
- * served), 3 when the linearizability search gave up, 2 on a bad flag.
+ * served), 3 when the linearizability search gave up (not proven: never a pass), 2 on a bad flag.
  */
 interface ChaosFlags {
   protocol: string;
@@ -25,6 +25,7 @@ interface ChaosFlags {
   out?: string;
   json?: boolean;
   echo?: boolean;
+  leaseReads?: boolean;
 }
 
 function int(v: string, what: string): number {
@@ -52,6 +53,7 @@ export function registerChaos(program: Command): void {
     .option('--checkpoint-every <n>', 'nodes snapshot and compact every n applied entries', String(chaosDefaults.checkpointEvery))
     .option('--seed <n>', 'seed of the schedule, the proxies and the clients (random by default)')
     .option('--out <dir>', 'directory for history.jsonl, report.json, report.html and the node data (default out/chaos/<protocol>-<seed>)')
+    .option('--lease-reads', 'run the nodes with leader-lease reads (quorate start --lease-reads)')
     .option('--json', 'print the report as JSON instead of the table')
     .option('--echo', 'copy node output to stderr')
     .exitOverride(usageExit2)
@@ -72,6 +74,7 @@ export function registerChaos(program: Command): void {
         checkpointEvery: int(flags.checkpointEvery, '--checkpoint-every'),
         nodeEnv: chaosDefaults.nodeEnv,
         echo: flags.echo === true,
+        leaseReads: flags.leaseReads === true,
       });
       const skipped = nemesis.filter((s) => unsupportedNemeses.has(s.kind)).map((s) => s.kind);
       const say = (line: string): void => {

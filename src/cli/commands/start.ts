@@ -29,6 +29,7 @@ interface StartFlags {
   checkpointEvery?: string;
   peerSecretFile?: string;
   peerSecret?: string;
+  leaseReads?: boolean;
 }
 
 /**
@@ -55,13 +56,14 @@ export function registerStart(program: Command): void {
     .option('--checkpoint-every <n>', `checkpoint every n applied entries (default ${nodeDefaults.checkpointEvery})`)
     .option('--peer-secret-file <file>', 'the cluster\'s peer secret (16+ bytes, mode 600), proven by every member in the peer handshake; required with other members')
     .option('--peer-secret <secret>', 'the peer secret inline (other local users can see it in ps: prefer --peer-secret-file)')
+    .option('--lease-reads', 'leader-lease reads: the leader answers reads without a quorum round while its lease holds (off by default; safe only while clocks drift within the margin)')
     .exitOverride(usageExit2)
     .action(async (flags: StartFlags) => {
       const raw: RawConfig = {
         id: flags.id, data: flags.data, peers: flags.peers, client: flags.client, protocol: flags.protocol,
         clusterId: flags.clusterId, config: flags.config, logLevel: flags.logLevel,
         initialClusterState: flags.initialClusterState, tickMs: flags.tickMs, electionTicks: flags.electionTicks,
-        heartbeatTicks: flags.heartbeatTicks, checkpointEvery: flags.checkpointEvery,
+        heartbeatTicks: flags.heartbeatTicks, checkpointEvery: flags.checkpointEvery, leaseReads: flags.leaseReads,
         peerSecretFile: flags.peerSecretFile, peerSecret: flags.peerSecret,
       };
       const cfg = resolveNodeConfig(raw);
