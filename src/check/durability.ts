@@ -103,6 +103,12 @@ function zabVouches(m: ZabMessage): Vouch[] {
       return m.newLeader
         ? [{ kind: 'current-epoch', epoch: m.epoch }, { kind: 'log-through', index: m.index, at: m.epoch }]
         : [{ kind: 'log-through', index: m.index, at: m.epoch }];
+    case 'pong':
+      // A pong repeats the follower's last ACK of its handshake (ackedIndex; 0 before NEWLEADER),
+      // and the leader counts it as that ACK: it vouches for what the ACK vouched for. Every ACK
+      // of a handshake comes at or after its NEWLEADER, so currentEpoch = e' too (review Z1: a
+      // pong that left before them stood in for the NEWLEADER ACK).
+      return m.ackedIndex === 0 ? [] : [{ kind: 'current-epoch', epoch: m.epoch }, { kind: 'log-through', index: m.ackedIndex, at: m.epoch }];
     case 'vote':
     case 'followerinfo':
     case 'newepoch':
@@ -114,7 +120,6 @@ function zabVouches(m: ZabMessage): Vouch[] {
     case 'uptodate':
     case 'commit':
     case 'ping':
-    case 'pong':
       return [];
   }
 }

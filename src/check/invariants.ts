@@ -4,6 +4,7 @@ import { decodeCommand } from '../kv/index.js';
 import { historyPromised, unbacked, unbackedHistory, vouchesOf } from './durability.js';
 import type { DiskView } from './durability.js';
 import type { PaxosMessage } from '../protocols/paxos/index.js';
+import { ZabRule, ZabRules } from './zab-rules.js';
 
 /**
  * The invariants of PROTOCOLS.md, checked incrementally while a simulation runs (after every
@@ -26,6 +27,12 @@ export const Invariant = {
   Linearizability: 'linearizability',
   Liveness: 'liveness', // after healing: a leader, new commits, convergence within the bound
   ReplicaAssertion: 'replica-assertion', // the replica itself threw (a broken internal invariant)
+  // Zab's rules, each tested directly from messages, durable disks and clocks (zab-rules.ts)
+  CountedDurable: ZabRule.CountedDurable, // a leader counts a follower as synced only once its currentEpoch = e' is durable
+  AckOrder: ZabRule.AckOrder, // a handshake's NEWLEADER ACK comes first; its acknowledged index never goes down
+  LostStateVotes: ZabRule.LostStateVotes, // a member that lost its state never votes or says it is a voter again
+  LeaseWait: ZabRule.LeaseWait, // with lease reads: no vote within electionTicks of a start or an answered ping
+  StreamProgress: ZabRule.StreamProgress, // a SNAP stream is never restarted within its handshake
 } as const;
 export type Invariant = (typeof Invariant)[keyof typeof Invariant];
 
@@ -55,6 +62,9 @@ export interface InvariantOptions {
   readonly disabled: ReadonlySet<string>;
   /** Whose messages `onSpeak` reads (src/check/durability.ts); without it, speech is not judged. */
   readonly protocol?: ProtocolName;
+  /** Zab's rules (zab-rules.ts) need the members' election timeout, and whether leases are on. */
+  readonly electionTicks?: number;
+  readonly leaseReads?: boolean;
 }
 
 interface Committed {
@@ -118,8 +128,13 @@ export class InvariantChecker {
   private readonly promisedSent = new Map<NodeId, number>();
   /** Zab: the durable currentEpoch last seen per node, to judge each new one once. */
   private readonly durableEpochSeen = new Map<NodeId, number>();
+  private readonly zab: ZabRules | null;
 
-  constructor(private readonly opts: InvariantOptions) {}
+  constructor(private readonly opts: InvariantOptions) {
+    this.zab = opts.protocol === 'zab' && opts.electionTicks !== undefined
+      ? new ZabRules({ electionTicks: opts.electionTicks, leaseReads: opts.leaseReads === true }, (rule, message, node) => this.violate(rule, message, node))
+      : null;
+  }
 
   get ok(): boolean {
     return this.violations.length === 0;
@@ -145,6 +160,7 @@ export class InvariantChecker {
 
   /** A node (re)starts from its disk: volatile baselines reset, durable floors apply. */
   onStart(node: NodeId, durable: HardState | null, snapshotIndex: number): void {
+    this.zab?.onStart(node);
     const f = hardFloors(durable);
     this.lives.set(node, {
       term: 0, commit: 0, applied: snapshotIndex, leaderTerm: null, leading: null, floorTerm: f.term, floorCommit: f.commit, fresh: true,
@@ -205,6 +221,7 @@ export class InvariantChecker {
    * recorded vote never changes or disappears; a Paxos promise and Zab's epochs never decrease.
    */
   onDurableHardState(node: NodeId, h: HardState): void {
+    this.zab?.onDurableHardState(node, h);
     const prev = this.durableHard.get(node);
     this.durableHard.set(node, h);
     if (prev === undefined || prev.kind !== h.kind) return;
@@ -228,6 +245,7 @@ export class InvariantChecker {
 
   /** The node's disk was wiped: what it promised before is legitimately gone (it rejoins with lostState). */
   onWipe(node: NodeId): void {
+    this.zab?.onWipe(node);
     this.durableHard.delete(node);
     this.durableEpochSeen.delete(node);
     this.promisedSent.delete(node);
@@ -253,6 +271,7 @@ export class InvariantChecker {
 
   /** A message reached `node` (it may yet act on it): what it asks the node to hold before it vouches. */
   onDeliver(node: NodeId, msg: Message): void {
+    this.zab?.onDeliver(node, msg);
     if (this.opts.protocol === undefined) return;
     const h = historyPromised(this.opts.protocol, msg);
     if (h === null) return;
@@ -272,6 +291,11 @@ export class InvariantChecker {
     if (index === undefined) return;
     const why = unbackedHistory(h.currentEpoch, index, durable);
     if (why !== null) this.violate(Invariant.Durability, `${node} has ${why}`, node);
+  }
+
+  /** The node's replica took one tick (its own clock; Zab's lease-wait counts them). */
+  onTick(node: NodeId): void {
+    this.zab?.onTick(node);
   }
 
   /** Entries just written to a node's log; `log` already includes them. */
@@ -338,6 +362,11 @@ export class InvariantChecker {
     const protocol = this.opts.protocol;
     if (protocol === undefined) return;
     if (protocol === 'paxos') this.checkPromisesKept(node, messages);
+    this.checkVouches(protocol, node, messages, durable, written);
+    this.zab?.onSpeak(node, messages);
+  }
+
+  private checkVouches(protocol: ProtocolName, node: NodeId, messages: readonly Message[], durable: DiskView, written: DiskView): void {
     for (const m of messages) {
       for (const v of vouchesOf(protocol, m)) {
         const why = unbacked(v, durable, written);

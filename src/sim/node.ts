@@ -225,8 +225,15 @@ export class SimNode {
       return;
     }
     if (this.state !== 'up') return;
-    this.guard(() => this.replica?.tick());
+    this.tickReplica();
     this.drive();
+  }
+
+  /** One tick of the replica's clock; the checkers count them (Zab's lease-wait). */
+  private tickReplica(): void {
+    if (this.replica === null) return;
+    this.host.invariants.onTick(this.id);
+    this.guard(() => this.replica?.tick());
   }
 
   deliver(msg: Message): void {
@@ -268,7 +275,7 @@ export class SimNode {
     // The mutant is the old driver, which paid maxTicksPerTimer with lease reads too.
     const burst = this.cfg.leaseReads && !this.cfg.dropTickDebt;
     const paid = Math.min(owed, burst ? tickBurstElectionTimeouts * this.cfg.electionTicks : timerTicksMax);
-    for (let i = 0; i < paid && this.state === 'up'; i++) this.guard(() => this.replica?.tick());
+    for (let i = 0; i < paid && this.state === 'up'; i++) this.tickReplica();
     if (this.fsyncDoneWhilePaused) {
       this.fsyncDoneWhilePaused = false;
       this.completeFsync();

@@ -143,6 +143,14 @@ export interface SimOptions {
   readonly swarm: boolean;
   /** Checkpoint the state machine and compact the log every this many applied entries (0: never). */
   readonly snapshotEvery: number;
+  /**
+   * Slow streams, a per-seed feature drawn from a stream of its own (0 by default, so no run
+   * changes; swarm testing sets it to 0 or 1): a snapshot leaves in `slowStreamLimits`' small
+   * chunks, a few per heartbeat, as over a slow link, so that checkpoints can be taken while
+   * one is still streaming (Zab's SNAP, Raft's InstallSnapshot, Paxos's catch-up); the
+   * replication windows shrink to the same bytes.
+   */
+  readonly slowStreamsP: number;
   /** The linearizability search's step budget per key; a search that exhausts it fails the seed as undecided. */
   readonly linearizabilityStepsMax: number;
   /** Trace events kept for the violation report. */
@@ -186,6 +194,7 @@ export const defaultSimOptions: SimOptions = {
   leaseSkewFactors: [0.95, 0.97, 1.03, 1.05],
   swarm: false,
   snapshotEvery: 40,
+  slowStreamsP: 0,
   linearizabilityStepsMax: defaultCheckOptions.stepsMaxPerKey,
   traceTailMax: 40,
   eventsMax: 3_000_000,
@@ -204,7 +213,7 @@ export function simOptions(overrides: Partial<SimOptions> = {}): SimOptions {
     if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`${name} must be a positive integer of microseconds, got ${v}`);
   }
   if (o.heartbeatTicks >= o.electionTicks) throw new ConfigError('heartbeatTicks must be below electionTicks');
-  for (const [name, p] of Object.entries({ leaseReadsP: o.leaseReadsP, transfersP: o.transfersP })) {
+  for (const [name, p] of Object.entries({ leaseReadsP: o.leaseReadsP, transfersP: o.transfersP, slowStreamsP: o.slowStreamsP })) {
     if (!(p >= 0 && p <= 1)) throw new ConfigError(`${name} must be a probability in [0, 1], got ${p}`);
   }
   if (!Number.isInteger(o.transferIntervalUs) || o.transferIntervalUs <= 0) {
@@ -234,6 +243,17 @@ export const tinyLimits: Limits = {
   maxMessageBytes: 1, // one entry per message (a message always carries at least one)
   inflightMax: 4,
   snapshotChunkBytes: 256,
+};
+
+/**
+ * What the slow-streams feature (SimOptions.slowStreamsP) lays over the seed's limits: one
+ * 16-byte snapshot chunk per follower and heartbeat, so the simulator's checkpoints (a few
+ * hundred bytes) stream over ten to thirty heartbeats; the replication windows keep at least
+ * one entry or slot in flight.
+ */
+export const slowStreamLimits: Pick<Limits, 'snapshotChunkBytes' | 'inflightBytesMax'> = {
+  snapshotChunkBytes: 16,
+  inflightBytesMax: 16,
 };
 
 /**

@@ -16,7 +16,7 @@ import { SimNetwork } from './network.js';
 import type { NetworkStats } from './network.js';
 import { SimNode } from './node.js';
 import type { CrashKind } from './node.js';
-import { driverMutants, FaultKind, mutantNeeds, simOptions, tinyLimits } from './options.js';
+import { driverMutants, FaultKind, mutantNeeds, simOptions, slowStreamLimits, tinyLimits } from './options.js';
 import type { SimOptions } from './options.js';
 import { EventQueue } from './queue.js';
 import { swarmMix } from './swarm.js';
@@ -65,6 +65,8 @@ export interface SimResult {
 export interface SimFeatures {
   readonly leaseReads: boolean;
   readonly transfers: boolean;
+  /** Snapshots stream in small chunks over several heartbeats (SimOptions.slowStreamsP). */
+  readonly slowStreams: boolean;
 }
 
 /**
@@ -177,11 +179,6 @@ export class Simulation {
     this.faultRng = this.rng.fork('faults');
     this.traceLog = new Trace(this.opts.traceTailMax);
     this.network = new SimNetwork(this.rng.fork('network'));
-    const logShaped = this.protocol.name === 'raft' || this.protocol.name === 'zab';
-    this.invariants = new InvariantChecker({
-      logMatching: logShaped, leaderCompleteness: logShaped, commitRule: this.protocol.name === 'raft',
-      disabled: this.opts.disabledInvariants, protocol: this.protocol.name,
-    });
     const ids = Array.from({ length: this.opts.nodes }, (_, i) => `n${i + 1}`);
     const config = makeConfig(ids);
     const protocolMutants = new Set([...this.opts.mutants].filter((m) => !driverMutantNames.has(m)));
@@ -189,7 +186,7 @@ export class Simulation {
     const profile = this.opts.limitsProfile === 'random'
       ? (this.rng.fork('limits').chance(0.5) ? 'tiny' : 'default')
       : this.opts.limitsProfile;
-    const limits = profile === 'tiny' ? tinyLimits : defaultLimits;
+    const profileLimits = profile === 'tiny' ? tinyLimits : defaultLimits;
     this.limitsProfile = profile;
     const preVote = this.opts.preVote === 'random' ? this.rng.fork('prevote').chance(0.5) : this.opts.preVote === 'on';
     this.preVote = preVote;
@@ -199,7 +196,16 @@ export class Simulation {
     this.features = {
       leaseReads: featureRng.chance(this.opts.leaseReadsP),
       transfers: featureRng.chance(this.opts.transfersP),
+      // A stream of its own too: featureRng's later forks (transfers) stay as they were.
+      slowStreams: new Rng(seed).fork('slow-streams').chance(this.opts.slowStreamsP),
     };
+    const limits = this.features.slowStreams ? { ...profileLimits, ...slowStreamLimits } : profileLimits;
+    const logShaped = this.protocol.name === 'raft' || this.protocol.name === 'zab';
+    this.invariants = new InvariantChecker({
+      logMatching: logShaped, leaderCompleteness: logShaped, commitRule: this.protocol.name === 'raft',
+      disabled: this.opts.disabledInvariants, protocol: this.protocol.name,
+      electionTicks: this.opts.electionTicks, leaseReads: this.features.leaseReads,
+    });
     const mutant = (name: (typeof driverMutants)[number]['name']): boolean => this.opts.mutants.has(name);
     ids.forEach((id, i) => {
       this.nodeIndex.set(id, i);

@@ -40,6 +40,9 @@ export const swarmFeatures: readonly SwarmFeature[] = [
     on: {},
     off: { crashPointP: 0, crashAfterPromiseP: 0, newLeaderCrashP: 0, inheritedApplyCrashP: 0, crashAfterEarlyP: 0 },
   },
+  // Snapshots stream over several heartbeats, so checkpoints are taken mid-stream (last: the
+  // draws above stay as they were before it existed).
+  { name: 'slow-streams', on: { slowStreamsP: 1 }, off: { slowStreamsP: 0 } },
 ];
 
 export interface SwarmMix {

@@ -74,6 +74,17 @@ test('zab: ACKEPOCH needs acceptedEpoch, the NEWLEADER ACK currentEpoch and the 
   assert.match(judge('zab', ack, disk(zab(3, 3), txns), disk(zab(3, 3), [...txns, entry(3, 3)])) ?? '', /entry 3 is not on disk/);
 });
 
+test('zab: a pong repeats its handshake\'s last ACK and vouches for it: currentEpoch and the txns through ackedIndex (review Z1)', () => {
+  const zab = (acceptedEpoch: number, currentEpoch: number): HardState => ({ kind: 'zab', acceptedEpoch, currentEpoch, commit: 0 });
+  const txns = [entry(1, 1), entry(2, 3)];
+  const pong = (ackedIndex: number): Message => ({ type: 'pong', from: 'n2', to: 'n1', session: 7, epoch: 3, seq: 4, ackedIndex }) as Message;
+  assert.equal(judge('zab', pong(0), disk(zab(3, 1), [])), null, 'before NEWLEADER a pong repeats no ACK');
+  // The review's case: the follower gave up its handshake before currentEpoch = 3 was written.
+  assert.match(judge('zab', pong(2), disk(zab(3, 1), txns)) ?? '', /ACK of NEWLEADER 3, but its durable currentEpoch is 1/);
+  assert.match(judge('zab', pong(2), disk(zab(3, 3), txns.slice(0, 1)), disk(zab(3, 3), txns)) ?? '', /entry 2 is not on disk/);
+  assert.equal(judge('zab', pong(2), disk(zab(3, 3), txns)), null);
+});
+
 test('the invariant checker judges speech only when it knows the protocol, and names the message', () => {
   const grant = { type: 'vote_resp', from: 'n2', to: 'n1', term: 3, granted: true } as Message;
   const d = disk(raftHard(3, null), []);

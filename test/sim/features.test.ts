@@ -11,7 +11,7 @@ for (const protocol of availableProtocols()) {
     const a = runSimulation(1, opts);
     const b = runSimulation(1, opts);
     assert.equal(a.traceHash, b.traceHash);
-    assert.deepEqual(a.features, { leaseReads: true, transfers: true });
+    assert.deepEqual(a.features, { leaseReads: true, transfers: true, slowStreams: false });
     assert.ok(a.stats.workload.transfers > 0, 'transfers were asked');
     assert.ok(a.traceTail.length > 0);
     if (protocol === 'raft') assert.ok(a.stats.workload.transfersAccepted > 0, 'Raft takes transfers on (§3.10)');
@@ -21,7 +21,7 @@ for (const protocol of availableProtocols()) {
 test('features are drawn per seed from a stream of their own: off, the run is the one it was without them', () => {
   const off = runSimulation(7, { protocol: 'raft', transfersP: 0, leaseReadsP: 0 });
   const on = runSimulation(7, { protocol: 'raft', transfersP: 1, leaseReadsP: 0 });
-  assert.deepEqual(off.features, { leaseReads: false, transfers: false });
+  assert.deepEqual(off.features, { leaseReads: false, transfers: false, slowStreams: false });
   assert.notEqual(off.traceHash, on.traceHash);
   // Seeds draw different features at 0.5: some seeds have each.
   const drawn = [0, 1, 2, 3, 4, 5, 6, 7].map((s) => runSimulation(s, { protocol: 'zab', safetyUs: 200_000 }).features);

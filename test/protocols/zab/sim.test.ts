@@ -30,6 +30,23 @@ test('simulator seed 949 (variants): no pong stands in for the NEWLEADER ACK', (
   assert.equal(r.violation, null, `seed 949: ${JSON.stringify(r.violation)}\n${r.traceTail.join('\n')}`);
 });
 
+/**
+ * Review Z1 found by the simulator on its own: with the pong standing in for the NEWLEADER ACK
+ * (the mutant is the unfixed code), a follower gives up its handshake before its currentEpoch
+ * = e' is written, its queued ACK is dropped, and the pong that repeats it still leaves. The pong
+ * vouches for that ACK (src/check/durability.ts), so the run stops there, before the leader can
+ * commit on it; the leader's side (counted-durable) is ablated to show the follower's alone.
+ */
+test('simulator seeds 2 and 68 (variants): a pong that outlived its given-up handshake is caught as it leaves (review Z1)', () => {
+  for (const seed of [2, 68]) {
+    const r = runSimulation(seed, {
+      protocol: 'zab', ...seedVariant(seed), mutants: new Set([ZabMutant.PongAsNewLeaderAck]), disabledInvariants: new Set(['counted-durable']),
+    });
+    assert.equal(r.violation?.invariant, 'durability', `seed ${seed}: ${JSON.stringify(r.violation)}`);
+    assert.match(r.violation.message, /sent pong to n\d vouching for ACK of NEWLEADER \d+, but its durable currentEpoch is \d+/);
+  }
+});
+
 /** The simulator must catch the log-shape mutants on its own within a few seeds. */
 for (const mutant of [ZabMutant.AcceptGap, ZabMutant.TruncPastPrefix]) {
   test(`the simulator catches mutant ${mutant}`, () => {
