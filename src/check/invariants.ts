@@ -5,6 +5,7 @@ import { historyPromised, unbacked, unbackedHistory, vouchesOf } from './durabil
 import type { DiskView } from './durability.js';
 import type { PaxosMessage } from '../protocols/paxos/index.js';
 import { ZabRule, ZabRules } from './zab-rules.js';
+import { PaxosChecks, paxosVotes } from './paxos.js';
 
 /**
  * The invariants of PROTOCOLS.md, checked incrementally while a simulation runs (after every
@@ -33,6 +34,8 @@ export const Invariant = {
   LostStateVotes: ZabRule.LostStateVotes, // a member that lost its state never votes or says it is a voter again
   LeaseWait: ZabRule.LeaseWait, // with lease reads: no vote within electionTicks of a start or an answered ping
   StreamProgress: ZabRule.StreamProgress, // a SNAP stream is never restarted within its handshake
+  LostNeverVotes: 'lost-never-votes', // a member that lost its state never promises, accepts or answers a quorum read again
+  NeedlessLoss: 'needless-loss', // a member whose disk kept everything it had made durable restarts able to vote
 } as const;
 export type Invariant = (typeof Invariant)[keyof typeof Invariant];
 
@@ -129,11 +132,16 @@ export class InvariantChecker {
   /** Zab: the durable currentEpoch last seen per node, to judge each new one once. */
   private readonly durableEpochSeen = new Map<NodeId, number>();
   private readonly zab: ZabRules | null;
+  /** Members that lost their state (wiped, or told so by their own recovery): lost for the run. */
+  private readonly lost = new Set<NodeId>();
+  /** Paxos: the commit rule and acceptances (src/check/paxos.ts). */
+  private readonly paxos: PaxosChecks | null;
 
   constructor(private readonly opts: InvariantOptions) {
     this.zab = opts.protocol === 'zab' && opts.electionTicks !== undefined
       ? new ZabRules({ electionTicks: opts.electionTicks, leaseReads: opts.leaseReads === true }, (rule, message, node) => this.violate(rule, message, node))
       : null;
+    this.paxos = opts.protocol === 'paxos' ? new PaxosChecks() : null;
   }
 
   get ok(): boolean {
@@ -161,14 +169,19 @@ export class InvariantChecker {
   /** A node (re)starts from its disk: volatile baselines reset, durable floors apply. */
   onStart(node: NodeId, durable: HardState | null, snapshotIndex: number): void {
     this.zab?.onStart(node);
+    this.paxos?.onStart(node);
     const f = hardFloors(durable);
     this.lives.set(node, {
       term: 0, commit: 0, applied: snapshotIndex, leaderTerm: null, leading: null, floorTerm: f.term, floorCommit: f.commit, fresh: true,
     });
   }
 
-  /** After every event, for every running node. */
-  observeStatus(node: NodeId, s: ReplicaStatus, log: LogView): void {
+  /** After every event, for every running node; `durable` (its durable disk) for the Paxos commit rule. */
+  observeStatus(node: NodeId, s: ReplicaStatus, log: LogView, durable?: DiskView): void {
+    if (this.paxos !== null && durable !== undefined) {
+      const why = this.paxos.observe(node, s, durable);
+      if (why !== null) this.violate(Invariant.CommitRule, why, node);
+    }
     const l = this.life(node);
     if (l.fresh) {
       l.fresh = false;
@@ -246,9 +259,32 @@ export class InvariantChecker {
   /** The node's disk was wiped: what it promised before is legitimately gone (it rejoins with lostState). */
   onWipe(node: NodeId): void {
     this.zab?.onWipe(node);
+    this.lost.add(node);
     this.durableHard.delete(node);
     this.durableEpochSeen.delete(node);
     this.promisedSent.delete(node);
+  }
+
+  /**
+   * A member restarted and its recovery says it lost its state (a Paxos voter that finds a torn
+   * rewrite below what it had acknowledged): it never votes again, like a wiped one.
+   */
+  onLost(node: NodeId): void {
+    this.lost.add(node);
+  }
+
+  /**
+   * A voter of the configuration restarted unable to vote, though its disk was not wiped or
+   * replaced (no recovery marker) and was not lost before. Only a disk that lost something it had
+   * made durable justifies that: a power loss whose torn write cut the log below the end it had
+   * durably reached (`durableEndBefore`, read off the disk as the power failed; null when no power
+   * loss came since its last start). A torn *append* cuts nothing durable: it loses only writes
+   * nobody was told of, so such a member votes (review P2; the lost-state budget must not hide it).
+   */
+  onRecoveredLost(node: NodeId, recoveredEnd: number, durableEndBefore: number | null): void {
+    if (durableEndBefore !== null && recoveredEnd < durableEndBefore) return;
+    this.violate(Invariant.NeedlessLoss,
+      `${node} restarted unable to vote, though its log reaches ${recoveredEnd}${durableEndBefore === null ? ' (no power loss since it started)' : `, where it durably ended before the power loss (${durableEndBefore})`} and its disk was not wiped`, node);
   }
 
   /**
@@ -361,7 +397,17 @@ export class InvariantChecker {
   onSpeak(node: NodeId, messages: readonly Message[], durable: DiskView, written: DiskView): void {
     const protocol = this.opts.protocol;
     if (protocol === undefined) return;
-    if (protocol === 'paxos') this.checkPromisesKept(node, messages);
+    if (protocol === 'paxos') {
+      this.checkPromisesKept(node, messages);
+      (this.paxos as PaxosChecks).onSpeak(node, messages);
+      if (this.lost.has(node)) {
+        const vote = messages.find(paxosVotes);
+        if (vote !== undefined) {
+          this.violate(Invariant.LostNeverVotes, `${node}, which lost its state, sent ${vote.type} to ${vote.to}: it counts toward a quorum`, node);
+          return;
+        }
+      }
+    }
     this.checkVouches(protocol, node, messages, durable, written);
     this.zab?.onSpeak(node, messages);
   }

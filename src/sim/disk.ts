@@ -349,6 +349,11 @@ export class SimDisk {
     return this.durable.hard;
   }
 
+  /** The last index the durable log reaches (the snapshot's when the log after it is empty). */
+  get durableLastIndex(): number {
+    return this.durable.logBase + this.durable.entries.length;
+  }
+
   /** The durable image (what a power loss now would leave) or the written one, for src/check/durability.ts. */
   view(which: 'durable' | 'written'): DiskView {
     const d = which === 'durable' ? this.durable : this.written;

@@ -146,9 +146,11 @@ export class SimNode {
   }
 
   /** Starts (or restarts) from the disk. Returns false when the disk is corrupt (nothing started). */
-  start(lostState: boolean): { ok: true; tornTrimmed: boolean; pageCacheWrites: number } | { ok: false; reason: string } {
+  start(lostState: boolean): { ok: true; tornTrimmed: boolean; pageCacheWrites: number; recoveredEnd: number } | { ok: false; reason: string } {
     const rec = this.disk.recover();
     if (!rec.ok) return rec;
+    // Where the recovered log ends, before the replica writes anything.
+    const recoveredEnd = rec.state.entries.at(-1)?.index ?? rec.state.snapshot?.meta.index ?? 0;
     // After a process crash, recovery read back writes that only the page cache holds. Storage S1:
     // make what was recovered durable (fdatasync the recovered segments and the WAL directory)
     // before the replica can vote or acknowledge on it; a later power loss would erase it.
@@ -188,7 +190,7 @@ export class SimNode {
     }));
     this.state = 'up';
     this.drive();
-    return { ok: true, tornTrimmed: rec.tornTrimmed, pageCacheWrites };
+    return { ok: true, tornTrimmed: rec.tornTrimmed, pageCacheWrites, recoveredEnd };
   }
 
   /**

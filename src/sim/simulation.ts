@@ -156,6 +156,11 @@ export class Simulation {
   private readonly outlived: Outlived[][];
   /** Per node: a proxy holds what it sends until this time (the outlive fault), or -1. */
   private readonly holdUntil: number[];
+  /**
+   * Per node: where its durable log ended when the first power loss since its last start struck
+   * (null: none), to judge a restart that finds itself lost (Invariant.NeedlessLoss).
+   */
+  private readonly durableEndAtLoss: (number | null)[];
   private readonly lifeEnds = new LifeEnds();
   readonly limitsProfile: 'default' | 'tiny';
   readonly preVote: boolean;
@@ -223,6 +228,7 @@ export class Simulation {
     });
     this.outlived = this.nodes.map(() => []);
     this.holdUntil = this.nodes.map(() => -1);
+    this.durableEndAtLoss = this.nodes.map(() => null);
     this.workload = new Workload(this.workloadHost(), this.rng.fork('clients'), this.opts,
       this.features.transfers ? { rng: featureRng.fork('transfers'), intervalUs: this.opts.transferIntervalUs } : null);
     this.nemesis = new Nemesis(this.nemesisHost(), this.faultRng, this.opts.faults, this.opts.faultIntervalUs, this.opts.delayTailP,
@@ -347,6 +353,7 @@ export class Simulation {
     n.crashedAt = this.time;
     this.holdUntil[i] = -1;
     this.lifeEnds.record(n.id, n.incarnation, this.time, kind);
+    if (kind === 'power') this.durableEndAtLoss[i] ??= n.disk.durableLastIndex;
     const torn = n.crash(kind, this.faultRng, kind === 'power' && tear);
     this.network.resetLinks(n.id);
     if (torn) this.count('torn-write');
@@ -435,6 +442,9 @@ export class Simulation {
 
   private restart(i: number, wipe: boolean): void {
     const n = this.nodes[i] as SimNode;
+    const wasLost = n.lostMember;
+    const endAtLoss = this.durableEndAtLoss[i] ?? null;
+    this.durableEndAtLoss[i] = null;
     if (wipe) {
       this.wipe(n);
       this.count('wipe-restart');
@@ -452,8 +462,13 @@ export class Simulation {
       r = n.start(true);
     }
     // A member may also find itself lost from what it recovered (Paxos: a torn rewrite below the
-    // acknowledged end): a voter of the configuration that cannot vote is lost for the run.
-    if (r.ok && n.replica !== null && !n.replica.status().canVote && n.replica.status().config.voters.includes(n.id)) n.lostMember = true;
+    // acknowledged end): a voter of the configuration that cannot vote is lost for the run. Unless
+    // its disk was wiped or it was lost already, its disk must have lost something durable.
+    if (r.ok && n.replica !== null && !n.replica.status().canVote && n.replica.status().config.voters.includes(n.id)) {
+      if (!wasLost && !n.disk.recovering) this.invariants.onRecoveredLost(n.id, r.recoveredEnd, endAtLoss);
+      n.lostMember = true;
+      this.invariants.onLost(n.id);
+    }
     this.nemesis.onRestarted(i);
     if (r.ok && r.tornTrimmed) this.count('torn-tail-trimmed');
     if (r.ok && r.pageCacheWrites > 0) this.count('page-cache-recovered');
@@ -524,8 +539,9 @@ export class Simulation {
     for (const n of this.nodes) {
       if (n.replica === null || !n.running) continue;
       const s = n.replica.status();
-      this.invariants.observeStatus(n.id, s, n.disk);
-      this.invariants.observeDurable(n.id, n.disk.view('durable'));
+      const durable = n.disk.view('durable');
+      this.invariants.observeStatus(n.id, s, n.disk, durable);
+      this.invariants.observeDurable(n.id, durable);
     }
   }
 

@@ -32,6 +32,17 @@ export interface MutantExpectation {
 
 const crashEveryTenthFsync: Partial<SimOptions> = { nodes: 3, crashPointP: 0.1 };
 
+/**
+ * Paxos P1 needs a `learn` to reach a new leader for a slot it re-proposed before a quorum accepted
+ * it there: a proposer behind a promiser's checkpoint catches up (snapshot, then `learn` one slot
+ * per message with tiny limits) and leads as soon as it holds the compacted slots, while its last
+ * `learnReq` is still answered. Frequent checkpoints make promisers compact past a proposer, five
+ * members make its first quorum slower than that answer, partitions and crashes make elections.
+ */
+const learnRacesLeadership: Partial<SimOptions> = {
+  nodes: 5, snapshotEvery: 3, limitsProfile: 'tiny', preVote: 'off', faults: new Set(['partition', 'crash', 'slowdisk'] as const),
+};
+
 export const mutantCatalog: Readonly<Record<string, MutantExpectation>> = {
   // ---- driver mutants (every protocol)
   'driver/ack-before-fsync': {
@@ -96,6 +107,22 @@ export const mutantCatalog: Readonly<Record<string, MutantExpectation>> = {
   'paxos/execute-out-of-order': {
     breaks: [Invariant.ApplyOrder], atLeast: 3, seeds: 5,
     why: 'the first slot chosen out of order is applied with a gap (97 of 100)',
+  },
+  'paxos/learn-without-ballot-check': {
+    breaks: [Invariant.CommitRule, Invariant.StateMachineSafety], atLeast: 3, seeds: 360, scenario: learnRacesLeadership,
+    why: 'a leader\'s chosen point moves over a slot no quorum accepted at its ballot the moment it takes a learned slot in '
+      + '(src/check/paxos.ts; 5 of 200 seeds in the scenario); that needs a learn answer to overtake a new leader\'s first quorum, '
+      + '3 of 600 seeds with the rotated shapes, and the two values in one slot the review built need it across two leaderships',
+  },
+  'paxos/torn-append-costs-vote': {
+    breaks: [Invariant.NeedlessLoss], atLeast: 5, seeds: 60,
+    why: 'a power loss that tears an append (the lost-state budget allows one at a time in three members) restarts a member '
+      + 'lost whose log reaches where its durable log ended (47 of 200); the budget would hide the liveness failure it leads to',
+  },
+  'paxos/readmit-wiped': {
+    breaks: [Invariant.LostNeverVotes], atLeast: 3, seeds: 12,
+    why: 'a wiped member answers its first p2a with a p2b once it has learned through the commit point (152 of 200); '
+      + 'the two values it can cause need the leader to die before announcing a value the wiped member had acknowledged',
   },
   'paxos/accept-below-promise': {
     breaks: [Invariant.PromiseKept], atLeast: 4, seeds: 30,

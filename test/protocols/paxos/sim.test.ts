@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSimulation, seedVariant } from '../../../src/sim/index.js';
 import { PaxosMutant } from '../../../src/protocols/paxos/index.js';
+import { expectationOf } from '../../sim/mutant-catalog.js';
 
 /**
  * Paxos under the deterministic simulator (every fault, KV workload, linearizability and the
@@ -44,3 +45,20 @@ test('sim seeds 29, 424, 1365, 1681, 1693, 2053, 2092, 2317 (--variants): a torn
     assert.ok(r.ok, `seed ${seed}: ${JSON.stringify(r.violation)}`);
   }
 });
+
+// Round 2: the review's mutants seen by checkers that test their rules (src/check/paxos.ts,
+// invariants.ts). Each seed below broke only the declared rule under its mutant (no violation at
+// all before those checkers existed) and passes without it.
+const learnRace = expectationOf('paxos', PaxosMutant.LearnWithoutBallotCheck)?.scenario ?? {};
+for (const [mutant, seed, shape, invariant] of [
+  [PaxosMutant.LearnWithoutBallotCheck, 34, learnRace, 'commit-rule'],
+  [PaxosMutant.TornAppendCostsVote, 0, seedVariant(0), 'needless-loss'],
+  [PaxosMutant.ReadmitWiped, 0, seedVariant(0), 'lost-never-votes'],
+] as const) {
+  test(`sim seed ${seed}: the ${mutant} mutant breaks ${invariant}, and the protocol without it passes`, () => {
+    const bad = runSimulation(seed, { protocol: 'paxos', ...shape, mutants: new Set([mutant]) });
+    assert.equal(bad.violation?.invariant, invariant, JSON.stringify(bad.violation));
+    const good = runSimulation(seed, { protocol: 'paxos', ...shape });
+    assert.ok(good.ok, JSON.stringify(good.violation));
+  });
+}
