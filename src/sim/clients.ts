@@ -67,6 +67,11 @@ interface ClientOp {
 interface Client {
   readonly index: number;
   readonly clientId: string;
+  /**
+   * An idle read's member (README "Idle reads"): this client asks only that member, and follows
+   * only that member's own refusal's hint; null for the workload's clients.
+   */
+  readonly pinned: number | null;
   process: number;
   seq: number;
   op: ClientOp | null;
@@ -87,6 +92,16 @@ export interface LivenessProgress {
 /** Share of reads sent to a member other than the believed leader, before and after the heal. */
 const readAnywhereP = 0.2;
 const readAtFollowerAfterHealP = 0.5;
+
+/** The idle window of the liveness phase (README "Idle reads"). */
+export interface IdleProgress {
+  /** When writes stopped (the heal, or the failover's crash), when the pinned reads were asked, when the last was served. */
+  beganAtUs: number | null;
+  askedAtUs: number | null;
+  servedAtUs: number | null;
+  /** Members whose pinned read has not been served. */
+  unserved: NodeId[];
+}
 
 export interface WorkloadStats {
   invoked: number;
@@ -114,6 +129,10 @@ export class Workload {
   /** Time of the heal: operations invoked from then on count toward liveness. */
   healedAt: number | null = null;
   readonly afterHeal: LivenessProgress = { writes: 0, leaderReads: 0, followerReads: 0 };
+  /** While true no write is invoked or attempted: clients that would are parked until the idle reads are served. */
+  private idle = false;
+  private readonly parked = new Set<number>();
+  readonly idleProgress: IdleProgress = { beganAtUs: null, askedAtUs: null, servedAtUs: null, unserved: [] };
 
   constructor(
     private readonly host: WorkloadHost,
@@ -123,7 +142,7 @@ export class Workload {
   ) {
     for (let i = 0; i < opts.clients; i++) {
       this.clients.push({
-        index: i, clientId: `c${i}`, process: i, seq: 0, op: null,
+        index: i, clientId: `c${i}`, pinned: null, process: i, seq: 0, op: null,
         leaderGuess: rng.int(0, host.nodes.length - 1), lastSeen: new Map(),
       });
     }
@@ -210,6 +229,14 @@ export class Workload {
 
   private invoke(c: Client): void {
     if (this.stopped) return;
+    if (c.pinned !== null) {
+      this.invokePinned(c, c.pinned);
+      return;
+    }
+    if (this.idle) {
+      this.parked.add(c.index);
+      return;
+    }
     const key = `k${this.rng.int(0, this.opts.keys - 1)}`;
     const roll = this.rng.int(0, 99);
     const now = this.host.now();
@@ -258,6 +285,14 @@ export class Workload {
   private attempt(c: Client): void {
     const op = c.op;
     if (op === null || op.done) return;
+    if (c.pinned !== null) {
+      this.attemptPinned(c, op);
+      return;
+    }
+    if (this.idle && op.command !== null) {
+      this.parked.add(c.index);
+      return;
+    }
     if (op.attempts > 0) this.stats.retries++;
     op.attempts++;
     const healed = this.healedAt !== null;
@@ -314,6 +349,11 @@ export class Workload {
     switch (reply.kind) {
       case 'read':
         c.lastSeen.set(op.key, reply.value);
+        if (c.pinned !== null) {
+          this.complete(c, 'ok', reply.value);
+          this.onPinnedServed(c);
+          return;
+        }
         if (this.invokedAfterHeal(op)) {
           if (op.firstAtLeader === true) this.afterHeal.leaderReads++;
           else this.afterHeal.followerReads++;
@@ -322,6 +362,13 @@ export class Workload {
         return;
       case 'read-failed': {
         op.attempts++; // supersedes the pending retry timer
+        if (c.pinned !== null) {
+          // Only the member's own refusal sends the read elsewhere (Zab's followers refuse all reads).
+          const to = reply.reason === 'not_leader' && reply.hint !== null ? this.host.nodes.findIndex((n) => n.id === reply.hint) : -1;
+          if (to >= 0) c.leaderGuess = to;
+          this.retryLater(c, this.rng.int(500, 10_000));
+          return;
+        }
         const hint = reply.hint === null ? -1 : this.host.nodes.findIndex((n) => n.id === reply.hint);
         c.leaderGuess = hint >= 0 ? hint : this.otherNode(c);
         this.retryLater(c, this.rng.int(500, 10_000));
@@ -359,6 +406,7 @@ export class Workload {
     if (this.afterHeal.writes === 0) missing.push('a write');
     if (this.afterHeal.leaderReads === 0) missing.push('a read asked of the leader');
     if (this.afterHeal.followerReads === 0) missing.push('a read asked of a follower');
+    if (this.idleProgress.servedAtUs === null) missing.push('the idle cluster\'s reads pinned to each member');
     return missing;
   }
 
@@ -375,6 +423,101 @@ export class Workload {
     this.stats[type]++;
     this.history.push({ process: c.process, type, f: op.f, key: op.key, value, time: this.host.now() });
     this.host.trace(`client ${c.clientId} ${type} ${op.f} ${op.key} ${JSON.stringify(value)}`);
+    if (c.pinned !== null) return; // one read each
     this.host.schedule(this.host.now() + this.rng.int(0, this.opts.thinkUs * 2), { k: 'client', client: c.index, op: 0, attempt: 0, what: 'start' });
+  }
+
+  // ---- the idle window of the liveness phase (README "Idle reads") ----
+
+  /**
+   * From now on no write is issued: new operations wait, and so does every attempt of a write
+   * already under way (retries included: a retried write is a write, and it would fill the very
+   * slots the idle reads are there to meet). Reads already asked go on.
+   */
+  beginIdle(): void {
+    if (this.idle || this.idleProgress.beganAtUs !== null) return;
+    this.idle = true;
+    this.idleProgress.beganAtUs = this.host.now();
+    this.host.trace('clients idle: reads only');
+  }
+
+  /**
+   * One read pinned to each member, each by a process of its own, asked now: the member serves
+   * it, or refuses it with a hint that the read then follows. No timeout: the simulation's idle
+   * deadline judges them (idleUnserved). Without clients nothing is asked and nothing waits.
+   */
+  askIdleReads(): void {
+    this.beginIdle();
+    this.idleProgress.askedAtUs = this.host.now();
+    if (this.opts.clients === 0) {
+      this.endIdle();
+      return;
+    }
+    this.host.nodes.forEach((n, member) => {
+      const c: Client = {
+        index: this.clients.length, clientId: `i${member}`, pinned: member, process: this.nextProcess++, seq: 0, op: null,
+        leaderGuess: member, lastSeen: new Map(),
+      };
+      this.clients.push(c);
+      this.idleProgress.unserved.push(n.id);
+      this.host.schedule(this.host.now() + this.rng.int(0, this.opts.thinkUs), { k: 'client', client: c.index, op: 0, attempt: 0, what: 'start' });
+    });
+  }
+
+  /** Members whose pinned read has not been served (empty once the idle window is over). */
+  idleUnserved(): readonly NodeId[] {
+    return this.idleProgress.unserved;
+  }
+
+  get isIdle(): boolean {
+    return this.idle;
+  }
+
+  private invokePinned(c: Client, member: number): void {
+    if (c.op !== null) return; // one read each
+    const key = `k${this.rng.int(0, this.opts.keys - 1)}`;
+    const now = this.host.now();
+    c.leaderGuess = member;
+    c.op = { id: this.nextOp++, f: 'read', key, value: null, seq: 0, command: null, contacted: new Set(), invokedAt: now, firstAtLeader: null, attempts: 0, done: false };
+    this.history.push({ process: c.process, type: 'invoke', f: 'read', key, value: null, time: now });
+    this.stats.invoked++;
+    this.attempt(c);
+  }
+
+  /** Asks the pinned member (or where its refusal pointed); a member that is not up is asked again soon. */
+  private attemptPinned(c: Client, op: ClientOp): void {
+    if (op.attempts > 0) this.stats.retries++;
+    op.attempts++;
+    const node = this.host.nodes[c.leaderGuess] as SimNode;
+    op.contacted.add(node.id);
+    op.firstAtLeader ??= node.replica?.status().role === 'leader';
+    const token = this.nextToken++;
+    this.readTokens.set(token, { client: c.index, op: op.id });
+    if (!node.read(token, op.key)) {
+      this.readTokens.delete(token);
+      this.retryLater(c, this.rng.int(1_000, 20_000));
+      return;
+    }
+    this.retryLater(c, this.opts.retryUs);
+  }
+
+  private onPinnedServed(c: Client): void {
+    const id = (this.host.nodes[c.pinned as number] as SimNode).id;
+    this.idleProgress.unserved = this.idleProgress.unserved.filter((m) => m !== id);
+    if (this.idleProgress.unserved.length === 0) this.endIdle();
+  }
+
+  /** Every pinned read was served: writes resume, parked clients first. */
+  private endIdle(): void {
+    this.idle = false;
+    this.idleProgress.servedAtUs = this.host.now();
+    this.host.trace('clients busy again');
+    for (const i of [...this.parked].sort((a, b) => a - b)) {
+      const c = this.clients[i] as Client;
+      const at = this.host.now() + this.rng.int(0, this.opts.thinkUs);
+      if (c.op !== null && !c.op.done) this.host.schedule(at, { k: 'client', client: i, op: c.op.id, attempt: c.op.attempts, what: 'retry' });
+      else this.host.schedule(at, { k: 'client', client: i, op: 0, attempt: 0, what: 'start' });
+    }
+    this.parked.clear();
   }
 }

@@ -27,4 +27,8 @@ export type SimEvent =
   /** Messages a proxy held from this node's earlier incarnations are let go (FAULTS.md #21). */
   | { readonly k: 'release'; readonly node: number }
   | { readonly k: 'phase'; readonly phase: 'heal' | 'stop-clients' | 'end' }
+  /** The failover before the idle reads takes its next step (src/sim/failover.ts). */
+  | { readonly k: 'failover' }
+  /** The reads pinned to each member of the idle cluster must have been served by now (src/sim/idle.ts). */
+  | { readonly k: 'idle-deadline' }
   | { readonly k: 'probe' };

@@ -151,6 +151,19 @@ export interface SimOptions {
    * replication windows shrink to the same bytes.
    */
   readonly slowStreamsP: number;
+  // ---- idle reads and the failover before them (src/sim/idle.ts, src/sim/failover.ts; README "Idle reads")
+  /**
+   * The liveness phase begins idle: no write is issued until a read pinned to each member (asked
+   * of that member, followed only through its own refusal's hint) has been served; those reads
+   * must all complete within this of being asked, or the seed fails liveness.
+   */
+  readonly idleReadsBoundUs: number;
+  /**
+   * Per-seed feature, drawn from a stream of its own (`Rng(seed).fork('failover')`): the healed
+   * cluster first loses its leader right after the leader's replication reached only a minority
+   * that the successor's election then misses, and goes idle as it dies (the review's P3 setting).
+   */
+  readonly failoverP: number;
   /** The linearizability search's step budget per key; a search that exhausts it fails the seed as undecided. */
   readonly linearizabilityStepsMax: number;
   /** Trace events kept for the violation report. */
@@ -195,6 +208,8 @@ export const defaultSimOptions: SimOptions = {
   swarm: false,
   snapshotEvery: 40,
   slowStreamsP: 0,
+  idleReadsBoundUs: 3_000_000,
+  failoverP: 0.5,
   linearizabilityStepsMax: defaultCheckOptions.stepsMaxPerKey,
   traceTailMax: 40,
   eventsMax: 3_000_000,
@@ -208,12 +223,12 @@ export function simOptions(overrides: Partial<SimOptions> = {}): SimOptions {
   if (!Number.isInteger(o.keys) || o.keys < 1 || o.keys > 1024) throw new ConfigError(`keys must be 1..1024, got ${o.keys}`);
   for (const [name, v] of Object.entries({
     safetyUs: o.safetyUs, livenessBoundUs: o.livenessBoundUs, tickUs: o.tickUs, retryUs: o.retryUs,
-    opTimeoutUs: o.opTimeoutUs, faultIntervalUs: o.faultIntervalUs, thinkUs: o.thinkUs,
+    opTimeoutUs: o.opTimeoutUs, faultIntervalUs: o.faultIntervalUs, thinkUs: o.thinkUs, idleReadsBoundUs: o.idleReadsBoundUs,
   })) {
     if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`${name} must be a positive integer of microseconds, got ${v}`);
   }
   if (o.heartbeatTicks >= o.electionTicks) throw new ConfigError('heartbeatTicks must be below electionTicks');
-  for (const [name, p] of Object.entries({ leaseReadsP: o.leaseReadsP, transfersP: o.transfersP, slowStreamsP: o.slowStreamsP })) {
+  for (const [name, p] of Object.entries({ leaseReadsP: o.leaseReadsP, transfersP: o.transfersP, slowStreamsP: o.slowStreamsP, failoverP: o.failoverP })) {
     if (!(p >= 0 && p <= 1)) throw new ConfigError(`${name} must be a probability in [0, 1], got ${p}`);
   }
   if (!Number.isInteger(o.transferIntervalUs) || o.transferIntervalUs <= 0) {

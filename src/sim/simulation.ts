@@ -8,9 +8,11 @@ import { Invariant, InvariantChecker } from '../check/invariants.js';
 import type { Violation } from '../check/invariants.js';
 import type { HistoryEvent } from '../check/history.js';
 import { Workload } from './clients.js';
-import type { LivenessProgress, WorkloadStats } from './clients.js';
+import type { IdleProgress, LivenessProgress, WorkloadStats } from './clients.js';
 import type { SimEvent } from './events.js';
 import { mustSyncIgnoringVote } from './driver-mutants.js';
+import { Failover } from './failover.js';
+import type { FailoverReport } from './failover.js';
 import { Nemesis } from './nemesis.js';
 import { SimNetwork } from './network.js';
 import type { NetworkStats } from './network.js';
@@ -35,6 +37,8 @@ export interface SimStats {
   readonly workload: WorkloadStats;
   /** When the heal came, and what operations invoked from then on achieved (the liveness goals). */
   readonly liveness: LivenessProgress & { readonly healedAtUs: number | null };
+  /** The idle window (reads pinned to each member) and the failover before it, when the seed drew one. */
+  readonly idle: IdleProgress & { readonly failover: FailoverReport | null; readonly disksSettledAtUs: number | null };
   readonly decodeErrors: number;
   readonly committed: number;
 }
@@ -67,6 +71,8 @@ export interface SimFeatures {
   readonly transfers: boolean;
   /** Snapshots stream in small chunks over several heartbeats (SimOptions.slowStreamsP). */
   readonly slowStreams: boolean;
+  /** The healed cluster fails over from a leader mid-replication, then idles (SimOptions.failoverP). */
+  readonly failover: boolean;
 }
 
 /**
@@ -143,6 +149,8 @@ export class Simulation {
   readonly invariants: InvariantChecker;
   private readonly workload: Workload;
   private readonly nemesis: Nemesis;
+  /** The failover before the idle reads, when this seed drew it (null: idle reads right at the heal). */
+  private readonly failover: Failover | null;
   private readonly traceLog: Trace;
   private readonly faultRng: Rng;
   private readonly faults: Record<string, number> = {};
@@ -154,6 +162,13 @@ export class Simulation {
   private over = false;
   /** Per node: messages of its earlier incarnations held back until after its restart. */
   private readonly outlived: Outlived[][];
+  /**
+   * Per node: when its fsync in flight returns, or -1 (a stall begun before the heal still runs
+   * after it: the idle reads' bound counts from when the disks settled).
+   */
+  private readonly fsyncDue: number[];
+  /** When the idle reads were asked, or the last fsync stall then running returned if later. */
+  private disksSettledAt: number | null = null;
   /** Per node: a proxy holds what it sends until this time (the outlive fault), or -1. */
   private readonly holdUntil: number[];
   /**
@@ -198,11 +213,14 @@ export class Simulation {
     // Features draw from a stream of their own (not this.rng), so a seed that turns none on runs
     // exactly as it did before they existed. Lease reads turn Raft's CheckQuorum on (below).
     const featureRng = new Rng(seed).fork('features');
+    const failoverRng = new Rng(seed).fork('failover');
     this.features = {
       leaseReads: featureRng.chance(this.opts.leaseReadsP),
       transfers: featureRng.chance(this.opts.transfersP),
       // A stream of its own too: featureRng's later forks (transfers) stay as they were.
       slowStreams: new Rng(seed).fork('slow-streams').chance(this.opts.slowStreamsP),
+      // Its own stream too, drawn in the liveness phase only: the safety phase is the same either way.
+      failover: failoverRng.chance(this.opts.failoverP),
     };
     const limits = this.features.slowStreams ? { ...profileLimits, ...slowStreamLimits } : profileLimits;
     const logShaped = this.protocol.name === 'raft' || this.protocol.name === 'zab';
@@ -228,11 +246,13 @@ export class Simulation {
     });
     this.outlived = this.nodes.map(() => []);
     this.holdUntil = this.nodes.map(() => -1);
+    this.fsyncDue = this.nodes.map(() => -1);
     this.durableEndAtLoss = this.nodes.map(() => null);
     this.workload = new Workload(this.workloadHost(), this.rng.fork('clients'), this.opts,
       this.features.transfers ? { rng: featureRng.fork('transfers'), intervalUs: this.opts.transferIntervalUs } : null);
     this.nemesis = new Nemesis(this.nemesisHost(), this.faultRng, this.opts.faults, this.opts.faultIntervalUs, this.opts.delayTailP,
       ...(this.features.leaseReads ? [this.opts.leaseSkewFactors] : []));
+    this.failover = this.features.failover && this.opts.nodes >= 3 ? new Failover(this.failoverHost(), failoverRng) : null;
   }
 
   // ---- hosts: what nodes, clients and the nemesis may ask of the simulation ----
@@ -269,6 +289,22 @@ export class Simulation {
     return {
       now: () => this.time, schedule: (at, ev) => this.schedule(at, ev), nodes: this.nodes, trace: (l) => this.trace(l),
       leaderIndex: () => this.leaderIndex(),
+    };
+  }
+
+  private failoverHost(): ConstructorParameters<typeof Failover>[0] {
+    return {
+      now: () => this.time,
+      schedule: (at, ev) => this.schedule(at, ev),
+      nodes: this.nodes,
+      network: this.network,
+      leaderIndex: () => this.leaderIndex(),
+      fsyncsDoneAt: () => Math.max(this.time, ...this.fsyncDue),
+      crash: (i) => this.crash(i, 'process', false),
+      restart: (i) => this.restart(i, false),
+      trace: (l) => this.trace(l),
+      beginIdle: () => this.workload.beginIdle(),
+      done: () => this.askIdleReads(),
     };
   }
 
@@ -350,6 +386,7 @@ export class Simulation {
 
   private crash(i: number, kind: CrashKind, tear: boolean): void {
     const n = this.nodes[i] as SimNode;
+    this.fsyncDue[i] = -1;
     n.crashedAt = this.time;
     this.holdUntil[i] = -1;
     this.lifeEnds.record(n.id, n.incarnation, this.time, kind);
@@ -398,7 +435,9 @@ export class Simulation {
       return;
     }
     // A crash while the writes are in flight (before the fsync returns).
-    this.schedule(this.time + this.nemesis.fsyncUs(promised), { k: 'fsync', node: i, inc });
+    const fsyncAt = this.time + this.nemesis.fsyncUs(promised);
+    this.fsyncDue[i] = fsyncAt;
+    this.schedule(fsyncAt, { k: 'fsync', node: i, inc });
     if (crashes && this.faultRng.chance(this.opts.crashPointP)) {
       this.schedule(this.time, { k: 'crash', node: i, inc, point: 'during-fsync' });
     }
@@ -646,6 +685,12 @@ export class Simulation {
       }
       case 'phase':
         return this.onPhase(ev.phase);
+      case 'failover':
+        this.failover?.onEvent();
+        return false;
+      case 'idle-deadline':
+        this.onIdleDeadline();
+        return false;
       case 'probe':
         if (this.isConverged()) {
           this.converged = this.time;
@@ -676,6 +721,8 @@ export class Simulation {
           this.holdUntil[i] = -1;
           if (n.running) this.releaseOutlived(i);
         });
+        if (this.failover !== null) this.failover.start();
+        else this.askIdleReads();
         return false;
       case 'stop-clients':
         // Clients keep going until operations invoked after the heal were acknowledged: a write,
@@ -696,8 +743,33 @@ export class Simulation {
     }
   }
 
+  // ---- idle reads (README "Idle reads") ----
+
+  /**
+   * The cluster is idle and whole: a read pinned to each member must be served within the bound,
+   * counted from when the last fsync stall begun before the heal is over (the heal ends faults
+   * but cannot make a disk return early; a member stuck in its fsync is not yet healthy).
+   */
+  private askIdleReads(): void {
+    this.workload.askIdleReads();
+    const settled = Math.max(this.time, ...this.fsyncDue);
+    this.disksSettledAt = settled;
+    this.schedule(settled + this.opts.idleReadsBoundUs, { k: 'idle-deadline' });
+  }
+
+  private onIdleDeadline(): void {
+    const unserved = this.workload.idleUnserved();
+    if (unserved.length === 0) return;
+    const f = this.failover?.report;
+    const after = f === undefined ? 'after the heal' : `after failing over from ${f.oldLeader ?? 'no leader'} (stale entry ${f.staleIndex ?? 'none'} on ${[f.oldLeader, ...f.minority].join(' ')})`;
+    this.invariants.violate(Invariant.Liveness, `an idle cluster did not serve the reads pinned to ${unserved.join(', ')} `
+      + `within ${this.opts.idleReadsBoundUs}us of its disks settling (asked at ${this.workload.idleProgress.askedAtUs ?? '?'}us), ${after}`);
+  }
+
   private livenessGap(): string {
     if (this.leaderIndex() === null) return 'no leader';
+    const idle = this.workload.idleUnserved();
+    if (idle.length > 0) return `the reads pinned to ${idle.join(', ')} are not served yet (the cluster idles until they are)`;
     const missing = this.workload.livenessMissing();
     if (missing.length > 0) return `no ${missing.join(', no ')} among operations invoked after the heal`;
     const states = this.nodes.map((n) => `${n.id}:${n.state}@${n.sm.appliedIndex}`);
@@ -753,6 +825,7 @@ export class Simulation {
         faults: { ...this.faults },
         workload: { ...this.workload.stats },
         liveness: { ...this.workload.afterHeal, healedAtUs: this.workload.healedAt },
+        idle: { ...this.workload.idleProgress, unserved: [...this.workload.idleProgress.unserved], failover: this.failover === null ? null : { ...this.failover.report }, disksSettledAtUs: this.disksSettledAt },
         decodeErrors: this.decodeErrors,
         committed: this.invariants.committedCount,
       },

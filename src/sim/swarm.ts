@@ -43,6 +43,9 @@ export const swarmFeatures: readonly SwarmFeature[] = [
   // Snapshots stream over several heartbeats, so checkpoints are taken mid-stream (last: the
   // draws above stay as they were before it existed).
   { name: 'slow-streams', on: { slowStreamsP: 1 }, off: { slowStreamsP: 0 } },
+  // The healed cluster loses its leader mid-replication and then idles (src/sim/failover.ts;
+  // last, so every draw above stays as it was).
+  { name: 'failover', on: { failoverP: 1 }, off: { failoverP: 0 } },
 ];
 
 export interface SwarmMix {
