@@ -22,6 +22,7 @@ export const Invariant = {
   PromiseKept: 'promise-kept', // a Paxos acceptor never accepts below a ballot it promised (its p1b said so)
   Durability: 'durability', // what a message vouches for (vote, promise, ACK) is on the sender's disk as it leaves
   ReadyOrder: 'ready-order', // the driver sends a Ready's messages only after its fsync (src/core/replica.ts)
+  StaleRead: 'stale-read', // a linearizable read is served from a state older than an entry applied anywhere before it was asked
   AckedWriteLost: 'acked-write-lost', // an acknowledged write is in the committed log at its index
   Linearizability: 'linearizability',
   Liveness: 'liveness', // after healing: a leader, new commits, convergence within the bound
@@ -55,6 +56,8 @@ export interface InvariantOptions {
   readonly disabled: ReadonlySet<string>;
   /** Whose messages `onSpeak` reads (src/check/durability.ts); without it, speech is not judged. */
   readonly protocol?: ProtocolName;
+  /** Judge served reads against the entries applied before they were asked (`onReadServed`); on unless false. */
+  readonly readFreshness?: boolean;
 }
 
 interface Committed {
@@ -346,6 +349,34 @@ export class InvariantChecker {
         return;
       }
     }
+  }
+
+  /**
+   * The highest index any member has applied so far. An entry applied anywhere is committed; a
+   * read asked from now on must be served from a state that holds it (`onReadServed`).
+   */
+  get appliedFloor(): number {
+    return this.maxCommitted;
+  }
+
+  /**
+   * A linearizable read asked of `node` when `appliedFloor` was `floor` was served from a state
+   * machine that had applied through `servedIndex`. An entry some member applied before the read
+   * was asked was committed before it; every read path must see it: a ReadIndex read records a
+   * commit index, after the asking, of a leader that had committed in its term (which covers
+   * every entry committed before; a deposed leader cannot complete its quorum round); a lease
+   * read holds only while no other leader can have committed; a Paxos quorum read reads past the
+   * highest slot a quorum accepted, which covers every chosen one. A stale leader that serves a
+   * read from its own state (a lease past its end, a lease kept after a TimeoutNow, a pause that
+   * ate its ticks) is seen here at once, even when the history cannot show it (no write to that
+   * key, no write acknowledged before the read began). It is stronger than linearizability,
+   * which would let the read order itself before a committed but unacknowledged write.
+   */
+  onReadServed(node: NodeId, servedIndex: number, floor: number): void {
+    if (this.opts.readFreshness === false || servedIndex >= floor) return;
+    const c = this.committed.get(floor);
+    this.violate(Invariant.StaleRead,
+      `${node} served a read from its state at index ${servedIndex}, but ${c?.node ?? 'a member'} had applied index ${floor} before the read was asked`, node);
   }
 
   /** At the end: every acknowledged write is in the committed log at the index it was acknowledged at. */
