@@ -2,7 +2,7 @@ import { bytesEqual, commandsOf } from '../core/index.js';
 import type { Entry, HardState, Message, NodeId, ProtocolName, ReplicaStatus } from '../core/index.js';
 import { decodeCommand } from '../kv/index.js';
 import { historyPromised, unbacked, unbackedHistory, vouchesOf } from './durability.js';
-import type { DiskView } from './durability.js';
+import type { DiskView, Vouch } from './durability.js';
 import type { PaxosMessage } from '../protocols/paxos/index.js';
 
 /**
@@ -93,6 +93,31 @@ export interface AckedWrite {
   readonly what: string;
 }
 
+/**
+ * Why a member that lost its state cannot back vote `v`, or null when `v` is no vote. A granted
+ * Raft vote vouches that the member cast no other vote in that term, a Paxos promise that it
+ * accepted nothing it does not report and will accept nothing below it; a wiped disk forgot
+ * every vote and promise of the member's earlier lives (it cannot know the highest term or
+ * ballot it voted in), so none of that is on disk. Hence the project's decision: such a member
+ * never votes or promises again (it catches up and applies as a non-voter) until a membership
+ * change re-adds it as a new member. Zab's votes are not judged here: its lost members answer
+ * NEWEPOCH as non-voters (ACKEPOCH with voter false).
+ */
+function lostVote(v: Vouch): string | null {
+  switch (v.kind) {
+    case 'vote':
+      return `a vote for ${v.candidate} in term ${v.term}, but its disk was wiped: it cannot know what it voted before (a member that lost its state never votes again)`;
+    case 'promise':
+      return `a promise of ballot ${v.ballot}, but its disk was wiped: it cannot know what it promised or accepted before (a member that lost its state never promises again)`;
+    case 'term':
+    case 'accepted-epoch':
+    case 'current-epoch':
+    case 'log-through':
+    case 'slots':
+      return null;
+  }
+}
+
 function hardFloors(h: HardState | null): { term: number; commit: number } {
   if (h === null) return { term: 0, commit: 0 };
   switch (h.kind) {
@@ -121,6 +146,8 @@ export class InvariantChecker {
   private readonly promisedSent = new Map<NodeId, number>();
   /** Zab: the durable currentEpoch last seen per node, to judge each new one once. */
   private readonly durableEpochSeen = new Map<NodeId, number>();
+  /** Members whose disk was wiped in this run: they lost every vote and promise they made before. */
+  private readonly lostState = new Set<NodeId>();
 
   constructor(private readonly opts: InvariantOptions) {}
 
@@ -231,6 +258,7 @@ export class InvariantChecker {
 
   /** The node's disk was wiped: what it promised before is legitimately gone (it rejoins with lostState). */
   onWipe(node: NodeId): void {
+    this.lostState.add(node);
     this.durableHard.delete(node);
     this.durableEpochSeen.delete(node);
     this.promisedSent.delete(node);
@@ -342,6 +370,13 @@ export class InvariantChecker {
     if (protocol === undefined) return;
     if (protocol === 'paxos') this.checkPromisesKept(node, messages);
     for (const m of messages) {
+      for (const v of vouchesOf(protocol, m)) {
+        const why = this.lostState.has(node) ? lostVote(v) : null;
+        if (why !== null) {
+          this.violate(Invariant.Durability, `${node} sent ${m.type} to ${m.to} vouching for ${why}`, node);
+          return;
+        }
+      }
       for (const v of vouchesOf(protocol, m)) {
         const why = unbacked(v, durable, written);
         if (why === null) continue;
