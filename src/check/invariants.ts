@@ -445,7 +445,7 @@ export class InvariantChecker {
       for (const v of vouchesOf(protocol, m)) {
         const why = this.lost.has(node) ? lostVote(v) : null;
         if (why !== null) {
-          this.violate(Invariant.Durability, `${node} sent ${m.type} to ${m.to} vouching for ${why}`, node);
+          this.violate(Invariant.LostNeverVotes, `${node} sent ${m.type} to ${m.to} vouching for ${why}`, node);
           return;
         }
       }

@@ -138,9 +138,9 @@ export const mutantCatalog: Readonly<Record<string, MutantExpectation>> = {
       + 'the window is an abandonment within ~2 ticks of the target\'s vote, which other faults and busy clients close',
   },
   'raft/wiped-voter-votes': {
-    breaks: [Invariant.Durability], atLeast: 4, seeds: 15, scenario: { nodes: 5, faults: new Set(['wipe', 'partition']) },
+    breaks: [Invariant.LostNeverVotes], atLeast: 4, seeds: 15, scenario: { nodes: 5, faults: new Set(['wipe', 'partition']) },
     why: 'R2/R3: a wiped voter grants a vote again once caught up; its disk cannot back any vote (it forgot what it voted), '
-      + 'which the durability check holds against members whose disk was wiped (41 of 50 seeds with wipes and partitions on '
+      + 'which the lost-never-votes check holds against members whose disk was wiped (41 of 50 seeds with wipes and partitions on '
       + 'five members; rotated shapes 16 of 200). The downstream harm (two leaders in a term, a lost write) needs a vote or '
       + 'acknowledgement of the wiped life delivered after the new life caught up: 0 of 100 seeds with the durability check off',
   },
