@@ -2,7 +2,7 @@ import { bytesEqual, commandsOf } from '../core/index.js';
 import type { Entry, HardState, Message, NodeId, ProtocolName, ReplicaStatus } from '../core/index.js';
 import { decodeCommand } from '../kv/index.js';
 import { historyPromised, unbacked, unbackedHistory, vouchesOf } from './durability.js';
-import type { DiskView } from './durability.js';
+import type { DiskView, Vouch } from './durability.js';
 import type { PaxosMessage } from '../protocols/paxos/index.js';
 import { ZabRule, ZabRules } from './zab-rules.js';
 import { PaxosChecks, paxosVotes } from './paxos.js';
@@ -24,6 +24,7 @@ export const Invariant = {
   PromiseKept: 'promise-kept', // a Paxos acceptor never accepts below a ballot it promised (its p1b said so)
   Durability: 'durability', // what a message vouches for (vote, promise, ACK) is on the sender's disk as it leaves
   ReadyOrder: 'ready-order', // the driver sends a Ready's messages only after its fsync (src/core/replica.ts)
+  StaleRead: 'stale-read', // a linearizable read is served from a state older than an entry applied anywhere before it was asked
   AckedWriteLost: 'acked-write-lost', // an acknowledged write is in the committed log at its index
   Linearizability: 'linearizability',
   Liveness: 'liveness', // after healing: a leader, new commits, convergence within the bound
@@ -68,6 +69,8 @@ export interface InvariantOptions {
   /** Zab's rules (zab-rules.ts) need the members' election timeout, and whether leases are on. */
   readonly electionTicks?: number;
   readonly leaseReads?: boolean;
+  /** Judge served reads against the entries applied before they were asked (`onReadServed`); on unless false. */
+  readonly readFreshness?: boolean;
 }
 
 interface Committed {
@@ -101,6 +104,31 @@ export interface AckedWrite {
   readonly clientId: string;
   readonly seq: number;
   readonly what: string;
+}
+
+/**
+ * Why a member that lost its state cannot back vote `v`, or null when `v` is no vote. A granted
+ * Raft vote vouches that the member cast no other vote in that term, a Paxos promise that it
+ * accepted nothing it does not report and will accept nothing below it; a wiped disk forgot
+ * every vote and promise of the member's earlier lives (it cannot know the highest term or
+ * ballot it voted in), so none of that is on disk. Hence the project's decision: such a member
+ * never votes or promises again (it catches up and applies as a non-voter) until a membership
+ * change re-adds it as a new member. Zab's votes are not judged here: its lost members answer
+ * NEWEPOCH as non-voters (ACKEPOCH with voter false).
+ */
+function lostVote(v: Vouch): string | null {
+  switch (v.kind) {
+    case 'vote':
+      return `a vote for ${v.candidate} in term ${v.term}, but its disk was wiped: it cannot know what it voted before (a member that lost its state never votes again)`;
+    case 'promise':
+      return `a promise of ballot ${v.ballot}, but its disk was wiped: it cannot know what it promised or accepted before (a member that lost its state never promises again)`;
+    case 'term':
+    case 'accepted-epoch':
+    case 'current-epoch':
+    case 'log-through':
+    case 'slots':
+      return null;
+  }
 }
 
 function hardFloors(h: HardState | null): { term: number; commit: number } {
@@ -415,12 +443,47 @@ export class InvariantChecker {
   private checkVouches(protocol: ProtocolName, node: NodeId, messages: readonly Message[], durable: DiskView, written: DiskView): void {
     for (const m of messages) {
       for (const v of vouchesOf(protocol, m)) {
+        const why = this.lost.has(node) ? lostVote(v) : null;
+        if (why !== null) {
+          this.violate(Invariant.LostNeverVotes, `${node} sent ${m.type} to ${m.to} vouching for ${why}`, node);
+          return;
+        }
+      }
+      for (const v of vouchesOf(protocol, m)) {
         const why = unbacked(v, durable, written);
         if (why === null) continue;
         this.violate(Invariant.Durability, `${node} sent ${m.type} to ${m.to} vouching for ${why}`, node);
         return;
       }
     }
+  }
+
+  /**
+   * The highest index any member has applied so far. An entry applied anywhere is committed; a
+   * read asked from now on must be served from a state that holds it (`onReadServed`).
+   */
+  get appliedFloor(): number {
+    return this.maxCommitted;
+  }
+
+  /**
+   * A linearizable read asked of `node` when `appliedFloor` was `floor` was served from a state
+   * machine that had applied through `servedIndex`. An entry some member applied before the read
+   * was asked was committed before it; every read path must see it: a ReadIndex read records a
+   * commit index, after the asking, of a leader that had committed in its term (which covers
+   * every entry committed before; a deposed leader cannot complete its quorum round); a lease
+   * read holds only while no other leader can have committed; a Paxos quorum read reads past the
+   * highest slot a quorum accepted, which covers every chosen one. A stale leader that serves a
+   * read from its own state (a lease past its end, a lease kept after a TimeoutNow, a pause that
+   * ate its ticks) is seen here at once, even when the history cannot show it (no write to that
+   * key, no write acknowledged before the read began). It is stronger than linearizability,
+   * which would let the read order itself before a committed but unacknowledged write.
+   */
+  onReadServed(node: NodeId, servedIndex: number, floor: number): void {
+    if (this.opts.readFreshness === false || servedIndex >= floor) return;
+    const c = this.committed.get(floor);
+    this.violate(Invariant.StaleRead,
+      `${node} served a read from its state at index ${servedIndex}, but ${c?.node ?? 'a member'} had applied index ${floor} before the read was asked`, node);
   }
 
   /** At the end: every acknowledged write is in the committed log at the index it was acknowledged at. */

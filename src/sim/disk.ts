@@ -19,7 +19,8 @@ import type { DiskView } from '../check/durability.js';
  * read back, unless recovery made them durable (`syncRecovered` right after `recover`: the node
  * driver's fdatasync of the recovered segments and the WAL directory, storage S1). A Ready's own
  * fsync does not rescue them: the WAL makes a save durable with O_DSYNC writes, which flush the
- * range they write, not bytes an earlier life left unflushed (`trustPageCache`, the mutant).
+ * range they write, not bytes an earlier life left unflushed (`trustPageCache`, the mutant; the
+ * checkers then read what a power loss would leave, not what the node believes: `view`).
  * Every record carries a CRC-32 of its bytes, as the real WAL does: on restart a short (torn) last
  * log record is trimmed, while a complete record whose checksum fails is corruption the node must
  * not use. Hard state and snapshots are replaced atomically (temp file + rename), so they never tear.
@@ -120,11 +121,14 @@ export class SimDisk {
   private pendingUnsynced = 0;
   /**
    * Only under the recovery-trusts-page-cache mutant: recovery used bytes a process crash left in
-   * the page cache without flushing them. The node (and the durable view the checkers read)
-   * takes them for durable; a power loss shows they were not. `before` is what the platter really
-   * holds of them; entries synced after them sit behind a hole.
+   * the page cache without flushing them. The node takes them for durable (`durable` holds them,
+   * and recovery reads it); a power loss shows they were not. `platter` is what a power loss now
+   * would leave: the durable image from before them, with every hard state synced since (each its
+   * own atomic file); log records synced since sit behind a hole (`laterEntries`). The checkers
+   * read the platter (view('durable'), durableHardState): a member that vouches for the trusted
+   * bytes vouches for what is not on disk, which is the defect (storage S1).
    */
-  private stranded: { readonly before: DiskImage; laterEntries: boolean; laterHard: HardState | null } | null = null;
+  private stranded: { readonly platter: DiskImage; laterEntries: boolean } | null = null;
 
   /** Writes waiting for an fsync that must come before speech (the durability invariant reads it). */
   get pendingWrites(): number {
@@ -149,7 +153,7 @@ export class SimDisk {
     if (this.stranded !== null) {
       for (const w of this.pending) {
         if (w.kind === 'entries' || w.kind === 'snapshot') this.stranded.laterEntries = true;
-        else this.stranded.laterHard = w.hardState;
+        else applyWrite(this.stranded.platter, w);
       }
     }
     for (const w of this.pending) applyWrite(this.durable, w);
@@ -172,11 +176,11 @@ export class SimDisk {
    */
   trustPageCache(): void {
     if (this.pending.length === 0) return;
-    const before = this.stranded?.before ?? cloneImage(this.durable);
+    // A second trusting restart adds to the bytes already stranded: the platter stays what it was.
+    this.stranded ??= { platter: cloneImage(this.durable), laterEntries: false };
     for (const w of this.pending) applyWrite(this.durable, w);
     this.pending = [];
     this.pendingUnsynced = 0;
-    this.stranded = { before, laterEntries: false, laterHard: null };
   }
 
   /** A checkpoint written through temp file, fsync and rename: durable at once. */
@@ -244,9 +248,7 @@ export class SimDisk {
   private loseStranded(): void {
     const s = this.stranded as NonNullable<typeof this.stranded>;
     this.stranded = null;
-    const hard = s.laterHard ?? s.before.hard;
-    this.durable = cloneImage(s.before);
-    if (hard !== null) applyWrite(this.durable, { kind: 'hardState', hardState: hard });
+    this.durable = cloneImage(s.platter);
     if (s.laterEntries) this.durable.hole = true;
   }
 
@@ -345,8 +347,17 @@ export class SimDisk {
     return this.written.logBase + this.written.entries.length;
   }
 
+  /** The hard state a power loss now would leave (not what the node believes durable: see `stranded`). */
   get durableHardState(): HardState | null {
-    return this.durable.hard;
+    return this.platter.hard;
+  }
+
+  /**
+   * What a power loss now would leave: the durable image, or under the mutant the platter (log
+   * records synced behind the hole are left out: recovery refuses them).
+   */
+  private get platter(): DiskImage {
+    return this.stranded?.platter ?? this.durable;
   }
 
   /** The last index the durable log reaches (the snapshot's when the log after it is empty). */
@@ -356,7 +367,7 @@ export class SimDisk {
 
   /** The durable image (what a power loss now would leave) or the written one, for src/check/durability.ts. */
   view(which: 'durable' | 'written'): DiskView {
-    const d = which === 'durable' ? this.durable : this.written;
+    const d = which === 'durable' ? this.platter : this.written;
     return {
       hardState: d.hard,
       snapshotIndex: d.logBase,

@@ -80,7 +80,7 @@ export interface NodeConfig {
 /** What a paused process finds in its sockets when it wakes: a peer's message or a client read. */
 type HeldInput =
   | { readonly from: NodeId; readonly msg: Message }
-  | { readonly from: typeof clientStream; readonly token: number; readonly key: string };
+  | { readonly from: typeof clientStream; readonly token: number; readonly key: string; readonly floor: number };
 
 /** The clients' connection, as one stream (peer ids are n1, n2, ...). */
 const clientStream = '(clients)';
@@ -94,6 +94,8 @@ interface PendingRead {
   readonly token: number;
   readonly key: string;
   index: number | null;
+  /** The highest index applied anywhere when the client asked (InvariantChecker.onReadServed). */
+  readonly floor: number;
 }
 
 export class SimNode {
@@ -297,7 +299,7 @@ export class SimNode {
       const h = q.shift() as HeldInput;
       if (q.length === 0) queues.splice(i, 1);
       if ('msg' in h) this.deliver(h.msg);
-      else this.read(h.token, h.key);
+      else this.read(h.token, h.key, h.floor);
     }
   }
 
@@ -322,14 +324,15 @@ export class SimNode {
    * Asks for a linearizable read; the answer comes back through host.onRead / onReadFailed. A
    * paused process leaves the request in its socket: it is read when the process wakes.
    */
-  read(token: number, key: string): boolean {
+  read(token: number, key: string, floor = this.host.invariants.appliedFloor): boolean {
     if (this.state === 'paused' && this.replica !== null) {
-      this.hold({ from: clientStream, token, key });
+      // Asked now, read when the process wakes: judged against what was applied by now.
+      this.hold({ from: clientStream, token, key, floor });
       return true;
     }
     if (this.state !== 'up' || this.replica === null) return false;
     const ctx = this.nextCtx++;
-    this.reads.set(ctx, { token, key, index: null });
+    this.reads.set(ctx, { token, key, index: null, floor });
     if (this.cfg.ignoreReads) return true;
     const replica = this.replica;
     this.guard(() => replica.read(ctx));
@@ -479,6 +482,7 @@ export class SimNode {
       this.reads.delete(ctx);
       const value = this.sm.get(r.key)?.value ?? null;
       this.host.trace(`${this.id} read ${r.key} at ${r.index} (applied ${this.sm.appliedIndex}) = ${value}`);
+      this.host.invariants.onReadServed(this.id, this.sm.appliedIndex, r.floor);
       this.host.onRead(this.id, r.token, value);
     }
   }

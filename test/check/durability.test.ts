@@ -112,3 +112,27 @@ test('zab: a currentEpoch newly on disk needs the history its NEWLEADER synced o
   ok.observeDurable('n3', disk(zab(3), []));
   assert.ok(ok.ok, 'the txns first, then the epoch; and a node that got no NEWLEADER(3) is not judged by one');
 });
+
+test('a member that lost its state never votes or promises again: its disk cannot back any vote (the project decision)', () => {
+  for (const [protocol, vote, hard] of [
+    ['raft', { type: 'vote_resp', from: 'n2', to: 'n1', term: 5, granted: true }, raftHard(5, 'n1')],
+    ['paxos', { type: 'p1b', from: 'n2', to: 'n1', ballot: 9, fromSlot: 1, chosen: 0, snapshotIndex: 0, entries: [], next: 1, inc: 3 },
+      { kind: 'paxos', promised: 9, chosen: 0 }],
+  ] as const) {
+    const c = new InvariantChecker({ logMatching: false, leaderCompleteness: false, disabled: new Set(), protocol });
+    const d = disk(hard, []);
+    c.onSpeak('n2', [vote as unknown as Message], d, d);
+    assert.ok(c.ok, `${protocol}: the vote is on disk, and the member never lost its state`);
+    c.onWipe('n2');
+    c.onSpeak('n2', [vote as unknown as Message], d, d);
+    assert.equal(c.violations[0]?.invariant, 'lost-never-votes', protocol);
+    assert.match(c.violations[0]?.message ?? '', /its disk was wiped|lost its state/);
+  }
+  // Refusals, acknowledgements as a non-voter, Zab's ACKEPOCH (sent with voter false) are no votes.
+  const c = new InvariantChecker({ logMatching: false, leaderCompleteness: false, disabled: new Set(), protocol: 'raft' });
+  c.onWipe('n2');
+  const d = disk(raftHard(5, null), [entry(1, 5)]);
+  c.onSpeak('n2', [{ type: 'vote_resp', from: 'n2', to: 'n1', term: 5, granted: false } as Message,
+    { type: 'app_resp', from: 'n2', to: 'n1', term: 5, index: 1, reject: false, hintIndex: 0, hintTerm: 0 } as Message], d, d);
+  assert.ok(c.ok);
+});

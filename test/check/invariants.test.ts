@@ -170,3 +170,22 @@ test('promise kept (Paxos): an acceptor that sent p1b(b2) never sends p2b below 
   wiped.onSpeak('n2', [p2b(1025, [2])], durable, durable);
   assert.ok(wiped.ok);
 });
+
+test('stale read: a read is served from a state that holds every entry applied anywhere before it was asked', () => {
+  const c = checker();
+  c.onApply('n1', entry(1, 1));
+  c.onApply('n2', entry(1, 1));
+  const asked = c.appliedFloor; // a client asks n3 now
+  assert.equal(asked, 1);
+  c.onApply('n1', entry(2, 1)); // applied after the asking: the read may or may not see it
+  c.onReadServed('n3', 1, asked);
+  assert.ok(c.ok, 'served at 1: holds everything applied before the read was asked');
+  // A deposed leader that answers from its own state without index 2, asked after n1 applied it.
+  c.onReadServed('n3', 1, c.appliedFloor);
+  assert.equal(c.violations[0]?.invariant, 'stale-read');
+  assert.match(c.violations[0]?.message ?? '', /n3 served a read from its state at index 1, but n1 had applied index 2/);
+  const off = new InvariantChecker({ logMatching: true, leaderCompleteness: true, disabled: new Set(), readFreshness: false });
+  off.onApply('n1', entry(1, 1));
+  off.onReadServed('n2', 0, off.appliedFloor);
+  assert.ok(off.ok, 'off when readFreshness is false');
+});

@@ -144,7 +144,11 @@ test('trusting the page cache (the mutant): later syncs do not rescue those byte
   a.processCrash();
   recovered(a);
   a.trustPageCache();
-  assert.deepEqual(a.durableHardState, hs(3, 'n3'), 'the node and the checkers take it for durable');
+  assert.deepEqual(recovered(a).state.hardState, hs(3, 'n3'), 'the node takes it for durable');
+  // The checkers see what a power loss would leave: the vote and the entry are not on disk.
+  assert.equal(a.durableHardState, null);
+  assert.equal(a.view('durable').entryAt(1), null);
+  assert.equal(a.view('written').entryAt(1)?.index, 1);
   a.write([{ kind: 'hardState', hardState: hs(3, 'n3') }]);
   a.sync();
   a.powerLoss(new Rng(1), false);
@@ -159,6 +163,7 @@ test('trusting the page cache (the mutant): later syncs do not rescue those byte
   b.trustPageCache();
   b.write([{ kind: 'entries', entries: [e(2, 1)] }]);
   b.sync();
+  assert.equal(b.view('durable').entryAt(2), null, 'synced, but behind the hole: recovery will refuse it');
   b.powerLoss(new Rng(1), true);
   const rb = b.recover();
   assert.equal(rb.ok, false);

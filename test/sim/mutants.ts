@@ -42,7 +42,9 @@ export function catchRate(protocol: string, mutant: string, e: MutantExpectation
     if ((e.breaks as readonly string[]).includes(v.invariant)) caughtSeeds.push(seed);
     else otherwise.push({ seed, invariant: v.invariant, message: v.message });
   }
-  const replay = e.scenario === undefined ? '--variants' : `(scenario ${JSON.stringify(e.scenario)})`;
+  // Sets (a scenario's faults) print as their members, not as {}.
+  const sets = (_k: string, v: unknown): unknown => (v instanceof Set ? [...(v as Set<unknown>)] : v);
+  const replay = e.scenario === undefined ? '--variants' : `(scenario ${JSON.stringify(e.scenario, sets)})`;
   return { ran, caught: caughtSeeds.length, caughtSeeds, otherwise, replay };
 }
 
