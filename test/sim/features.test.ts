@@ -7,11 +7,11 @@ import { runSimulation } from '../../src/sim/index.js';
 
 for (const protocol of availableProtocols()) {
   test(`${protocol}: with transfers on, the workload asks the leader to hand over; the run replays bit for bit`, () => {
-    const opts = { protocol, transfersP: 1, leaseReadsP: 1, preVote: 'on', safetyUs: 2_000_000 } as const;
+    const opts = { protocol, transfersP: 1, leaseReadsP: 1, preVote: 'on', safetyUs: 2_000_000, failoverP: 0 } as const;
     const a = runSimulation(1, opts);
     const b = runSimulation(1, opts);
     assert.equal(a.traceHash, b.traceHash);
-    assert.deepEqual(a.features, { leaseReads: true, transfers: true, slowStreams: false });
+    assert.deepEqual(a.features, { leaseReads: true, transfers: true, slowStreams: false, failover: false });
     assert.ok(a.stats.workload.transfers > 0, 'transfers were asked');
     assert.ok(a.traceTail.length > 0);
     if (protocol === 'raft') assert.ok(a.stats.workload.transfersAccepted > 0, 'Raft takes transfers on (§3.10)');
@@ -19,9 +19,9 @@ for (const protocol of availableProtocols()) {
 }
 
 test('features are drawn per seed from a stream of their own: off, the run is the one it was without them', () => {
-  const off = runSimulation(7, { protocol: 'raft', transfersP: 0, leaseReadsP: 0 });
-  const on = runSimulation(7, { protocol: 'raft', transfersP: 1, leaseReadsP: 0 });
-  assert.deepEqual(off.features, { leaseReads: false, transfers: false, slowStreams: false });
+  const off = runSimulation(7, { protocol: 'raft', transfersP: 0, leaseReadsP: 0, failoverP: 0 });
+  const on = runSimulation(7, { protocol: 'raft', transfersP: 1, leaseReadsP: 0, failoverP: 0 });
+  assert.deepEqual(off.features, { leaseReads: false, transfers: false, slowStreams: false, failover: false });
   assert.notEqual(off.traceHash, on.traceHash);
   // Seeds draw different features at 0.5: some seeds have each.
   const drawn = [0, 1, 2, 3, 4, 5, 6, 7].map((s) => runSimulation(s, { protocol: 'zab', safetyUs: 200_000 }).features);
@@ -49,3 +49,26 @@ test('a lease seed pauses nodes too: a paused node is paid its missed ticks on w
   assert.ok(r.traceTail.filter((l) => l.includes('nemesis pause')).length > 0);
   assert.equal(r.violation, null, r.violation?.message);
 });
+
+// The liveness phase begins idle (README "Idle reads"): reads pinned to each member, no writes
+// until they are served; a seed with the failover feature first loses its leader mid-replication.
+for (const protocol of availableProtocols()) {
+  test(`${protocol}: an idle cluster serves a read pinned to every member, after a failover that left a stale entry behind`, () => {
+    const failovers = [0, 1, 2, 3, 4, 5].map((seed) => {
+      const r = runSimulation(seed, { protocol, failoverP: 1, safetyUs: 1_000_000 });
+      assert.equal(r.violation, null, `seed ${seed}: ${r.violation?.message}`);
+      assert.equal(r.features.failover, true);
+      const idle = r.stats.idle;
+      assert.ok(idle.askedAtUs !== null && idle.servedAtUs !== null && idle.servedAtUs >= idle.askedAtUs, JSON.stringify(idle));
+      assert.deepEqual(idle.unserved, []);
+      // No write was invoked in the idle window: the reads met the cluster as the failover left it.
+      const began = idle.beganAtUs as number;
+      const served = idle.servedAtUs as number;
+      const writes = r.history.filter((h) => h.type === 'invoke' && h.f !== 'read' && h.time > began && h.time < served);
+      assert.deepEqual(writes, []);
+      return idle.failover;
+    });
+    // The failover happened in most seeds: the old leader died holding an entry above its commit point.
+    assert.ok(failovers.filter((f) => f !== null && f.staleIndex !== null && f.successor !== null).length >= 3, JSON.stringify(failovers));
+  });
+}

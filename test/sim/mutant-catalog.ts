@@ -179,6 +179,12 @@ export const mutantCatalog: Readonly<Record<string, MutantExpectation>> = {
     why: 'an acceptor\'s p2b below the ballot its own p1b promised is seen as it leaves (38 of 100); '
       + 'the second value chosen in a slot it can cause was 1 of 150',
   },
+  'paxos/read-point-unfilled': {
+    breaks: [Invariant.Liveness], atLeast: 3, seeds: 60,
+    why: 'an idle cluster after a failover that left a minority-accepted slot does not serve the reads pinned to its members '
+      + '(src/sim/README.md "Idle reads"; 29 of 200 seeds, in those that drew the failover and whose stale slot the successor\'s '
+      + 'phase 1 missed); a busy workload fills the slot within milliseconds, so before the idle window it was 0 of 200',
+  },
   // ---- zab
   'zab/ack-before-durable': {
     breaks: [Invariant.Durability], atLeast: 3, seeds: 5,
