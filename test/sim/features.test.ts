@@ -63,7 +63,7 @@ for (const protocol of availableProtocols()) {
       assert.deepEqual(idle.unserved, []);
       // No write was invoked in the idle window: the reads met the cluster as the failover left it.
       const began = idle.beganAtUs as number;
-      const served = idle.servedAtUs as number;
+      const served = idle.servedAtUs;
       const writes = r.history.filter((h) => h.type === 'invoke' && h.f !== 'read' && h.time > began && h.time < served);
       assert.deepEqual(writes, []);
       return idle.failover;
