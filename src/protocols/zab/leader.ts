@@ -208,8 +208,8 @@ export class Leader {
     }
     peer.phase = 'acked';
     peer.phaseSince = this.r.now;
-    peer.fresh = m.fresh && peer.voter;
     peer.voter = peer.voter && m.voter;
+    peer.fresh = m.fresh && peer.voter;
     this.ackEpoch.set(peer.id, m);
     if (this.phase === 'epoch') this.maybeStartSync();
     else this.syncPeer(peer);

@@ -62,6 +62,8 @@ function checkSnap(m: SnapMsg): void {
  * newest first, the first entry its last txn, epochs and indexes strictly decreasing.
  */
 function checkAckEpoch(m: AckEpochMsg): void {
+  // A member is fresh (its history may count toward the epoch quorum) only while it may vote.
+  peerRule(!m.fresh || m.voter, m.from, 'ACKEPOCH fresh from a member that says it may not vote');
   peerRule(m.currentEpoch <= m.epoch && m.lastId <= m.epoch, m.from,
     () => `ACKEPOCH for ${m.epoch} with currentEpoch ${m.currentEpoch} and last zxid epoch ${m.lastId}`);
   const first = m.epochEnds[0];

@@ -71,6 +71,43 @@ test('an ACKEPOCH whose epoch summary runs past its last txn is a PeerViolation,
   assert.deepEqual(net.appliedTexts(f), ['x1', 'x2']);
 });
 
+/** Runs the cluster until a message matching pred waits at the head of some link: [from, to], held there. */
+function firstOnAnyLink(net: ZabNet, pred: (m: ZabMessage) => boolean): [string, string] | null {
+  for (let t = 0; t < 400; t++) {
+    for (let round = 0; round < 10_000; round++) {
+      let busy = false;
+      for (const id of net.ids) if (net.isUp(id)) busy = net.drain(id) || busy;
+      for (const a of net.ids) {
+        for (const b of net.ids) {
+          for (let m = a === b ? null : net.peek(a, b); m !== null; m = net.peek(a, b)) {
+            if (pred(m)) return [a, b];
+            net.deliverOne(a, b);
+            busy = true;
+          }
+        }
+      }
+      if (!busy) break;
+    }
+    net.tick();
+  }
+  return null;
+}
+
+test('an ACKEPOCH that is fresh yet not a voter is a PeerViolation: it would count toward the epoch quorum and crash the leader at its ACK', () => {
+  // An honest follower is fresh only when it may vote (a member that lost its state is neither).
+  // The leader took `fresh` from the message alone, so such a member counted toward the quorum it
+  // may not join, and its NEWLEADER ACK then failed the leader's own assert (found by a review).
+  const net = new ZabNet(['a', 'b', 'c'], { seed: 5 });
+  net.startAll();
+  const hit = firstOnAnyLink(net, (m) => m.type === 'ackepoch');
+  assert.ok(hit !== null, 'an ACKEPOCH went out');
+  const [f, L] = hit;
+  const ack = net.peek(f, L) as Extract<ZabMessage, { type: 'ackepoch' }>;
+  assert.equal(ack.fresh && ack.voter, ack.fresh, 'the honest one is fresh only as a voter');
+  forgedIsRefused(net, L, { ...ack, fresh: true, voter: false }, /fresh from a member that says it may not vote/);
+  assert.ok(net.tickUntil(() => net.replica(f).status().leader === L), 'the real handshake went on');
+});
+
 test('an ACK naming another handshake (an earlier attempt or life) is not counted', () => {
   const net = new ZabNet(['a', 'b', 'c'], { seed: 74 });
   net.startAll();
