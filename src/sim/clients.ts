@@ -72,6 +72,8 @@ interface Client {
    * only that member's own refusal's hint; null for the workload's clients.
    */
   readonly pinned: number | null;
+  /** A pinned read's member and its incarnation when it took the read (null: none holds it). */
+  heldBy: { readonly member: number; readonly incarnation: number } | null;
   process: number;
   seq: number;
   op: ClientOp | null;
@@ -142,7 +144,7 @@ export class Workload {
   ) {
     for (let i = 0; i < opts.clients; i++) {
       this.clients.push({
-        index: i, clientId: `c${i}`, pinned: null, process: i, seq: 0, op: null,
+        index: i, clientId: `c${i}`, pinned: null, heldBy: null, process: i, seq: 0, op: null,
         leaderGuess: rng.int(0, host.nodes.length - 1), lastSeen: new Map(),
       });
     }
@@ -363,6 +365,7 @@ export class Workload {
       case 'read-failed': {
         op.attempts++; // supersedes the pending retry timer
         if (c.pinned !== null) {
+          c.heldBy = null;
           // Only the member's own refusal sends the read elsewhere (Zab's followers refuse all reads).
           const to = reply.reason === 'not_leader' && reply.hint !== null ? this.host.nodes.findIndex((n) => n.id === reply.hint) : -1;
           if (to >= 0) c.leaderGuess = to;
@@ -455,7 +458,7 @@ export class Workload {
     }
     this.host.nodes.forEach((n, member) => {
       const c: Client = {
-        index: this.clients.length, clientId: `i${member}`, pinned: member, process: this.nextProcess++, seq: 0, op: null,
+        index: this.clients.length, clientId: `i${member}`, pinned: member, heldBy: null, process: this.nextProcess++, seq: 0, op: null,
         leaderGuess: member, lastSeen: new Map(),
       };
       this.clients.push(c);
@@ -486,9 +489,19 @@ export class Workload {
 
   /** Asks the pinned member (or where its refusal pointed); a member that is not up is asked again soon. */
   private attemptPinned(c: Client, op: ClientOp): void {
+    const node = this.host.nodes[c.leaderGuess] as SimNode;
+    // The member that took the read still lives the life it took it in: it must serve or refuse
+    // it by itself (the cluster is healthy and idle), so it is not asked again. A client's retry
+    // would start a new round and hide a read the replica dropped (Paxos's mutant fill-once).
+    // Only a crash since (a crash point scheduled before the heal may land after it) loses it.
+    const held = c.heldBy;
+    if (held !== null && held.member === c.leaderGuess && held.incarnation === node.incarnation && node.state === 'up') {
+      this.host.schedule(this.host.now() + this.opts.retryUs, { k: 'client', client: c.index, op: op.id, attempt: op.attempts, what: 'retry' });
+      return;
+    }
+    c.heldBy = null;
     if (op.attempts > 0) this.stats.retries++;
     op.attempts++;
-    const node = this.host.nodes[c.leaderGuess] as SimNode;
     op.contacted.add(node.id);
     op.firstAtLeader ??= node.replica?.status().role === 'leader';
     const token = this.nextToken++;
@@ -498,6 +511,7 @@ export class Workload {
       this.retryLater(c, this.rng.int(1_000, 20_000));
       return;
     }
+    c.heldBy = { member: c.leaderGuess, incarnation: node.incarnation };
     this.retryLater(c, this.opts.retryUs);
   }
 

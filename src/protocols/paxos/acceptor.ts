@@ -14,6 +14,9 @@ import { CatchUp } from './catchup.js';
 import { committedPerReadyMax, messageOverheadBytes, validateOptions } from './options.js';
 import { acceptedEntry, learnedEntry, toWire, valueOf, wireValue } from './value.js';
 
+
+/** How many windows (limits.inflightMax) above its log an acceptor takes slots in (onP2a). */
+const slotReachWindows = 4;
 export type PaxosRole = 'follower' | 'candidate' | 'leader';
 
 /**
@@ -82,6 +85,8 @@ export abstract class PaxosAcceptor {
 
   protected prepare: PrepareTally | null = null;
   protected lead: LeaderState | null = null;
+  /** The highest read point of this member's reads (fillReadPoint), asked for until chosen here. */
+  private fillWanted = 0;
   /** Client commands waiting for a slot, and their bytes plus those in the window. */
   protected queue: Uint8Array[] = [];
   protected uncommittedBytes = 0;
@@ -229,7 +234,13 @@ export abstract class PaxosAcceptor {
       this.noteLeader(m.from, m.ballot);
     }
     const accepted: number[] = [];
+    // A slot far above everything this acceptor holds would make it hold a hole for every slot in
+    // between: one forged p2a could fill the heap. An honest leader's slots reach that far only
+    // while this acceptor lags; it takes those within reach, and the rest as the leader sends them
+    // again (overdue p2a) while its log grows, so the bound costs a lagging acceptor time, not votes.
+    const reach = Math.max(this.log.lastIndex, this.chosen) + slotReachWindows * this.opts.limits.inflightMax;
     for (const e of m.entries) {
+      if (e.index > reach) break;
       if (e.index > this.chosen && this.log.acceptedAt(e.index) !== m.ballot) {
         this.log.put(acceptedEntry(e.index, m.ballot, wireValue(e)));
       }
@@ -364,11 +375,22 @@ export abstract class PaxosAcceptor {
    */
   protected fillReadPoint(index: number): void {
     if (this.mutants.has(PaxosMutant.ReadPointUnfilled)) return;
+    this.fillWanted = Math.max(this.fillWanted, index);
     if (this.lead !== null) {
       this.onFill(index);
       return;
     }
     if (index > this.chosen && this.leaderId !== null) this.send({ type: 'fill', from: this.id, to: this.leaderId, through: index });
+  }
+
+  /**
+   * A read point not chosen here yet is asked for again on every resend: the round may have ended
+   * with no leader known (a failover) or a deposed one, and a `fill` lost then would leave the
+   * read waiting for good. A member that has since become leader fills it itself.
+   */
+  private refill(): void {
+    if (this.fillWanted <= this.chosen || this.mutants.has(PaxosMutant.FillOnce)) return;
+    this.fillReadPoint(this.fillWanted);
   }
 
   /**
@@ -383,6 +405,7 @@ export abstract class PaxosAcceptor {
   }
 
   protected resendReads(): void {
+    this.refill();
     for (const seq of this.reads.waiting()) {
       for (const v of this.voters) {
         if (v !== this.id && !this.reads.answered(seq, v)) this.send({ type: 'readReq', from: this.id, to: v, seq });

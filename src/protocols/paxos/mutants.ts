@@ -11,6 +11,7 @@ export const PaxosMutant = {
   ReadmitWiped: 'readmit-wiped',
   TornAppendCostsVote: 'torn-append-costs-vote',
   ReadPointUnfilled: 'read-point-unfilled',
+  FillOnce: 'fill-once',
 } as const;
 export type PaxosMutant = (typeof PaxosMutant)[keyof typeof PaxosMutant];
 
@@ -34,6 +35,10 @@ export const paxosMutants: readonly MutantInfo[] = [
   {
     name: PaxosMutant.ReadPointUnfilled,
     description: 'the leader does not fill the slots up to a quorum read\'s read point, so on an idle cluster the read waits for a slot nobody proposes (P3)',
+  },
+  {
+    name: PaxosMutant.FillOnce,
+    description: 'a reader asks for its read point once, as the round ends, and never again: with no leader known then (a failover) the read waits for good',
   },
 ];
 

@@ -14,7 +14,7 @@ function cluster(mutants: readonly string[], seed = 5): TestCluster<PaxosMessage
 
 test('paxos.mutants lists the observable known-bad variants; the unobservable one is kept apart', () => {
   assert.deepEqual(paxos.mutants.map((m) => m.name).sort(),
-    ['accept-below-promise', 'execute-out-of-order', 'forget-promise', 'ignore-accepted', 'learn-without-ballot-check', 'read-point-unfilled', 'readmit-wiped', 'torn-append-costs-vote']);
+    ['accept-below-promise', 'execute-out-of-order', 'fill-once', 'forget-promise', 'ignore-accepted', 'learn-without-ballot-check', 'read-point-unfilled', 'readmit-wiped', 'torn-append-costs-vote']);
   assert.deepEqual(paxosUnobservableMutants.map((m) => m.name), ['count-own-unsynced']);
 });
 

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EntryType, PeerViolation } from '../../../src/core/index.js';
+import { EntryType, PeerViolation, defaultLimits } from '../../../src/core/index.js';
 import type { Entry } from '../../../src/core/index.js';
 import { ballotStride } from '../../../src/protocols/paxos/index.js';
 import type { PaxosMessage, PaxosReplica } from '../../../src/protocols/paxos/index.js';
 import { acceptedEntry } from '../../../src/protocols/paxos/value.js';
-import { drain, enc, lone, pastStartupLease } from './helpers.js';
+import { drain, enc, lone, messages, pastStartupLease } from './helpers.js';
 
 /*
  * A peer's message is outside data (src/core/errors.ts): a message that breaks a rule no honest
@@ -86,4 +86,24 @@ test('a forged learn (a value with no origin, or beyond the sender\'s own chosen
   const { follower } = replicas();
   refuses(follower, { type: 'learn', from: 'n3', to: 'n2', commit: 1, entries: [{ ...val(1), id: 2 ** 52 }] }, 'n3');
   refuses(follower, { type: 'learn', from: 'n3', to: 'n2', commit: 1, entries: [val(1), val(2)] }, 'n3');
+});
+
+test('a p2a naming a slot far above the acceptor\'s log is taken only within reach: one message cannot make it hold millions of holes', () => {
+  // Found by review: the acceptor filled every slot up to the one named with a hole (3,000,000
+  // slots: 264 MB of heap and a Ready of 3M entries; a slot near 2^40 would take the node down).
+  // Honest leaders send such slots only to an acceptor that lags, which takes them as they come again.
+  const { ballot, follower } = replicas();
+  const reach = 1 + 4 * defaultLimits.inflightMax; // four windows above its log (slot 1)
+  const sent = messages(drain(follower));
+  assert.equal(sent.length, 0);
+  follower.step({ type: 'p2a', from: 'n1', to: 'n2', ballot, commit: 0, hbTick: 2, entries: [val(2, ballot), val(3_000_000, ballot)] });
+  const out = messages(drain(follower));
+  assert.equal(follower.status().lastIndex, 2, 'the far slot was not taken');
+  const p2b = out.find((m) => m.type === 'p2b');
+  assert.ok(p2b?.type === 'p2b');
+  assert.deepEqual(p2b.slots, [2], 'and not acknowledged');
+  // Within reach of its log (a lagging acceptor's next slots) it accepts as before.
+  follower.step({ type: 'p2a', from: 'n1', to: 'n2', ballot, commit: 0, hbTick: 3, entries: [val(reach + 1, ballot)] });
+  drain(follower);
+  assert.equal(follower.status().lastIndex, reach + 1);
 });

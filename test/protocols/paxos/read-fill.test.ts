@@ -82,6 +82,35 @@ test('P3 mutant read-point-unfilled: the same reads are never served', () => {
   assert.equal(c.R('n2').status().appliedIndex, 1);
 });
 
+/** One read at follower n4 whose first `fill` is lost; true if it is served within 20·E ticks. */
+function firstFillLost(mutants: readonly string[]): { served: boolean; fills: number } {
+  const c = failover(mutants);
+  let fills = 0;
+  c.R('n4').read(1);
+  for (let t = 0; t < 20 * E; t++) {
+    for (const id of live) c.R(id).tick();
+    c.deliver(send, (m) => {
+      if (m.type === 'fill') return fills++ === 0; // the first one is lost
+      return !send(m) || (m.type === 'readResp' && m.from === 'n3');
+    });
+  }
+  const point = (c.readStates.get('n4') ?? [])[0]?.index;
+  assert.equal(point, 2, 'the read got its point, slot 2');
+  return { served: point <= c.R('n4').status().appliedIndex, fills };
+}
+
+test('P3: a reader asks for its read point again until it is chosen, so a lost fill delays the read and no more', () => {
+  // Found by review: the one `fill` sent as the round ended could be lost (or go to a deposed
+  // leader, or not go at all with no leader known), and the read then waited for good.
+  const r = firstFillLost([]);
+  assert.ok(r.served, 'served');
+  assert.ok(r.fills >= 2, `asked again (${r.fills} fills)`);
+  // The mutant asks once: the same read is never served.
+  const once = firstFillLost([PaxosMutant.FillOnce]);
+  assert.equal(once.served, false);
+  assert.equal(once.fills, 1);
+});
+
 test('a fill beyond anything a leader could have proposed is clamped to one window above this leader\'s slots', () => {
   const c = failover([]);
   const r = c.R('n2');
