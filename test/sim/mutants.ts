@@ -32,8 +32,9 @@ export function catchRate(protocol: string, mutant: string, e: MutantExpectation
   const caughtSeeds: number[] = [];
   const otherwise: { seed: number; invariant: string; message: string }[] = [];
   let ran = 0;
-  for (let seed = 0; seed < seeds; seed++) {
-    if (caughtSeeds.length >= stopAt || caughtSeeds.length + (seeds - seed) < Math.min(stopAt, e.atLeast)) break;
+  const list = e.pinned ?? Array.from({ length: seeds }, (_, i) => i);
+  for (const [k, seed] of list.entries()) {
+    if (caughtSeeds.length >= stopAt || caughtSeeds.length + (list.length - k) < Math.min(stopAt, e.atLeast)) break;
     const shape: Partial<SimOptions> = e.scenario ?? seedVariant(seed);
     const r = runSimulation(seed, { ...shape, protocol: getProtocol(protocol).name, mutants: new Set([mutant]) });
     ran++;

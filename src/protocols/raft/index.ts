@@ -17,6 +17,7 @@ const mutants: readonly MutantInfo[] = [
   { name: RaftMutant.FollowerAcksEarly, description: 'append responses and votes go in Ready.earlyMessages, so they can leave before the entries and vote they vouch for are durable' },
   { name: RaftMutant.LeaseAfterTimeoutNow, description: 'a leader whose TimeoutNow went out serves lease reads again once the transfer is abandoned, while the target may win a vote that skipped the lease (R1)' },
   { name: RaftMutant.WipedVoterVotes, description: 'a voter that lost its state votes again once it caught up to a leader\'s commit: it may vote twice in a term (R2) or without an entry its earlier life acknowledged (R3)' },
+  { name: RaftMutant.LostMemberTerms, description: 'how members that lost their state handled terms before the review: a wiped member\'s term probe counts (and takes the term of) members that lost their state too, and without CheckQuorum and PreVote such a member ignores a leader of an earlier term, so a term only lost members hold never reaches the leader and they never catch up' },
 ];
 
 /**

@@ -120,7 +120,9 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
   }
 
   private onTermProbeResponse(from: NodeId, term: number): void {
-    if (this.termProbes === null || !this.isVoter(from)) return;
+    // Only a member that may vote was in the quorums the wiped life was part of: a lost one's term
+    // (its new life's) says nothing about them, so it is neither counted nor taken (found by review).
+    if (this.termProbes === null || !this.isVoter(from) || (!this.countsToward(from) && !this.mutant(RaftMutant.LostMemberTerms))) return;
     if (term > this.term) this.becomeFollower(term, null);
     this.termProbes.add(from);
     // A quorum of the others intersects every quorum we were part of before the wipe.
@@ -256,6 +258,10 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
       peerRule(m.type !== 'vote' && m.type !== 'prevote', from, () => `a ${what} campaigns (${m.type})`);
       peerRule(!((m.type === 'vote_resp' || m.type === 'prevote_resp') && m.granted), from, () => `a ${what} grants a vote`);
     }
+    // A pre-candidate asks for term + 1 and its term never goes down: a grant for a later term is
+    // no answer to it (it would reach the vote count's assertion, found by review).
+    peerRule(!(m.type === 'prevote_resp' && m.granted && m.term > this.term + 1), from,
+      () => `prevote_resp grants term ${m.term}; ${this.id} is at ${this.term} and asked for at most ${this.term + 1}`);
     if (m.term !== this.term) return;
     if (leaderSpeech) {
       peerRule(this.role !== RaftRole.Leader, from, () => `${m.type} in term ${m.term}, which ${this.id} leads: two leaders in one term`);
@@ -291,7 +297,11 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
    * a stale PreVote gets a refusal; everything else is ignored (§5.1).
    */
   private onStaleTerm(m: RaftMessage): void {
-    if ((this.opts.checkQuorum || this.opts.preVote) && (m.type === 'app' || m.type === 'heartbeat')) {
+    // A member that may not campaign must answer too: without CheckQuorum or PreVote a voter's
+    // higher term reaches the leader through its campaign, but a lost member never campaigns, and
+    // would wait past the leader's term for good (found by the simulator's idle reads).
+    const mayNotCampaign = !this.canVote() && !this.mutant(RaftMutant.LostMemberTerms);
+    if ((this.opts.checkQuorum || this.opts.preVote || mayNotCampaign) && (m.type === 'app' || m.type === 'heartbeat')) {
       this.send({ type: 'app_resp', to: m.from, index: 0, reject: true, hintIndex: 0, hintTerm: 0 });
     } else if (m.type === 'prevote') {
       this.send({ type: 'prevote_resp', to: m.from, granted: false });

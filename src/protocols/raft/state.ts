@@ -38,6 +38,7 @@ export const RaftMutant = {
   LeaseAfterTimeoutNow: 'lease-after-timeoutnow',
   WipedVoterVotes: 'wiped-voter-votes',
   OlderIncarnationCounted: 'older-incarnation-counted',
+  LostMemberTerms: 'lost-member-terms',
 } as const;
 
 export type Outgoing = RaftMessage extends infer M

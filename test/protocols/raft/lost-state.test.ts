@@ -200,3 +200,45 @@ test('a harness wipe passes a new incarnation on every start after lost state, a
   }
   assert.ok(lives[0]! > 0 && lives[0]! < lives[1]! && lives[1]! < lives[2]!, JSON.stringify(lives));
 });
+
+test('lostState: a term probe counts only answers from members that may vote, and takes no term from the others', () => {
+  // Found by review: a lost member's term says nothing about the quorums the wiped life was in,
+  // yet its answer counted toward the probe's quorum (5 voters, two of them wiped).
+  const r = newRaft('n2', V5, { lostState: true, incarnation: 4, preVote: false });
+  r.step({ type: 'term_probe_resp', from: 'n3', to: 'n2', term: 9, incarnation: 1 }); // n3 lost its state too
+  assert.equal(r.status().term, 0, 'a lost member\'s term is not taken');
+  r.step({ type: 'term_probe_resp', from: 'n4', to: 'n2', term: 4, incarnation: 0 });
+  r.step({ type: 'term_probe_resp', from: 'n5', to: 'n2', term: 4, incarnation: 0 });
+  // Two voters' answers and a lost one's are not a quorum: a leader's append is not taken yet.
+  r.step({ type: 'app', from: 'n4', to: 'n2', term: 4, incarnation: 0, prevIndex: 0, prevTerm: 0, entries: entries([4]), commit: 0 });
+  drain(r);
+  assert.equal(r.status().lastIndex, 0, 'still probing');
+  r.step({ type: 'term_probe_resp', from: 'n1', to: 'n2', term: 5, incarnation: 0 });
+  assert.equal(r.status().term, 5, 'three voters answered: the probe is done at the highest term');
+  r.step({ type: 'app', from: 'n1', to: 'n2', term: 5, incarnation: 0, prevIndex: 0, prevTerm: 0, entries: entries([5]), commit: 0 });
+  drain(r);
+  assert.equal(r.status().lastIndex, 1);
+});
+
+test('lostState: a lost member whose term is past the leader\'s tells it so even without CheckQuorum or PreVote, and catches up', () => {
+  // Found by the simulator's idle reads (sim --protocol raft --seeds 5655216 --variants): two wiped
+  // members learned term 11 from a candidate that then lost it in a power cut; the leader of term
+  // 10 never heard of 11 (a stale leader's message got no answer without CheckQuorum/PreVote),
+  // and a member that may not campaign never makes its term known: they never caught up.
+  const c = new TestCluster(raft, { voters: V3, seed: 5, replica: () => ({ preVote: false, checkQuorum: false }) });
+  const L = c.electLeader();
+  c.propose(L, cmd('a'));
+  assert.ok(c.tickUntil(() => V3.every((id) => texts(c.appliedCommands(id)).includes('a')), 50));
+  const W = V3.find((id) => id !== L) as string;
+  c.wipe(W);
+  c.restart(W);
+  assert.ok(c.tickUntil(() => texts(c.appliedCommands(W)).includes('a'), 200), 'the wiped member caught up');
+  // A candidate of a later term reaches only W, and then forgets that term.
+  const term = c.replica(L).status().term;
+  const other = V3.find((id) => id !== L && id !== W) as string;
+  c.filter = (m) => !(m.from === W && m.to === other && m.type === 'vote_resp'); // the candidate is gone
+  c.replica(W).step({ type: 'vote', from: other, to: W, term: term + 5, incarnation: 0, lastIndex: 0, lastTerm: 0, transfer: false });
+  assert.equal(c.replica(W).status().term, term + 5);
+  c.propose(c.leader() ?? L, cmd('b'));
+  assert.ok(c.tickUntil(() => texts(c.appliedCommands(W)).includes('b'), 400), 'W applies what the cluster commits after');
+});

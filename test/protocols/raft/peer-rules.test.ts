@@ -84,3 +84,16 @@ test('older lives are dropped without a violation: an honest message delayed acr
   assert.deepEqual(msgs(r), [], 'the vote request of n3\'s earlier life is not even answered');
   assert.equal(r.status().term, 2, 'nor does its term count');
 });
+
+test('a granted pre-vote for a term past the one asked for is a PeerViolation, not a failed assertion in the vote count', () => {
+  // Found by review: a pre-candidate at term 0 granted term 5 kept its term (a pre-vote grant does
+  // not move it) and counted the grant: `AssertionFailure: vote of term 5 counted at 0`.
+  const r = newRaft('n1', V3, { preVote: true });
+  tickN(r, 100);
+  assert.equal(r.status().protocolRole, 'precandidate');
+  const term = r.status().term;
+  rejects(r, { type: 'prevote_resp', from: 'n2', to: 'n1', term: term + 5, incarnation: 0, granted: true }, /grants term/);
+  // The honest grant (the term it asked for) wins the pre-vote as before.
+  r.step({ type: 'prevote_resp', from: 'n2', to: 'n1', term: term + 1, incarnation: 0, granted: true });
+  assert.equal(r.status().role, 'candidate');
+});
