@@ -1,4 +1,5 @@
 import {
+  PeerViolation,
   Rng,
   bytesEqual,
   commandsOf,
@@ -84,6 +85,19 @@ export class TestCluster<M extends Message> {
   readonly sent: M[] = [];
   /** Optional hook: return false to drop a message. */
   filter: ((m: M) => boolean) | null = null;
+  /** Optional hook: the message as it arrives (a forger's, for the peer-message fuzzer). */
+  transform: ((m: M) => M) | null = null;
+  /**
+   * When set, a PeerViolation thrown by step() is counted here and the message dropped, as the
+   * node driver drops the sender's connection; otherwise it propagates to the test.
+   */
+  peerViolations: PeerViolation[] | null = null;
+  /**
+   * The checks across replicas (one entry per index, one leader per term). The peer-message fuzzer
+   * turns them off: what forged messages do to agreement is the peer secret's to prevent, and it
+   * looks only for what they do to a replica's own assertions.
+   */
+  crossChecks = true;
   /** Every entry applied anywhere, by index: one entry per index across the cluster. */
   readonly appliedByIndex = new Map<number, Entry>();
   /** Leader per term seen so far. */
@@ -263,6 +277,7 @@ export class TestCluster<M extends Message> {
     if (this.blocked.has(linkKey(m.from, m.to))) return;
     if (this.dropRate > 0 && this.netRng.chance(this.dropRate)) return;
     if (this.filter !== null && !this.filter(m)) return;
+    if (this.transform !== null) m = this.transform(m);
     this.sent.push(m);
     q.push(m);
     if (this.duplicateRate > 0 && this.netRng.chance(this.duplicateRate)) q.push(m);
@@ -315,7 +330,13 @@ export class TestCluster<M extends Message> {
   private deliver(m: M): void {
     const dest = this.nodes.get(m.to);
     if (dest?.replica == null || this.blocked.has(linkKey(m.from, m.to))) return;
-    dest.replica.step(m);
+    try {
+      dest.replica.step(m);
+    } catch (err) {
+      if (!(err instanceof PeerViolation) || this.peerViolations === null) throw err;
+      this.peerViolations.push(err);
+      return;
+    }
     this.checkLeader(dest);
   }
 
@@ -417,7 +438,7 @@ export class TestCluster<M extends Message> {
     }
     const seen = this.appliedByIndex.get(e.index);
     if (seen === undefined) this.appliedByIndex.set(e.index, e);
-    else if (seen.id !== e.id || seen.type !== e.type || !bytesEqual(seen.data, e.data)) {
+    else if (this.crossChecks && (seen.id !== e.id || seen.type !== e.type || !bytesEqual(seen.data, e.data))) {
       throw new HarnessViolation(`${n.id} applied (${e.index}, ${e.id}) where another replica applied (${e.index}, ${seen.id})`);
     }
     n.commands.push(...commandsOf(e));
@@ -431,7 +452,7 @@ export class TestCluster<M extends Message> {
     if (s.role !== 'leader') return;
     const prev = this.leadersByTerm.get(s.term);
     if (prev === undefined) this.leadersByTerm.set(s.term, n.id);
-    else if (prev !== n.id) throw new HarnessViolation(`two leaders in term ${s.term}: ${prev} and ${n.id}`);
+    else if (prev !== n.id && this.crossChecks) throw new HarnessViolation(`two leaders in term ${s.term}: ${prev} and ${n.id}`);
   }
 
   // -------------------------------------------------------------------------------------- clients

@@ -272,6 +272,14 @@ export class Raft extends RaftReplication implements Replica<RaftMessage> {
     if ((m.type === 'app_resp' && !m.reject) || (m.type === 'snap_resp' && m.done)) {
       peerRule(m.index <= last, from, () => `${m.type} acknowledges index ${m.index} past this leader's last ${last}`);
     }
+    if (m.type === 'app_resp' && m.reject && m.index > 0) {
+      // A rejection names a prevIndex this leader sent (at most its last), and its hint is the first
+      // index of the follower's conflicting term or its last index + 1, in [1, prevIndex], of a term
+      // no later than ours (found by the peer-message fuzzer: hint 0, or a rejection past our log,
+      // sent the follower's next index out of our log and the leader into its own assertion).
+      peerRule(m.index <= last && m.hintIndex >= 1 && m.hintIndex <= m.index && m.hintTerm <= m.term, from,
+        () => `app_resp rejects ${m.index} (this leader's last is ${last}) with hint (${m.hintIndex}, term ${m.hintTerm})`);
+    }
     if (m.type === 'heartbeat_resp') {
       peerRule(m.round <= this.readRound, from, () => `heartbeat_resp acknowledges round ${m.round}; this leader sent ${this.readRound}`);
     }
