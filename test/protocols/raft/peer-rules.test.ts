@@ -55,8 +55,12 @@ test('a leader refuses acknowledgements of entries or heartbeat rounds it never 
   rejects(r, { type: 'app_resp', from: 'n2', to: 'n1', term, incarnation: 0, index: 99, reject: false, hintIndex: 0, hintTerm: 0 }, /past this leader's last 1/);
   rejects(r, { type: 'snap_resp', from: 'n2', to: 'n1', term, incarnation: 0, index: 5, offset: 0, done: true }, /past this leader's last/);
   rejects(r, { type: 'heartbeat_resp', from: 'n3', to: 'n1', term, incarnation: 0, round: 7, lastIndex: 1 }, /round 7; this leader sent 0/);
-  // A rejection names an index of the follower's log, not ours: no rule applies to it.
-  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term, incarnation: 0, index: 99, reject: true, hintIndex: 3, hintTerm: 0 });
+  // A rejection names a prevIndex this leader sent, and a hint in [1, that index] (the peer-message
+  // fuzzer's finds: hint 0, or a rejection past our log, moved the follower's next index out of it).
+  rejects(r, { type: 'app_resp', from: 'n2', to: 'n1', term, incarnation: 0, index: 99, reject: true, hintIndex: 3, hintTerm: 0 }, /rejects 99/);
+  rejects(r, { type: 'app_resp', from: 'n2', to: 'n1', term, incarnation: 0, index: 1, reject: true, hintIndex: 0, hintTerm: 0 }, /hint \(0/);
+  rejects(r, { type: 'app_resp', from: 'n2', to: 'n1', term, incarnation: 0, index: 1, reject: true, hintIndex: 1, hintTerm: term + 1 }, /hint/);
+  r.step({ type: 'app_resp', from: 'n2', to: 'n1', term, incarnation: 0, index: 1, reject: true, hintIndex: 1, hintTerm: 0 });
 });
 
 test('learners and members that lost their state never lead, campaign or grant votes', () => {
