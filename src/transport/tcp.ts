@@ -143,7 +143,7 @@ export class TcpTransport implements Transport {
       server.on('tlsClientError', (err, socket) => {
         const detail = `TLS handshake failed from ${socket.remoteAddress ?? '?'}: ${err.message}`;
         const level = this.ctx.throttle.shouldWarn(`tls:${socket.remoteAddress ?? '?'}:${err.message}`) ? 'warn' : 'debug';
-        this.ctx.log[level]({ err }, 'refused inbound TLS connection');
+        this.ctx.log[level]({ remote: socket.remoteAddress, reason: RefuseReason.Tls, detail: err.message }, 'refused inbound TLS connection');
         this.ctx.emit({ kind: 'refused', peer: null, direction: 'inbound', reason: RefuseReason.Tls, detail });
       });
     }

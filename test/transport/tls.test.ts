@@ -83,7 +83,7 @@ describe('tcp+tls: mutual authentication by node id', () => {
     try {
       await waitFor(() => refusals(h.events.get('a')).some((e) => e.direction === 'outbound' && e.peer === 'b'), 'a refusing b');
       const r = refusals(h.events.get('a')).find((e) => e.direction === 'outbound' && e.peer === 'b')!;
-      assert.equal(r.reason, RefuseReason.Tls);
+      assert.equal(r.reason, RefuseReason.CertIdentity);
       assert.match(r.detail, /certificate for c/);
     } finally {
       await h.stop();
