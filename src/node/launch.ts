@@ -7,6 +7,7 @@ import type { NodeMetrics } from '../server/metrics.js';
 import { FileStorage } from '../storage/index.js';
 import { TcpTransport } from '../transport/tcp.js';
 import type { NodeConfig } from './config.js';
+import { certificateNames } from './peer-tls.js';
 import { QuorateNode } from './node.js';
 import { FileRecoveryMarker } from './recovery-marker.js';
 
@@ -28,6 +29,12 @@ export async function launchNode(cfg: NodeConfig, logger: Logger = pino({ level:
   // The server's metrics exist only once the server is built, after the transport; the transport
   // cannot refuse anyone before node.start(), which comes later still.
   let metrics: NodeMetrics | null = null;
+  if (cfg.peerTls !== null) {
+    const names = certificateNames(cfg.peerTls.cert);
+    if (!names.includes(cfg.id)) {
+      logger.warn({ id: cfg.id, certificateNames: names }, 'this member\'s peer certificate does not name its node id: every peer will refuse it');
+    }
+  }
   const transport = new TcpTransport({
     id: cfg.id,
     clusterId: cfg.clusterId,

@@ -67,3 +67,23 @@ export function resolvePeerTlsFiles(cert: string | undefined, key: string | unde
   }
   return { cert: cert as string, key: key as string, ca: ca as string };
 }
+
+/**
+ * The identities a PEM certificate asserts, as the peer handshake reads them (its CN and DNS/URI
+ * SANs; src/transport/identity.ts). Used to warn at start when this member's own certificate does
+ * not name it: its peers will refuse it. Only a warning, because the handshake is where the rule
+ * is enforced (a node that lies to itself gets nowhere either way).
+ */
+export function certificateNames(pem: string | Buffer): string[] {
+  const cert = new X509Certificate(pem);
+  const names = new Set<string>();
+  for (const part of cert.subject.split('\n')) {
+    const m = /^CN=(.+)$/.exec(part.trim());
+    if (m?.[1] !== undefined) names.add(m[1]);
+  }
+  for (const part of (cert.subjectAltName ?? '').split(',')) {
+    const m = /^\s*(DNS|URI):(.+)$/.exec(part);
+    if (m?.[2] !== undefined) names.add(m[2].trim());
+  }
+  return [...names].sort();
+}

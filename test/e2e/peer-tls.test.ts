@@ -146,7 +146,11 @@ describe('peer mutual TLS between real processes', () => {
   test('a member presenting another node\'s certificate is refused', { timeout: 90_000 }, async () => {
     const n2 = cluster.tlsFilesOf('n2');
     assert.ok(n2 !== null);
+    const at = logOf('n1').length;
     await refusedMember(n2, 'cert_identity', 'tls-stolen');
+    // n1 says who was claimed and whom the certificate names; n3 was warned at its start.
+    assert.ok(logLinesSince('n1', at).some((l) => l['reason'] === 'cert_identity' && /claims n3 but its certificate names n2/.test(String(l['detail']))));
+    assert.match(logOf('n3'), /peer certificate does not name its node id/);
   });
 
   test('a plaintext member cannot join a TLS cluster, even holding the peer secret', { timeout: 90_000 }, async () => {
