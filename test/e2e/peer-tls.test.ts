@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +13,8 @@ import { realCluster } from './helpers.js';
 /**
  * Peer mutual TLS on real `quorate start` processes (issue 17, item 1): a cluster made by
  * `LocalCluster { tls: true }` (what `quorate cluster up --tls` runs) elects and serves; a member
- * with a certificate from another CA, with another node's certificate, or with no TLS at all is
+ * with a certificate from another CA, with another node's certificate, with an expired one, or
+ * with no TLS at all is
  * refused at the handshake, the refusal is in the members' logs and in /metrics, and the others
  * serve on. n3 plays the refused member; the tests put it back as it was when they are done.
  */
@@ -122,10 +124,17 @@ describe('peer mutual TLS between real processes', () => {
     assert.ok(put.revision > 0);
     assert.equal((await client.get('tls-hello'))?.value, 'world');
     // A linearizable read at every member, followers included: each needs its peers over TLS.
+    // A member that has not heard from the new leader yet answers 503 (retry): the contract.
     for (const id of cluster.ids) {
-      const r = await fetch(`${cluster.endpoint(id)}/v1/kv/tls-hello`, { signal: AbortSignal.timeout(10_000) });
-      assert.equal(r.status, 200, id);
-      assert.deepEqual(await r.json(), { key: 'tls-hello', value: 'world', revision: put.revision, consistency: 'linearizable' });
+      let body: unknown = null;
+      await waitUntil(async () => {
+        const r = await fetch(`${cluster.endpoint(id)}/v1/kv/tls-hello`, { signal: AbortSignal.timeout(10_000) });
+        body = await r.json();
+        if (r.status === 503) return false;
+        assert.equal(r.status, 200, `${id}: ${JSON.stringify(body)}`);
+        return true;
+      }, `a linearizable read at ${id}`);
+      assert.deepEqual(body, { key: 'tls-hello', value: 'world', revision: put.revision, consistency: 'linearizable' });
     }
     // Every member says it runs mutual TLS (and the secret on top), and none names a key in its log.
     for (const id of cluster.ids) {
@@ -140,7 +149,11 @@ describe('peer mutual TLS between real processes', () => {
 
   test('a member with a certificate from another CA is refused; the other two serve', { timeout: 90_000 }, async () => {
     const foreign = writeTlsFiles('n3-foreign', foreignCa.issue('n3'));
+    const at = logOf('n1').length;
     await refusedMember(foreign, 'tls', 'tls-foreign');
+    // Dialing n3, n1 finds its certificate signed by no CA it trusts, and says so.
+    assert.ok(logLinesSince('n1', at).some((l) => l['msg'] === 'connection to peer refused' && l['peer'] === 'n3' && l['reason'] === 'tls'
+      && /certificate/i.test(String(l['detail']))), 'n1 logs why it refused to talk to n3');
   });
 
   test('a member presenting another node\'s certificate is refused', { timeout: 90_000 }, async () => {
@@ -151,6 +164,21 @@ describe('peer mutual TLS between real processes', () => {
     // n1 says who was claimed and whom the certificate names; n3 was warned at its start.
     assert.ok(logLinesSince('n1', at).some((l) => l['reason'] === 'cert_identity' && /claims n3 but its certificate names n2/.test(String(l['detail']))));
     assert.match(logOf('n3'), /peer certificate does not name its node id/);
+  });
+
+  test('a member whose certificate from the cluster\'s CA has expired is refused', { timeout: 90_000 }, async () => {
+    // Signed by the cluster's own CA, naming n3, but it expired a day ago.
+    const base = join(tmp, 'n3-expired');
+    const ca = join(cluster.tlsDir, 'ca');
+    execFileSync('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', '/CN=n3'], { stdio: 'ignore' });
+    chmodSync(`${base}.key`, 0o600);
+    writeFileSync(`${base}.ext`, 'basicConstraints=CA:FALSE\nsubjectAltName=DNS:n3\n');
+    execFileSync('openssl', ['x509', '-req', '-in', `${base}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-set_serial', '4242',
+      '-out', `${base}.crt`, '-days', '-1', '-extfile', `${base}.ext`], { stdio: 'ignore' });
+    const at = logOf('n1').length;
+    await refusedMember({ cert: `${base}.crt`, key: `${base}.key`, ca: `${ca}.crt` }, 'tls', 'tls-expired');
+    assert.ok(logLinesSince('n1', at).some((l) => l['reason'] === 'tls' && /expired/i.test(String(l['detail']))), 'n1 says the certificate expired');
   });
 
   test('a plaintext member cannot join a TLS cluster, even holding the peer secret', { timeout: 90_000 }, async () => {
