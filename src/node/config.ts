@@ -2,7 +2,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { ConfigError, isNodeId } from '../core/index.js';
 import type { NodeId } from '../core/index.js';
 import { peerSecretBytesMin } from '../transport/handshake.js';
+import type { TlsMaterial } from '../transport/context.js';
 import { nodeDefaults } from './defaults.js';
+import { loadPeerTls, resolvePeerTlsFiles } from './peer-tls.js';
 import type { InitialClusterState } from './node.js';
 
 /**
@@ -31,9 +33,15 @@ export interface NodeConfig {
   readonly checkpointEvery: number;
   /**
    * The cluster's peer secret, which every member proves in the peer handshake (src/transport).
-   * Required when there are other members; null only for a cluster of one.
+   * With other members, a secret or peer TLS (or both) is required; null for a cluster of one or
+   * a cluster authenticated by TLS alone.
    */
   readonly peerSecret: Uint8Array | null;
+  /**
+   * Mutual TLS on the peer port (--peer-cert, --peer-key, --peer-ca), read and checked at start:
+   * every member's certificate is signed by the CA and names its node id. Null: plain TCP.
+   */
+  readonly peerTls: TlsMaterial | null;
   /**
    * Leader-lease reads (ReplicaOptions.leaseReads): reads served by the leader without a quorum
    * round while its lease holds. Off by default: safe only while clocks drift within the margin.
@@ -45,11 +53,12 @@ export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 's
 export type LogLevel = (typeof logLevels)[number];
 
 /** Raw values as flags or a config file give them; strings or numbers, all optional. */
-export type RawConfig = Partial<Record<keyof NodeConfig | 'data' | 'config' | 'peerSecretFile', unknown>>;
+export type RawConfig = Partial<Record<keyof NodeConfig | 'data' | 'config' | 'peerSecretFile' | 'peerCert' | 'peerKey' | 'peerCa', unknown>>;
 
 const knownKeys = new Set([
   'id', 'data', 'dataDir', 'peers', 'client', 'protocol', 'clusterId', 'logLevel', 'initialClusterState',
   'tickMs', 'electionTicks', 'heartbeatTicks', 'checkpointEvery', 'leaseReads', 'peerSecret', 'peerSecretFile',
+  'peerCert', 'peerKey', 'peerCa',
 ]);
 
 /** Reads a JSON config file; unknown keys are refused (a typo must not be silently ignored). */
@@ -162,11 +171,14 @@ export function resolveNodeConfig(flags: RawConfig): NodeConfig {
   const electionTicks = int(pick('electionTicks'), '--election-ticks', nodeDefaults.electionTicks, 2, 100_000);
   const heartbeatTicks = int(pick('heartbeatTicks'), '--heartbeat-ticks', nodeDefaults.heartbeatTicks, 1, 100_000);
   if (heartbeatTicks >= electionTicks) throw new ConfigError('--heartbeat-ticks must be below --election-ticks');
-  const peerSecret = resolvePeerSecret(pick('peerSecret'), pick('peerSecretFile'), Object.keys(peers).length);
+  const tlsFiles = resolvePeerTlsFiles(str(pick('peerCert'), '--peer-cert'), str(pick('peerKey'), '--peer-key'), str(pick('peerCa'), '--peer-ca'));
+  const peerTls = tlsFiles === null ? null : loadPeerTls(tlsFiles);
+  const peerSecret = resolvePeerSecret(pick('peerSecret'), pick('peerSecretFile'), Object.keys(peers).length, peerTls !== null);
   return {
     id,
     dataDir,
     peerSecret,
+    peerTls,
     peers,
     client,
     protocol: str(pick('protocol'), '--protocol') ?? 'raft',
@@ -184,9 +196,10 @@ export function resolveNodeConfig(flags: RawConfig): NodeConfig {
 /**
  * The peer secret from --peer-secret-file (a file only its owner can read; surrounding whitespace
  * is ignored) or --peer-secret (visible to other local users in `ps`: prefer the file). Members
- * must authenticate, so a cluster of more than one member without a secret is refused.
+ * must authenticate, so a cluster of more than one member with neither a secret nor peer TLS is
+ * refused; with TLS the secret is optional and, when given, proven on top of the certificates.
  */
-export function resolvePeerSecret(inline: unknown, file: unknown, members: number): Uint8Array | null {
+export function resolvePeerSecret(inline: unknown, file: unknown, members: number, tls = false): Uint8Array | null {
   const text = str(inline, '--peer-secret');
   const path = str(file, '--peer-secret-file');
   if (text !== undefined && path !== undefined) throw new ConfigError('give --peer-secret or --peer-secret-file, not both');
@@ -205,9 +218,10 @@ export function resolvePeerSecret(inline: unknown, file: unknown, members: numbe
     }
   }
   if (secret === undefined) {
-    if (members > 1) {
+    if (members > 1 && !tls) {
       throw new ConfigError('peers must authenticate: give the cluster\'s secret with --peer-secret-file FILE '
-        + '(`quorate cluster up` writes one to <data>/peer-secret; any 16+ random bytes, e.g. `openssl rand -hex 32`)');
+        + '(`quorate cluster up` writes one to <data>/peer-secret; any 16+ random bytes, e.g. `openssl rand -hex 32`), '
+        + 'and/or mutual TLS with --peer-cert, --peer-key and --peer-ca');
     }
     return null;
   }

@@ -3,9 +3,11 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { getProtocol } from '../protocols/index.js';
 import { KvServer } from '../server/http.js';
+import type { NodeMetrics } from '../server/metrics.js';
 import { FileStorage } from '../storage/index.js';
 import { TcpTransport } from '../transport/tcp.js';
 import type { NodeConfig } from './config.js';
+import { certificateNames } from './peer-tls.js';
 import { QuorateNode } from './node.js';
 import { FileRecoveryMarker } from './recovery-marker.js';
 
@@ -24,13 +26,27 @@ export interface RunningNode {
 export async function launchNode(cfg: NodeConfig, logger: Logger = pino({ level: cfg.logLevel })): Promise<RunningNode> {
   const protocol = getProtocol(cfg.protocol);
   const clientUrl = `http://${cfg.client.host.includes(':') ? `[${cfg.client.host}]` : cfg.client.host}:${cfg.client.port}`;
+  // The server's metrics exist only once the server is built, after the transport; the transport
+  // cannot refuse anyone before node.start(), which comes later still.
+  let metrics: NodeMetrics | null = null;
+  if (cfg.peerTls !== null) {
+    const names = certificateNames(cfg.peerTls.cert);
+    if (!names.includes(cfg.id)) {
+      logger.warn({ id: cfg.id, certificateNames: names }, 'this member\'s peer certificate does not name its node id: every peer will refuse it');
+    }
+  }
   const transport = new TcpTransport({
     id: cfg.id,
     clusterId: cfg.clusterId,
     listen: cfg.peers[cfg.id] as { host: string; port: number },
     peers: cfg.peers,
-    // A cluster of one has no member to authenticate (config.ts refuses more without a secret).
-    ...(cfg.peerSecret === null ? { allowUnauthenticatedPeers: true } : { peerSecret: cfg.peerSecret }),
+    ...(cfg.peerTls === null ? {} : { tls: cfg.peerTls }),
+    ...(cfg.peerSecret === null ? {} : { peerSecret: cfg.peerSecret }),
+    // A cluster of one has no member to authenticate (config.ts refuses more with neither).
+    ...(cfg.peerSecret === null && cfg.peerTls === null ? { allowUnauthenticatedPeers: true } : {}),
+    onEvent: (e) => {
+      if (e.kind === 'refused') metrics?.peerRefusals.inc({ reason: e.reason, direction: e.direction });
+    },
     logger,
   });
   const node = new QuorateNode({
@@ -50,6 +66,7 @@ export async function launchNode(cfg: NodeConfig, logger: Logger = pino({ level:
     ...(cfg.leaseReads ? { replica: { leaseReads: true } } : {}),
   });
   const server = new KvServer({ node, host: cfg.client.host, port: cfg.client.port, logger });
+  metrics = server.metrics;
   await server.start();
   try {
     await node.start();
@@ -58,7 +75,10 @@ export async function launchNode(cfg: NodeConfig, logger: Logger = pino({ level:
     await node.stop().catch(() => undefined);
     throw err;
   }
-  logger.info({ id: cfg.id, protocol: cfg.protocol, client: clientUrl, peer: cfg.peers[cfg.id], data: cfg.dataDir }, 'quorate node serving');
+  logger.info({
+    id: cfg.id, protocol: cfg.protocol, client: clientUrl, peer: cfg.peers[cfg.id], data: cfg.dataDir,
+    peerAuth: [...(cfg.peerTls === null ? [] : ['mtls']), ...(cfg.peerSecret === null ? [] : ['secret'])].join('+') || 'none',
+  }, 'quorate node serving');
   let stopping: Promise<void> | null = null;
   return {
     node,

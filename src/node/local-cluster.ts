@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { QuorateClient } from '../client/index.js';
 import type { ClusterNodeStatus } from '../client/index.js';
 import { ConfigError } from '../core/index.js';
+import { LocalCa } from './local-ca.js';
+import type { PeerTlsFiles } from './peer-tls.js';
 import { freePorts } from './ports.js';
 
 /**
@@ -39,6 +41,20 @@ export interface LocalClusterOptions {
    * (32 random bytes, hex, mode 600) on first start and kept, so a restart uses the same secret.
    */
   readonly peerSecretFile?: string;
+  /**
+   * Peer mutual TLS: a throwaway CA and one certificate per member in <dataDir>/tls (LocalCa),
+   * made on first start with the openssl CLI; every member gets --peer-cert/--peer-key/--peer-ca
+   * on top of the peer secret.
+   */
+  readonly tls?: boolean;
+}
+
+/** Per-spawn overrides, for tests of what a cluster refuses. */
+export interface SpawnOptions {
+  /** `existing` marks a member rejoining with a wiped disk. */
+  readonly initialClusterState?: 'new' | 'existing';
+  /** This member's TLS files instead of the cluster's (null: plain TCP, no TLS flags). */
+  readonly tls?: PeerTlsFiles | null;
 }
 
 interface Member {
@@ -110,24 +126,40 @@ export class LocalCluster {
     return this.opts.peerSecretFile ?? join(this.opts.dataDir, 'peer-secret');
   }
 
+  /** The directory of the cluster's throwaway CA and member certificates (with `tls`). */
+  get tlsDir(): string {
+    return join(this.opts.dataDir, 'tls');
+  }
+
+  /** The TLS files member `id` is started with (issued on first use); null without `tls`. */
+  tlsFilesOf(id: string): PeerTlsFiles | null {
+    if (this.opts.tls !== true) return null;
+    mkdirSync(this.opts.dataDir, { recursive: true, mode: 0o700 });
+    return LocalCa.open(this.tlsDir).member(this.member(id).id);
+  }
+
   /** Starts every node and waits until each answers /healthz. */
   async start(timeoutMs = 20_000): Promise<void> {
     mkdirSync(this.opts.dataDir, { recursive: true, mode: 0o700 });
+    // Every certificate before any member starts: a failure (no openssl) starts nothing.
+    for (const id of this.ids) this.tlsFilesOf(id);
     for (const id of this.ids) this.spawnNode(id);
     await Promise.all(this.ids.map((id) => this.waitHealthy(id, timeoutMs)));
   }
 
-  /** Starts (or restarts) one node; `existing` marks a member rejoining with a wiped disk. */
-  spawnNode(id: string, opts: { initialClusterState?: 'new' | 'existing' } = {}): void {
+  /** Starts (or restarts) one node. */
+  spawnNode(id: string, opts: SpawnOptions = {}): void {
     const m = this.member(id);
     if (this.isRunning(id)) throw new ConfigError(`node ${id} is already running`);
     const cmd = this.opts.command ?? defaultCommand();
     ensurePeerSecret(this.peerSecretFile);
+    const tls = opts.tls === undefined ? this.tlsFilesOf(id) : opts.tls;
     const args = [
       ...cmd.args, 'start', '--id', id, '--data', this.dataDirOf(id), '--peers', this.opts.peersFlagFor?.(id) ?? this.peersFlag(),
       '--client', `127.0.0.1:${m.clientPort}`, '--protocol', this.opts.protocol ?? 'raft',
       '--cluster-id', this.opts.clusterId ?? 'local', '--log-level', this.opts.logLevel ?? 'info',
       '--peer-secret-file', this.peerSecretFile,
+      ...(tls === null ? [] : ['--peer-cert', tls.cert, '--peer-key', tls.key, '--peer-ca', tls.ca]),
       ...(opts.initialClusterState === undefined ? [] : ['--initial-cluster-state', opts.initialClusterState]),
       ...(this.opts.extraArgs ?? []),
     ];

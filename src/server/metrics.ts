@@ -51,6 +51,13 @@ export class NodeMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'code'>;
   readonly latency: Histogram<'route'>;
+  /**
+   * Peer connections refused at the handshake, by RefuseReason (src/transport/handshake.ts:
+   * `tls` for a certificate the CA did not sign or no TLS at all, `cert_identity` for one naming
+   * another node, `auth_failed` for a wrong peer secret, ...) and direction (`inbound`: a caller
+   * we refused; `outbound`: a peer we dialed refused us or failed our checks).
+   */
+  readonly peerRefusals: Counter<'reason' | 'direction'>;
   readonly stream: StreamStats = newStreamStats();
   readonly port: PortStats = { connectionsOpen: 0, connectionsRefused: 0, eventSubscribers: 0, eventSubscribersRefused: 0 };
 
@@ -65,6 +72,10 @@ export class NodeMetrics {
       name: 'quorate_http_request_duration_seconds', help: 'HTTP request latency by route',
       labelNames: ['route'], registers,
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    });
+    this.peerRefusals = new Counter({
+      name: 'quorate_peer_refusals_total', help: 'Peer connections refused at the handshake, by reason and direction',
+      labelNames: ['reason', 'direction'], registers,
     });
     const gauge = (name: string, help: string, read: () => number): void => {
       new Gauge({ name, help, registers, collect() { this.set(read()); } });

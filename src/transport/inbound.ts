@@ -133,9 +133,13 @@ export class Inbound {
         refusal = { reason: RefuseReason.VersionMismatch, detail: `peer speaks version ${version}, this node ${ctx.version}` };
       } else {
         hello = decodeHello(payload);
-        const certIds = ctx.tls === null ? null
+        // The listener admits only verified certificates (TcpTransport.onTlsConnection); checked
+        // again here because a certificate's names mean nothing unless the CA signed it.
+        const verified = ctx.tls === null || (this.socket as tls.TLSSocket).authorized;
+        const certIds = ctx.tls === null || !verified ? null
           : certificateIdentities((this.socket as tls.TLSSocket).getPeerCertificate());
-        refusal = judgeHello(hello, { version: ctx.version, clusterId: ctx.clusterId, id: ctx.id, members: ctx.members }, certIds);
+        refusal = !verified ? { reason: RefuseReason.Tls, detail: 'the dialer\'s certificate was not verified' }
+          : judgeHello(hello, { version: ctx.version, clusterId: ctx.clusterId, id: ctx.id, members: ctx.members }, certIds);
       }
     } catch (e) {
       refusal = { reason: RefuseReason.Malformed, detail: `bad hello: ${String(e)}` };

@@ -140,7 +140,9 @@ export class Outbound {
     });
     socket.on('error', (err: Error) => {
       if (material !== null && isTlsFailure(err)) {
-        this.refused({ reason: RefuseReason.Tls, detail: err.message });
+        // Our own check that the listener's certificate names the peer we dialed throws a
+        // HandshakeError: a certificate from the right CA for the wrong node, not a TLS failure.
+        this.refused({ reason: err instanceof HandshakeError ? RefuseReason.CertIdentity : RefuseReason.Tls, detail: err.message });
       } else {
         this.ctx.log.debug({ peer: this.peer, err }, 'outbound connection error');
       }

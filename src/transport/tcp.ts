@@ -8,6 +8,7 @@ import { ListenError } from './errors.js';
 import { LogThrottle } from './log-throttle.js';
 import type { TransportEvent } from './events.js';
 import { RefuseReason, peerSecretBytesMin, wireVersion } from './handshake.js';
+import { certificateIdentities } from './identity.js';
 import { Inbound, type FrameHandler, type InboundHost } from './inbound.js';
 import { isValidGroup, resolveLimits, type TransportLimits } from './limits.js';
 import { Outbound, type OutboundStatus, type PeerAddress } from './outbound.js';
@@ -135,17 +136,15 @@ export class TcpTransport implements Transport {
     if (this.stopping !== null) await this.stopping;
     const server = this.ctx.tls === null
       ? net.createServer((s) => this.onConnection(s))
+      // rejectUnauthorized is off and the certificate is judged in onTlsConnection instead: with it
+      // on, Node destroys a connection whose client certificate fails verification (another CA,
+      // expired) without any event, so such a peer was refused with no log line and no count.
       : tls.createServer({
         key: this.ctx.tls.key, cert: this.ctx.tls.cert, ca: this.ctx.tls.ca,
-        requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.ctx.handshakeTimeoutMs,
-      }, (s) => this.onConnection(s));
+        requestCert: true, rejectUnauthorized: false, handshakeTimeout: this.ctx.handshakeTimeoutMs,
+      }, (s) => this.onTlsConnection(s));
     if (server instanceof tls.Server) {
-      server.on('tlsClientError', (err, socket) => {
-        const detail = `TLS handshake failed from ${socket.remoteAddress ?? '?'}: ${err.message}`;
-        const level = this.ctx.throttle.shouldWarn(`tls:${socket.remoteAddress ?? '?'}:${err.message}`) ? 'warn' : 'debug';
-        this.ctx.log[level]({ err }, 'refused inbound TLS connection');
-        this.ctx.emit({ kind: 'refused', peer: null, direction: 'inbound', reason: RefuseReason.Tls, detail });
-      });
+      server.on('tlsClientError', (err, socket) => this.refuseTls(socket, err.message));
     }
     server.on('error', (err) => this.ctx.log.error({ err }, 'listener error'));
     await listen(server, this.listenAddress);
@@ -248,6 +247,28 @@ export class TcpTransport implements Transport {
         if (this.running) this.handler?.(from, group, payload);
       },
     };
+  }
+
+  /**
+   * A TLS connection whose handshake completed: it goes on only if the dialer's certificate was
+   * verified against the CA (Inbound then checks it names the node the Hello claims).
+   */
+  private onTlsConnection(socket: tls.TLSSocket): void {
+    if (!socket.authorized) {
+      const names = certificateIdentities(socket.getPeerCertificate());
+      const why = String(socket.authorizationError ?? 'no certificate');
+      this.refuseTls(socket, `certificate ${names.length === 0 ? '(none)' : `for ${names.join(', ')}`} not accepted: ${why}`);
+      socket.destroy();
+      return;
+    }
+    this.onConnection(socket);
+  }
+
+  private refuseTls(socket: net.Socket, why: string): void {
+    const remote = socket.remoteAddress ?? '?';
+    const level = this.ctx.throttle.shouldWarn(`tls:${remote}:${why}`) ? 'warn' : 'debug';
+    this.ctx.log[level]({ remote, reason: RefuseReason.Tls, detail: why }, 'refused inbound TLS connection');
+    this.ctx.emit({ kind: 'refused', peer: null, direction: 'inbound', reason: RefuseReason.Tls, detail: `TLS handshake failed from ${remote}: ${why}` });
   }
 
   private onConnection(socket: net.Socket): void {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { defaultCommand } from '../../src/node/local-cluster.js';
 import { freePorts } from '../../src/node/ports.js';
+import { TestCa } from '../transport/certs.js';
 
 /** Runs the quorate CLI of this build (tsx sources or dist) and collects its exit code and output. */
 function quorate(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -149,3 +151,127 @@ describe('quorate start: peers must authenticate', () => {
   test('both --peer-secret and --peer-secret-file: exit 2', () =>
     exits2([...startArgs({ '--data': join(dir, 's4') }), '--peer-secret', 'a-secret-that-is-long-enough', '--peer-secret-file', join(dir, 'x')], /not both/));
 });
+
+describe('quorate start: peer mutual TLS flags', () => {
+  let ca: TestCa;
+  let good: { cert: string; key: string; ca: string };
+  const twoMembers = (): string => `n1=127.0.0.1:${ports[0]},n2=127.0.0.1:${ports[2]}`;
+  before(() => {
+    ca = TestCa.create();
+    const m = ca.issue('n1');
+    good = { cert: join(dir, 'n1.crt'), key: join(dir, 'n1.key'), ca: join(dir, 'ca.crt') };
+    writeFileSync(good.cert, m.cert);
+    writeFileSync(good.key, m.key, { mode: 0o600 });
+    writeFileSync(good.ca, m.ca);
+  });
+  after(() => ca.dispose());
+  const tlsArgs = (over: Partial<Record<'--peer-cert' | '--peer-key' | '--peer-ca', string | null>> = {}): string[] =>
+    Object.entries({ '--peer-cert': good.cert, '--peer-key': good.key, '--peer-ca': good.ca, ...over })
+      .flatMap(([k, v]) => (v === null ? [] : [k, v]));
+  /** Exit 2 with `message`, nothing created, and no key material in what it printed. */
+  async function refused(name: string, tls: string[], message: RegExp): Promise<void> {
+    const data = join(dir, `tls-${name}`);
+    const r = await quorate([...startArgs({ '--peers': twoMembers(), '--data': data }), ...tls]);
+    assert.equal(r.code, 2, `exit code; stderr: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stdout + r.stderr, /PRIVATE KEY|BEGIN/);
+    assert.equal(existsSync(data), false, 'a refused start creates nothing');
+  }
+
+  test('--peer-cert alone: exit 2 naming the missing two', () =>
+    refused('one', tlsArgs({ '--peer-key': null, '--peer-ca': null }), /--peer-cert, --peer-key and --peer-ca together; missing --peer-key, --peer-ca/));
+  test('--peer-key and --peer-ca without --peer-cert: exit 2', () =>
+    refused('two', tlsArgs({ '--peer-cert': null }), /together; missing --peer-cert \(bad_config\)/));
+  test('a key file other users can read: exit 2 with the chmod to run', () => {
+    const open = join(dir, 'open.key');
+    writeFileSync(open, readFileSync(good.key), { mode: 0o644 });
+    chmodSync(open, 0o644);
+    return refused('open-key', tlsArgs({ '--peer-key': open }), /peer key file .*open\.key can be read by other users \(mode 644\).*chmod 600/);
+  });
+  test('a garbage certificate, key or CA: exit 2 naming the flag', async () => {
+    const junk = join(dir, 'junk.pem');
+    writeFileSync(junk, '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n', { mode: 0o600 });
+    await refused('junk-cert', tlsArgs({ '--peer-cert': junk }), /--peer-cert .*junk\.pem is not a PEM certificate/);
+    await refused('junk-key', tlsArgs({ '--peer-key': junk }), /--peer-key .*junk\.pem is not a PEM private key/);
+    await refused('junk-ca', tlsArgs({ '--peer-ca': junk }), /--peer-ca .*junk\.pem is not a PEM certificate/);
+  });
+  test('a file that cannot be read: exit 2', () =>
+    refused('missing', tlsArgs({ '--peer-ca': join(dir, 'no-such-ca.crt') }), /cannot read --peer-ca .*no-such-ca\.crt/));
+  test('a key that is not the certificate\'s: exit 2', () => {
+    const other = ca.issue('n1');
+    const otherKey = join(dir, 'other.key');
+    writeFileSync(otherKey, other.key, { mode: 0o600 });
+    return refused('mismatch', tlsArgs({ '--peer-key': otherKey }), /--peer-key .*other\.key is not the key of the certificate/);
+  });
+  test('with TLS the peer secret is optional: a member with TLS alone starts', { timeout: 30_000 }, async () => {
+    const cmd = defaultCommand();
+    const node = spawn(cmd.execPath, [...cmd.args, ...startArgs({ '--peers': twoMembers(), '--client': `127.0.0.1:${ports[3]}`, '--data': join(dir, 'tls-only') }),
+      ...tlsArgs()], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => node.on('exit', (code) => r(code)));
+    try {
+      let status = 0;
+      for (let i = 0; i < 100 && status !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = await fetch(`http://127.0.0.1:${ports[3]}/healthz`).then((r) => r.status, () => 0);
+      }
+      assert.equal(status, 200, 'the node serves');
+    } finally {
+      node.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
+  });
+});
+
+describe('quorate cluster up --tls', () => {
+  test('makes a CA and a certificate per member, starts them with TLS, and says where', { timeout: 60_000 }, async () => {
+    const data = join(dir, 'up-tls');
+    // Ports base..base+2 and base+1000..base+1002 must be free: try a few bases.
+    let base = 0;
+    for (let i = 0; i < 20 && base === 0; i++) {
+      const b = 20_000 + Math.floor(Math.random() * 20_000);
+      if (await portsFree([b, b + 1, b + 2, b + 1000, b + 1001, b + 1002])) base = b;
+    }
+    assert.notEqual(base, 0, 'free ports for cluster up');
+    const cmd = defaultCommand();
+    const up = spawn(cmd.execPath, [...cmd.args, 'cluster', 'up', '--tls', '--data', data, '--base-port', String(base), '--log-level', 'warn'],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    up.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    up.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((r) => up.on('exit', (code) => r(code)));
+    try {
+      for (let i = 0; i < 400 && !out.includes('Ctrl-C stops the cluster'); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(out, /quorate cluster up: 3 nodes/);
+      assert.match(out, /\(leader\)/, out);
+      assert.match(out, new RegExp(`peer mutual TLS: CA ${join(data, 'tls', 'ca.crt')}`));
+      assert.equal(statSync(join(data, 'tls')).mode & 0o777, 0o700);
+      for (const id of ['n1', 'n2', 'n3']) {
+        assert.equal(statSync(join(data, 'tls', `${id}.key`)).mode & 0o777, 0o600);
+        const subject = new X509Certificate(readFileSync(join(data, 'tls', `${id}.crt`))).subject;
+        assert.equal(subject, `CN=${id}`);
+        const log = readFileSync(join(data, `${id}.log`), 'utf8');
+        assert.doesNotMatch(log, /PRIVATE KEY/);
+      }
+      // A member that has not yet heard from the leader answers 503 (retry): the contract.
+      let status = 503;
+      for (let i = 0; i < 100 && status === 503; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 100));
+        const r = await fetch(`http://127.0.0.1:${base + 1000}/v1/kv/up-tls`, { method: 'PUT', body: JSON.stringify({ value: 'ok' }) });
+        status = r.status;
+        await r.text();
+      }
+      assert.equal(status, 200);
+    } finally {
+      up.kill('SIGINT');
+    }
+    assert.equal(await exited, 0);
+  });
+});
+
+function portsFree(list: number[]): Promise<boolean> {
+  return Promise.all(list.map((p) => new Promise<boolean>((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
+  }))).then((all) => all.every(Boolean));
+}

@@ -18,15 +18,18 @@ export class TestCa {
     return new TestCa(dir, readFileSync(join(dir, 'ca.crt'), 'utf8'));
   }
 
-  /** A key and certificate signed by this CA, with subject CN and DNS SAN set to `identity`. */
-  issue(identity: string, options: { san?: boolean } = {}): TlsMaterial {
+  /**
+   * A key and certificate signed by this CA, with subject CN and DNS SAN set to `identity`, valid
+   * for `days` (2; -1 makes one that expired a day ago).
+   */
+  issue(identity: string, options: { san?: boolean; days?: number } = {}): TlsMaterial {
     const base = `leaf-${identity}-${Math.random().toString(36).slice(2)}`;
     openssl(this.dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
       '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${identity}`]);
     writeFileSync(join(this.dir, `${base}.ext`), options.san === false ? 'basicConstraints=CA:FALSE\n'
       : `basicConstraints=CA:FALSE\nsubjectAltName=DNS:${identity}\n`);
     openssl(this.dir, ['x509', '-req', '-in', `${base}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
-      '-out', `${base}.crt`, '-days', '2', '-extfile', `${base}.ext`]);
+      '-out', `${base}.crt`, '-days', String(options.days ?? 2), '-extfile', `${base}.ext`]);
     return {
       key: readFileSync(join(this.dir, `${base}.key`), 'utf8'),
       cert: readFileSync(join(this.dir, `${base}.crt`), 'utf8'),

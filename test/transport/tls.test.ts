@@ -83,7 +83,7 @@ describe('tcp+tls: mutual authentication by node id', () => {
     try {
       await waitFor(() => refusals(h.events.get('a')).some((e) => e.direction === 'outbound' && e.peer === 'b'), 'a refusing b');
       const r = refusals(h.events.get('a')).find((e) => e.direction === 'outbound' && e.peer === 'b')!;
-      assert.equal(r.reason, RefuseReason.Tls);
+      assert.equal(r.reason, RefuseReason.CertIdentity);
       assert.match(r.detail, /certificate for c/);
     } finally {
       await h.stop();
@@ -113,6 +113,30 @@ describe('tcp+tls: mutual authentication by node id', () => {
         h.node('a').send('b', 0, bytes('still here'));
         return inB.frames.length > 0;
       }, 'a to b after the refusals');
+    } finally {
+      otherCa.dispose();
+      await h.stop();
+    }
+  });
+
+  test('a dialer whose certificate fails verification is refused with the reason, though it trusts the listener', async () => {
+    // Node destroys such a connection silently when the server rejects unauthorized clients
+    // itself; the transport judges the certificate so the refusal is logged and counted.
+    const h = await startTcpCluster(['a', 'b'], {}, (id) => ({ tls: materialFor(id) }));
+    const otherCa = TestCa.create('evil-ca');
+    try {
+      const port = h.addresses.b!.port;
+      const attempt = (m: TlsMaterial): Promise<void> => new Promise((resolve) => {
+        const s = tls.connect({ host: loopback, port, ca: ca.caCert, key: m.key, cert: m.cert, checkServerIdentity: () => undefined });
+        s.on('error', () => resolve());
+        s.on('close', () => resolve());
+      });
+      await attempt(otherCa.issue('a'));
+      await attempt(ca.issue('a', { days: -1 }));
+      const details = (): string[] => refusals(h.events.get('b')).filter((e) => e.reason === RefuseReason.Tls).map((e) => e.detail);
+      await waitFor(() => details().length >= 2, 'two TLS refusals');
+      assert.ok(details().some((d) => /for a not accepted: .*(UNABLE_TO|SIGNATURE)/.test(d)), details().join(' | '));
+      assert.ok(details().some((d) => /for a not accepted: CERT_HAS_EXPIRED/.test(d)), details().join(' | '));
     } finally {
       otherCa.dispose();
       await h.stop();

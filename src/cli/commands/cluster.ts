@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
+import { join } from 'node:path';
 import { ConfigError } from '../../core/index.js';
 import { LocalCluster } from '../../node/local-cluster.js';
 import { usageExit2 } from './start.js';
 
-interface ClusterFlags { nodes: string; protocol: string; data: string; basePort: string; logLevel: string }
+interface ClusterFlags { nodes: string; protocol: string; data: string; basePort: string; logLevel: string; tls?: boolean }
 
 /**
  * `quorate cluster up`: a local cluster of `quorate start` child processes on loopback, each
@@ -20,13 +21,14 @@ export function registerCluster(program: Command): void {
     .option('--data <dir>', 'data directory (one subdirectory per node)', './data')
     .option('--base-port <n>', 'peer ports base.., client ports base+1000..', '7001')
     .option('--log-level <level>', 'log level of the nodes', 'info')
+    .option('--tls', 'peer mutual TLS: make a throwaway CA and a certificate per member (CN = node id) in <data>/tls with the openssl CLI')
     .exitOverride(usageExit2)
     .action(async (flags: ClusterFlags) => {
       const nodes = Number(flags.nodes);
       const basePort = Number(flags.basePort);
       if (!Number.isInteger(nodes)) throw new ConfigError(`--nodes must be an integer, got "${flags.nodes}"`);
       if (!Number.isInteger(basePort)) throw new ConfigError(`--base-port must be an integer, got "${flags.basePort}"`);
-      const c = await LocalCluster.create({ nodes, protocol: flags.protocol, dataDir: flags.data, basePort, logLevel: flags.logLevel });
+      const c = await LocalCluster.create({ nodes, protocol: flags.protocol, dataDir: flags.data, basePort, logLevel: flags.logLevel, tls: flags.tls === true });
       let stopping = false;
       const stop = async (): Promise<void> => {
         if (stopping) return;
@@ -50,6 +52,9 @@ export function registerCluster(program: Command): void {
         process.stdout.write(`  ${id}  client ${c.endpoint(id)}  pid ${c.pid(id)}  log ${flags.data}/${id}.log${id === leader ? '  (leader)' : ''}\n`);
       }
       process.stdout.write(`  peer secret (every member proves it to the others): ${c.peerSecretFile}\n`);
+      if (flags.tls === true) {
+        process.stdout.write(`  peer mutual TLS: CA ${join(c.tlsDir, 'ca.crt')}, member certificates and keys ${c.tlsDir}/<id>.crt|key\n`);
+      }
       process.stdout.write(`\ntry:  curl -XPUT ${c.endpoint(c.ids[0] as string)}/v1/kv/hello -d '{"value":"world"}'\n`);
       process.stdout.write(`      curl ${c.endpoint(c.ids[0] as string)}/v1/kv/hello\n`);
       process.stdout.write(`      quorate status --endpoints ${c.endpoints().join(',')}\n\nCtrl-C stops the cluster.\n`);

@@ -29,6 +29,9 @@ interface StartFlags {
   checkpointEvery?: string;
   peerSecretFile?: string;
   peerSecret?: string;
+  peerCert?: string;
+  peerKey?: string;
+  peerCa?: string;
   leaseReads?: boolean;
 }
 
@@ -54,8 +57,11 @@ export function registerStart(program: Command): void {
     .option('--election-ticks <n>', `election timeout in ticks, randomized in [n, 2n) (default ${nodeDefaults.electionTicks})`)
     .option('--heartbeat-ticks <n>', `leader heartbeat interval in ticks (default ${nodeDefaults.heartbeatTicks})`)
     .option('--checkpoint-every <n>', `checkpoint every n applied entries (default ${nodeDefaults.checkpointEvery})`)
-    .option('--peer-secret-file <file>', 'the cluster\'s peer secret (16+ bytes, mode 600), proven by every member in the peer handshake; required with other members')
+    .option('--peer-secret-file <file>', 'the cluster\'s peer secret (16+ bytes, mode 600), proven by every member in the peer handshake; with other members this, peer TLS, or both is required')
     .option('--peer-secret <secret>', 'the peer secret inline (other local users can see it in ps: prefer --peer-secret-file)')
+    .option('--peer-cert <file>', 'this member\'s PEM certificate for peer mutual TLS; its CN or a DNS SAN must be the node id (with --peer-key and --peer-ca)')
+    .option('--peer-key <file>', 'the PEM private key of --peer-cert (mode 600: a key other users can read is refused)')
+    .option('--peer-ca <file>', 'the PEM certificate of the CA that signs every member\'s certificate')
     .option('--lease-reads', 'leader-lease reads: the leader answers reads without a quorum round while its lease holds (off by default; safe only while clocks drift within the margin)')
     .exitOverride(usageExit2)
     .action(async (flags: StartFlags) => {
@@ -65,6 +71,7 @@ export function registerStart(program: Command): void {
         initialClusterState: flags.initialClusterState, tickMs: flags.tickMs, electionTicks: flags.electionTicks,
         heartbeatTicks: flags.heartbeatTicks, checkpointEvery: flags.checkpointEvery, leaseReads: flags.leaseReads,
         peerSecretFile: flags.peerSecretFile, peerSecret: flags.peerSecret,
+        peerCert: flags.peerCert, peerKey: flags.peerKey, peerCa: flags.peerCa,
       };
       const cfg = resolveNodeConfig(raw);
       const logger = pino({ level: cfg.logLevel });

@@ -1,0 +1,68 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../core/index.js';
+import type { PeerTlsFiles } from './peer-tls.js';
+
+/**
+ * A throwaway certificate authority for a local cluster (`quorate cluster up --tls`), made with
+ * the openssl CLI in <data>/tls (0700): ca.crt and ca.key, and per member <id>.crt and <id>.key
+ * with subject CN and DNS SAN set to the node id, which is what the peer handshake checks. Keys
+ * are 0600. Made once and kept, so a restart (and a member added later) uses the same CA.
+ * For a real deployment use your own CA: this one's key sits next to the data.
+ */
+export class LocalCa {
+  private constructor(readonly dir: string) {}
+
+  static open(dir: string): LocalCa {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    const ca = new LocalCa(dir);
+    if (!existsSync(join(dir, 'ca.crt')) || !existsSync(join(dir, 'ca.key'))) {
+      openssl(dir, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+        '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=quorate-local-ca', '-days', String(validityDays)]);
+      chmodSync(join(dir, 'ca.key'), 0o600);
+    }
+    return ca;
+  }
+
+  get caFile(): string {
+    return join(this.dir, 'ca.crt');
+  }
+
+  /** The member's certificate and key, issued on first use. */
+  member(id: string): PeerTlsFiles {
+    const files = { cert: join(this.dir, `${id}.crt`), key: join(this.dir, `${id}.key`), ca: this.caFile };
+    if (existsSync(files.cert) && existsSync(files.key)) return files;
+    const csr = join(this.dir, `${id}.csr`);
+    const ext = join(this.dir, `${id}.ext`);
+    try {
+      openssl(this.dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+        '-keyout', `${id}.key`, '-out', `${id}.csr`, '-subj', `/CN=${id}`]);
+      chmodSync(files.key, 0o600);
+      // Each member both listens and dials, so its certificate serves both ends of a TLS link.
+      writeFileSync(ext, `basicConstraints=CA:FALSE\nsubjectAltName=DNS:${id}\nextendedKeyUsage=serverAuth,clientAuth\n`, { mode: 0o600 });
+      openssl(this.dir, ['x509', '-req', '-in', `${id}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
+        '-out', `${id}.crt`, '-days', String(validityDays), '-extfile', `${id}.ext`]);
+    } finally {
+      rmSync(csr, { force: true });
+      rmSync(ext, { force: true });
+    }
+    return files;
+  }
+}
+
+/** A local cluster's CA lives about as long as a development machine's data directory. */
+const validityDays = 365;
+
+function openssl(cwd: string, args: string[]): void {
+  try {
+    execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (cause) {
+    const e = cause as NodeJS.ErrnoException & { stderr?: Buffer };
+    if (e.code === 'ENOENT') {
+      throw new ConfigError('--tls needs the openssl command-line tool to make the certificates (e.g. `apt-get install openssl`)', { cause });
+    }
+    throw new ConfigError(`openssl ${args[0] ?? ''} failed: ${e.stderr?.toString().trim() ?? e.message}`, { cause });
+  }
+}

@@ -1,0 +1,89 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { ConfigError } from '../core/index.js';
+import type { TlsMaterial } from '../transport/context.js';
+
+/** Where a member's peer TLS material lives: `quorate start --peer-cert F --peer-key F --peer-ca F`. */
+export interface PeerTlsFiles {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
+/**
+ * Reads and checks the peer TLS material once, at start, so a mistake is a clear ConfigError
+ * (exit 2) and not a TLS failure on every connection later. The key must be readable by its owner
+ * only (etcd and ssh refuse the same way); the PEMs must parse; the key must belong to the
+ * certificate. Nothing here names the key's contents in an error.
+ */
+export function loadPeerTls(files: PeerTlsFiles): TlsMaterial {
+  const key = readPem(files.key, '--peer-key');
+  const cert = readPem(files.cert, '--peer-cert');
+  const ca = readPem(files.ca, '--peer-ca');
+  const mode = statSync(files.key).mode;
+  if ((mode & 0o077) !== 0) {
+    throw new ConfigError(`the peer key file ${files.key} can be read by other users (mode ${(mode & 0o777).toString(8)}). `
+      + `Run \`chmod 600 ${files.key}\` (quorate refuses rather than changing it for you).`);
+  }
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (cause) {
+    // The parser's message never quotes the key; still, say only that it did not parse.
+    throw new ConfigError(`--peer-key ${files.key} is not a PEM private key (unencrypted)`, { cause });
+  }
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(cert);
+  } catch (cause) {
+    throw new ConfigError(`--peer-cert ${files.cert} is not a PEM certificate: ${(cause as Error).message}`, { cause });
+  }
+  try {
+    new X509Certificate(ca);
+  } catch (cause) {
+    throw new ConfigError(`--peer-ca ${files.ca} is not a PEM certificate: ${(cause as Error).message}`, { cause });
+  }
+  if (!leaf.checkPrivateKey(privateKey)) {
+    throw new ConfigError(`--peer-key ${files.key} is not the key of the certificate in --peer-cert ${files.cert}`);
+  }
+  return { key, cert, ca };
+}
+
+function readPem(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new ConfigError(`cannot read ${flag} ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** All three of --peer-cert, --peer-key, --peer-ca, or none; anything else is a ConfigError. */
+export function resolvePeerTlsFiles(cert: string | undefined, key: string | undefined, ca: string | undefined): PeerTlsFiles | null {
+  const given = [['--peer-cert', cert], ['--peer-key', key], ['--peer-ca', ca]] as const;
+  const missing = given.filter(([, v]) => v === undefined).map(([f]) => f);
+  if (missing.length === 3) return null;
+  if (missing.length > 0) {
+    throw new ConfigError(`peer TLS needs --peer-cert, --peer-key and --peer-ca together; missing ${missing.join(', ')}`);
+  }
+  return { cert: cert as string, key: key as string, ca: ca as string };
+}
+
+/**
+ * The identities a PEM certificate asserts, as the peer handshake reads them (its CN and DNS/URI
+ * SANs; src/transport/identity.ts). Used to warn at start when this member's own certificate does
+ * not name it: its peers will refuse it. Only a warning, because the handshake is where the rule
+ * is enforced (a node that lies to itself gets nowhere either way).
+ */
+export function certificateNames(pem: string | Buffer): string[] {
+  const cert = new X509Certificate(pem);
+  const names = new Set<string>();
+  for (const part of cert.subject.split('\n')) {
+    const m = /^CN=(.+)$/.exec(part.trim());
+    if (m?.[1] !== undefined) names.add(m[1]);
+  }
+  for (const part of (cert.subjectAltName ?? '').split(',')) {
+    const m = /^\s*(DNS|URI):(.+)$/.exec(part);
+    if (m?.[2] !== undefined) names.add(m[2].trim());
+  }
+  return [...names].sort();
+}
