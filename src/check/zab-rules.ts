@@ -119,7 +119,7 @@ export class ZabRules {
     if (m.type !== 'ping') return;
     const pings = this.life(node).pingsAt;
     if (pings.size >= pingsKeptMax) pings.delete(pings.keys().next().value as string);
-    pings.set(`${m.from}#${m.seq}`, this.life(node).ticks);
+    pings.set(`${m.from}#${m.epoch}#${m.seq}`, this.life(node).ticks);
   }
 
   /** Messages leave `node`, in the order it made them. */
@@ -148,7 +148,7 @@ export class ZabRules {
           this.onAck(node, m.to, m.session, m.newLeader ? 'newleader' : 'proposal', m.index);
           break;
         case 'pong':
-          this.onPong(node, m.to, m.session, m.seq, m.ackedIndex);
+          this.onPong(node, m.to, m.session, m.epoch, m.seq, m.ackedIndex);
           break;
         case 'uptodate': {
           // The leader counted m.to as synced: its NEWLEADER ACK said currentEpoch = e' is durable.
@@ -226,13 +226,16 @@ export class ZabRules {
     a.acked = Math.max(a.acked, index);
   }
 
-  private onPong(from: NodeId, to: NodeId, session: number, seq: number, ackedIndex: number): void {
+  private onPong(from: NodeId, to: NodeId, session: number, epoch: number, seq: number, ackedIndex: number): void {
     // Answering a ping gives its leader a lease: no vote for electionTicks after the ping came.
+    // Keyed by epoch too: each leadership numbers its pings from 1, and a pong held for an fsync
+    // may leave after a later leader's ping of the same number came (and was ignored).
     const l = this.life(from);
-    const at = l.pingsAt.get(`${to}#${seq}`);
+    const key = `${to}#${epoch}#${seq}`;
+    const at = l.pingsAt.get(key);
     if (at !== undefined) {
       l.quietUntil = Math.max(l.quietUntil, at + this.opts.electionTicks);
-      l.pingsAt.delete(`${to}#${seq}`);
+      l.pingsAt.delete(key);
     }
     const a = this.acks.get(`${from}>${to}`);
     if (a === undefined || a.session !== session) return;

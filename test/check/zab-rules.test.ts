@@ -108,6 +108,21 @@ test('lease-wait: with lease reads, no vote within electionTicks of a start or o
   speak(ok, 'n2', vote);
   assert.ok(ok.ok, ok.violations.map((v) => v.message).join('; '));
 
+  // Each leadership numbers its pings from 1: a pong held for an fsync that leaves after a later
+  // leader's ping of the same number came (and was ignored: another epoch) answers the earlier
+  // one, and the wait counts from that (sim --protocol zab --seeds 5661386 --variants --swarm).
+  const reused = checker(true);
+  reused.onStart('n2', null, 0);
+  ticks(reused, 20);
+  reused.onDeliver('n2', ping);
+  ticks(reused, 5);
+  reused.onDeliver('n2', { ...ping, from: 'n3', epoch: 2 } as Message); // n3's first pings of epoch 2 reuse n1's numbers
+  reused.onDeliver('n2', { ...ping, epoch: 2 } as Message);
+  speak(reused, 'n2', pong); // epoch 1: answers the ping that came at tick 20
+  ticks(reused, electionTicks - 5);
+  speak(reused, 'n2', vote);
+  assert.ok(reused.ok, reused.violations.map((v) => v.message).join('; '));
+
   const noLease = checker(false);
   noLease.onStart('n2', null, 0);
   speak(noLease, 'n2', vote);
