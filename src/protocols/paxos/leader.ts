@@ -1,5 +1,6 @@
 import { EntryType, assert, encodeBatch, quorumMin, quorumSize } from '../../core/index.js';
 import type { Limits, NodeId } from '../../core/index.js';
+import type { Value } from './value.js';
 
 /** Per-command overhead counted against byte bounds, so that even empty commands are bounded. */
 export const commandOverheadBytes = 16;
@@ -25,8 +26,13 @@ export class LeaderState {
    * when no command gets there first (reads.ts, "Filling the read point").
    */
   fillThrough = 0;
-  /** Every slot through this one was re-proposed from phase 1 (or was already chosen). */
+  /** Every slot through this one is re-proposed from phase 1 (or was already chosen). */
   readonly establishedEnd: number;
+  /**
+   * The re-proposals still to make, a window at a time (replica.ts `reproposeWindow`): the next
+   * slot, and phase 1's value for each slot (a no-op where none was reported). Null once done.
+   */
+  reproposal: { next: number; readonly valueAt: (slot: number) => Value | undefined } | null = null;
   /** Peers heard from in the current quorum-check period. */
   readonly active = new Set<NodeId>();
   /** Latest leader tick each peer echoed (a P2b at this ballot): the lease is held from these. */

@@ -285,17 +285,35 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
     const end = Math.max(this.chosen, tally.maxSlot);
     const lead = new LeaderState(ballot, end);
     this.lead = lead;
+    lead.reproposal = { next: this.chosen + 1, valueAt: (slot) => tally.valueAt(slot) };
+    const slots = this.reproposeWindow(lead);
+    // Announce the new leadership at once (a heartbeat when there is nothing to re-propose).
+    if (slots.length > 0) this.broadcastSlots(lead, slots);
+    else this.heartbeat(lead);
+  }
+
+  /**
+   * Re-proposes phase 1's slots a window (limits.inflightMax) at a time, in slot order: all at
+   * once, a p1b reporting a slot far above everything else (a forged one: 2^52 - 1) made the new
+   * leader hold a no-op for every slot up to it and run out of memory (found by the peer-message
+   * fuzzer). Client commands take slots above `establishedEnd` only, so the order does not change
+   * what any slot may hold; the window only paces it.
+   */
+  private reproposeWindow(lead: LeaderState): number[] {
+    const rp = lead.reproposal;
     const slots: number[] = [];
-    for (let s = this.chosen + 1; s <= end; s++) {
-      const v: Value = tally.valueAt(s) ?? { origin: ballot, type: EntryType.Noop, data: new Uint8Array(0) };
-      this.log.put(acceptedEntry(s, ballot, v));
+    if (rp === null) return slots;
+    rp.next = Math.max(rp.next, this.chosen + 1);
+    while (rp.next <= lead.establishedEnd && rp.next - 1 - this.chosen < this.opts.limits.inflightMax) {
+      const s = rp.next++;
+      const v: Value = rp.valueAt(s) ?? { origin: lead.ballot, type: EntryType.Noop, data: new Uint8Array(0) };
+      this.log.put(acceptedEntry(s, lead.ballot, v));
       lead.track(s, 0, this.now);
       this.maybeCountOwnEarly(lead, s);
       slots.push(s);
     }
-    // Announce the new leadership at once (a heartbeat when there is nothing to re-propose).
-    if (slots.length > 0) this.broadcastSlots(lead, slots);
-    else this.heartbeat(lead);
+    if (rp.next > lead.establishedEnd) lead.reproposal = null;
+    return slots;
   }
 
   private onP1b(m: P1b): void {
@@ -331,7 +349,7 @@ export class PaxosReplica extends PaxosAcceptor implements Replica<PaxosMessage>
   private flushProposals(lead: LeaderState): void {
     const limits = this.opts.limits;
     this.maybeAdvanceChosen(lead);
-    const slots: number[] = [];
+    const slots: number[] = this.reproposeWindow(lead);
     while (this.queue.length > 0 && lead.windowOpen(this.chosen, limits)) {
       const packed = packSlot(this.queue, limits.maxMessageBytes - messageOverheadBytes);
       this.queue = this.queue.slice(packed.count);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, EntryType } from '../../../src/core/index.js';
+import { ConfigError, EntryType, defaultLimits } from '../../../src/core/index.js';
 import { mustSync } from '../../../src/core/durability.js';
 import type { Entry } from '../../../src/core/index.js';
 import { ballotStride, nextBallot, paxos } from '../../../src/protocols/paxos/index.js';
@@ -228,4 +228,50 @@ test('PML §5.1: a lost member writes nothing to its log before being lost is du
   r.advance(first);
   const second = r.ready();
   assert.deepEqual(second?.entries.map((e) => e.index), [1], 'then the log');
+});
+
+test('phase 1\'s slots are re-proposed a window at a time: a long suffix in order, and a far slot (forged) costs no memory', () => {
+  // Found by the peer-message fuzzer: a p1b reporting slot 2^52 - 1 made the new leader put a
+  // no-op in every slot below it at once, and the node ran out of memory.
+  const five = ['n1', 'n2', 'n3', 'n4', 'n5'];
+  const acc = (slot: number, v: string): Entry => acceptedEntry(slot, b(1, 1), { origin: b(1, 1), type: EntryType.Normal, data: enc(v) });
+  const proposer = (inflightMax: number): { r: ReturnType<typeof lone>; ballot: number } => {
+    const r = lone('n1', five, {
+      limits: { ...defaultLimits, inflightMax },
+      recovered: { hardState: { kind: 'paxos', promised: b(5, 4), chosen: 0, end: 0 }, snapshot: null, entries: [] },
+    });
+    for (let i = 0; i < 40 && r.status().role !== 'candidate'; i++) r.tick();
+    const p1a = messages(drain(r)).find((m) => m.type === 'p1a');
+    return { r, ballot: p1a?.type === 'p1a' ? p1a.ballot : 0 };
+  };
+
+  const far = proposer(defaultLimits.inflightMax);
+  far.r.step({ type: 'p1b', from: 'n2', to: 'n1', ballot: far.ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0, inc: 1, entries: [acc(2 ** 52 - 1, 'far')] });
+  far.r.step({ type: 'p1b', from: 'n3', to: 'n1', ballot: far.ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0, inc: 1, entries: [] });
+  assert.equal(far.r.status().role, 'leader');
+  const sent = messages(drain(far.r)).flatMap((m) => (m.type === 'p2a' && m.to === 'n2' ? m.entries : []));
+  assert.equal(sent.length, defaultLimits.inflightMax, 'one window of no-ops');
+  assert.equal(far.r.status().lastIndex, defaultLimits.inflightMax);
+
+  // Ten reported slots, a window of four: all re-proposed with their values, in order; a client
+  // command proposed meanwhile takes slot 11.
+  const { r, ballot } = proposer(4);
+  r.step({ type: 'p1b', from: 'n2', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0, inc: 1,
+    entries: Array.from({ length: 10 }, (_, i) => acc(i + 1, `v${i + 1}`)) });
+  r.step({ type: 'p1b', from: 'n3', to: 'n1', ballot, fromSlot: 1, chosen: 0, snapshotIndex: 0, next: 0, inc: 1, entries: [] });
+  assert.equal(r.status().role, 'leader');
+  assert.ok(r.propose(enc('c')).ok);
+  const proposed: Entry[] = [];
+  const committed: string[] = [];
+  for (let round = 0; round < 10 && committed.length < 11; round++) {
+    const readies = drain(r);
+    committed.push(...readies.flatMap((rd) => rd.committed.map((e) => dec(e.data))));
+    const mine = messages(readies).flatMap((m) => (m.type === 'p2a' && m.to === 'n2' ? m.entries : []));
+    assert.ok(mine.every((e) => e.index <= r.status().commitIndex + 4), 'never more than a window above the chosen point');
+    proposed.push(...mine);
+    const slots = mine.map((e) => e.index);
+    for (const from of ['n2', 'n3']) r.step({ type: 'p2b', from, to: 'n1', ballot, hbTick: 0, slots, inc: 1 });
+  }
+  assert.deepEqual(proposed.map((e) => [e.index, dec(e.data)]), [...Array.from({ length: 10 }, (_, i) => [i + 1, `v${i + 1}`]), [11, 'c']]);
+  assert.deepEqual(committed, [...Array.from({ length: 10 }, (_, i) => `v${i + 1}`), 'c']);
 });
