@@ -174,7 +174,7 @@ export const mutantCatalog: Readonly<Record<string, MutantExpectation>> = {
   'paxos/learn-without-ballot-check': {
     breaks: [Invariant.CommitRule, Invariant.StateMachineSafety], atLeast: 3, seeds: 360, scenario: learnRacesLeadership,
     why: 'a leader\'s chosen point moves over a slot no quorum accepted at its ballot the moment it takes a learned slot in '
-      + '(src/check/paxos.ts; 27 of 1000 seeds in the scenario; 5 of 200 before acceptors took p2a slots only within four windows of their log, which sends a lagging one to learn more often); that needs a learn answer to overtake a new leader\'s first quorum, '
+      + '(src/check/paxos.ts; 30 of 1000 seeds in the scenario; 5 of 200 before acceptors took p2a slots only within four windows of their log, which sends a lagging one to learn more often); that needs a learn answer to overtake a new leader\'s first quorum, '
       + '3 of 600 seeds with the rotated shapes, and the two values in one slot the review built need it across two leaderships',
   },
   'paxos/torn-append-costs-vote': {
