@@ -40,9 +40,6 @@ export interface KvServerOptions {
   readonly tls?: ClientTlsMaterial | null;
 }
 
-/** A TLS handshake (and, before it, the client's first byte) must finish within this. */
-const tlsHandshakeTimeoutMs = 10_000;
-
 /** HTTP status for each stable error code (README, API). */
 const statusOf: Record<string, number> = {
   bad_request: 400,
@@ -106,14 +103,14 @@ export class KvServer {
       // The HTTPS server never listens: it is handed each socket that opens with a TLS record.
       // It is an http.Server plus TLS: the 'request' and 'upgrade' events are the same.
       this.server = createHttpsServer({
-        ...httpOptions, key: tls.key, cert: tls.cert, handshakeTimeout: tlsHandshakeTimeoutMs,
+        ...httpOptions, key: tls.key, cert: tls.cert, handshakeTimeout: this.limits.tlsHandshakeTimeoutMs,
         ...(tls.ca === null ? {} : { ca: tls.ca, requestCert: true, rejectUnauthorized: true }),
       }, onRequest);
       this.server.on('tlsClientError', (err: Error, s: Socket) => this.onTlsError(err, s));
       this.listener = createNetServer((s: Socket) => {
         if (!this.onConnection(s)) return;
         s.setNoDelay(true);
-        sniffTls(s, tlsHandshakeTimeoutMs, (t) => this.server.emit('connection', t), (p) => this.refusePlaintext(p));
+        sniffTls(s, this.limits.tlsHandshakeTimeoutMs, (t) => this.server.emit('connection', t), (p) => this.refusePlaintext(p));
       });
     }
     // The binary protocol shares the client port: a client enters it with an HTTP/1.1 Upgrade.
