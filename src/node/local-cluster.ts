@@ -78,6 +78,7 @@ export class LocalCluster {
   readonly ids: readonly string[];
   private readonly members = new Map<string, Member>();
   private readonly client: QuorateClient;
+  private clientCaPem: Buffer | null = null;
 
   private constructor(private readonly opts: LocalClusterOptions, ports: number[]) {
     const n = opts.nodes ?? 3;
@@ -88,11 +89,14 @@ export class LocalCluster {
     this.client = new QuorateClient({ endpoints: this.endpoints(), attemptTimeoutMs: 500, ...(this.clientCa === null ? {} : { tls: { ca: this.clientCa } }) });
   }
 
-  /** The CA that signs the client ports' certificates (with clientTls), made now if need be. */
+  /** The CA that signs the client ports' certificates (with clientTls), made on first use. */
   private get clientCa(): Buffer | null {
     if (this.opts.clientTls !== true) return null;
-    mkdirSync(this.opts.dataDir, { recursive: true, mode: 0o700 });
-    return readFileSync(LocalCa.open(this.tlsDir).caFile);
+    if (this.clientCaPem === null) {
+      mkdirSync(this.opts.dataDir, { recursive: true, mode: 0o700 });
+      this.clientCaPem = readFileSync(LocalCa.open(this.tlsDir).caFile);
+    }
+    return this.clientCaPem;
   }
 
   /** Plans ports (free ones unless basePort is given); nothing is started yet. */
