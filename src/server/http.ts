@@ -160,6 +160,9 @@ export class KvServer {
     this.log[level]({ source }, 'plaintext client on the TLS client port: answered 400 and closed');
     s.resume();
     s.end(plaintextRefusal());
+    // Input is drained, not read: a client that keeps sending cannot hold the connection open.
+    const t = setTimeout(() => s.destroy(), this.limits.tlsHandshakeTimeoutMs);
+    s.once('close', () => clearTimeout(t));
   }
 
   /**

@@ -90,7 +90,7 @@ describe('quorate start refuses bad flags and config with exit 2', () => {
     test('a peer port in use', () => exits2(startArgs({ '--peers': `n1=127.0.0.1:${ports[2]}`, '--data': join(dir, 'p2') }), /in use|EADDRINUSE/));
   });
   test('other commands: bad --endpoints and --nodes', async () => {
-    await exits2(['kv', 'get', 'k', '--endpoints', 'ftp://x'], /not an http URL/);
+    await exits2(['kv', 'get', 'k', '--endpoints', 'ftp://x'], /not an http or https URL/);
     await exits2(['cluster', 'up', '--nodes', 'three'], /--nodes must be an integer/);
     await exits2(['kv', 'put', 'k'], /missing required argument/);
   });

@@ -96,6 +96,25 @@ describe('client TLS keeps the client port\'s bounds', () => {
     await waitFor(() => server.metrics.port.connectionsOpen === 0, 'the server to release the connection', 3000);
   });
 
+  test('a plaintext client is answered 400 in plain HTTP, and closed even if it keeps sending', async () => {
+    const server = await tlsServerWith({ tlsHandshakeTimeoutMs: 300 });
+    // Half-open: the server's FIN does not end this side, which goes on sending.
+    const s = net.connect({ port: server.address().port, host: '127.0.0.1', allowHalfOpen: true });
+    s.on('error', () => undefined);
+    await new Promise((r) => s.once('connect', r));
+    let got = '';
+    s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    s.write('GET /v1/kv/k HTTP/1.1\r\nhost: x\r\n');
+    const trickle = setInterval(() => s.write('x-pad: y\r\n'), 50);
+    try {
+      assert.equal(await closed(s, 3000), true);
+    } finally {
+      clearInterval(trickle);
+    }
+    assert.match(got, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(got, /speaks TLS: use an https:\/\/ endpoint/);
+  });
+
   test('the binary protocol over TLS: an idle connection is closed after streamIdleTimeoutMs', async () => {
     const server = await tlsServerWith({ streamIdleTimeoutMs: 300 });
     const s = await tlsConnect(server);
