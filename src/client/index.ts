@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { AbortedError, QuorateClientError, TimeoutError, UnavailableError, errorFor } from './errors.js';
 import { StreamConnection } from './stream.js';
 import type { StreamAnswer } from './stream.js';
@@ -45,6 +46,18 @@ export interface QuorateClientOptions {
    * it costs the client a third of the CPU per write. status() and leader probes always use HTTP.
    */
   readonly wire?: Wire;
+  /**
+   * TLS for https:// endpoints, both wires: `ca` verifies the nodes' certificates (the system's
+   * CAs when absent); `cert` and `key` are this client's, for a port that requires client
+   * certificates (`quorate start --client-ca`). The node's certificate must name the host dialed.
+   */
+  readonly tls?: ClientTls;
+}
+
+export interface ClientTls {
+  readonly ca?: string | Buffer;
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
 }
 
 export type Wire = 'binary' | 'http';
@@ -109,8 +122,11 @@ const defaults = {
 
 export class QuorateClient {
   private readonly endpoints: readonly string[];
-  private readonly opts: Required<Omit<QuorateClientOptions, 'endpoints' | 'clientId'>>;
+  private readonly opts: Required<Omit<QuorateClientOptions, 'endpoints' | 'clientId' | 'tls'>>;
   private readonly agent: Agent;
+  /** For https:// endpoints, carrying the TLS options. */
+  private readonly httpsAgent: HttpsAgent;
+  private readonly tls: ClientTls;
   /** The binary path's connection per endpoint, opened on first use and after each close. */
   private readonly streams = new Map<string, StreamConnection>();
   private readonly clientId: string;
@@ -138,6 +154,9 @@ export class QuorateClient {
     };
     this.clientId = options.clientId ?? `c-${randomBytes(8).toString('hex')}`;
     this.agent = new Agent({ keepAlive: true, maxSockets: this.opts.maxSockets, keepAliveMsecs: 10_000 });
+    if ((options.tls?.cert === undefined) !== (options.tls?.key === undefined)) throw new TypeError('QuorateClient tls needs cert and key together');
+    this.tls = options.tls ?? {};
+    this.httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: this.opts.maxSockets, keepAliveMsecs: 10_000, ...this.tls });
   }
 
   /** The endpoint that answered the last successful operation (for tools measuring failover). */
@@ -221,6 +240,7 @@ export class QuorateClient {
   /** Closes pooled connections; binary requests in flight fail as unavailable. */
   close(): void {
     this.agent.destroy();
+    this.httpsAgent.destroy();
     for (const c of [...this.streams.values()]) c.close();
   }
 
@@ -369,7 +389,7 @@ export class QuorateClient {
     if (c === undefined || c.isClosed) {
       c = new StreamConnection(target, this.opts.maxResponseBytes, (closed) => {
         if (this.streams.get(target) === closed) this.streams.delete(target);
-      });
+      }, this.tls);
       this.streams.set(target, c);
     }
     return c;
@@ -453,7 +473,7 @@ export class QuorateClient {
     }
     return this.guarded<HttpReply>(target, timeoutMs, signal, probeWhenStalled, (finish) => {
       const startedMs = performance.now();
-      const req = request(url, { method, headers, agent: this.agent }, (res) => {
+      const onResponse = (res: import('node:http').IncomingMessage): void => {
         if (probeWhenStalled) this.noteAnswerMs(performance.now() - startedMs);
         const chunks: Buffer[] = [];
         let size = 0;
@@ -473,7 +493,10 @@ export class QuorateClient {
           }
           finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: parsed });
         });
-      });
+      };
+      const req = url.protocol === 'https:'
+        ? httpsRequest(url, { method, headers, agent: this.httpsAgent }, onResponse)
+        : request(url, { method, headers, agent: this.agent }, onResponse);
       req.on('error', (err) => finish(err));
       req.end(payload ?? undefined);
       return () => req.destroy();

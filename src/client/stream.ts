@@ -1,7 +1,8 @@
 import { request } from 'node:http';
 import type { ClientRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { QuorateClientError, TooLargeError, UnavailableError } from './errors.js';
+import { QuorateClientError, TooLargeError, UnavailableError, errorFor } from './errors.js';
 import { FrameParser, decodeFrame, encodeRequest, streamUpgrade, wireLimits } from './wire.js';
 import type { WireError, WireLeader, WireRequest, WireResult } from './wire.js';
 
@@ -41,13 +42,16 @@ export class StreamConnection {
     readonly endpoint: string,
     maxResponseBytes: number,
     private readonly onClosed: (c: StreamConnection) => void,
+    tls: { readonly ca?: string | Buffer; readonly cert?: string | Buffer; readonly key?: string | Buffer } = {},
   ) {
     this.parser = new FrameParser(maxResponseBytes);
     const url = new URL(endpoint);
-    const req = this.upgrade = request({
-      host: url.hostname, port: url.port, path: streamUpgrade.path, method: 'GET', agent: false,
+    const o = {
+      host: url.hostname, port: url.port, path: streamUpgrade.path, method: 'GET', agent: false as const,
       headers: { connection: 'Upgrade', upgrade: streamUpgrade.protocol },
-    });
+    };
+    // Over https the upgrade is an HTTP request on the TLS stream, and the frames follow on it.
+    const req = this.upgrade = url.protocol === 'https:' ? httpsRequest({ ...o, ...tls }) : request(o);
     req.on('upgrade', (res, socket: Socket, head: Buffer) => {
       this.upgrade = null;
       if (this.closed) {
@@ -66,9 +70,23 @@ export class StreamConnection {
       this.flush();
     });
     req.on('response', (res) => {
-      res.resume();
-      this.close(new UnavailableError('unavailable',
-        `${endpoint} answered the binary protocol upgrade with HTTP ${res.statusCode ?? 0}`, { endpoint, status: res.statusCode ?? 0 }));
+      // A refusal says why in its body (e.g. plain HTTP to a TLS port): pass its code on, so a
+      // request that can never succeed (bad_request) fails at once instead of being retried.
+      const status = res.statusCode ?? 0;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size <= refusalBytesMax) chunks.push(c);
+      });
+      res.on('error', () => undefined);
+      res.on('end', () => {
+        const e = refusalOf(Buffer.concat(chunks).toString('utf8'));
+        this.close(e?.code === 'bad_request'
+          ? errorFor(e.code, `${endpoint}: ${e.message}`, { endpoint, status })
+          : new UnavailableError('unavailable', `${endpoint} answered the binary protocol upgrade with HTTP ${status}`
+            + `${e === null ? '' : `: ${e.message}`}`, { endpoint, status }));
+      });
     });
     req.on('error', (err) => this.close(transportError(endpoint, err)));
     req.end();
@@ -214,4 +232,17 @@ function transportError(endpoint: string, err: Error): UnavailableError {
 function positiveHeader(v: string | string[] | undefined, fallback: number): number {
   const n = typeof v === 'string' ? Number(v) : NaN;
   return Number.isSafeInteger(n) && n > 0 ? n : fallback;
+}
+
+/** Bytes of an upgrade refusal's body read for its reason. */
+const refusalBytesMax = 4096;
+
+/** The { error: { code, message } } of a refusal's JSON body, or null. */
+function refusalOf(text: string): { code: string; message: string } | null {
+  try {
+    const e = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;
+    return typeof e?.code === 'string' && typeof e.message === 'string' ? { code: e.code, message: e.message } : null;
+  } catch {
+    return null;
+  }
 }

@@ -4,7 +4,8 @@ import type { NodeId } from '../core/index.js';
 import { peerSecretBytesMin } from '../transport/handshake.js';
 import type { TlsMaterial } from '../transport/context.js';
 import { nodeDefaults } from './defaults.js';
-import { loadPeerTls, resolvePeerTlsFiles } from './peer-tls.js';
+import { loadPeerTls, resolveClientTls, resolvePeerTlsFiles } from './peer-tls.js';
+import type { ClientTlsMaterial } from './peer-tls.js';
 import type { InitialClusterState } from './node.js';
 
 /**
@@ -43,6 +44,12 @@ export interface NodeConfig {
    */
   readonly peerTls: TlsMaterial | null;
   /**
+   * TLS on the client port (--client-cert, --client-key, --client-ca), read and checked at start:
+   * HTTP and the binary protocol both go over it; with a CA, clients must present a certificate
+   * it signed. Null: plain TCP.
+   */
+  readonly clientTls: ClientTlsMaterial | null;
+  /**
    * Leader-lease reads (ReplicaOptions.leaseReads): reads served by the leader without a quorum
    * round while its lease holds. Off by default: safe only while clocks drift within the margin.
    */
@@ -53,12 +60,12 @@ export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 's
 export type LogLevel = (typeof logLevels)[number];
 
 /** Raw values as flags or a config file give them; strings or numbers, all optional. */
-export type RawConfig = Partial<Record<keyof NodeConfig | 'data' | 'config' | 'peerSecretFile' | 'peerCert' | 'peerKey' | 'peerCa', unknown>>;
+export type RawConfig = Partial<Record<keyof NodeConfig | 'data' | 'config' | 'peerSecretFile' | 'peerCert' | 'peerKey' | 'peerCa' | 'clientCert' | 'clientKey' | 'clientCa', unknown>>;
 
 const knownKeys = new Set([
   'id', 'data', 'dataDir', 'peers', 'client', 'protocol', 'clusterId', 'logLevel', 'initialClusterState',
   'tickMs', 'electionTicks', 'heartbeatTicks', 'checkpointEvery', 'leaseReads', 'peerSecret', 'peerSecretFile',
-  'peerCert', 'peerKey', 'peerCa',
+  'peerCert', 'peerKey', 'peerCa', 'clientCert', 'clientKey', 'clientCa',
 ]);
 
 /** Reads a JSON config file; unknown keys are refused (a typo must not be silently ignored). */
@@ -174,11 +181,13 @@ export function resolveNodeConfig(flags: RawConfig): NodeConfig {
   const tlsFiles = resolvePeerTlsFiles(str(pick('peerCert'), '--peer-cert'), str(pick('peerKey'), '--peer-key'), str(pick('peerCa'), '--peer-ca'));
   const peerTls = tlsFiles === null ? null : loadPeerTls(tlsFiles);
   const peerSecret = resolvePeerSecret(pick('peerSecret'), pick('peerSecretFile'), Object.keys(peers).length, peerTls !== null);
+  const clientTls = resolveClientTls(str(pick('clientCert'), '--client-cert'), str(pick('clientKey'), '--client-key'), str(pick('clientCa'), '--client-ca'));
   return {
     id,
     dataDir,
     peerSecret,
     peerTls,
+    clientTls,
     peers,
     client,
     protocol: str(pick('protocol'), '--protocol') ?? 'raft',

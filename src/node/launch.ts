@@ -25,7 +25,7 @@ export interface RunningNode {
 
 export async function launchNode(cfg: NodeConfig, logger: Logger = pino({ level: cfg.logLevel })): Promise<RunningNode> {
   const protocol = getProtocol(cfg.protocol);
-  const clientUrl = `http://${cfg.client.host.includes(':') ? `[${cfg.client.host}]` : cfg.client.host}:${cfg.client.port}`;
+  const clientUrl = `${cfg.clientTls === null ? 'http' : 'https'}://${cfg.client.host.includes(':') ? `[${cfg.client.host}]` : cfg.client.host}:${cfg.client.port}`;
   // The server's metrics exist only once the server is built, after the transport; the transport
   // cannot refuse anyone before node.start(), which comes later still.
   let metrics: NodeMetrics | null = null;
@@ -65,7 +65,7 @@ export async function launchNode(cfg: NodeConfig, logger: Logger = pino({ level:
     logger,
     ...(cfg.leaseReads ? { replica: { leaseReads: true } } : {}),
   });
-  const server = new KvServer({ node, host: cfg.client.host, port: cfg.client.port, logger });
+  const server = new KvServer({ node, host: cfg.client.host, port: cfg.client.port, logger, tls: cfg.clientTls });
   metrics = server.metrics;
   await server.start();
   try {
@@ -78,6 +78,7 @@ export async function launchNode(cfg: NodeConfig, logger: Logger = pino({ level:
   logger.info({
     id: cfg.id, protocol: cfg.protocol, client: clientUrl, peer: cfg.peers[cfg.id], data: cfg.dataDir,
     peerAuth: [...(cfg.peerTls === null ? [] : ['mtls']), ...(cfg.peerSecret === null ? [] : ['secret'])].join('+') || 'none',
+    clientTls: cfg.clientTls === null ? 'none' : cfg.clientTls.ca === null ? 'tls' : 'mtls',
   }, 'quorate node serving');
   let stopping: Promise<void> | null = null;
   return {

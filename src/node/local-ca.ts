@@ -30,20 +30,34 @@ export class LocalCa {
     return join(this.dir, 'ca.crt');
   }
 
+  /**
+   * The certificate and key of member `id`'s client port (`--client-cert/--client-key`), issued on
+   * first use: clients dial 127.0.0.1 or localhost and check that the certificate names it, so
+   * those are its SANs (the peer certificate names the node id instead).
+   */
+  clientPort(id: string): { cert: string; key: string } {
+    return this.issue(`${id}-client`, id, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  }
+
   /** The member's certificate and key, issued on first use. */
   member(id: string): PeerTlsFiles {
-    const files = { cert: join(this.dir, `${id}.crt`), key: join(this.dir, `${id}.key`), ca: this.caFile };
+    // Each member both listens and dials, so its certificate serves both ends of a TLS link.
+    return { ...this.issue(id, id, `subjectAltName=DNS:${id}\nextendedKeyUsage=serverAuth,clientAuth\n`), ca: this.caFile };
+  }
+
+  /** <name>.crt and <name>.key with subject CN=cn and the given extensions, unless already there. */
+  private issue(name: string, cn: string, extensions: string): { cert: string; key: string } {
+    const files = { cert: join(this.dir, `${name}.crt`), key: join(this.dir, `${name}.key`) };
     if (existsSync(files.cert) && existsSync(files.key)) return files;
-    const csr = join(this.dir, `${id}.csr`);
-    const ext = join(this.dir, `${id}.ext`);
+    const csr = join(this.dir, `${name}.csr`);
+    const ext = join(this.dir, `${name}.ext`);
     try {
       openssl(this.dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-        '-keyout', `${id}.key`, '-out', `${id}.csr`, '-subj', `/CN=${id}`]);
+        '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
       chmodSync(files.key, 0o600);
-      // Each member both listens and dials, so its certificate serves both ends of a TLS link.
-      writeFileSync(ext, `basicConstraints=CA:FALSE\nsubjectAltName=DNS:${id}\nextendedKeyUsage=serverAuth,clientAuth\n`, { mode: 0o600 });
-      openssl(this.dir, ['x509', '-req', '-in', `${id}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
-        '-out', `${id}.crt`, '-days', String(validityDays), '-extfile', `${id}.ext`]);
+      writeFileSync(ext, `basicConstraints=CA:FALSE\n${extensions}`, { mode: 0o600 });
+      openssl(this.dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
+        '-out', `${name}.crt`, '-days', String(validityDays), '-extfile', `${name}.ext`]);
     } finally {
       rmSync(csr, { force: true });
       rmSync(ext, { force: true });

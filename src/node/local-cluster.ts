@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import type { WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +49,12 @@ export interface LocalClusterOptions {
    * on top of the peer secret.
    */
   readonly tls?: boolean;
+  /**
+   * TLS on every member's client port too (`cluster up --tls`): a certificate per member from the
+   * same throwaway CA, naming 127.0.0.1 and localhost; endpoints are https:// and clients verify
+   * them with <dataDir>/tls/ca.crt. Client certificates are not required.
+   */
+  readonly clientTls?: boolean;
 }
 
 /** Per-spawn overrides, for tests of what a cluster refuses. */
@@ -70,6 +78,7 @@ export class LocalCluster {
   readonly ids: readonly string[];
   private readonly members = new Map<string, Member>();
   private readonly client: QuorateClient;
+  private clientCaPem: Buffer | null = null;
 
   private constructor(private readonly opts: LocalClusterOptions, ports: number[]) {
     const n = opts.nodes ?? 3;
@@ -77,7 +86,17 @@ export class LocalCluster {
     this.ids.forEach((id, i) => {
       this.members.set(id, { id, peerPort: ports[i] as number, clientPort: ports[n + i] as number, proc: null, log: null, exited: null });
     });
-    this.client = new QuorateClient({ endpoints: this.endpoints(), attemptTimeoutMs: 500 });
+    this.client = new QuorateClient({ endpoints: this.endpoints(), attemptTimeoutMs: 500, ...(this.clientCa === null ? {} : { tls: { ca: this.clientCa } }) });
+  }
+
+  /** The CA that signs the client ports' certificates (with clientTls), made on first use. */
+  private get clientCa(): Buffer | null {
+    if (this.opts.clientTls !== true) return null;
+    if (this.clientCaPem === null) {
+      mkdirSync(this.opts.dataDir, { recursive: true, mode: 0o700 });
+      this.clientCaPem = readFileSync(LocalCa.open(this.tlsDir).caFile);
+    }
+    return this.clientCaPem;
   }
 
   /** Plans ports (free ones unless basePort is given); nothing is started yet. */
@@ -97,7 +116,7 @@ export class LocalCluster {
   }
 
   endpoint(id: string): string {
-    return `http://127.0.0.1:${this.member(id).clientPort}`;
+    return `${this.opts.clientTls === true ? 'https' : 'http'}://127.0.0.1:${this.member(id).clientPort}`;
   }
 
   endpoints(): string[] {
@@ -138,11 +157,21 @@ export class LocalCluster {
     return LocalCa.open(this.tlsDir).member(this.member(id).id);
   }
 
+  /** Member `id`'s client port certificate and key (with clientTls), issued on first use. */
+  clientTlsFilesOf(id: string): { cert: string; key: string } | null {
+    if (this.opts.clientTls !== true) return null;
+    mkdirSync(this.opts.dataDir, { recursive: true, mode: 0o700 });
+    return LocalCa.open(this.tlsDir).clientPort(this.member(id).id);
+  }
+
   /** Starts every node and waits until each answers /healthz. */
   async start(timeoutMs = 20_000): Promise<void> {
     mkdirSync(this.opts.dataDir, { recursive: true, mode: 0o700 });
     // Every certificate before any member starts: a failure (no openssl) starts nothing.
-    for (const id of this.ids) this.tlsFilesOf(id);
+    for (const id of this.ids) {
+      this.tlsFilesOf(id);
+      this.clientTlsFilesOf(id);
+    }
     for (const id of this.ids) this.spawnNode(id);
     await Promise.all(this.ids.map((id) => this.waitHealthy(id, timeoutMs)));
   }
@@ -154,12 +183,14 @@ export class LocalCluster {
     const cmd = this.opts.command ?? defaultCommand();
     ensurePeerSecret(this.peerSecretFile);
     const tls = opts.tls === undefined ? this.tlsFilesOf(id) : opts.tls;
+    const clientTls = this.clientTlsFilesOf(id);
     const args = [
       ...cmd.args, 'start', '--id', id, '--data', this.dataDirOf(id), '--peers', this.opts.peersFlagFor?.(id) ?? this.peersFlag(),
       '--client', `127.0.0.1:${m.clientPort}`, '--protocol', this.opts.protocol ?? 'raft',
       '--cluster-id', this.opts.clusterId ?? 'local', '--log-level', this.opts.logLevel ?? 'info',
       '--peer-secret-file', this.peerSecretFile,
       ...(tls === null ? [] : ['--peer-cert', tls.cert, '--peer-key', tls.key, '--peer-ca', tls.ca]),
+      ...(clientTls === null ? [] : ['--client-cert', clientTls.cert, '--client-key', clientTls.key]),
       ...(opts.initialClusterState === undefined ? [] : ['--initial-cluster-state', opts.initialClusterState]),
       ...(this.opts.extraArgs ?? []),
     ];
@@ -186,12 +217,7 @@ export class LocalCluster {
     const url = `${this.endpoint(id)}/healthz`;
     for (;;) {
       if (!this.isRunning(id)) throw new Error(`node ${id} exited (see ${join(this.opts.dataDir, `${id}.log`)})`);
-      try {
-        const r = await fetch(url, { signal: AbortSignal.timeout(500) });
-        if (r.status === 200) return;
-      } catch {
-        // not listening yet
-      }
+      if (await healthy(url, this.clientCa)) return;
       if (Date.now() > deadline) throw new Error(`node ${id} did not become healthy within ${timeoutMs} ms`);
       await sleep(50);
     }
@@ -288,4 +314,18 @@ export function defaultCommand(): { execPath: string; args: string[] } {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Whether GET url (/healthz) answers 200 within 500 ms; over https, verified with `ca`. */
+function healthy(url: string, ca: Buffer | null): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onResponse = (res: import('node:http').IncomingMessage): void => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    };
+    const req = url.startsWith('https:') ? httpsGet(url, { ...(ca === null ? {} : { ca }), timeout: 500 }, onResponse) : httpGet(url, { timeout: 500 }, onResponse);
+    req.on('timeout', () => req.destroy());
+    // Not listening yet, or not answering yet.
+    req.on('error', () => resolve(false));
+  });
 }

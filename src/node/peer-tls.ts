@@ -12,17 +12,48 @@ export interface PeerTlsFiles {
 
 /**
  * Reads and checks the peer TLS material once, at start, so a mistake is a clear ConfigError
- * (exit 2) and not a TLS failure on every connection later. The key must be readable by its owner
- * only (etcd and ssh refuse the same way); the PEMs must parse; the key must belong to the
- * certificate. Nothing here names the key's contents in an error.
+ * (exit 2) and not a TLS failure on every connection later.
  */
 export function loadPeerTls(files: PeerTlsFiles): TlsMaterial {
-  const key = readPem(files.key, '--peer-key');
-  const cert = readPem(files.cert, '--peer-cert');
-  const ca = readPem(files.ca, '--peer-ca');
+  const m = loadTlsFiles(files, { cert: '--peer-cert', key: '--peer-key', ca: '--peer-ca', what: 'peer' });
+  return { key: m.key, cert: m.cert, ca: m.ca as Buffer };
+}
+
+/** The client port's TLS material: `quorate start --client-cert F --client-key F [--client-ca F]`. */
+export interface ClientTlsMaterial {
+  readonly key: Buffer;
+  readonly cert: Buffer;
+  /** With a CA, every client must present a certificate it signed; null: server-side TLS only. */
+  readonly ca: Buffer | null;
+}
+
+/** Cert and key both or neither; a CA only with them. Anything else is a ConfigError. */
+export function resolveClientTls(cert: string | undefined, key: string | undefined, ca: string | undefined): ClientTlsMaterial | null {
+  if (cert === undefined && key === undefined) {
+    if (ca !== undefined) throw new ConfigError('--client-ca needs --client-cert and --client-key (the port must speak TLS to ask for client certificates)');
+    return null;
+  }
+  if (cert === undefined || key === undefined) {
+    throw new ConfigError(`client TLS needs --client-cert and --client-key together; missing ${cert === undefined ? '--client-cert' : '--client-key'}`);
+  }
+  return loadTlsFiles({ cert, key, ca: ca ?? null }, { cert: '--client-cert', key: '--client-key', ca: '--client-ca', what: 'client' });
+}
+
+/**
+ * The one check of a certificate, its key and an optional CA: the key must be readable by its
+ * owner only (etcd and ssh refuse the same way); the PEMs must parse; the key must belong to the
+ * certificate. Nothing here names the key's contents in an error.
+ */
+function loadTlsFiles(
+  files: { readonly cert: string; readonly key: string; readonly ca: string | null },
+  flags: { readonly cert: string; readonly key: string; readonly ca: string; readonly what: string },
+): ClientTlsMaterial {
+  const key = readPem(files.key, flags.key);
+  const cert = readPem(files.cert, flags.cert);
+  const ca = files.ca === null ? null : readPem(files.ca, flags.ca);
   const mode = statSync(files.key).mode;
   if ((mode & 0o077) !== 0) {
-    throw new ConfigError(`the peer key file ${files.key} can be read by other users (mode ${(mode & 0o777).toString(8)}). `
+    throw new ConfigError(`${flags.key}: the ${flags.what} key file ${files.key} can be read by other users (mode ${(mode & 0o777).toString(8)}). `
       + `Run \`chmod 600 ${files.key}\` (quorate refuses rather than changing it for you).`);
   }
   let privateKey;
@@ -30,21 +61,23 @@ export function loadPeerTls(files: PeerTlsFiles): TlsMaterial {
     privateKey = createPrivateKey(key);
   } catch (cause) {
     // The parser's message never quotes the key; still, say only that it did not parse.
-    throw new ConfigError(`--peer-key ${files.key} is not a PEM private key (unencrypted)`, { cause });
+    throw new ConfigError(`${flags.key} ${files.key} is not a PEM private key (unencrypted)`, { cause });
   }
   let leaf: X509Certificate;
   try {
     leaf = new X509Certificate(cert);
   } catch (cause) {
-    throw new ConfigError(`--peer-cert ${files.cert} is not a PEM certificate: ${(cause as Error).message}`, { cause });
+    throw new ConfigError(`${flags.cert} ${files.cert} is not a PEM certificate: ${(cause as Error).message}`, { cause });
   }
-  try {
-    new X509Certificate(ca);
-  } catch (cause) {
-    throw new ConfigError(`--peer-ca ${files.ca} is not a PEM certificate: ${(cause as Error).message}`, { cause });
+  if (ca !== null) {
+    try {
+      new X509Certificate(ca);
+    } catch (cause) {
+      throw new ConfigError(`${flags.ca} ${files.ca ?? ''} is not a PEM certificate: ${(cause as Error).message}`, { cause });
+    }
   }
   if (!leaf.checkPrivateKey(privateKey)) {
-    throw new ConfigError(`--peer-key ${files.key} is not the key of the certificate in --peer-cert ${files.cert}`);
+    throw new ConfigError(`${flags.key} ${files.key} is not the key of the certificate in ${flags.cert} ${files.cert}`);
   }
   return { key, cert, ca };
 }

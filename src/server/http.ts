@@ -1,6 +1,8 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { ConfigError, QuorateError } from '../core/index.js';
@@ -14,6 +16,8 @@ import { StreamBudget, resolveClientPortLimits } from './limits.js';
 import type { ClientPortLimits } from './limits.js';
 import { acceptStream } from './stream.js';
 import { LogThrottle } from '../transport/log-throttle.js';
+import type { ClientTlsMaterial } from '../node/peer-tls.js';
+import { clientIdentityOf, plaintextRefusal, sniffTls } from './tls.js';
 
 export interface KvServerOptions {
   readonly node: QuorateNode;
@@ -28,6 +32,12 @@ export interface KvServerOptions {
   readonly streamMaxInFlight?: number;
   /** Connection, subscriber and binary-protocol byte bounds (src/server/limits.ts); defaults otherwise. */
   readonly limits?: Partial<ClientPortLimits>;
+  /**
+   * TLS on this port for HTTP and the binary protocol alike (its upgrade is an HTTP request on the
+   * TLS stream). With `ca`, a client must present a certificate that CA signed, or the handshake
+   * fails. Null or absent: plain TCP.
+   */
+  readonly tls?: ClientTlsMaterial | null;
 }
 
 /** HTTP status for each stable error code (README, API). */
@@ -54,6 +64,12 @@ type Route = 'kv' | 'cas' | 'status' | 'leader' | 'events' | 'metrics' | 'health
 export class KvServer {
   readonly metrics: NodeMetrics;
   private readonly server: Server;
+  /**
+   * What listens: the HTTP server itself, or under TLS a plain TCP server that counts the
+   * connection against the limits, looks at its first byte, and hands TLS to the HTTPS server.
+   */
+  private readonly listener: NetServer;
+  private readonly tls: boolean;
   private readonly node: QuorateNode;
   private readonly log: Logger;
   private readonly maxBodyBytes: number;
@@ -71,13 +87,38 @@ export class KvServer {
     this.maxBodyBytes = options.maxBodyBytes ?? serverLimits.maxBodyBytes;
     this.limits = resolveClientPortLimits(options.limits);
     this.budget = new StreamBudget(this.limits.streamServerBytesMax);
-    this.server = createServer({ keepAliveTimeout: 30_000, headersTimeout: 20_000, requestTimeout: 60_000 }, (req, res) => {
+    const httpOptions = { keepAliveTimeout: 30_000, headersTimeout: 20_000, requestTimeout: 60_000 };
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       void this.handle(req, res);
-    });
-    this.server.on('connection', (s: Socket) => this.onConnection(s));
+    };
+    const tls = options.tls ?? null;
+    this.tls = tls !== null;
+    if (tls === null) {
+      this.server = createServer(httpOptions, onRequest);
+      this.listener = this.server;
+      this.server.on('connection', (s: Socket) => {
+        if (this.onConnection(s)) s.setNoDelay(true);
+      });
+    } else {
+      // The HTTPS server never listens: it is handed each socket that opens with a TLS record.
+      // It is an http.Server plus TLS: the 'request' and 'upgrade' events are the same.
+      this.server = createHttpsServer({
+        ...httpOptions, key: tls.key, cert: tls.cert, handshakeTimeout: this.limits.tlsHandshakeTimeoutMs,
+        ...(tls.ca === null ? {} : { ca: tls.ca, requestCert: true, rejectUnauthorized: true }),
+      }, onRequest);
+      this.server.on('tlsClientError', (err: Error, s: Socket) => this.onTlsError(err, s));
+      this.listener = createNetServer((s: Socket) => {
+        if (!this.onConnection(s)) return;
+        s.setNoDelay(true);
+        sniffTls(s, this.limits.tlsHandshakeTimeoutMs, (t) => this.server.emit('connection', t), (p) => this.refusePlaintext(p));
+      });
+    }
     // The binary protocol shares the client port: a client enters it with an HTTP/1.1 Upgrade.
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      const identity = clientIdentityOf(socket);
+      if (identity !== null) this.log.debug({ identity, source: socket.remoteAddress }, 'binary protocol connection from a client certificate');
       acceptStream(req, socket, head, {
+        identity,
         node: this.node, stats: this.metrics.stream, log: this.log, limits: this.limits, budget: this.budget,
         ...(options.streamMaxFrameBytes === undefined ? {} : { maxFrameBytes: options.streamMaxFrameBytes }),
         ...(options.streamMaxInFlight === undefined ? {} : { maxInFlight: options.streamMaxInFlight }),
@@ -89,7 +130,7 @@ export class KvServer {
    * Every connection counts against connectionsMax and its source's connectionsPerSourceMax; past
    * either it is closed on arrival, before it can hold anything (warned once per 30 s per source).
    */
-  private onConnection(s: Socket): void {
+  private onConnection(s: Socket): boolean {
     const source = s.remoteAddress ?? '?';
     const fromSource = this.perSource.get(source) ?? 0;
     if (this.sockets.size >= this.limits.connectionsMax || fromSource >= this.limits.connectionsPerSourceMax) {
@@ -97,9 +138,8 @@ export class KvServer {
       const level = this.throttle.shouldWarn(`conn:${source}`) ? 'warn' : 'debug';
       this.log[level]({ source, open: this.sockets.size, fromSource }, 'too many client connections: closing a new one');
       s.destroy();
-      return;
+      return false;
     }
-    s.setNoDelay(true);
     this.sockets.add(s);
     this.perSource.set(source, fromSource + 1);
     this.metrics.port.connectionsOpen = this.sockets.size;
@@ -110,6 +150,30 @@ export class KvServer {
       else this.perSource.set(source, n);
       this.metrics.port.connectionsOpen = this.sockets.size;
     });
+    return true;
+  }
+
+  /** A client that spoke plain HTTP to the TLS port: told in plain HTTP to use https://, then closed. */
+  private refusePlaintext(s: Socket): void {
+    const source = s.remoteAddress ?? '?';
+    const level = this.throttle.shouldWarn(`plain:${source}`) ? 'warn' : 'debug';
+    this.log[level]({ source }, 'plaintext client on the TLS client port: answered 400 and closed');
+    s.resume();
+    s.end(plaintextRefusal());
+    // Input is drained, not read: a client that keeps sending cannot hold the connection open.
+    const t = setTimeout(() => s.destroy(), this.limits.tlsHandshakeTimeoutMs);
+    s.once('close', () => clearTimeout(t));
+  }
+
+  /**
+   * A failed handshake: no certificate when one is required, one from another CA, a plaintext
+   * byte past the first. The reason is logged (throttled per source); it never holds a key.
+   */
+  private onTlsError(err: Error, s: Socket): void {
+    const source = s.remoteAddress ?? '?';
+    const level = this.throttle.shouldWarn(`tls:${source}`) ? 'warn' : 'debug';
+    this.log[level]({ source, reason: (err as NodeJS.ErrnoException).code ?? err.message }, 'client TLS handshake refused');
+    s.destroy();
   }
 
   /** Listens; a port in use is a ConfigError naming the address. */
@@ -121,9 +185,9 @@ export class KvServer {
           ? new ConfigError(`client address ${host}:${this.options.port} is already in use`, { cause: err })
           : new ConfigError(`cannot listen on ${host}:${this.options.port}: ${err.message}`, { cause: err }));
       };
-      this.server.once('error', onError);
-      this.server.listen(this.options.port, host, () => {
-        this.server.off('error', onError);
+      this.listener.once('error', onError);
+      this.listener.listen(this.options.port, host, () => {
+        this.listener.off('error', onError);
         resolve();
       });
     });
@@ -131,16 +195,16 @@ export class KvServer {
   }
 
   address(): AddressInfo {
-    return this.server.address() as AddressInfo;
+    return this.listener.address() as AddressInfo;
   }
 
   get url(): string {
     const a = this.address();
-    return `http://${a.address}:${a.port}`;
+    return `${this.tls ? 'https' : 'http'}://${a.address}:${a.port}`;
   }
 
   async stop(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
     this.server.closeIdleConnections();
     for (const s of this.sockets) s.destroy();
     await closed;

@@ -27,6 +27,11 @@ export interface ClientPortLimits {
   readonly streamFrameTimeoutMs: number;
   /** Binary protocol: a connection with nothing in flight and no traffic for this long is closed. */
   readonly streamIdleTimeoutMs: number;
+  /**
+   * Under client TLS: a connection's first byte and then its TLS handshake must each arrive
+   * within this, or it is closed (a client that connects and stays silent holds nothing long).
+   */
+  readonly tlsHandshakeTimeoutMs: number;
 }
 
 export const defaultClientPortLimits: ClientPortLimits = {
@@ -37,6 +42,7 @@ export const defaultClientPortLimits: ClientPortLimits = {
   streamServerBytesMax: 256 * 1024 * 1024,
   streamFrameTimeoutMs: 10_000,
   streamIdleTimeoutMs: 120_000,
+  tlsHandshakeTimeoutMs: 10_000,
 };
 
 export function resolveClientPortLimits(partial: Partial<ClientPortLimits> | undefined): ClientPortLimits {

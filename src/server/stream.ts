@@ -35,6 +35,11 @@ export interface StreamOptions {
   readonly budget: StreamBudget;
   readonly maxFrameBytes?: number;
   readonly maxInFlight?: number;
+  /**
+   * Who the client proved to be with its TLS certificate (its CN), or null without client
+   * certificates. Kept for authorization (issue 17, item 3); nothing is refused by it yet.
+   */
+  readonly identity?: string | null;
 }
 
 /** Answers the upgrade request and takes the socket over, or refuses it with a clear HTTP error. */
@@ -91,9 +96,12 @@ export class StreamConnection {
   private failure: { readonly message: string; readonly code: string } | null = null;
   private failTimer: NodeJS.Timeout | null = null;
   private readonly wake = (): void => this.admit();
+  /** StreamOptions.identity: the client certificate's CN, or null. */
+  readonly identity: string | null;
 
   constructor(private readonly socket: Socket, head: Buffer, private readonly o: StreamOptions) {
     this.node = o.node;
+    this.identity = o.identity ?? null;
     this.limits = o.limits;
     this.parser = new FrameParser(o.maxFrameBytes ?? wireLimits.maxFrameBytes);
     this.maxInFlight = o.maxInFlight ?? wireLimits.maxInFlight;

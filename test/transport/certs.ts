@@ -22,12 +22,14 @@ export class TestCa {
    * A key and certificate signed by this CA, with subject CN and DNS SAN set to `identity`, valid
    * for `days` (2; -1 makes one that expired a day ago).
    */
-  issue(identity: string, options: { san?: boolean; days?: number } = {}): TlsMaterial {
+  issue(identity: string, options: { san?: boolean; days?: number; serverIp?: string } = {}): TlsMaterial {
     const base = `leaf-${identity}-${Math.random().toString(36).slice(2)}`;
     openssl(this.dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
       '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${identity}`]);
+    // serverIp: a client port's certificate, which must name the address clients dial.
+    const san = options.serverIp === undefined ? `DNS:${identity}` : `DNS:${identity},IP:${options.serverIp}`;
     writeFileSync(join(this.dir, `${base}.ext`), options.san === false ? 'basicConstraints=CA:FALSE\n'
-      : `basicConstraints=CA:FALSE\nsubjectAltName=DNS:${identity}\n`);
+      : `basicConstraints=CA:FALSE\nsubjectAltName=${san}\n`);
     openssl(this.dir, ['x509', '-req', '-in', `${base}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
       '-out', `${base}.crt`, '-days', String(options.days ?? 2), '-extfile', `${base}.ext`]);
     return {

@@ -21,14 +21,15 @@ export function registerCluster(program: Command): void {
     .option('--data <dir>', 'data directory (one subdirectory per node)', './data')
     .option('--base-port <n>', 'peer ports base.., client ports base+1000..', '7001')
     .option('--log-level <level>', 'log level of the nodes', 'info')
-    .option('--tls', 'peer mutual TLS: make a throwaway CA and a certificate per member (CN = node id) in <data>/tls with the openssl CLI')
+    .option('--tls', 'TLS everywhere: make a throwaway CA in <data>/tls with the openssl CLI, a peer certificate per member (CN = node id) '
+      + 'for peer mutual TLS, and a client-port certificate per member (127.0.0.1, localhost): endpoints are https://')
     .exitOverride(usageExit2)
     .action(async (flags: ClusterFlags) => {
       const nodes = Number(flags.nodes);
       const basePort = Number(flags.basePort);
       if (!Number.isInteger(nodes)) throw new ConfigError(`--nodes must be an integer, got "${flags.nodes}"`);
       if (!Number.isInteger(basePort)) throw new ConfigError(`--base-port must be an integer, got "${flags.basePort}"`);
-      const c = await LocalCluster.create({ nodes, protocol: flags.protocol, dataDir: flags.data, basePort, logLevel: flags.logLevel, tls: flags.tls === true });
+      const c = await LocalCluster.create({ nodes, protocol: flags.protocol, dataDir: flags.data, basePort, logLevel: flags.logLevel, tls: flags.tls === true, clientTls: flags.tls === true });
       let stopping = false;
       const stop = async (): Promise<void> => {
         if (stopping) return;
@@ -54,10 +55,15 @@ export function registerCluster(program: Command): void {
       process.stdout.write(`  peer secret (every member proves it to the others): ${c.peerSecretFile}\n`);
       if (flags.tls === true) {
         process.stdout.write(`  peer mutual TLS: CA ${join(c.tlsDir, 'ca.crt')}, member certificates and keys ${c.tlsDir}/<id>.crt|key\n`);
+        process.stdout.write(`  client TLS: https endpoints, certificates ${c.tlsDir}/<id>-client.crt|key; clients verify them with --cacert ${join(c.tlsDir, 'ca.crt')}\n`);
       }
-      process.stdout.write(`\ntry:  curl -XPUT ${c.endpoint(c.ids[0] as string)}/v1/kv/hello -d '{"value":"world"}'\n`);
-      process.stdout.write(`      curl ${c.endpoint(c.ids[0] as string)}/v1/kv/hello\n`);
-      process.stdout.write(`      quorate status --endpoints ${c.endpoints().join(',')}\n\nCtrl-C stops the cluster.\n`);
+      const first = c.endpoint(c.ids[0] as string);
+      const curl = flags.tls === true ? `curl --cacert ${join(c.tlsDir, 'ca.crt')}` : 'curl';
+      const cacert = flags.tls === true ? ` --cacert ${join(c.tlsDir, 'ca.crt')}` : '';
+      process.stdout.write(`\ntry:  ${curl} -XPUT ${first}/v1/kv/hello -d '{"value":"world"}'\n`);
+      process.stdout.write(`      ${curl} ${first}/v1/kv/hello\n`);
+      process.stdout.write(`      quorate kv get hello --endpoints ${c.endpoints().join(',')}${cacert}\n`);
+      process.stdout.write(`      quorate status --endpoints ${c.endpoints().join(',')}${cacert}\n\nCtrl-C stops the cluster.\n`);
       await done;
     });
 }

@@ -32,6 +32,9 @@ interface StartFlags {
   peerCert?: string;
   peerKey?: string;
   peerCa?: string;
+  clientCert?: string;
+  clientKey?: string;
+  clientCa?: string;
   leaseReads?: boolean;
 }
 
@@ -62,6 +65,9 @@ export function registerStart(program: Command): void {
     .option('--peer-cert <file>', 'this member\'s PEM certificate for peer mutual TLS; its CN or a DNS SAN must be the node id (with --peer-key and --peer-ca)')
     .option('--peer-key <file>', 'the PEM private key of --peer-cert (mode 600: a key other users can read is refused)')
     .option('--peer-ca <file>', 'the PEM certificate of the CA that signs every member\'s certificate')
+    .option('--client-cert <file>', 'PEM certificate of the client port: HTTP and the binary protocol over TLS (with --client-key); its SANs must name the host clients dial')
+    .option('--client-key <file>', 'the PEM private key of --client-cert (mode 600: a key other users can read is refused)')
+    .option('--client-ca <file>', 'require client certificates signed by this PEM CA (refused at the handshake otherwise); needs --client-cert')
     .option('--lease-reads', 'leader-lease reads: the leader answers reads without a quorum round while its lease holds (off by default; safe only while clocks drift within the margin)')
     .exitOverride(usageExit2)
     .action(async (flags: StartFlags) => {
@@ -72,6 +78,7 @@ export function registerStart(program: Command): void {
         heartbeatTicks: flags.heartbeatTicks, checkpointEvery: flags.checkpointEvery, leaseReads: flags.leaseReads,
         peerSecretFile: flags.peerSecretFile, peerSecret: flags.peerSecret,
         peerCert: flags.peerCert, peerKey: flags.peerKey, peerCa: flags.peerCa,
+        clientCert: flags.clientCert, clientKey: flags.clientKey, clientCa: flags.clientCa,
       };
       const cfg = resolveNodeConfig(raw);
       const logger = pino({ level: cfg.logLevel });

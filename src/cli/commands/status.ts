@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { QuorateClient } from '../../client/index.js';
 import type { ClusterNodeStatus } from '../../client/index.js';
-import { defaultEndpoints, endpointsOf } from './kv.js';
+import { clientTlsOf, defaultEndpoints, endpointsOf, tlsOptions } from './kv.js';
+import type { TlsFlags } from './kv.js';
 import { usageExit2 } from './start.js';
 
 /** Renders statuses as an aligned text table (one row per endpoint). */
@@ -22,14 +23,15 @@ export function statusTable(rows: { endpoint: string; status: ClusterNodeStatus 
 
 /** `quorate status`: every node's role, term, commit/applied index, leader and last snapshot. */
 export function registerStatus(program: Command): void {
-  program
+  tlsOptions(program
     .command('status')
     .description('show a table of every node\'s status')
     .option('--endpoints <urls>', `client URLs, comma-separated (default $QUORATE_ENDPOINTS or ${defaultEndpoints})`)
-    .option('--json', 'print the raw statuses as JSON')
+    .option('--json', 'print the raw statuses as JSON'))
     .exitOverride(usageExit2)
-    .action(async (flags: { endpoints?: string; json?: boolean }) => {
-      const client = new QuorateClient({ endpoints: endpointsOf(flags.endpoints) });
+    .action(async (flags: TlsFlags & { endpoints?: string; json?: boolean }) => {
+      const tls = clientTlsOf(flags);
+      const client = new QuorateClient({ endpoints: endpointsOf(flags.endpoints), ...(tls === undefined ? {} : { tls }) });
       try {
         const rows = await client.statusAll({ timeoutMs: 2000 });
         if (flags.json === true) process.stdout.write(`${JSON.stringify(rows.map((r) => ({ endpoint: r.endpoint, status: r.status, error: r.error?.message ?? null })), null, 2)}\n`);

@@ -1,0 +1,60 @@
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+
+/**
+ * The client port under TLS (`quorate start --client-cert/--client-key [--client-ca]`). A client
+ * that speaks plain HTTP to it would otherwise see only a reset ("socket hang up"), which says
+ * nothing about why; so the first byte is looked at before TLS takes the socket: a TLS record
+ * starts with 0x16 (handshake), and anything else is answered in plain HTTP with a 400 saying to
+ * use https://, as Go's net/http does. Nothing else is read or answered in the clear.
+ */
+export const tlsHandshakeRecord = 0x16;
+
+/** The answer to a plaintext request on a TLS port: a complete HTTP/1.1 response, then close. */
+export function plaintextRefusal(): string {
+  const body = JSON.stringify({
+    error: { code: 'bad_request', message: 'this client port speaks TLS: use an https:// endpoint (and the cluster\'s CA, e.g. --cacert)' },
+  });
+  return 'HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n'
+    + `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+/**
+ * Waits for the socket's first byte, puts it back, and hands the socket to `tls` when it opens a
+ * TLS record, else to `plain`. A client that sends nothing within `timeoutMs` is closed: the
+ * handshake's own timeout starts only once TLS has the socket.
+ */
+export function sniffTls(socket: Socket, timeoutMs: number, tls: (s: Socket) => void, plain: (s: Socket) => void): void {
+  const onReadable = (): void => {
+    const first = socket.read(1) as Buffer | null;
+    if (first === null) return;
+    socket.off('readable', onReadable);
+    socket.off('timeout', onTimeout);
+    socket.setTimeout(0);
+    // The TLS socket reads what the raw socket has buffered before reading its handle.
+    socket.unshift(first);
+    if (first[0] === tlsHandshakeRecord) tls(socket);
+    else plain(socket);
+  };
+  const onTimeout = (): void => {
+    socket.destroy();
+  };
+  socket.on('readable', onReadable);
+  socket.setTimeout(timeoutMs);
+  socket.once('timeout', onTimeout);
+  socket.on('error', () => socket.destroy());
+}
+
+/**
+ * The identity a client proved with its certificate: the subject's CN, when the port requires
+ * client certificates (--client-ca) and this one was verified. Null otherwise. Recorded per
+ * connection for authorization (issue 17, item 3); nothing is authorized by it yet.
+ */
+export function clientIdentityOf(socket: Socket): string | null {
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return null;
+  const cert = socket.getPeerCertificate();
+  // A subject with several CNs gives an array: no single identity, so none.
+  const cn: unknown = cert.subject?.CN;
+  if (typeof cn === 'string' && cn.length > 0) return cn;
+  return null;
+}
