@@ -8,19 +8,15 @@ import {
   decodeReply, encodeHello, encodeProof, handshakeProof, newNonce, wireVersion, type Hello, type Reply,
 } from '../../src/transport/handshake.js';
 import type { TransportCluster } from './compliance.js';
+import { freePort } from '../../src/node/ports.js';
 
 export const loopback = '127.0.0.1';
 /** The peer secret every test transport holds unless a test says otherwise. */
 export const testSecret = new TextEncoder().encode('quorate-test-peer-secret');
 
 /** A port the kernel just handed out and released: free unless someone races us for it. */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, loopback, r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+/** Below the ephemeral range, so no dial of an earlier transport holds it (src/node/ports.ts). */
+export { freePort };
 
 export interface Harness extends TransportCluster {
   readonly events: Map<NodeId, TransportEvent[]>;
