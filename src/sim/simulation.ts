@@ -285,24 +285,25 @@ export class Simulation {
     return this.invariants;
   }
 
-  private workloadHost(): ConstructorParameters<typeof Workload>[0] {
+  /** What every host below shares: the clock, the event queue, the nodes, the trace, the leader. */
+  private commonHost(): ConstructorParameters<typeof Workload>[0] {
     return {
       now: () => this.time, schedule: (at, ev) => this.schedule(at, ev), nodes: this.nodes, trace: (l) => this.trace(l),
       leaderIndex: () => this.leaderIndex(),
     };
   }
 
+  private workloadHost(): ConstructorParameters<typeof Workload>[0] {
+    return this.commonHost();
+  }
+
   private failoverHost(): ConstructorParameters<typeof Failover>[0] {
     return {
-      now: () => this.time,
-      schedule: (at, ev) => this.schedule(at, ev),
-      nodes: this.nodes,
+      ...this.commonHost(),
       network: this.network,
-      leaderIndex: () => this.leaderIndex(),
       fsyncsDoneAt: () => Math.max(this.time, ...this.fsyncDue),
       crash: (i) => this.crash(i, 'process', false),
       restart: (i) => this.restart(i, false),
-      trace: (l) => this.trace(l),
       beginIdle: () => this.workload.beginIdle(),
       done: () => this.askIdleReads(),
     };
@@ -310,14 +311,10 @@ export class Simulation {
 
   private nemesisHost(): ConstructorParameters<typeof Nemesis>[0] {
     return {
-      now: () => this.time,
-      schedule: (at, ev) => this.schedule(at, ev),
-      nodes: this.nodes,
+      ...this.commonHost(),
       network: this.network,
-      leaderIndex: () => this.leaderIndex(),
       crash: (i, kind, tear) => this.crash(i, kind, tear),
       holdOutbound: (i, until) => this.holdOutbound(i, until),
-      trace: (l) => this.trace(l),
     };
   }
 

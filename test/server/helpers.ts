@@ -1,3 +1,4 @@
+import type * as net from 'node:net';
 import type { NodeOptions } from '../../src/node/node.js';
 import { KvServer } from '../../src/server/http.js';
 import { InProcessCluster, raftModule, waitFor } from '../node/helpers.js';
@@ -40,4 +41,16 @@ export class HttpCluster {
     await Promise.all([...this.servers.values()].map((s) => s.stop()));
     await this.inner.stop();
   }
+}
+
+/** Whether the socket closes (or already has) within withinMs. */
+export function closed(s: net.Socket, withinMs: number): Promise<boolean> {
+  if (s.destroyed || s.readyState === 'closed') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), withinMs);
+    s.once('close', () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
 }

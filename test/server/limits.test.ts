@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { FrameParser, decodeFrame, encodeRequest } from '../../src/client/wire.js';
 import { KvServer } from '../../src/server/http.js';
 import type { ClientPortLimits } from '../../src/server/limits.js';
-import { HttpCluster } from './helpers.js';
+import { HttpCluster, closed } from './helpers.js';
 import { RawStream } from './stream-helpers.js';
 import { waitFor } from '../node/helpers.js';
 
@@ -53,17 +53,6 @@ async function upgraded(server: KvServer, localAddress = '127.0.0.1'): Promise<n
     s.write('GET /v1/stream HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: quorate-kv\r\n\r\n');
   });
   return s;
-}
-
-function closed(s: net.Socket, withinMs: number): Promise<boolean> {
-  if (s.destroyed || s.readyState === 'closed') return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), withinMs);
-    s.once('close', () => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
 }
 
 function sleep(ms: number): Promise<void> {

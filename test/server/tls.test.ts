@@ -6,7 +6,7 @@ import { KvServer } from '../../src/server/http.js';
 import type { ClientPortLimits } from '../../src/server/limits.js';
 import type { TlsMaterial } from '../../src/transport/context.js';
 import { TestCa } from '../transport/certs.js';
-import { HttpCluster } from './helpers.js';
+import { HttpCluster, closed } from './helpers.js';
 import { waitFor } from '../node/helpers.js';
 
 /**
@@ -51,17 +51,6 @@ function tlsConnect(server: KvServer, localAddress = '127.0.0.1'): Promise<tls.T
     const raw = net.connect({ port: server.address().port, host: '127.0.0.1', localAddress });
     const s = tls.connect({ socket: raw, host: '127.0.0.1', ca: material.ca }, () => resolve(s));
     s.once('error', reject);
-  });
-}
-
-function closed(s: net.Socket, withinMs: number): Promise<boolean> {
-  if (s.destroyed || s.readyState === 'closed') return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), withinMs);
-    s.once('close', () => {
-      clearTimeout(t);
-      resolve(true);
-    });
   });
 }
 
