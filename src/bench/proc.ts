@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QuorateError, ErrorCode } from '../core/index.js';
 
@@ -157,27 +156,12 @@ export function liveChildCount(): number {
   return live.size;
 }
 
-/** n distinct free TCP ports on 127.0.0.1 (bound then released; the OS does not reuse them at once). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = [];
-  const ports: number[] = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      const srv = createServer();
-      servers.push(srv);
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(0, '127.0.0.1', () => resolve());
-      });
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') throw new ChildProcessError('could not allocate a port');
-      ports.push(addr.port);
-    }
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  }
-  return ports;
-}
+/**
+ * n distinct free TCP ports on 127.0.0.1, below the ephemeral range: the servers of a cluster
+ * start together and dial each other, and a dial's local port could otherwise be the port a
+ * later server is about to listen on (src/node/ports.ts).
+ */
+export { freePorts } from '../node/ports.js';
 
 /**
  * Retry `attempt` until it resolves true, the deadline passes, or a watched server exits.
