@@ -23,10 +23,13 @@ export const FrameType = {
   Get: 0x02,
   Delete: 0x03,
   Cas: 0x04,
+  /** Presents a bearer token for the requests that follow on this connection (authentication). */
+  Auth: 0x05,
   PutOk: 0x81,
   GetOk: 0x82,
   DeleteOk: 0x83,
   CasOk: 0x84,
+  AuthOk: 0x85,
   /** A request's error, or with id 0 the connection's (the server closes after it). */
   Error: 0xe0,
   /** Who leads, as this node knows it; sent before answers whenever it changed (id 0). */
@@ -52,14 +55,17 @@ export type WireRequest =
   | { readonly op: 'put'; readonly key: string; readonly value: string; readonly session: WireSession | null }
   | { readonly op: 'get'; readonly key: string; readonly consistency: Consistency }
   | { readonly op: 'delete'; readonly key: string; readonly session: WireSession | null }
-  | { readonly op: 'cas'; readonly key: string; readonly expected: string | null; readonly value: string; readonly session: WireSession | null };
+  | { readonly op: 'cas'; readonly key: string; readonly expected: string | null; readonly value: string; readonly session: WireSession | null }
+  | { readonly op: 'auth'; readonly token: string };
 
 export type WireResult =
   | { readonly op: 'put'; readonly revision: number }
   | { readonly op: 'get'; readonly found: false }
   | { readonly op: 'get'; readonly found: true; readonly value: string; readonly revision: number }
   | { readonly op: 'delete'; readonly deleted: boolean; readonly prev: string | null; readonly revision: number }
-  | { readonly op: 'cas'; readonly succeeded: boolean; readonly value: string | null; readonly revision: number };
+  | { readonly op: 'cas'; readonly succeeded: boolean; readonly value: string | null; readonly revision: number }
+  /** user null: authentication is off and the token was not needed. expiresAt 0 then. */
+  | { readonly op: 'auth'; readonly user: string | null; readonly expiresAt: number };
 
 export interface WireError {
   readonly code: string;
@@ -121,6 +127,8 @@ export function encodeRequest(id: number, r: WireRequest): Uint8Array {
       writeSession(w, r.session);
       return framed(w);
     }
+    case 'auth':
+      return framed(start(FrameType.Auth, id, r.token.length).string(r.token));
     default:
       return assertNeverWire(r);
   }
@@ -137,6 +145,8 @@ export function encodeResult(id: number, r: WireResult): Uint8Array {
       return framed(start(FrameType.DeleteOk, id, (r.prev?.length ?? 0) * 3).bool(r.deleted).optString(r.prev).uvarint(r.revision));
     case 'cas':
       return framed(start(FrameType.CasOk, id, (r.value?.length ?? 0) * 3).bool(r.succeeded).optString(r.value).uvarint(r.revision));
+    case 'auth':
+      return framed(start(FrameType.AuthOk, id, 64).optString(r.user).uvarint(r.expiresAt));
     default:
       return assertNeverWire(r);
   }
@@ -197,6 +207,12 @@ function decodeBody(type: number, r: Reader): Frame | null {
       const expected = r.optString();
       const value = r.string();
       return { type: 'request', id, request: { op: 'cas', key, expected, value, session: readSession(r) } };
+    }
+    case FrameType.Auth:
+      return { type: 'request', id, request: { op: 'auth', token: r.string() } };
+    case FrameType.AuthOk: {
+      const user = r.optString();
+      return { type: 'result', id, result: { op: 'auth', user, expiresAt: r.uvarint() } };
     }
     case FrameType.PutOk:
       return { type: 'result', id, result: { op: 'put', revision: r.uvarint() } };

@@ -17,6 +17,13 @@ export const ErrorCode = {
   Io: 'io',
   Handshake: 'handshake',
   PeerViolation: 'peer_violation',
+  /** No credentials, or credentials that do not hold (wrong password, expired token): 401. */
+  Unauthenticated: 'unauthenticated',
+  /** Credentials that hold, for a user the request's permission is not granted to: 403. */
+  PermissionDenied: 'permission_denied',
+  NotFound: 'not_found',
+  Conflict: 'conflict',
+  FailedPrecondition: 'failed_precondition',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -1,4 +1,7 @@
 import { Reader, Writer, DecodeError, TooLargeError, assertNever } from '../core/index.js';
+import { AuthOpTag, isAuthTag, readAuthOp, validateAuthOp, writeAuthOp, nameProblem } from '../auth/ops.js';
+import type { AuthOp } from '../auth/ops.js';
+import type { AuthRefusalCode } from '../auth/state.js';
 import { KvRequestError } from './errors.js';
 
 /**
@@ -15,11 +18,24 @@ export type KvOp =
   /** A read through the log: linearizable without a read barrier, at the cost of a log entry. */
   | { op: 'get'; key: string };
 
-/** clientId '' means "no session": the command is applied every time it is committed. */
+/** A key-value op, or a change to users, roles and authentication (src/auth/ops.ts). */
+export type CommandOp = KvOp | AuthOp;
+
+/**
+ * clientId '' means "no session": the command is applied every time it is committed. user is who
+ * the gateway authenticated ('' for nobody): the state machine checks the user's permission when
+ * it applies the command, so a permission revoked before the command commits is enforced by
+ * every member alike.
+ */
 export interface KvCommand {
   clientId: string;
   seq: number;
-  op: KvOp;
+  user?: string;
+  op: CommandOp;
+}
+
+export function isKvOp(op: CommandOp): op is KvOp {
+  return op.op === 'put' || op.op === 'delete' || op.op === 'cas' || op.op === 'get';
 }
 
 /**
@@ -29,7 +45,9 @@ export interface KvCommand {
  */
 export type KvResult =
   | { ok: true; value: string | null; revision: number }
-  | { ok: false; reason: 'cas_mismatch'; value: string | null; revision: number };
+  | { ok: false; reason: 'cas_mismatch'; value: string | null; revision: number }
+  /** The state machine refused the command (authorization, or an auth change that cannot be made). */
+  | { ok: false; reason: 'refused'; code: AuthRefusalCode; message: string; value: null; revision: 0 };
 
 export const kvLimits = {
   keyBytesMin: 1,
@@ -39,7 +57,9 @@ export const kvLimits = {
 } as const;
 
 const OpTag = { put: 1, delete: 2, cas: 3, get: 4 } as const;
+/** Version 1: no user field, key-value ops only. Version 2 adds the user and the auth ops. */
 const formatVersion = 1;
+const formatVersionWithUser = 2;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -52,6 +72,16 @@ export function validateCommand(c: KvCommand): void {
   if (!Number.isSafeInteger(c.seq) || c.seq < 0) throw new KvRequestError(`bad sequence number ${c.seq}`);
   if (utf8Length(c.clientId) > kvLimits.clientIdBytesMax) {
     throw new KvRequestError(`clientId longer than ${kvLimits.clientIdBytesMax} bytes`);
+  }
+  const user = c.user ?? '';
+  if (user !== '' && nameProblem(user) !== null) throw new KvRequestError(`user name ${nameProblem(user)}`);
+  if (!isKvOp(c.op)) {
+    try {
+      validateAuthOp(c.op);
+    } catch (err) {
+      throw new KvRequestError((err as Error).message);
+    }
+    return;
   }
   const keyBytes = utf8Length(c.op.key);
   if (keyBytes < kvLimits.keyBytesMin || keyBytes > kvLimits.keyBytesMax) {
@@ -69,9 +99,19 @@ export function validateCommand(c: KvCommand): void {
 
 export function encodeCommand(c: KvCommand): Uint8Array {
   validateCommand(c);
-  const w = new Writer(32 + c.op.key.length * 3);
-  w.u8(formatVersion).u8(OpTag[c.op.op]).string(c.clientId).uvarint(c.seq).string(c.op.key);
+  const user = c.user ?? '';
   const op = c.op;
+  if (!isKvOp(op)) {
+    const w = new Writer(128);
+    w.u8(formatVersionWithUser).u8(AuthOpTag[op.op]).string(c.clientId).uvarint(c.seq).string(user);
+    writeAuthOp(w, op);
+    return w.finish();
+  }
+  const w = new Writer(32 + op.key.length * 3);
+  // Without a user the bytes are version 1's: logs written before authentication read the same.
+  if (user === '') w.u8(formatVersion).u8(OpTag[op.op]).string(c.clientId).uvarint(c.seq);
+  else w.u8(formatVersionWithUser).u8(OpTag[op.op]).string(c.clientId).uvarint(c.seq).string(user);
+  w.string(op.key);
   switch (op.op) {
     case 'put':
       w.string(op.value);
@@ -117,10 +157,21 @@ function readOptValue(r: Reader): string | null {
 export function decodeCommand(b: Uint8Array): KvCommand {
   const r = new Reader(b);
   const version = r.u8();
-  if (version !== formatVersion) throw new DecodeError(`unknown kv command version ${version}`);
+  if (version !== formatVersion && version !== formatVersionWithUser) throw new DecodeError(`unknown kv command version ${version}`);
   const tag = r.u8();
   const clientId = readBounded(r, 'clientId', 0, kvLimits.clientIdBytesMax);
   const seq = r.uvarint();
+  let user = '';
+  if (version === formatVersionWithUser) {
+    user = readBounded(r, 'user', 0, 128);
+    if (user !== '' && nameProblem(user) !== null) throw new DecodeError(`user name ${nameProblem(user)}`);
+  }
+  if (isAuthTag(tag)) {
+    if (version !== formatVersionWithUser) throw new DecodeError(`auth op tag ${tag} in a version ${version} command`);
+    const authOp = readAuthOp(r, tag);
+    r.end('auth command');
+    return { clientId, seq, user, op: authOp };
+  }
   const key = readBounded(r, 'key', kvLimits.keyBytesMin, kvLimits.keyBytesMax);
   let op: KvOp;
   switch (tag) {
@@ -142,5 +193,5 @@ export function decodeCommand(b: Uint8Array): KvCommand {
       throw new DecodeError(`unknown kv op tag ${tag}`);
   }
   r.end('kv command');
-  return { clientId, seq, op };
+  return version === formatVersion ? { clientId, seq, op } : { clientId, seq, user, op };
 }

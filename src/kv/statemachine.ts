@@ -2,8 +2,10 @@ import {
   Reader, Writer, CorruptionError, DecodeError, EntryType, assert, assertNever, decodeBatch,
 } from '../core/index.js';
 import type { Entry } from '../core/index.js';
-import { decodeCommand, kvLimits } from './command.js';
-import type { KvCommand, KvResult } from './command.js';
+import { AuthState } from '../auth/state.js';
+import type { AuthRefusalCode } from '../auth/state.js';
+import { decodeCommand, isKvOp, kvLimits } from './command.js';
+import type { KvCommand, KvOp, KvResult } from './command.js';
 import { crc32, digestHex } from './digest.js';
 
 /**
@@ -32,13 +34,17 @@ interface Session {
 }
 
 const snapshotMagic = 0x514b5631; // "QKV1"
+/** Version 1: data and sessions. Version 2 appends the auth state (written once it is not pristine). */
 const snapshotVersion = 1;
+const snapshotVersionWithAuth = 2;
 
 export class KvStateMachine {
   private readonly data = new Map<string, KvRecord>();
   /** Map order is recency order: the first entry is the least recently used session. */
   private readonly sessions = new Map<string, Session>();
   private applied = 0;
+  /** Users, roles and whether authentication is on: replicated with the data. */
+  private auth = new AuthState();
   readonly options: KvStateMachineOptions;
 
   constructor(options: Partial<KvStateMachineOptions> = {}) {
@@ -104,6 +110,11 @@ export class KvStateMachine {
     }
   }
 
+  /** Read-only use: the gateway authenticates and authorizes against the state applied so far. */
+  get authState(): AuthState {
+    return this.auth;
+  }
+
   get(key: string): { value: string; revision: number } | null {
     const r = this.data.get(key);
     return r === undefined ? null : { value: r.value, revision: r.revision };
@@ -118,7 +129,7 @@ export class KvStateMachine {
     const session = cmd.clientId === '' ? undefined : this.sessions.get(cmd.clientId);
     if (session !== undefined && cmd.seq <= session.seq) {
       if (cmd.seq === session.seq) return session.result;
-      return this.current(cmd.op.key);
+      return isKvOp(cmd.op) ? this.current(cmd.op.key) : { ok: true, value: null, revision: 0 };
     }
     const result = this.execute(index, cmd);
     if (cmd.clientId !== '') this.remember(cmd.clientId, { seq: cmd.seq, result });
@@ -132,6 +143,19 @@ export class KvStateMachine {
 
   private execute(index: number, cmd: KvCommand): KvResult {
     const op = cmd.op;
+    const user = cmd.user ?? '';
+    if (!isKvOp(op)) {
+      const outcome = this.auth.apply(index, user, op);
+      return outcome.ok ? { ok: true, value: null, revision: index } : refused(outcome.code, outcome.message);
+    }
+    const need = op.op === 'get' ? 'read' : 'write';
+    if (!this.auth.allows(user, op.key, need)) {
+      return refused('permission_denied', `${user === '' ? 'an unauthenticated request' : `user ${user}`} may not ${need} ${JSON.stringify(op.key)}`);
+    }
+    return this.executeKv(index, op);
+  }
+
+  private executeKv(index: number, op: KvOp): KvResult {
     const prev = this.data.get(op.key);
     switch (op.op) {
       case 'put':
@@ -171,7 +195,8 @@ export class KvStateMachine {
    */
   snapshot(): Uint8Array {
     const w = new Writer(64 + this.data.size * 32);
-    w.u32(snapshotMagic).u8(snapshotVersion).uvarint(this.applied);
+    // A store that never used authentication keeps version 1's bytes (and its state hashes).
+    w.u32(snapshotMagic).u8(this.auth.pristine ? snapshotVersion : snapshotVersionWithAuth).uvarint(this.applied);
     const keys = this.keys();
     w.uvarint(keys.length);
     for (const k of keys) {
@@ -183,6 +208,7 @@ export class KvStateMachine {
       w.string(id).uvarint(s.seq);
       writeResult(w, s.result);
     }
+    if (!this.auth.pristine) this.auth.write(w);
     const body = w.finish();
     return new Writer(body.length + 4).raw(body).u32(crc32(body)).finish();
   }
@@ -196,7 +222,7 @@ export class KvStateMachine {
     const r = new Reader(body);
     if (r.u32() !== snapshotMagic) throw new DecodeError('not a kv snapshot (bad magic)');
     const version = r.u8();
-    if (version !== snapshotVersion) throw new DecodeError(`unknown kv snapshot version ${version}`);
+    if (version !== snapshotVersion && version !== snapshotVersionWithAuth) throw new DecodeError(`unknown kv snapshot version ${version}`);
     const sm = new KvStateMachine(options);
     sm.applied = r.uvarint();
     readRecords(r, sm.applied, sm.data);
@@ -207,6 +233,10 @@ export class KvStateMachine {
       if (id === '' || sm.sessions.has(id)) throw new DecodeError(`bad or duplicate session "${id}"`);
       const seq = r.uvarint();
       sm.remember(id, { seq, result: readResult(r) });
+    }
+    if (version === snapshotVersionWithAuth) {
+      sm.auth = AuthState.read(r, sm.applied);
+      if (sm.auth.pristine) throw new DecodeError('a version 2 kv snapshot with an empty auth state');
     }
     r.end('kv snapshot');
     return sm;
@@ -235,12 +265,28 @@ function readRecords(r: Reader, applied: number, into: Map<string, KvRecord>): v
   }
 }
 
+function refused(code: AuthRefusalCode, message: string): KvResult {
+  return { ok: false, reason: 'refused', code, message, value: null, revision: 0 };
+}
+
+const refusalCodes: readonly AuthRefusalCode[] = ['permission_denied', 'not_found', 'conflict', 'failed_precondition'];
+
+/** Kinds 0 and 1 as version 1 wrote them; a refusal (kind 2) carries its code and message. */
 function writeResult(w: Writer, res: KvResult): void {
+  if (!res.ok && res.reason === 'refused') {
+    w.u8(2).string(res.code).string(res.message);
+    return;
+  }
   w.u8(res.ok ? 0 : 1).optString(res.value).uvarint(res.revision);
 }
 
 function readResult(r: Reader): KvResult {
   const kind = r.u8();
+  if (kind === 2) {
+    const code = r.string() as AuthRefusalCode;
+    if (!refusalCodes.includes(code)) throw new DecodeError(`unknown refusal code ${code}`);
+    return refused(code, r.string());
+  }
   const value = r.optString();
   const revision = r.uvarint();
   if (kind === 0) return { ok: true, value, revision };

@@ -60,3 +60,15 @@ export class BadRequestError extends QuorateError {
     super(ErrorCode.BadRequest, message, options);
   }
 }
+
+/**
+ * Authentication or authorization said no, or an auth change cannot be made (a user that
+ * exists already, a role that does not). `code` is one of unauthenticated, permission_denied,
+ * not_found, conflict, failed_precondition.
+ */
+export class AuthError extends QuorateError {
+  override readonly name = 'AuthError';
+  constructor(code: 'unauthenticated' | 'permission_denied' | 'not_found' | 'conflict' | 'failed_precondition', message: string) {
+    super(code, message);
+  }
+}

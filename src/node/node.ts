@@ -10,12 +10,13 @@ import type {
 } from '../core/index.js';
 import { mustSync } from '../core/durability.js';
 import { KvStateMachine, decodeCommand, encodeCommand } from '../kv/index.js';
-import type { KvCommand, KvOp, KvResult } from '../kv/index.js';
+import type { CommandOp, KvCommand, KvResult } from '../kv/index.js';
+import type { AuthState } from '../auth/state.js';
 import type { Storage } from '../storage/storage.js';
 import type { Transport } from '../transport/transport.js';
 import type { RecoveryMarker } from './recovery-marker.js';
 import { nodeDefaults } from './defaults.js';
-import { BadRequestError, NoQuorumError, NotLeaderError, OverloadedError, StoppedError } from './errors.js';
+import { AuthError, BadRequestError, NoQuorumError, NotLeaderError, OverloadedError, StoppedError } from './errors.js';
 import { ForwardRead, errorToOutcome, outcomeToResult, resultToOutcome, waiterKey } from './outcomes.js';
 import { PendingTable } from './pending.js';
 import { resolveNodeOptions } from './options.js';
@@ -247,12 +248,12 @@ export class QuorateNode {
    * Replicates one KV command and resolves with its result once applied. With a session, a retry
    * of the same (clientId, seq) applies exactly once. A follower forwards to the leader.
    */
-  async submit(op: KvOp, session: SessionRef | null = null): Promise<KvResult> {
+  async submit(op: CommandOp, session: SessionRef | null = null, user = ''): Promise<KvResult> {
     this.assertRunning();
     // Without a session the KV store applies every copy; the random seq only names the waiter.
     const cmd: KvCommand = session === null
-      ? { clientId: '', seq: randomInt(1, 2 ** 47), op }
-      : { clientId: session.clientId, seq: session.seq, op };
+      ? { clientId: '', seq: randomInt(1, 2 ** 47), user, op }
+      : { clientId: session.clientId, seq: session.seq, user, op };
     let bytes: Uint8Array;
     try {
       bytes = encodeCommand(cmd);
@@ -260,7 +261,14 @@ export class QuorateNode {
       if (cause instanceof TooLargeError) throw cause;
       throw new BadRequestError(cause instanceof Error ? cause.message : String(cause), { cause });
     }
-    return this.propose(bytes, waiterKey(cmd), true);
+    const r = await this.propose(bytes, waiterKey(cmd), true);
+    if (!r.ok && r.reason === 'refused') throw new AuthError(r.code, r.message);
+    return r;
+  }
+
+  /** Users, roles and whether authentication is on, as of the last applied entry. */
+  get auth(): AuthState {
+    return this.kv.authState;
   }
 
   /** A read of one key: linearizable through the protocol's read point, or this node's state. */

@@ -1,7 +1,7 @@
 import { QuorateError, TooLargeError, assertNever } from '../core/index.js';
 import type { NodeId } from '../core/index.js';
 import type { KvResult } from '../kv/index.js';
-import { BadRequestError, NoQuorumError, NotLeaderError, OverloadedError, TimeoutError } from './errors.js';
+import { AuthError, BadRequestError, NoQuorumError, NotLeaderError, OverloadedError, TimeoutError } from './errors.js';
 import type { ForwardOutcome } from './peer-messages.js';
 
 /**
@@ -22,7 +22,10 @@ export function waiterKey(c: { clientId: string; seq: number }): string {
 }
 
 export function resultToOutcome(r: KvResult): ForwardOutcome {
-  return r.ok ? { kind: 'ok', value: r.value, revision: r.revision } : { kind: 'cas_mismatch', value: r.value, revision: r.revision };
+  if (r.ok) return { kind: 'ok', value: r.value, revision: r.revision };
+  // A refusal travels as an error with its code: the follower raises the same AuthError.
+  if (r.reason === 'refused') return { kind: 'error', code: r.code, message: r.message, leader: null };
+  return { kind: 'cas_mismatch', value: r.value, revision: r.revision };
 }
 
 export function errorToOutcome(err: unknown): ForwardOutcome {
@@ -57,6 +60,12 @@ function outcomeError(o: { code: string; message: string; leader: string | null 
       return new TooLargeError(o.message);
     case 'bad_request':
       return new BadRequestError(o.message);
+    case 'unauthenticated':
+    case 'permission_denied':
+    case 'not_found':
+    case 'conflict':
+    case 'failed_precondition':
+      return new AuthError(o.code, o.message);
     default:
       return new NoQuorumError(`the leader answered ${o.code}: ${o.message}`);
   }

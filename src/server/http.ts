@@ -18,6 +18,9 @@ import { acceptStream } from './stream.js';
 import { LogThrottle } from '../transport/log-throttle.js';
 import type { ClientTlsMaterial } from '../node/peer-tls.js';
 import { clientIdentityOf, plaintextRefusal, sniffTls } from './tls.js';
+import { AuthGate } from './auth.js';
+import type { AuthGateOptions } from './auth.js';
+import { defaultTokenTtlMs } from '../auth/token.js';
 
 export interface KvServerOptions {
   readonly node: QuorateNode;
@@ -38,6 +41,8 @@ export interface KvServerOptions {
    * fails. Null or absent: plain TCP.
    */
   readonly tls?: ClientTlsMaterial | null;
+  /** Token life and whether /metrics needs a user (src/server/auth.ts); defaults otherwise. */
+  readonly auth?: Partial<AuthGateOptions>;
 }
 
 /** HTTP status for each stable error code (README, API). */
@@ -45,7 +50,11 @@ const statusOf: Record<string, number> = {
   bad_request: 400,
   bad_config: 400,
   decode: 400,
+  unauthenticated: 401,
+  permission_denied: 403,
   not_found: 404,
+  conflict: 409,
+  failed_precondition: 409,
   too_large: 413,
   overloaded: 429,
   not_leader: 503,
@@ -54,7 +63,7 @@ const statusOf: Record<string, number> = {
   timeout: 504,
 };
 
-type Route = 'kv' | 'cas' | 'status' | 'leader' | 'events' | 'metrics' | 'healthz' | 'snapshot' | 'unknown';
+type Route = 'kv' | 'cas' | 'status' | 'leader' | 'events' | 'metrics' | 'healthz' | 'snapshot' | 'auth' | 'unknown';
 
 /**
  * The client API: HTTP/1.1 + JSON with keep-alive, on a port of its own. A follower hands
@@ -79,6 +88,7 @@ export class KvServer {
   private readonly limits: ClientPortLimits;
   private readonly budget: StreamBudget;
   private readonly throttle = new LogThrottle();
+  private readonly gate: AuthGate;
 
   constructor(private readonly options: KvServerOptions) {
     this.node = options.node;
@@ -87,6 +97,7 @@ export class KvServer {
     this.maxBodyBytes = options.maxBodyBytes ?? serverLimits.maxBodyBytes;
     this.limits = resolveClientPortLimits(options.limits);
     this.budget = new StreamBudget(this.limits.streamServerBytesMax);
+    this.gate = new AuthGate(options.node, { tokenTtlMs: defaultTokenTtlMs, metricsAuth: false, ...options.auth });
     const httpOptions = { keepAliveTimeout: 30_000, headersTimeout: 20_000, requestTimeout: 60_000 };
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       void this.handle(req, res);
@@ -118,7 +129,7 @@ export class KvServer {
       const identity = clientIdentityOf(socket);
       if (identity !== null) this.log.debug({ identity, source: socket.remoteAddress }, 'binary protocol connection from a client certificate');
       acceptStream(req, socket, head, {
-        identity,
+        identity, gate: this.gate,
         node: this.node, stats: this.metrics.stream, log: this.log, limits: this.limits, budget: this.budget,
         ...(options.streamMaxFrameBytes === undefined ? {} : { maxFrameBytes: options.streamMaxFrameBytes }),
         ...(options.streamMaxInFlight === undefined ? {} : { maxInFlight: options.streamMaxInFlight }),
@@ -248,15 +259,18 @@ export class KvServer {
       }
       case 'events':
         allow(method, ['GET']);
+        this.gate.userOf(req.headers.authorization, req.socket);
         this.streamEvents(req, res);
         return;
       case 'metrics':
         allow(method, ['GET']);
+        this.gate.metricsUser(req);
         res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
         res.end(await this.metrics.registry.metrics());
         return;
       case 'snapshot':
         allow(method, ['GET']);
+        this.gate.requireAdmin(this.gate.userOf(req.headers.authorization, req.socket), 'a snapshot download');
         await this.sendSnapshot(res);
         return;
       case 'kv':
@@ -264,6 +278,8 @@ export class KvServer {
       case 'cas':
         allow(method, ['POST']);
         return this.cas(req, res, url);
+      case 'auth':
+        return this.gate.handle(req, res, url.pathname, (r, status, body) => this.sendJson(r, status, body), this.maxBodyBytes);
       case 'unknown':
         throw new HttpError(404, 'not_found', `no route for ${method} ${url.pathname}`);
       default:
@@ -274,6 +290,8 @@ export class KvServer {
   private async kv(method: string, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     allow(method, ['GET', 'PUT', 'DELETE']);
     const key = parseKey(url.pathname.slice(kvPrefix.length));
+    const user = this.gate.userOf(req.headers.authorization, req.socket);
+    this.gate.requireKey(user, key, method === 'GET' ? 'read' : 'write');
     if (method === 'GET') {
       const c = url.searchParams.get('consistency') ?? 'linearizable';
       if (c !== 'linearizable' && c !== 'stale') {
@@ -288,21 +306,23 @@ export class KvServer {
     const session = parseSession(req, body);
     if (method === 'PUT') {
       const value = requireString(body, 'value');
-      const r = await this.node.submit({ op: 'put', key, value }, session);
+      const r = await this.node.submit({ op: 'put', key, value }, session, user);
       this.sendJson(res, 200, { key, value: r.value, revision: r.revision });
       return;
     }
-    const r = await this.node.submit({ op: 'delete', key }, session);
+    const r = await this.node.submit({ op: 'delete', key }, session, user);
     this.sendJson(res, 200, { key, deleted: r.value !== null, prev: r.value, revision: r.revision });
   }
 
   private async cas(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const key = parseKey(url.pathname.slice(kvPrefix.length, -casSuffix.length));
+    const user = this.gate.userOf(req.headers.authorization, req.socket);
+    this.gate.requireKey(user, key, 'write');
     const body = parseJsonObject(await readBody(req, this.maxBodyBytes), false);
     const expected = requireStringOrNull(body, 'expected');
     const value = requireString(body, 'value');
     const session = parseSession(req, body);
-    const r: KvResult = await this.node.submit({ op: 'cas', key, expected, value }, session);
+    const r: KvResult = await this.node.submit({ op: 'cas', key, expected, value }, session, user);
     // A mismatch is an outcome, not an error: the answer carries the value that was there.
     this.sendJson(res, 200, { key, succeeded: r.ok, value: r.value, revision: r.revision });
   }
@@ -392,6 +412,7 @@ export class KvServer {
     }
     // An oversized body is not read to its end: close the connection rather than drain it.
     if (status === 413) res.setHeader('connection', 'close');
+    if (status === 401) res.setHeader('www-authenticate', 'Bearer realm="quorate"');
     this.sendJson(res, status, { error });
   }
 }
@@ -408,6 +429,7 @@ function routeOf(path: string, method: string): Route {
   if (path === '/v1/events') return 'events';
   if (path === '/metrics') return 'metrics';
   if (path === '/v1/snapshot') return 'snapshot';
+  if (path.startsWith('/v1/auth/')) return 'auth';
   if (!path.startsWith(kvPrefix)) return 'unknown';
   // A key may hold '/': only a POST ending in /cas is a compare-and-swap.
   return method === 'POST' && path.endsWith(casSuffix) && path.length > kvPrefix.length + casSuffix.length ? 'cas' : 'kv';

@@ -13,6 +13,7 @@ import type { QuorateNode, SessionRef } from '../node/node.js';
 import { smallAnswerBytesMax, valueAnswerBytesMax } from './limits.js';
 import type { ClientPortLimits, StreamBudget } from './limits.js';
 import type { StreamStats } from './metrics.js';
+import type { AuthGate } from './auth.js';
 
 /**
  * The binary client protocol's server side (docs/CLIENT-PROTOCOL.md): a socket handed over by
@@ -40,6 +41,8 @@ export interface StreamOptions {
    * certificates. Kept for authorization (issue 17, item 3); nothing is refused by it yet.
    */
   readonly identity?: string | null;
+  /** Who may do what (src/server/auth.ts): the same checks as the HTTP API's. */
+  readonly gate: AuthGate;
 }
 
 /** Answers the upgrade request and takes the socket over, or refuses it with a clear HTTP error. */
@@ -98,6 +101,8 @@ export class StreamConnection {
   private readonly wake = (): void => this.admit();
   /** StreamOptions.identity: the client certificate's CN, or null. */
   readonly identity: string | null;
+  /** The bearer token of the last Auth frame accepted, checked again at each request. */
+  private token: string | null = null;
 
   constructor(private readonly socket: Socket, head: Buffer, private readonly o: StreamOptions) {
     this.node = o.node;
@@ -288,6 +293,10 @@ export class StreamConnection {
       return;
     }
     this.o.stats.requests++;
+    if (frame.request.op === 'auth') {
+      this.authenticate(id, frame.request.token);
+      return;
+    }
     if (this.inFlight.size >= this.maxInFlight) {
       this.answerError(id, { code: 'overloaded', message: `${this.maxInFlight} requests are already in flight on this connection`, leader: null, leaderUrl: null });
       return;
@@ -297,19 +306,42 @@ export class StreamConnection {
       this.answerError(id, refusal);
       return;
     }
+    let user: string;
+    try {
+      user = this.o.gate.userFor(this.token, this.identity, 'send an Auth frame with a token (POST /v1/auth/token) or use a client certificate');
+      this.o.gate.requireKey(user, frame.request.key, frame.request.op === 'get' ? 'read' : 'write');
+    } catch (err) {
+      this.answerError(id, this.errorOf(err));
+      return;
+    }
     this.inFlight.set(id, cost);
     this.reserved += cost;
     this.sync();
-    this.execute(frame.request).then(
+    this.execute(frame.request, user).then(
       (r) => this.answer(id, encodeResult(id, r)),
       (err: unknown) => this.answer(id, encodeError(id, this.errorOf(err))),
     );
   }
 
-  private async execute(r: WireRequest): Promise<WireResult> {
+  /**
+   * An Auth frame: the token holds for this connection's later requests (each checks it again,
+   * so one that expires or is revoked stops working). Answered at once, in order with the
+   * requests around it; a refused token leaves the connection as it was.
+   */
+  private authenticate(id: number, token: string): void {
+    try {
+      const who = this.o.gate.tokenUser(token);
+      if (who !== null) this.token = token;
+      this.enqueue(encodeResult(id, { op: 'auth', user: who?.user ?? null, expiresAt: who?.expiresAt ?? 0 }));
+    } catch (err) {
+      this.answerError(id, this.errorOf(err));
+    }
+  }
+
+  private async execute(r: Exclude<WireRequest, { op: 'auth' }>, user: string): Promise<WireResult> {
     switch (r.op) {
       case 'put': {
-        const k = await this.node.submit({ op: 'put', key: r.key, value: r.value }, session(r.session));
+        const k = await this.node.submit({ op: 'put', key: r.key, value: r.value }, session(r.session), user);
         return { op: 'put', revision: k.revision };
       }
       case 'get': {
@@ -317,11 +349,11 @@ export class StreamConnection {
         return v === null ? { op: 'get', found: false } : { op: 'get', found: true, value: v.value, revision: v.revision };
       }
       case 'delete': {
-        const k = await this.node.submit({ op: 'delete', key: r.key }, session(r.session));
+        const k = await this.node.submit({ op: 'delete', key: r.key }, session(r.session), user);
         return { op: 'delete', deleted: k.value !== null, prev: k.value, revision: k.revision };
       }
       case 'cas': {
-        const k: KvResult = await this.node.submit({ op: 'cas', key: r.key, expected: r.expected, value: r.value }, session(r.session));
+        const k: KvResult = await this.node.submit({ op: 'cas', key: r.key, expected: r.expected, value: r.value }, session(r.session), user);
         return { op: 'cas', succeeded: k.ok, value: k.value, revision: k.revision };
       }
       default:
@@ -488,7 +520,7 @@ function session(s: { clientId: string; seq: number } | null): SessionRef | null
 }
 
 /** The HTTP API's field checks (src/server/request.ts), with the same codes. */
-function validate(r: WireRequest): WireError | null {
+function validate(r: Exclude<WireRequest, { op: 'auth' }>): WireError | null {
   const bad = (message: string): WireError => ({ code: 'bad_request', message, leader: null, leaderUrl: null });
   const keyBytes = Buffer.byteLength(r.key, 'utf8');
   if (keyBytes < kvLimits.keyBytesMin) return bad('the key is empty');

@@ -51,7 +51,7 @@ test('the state machine agrees with a map model on every result', () => {
   fc.assert(fc.property(arbCommands, (cs) => {
     const sm = new KvStateMachine();
     const model = new Map<string, { value: string; revision: number }>();
-    cs.forEach((c, i) => assert.deepEqual(sm.apply(i + 1, encodeCommand(c)), modelApply(model, i + 1, c.op)));
+    cs.forEach((c, i) => assert.deepEqual(sm.apply(i + 1, encodeCommand(c)), modelApply(model, i + 1, c.op as KvOp)));
     assert.equal(sm.size, model.size);
     for (const [k, v] of model) assert.deepEqual(sm.get(k), v);
     assert.equal(sm.appliedIndex, cs.length);

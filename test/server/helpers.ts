@@ -1,6 +1,7 @@
 import type * as net from 'node:net';
 import type { NodeOptions } from '../../src/node/node.js';
 import { KvServer } from '../../src/server/http.js';
+import type { KvServerOptions } from '../../src/server/http.js';
 import { InProcessCluster, raftModule, waitFor } from '../node/helpers.js';
 
 /** An in-process cluster with one HTTP server per node on a free loopback port. */
@@ -8,14 +9,14 @@ export class HttpCluster {
   readonly inner: InProcessCluster;
   readonly servers = new Map<string, KvServer>();
 
-  constructor(n = 3, overrides: Partial<NodeOptions> = {}) {
+  constructor(n = 3, overrides: Partial<NodeOptions> = {}, private readonly serverOptions: Partial<Omit<KvServerOptions, 'node' | 'port'>> = {}) {
     this.inner = new InProcessCluster(raftModule(), n, overrides);
   }
 
   async start(): Promise<void> {
     await this.inner.start();
     for (const id of this.inner.ids) {
-      const server = new KvServer({ node: this.inner.node(id), port: 0 });
+      const server = new KvServer({ ...this.serverOptions, node: this.inner.node(id), port: 0 });
       await server.start();
       this.inner.node(id).setClientUrl(server.url);
       this.servers.set(id, server);
