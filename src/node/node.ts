@@ -272,10 +272,16 @@ export class QuorateNode {
   }
 
   /** A read of one key: linearizable through the protocol's read point, or this node's state. */
-  async read(key: string, consistency: Consistency = 'linearizable'): Promise<ReadValue> {
+  /**
+   * user: who asked ('' for nobody). A linearizable read is authorized again once it is served,
+   * against the auth state at (or after) its read point, so a revoke or an `auth enable` that
+   * committed before the read began is never missed by a member whose state lagged when the
+   * gateway checked. A stale read is as stale in its permissions as in its value.
+   */
+  async read(key: string, consistency: Consistency = 'linearizable', user = ''): Promise<ReadValue> {
     this.assertRunning();
     if (consistency === 'stale') return this.kv.get(key);
-    return this.readLinearizable(key, true);
+    return this.readLinearizable(key, true, user);
   }
 
   status(): NodeStatus {
@@ -400,21 +406,26 @@ export class QuorateNode {
 
   // ---- reads -----------------------------------------------------------------------------
 
-  private async readLinearizable(key: string, mayForward: boolean): Promise<ReadValue> {
+  private async readLinearizable(key: string, mayForward: boolean, user: string): Promise<ReadValue> {
     const ctx = ++this.readCtx;
     const p = this.reads.add(ctx, this.opts.requestTimeoutMs);
     this.readKeys.set(ctx, { key, index: null });
     this.catchUpTicks();
     this.replica.read(ctx);
     this.kick();
+    let value: ReadValue;
     try {
-      return await p;
+      value = await p;
     } catch (err) {
       if (!(err instanceof ForwardRead) || !mayForward) throw err instanceof ForwardRead ? this.notLeader(err.leader) : err;
-      const outcome = await this.forward(err.leader, (reqId) => ({ type: 'fwd-read', reqId, key }));
+      const outcome = await this.forward(err.leader, (reqId) => ({ type: 'fwd-read', reqId, key, user }));
       const r = outcomeToResult(outcome, (id) => this.clientUrlOf(id));
       return r.value === null ? null : { value: r.value, revision: r.revision };
     }
+    if (!this.kv.authState.allows(user, key, 'read')) {
+      throw new AuthError('permission_denied', `${user === '' ? 'an unauthenticated request' : `user ${user}`} may not read ${JSON.stringify(key)}`);
+    }
+    return value;
   }
 
   /** Serves reads whose read point is applied. */
@@ -459,7 +470,7 @@ export class QuorateNode {
         return;
       case 'fwd-read':
         this.stats.forwardsServed++;
-        this.replyTo(from, m.reqId, this.readLinearizable(m.key, false).then(
+        this.replyTo(from, m.reqId, this.readLinearizable(m.key, false, m.user).then(
           (v): ForwardOutcome => ({ kind: 'ok', value: v?.value ?? null, revision: v?.revision ?? 0 })));
         return;
       default:

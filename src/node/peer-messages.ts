@@ -12,7 +12,8 @@ export const nodeGroup = 1;
 export type PeerMessage =
   | { readonly type: 'hello'; readonly clientUrl: string }
   | { readonly type: 'fwd-propose'; readonly reqId: number; readonly command: Uint8Array }
-  | { readonly type: 'fwd-read'; readonly reqId: number; readonly key: string }
+  /** user: who the follower's gateway authenticated ('' for nobody); the leader checks the read for it. */
+  | { readonly type: 'fwd-read'; readonly reqId: number; readonly key: string; readonly user: string }
   | { readonly type: 'reply'; readonly reqId: number; readonly outcome: ForwardOutcome };
 
 /** What the leader answers to a forwarded request. */
@@ -36,7 +37,9 @@ export function encodePeerMessage(m: PeerMessage): Uint8Array {
       w.u8(Tag.fwdPropose).uvarint(m.reqId).bytes(m.command);
       break;
     case 'fwd-read':
+      // Without a user the bytes are those of the format before authentication.
       w.u8(Tag.fwdRead).uvarint(m.reqId).string(m.key);
+      if (m.user !== '') w.string(m.user);
       break;
     case 'reply':
       w.u8(Tag.reply).uvarint(m.reqId);
@@ -77,7 +80,8 @@ export function decodePeerMessage(bytes: Uint8Array): PeerMessage {
       m = { type: 'fwd-propose', reqId: r.uvarint(), command: r.bytes().slice() };
       break;
     case Tag.fwdRead:
-      m = { type: 'fwd-read', reqId: r.uvarint(), key: r.string() };
+      m = { type: 'fwd-read', reqId: r.uvarint(), key: r.string(), user: '' };
+      if (r.remaining > 0) m = { ...m, user: r.string() };
       break;
     case Tag.reply:
       m = { type: 'reply', reqId: r.uvarint(), outcome: readOutcome(r) };

@@ -297,7 +297,7 @@ export class KvServer {
       if (c !== 'linearizable' && c !== 'stale') {
         throw new HttpError(400, 'bad_request', `consistency must be linearizable or stale, not "${c}"`);
       }
-      const v = await this.node.read(key, c);
+      const v = await this.node.read(key, c, user);
       if (v === null) throw new HttpError(404, 'not_found', `key ${JSON.stringify(key)} not found`, { consistency: c });
       this.sendJson(res, 200, { key, value: v.value, revision: v.revision, consistency: c });
       return;

@@ -345,7 +345,7 @@ export class StreamConnection {
         return { op: 'put', revision: k.revision };
       }
       case 'get': {
-        const v = await this.node.read(r.key, r.consistency);
+        const v = await this.node.read(r.key, r.consistency, user);
         return v === null ? { op: 'get', found: false } : { op: 'get', found: true, value: v.value, revision: v.revision };
       }
       case 'delete': {

@@ -84,6 +84,14 @@ test('an operator sets up users and roles, enables auth, and every rule holds on
   assert.equal((await call('POST', `${leaderUrl}/v1/auth/roles`, { name: 'mine' }, alice)).status, 403);
   assert.equal((await call('GET', `${leaderUrl}/v1/snapshot`, undefined, alice)).status, 403);
   assert.deepEqual((await call('GET', `${leaderUrl}/v1/auth/whoami`, undefined, alice)).json, { enabled: true, user: 'alice', roles: ['app'] });
+  // The node checks a linearizable read again once served, at its read point, wherever the
+  // gateway's check ran: on the leader, and on a follower whose read the leader serves.
+  const { leaderId } = await cluster.leaderAndFollower();
+  for (const n of [cluster.inner.node(leaderId), cluster.inner.follower(cluster.inner.node(leaderId))]) {
+    await assert.rejects(n.read('open', 'linearizable', 'alice'), (e: Error) => (e as { code?: string }).code === 'permission_denied');
+    await assert.rejects(n.read('open', 'linearizable', ''), /unauthenticated request may not read/);
+    assert.equal((await n.read('app/x', 'linearizable', 'alice'))?.value, 'a');
+  }
 
   // Root may read and write anything, and manage.
   const root = await tokenOf('root', 'root-pw');
