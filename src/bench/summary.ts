@@ -80,9 +80,15 @@ export function formatRatios(rows: readonly BenchRow[]): string {
 export interface TlsCost {
   readonly system: string;
   readonly concurrency: number;
-  readonly plain: { readonly opsPerSec: number; readonly p99Ms: number };
-  readonly tls: { readonly opsPerSec: number; readonly p99Ms: number };
+  readonly plain: CostPoint;
+  readonly tls: CostPoint;
 }
+
+/**
+ * Throughput and p99 as asked, and the servers' CPU per operation: on a shared machine the first
+ * two move with other work's load, while CPU per operation is what TLS itself adds.
+ */
+export interface CostPoint { readonly opsPerSec: number; readonly p99Ms: number; readonly serverCpuUsPerOp: number }
 
 /** Every (system, concurrency) measured both without TLS and with it (`quorate bench --tls`). */
 export function tlsCosts(rows: readonly BenchRow[]): TlsCost[] {
@@ -93,7 +99,8 @@ export function tlsCosts(rows: readonly BenchRow[]): TlsCost[] {
     if (p === undefined) continue;
     out.push({
       system: base, concurrency: t.concurrency,
-      plain: { opsPerSec: p.opsPerSec, p99Ms: p.p99Ms }, tls: { opsPerSec: t.opsPerSec, p99Ms: t.p99Ms },
+      plain: { opsPerSec: p.opsPerSec, p99Ms: p.p99Ms, serverCpuUsPerOp: p.serverCpuUsPerOp },
+      tls: { opsPerSec: t.opsPerSec, p99Ms: t.p99Ms, serverCpuUsPerOp: t.serverCpuUsPerOp },
     });
   }
   return out;
@@ -104,10 +111,12 @@ export function formatTlsCost(rows: readonly BenchRow[]): string {
   const costs = tlsCosts(rows);
   if (costs.length === 0) return 'No TLS cost: no system was measured both without and with TLS.';
   const change = (from: number, to: number): string => (from > 0 ? `${to >= from ? '+' : ''}${Math.round((100 * (to - from)) / from)}%` : '–');
-  const out = ['| system | clients | ops/s plain | ops/s TLS | change | p99 ms plain | p99 ms TLS | change |', '|---|---:|---:|---:|---:|---:|---:|---:|'];
+  const out = ['| system | clients | ops/s plain | ops/s TLS | change | p99 ms plain | p99 ms TLS | change | server µs/op plain | TLS | change |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const c of costs) {
     out.push(`| ${c.system} | ${c.concurrency} | ${c.plain.opsPerSec.toLocaleString('en-US')} | ${c.tls.opsPerSec.toLocaleString('en-US')} | ${change(c.plain.opsPerSec, c.tls.opsPerSec)} `
-      + `| ${c.plain.p99Ms} | ${c.tls.p99Ms} | ${change(c.plain.p99Ms, c.tls.p99Ms)} |`);
+      + `| ${c.plain.p99Ms} | ${c.tls.p99Ms} | ${change(c.plain.p99Ms, c.tls.p99Ms)} `
+      + `| ${c.plain.serverCpuUsPerOp} | ${c.tls.serverCpuUsPerOp} | ${change(c.plain.serverCpuUsPerOp, c.tls.serverCpuUsPerOp)} |`);
   }
   return out.join('\n');
 }
