@@ -21,7 +21,18 @@ export interface BenchOptions {
   readonly opsMin: number;
   /** Run quorate nodes under node --cpu-prof; profiles and their summaries go to outDir/profiles. */
   readonly cpuProf: boolean;
+  /**
+   * Which security settings each system runs under: `plain` (no TLS) and/or `tls` (peer mutual TLS
+   * and a TLS client port, certificates from one throwaway CA). `--tls` runs both, side by side.
+   */
+  readonly security: readonly Security[];
 }
+
+export const securityModes = ['plain', 'tls'] as const;
+export type Security = (typeof securityModes)[number];
+
+/** The row label's suffix for a system run with TLS: `quorate-raft+tls`, `etcd+tls`. */
+export const tlsSuffix = '+tls';
 
 /** Flags as commander hands them over: strings (or booleans for switches), absent when not given. */
 export interface RawBenchFlags {
@@ -39,6 +50,8 @@ export interface RawBenchFlags {
   readonly seed?: string | undefined;
   readonly cpuProf?: boolean | undefined;
   readonly minOps?: string | undefined;
+  /** `--tls` alone is true (plain and TLS side by side); `--tls only` runs TLS alone. */
+  readonly tls?: string | boolean | undefined;
 }
 
 export const benchDefaults = {
@@ -117,6 +130,11 @@ export function parseBenchOptions(raw: RawBenchFlags, available: readonly string
   const out = raw.out ?? benchDefaults.out;
   if (out.trim() === '') throw new ConfigError('--out: empty directory name');
   if (protocols.length === 0 && compare.length === 0) throw new ConfigError('nothing to run: no --protocol and no --compare system');
+  let security: Security[];
+  if (raw.tls === undefined || raw.tls === false) security = ['plain'];
+  else if (raw.tls === true) security = ['plain', 'tls'];
+  else if (raw.tls === 'only') security = ['tls'];
+  else throw new ConfigError(`--tls: "${raw.tls}" is not understood; give --tls (with and without TLS, side by side) or --tls only`);
   return {
     protocols,
     compare: compare as CompareSystem[],
@@ -132,5 +150,6 @@ export function parseBenchOptions(raw: RawBenchFlags, available: readonly string
     seed: integer('seed', raw.seed ?? benchDefaults.seed, 0, 2 ** 31),
     cpuProf: raw.cpuProf === true,
     opsMin: integer('min-ops', raw.minOps ?? benchDefaults.minOps, 0, 10_000_000),
+    security,
   };
 }

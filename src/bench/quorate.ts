@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { LocalCa } from '../node/local-ca.js';
 import { ensurePeerSecret } from '../node/local-cluster.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +8,7 @@ import type { QuorateClientOptions } from '../client/index.js';
 import { availableProtocols } from '../protocols/index.js';
 import type { Availability, BenchClient, ClusterSpec, SystemDriver } from './driver.js';
 import { putAll } from './load.js';
+import { tlsSuffix } from './options.js';
 import { ChildProcessError, freePorts, spawnServer, stopServer, waitUntil, withTimeout } from './proc.js';
 import type { SpawnedServer } from './proc.js';
 
@@ -20,6 +22,10 @@ import type { SpawnedServer } from './proc.js';
  * Under tsx (tests, `node --import tsx src/cli/main.ts`) the nodes run from the TypeScript
  * sources; from the build, from dist. With `cpuProfileDir`, every node runs under
  * `node --cpu-prof` and writes its profile there when it stops (SIGTERM is a clean exit).
+ *
+ * With `tls` (`quorate bench --tls`) it runs as `cluster up --tls` does: a throwaway CA in the
+ * work dir (LocalCa), peer mutual TLS on top of the secret, a TLS client port per member, and
+ * clients that verify the nodes against the CA (no client certificates, as etcd's run).
  */
 const here = dirname(fileURLToPath(import.meta.url));
 const fromSource = import.meta.url.endsWith('.ts');
@@ -41,26 +47,31 @@ export class QuorateDriver implements SystemDriver {
   readonly readSemantics = 'linearizable GET (the protocol\'s read path: ReadIndex / quorum read)';
   private servers: SpawnedServer[] = [];
   private endpoints: string[] = [];
+  /** The throwaway CA's certificate, once a TLS cluster started: what clients verify nodes with. */
+  private caPem: Buffer | null = null;
 
   constructor(
     readonly protocol: string,
     readonly cpuProfileDir: string | null = null,
     /** Client settings beyond the endpoints (experiments; `wire: 'http'` for the HTTP path). */
     readonly clientOptions: Omit<QuorateClientOptions, 'endpoints'> = {},
+    readonly tls = false,
   ) {
-    this.system = `quorate-${protocol}`;
+    this.system = `quorate-${protocol}${tls ? tlsSuffix : ''}`;
   }
 
   async start(spec: ClusterSpec): Promise<void> {
     const ports = await freePorts(spec.nodes * 2);
     const ids = Array.from({ length: spec.nodes }, (_, i) => `n${i + 1}`);
     const peers = ids.map((id, i) => `${id}=127.0.0.1:${ports[2 * i + 1]}`).join(',');
-    this.endpoints = ids.map((_, i) => `http://127.0.0.1:${ports[2 * i]}`);
+    this.endpoints = ids.map((_, i) => `${this.tls ? 'https' : 'http'}://127.0.0.1:${ports[2 * i]}`);
     const nodeArgs = this.cpuProfileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(this.cpuProfileDir)}`];
     // Members must authenticate to each other: one fresh secret for this cluster.
     mkdirSync(spec.workDir, { recursive: true, mode: 0o700 });
     const secretFile = join(spec.workDir, 'peer-secret');
     ensurePeerSecret(secretFile);
+    const ca = this.tls ? LocalCa.open(join(spec.workDir, 'tls')) : null;
+    if (ca !== null) this.caPem = readFileSync(ca.caFile);
     for (let i = 0; i < spec.nodes; i++) {
       const id = ids[i] as string;
       const dir = join(spec.workDir, id);
@@ -76,6 +87,7 @@ export class QuorateDriver implements SystemDriver {
         '--protocol', this.protocol,
         '--log-level', 'warn',
         '--peer-secret-file', secretFile,
+        ...tlsArgs(ca, id),
       ];
       this.servers.push(spawnServer(`quorate ${id}`, process.execPath, args, { logFile: join(dir, 'node.log') }));
     }
@@ -115,7 +127,7 @@ export class QuorateDriver implements SystemDriver {
   }
 
   private options(): Omit<QuorateClientOptions, 'endpoints'> {
-    return { wire: 'binary', ...this.clientOptions };
+    return { wire: 'binary', ...(this.caPem === null ? {} : { tls: { ca: this.caPem } }), ...this.clientOptions };
   }
 
   preload(keys: readonly string[], value: Uint8Array, client: BenchClient): Promise<void> {
@@ -124,7 +136,7 @@ export class QuorateDriver implements SystemDriver {
 
   /** Every node's /v1/status stats summed, plus the leader's applied entries and commands. */
   async counters(): Promise<Record<string, number>> {
-    const probe = new QuorateClient({ endpoints: this.endpoints });
+    const probe = new QuorateClient({ ...this.options(), endpoints: this.endpoints });
     try {
       const sum: Record<string, number> = {};
       for (const { status } of await probe.statusAll({ timeoutMs: 5000 })) {
@@ -155,6 +167,14 @@ export class QuorateDriver implements SystemDriver {
     await Promise.all(this.servers.map((s) => stopServer(s)));
     this.servers = [];
   }
+}
+
+/** `quorate start`'s TLS flags for member `id`, as `cluster up --tls` passes them; none without a CA. */
+function tlsArgs(ca: LocalCa | null, id: string): string[] {
+  if (ca === null) return [];
+  const peer = ca.member(id);
+  const client = ca.clientPort(id);
+  return ['--peer-cert', peer.cert, '--peer-key', peer.key, '--peer-ca', peer.ca, '--client-cert', client.cert, '--client-key', client.key];
 }
 
 /**

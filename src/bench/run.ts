@@ -5,14 +5,15 @@ import type { Availability, BenchClient, SystemDriver } from './driver.js';
 import { EtcdDriver, etcdAvailability } from './etcd.js';
 import { p99Chart, renderHtml, rowsTableHtml, throughputChart } from './html.js';
 import { makeKeys, makeValue, runLoad } from './load.js';
-import type { BenchOptions, CompareSystem } from './options.js';
+import { tlsSuffix } from './options.js';
+import type { BenchOptions, CompareSystem, Security } from './options.js';
 import { removeTempDir, trackTempDir } from './proc.js';
 import { formatProfile, summarizeProfiles } from './profile.js';
 import type { ProfileSummary } from './profile.js';
 import type { Progress } from './progress.js';
 import { QuorateDriver, quorateAvailability } from './quorate.js';
 import { internalsFrom, toRow } from './row.js';
-import { formatRatios } from './summary.js';
+import { formatRatios, formatTlsCost } from './summary.js';
 import { formatMarkdown } from './table.js';
 import type { BenchRow } from './row.js';
 import { ZooKeeperDriver, zookeeperAvailability } from './zookeeper.js';
@@ -48,11 +49,19 @@ interface Planned {
   readonly make: () => SystemDriver;
 }
 
-function planCompare(c: CompareSystem): Planned {
+function planCompare(c: CompareSystem, security: Security): Planned {
+  const tls = security === 'tls';
   switch (c) {
-    case 'etcd':
-      return { availability: etcdAvailability(), make: () => new EtcdDriver() };
+    case 'etcd': {
+      const found = etcdAvailability();
+      return { availability: { ...found, system: `etcd${tls ? tlsSuffix : ''}` }, make: () => new EtcdDriver(tls) };
+    }
     case 'zookeeper':
+      if (tls) {
+        // ZooKeeper's TLS needs Java keystores and its Netty connection factory, and the Node
+        // client (node-zookeeper-client) speaks no TLS: there is nothing to drive.
+        return { availability: { system: `zookeeper${tlsSuffix}`, found: false, detail: 'node-zookeeper-client speaks no TLS' }, make: () => new ZooKeeperDriver() };
+      }
       return { availability: zookeeperAvailability(), make: () => new ZooKeeperDriver() };
     default:
       return assertNever(c, 'compare system');
@@ -63,14 +72,17 @@ function profileDir(opts: BenchOptions, system: string): string {
   return join(opts.outDir, 'profiles', system);
 }
 
+/** Each system under each security setting, a system's plain and TLS runs next to each other. */
 export function plan(opts: BenchOptions): Planned[] {
-  return [
-    ...opts.protocols.map((p) => ({
-      availability: quorateAvailability(p),
-      make: () => new QuorateDriver(p, opts.cpuProf ? profileDir(opts, `quorate-${p}`) : null),
-    })),
-    ...opts.compare.map(planCompare),
-  ];
+  const quorate = opts.protocols.flatMap((p) => opts.security.map((security): Planned => {
+    const tls = security === 'tls';
+    const system = `quorate-${p}${tls ? tlsSuffix : ''}`;
+    return {
+      availability: { ...quorateAvailability(p), system },
+      make: () => new QuorateDriver(p, opts.cpuProf ? profileDir(opts, system) : null, {}, tls),
+    };
+  }));
+  return [...quorate, ...opts.compare.flatMap((c) => opts.security.map((security) => planCompare(c, security)))];
 }
 
 /** Run every planned system, one after another, each on a fresh cluster. */
@@ -208,6 +220,7 @@ export function writeReport(report: BenchReport, outDir: string): { json: string
   writeFileSync(markdown, [
     `\`${report.command}\``, '', `- ${lines[0] ?? ''}`, ...lines.slice(2).map((l) => `- ${l}`), '',
     formatMarkdown(report.rows), '', formatRatios(report.rows), '',
+    ...(o.security.includes('tls') && o.security.includes('plain') ? ['The cost of TLS (peer mutual TLS and a TLS client port; change from the plain run):', '', formatTlsCost(report.rows), ''] : []),
   ].join('\n'));
   return { json, html, markdown };
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClusterNodeStatus } from '../client/index.js';
+import type { ClientTls, ClusterNodeStatus } from '../client/index.js';
 import { Rng } from '../core/index.js';
 import type { NodeId } from '../core/index.js';
 import { parsePeers } from '../node/config.js';
@@ -12,6 +12,8 @@ import type { Address } from './proxy.js';
  * A LocalCluster of real `quorate start` processes whose every peer link runs through the
  * ProxyMesh: node i is started with --peers naming itself at its real address and every other
  * node j at the proxy (i→j), so partitions, one-way cuts, loss and delay are proxy settings.
+ * With `tls` the peer links are mutual TLS end to end through the proxies (they forward bytes; a
+ * dialer checks the certificate names the node id it meant, not the proxy's address).
  * Client traffic (HTTP) does not cross the proxies: a partition cuts replication, not clients,
  * as in Jepsen, so a minority side still answers clients and must refuse what it cannot prove.
  */
@@ -24,6 +26,8 @@ export interface ChaosClusterOptions {
   readonly echo: boolean;
   readonly checkpointEvery: number;
   readonly leaseReads: boolean;
+  /** Peer mutual TLS and TLS client ports from one throwaway CA in <dataDir>/tls (ChaosOptions.tls). */
+  readonly tls: boolean;
 }
 
 /** One replica at the end of a run (since its last restart, for the counters). */
@@ -36,12 +40,15 @@ export interface ReplicaSummary {
 }
 
 export class ChaosCluster {
-  private constructor(readonly local: LocalCluster, readonly mesh: ProxyMesh, private readonly dataDir: string) {}
+  private constructor(
+    readonly local: LocalCluster, readonly mesh: ProxyMesh, private readonly dataDir: string, private readonly tlsForClients: ClientTls | undefined,
+  ) {}
 
   static async create(o: ChaosClusterOptions): Promise<ChaosCluster> {
     let mesh: ProxyMesh | null = null;
     const local = await LocalCluster.create({
       nodes: o.nodes, protocol: o.protocol, dataDir: o.dataDir, clusterId: 'chaos', logLevel: 'info', env: o.env, echo: o.echo,
+      tls: o.tls, clientTls: o.tls,
       extraArgs: ['--checkpoint-every', String(o.checkpointEvery), ...(o.leaseReads ? ['--lease-reads'] : [])],
       peersFlagFor: (id) => {
         if (mesh === null) throw new Error('the proxy mesh is not up yet');
@@ -51,7 +58,13 @@ export class ChaosCluster {
     });
     const rng = new Rng(o.seed).fork('proxy');
     mesh = await ProxyMesh.create(parsePeers(local.peersFlag()), { random: () => rng.float() });
-    return new ChaosCluster(local, mesh, o.dataDir);
+    const clientTls = o.tls ? { ca: readFileSync(join(local.tlsDir, 'ca.crt')) } : undefined;
+    return new ChaosCluster(local, mesh, o.dataDir, clientTls);
+  }
+
+  /** What clients verify the nodes with (the CA's certificate) when the cluster runs TLS. */
+  get clientTls(): ClientTls | undefined {
+    return this.tlsForClients;
   }
 
   get ids(): readonly NodeId[] {

@@ -49,6 +49,13 @@ export interface ChaosOptions {
   readonly checkpointEvery: number;
   /** Nodes run with `--lease-reads`: a paused leader's lease must have expired before it answers again (FAULTS #9). */
   readonly leaseReads: boolean;
+  /**
+   * `--tls`: the cluster runs as `cluster up --tls` makes it (a throwaway CA, peer mutual TLS on
+   * top of the secret, a TLS client port per member) and the clients verify the nodes against the
+   * CA. Peer TLS passes through the proxies, which forward bytes. `--auth` (users and roles, issue
+   * 17 item 3) belongs beside it once RBAC lands: a user for the clients, made before the load starts.
+   */
+  readonly tls: boolean;
 }
 
 export const chaosDefaults = {

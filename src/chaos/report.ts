@@ -39,6 +39,8 @@ export interface ChaosReport {
   readonly nodeEnv: Readonly<Record<string, string>>;
   readonly checkpointEvery: number;
   readonly leaseReads: boolean;
+  /** Peer mutual TLS and TLS client ports (`--tls`). */
+  readonly tls: boolean;
   readonly operations: { readonly total: number; readonly ok: number; readonly fail: number; readonly info: number };
   readonly linearizable: boolean;
   readonly linearizability: {
@@ -95,7 +97,7 @@ export function summaryTable(r: ChaosReport): string {
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   const o = r.operations;
   lines.push('');
-  lines.push(`${r.protocol}${r.leaseReads ? ' (lease reads)' : ''}, ${r.nodes} nodes, seed ${r.seed}: ${o.total} operations (${o.ok} ok, ${o.fail} fail, ${o.info} info), ${r.faults.length} faults`);
+  lines.push(`${r.protocol}${r.leaseReads ? ' (lease reads)' : ''}${r.tls ? ' (peer mTLS, client TLS)' : ''}, ${r.nodes} nodes, seed ${r.seed}: ${o.total} operations (${o.ok} ok, ${o.fail} fail, ${o.info} info), ${r.faults.length} faults`);
   lines.push(`availability: healthy ${pct(r.availability.healthy)}, overall ${pct(r.availability.overall)}, quiet period ${pct(r.availability.quiet)}`);
   lines.push(`linearizable: ${r.linearizability.verdict}; acknowledged writes ${r.acknowledgedWrites}, lost ${r.lostWrites}; converged: ${r.converged ? 'yes' : 'NO'}`);
   lines.push(`replicas: ${Object.entries(r.replicas).map(([id, s]) => (s === null ? `${id} silent`
@@ -199,7 +201,7 @@ ${r.lostVoters.length === 0 ? '' : `<p>Lost their vote (wiped; non-voters for th
 ${corr === '' ? '' : `<h2>Damaged nodes</h2><ul>${corr}</ul>`}
 ${r.unsupported.length === 0 ? '' : `<p>Not supported, not injected: ${esc(r.unsupported.join(', '))}</p>`}
 ${r.harnessErrors.length === 0 ? '' : `<h2>Harness errors</h2><ul>${r.harnessErrors.map((e) => `<li>${esc(e)}</li>`).join('')}</ul>`}
-<p>Reproduce: <code>quorate chaos --protocol ${esc(r.protocol)} --nodes ${r.nodes} --duration ${r.durationMs / 1000} --clients ${r.clients} --seed ${r.seed} --nemesis ${esc(r.nemesis.join(','))}${r.leaseReads ? ' --lease-reads' : ''}</code></p>
+<p>Reproduce: <code>quorate chaos --protocol ${esc(r.protocol)} --nodes ${r.nodes} --duration ${r.durationMs / 1000} --clients ${r.clients} --seed ${r.seed} --nemesis ${esc(r.nemesis.join(','))}${r.leaseReads ? ' --lease-reads' : ''}${r.tls ? ' --tls' : ''}</code></p>
 </body></html>
 `;
 }

@@ -44,7 +44,7 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
   const dataDir = freshDataDir(o.outDir);
   const cluster = await ChaosCluster.create({
     protocol: o.protocol, nodes: o.nodes, dataDir, seed: o.seed, env: o.nodeEnv, echo: o.echo, checkpointEvery: o.checkpointEvery,
-    leaseReads: o.leaseReads,
+    leaseReads: o.leaseReads, tls: o.tls,
   });
   const plans = planSchedule(o.seed, cluster.ids, o.durationMs, o.nemesis);
   let history: HistoryLog | null = null;
@@ -54,7 +54,9 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
     await cluster.start();
     await cluster.leader(30_000);
     const h = (history = new HistoryLog(performance.now()));
-    workload = new Workload({ endpoints: cluster.endpoints(), clients: o.clients, keys: o.keys, seed: o.seed, opTimeoutMs: o.opTimeoutMs }, h);
+    workload = new Workload({
+      endpoints: cluster.endpoints(), clients: o.clients, keys: o.keys, seed: o.seed, opTimeoutMs: o.opTimeoutMs, tls: cluster.clientTls,
+    }, h);
     workload.start();
     const phase = await faultPhase(cluster, plans, o.durationMs, h, progress);
     await sleepUntil(h, o.durationMs);
@@ -65,7 +67,7 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
     const endOfLoad = h.nowMs();
     await workload.stop();
     progress('clients stopped; reading every key and waiting for the replicas to converge');
-    const finals = await finalReads(cluster.endpoints(), o.keys, h, workload.unusedProcess, finalReadDeadlineMs);
+    const finals = await finalReads(cluster.endpoints(), o.keys, h, workload.unusedProcess, finalReadDeadlineMs, cluster.clientTls);
     const conv = await cluster.waitConverged(convergeTimeoutMs);
     return buildReport({ o, history: h, ...phase, finals, conv, quietStart, endOfLoad });
   } finally {
@@ -181,6 +183,7 @@ function buildReport(c: Collected): ChaosReport {
     nodeEnv: { ...o.nodeEnv },
     checkpointEvery: o.checkpointEvery,
     leaseReads: o.leaseReads,
+    tls: o.tls,
     operations: counts,
     linearizable: lin.verdict === 'linearizable',
     linearizability: summarizeLin(lin),

@@ -1,4 +1,5 @@
 import { QuorateClient } from '../client/index.js';
+import type { ClientTls } from '../client/index.js';
 import type { HistoryEvent, HistoryF, HistoryType, HistoryValue } from '../check/index.js';
 import { Rng } from '../core/index.js';
 
@@ -45,6 +46,8 @@ export interface WorkloadOptions {
   readonly keys: number;
   readonly seed: number;
   readonly opTimeoutMs: number;
+  /** The nodes' CA, when the cluster runs TLS on its client ports (https:// endpoints). */
+  readonly tls?: ClientTls | undefined;
 }
 
 /**
@@ -72,7 +75,7 @@ export class Workload {
     // waiting when it resumes and is answered by a node that may no longer lead (FAULTS #9),
     // while the impatient half has moved to the new leader and changed the state meanwhile.
     this.clients = Array.from({ length: opts.clients }, (_, i) => new QuorateClient({
-      endpoints: opts.endpoints, clientId: `chaos-${opts.seed}-${i}`, timeoutMs: opts.opTimeoutMs,
+      endpoints: opts.endpoints, clientId: `chaos-${opts.seed}-${i}`, timeoutMs: opts.opTimeoutMs, ...(opts.tls === undefined ? {} : { tls: opts.tls }),
       attemptTimeoutMs: i % 2 === 0 ? Math.min(1_000, opts.opTimeoutMs) : opts.opTimeoutMs,
     }));
     this.nextProcess = opts.clients;
@@ -176,9 +179,9 @@ type Outcome = 'ok' | 'fail' | 'info';
  * read succeeds or the deadline passes (null for a key that could not be read).
  */
 export async function finalReads(
-  endpoints: readonly string[], keys: number, history: HistoryLog, firstProcess: number, deadlineMs: number,
+  endpoints: readonly string[], keys: number, history: HistoryLog, firstProcess: number, deadlineMs: number, tls?: ClientTls,
 ): Promise<Map<string, string | null | undefined>> {
-  const client = new QuorateClient({ endpoints, timeoutMs: 3_000, attemptTimeoutMs: 1_000 });
+  const client = new QuorateClient({ endpoints, timeoutMs: 3_000, attemptTimeoutMs: 1_000, ...(tls === undefined ? {} : { tls }) });
   const out = new Map<string, string | null | undefined>();
   try {
     await Promise.all(Array.from({ length: keys }, async (_, i) => {

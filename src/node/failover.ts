@@ -1,4 +1,5 @@
 import { QuorateClient } from '../client/index.js';
+import type { ClientTls } from '../client/index.js';
 import type { LocalCluster } from './local-cluster.js';
 
 /**
@@ -19,8 +20,9 @@ export class WriteLoad {
   /** One client per writer, so `lastEndpoint` names the node that acknowledged each write. */
   private readonly clients: QuorateClient[];
 
-  constructor(endpoints: readonly string[], private readonly writers: number, private readonly prefix: string) {
-    this.clients = Array.from({ length: writers }, () => new QuorateClient({ endpoints, timeoutMs: 10_000 }));
+  /** `tls`: the nodes' CA, for a cluster with TLS client ports (https:// endpoints). */
+  constructor(endpoints: readonly string[], private readonly writers: number, private readonly prefix: string, tls?: ClientTls) {
+    this.clients = Array.from({ length: writers }, () => new QuorateClient({ endpoints, timeoutMs: 10_000, ...(tls === undefined ? {} : { tls }) }));
   }
 
   start(): void {
@@ -129,8 +131,8 @@ export async function waitConverged(cluster: LocalCluster, timeoutMs = 30_000): 
 }
 
 /** Reads every acknowledged key back (linearizably) and returns the keys that do not match. */
-export async function verifyAcked(endpoints: readonly string[], load: WriteLoad): Promise<string[]> {
-  const client = new QuorateClient({ endpoints });
+export async function verifyAcked(endpoints: readonly string[], load: WriteLoad, tls?: ClientTls): Promise<string[]> {
+  const client = new QuorateClient({ endpoints, ...(tls === undefined ? {} : { tls }) });
   const bad: string[] = [];
   try {
     const keys = [...load.acked.keys()];

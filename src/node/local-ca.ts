@@ -39,6 +39,15 @@ export class LocalCa {
     return this.issue(`${id}-client`, id, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   }
 
+  /**
+   * A certificate and key for a process that both serves and dials on loopback under the name
+   * `name` (an etcd member in `quorate bench --tls`: its peers check the address they dial, and its
+   * peer port asks for a client certificate), so SANs 127.0.0.1 and localhost, server and client auth.
+   */
+  loopback(name: string): { cert: string; key: string } {
+    return this.issue(name, name, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
+  }
+
   /** The member's certificate and key, issued on first use. */
   member(id: string): PeerTlsFiles {
     // Each member both listens and dials, so its certificate serves both ends of a TLS link.

@@ -3,6 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { ConfigError, QuorateError } from '../core/index.js';
@@ -17,7 +18,7 @@ import type { ClientPortLimits } from './limits.js';
 import { acceptStream } from './stream.js';
 import { LogThrottle } from '../transport/log-throttle.js';
 import type { ClientTlsMaterial } from '../node/peer-tls.js';
-import { clientIdentityOf, plaintextRefusal, sniffTls } from './tls.js';
+import { clientIdentityOf, plaintextRefusal, sniffTls, tlsRefusalReason } from './tls.js';
 import { AuthGate } from './auth.js';
 import type { AuthGateOptions } from './auth.js';
 import { defaultTokenTtlMs } from '../auth/token.js';
@@ -167,6 +168,7 @@ export class KvServer {
   /** A client that spoke plain HTTP to the TLS port: told in plain HTTP to use https://, then closed. */
   private refusePlaintext(s: Socket): void {
     const source = s.remoteAddress ?? '?';
+    this.metrics.clientTlsRefusals.inc({ reason: 'plaintext' });
     const level = this.throttle.shouldWarn(`plain:${source}`) ? 'warn' : 'debug';
     this.log[level]({ source }, 'plaintext client on the TLS client port: answered 400 and closed');
     s.resume();
@@ -182,8 +184,12 @@ export class KvServer {
    */
   private onTlsError(err: Error, s: Socket): void {
     const source = s.remoteAddress ?? '?';
+    const reason = tlsRefusalReason(err, s);
+    this.metrics.clientTlsRefusals.inc({ reason });
     const level = this.throttle.shouldWarn(`tls:${source}`) ? 'warn' : 'debug';
-    this.log[level]({ source, reason: (err as NodeJS.ErrnoException).code ?? err.message }, 'client TLS handshake refused');
+    // A failed verification surfaces as ECONNRESET: its own code is the socket's authorizationError.
+    const detail = (s as Partial<TLSSocket>).authorizationError ?? (err as NodeJS.ErrnoException).code ?? err.message;
+    this.log[level]({ source, reason, detail }, 'client TLS handshake refused');
     s.destroy();
   }
 

@@ -58,6 +58,8 @@ export class NodeMetrics {
    * we refused; `outbound`: a peer we dialed refused us or failed our checks).
    */
   readonly peerRefusals: Counter<'reason' | 'direction'>;
+  /** Clients the TLS client port refused before any request, by TlsRefusalReason (src/server/tls.ts). */
+  readonly clientTlsRefusals: Counter<'reason'>;
   readonly stream: StreamStats = newStreamStats();
   readonly port: PortStats = { connectionsOpen: 0, connectionsRefused: 0, eventSubscribers: 0, eventSubscribersRefused: 0 };
 
@@ -76,6 +78,10 @@ export class NodeMetrics {
     this.peerRefusals = new Counter({
       name: 'quorate_peer_refusals_total', help: 'Peer connections refused at the handshake, by reason and direction',
       labelNames: ['reason', 'direction'], registers,
+    });
+    this.clientTlsRefusals = new Counter({
+      name: 'quorate_client_tls_refusals_total', help: 'Clients the TLS client port refused: plaintext, no_cert, bad_cert, handshake_timeout or other',
+      labelNames: ['reason'], registers,
     });
     const gauge = (name: string, help: string, read: () => number): void => {
       new Gauge({ name, help, registers, collect() { this.set(read()); } });

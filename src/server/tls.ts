@@ -2,6 +2,29 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 
 /**
+ * Why the client port refused a TLS client, the label of quorate_client_tls_refusals_total:
+ * `plaintext` (no TLS record at all), `no_cert` (none sent to a port that requires one), `bad_cert`
+ * (one that failed verification: another CA, expired, ...), `handshake_timeout` (a handshake begun
+ * and never finished), `other` (the client hung up mid-handshake, a malformed record, ...).
+ */
+export type TlsRefusalReason = 'plaintext' | 'no_cert' | 'bad_cert' | 'handshake_timeout' | 'other';
+export const tlsRefusalReasons: readonly TlsRefusalReason[] = ['plaintext', 'no_cert', 'bad_cert', 'handshake_timeout', 'other'];
+
+/**
+ * The reason of a failed handshake, from the error code and the socket's verification result. A
+ * certificate that fails verification does not give its own error code: Node destroys the socket
+ * after the handshake and reports ECONNRESET, and the verification error (UNABLE_TO_VERIFY_LEAF_SIGNATURE,
+ * CERT_HAS_EXPIRED, ...) sits in the socket's authorizationError.
+ */
+export function tlsRefusalReason(err: Error, socket: Socket): TlsRefusalReason {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'handshake_timeout';
+  if (code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') return 'no_cert';
+  if (socket instanceof TLSSocket && socket.authorizationError) return 'bad_cert';
+  return 'other';
+}
+
+/**
  * The client port under TLS (`quorate start --client-cert/--client-key [--client-ca]`). A client
  * that speaks plain HTTP to it would otherwise see only a reset ("socket hang up"), which says
  * nothing about why; so the first byte is looked at before TLS takes the socket: a TLS record

@@ -1,5 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { basename, dirname } from 'node:path';
 import { ConfigError, QuorateError, ErrorCode, members, type Entry, type HardState, type SnapshotMeta } from '../core/index.js';
 import { Failpoints } from './file/failpoints.js';
@@ -96,10 +99,36 @@ function snapshotUrl(endpoint: string): URL {
 }
 
 /**
+ * TLS for https:// endpoints (the shape of QuorateClient's `tls`, which storage does not import):
+ * `ca` verifies the nodes' client-port certificates (the system's CAs otherwise); `cert` and `key`
+ * are this client's, for nodes started with --client-ca.
+ */
+export interface SnapshotTls {
+  readonly ca?: string | Buffer;
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+}
+
+/**
+ * GET `url`, resolving with the response once its head arrives. node:http(s) rather than fetch:
+ * fetch takes no CA or client certificate without undici's dispatcher, which is not a dependency.
+ * The signal bounds the whole exchange, body included.
+ */
+function get(url: URL, tls: SnapshotTls, signal: AbortSignal): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = url.protocol === 'https:'
+      ? httpsRequest(url, { signal, agent: false, ...tls }, resolve)
+      : httpRequest(url, { signal, agent: false }, resolve);
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+/**
  * Fetches `GET /v1/snapshot` from the first endpoint that answers with a snapshot whose checksum
  * verifies, and writes it to `file` atomically (FILE.tmp, fsync, verify, rename, directory fsync).
  */
-export async function saveSnapshotFromEndpoints(file: string, endpoints: readonly string[], timeoutMs = 60_000): Promise<SaveResult> {
+export async function saveSnapshotFromEndpoints(file: string, endpoints: readonly string[], timeoutMs = 60_000, tls: SnapshotTls = {}): Promise<SaveResult> {
   if (endpoints.length === 0) throw new ConfigError('--endpoints: give at least one http://host:port');
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new ConfigError(`--timeout must be a positive number of milliseconds, got ${timeoutMs}`);
   const urls = endpoints.map(snapshotUrl);
@@ -107,17 +136,18 @@ export async function saveSnapshotFromEndpoints(file: string, endpoints: readonl
   const tmp = file + tmpSuffix;
   for (const [i, url] of urls.entries()) {
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-      if (!res.ok || res.body === null) {
-        failures.push(`${endpoints[i]}: HTTP ${res.status}`);
-        await res.body?.cancel();
+      const res = await get(url, tls, AbortSignal.timeout(timeoutMs));
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status > 299) {
+        failures.push(`${endpoints[i]}: HTTP ${status}`);
+        res.destroy();
         continue;
       }
       const f = await realFileLayer.openFile(tmp, 'create');
       try {
         await f.truncate(0);
         let at = 0;
-        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        for await (const chunk of res as AsyncIterable<Buffer>) {
           await f.write(chunk, at);
           at += chunk.length;
         }

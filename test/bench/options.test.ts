@@ -35,6 +35,12 @@ test('flags are parsed and levels sorted', () => {
   assert.equal(o.json, true);
   assert.equal(o.outDir, 'x');
   assert.equal(o.seed, 7);
+  assert.deepEqual(o.security, ['plain'], 'no TLS unless asked');
+});
+
+test('--tls runs each system without and with TLS; --tls only, with TLS alone', () => {
+  assert.deepEqual(parseBenchOptions({ tls: true }, ['raft']).security, ['plain', 'tls']);
+  assert.deepEqual(parseBenchOptions({ tls: 'only' }, ['raft']).security, ['tls']);
 });
 
 const bad: [string, Parameters<typeof parseBenchOptions>[0], RegExp][] = [
@@ -57,6 +63,7 @@ const bad: [string, Parameters<typeof parseBenchOptions>[0], RegExp][] = [
   ['empty out', { out: ' ' }, /--out: empty/],
   ['negative min-ops', { minOps: '-3' }, /--min-ops: "-3" is not a whole number/],
   ['nothing to run', { protocol: 'none', compare: 'none' }, /nothing to run/],
+  ['unknown --tls mode', { tls: 'mutual' }, /--tls: "mutual" is not understood/],
 ];
 
 for (const [name, flags, message] of bad) {

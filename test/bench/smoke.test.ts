@@ -93,6 +93,23 @@ test('quorate bench runs every found system end to end and leaves no process beh
   }
 });
 
+test('quorate bench --tls only runs a quorate cluster with peer mutual TLS and TLS client ports', { skip: protocols.length === 0 ? 'no quorate protocol has its runtime' : false, timeout: 60_000 }, async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'bench-tls-'));
+  try {
+    const r = await runCli(['--protocol', protocols[0] as string, '--compare', 'none', '--tls', 'only', '--concurrency', '2',
+      '--duration', '0.3', '--warmup', '0', '--min-ops', '20', '--keys', '10', '--json', '--out', join(tmp, 'out')], tmp);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as BenchRow[];
+    assert.deepEqual(rows.map((x) => `${x.system}/${x.concurrency}`), [`quorate-${protocols[0] as string}+tls/2`]);
+    // The clients dial https:// endpoints and verify the nodes against the run's CA: an answer at
+    // all means the client ports spoke TLS (a plain port cannot complete the handshake).
+    assert.ok(rows[0] !== undefined && rows[0].ops >= 20 && rows[0].errors === 0, rows[0]?.firstError ?? 'no row');
+    assert.deepEqual(processesUnder(tmp), []);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test('SIGINT in the middle of a run stops every server', { skip, timeout: 60_000 }, async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'bench-sigint-'));
   try {

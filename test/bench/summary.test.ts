@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BenchRow } from '../../src/bench/row.js';
-import { formatRatios, ratios } from '../../src/bench/summary.js';
+import { formatRatios, formatTlsCost, ratios, tlsCosts } from '../../src/bench/summary.js';
 
-function row(system: string, concurrency: number, opsPerSec: number, p50Ms: number, p99Ms: number): BenchRow {
+function row(system: string, concurrency: number, opsPerSec: number, p50Ms: number, p99Ms: number, serverCpuUsPerOp = 1): BenchRow {
   return {
     system, concurrency, opsPerSec, p50Ms, p90Ms: p99Ms, p99Ms, p999Ms: p99Ms, maxMs: p99Ms, meanMs: p50Ms, ops: opsPerSec,
     reads: 0, writes: opsPerSec, errors: 0, firstError: null, durationSeconds: 1, serverCpuSeconds: 1, clientCpuSeconds: 1,
-    serverCpuUsPerOp: 1, internals: null,
+    serverCpuUsPerOp, internals: null,
   };
 }
 
@@ -32,4 +32,28 @@ test('the goal check says met and MISSED as measured', () => {
   assert.match(md, /met one-client p50 0.4 ms/);
   assert.match(md, /\| quorate-raft \| 2.5× \(0.33\) \| 6.82× \(0.15\) \| 2.14× \(0.54\) \|/);
   assert.equal(formatRatios(rows.filter((r) => r.system === 'etcd')), 'No ratios: the run has no quorate rows or no comparison rows.');
+});
+
+const withTls = [
+  row('quorate-raft', 1, 2000, 0.4, 1), row('quorate-raft+tls', 1, 1500, 0.5, 1.5), row('quorate-raft', 64, 30000, 2, 5, 100), row('quorate-raft+tls', 64, 24000, 3, 6, 125),
+  row('etcd', 1, 800, 1.2, 3), row('etcd+tls', 1, 600, 1.6, 4), row('etcd', 64, 4400, 14, 34),
+];
+
+test('with TLS rows, quorate is compared with the others under the same security only', () => {
+  const r = ratios(withTls);
+  assert.deepEqual(r.map((x) => `${x.system}/${x.versus}/${x.concurrency}`).sort(),
+    ['quorate-raft+tls/etcd+tls/1', 'quorate-raft/etcd/1', 'quorate-raft/etcd/64']);
+});
+
+test('the cost of TLS pairs each system\'s plain and TLS rows at the same concurrency', () => {
+  assert.deepEqual(tlsCosts(withTls), [
+    { system: 'quorate-raft', concurrency: 1, plain: { opsPerSec: 2000, p99Ms: 1, serverCpuUsPerOp: 1 }, tls: { opsPerSec: 1500, p99Ms: 1.5, serverCpuUsPerOp: 1 } },
+    { system: 'quorate-raft', concurrency: 64, plain: { opsPerSec: 30000, p99Ms: 5, serverCpuUsPerOp: 100 }, tls: { opsPerSec: 24000, p99Ms: 6, serverCpuUsPerOp: 125 } },
+    { system: 'etcd', concurrency: 1, plain: { opsPerSec: 800, p99Ms: 3, serverCpuUsPerOp: 1 }, tls: { opsPerSec: 600, p99Ms: 4, serverCpuUsPerOp: 1 } },
+  ]);
+  const md = formatTlsCost(withTls);
+  assert.match(md, /^\| system \| clients \| ops\/s plain \| ops\/s TLS \| change \| p99 ms plain \| p99 ms TLS \| change \| server µs\/op plain \| TLS \| change \|$/m);
+  assert.match(md, /^\| quorate-raft \| 64 \| 30,000 \| 24,000 \| -20% \| 5 \| 6 \| \+20% \| 100 \| 125 \| \+25% \|$/m);
+  assert.match(md, /^\| etcd \| 1 \| 800 \| 600 \| -25% \| 3 \| 4 \| \+33% \| 1 \| 1 \| \+0% \|$/m);
+  assert.equal(formatTlsCost(rows), 'No TLS cost: no system was measured both without and with TLS.');
 });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { BadRequestError, QuorateClient } from '../../src/client/index.js';
 import type { ClientTls, Wire } from '../../src/client/index.js';
@@ -20,6 +21,7 @@ import { realCluster } from './helpers.js';
  * client without a certificate and one from another CA at the handshake, and serves one from its CA.
  */
 const wires: readonly Wire[] = ['binary', 'http'];
+const mainTs = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'quorate-e2e-ctls-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -28,7 +30,8 @@ describe('a cluster with TLS on its client ports', () => {
   let cleanup: () => Promise<void>;
   let ca: Buffer;
   before(async () => {
-    ({ cluster, cleanup } = await realCluster({ tls: true, clientTls: true }));
+    // Checkpoints every 20 entries, so `snapshot save` below has one to fetch.
+    ({ cluster, cleanup } = await realCluster({ tls: true, clientTls: true, extraArgs: ['--checkpoint-every', '20'] }));
     ca = readFileSync(join(cluster.tlsDir, 'ca.crt'));
   });
   after(() => cleanup());
@@ -70,6 +73,40 @@ describe('a cluster with TLS on its client ports', () => {
       }
     });
   }
+
+  test('`quorate snapshot save --cacert` backs up from the TLS client port; without the CA it is refused and writes nothing', { timeout: 60_000 }, async () => {
+    const client = new QuorateClient({ endpoints: cluster.endpoints(), tls: { ca }, timeoutMs: 15_000 });
+    try {
+      for (let i = 0; i < 30; i++) await client.put(`snap-${i}`, `v${i}`);
+    } finally {
+      client.close();
+    }
+    const caFile = join(cluster.tlsDir, 'ca.crt');
+    const save = (file: string, ...flags: string[]): ReturnType<typeof spawnSync> => spawnSync(process.execPath,
+      ['--import', 'tsx', mainTs, 'snapshot', 'save', file, '--endpoints', cluster.endpoints().join(','), '--timeout', '10000', ...flags],
+      { encoding: 'utf8', timeout: 60_000 });
+    const file = join(tmp, 'backup.qsnp');
+    // A member checkpoints when it has applied 20 entries; ask again until one has.
+    let ok = save(file, '--cacert', caFile);
+    for (let i = 0; i < 20 && ok.status !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      ok = save(file, '--cacert', caFile);
+    }
+    assert.equal(ok.status, 0, String(ok.stderr));
+    assert.match(String(ok.stdout), /^saved snapshot at index \d+ \(id \d+, \d+ bytes\) from https:\/\/127\.0\.0\.1:\d+ to /);
+    assert.ok(existsSync(file));
+
+    const untrusted = join(tmp, 'untrusted.qsnp');
+    const refused = save(untrusted);
+    // Every QuorateError is exit 2 in the CLI (src/cli/main.ts); the message names the cause.
+    assert.equal(refused.status, 2, String(refused.stderr));
+    assert.match(String(refused.stderr), /no endpoint gave a valid snapshot for untrusted\.qsnp: https:\/\/127\.0\.0\.1:\d+: unable to verify the first certificate/);
+    assert.equal(existsSync(untrusted), false, 'nothing written from an unverified node');
+
+    const half = save(untrusted, '--cacert', caFile, '--cert', caFile);
+    assert.equal(half.status, 2, 'a --cert without --key is a usage error');
+    assert.match(String(half.stderr), /need --cert and --key together/);
+  });
 
   test('a plain HTTP request to the TLS port gets a 400 saying to use https', async () => {
     const r = await fetch(`${cluster.endpoint('n1').replace('https://', 'http://')}/v1/kv/x`);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { get as httpsGet } from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
@@ -19,6 +20,7 @@ let leaderId = '';
 let ca: TestCa;
 let material: TlsMaterial;
 const servers: KvServer[] = [];
+type KeyPair = { cert: string | Buffer; key: string | Buffer };
 
 before(async () => {
   ca = TestCa.create();
@@ -33,10 +35,10 @@ after(async () => {
   ca.dispose();
 });
 
-async function tlsServerWith(limits: Partial<ClientPortLimits>): Promise<KvServer> {
+async function tlsServerWith(limits: Partial<ClientPortLimits>, requireClientCert = false): Promise<KvServer> {
   const s = new KvServer({
     node: c.inner.node(leaderId), port: 0, limits,
-    tls: { cert: Buffer.from(material.cert), key: Buffer.from(material.key), ca: null },
+    tls: { cert: Buffer.from(material.cert), key: Buffer.from(material.key), ca: requireClientCert ? Buffer.from(material.ca) : null },
   });
   await s.start();
   servers.push(s);
@@ -45,11 +47,11 @@ async function tlsServerWith(limits: Partial<ClientPortLimits>): Promise<KvServe
 }
 
 /** A TLS connection with its handshake done (verified against the test CA). */
-function tlsConnect(server: KvServer, localAddress = '127.0.0.1'): Promise<tls.TLSSocket> {
+function tlsConnect(server: KvServer, localAddress = '127.0.0.1', clientCert: KeyPair | null = null): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     // From a chosen source address, as the per-source caps see it.
     const raw = net.connect({ port: server.address().port, host: '127.0.0.1', localAddress });
-    const s = tls.connect({ socket: raw, host: '127.0.0.1', ca: material.ca }, () => resolve(s));
+    const s = tls.connect({ socket: raw, host: '127.0.0.1', ca: material.ca, ...(clientCert ?? {}) }, () => resolve(s));
     s.once('error', reject);
   });
 }
@@ -117,5 +119,64 @@ describe('client TLS keeps the client port\'s bounds', () => {
     });
     assert.match(head, /^HTTP\/1\.1 101/);
     assert.equal(await closed(s, 3000), true);
+  });
+});
+
+describe('client TLS refusals are counted by reason (quorate_client_tls_refusals_total)', () => {
+  /** The counter as a Prometheus scrape shows it: GET /metrics over TLS, with a certificate from the CA. */
+  async function refusals(server: KvServer, who: KeyPair): Promise<Record<string, number>> {
+    const text = await new Promise<string>((resolve, reject) => {
+      httpsGet(`${server.url}/metrics`, { ca: material.ca, cert: who.cert, key: who.key, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve(body));
+      }).on('error', reject);
+    });
+    const counts: Record<string, number> = {};
+    for (const m of text.matchAll(/^quorate_client_tls_refusals_total\{reason="(\w+)",node="\w+"\} (\d+)$/gm)) counts[m[1] as string] = Number(m[2]);
+    return counts;
+  }
+
+  test('plaintext, no certificate, another CA\'s certificate, an expired one, a stalled handshake and a client that hangs up each count once', { timeout: 30_000 }, async () => {
+    const server = await tlsServerWith({ tlsHandshakeTimeoutMs: 300 }, true);
+    const good = ca.issue('scraper');
+    const foreign = TestCa.create('foreign-ca');
+    try {
+      assert.deepEqual(await refusals(server, good), {}, 'nothing refused yet');
+
+      const plain = await rawConnect(server);
+      plain.resume();
+      plain.write('GET /v1/kv/k HTTP/1.1\r\nhost: x\r\n\r\n');
+      assert.equal(await closed(plain, 3000), true);
+
+      // Under TLS 1.3 a client learns of its refusal only after its handshake "completed": the
+      // server verifies the client's certificate last. The socket closes either way.
+      const refused = async (clientCert: KeyPair | null): Promise<void> => {
+        const s = await tlsConnect(server, '127.0.0.1', clientCert).catch(() => null);
+        if (s !== null) {
+          s.on('error', () => undefined);
+          assert.equal(await closed(s, 3000), true);
+        }
+      };
+      await refused(null);
+      const keyPair = (m: KeyPair): KeyPair => ({ cert: m.cert, key: m.key });
+      await refused(keyPair(foreign.issue('mallory')));
+      await refused(keyPair(ca.issue('stale', { days: -1 })));
+      // A client that hangs up mid-handshake (here: it does not trust the server) is `other`.
+      await assert.rejects(new Promise((resolve, reject) => {
+        const s = tls.connect({ port: server.address().port, host: '127.0.0.1' }, () => resolve(s));
+        s.once('error', reject);
+      }), /self-signed certificate in certificate chain/);
+
+      const stalled = await rawConnect(server);
+      stalled.write(Buffer.from([0x16, 0x03, 0x01]));
+      assert.equal(await closed(stalled, 3000), true);
+
+      await waitFor(() => server.metrics.port.connectionsOpen === 0, 'the refused connections to be released', 3000);
+      assert.deepEqual(await refusals(server, good), { plaintext: 1, no_cert: 1, bad_cert: 2, handshake_timeout: 1, other: 1 });
+    } finally {
+      foreign.dispose();
+    }
   });
 });

@@ -26,6 +26,8 @@ export function registerBench(program: Command): void {
     .option('--seed <n>', 'seed for key choice and values', benchDefaults.seed)
     .option('--json', 'print the result rows as JSON on stdout instead of a table')
     .option('--out <dir>', 'directory for results.json and report.html', benchDefaults.out)
+    .option('--tls [only]', 'also run every system with peer mutual TLS and a TLS client port (one throwaway CA; etcd too, '
+      + 'ZooKeeper has no TLS client here), side by side with the plain run and a table of the cost; "--tls only": TLS runs alone')
     .option('--cpu-prof', 'run quorate nodes under node --cpu-prof; profiles and a summary of the top costs in DIR/profiles')
     .exitOverride((err) => {
       // Usage errors (unknown flag, missing value) exit 2, like every other bad flag.
@@ -36,8 +38,9 @@ export function registerBench(program: Command): void {
       const opts = parseBenchOptions(flags, availableProtocols());
       // Loaded here, not at the top: every `quorate` invocation (each `quorate start` node too)
       // registers this command, and the etcd and ZooKeeper client libraries are heavy to load.
-      const [{ makeProgress }, { runBench, writeReport }, { formatProfile }, { formatTable }] = await Promise.all([
+      const [{ makeProgress }, { runBench, writeReport }, { formatProfile }, { formatTable }, { formatTlsCost }] = await Promise.all([
         import('../../bench/progress.js'), import('../../bench/run.js'), import('../../bench/profile.js'), import('../../bench/table.js'),
+        import('../../bench/summary.js'),
       ]);
       const progress = makeProgress(process.stderr);
       const command = ['quorate', ...process.argv.slice(2)].join(' ');
@@ -47,6 +50,7 @@ export function registerBench(program: Command): void {
         process.stdout.write(`${JSON.stringify(report.rows, null, 2)}\n`);
       } else {
         process.stdout.write(`${formatTable(report.rows)}\n\n`);
+        if (opts.security.length > 1) process.stdout.write(`the cost of TLS:\n${formatTlsCost(report.rows)}\n\n`);
         for (const s of report.systems) {
           process.stdout.write(`${s.system}: ${s.found ? 'found' : 'not found'} (${s.detail})${s.error !== null ? ` FAILED: ${s.error}` : ''}\n`);
         }

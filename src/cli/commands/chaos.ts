@@ -26,6 +26,7 @@ interface ChaosFlags {
   json?: boolean;
   echo?: boolean;
   leaseReads?: boolean;
+  tls?: boolean;
 }
 
 function int(v: string, what: string): number {
@@ -54,6 +55,8 @@ export function registerChaos(program: Command): void {
     .option('--seed <n>', 'seed of the schedule, the proxies and the clients (random by default)')
     .option('--out <dir>', 'directory for history.jsonl, report.json, report.html and the node data (default out/chaos/<protocol>-<seed>)')
     .option('--lease-reads', 'run the nodes with leader-lease reads (quorate start --lease-reads)')
+    .option('--tls', 'peer mutual TLS and TLS client ports from a throwaway CA (as cluster up --tls); the clients verify the nodes with it')
+    // --auth (issue 17 item 3: the clients as a user holding a role) goes here once RBAC lands.
     .option('--json', 'print the report as JSON instead of the table')
     .option('--echo', 'copy node output to stderr')
     .exitOverride(usageExit2)
@@ -75,13 +78,14 @@ export function registerChaos(program: Command): void {
         nodeEnv: chaosDefaults.nodeEnv,
         echo: flags.echo === true,
         leaseReads: flags.leaseReads === true,
+        tls: flags.tls === true,
       });
       const skipped = nemesis.filter((s) => unsupportedNemeses.has(s.kind)).map((s) => s.kind);
       const say = (line: string): void => {
         process.stderr.write(`${line}\n`);
       };
       if (skipped.length > 0) say(`not supported, will not be injected: ${skipped.join(', ')} (a node has no injectable clock)`);
-      say(`quorate chaos: ${o.protocol}, ${o.nodes} nodes, seed ${seed}, ${o.durationMs / 1000}s of faults, output in ${o.outDir}`);
+      say(`quorate chaos: ${o.protocol}${o.tls ? ' with TLS' : ''}, ${o.nodes} nodes, seed ${seed}, ${o.durationMs / 1000}s of faults, output in ${o.outDir}`);
       const report = await runChaos(o, say);
       if (flags.json === true) {
         const { latency, ...rest } = report;

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -8,8 +8,9 @@ import { LocalCluster } from '../../node/local-cluster.js';
 import { usageExit2 } from './start.js';
 import { statusTable } from './status.js';
 import { QuorateClient } from '../../client/index.js';
+import type { ClientTls } from '../../client/index.js';
 
-interface DemoFlags { protocol: string; writers: string; keep?: boolean; echo?: boolean }
+interface DemoFlags { protocol: string; writers: string; keep?: boolean; echo?: boolean; tls?: boolean }
 
 function say(s: string): void {
   process.stdout.write(`${s}\n`);
@@ -33,6 +34,7 @@ export function registerDemo(program: Command): void {
     .option('--writers <n>', 'concurrent writers during the faults', '16')
     .option('--keep', 'keep the temp data directory')
     .option('--echo', 'copy the nodes\' logs to stderr')
+    .option('--tls', 'run the cluster as cluster up --tls does (throwaway CA, peer mutual TLS, TLS client ports); the writers verify the nodes with the CA')
     .exitOverride(usageExit2)
     .action(async (flags: DemoFlags) => {
       const writers = Number(flags.writers);
@@ -41,10 +43,12 @@ export function registerDemo(program: Command): void {
       const cluster = await LocalCluster.create({
         nodes: 3, protocol: flags.protocol, dataDir: dir, logLevel: 'info', echo: flags.echo === true,
         extraArgs: ['--checkpoint-every', '2000'],
+        ...(flags.tls === true ? { tls: true, clientTls: true } : {}),
       });
+      const tls = flags.tls === true ? { ca: readFileSync(join(cluster.tlsDir, 'ca.crt')) } : undefined;
       let ok: boolean;
       try {
-        ok = await runDemo(cluster, flags.protocol, writers);
+        ok = await runDemo(cluster, flags.protocol, writers, tls);
       } finally {
         await cluster.stop();
         if (flags.keep === true) say(`data and logs kept in ${dir}`);
@@ -55,12 +59,12 @@ export function registerDemo(program: Command): void {
     });
 }
 
-async function runDemo(cluster: LocalCluster, protocol: string, writers: number): Promise<boolean> {
-  say(`starting 3 nodes (${protocol}) on 127.0.0.1 ...`);
+async function runDemo(cluster: LocalCluster, protocol: string, writers: number, tls: ClientTls | undefined): Promise<boolean> {
+  say(`starting 3 nodes (${protocol}${tls === undefined ? '' : `, peer mutual TLS and TLS client ports, CA ${join(cluster.tlsDir, 'ca.crt')}`}) on 127.0.0.1 ...`);
   await cluster.start();
   const first = await cluster.waitForLeader();
   say(`leader elected: ${first}`);
-  const load = new WriteLoad(cluster.endpoints(), writers, 'demo');
+  const load = new WriteLoad(cluster.endpoints(), writers, 'demo', tls);
   load.start();
   await sleep(1500);
   say(`${writers} writers running: ${load.acked.size} keys written so far`);
@@ -97,10 +101,10 @@ async function runDemo(cluster: LocalCluster, protocol: string, writers: number)
 
   say('\n4. verify: every replica applied the same log; every acknowledged write reads back');
   const conv = await waitConverged(cluster);
-  const client = new QuorateClient({ endpoints: cluster.endpoints() });
+  const client = new QuorateClient({ endpoints: cluster.endpoints(), ...(tls === undefined ? {} : { tls }) });
   say(statusTable(await client.statusAll()));
   client.close();
-  const lost = await verifyAcked(cluster.endpoints(), load);
+  const lost = await verifyAcked(cluster.endpoints(), load, tls);
   say(`   ${load.acked.size} keys acknowledged, ${lost.length} missing or wrong; ${load.errors} writes failed or timed out (unacknowledged)`);
   say(`   all replicas at index ${conv.appliedIndex} with state hash ${conv.stateHash}`);
   say('\nsummary');

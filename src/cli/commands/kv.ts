@@ -26,7 +26,12 @@ export function endpointsOf(flag: string | undefined): string[] {
 /** The TLS flags of every client command. */
 export interface TlsFlags { cacert?: string; cert?: string; key?: string }
 
-/** Adds --cacert, --cert and --key to a client command. */
+/** Adds --endpoints (default $QUORATE_ENDPOINTS, else `cluster up`'s ports; read by endpointsOf) to a client command. */
+export function endpointsOption(c: Command): Command {
+  return c.option('--endpoints <urls>', `client URLs, comma-separated (default $QUORATE_ENDPOINTS or ${defaultEndpoints})`);
+}
+
+/** Adds --cacert, --cert and --key to every command that talks to a client port (kv, status, snapshot save). */
 export function tlsOptions(c: Command): Command {
   return c
     .option('--cacert <file>', 'PEM CA that signed the nodes\' client-port certificates (https:// endpoints; the system\'s CAs otherwise)')
@@ -77,8 +82,7 @@ async function run(flags: KvFlags, fn: (c: QuorateClient) => Promise<unknown>, e
 /** `quorate kv put|get|del|cas`: one operation through the client (leader discovery, retries). */
 export function registerKv(program: Command): void {
   const kv = program.command('kv').description('read and write keys').exitOverride(usageExit2);
-  const common = (c: Command): Command => tlsOptions(c
-    .option('--endpoints <urls>', `client URLs, comma-separated (default $QUORATE_ENDPOINTS or ${defaultEndpoints})`)
+  const common = (c: Command): Command => tlsOptions(endpointsOption(c)
     .option('--timeout <ms>', 'deadline of the operation across retries', '10000'))
     .exitOverride(usageExit2);
   common(kv.command('put <key> <value>').description('set key to value'))

@@ -2,9 +2,11 @@ import type { Command } from 'commander';
 import { restoreMember } from '../../node/restore.js';
 import { getProtocol } from '../../protocols/index.js';
 import { saveSnapshotFromEndpoints } from '../../storage/backup.js';
+import { clientTlsOf, tlsOptions } from './kv.js';
+import type { TlsFlags } from './kv.js';
 
 /**
- * `quorate snapshot save FILE --endpoints URL,...` takes an off-cluster backup of the newest
+ * `quorate snapshot save FILE --endpoints URL,... [--cacert F] [--cert F --key F]` takes an off-cluster backup of the newest
  * checkpoint; `quorate snapshot restore FILE --data DIR` seeds a fresh data directory from one.
  * Both verify the snapshot's checksum first (src/storage/README.md, "Snapshot file format").
  *
@@ -15,15 +17,15 @@ import { saveSnapshotFromEndpoints } from '../../storage/backup.js';
  */
 export function registerSnapshot(program: Command): void {
   const snapshot = program.command('snapshot').description('back up a checkpoint from a live cluster, or seed a data directory from one');
-  snapshot
+  tlsOptions(snapshot
     .command('save')
     .description('fetch GET /v1/snapshot from the first endpoint that answers, verify it, write FILE atomically')
     .argument('<file>', 'where to write the snapshot')
-    .requiredOption('--endpoints <urls>', 'comma-separated http://host:port of cluster members')
-    .option('--timeout <ms>', 'per-endpoint timeout in milliseconds', '60000')
-    .action(async (file: string, opts: { endpoints: string; timeout: string }) => {
+    .requiredOption('--endpoints <urls>', 'comma-separated http(s)://host:port of cluster members')
+    .option('--timeout <ms>', 'per-endpoint timeout in milliseconds', '60000'))
+    .action(async (file: string, opts: TlsFlags & { endpoints: string; timeout: string }) => {
       const endpoints = opts.endpoints.split(',').map((s) => s.trim()).filter((s) => s !== '');
-      const r = await saveSnapshotFromEndpoints(file, endpoints, Number(opts.timeout));
+      const r = await saveSnapshotFromEndpoints(file, endpoints, Number(opts.timeout), clientTlsOf(opts) ?? {});
       process.stdout.write(`saved snapshot at index ${r.meta.index} (id ${r.meta.id}, ${r.fileBytes} bytes) from ${r.endpoint} to ${file}\n`);
     });
   snapshot

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { QuorateClient } from '../../client/index.js';
 import type { ClusterNodeStatus } from '../../client/index.js';
-import { clientTlsOf, defaultEndpoints, endpointsOf, tlsOptions } from './kv.js';
+import { clientTlsOf, endpointsOf, endpointsOption, tlsOptions } from './kv.js';
 import type { TlsFlags } from './kv.js';
 import { usageExit2 } from './start.js';
 
@@ -23,10 +23,9 @@ export function statusTable(rows: { endpoint: string; status: ClusterNodeStatus 
 
 /** `quorate status`: every node's role, term, commit/applied index, leader and last snapshot. */
 export function registerStatus(program: Command): void {
-  tlsOptions(program
+  tlsOptions(endpointsOption(program
     .command('status')
-    .description('show a table of every node\'s status')
-    .option('--endpoints <urls>', `client URLs, comma-separated (default $QUORATE_ENDPOINTS or ${defaultEndpoints})`)
+    .description('show a table of every node\'s status'))
     .option('--json', 'print the raw statuses as JSON'))
     .exitOverride(usageExit2)
     .action(async (flags: TlsFlags & { endpoints?: string; json?: boolean }) => {
