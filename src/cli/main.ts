@@ -14,6 +14,8 @@ export function buildProgram(): Command {
   return program;
 }
 
+const usageCodes: ReadonlySet<string> = new Set(['bad_config', 'bad_request', 'decode', 'corrupt', 'too_large']);
+
 async function main(): Promise<void> {
   try {
     await buildProgram().parseAsync(process.argv);
@@ -24,7 +26,9 @@ async function main(): Promise<void> {
     }
     if (err instanceof QuorateError) {
       process.stderr.write(`quorate: ${err.message} (${err.code})\n`);
-      process.exitCode = 2;
+      // 2: what the operator gave cannot be used (a flag, a file); 1: it was fine, the run failed
+      // (no quorum, a refused credential, a network or trust failure).
+      process.exitCode = usageCodes.has(err.code) ? 2 : 1;
       return;
     }
     throw err;

@@ -17,6 +17,6 @@ export class HandshakeError extends QuorateError {
 export class ListenError extends QuorateError {
   override readonly name = 'ListenError';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorCode.Io, message, options);
+    super(ErrorCode.Config, message, options);
   }
 }

@@ -402,7 +402,7 @@ describe('tcp: configuration and lifecycle', () => {
     try {
       const t = new TcpTransport({ id: 'a', clusterId: 'test', peerSecret: testSecret, listen: { host: loopback, port }, peers: {} });
       await assert.rejects(t.start(), (e: unknown) =>
-        e instanceof ListenError && e.code === 'io' && e.message.includes(`${loopback}:${port}`) && /in use/.test(e.message));
+        e instanceof ListenError && e.code === 'bad_config' && e.message.includes(`${loopback}:${port}`) && /in use/.test(e.message));
       await t.stop();
     } finally {
       blocker.close();

@@ -1,0 +1,16 @@
+import { connect } from 'node:net';
+import { pino } from 'pino';
+import { KvServer } from '../../src/server/http.js';
+import { InProcessCluster, raftModule } from '../node/helpers.js';
+const c = new InProcessCluster(raftModule(), 1);
+await c.start();
+const node = await c.waitForLeader();
+const s = new KvServer({ node, port: 0, logger: pino({ level: 'debug' }) });
+await s.start();
+const sock = connect(s.address().port, '127.0.0.1');
+sock.write('PUT /v1/kv/a HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{"value"');
+await new Promise((r) => setTimeout(r, 200));
+sock.destroy();
+await new Promise((r) => setTimeout(r, 300));
+console.log((await s.metrics.registry.metrics()).split('\n').filter((l) => l.includes('quorate_http_requests_total')).join('\n'));
+await s.stop(); await c.stop();
