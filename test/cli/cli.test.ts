@@ -61,6 +61,10 @@ describe('quorate start refuses bad flags and config with exit 2', () => {
   test('bad --client', () => exits2(startArgs({ '--client': 'localhost' }), /--client must be host:port/));
   test('unknown protocol', () => exits2(startArgs({ '--protocol': 'gossip' }), /unknown protocol "gossip"/));
   test('bad --log-level', () => exits2(startArgs({ '--log-level': 'loud' }), /--log-level must be one of/));
+  test('bad --auth-token-ttl (not a duration, below a second)', async () => {
+    await exits2([...startArgs(), '--auth-token-ttl', '5 minutes'], /--auth-token-ttl must be a duration/);
+    await exits2([...startArgs(), '--auth-token-ttl', '500ms'], /--auth-token-ttl must be a duration \(e\.g\. 1500ms, 90s, 5m, 1h\) in 1000 ms/);
+  });
   test('heartbeat not below the election timeout', () => exits2([...startArgs(), '--election-ticks', '5', '--heartbeat-ticks', '5'], /must be below/));
   test('a config file that does not exist', () => exits2([...startArgs(), '--config', join(dir, 'nope.json')], /cannot read config file/));
   test('a config file that is not JSON', () => {
