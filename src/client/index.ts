@@ -177,6 +177,14 @@ export class QuorateClient {
       this.call(this.http(method, path, body, null, notFoundIsNull), o, method !== 'GET'));
   }
 
+  /**
+   * The token this client presents, fetched now if it holds none yet (`quorate auth token`); null
+   * without `auth`, or while the cluster's authentication is off.
+   */
+  async currentToken(): Promise<string | null> {
+    return this.credentials === null ? null : this.credentials.token();
+  }
+
   /** Tokens fetched with `auth: { user, password }` so far (renewals included). */
   get tokensFetched(): number {
     return this.credentials?.fetched ?? 0;

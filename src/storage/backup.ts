@@ -99,7 +99,7 @@ function snapshotUrl(endpoint: string): URL {
  * Fetches `GET /v1/snapshot` from the first endpoint that answers with a snapshot whose checksum
  * verifies, and writes it to `file` atomically (FILE.tmp, fsync, verify, rename, directory fsync).
  */
-export async function saveSnapshotFromEndpoints(file: string, endpoints: readonly string[], timeoutMs = 60_000): Promise<SaveResult> {
+export async function saveSnapshotFromEndpoints(file: string, endpoints: readonly string[], timeoutMs = 60_000, token: string | null = null): Promise<SaveResult> {
   if (endpoints.length === 0) throw new ConfigError('--endpoints: give at least one http://host:port');
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new ConfigError(`--timeout must be a positive number of milliseconds, got ${timeoutMs}`);
   const urls = endpoints.map(snapshotUrl);
@@ -107,10 +107,10 @@ export async function saveSnapshotFromEndpoints(file: string, endpoints: readonl
   const tmp = file + tmpSuffix;
   for (const [i, url] of urls.entries()) {
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+      // A download needs admin on the whole key space while authentication is on.
+      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), ...(token === null ? {} : { headers: { authorization: `Bearer ${token}` } }) });
       if (!res.ok || res.body === null) {
-        failures.push(`${endpoints[i]}: HTTP ${res.status}`);
-        await res.body?.cancel();
+        failures.push(`${endpoints[i]}: HTTP ${res.status}${await refusalOf(res)}`);
         continue;
       }
       const f = await realFileLayer.openFile(tmp, 'create');
@@ -136,4 +136,18 @@ export async function saveSnapshotFromEndpoints(file: string, endpoints: readonl
     }
   }
   throw new FetchSnapshotError(`no endpoint gave a valid snapshot for ${basename(file)}: ${failures.join('; ')}`);
+}
+
+/** ": code: message" of an error answer's JSON body (a 401 or 403 says why), else "". Consumes the body. */
+async function refusalOf(res: Response): Promise<string> {
+  if (res.ok) {
+    await res.body?.cancel();
+    return '';
+  }
+  try {
+    const e = (JSON.parse(await res.text()) as { error?: { code?: unknown; message?: unknown } }).error;
+    return typeof e?.code === 'string' && typeof e.message === 'string' ? `: ${e.code}: ${e.message}` : '';
+  } catch {
+    return '';
+  }
 }

@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { restoreMember } from '../../node/restore.js';
 import { getProtocol } from '../../protocols/index.js';
 import { saveSnapshotFromEndpoints } from '../../storage/backup.js';
+import { authOptions, clientFromFlags, reportClientError } from './client-flags.js';
+import type { AuthFlags } from './client-flags.js';
 
 /**
  * `quorate snapshot save FILE --endpoints URL,...` takes an off-cluster backup of the newest
@@ -15,15 +17,29 @@ import { saveSnapshotFromEndpoints } from '../../storage/backup.js';
  */
 export function registerSnapshot(program: Command): void {
   const snapshot = program.command('snapshot').description('back up a checkpoint from a live cluster, or seed a data directory from one');
-  snapshot
-    .command('save')
+  authOptions(snapshot
+    .command('save'))
     .description('fetch GET /v1/snapshot from the first endpoint that answers, verify it, write FILE atomically')
     .argument('<file>', 'where to write the snapshot')
     .requiredOption('--endpoints <urls>', 'comma-separated http://host:port of cluster members')
     .option('--timeout <ms>', 'per-endpoint timeout in milliseconds', '60000')
-    .action(async (file: string, opts: { endpoints: string; timeout: string }) => {
+    .action(async (file: string, opts: AuthFlags & { endpoints: string; timeout: string }) => {
       const endpoints = opts.endpoints.split(',').map((s) => s.trim()).filter((s) => s !== '');
-      const r = await saveSnapshotFromEndpoints(file, endpoints, Number(opts.timeout));
+      // With credentials, a token first (through the client: failover, renewal); the download
+      // itself streams to disk here.
+      let token: string | null = null;
+      if (opts.user !== undefined || opts.passwordStdin === true || opts.token !== undefined || process.env['QUORATE_TOKEN'] !== undefined) {
+        const { client } = await clientFromFlags({ ...opts, endpoints: opts.endpoints });
+        try {
+          token = await client.currentToken();
+        } catch (err) {
+          reportClientError('snapshot save', err, opts);
+          return;
+        } finally {
+          client.close();
+        }
+      }
+      const r = await saveSnapshotFromEndpoints(file, endpoints, Number(opts.timeout), token);
       process.stdout.write(`saved snapshot at index ${r.meta.index} (id ${r.meta.id}, ${r.fileBytes} bytes) from ${r.endpoint} to ${file}\n`);
     });
   snapshot
