@@ -11,7 +11,7 @@ import { HttpCluster } from '../server/helpers.js';
  * errors; and client.auth managing users and roles. The server's token life is short here (the
  * KvServer option `quorate start --auth-token-ttl` sets).
  */
-const ttlMs = 3_000;
+const ttlMs = 2_000;
 const cluster = new HttpCluster(3, {}, { auth: { tokenTtlMs: ttlMs } });
 const wires: readonly Wire[] = ['binary', 'http'];
 let endpoints: string[] = [];

@@ -78,6 +78,17 @@ export function clientOptions(c: Command, usageExit2: (err: import('commander').
     .exitOverride(usageExit2);
 }
 
+/** $QUORATE_TOKEN, unless unset or empty. */
+export function envToken(): string | undefined {
+  const t = process.env['QUORATE_TOKEN'];
+  return t === undefined || t === '' ? undefined : t;
+}
+
+/** Whether the flags (or $QUORATE_TOKEN) give any credentials. */
+export function hasCredentials(flags: AuthFlags): boolean {
+  return flags.user !== undefined || flags.passwordStdin === true || flags.token !== undefined || envToken() !== undefined;
+}
+
 /** Bytes read from stdin at most: a few passwords, not a file piped by mistake. */
 export const stdinBytesMax = 64 * 1024;
 
@@ -109,7 +120,7 @@ export function clientAuthOf(flags: AuthFlags, lines: readonly string[] | null):
     if (password === undefined || password === '') throw new ConfigError(`--password-stdin: stdin gave no password for ${flags.user}`);
     return { auth: { user: flags.user, password }, used: 1 };
   }
-  const token = flags.token ?? process.env['QUORATE_TOKEN'];
+  const token = flags.token ?? envToken();
   if (token !== undefined && token !== '') return { auth: { token }, used: 0 };
   return { auth: undefined, used: 0 };
 }
@@ -143,7 +154,7 @@ export async function clientFromFlags(flags: ClientFlags, extra: Partial<Quorate
 export function reportClientError(cmd: string, err: unknown, flags: AuthFlags): void {
   if (!(err instanceof QuorateClientError)) throw err;
   process.stderr.write(`quorate ${cmd}: ${err.code}: ${err.message}\n`);
-  const loggedIn = flags.user !== undefined || flags.token !== undefined || process.env['QUORATE_TOKEN'] !== undefined;
+  const loggedIn = hasCredentials(flags);
   if (err.code === 'unauthenticated') {
     process.stderr.write(loggedIn
       ? '  the credentials were refused: check the user and password, or get a new token (quorate auth token)\n'

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { restoreMember } from '../../node/restore.js';
 import { getProtocol } from '../../protocols/index.js';
 import { saveSnapshotFromEndpoints } from '../../storage/backup.js';
-import { authOptions, clientFromFlags, reportClientError } from './client-flags.js';
+import { authOptions, clientFromFlags, hasCredentials, reportClientError } from './client-flags.js';
 import type { AuthFlags } from './client-flags.js';
 
 /**
@@ -28,7 +28,7 @@ export function registerSnapshot(program: Command): void {
       // With credentials, a token first (through the client: failover, renewal); the download
       // itself streams to disk here.
       let token: string | null = null;
-      if (opts.user !== undefined || opts.passwordStdin === true || opts.token !== undefined || process.env['QUORATE_TOKEN'] !== undefined) {
+      if (hasCredentials(opts)) {
         const { client } = await clientFromFlags({ ...opts, endpoints: opts.endpoints });
         try {
           token = await client.currentToken();
