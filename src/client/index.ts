@@ -173,8 +173,11 @@ export class QuorateClient {
     this.tls = options.tls ?? {};
     this.httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: this.opts.maxSockets, keepAliveMsecs: 10_000, ...this.tls });
     this.credentials = options.auth === undefined ? null : new Credentials(checkAuth(options.auth), (user, password) => this.fetchToken(user, password));
+    // A change carries no session, so an attempt abandoned for a probed leader (whose forwarded
+    // twin may still apply) would come back `conflict` when sent again: changes wait out their
+    // attempt instead of probing.
     this.auth = new AuthApi((method, path, body, o, notFoundIsNull = false) =>
-      this.call(this.http(method, path, body, null, notFoundIsNull), o, method !== 'GET'));
+      this.call(this.http(method, path, body, null, notFoundIsNull, method === 'GET'), o, method !== 'GET'));
   }
 
   /**
@@ -407,9 +410,10 @@ export class QuorateClient {
   /** The HTTP attempt of one operation; `notFoundIsNull` maps 404 not_found to null (an absent key). */
   private http(
     method: string, path: string, body: Record<string, unknown> | null, session: Session | null, notFoundIsNull: boolean,
+    probeWhenStalled = true,
   ): AttemptFn<Record<string, unknown> | null> {
     return async (target, timeoutMs, signal, token) => {
-      const reply = await this.attempt(target, method, path, body, session, timeoutMs, signal, true, token);
+      const reply = await this.attempt(target, method, path, body, session, timeoutMs, signal, probeWhenStalled, token);
       this.learnLeader(reply, target);
       if (reply.status >= 200 && reply.status < 300) return { ok: true, value: reply.body as Record<string, unknown> };
       const error = replyError(reply, target);

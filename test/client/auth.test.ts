@@ -69,6 +69,20 @@ test('auth off: a client with credentials works without a token, and sets up use
   assert.deepEqual((await admin.auth.userList()).map((u) => u.name), ['alice', 'root']);
 });
 
+test('a change sent to a follower applies once: no stall probe re-sends it to the leader (which would answer conflict)', async () => {
+  const { followerUrl } = await cluster.leaderAndFollower();
+  const r = await fetch(`${followerUrl}/v1/auth/token`, { method: 'POST', body: JSON.stringify({ user: 'root', password: 'root-pw' }) });
+  const { token } = await r.json() as { token: string };
+  for (let i = 0; i < 4; i++) {
+    // A fresh client each time, whose first request is the change: it does not know the leader
+    // or how long answers take, so the change goes through the follower under the shortest probe
+    // threshold, and hashing the password takes longer than that.
+    const c = client({ endpoints: [followerUrl, ...endpoints.filter((e) => e !== followerUrl)], auth: { token } });
+    await c.auth.userAdd(`via-follower-${i}`, 'pw');
+    await c.auth.userDelete(`via-follower-${i}`);
+  }
+});
+
 for (const wire of wires) {
   test(`a user is held to its grants (${wire}): 403 as PermissionDeniedError, not retried`, async () => {
     const alice = client({ wire, auth: { user: 'alice', password: 'alice-pw' } });
