@@ -62,7 +62,7 @@ describe('quorate user, role and auth on a running node', () => {
     const [peer, client] = await freePorts(2);
     const cmd = defaultCommand();
     node = spawn(cmd.execPath, [...cmd.args, 'start', '--id', 'n1', '--data', join(dir, 'n1'), '--peers', `n1=127.0.0.1:${peer}`,
-      '--client', `127.0.0.1:${client}`, '--log-level', 'silent', '--auth-token-ttl', '1m', '--checkpoint-every', '5'], { stdio: 'ignore' });
+      '--client', `127.0.0.1:${client}`, '--log-level', 'silent', '--auth-token-ttl', '1m', '--checkpoint-every', '5', '--metrics-auth'], { stdio: 'ignore' });
     exited = new Promise((r) => node.on('exit', (code) => r(code)));
     ep = ['--endpoints', `http://127.0.0.1:${client}`];
   });
@@ -112,6 +112,11 @@ describe('quorate user, role and auth on a running node', () => {
     const token = (await ok(['auth', 'token', ...root, ...ep], `${passwords.root}\n`)).trim();
     assert.match(token, /^qt1\./);
     const env = { QUORATE_TOKEN: token };
+    // quorate start --metrics-auth: /metrics needs a user now; /healthz stays open.
+    const base = ep[1] as string;
+    assert.equal((await fetch(`${base}/metrics`)).status, 401);
+    assert.equal((await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
     assert.equal(await ok(['auth', 'whoami', ...ep], '', env), 'root (roles: root)\n');
     // Logged in with --user, a new user's password is stdin's second line.
     await ok(['user', 'add', 'bob', ...root, ...ep], `${passwords.root}\n${passwords.bob}\n`);
