@@ -14,6 +14,14 @@ export const ClientErrorCode = {
   Unavailable: 'unavailable',
   Aborted: 'aborted',
   Internal: 'internal',
+  /** No credentials, or ones that do not hold (wrong password, expired or revoked token): 401. */
+  Unauthenticated: 'unauthenticated',
+  /** The user's roles do not grant what the request needs: 403. */
+  PermissionDenied: 'permission_denied',
+  /** An auth change that clashes with the state (a user that exists already): 409. */
+  Conflict: 'conflict',
+  /** A request the state does not allow yet (auth enable with no admin, a token while auth is off): 409. */
+  FailedPrecondition: 'failed_precondition',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
@@ -61,6 +69,23 @@ export class AbortedError extends QuorateClientError {
   override readonly name = 'AbortedError';
 }
 
+/**
+ * The credentials did not hold: none were given while authentication is on, a wrong user or
+ * password, or a token that expired or was revoked. A client logging in with a user and password
+ * has already fetched a new token once before this reaches the caller.
+ */
+export class AuthenticationError extends QuorateClientError {
+  override readonly name = 'AuthenticationError';
+}
+/** The user is known, but no role of theirs grants what the request needs (e.g. a write outside its prefix). */
+export class PermissionDeniedError extends QuorateClientError {
+  override readonly name = 'PermissionDeniedError';
+}
+/** An auth change the state refuses: conflict (it exists already) or failed_precondition (not allowed yet). */
+export class ConflictError extends QuorateClientError {
+  override readonly name = 'ConflictError';
+}
+
 /** The error class for a code from the server. */
 export function errorFor(code: string, message: string, details: QuorateClientError['details']): QuorateClientError {
   switch (code) {
@@ -71,6 +96,13 @@ export function errorFor(code: string, message: string, details: QuorateClientEr
       return new TooLargeError('too_large', message, details);
     case 'timeout':
       return new TimeoutError('timeout', message, details);
+    case 'unauthenticated':
+      return new AuthenticationError(code, message, details);
+    case 'permission_denied':
+      return new PermissionDeniedError(code, message, details);
+    case 'conflict':
+    case 'failed_precondition':
+      return new ConflictError(code, message, details);
     default:
       return new QuorateClientError(isCode(code) ? code : 'internal', message, details);
   }

@@ -3,10 +3,14 @@ import { Agent, request } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { AbortedError, QuorateClientError, TimeoutError, UnavailableError, errorFor } from './errors.js';
 import { StreamConnection } from './stream.js';
+import { AuthApi, Credentials } from './auth.js';
+import type { ClientAuth } from './auth.js';
 import type { StreamAnswer } from './stream.js';
 import type { WireRequest, WireResult } from './wire.js';
 
 export * from './errors.js';
+export { AuthApi, tokenRenewal } from './auth.js';
+export type { AuthChange, AuthRole, AuthUser, ClientAuth, Permission, WhoAmI } from './auth.js';
 
 /**
  * The TypeScript client of a quorate cluster (`quorate/client`). It finds the leader and caches it,
@@ -52,6 +56,12 @@ export interface QuorateClientOptions {
    * certificates (`quorate start --client-ca`). The node's certificate must name the host dialed.
    */
   readonly tls?: ClientTls;
+  /**
+   * Credentials for a cluster with authentication on (src/client/auth.ts): a user and password
+   * (the client fetches, caches and renews tokens itself) or a token. Sent as `Authorization:
+   * Bearer` on HTTP and as an Auth frame on each binary connection before its first request.
+   */
+  readonly auth?: ClientAuth;
 }
 
 export interface ClientTls {
@@ -100,7 +110,8 @@ interface Session { readonly clientId: string; seq: number }
 
 /** One attempt's outcome: a value, or an error the retry loop judges (retryable, leader hint). */
 type Answer<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: QuorateClientError };
-type AttemptFn<T> = (target: string, timeoutMs: number, signal: AbortSignal | undefined) => Promise<Answer<T>>;
+/** `token`: the bearer token to present, null for none. */
+type AttemptFn<T> = (target: string, timeoutMs: number, signal: AbortSignal | undefined, token: string | null) => Promise<Answer<T>>;
 
 interface HttpReply {
   readonly status: number;
@@ -122,7 +133,11 @@ const defaults = {
 
 export class QuorateClient {
   private readonly endpoints: readonly string[];
-  private readonly opts: Required<Omit<QuorateClientOptions, 'endpoints' | 'clientId' | 'tls'>>;
+  private readonly opts: Required<Omit<QuorateClientOptions, 'endpoints' | 'clientId' | 'tls' | 'auth'>>;
+  /** Where tokens come from; null without `auth`. */
+  private readonly credentials: Credentials | null;
+  /** Users, roles and the auth switch (admin). */
+  readonly auth: AuthApi;
   private readonly agent: Agent;
   /** For https:// endpoints, carrying the TLS options. */
   private readonly httpsAgent: HttpsAgent;
@@ -157,6 +172,28 @@ export class QuorateClient {
     if ((options.tls?.cert === undefined) !== (options.tls?.key === undefined)) throw new TypeError('QuorateClient tls needs cert and key together');
     this.tls = options.tls ?? {};
     this.httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: this.opts.maxSockets, keepAliveMsecs: 10_000, ...this.tls });
+    this.credentials = options.auth === undefined ? null : new Credentials(checkAuth(options.auth), (user, password) => this.fetchToken(user, password));
+    // A change carries no session, so an attempt abandoned for a probed leader (whose forwarded
+    // twin may still apply) would come back `conflict` when sent again: changes wait out their
+    // attempt instead of probing.
+    // A change holds a session across its attempts, like a put: a retry after a lost answer
+    // applies once and gets the first answer, not a `conflict` with itself.
+    this.auth = new AuthApi((method, path, body, o, notFoundIsNull = false) => (method === 'GET'
+      ? this.call(this.http(method, path, body, null, notFoundIsNull, true), o, false)
+      : this.write((session) => this.http(method, path, body, session, notFoundIsNull, false), o)));
+  }
+
+  /**
+   * The token this client presents, fetched now if it holds none yet (`quorate auth token`); null
+   * without `auth`, or while the cluster's authentication is off.
+   */
+  async currentToken(): Promise<string | null> {
+    return this.credentials === null ? null : this.credentials.token();
+  }
+
+  /** Tokens fetched with `auth: { user, password }` so far (renewals included). */
+  get tokensFetched(): number {
+    return this.credentials?.fetched ?? 0;
   }
 
   /** The endpoint that answered the last successful operation (for tools measuring failover). */
@@ -237,6 +274,20 @@ export class QuorateClient {
     }));
   }
 
+  /** POST /v1/auth/token through the retry loop, without a token; null while authentication is off. */
+  private async fetchToken(user: string, password: string): Promise<{ token: string; expiresAt: number } | null> {
+    try {
+      const r = await this.call(this.http('POST', '/v1/auth/token', { user, password }, null, false), {}, false, false) ?? {};
+      const token = r['token'];
+      const expiresAt = r['expiresAt'];
+      if (typeof token !== 'string' || typeof expiresAt !== 'number') throw new QuorateClientError('internal', 'the token answer lacks "token" or "expiresAt"');
+      return { token, expiresAt };
+    } catch (err) {
+      if (err instanceof QuorateClientError && err.code === 'failed_precondition') return null;
+      throw err;
+    }
+  }
+
   /** Closes pooled connections; binary requests in flight fail as unavailable. */
   close(): void {
     this.agent.destroy();
@@ -279,18 +330,21 @@ export class QuorateClient {
    * One operation: attempts on the cached leader (or the endpoints in turn) until one answers,
    * a non-retryable error comes back, or the deadline passes. The same loop serves both wires.
    */
-  private async call<T>(attempt: AttemptFn<T>, o: OpOptions, isWrite: boolean): Promise<T> {
+  private async call<T>(attempt: AttemptFn<T>, o: OpOptions, isWrite: boolean, authed = true): Promise<T> {
     const deadline = Date.now() + (o.timeoutMs ?? this.opts.timeoutMs);
     let lastError: QuorateClientError | null = null;
     let failuresInRow = 0;
+    const credentials = authed ? this.credentials : null;
+    let refreshed = false;
     for (;;) {
+      const token = credentials === null ? null : await credentials.token();
       if (o.signal?.aborted === true) throw new AbortedError('aborted', 'the operation was aborted; a write may or may not have applied');
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw this.deadlineError(lastError, isWrite);
       const target = this.leaderUrl ?? (this.endpoints[this.rr % this.endpoints.length] as string);
       let answer: Answer<T>;
       try {
-        answer = await attempt(target, Math.min(remaining, this.opts.attemptTimeoutMs), o.signal);
+        answer = await attempt(target, Math.min(remaining, this.opts.attemptTimeoutMs), o.signal, token);
       } catch (err) {
         if (err instanceof LeaderMoved) {
           this.leaderUrl = err.url;
@@ -309,6 +363,11 @@ export class QuorateClient {
         return answer.value;
       }
       const e = answer.error;
+      // Revoked, or expired early by the clocks' offset: one new token, one more try.
+      if (e.code === 'unauthenticated' && credentials !== null && !refreshed) {
+        refreshed = true;
+        if (await credentials.refresh(token)) continue;
+      }
       if (!e.retryable) throw e;
       lastError = e;
       const hinted = e.details.leaderUrl ?? null;
@@ -354,9 +413,10 @@ export class QuorateClient {
   /** The HTTP attempt of one operation; `notFoundIsNull` maps 404 not_found to null (an absent key). */
   private http(
     method: string, path: string, body: Record<string, unknown> | null, session: Session | null, notFoundIsNull: boolean,
+    probeWhenStalled = true,
   ): AttemptFn<Record<string, unknown> | null> {
-    return async (target, timeoutMs, signal) => {
-      const reply = await this.attempt(target, method, path, body, session, timeoutMs, signal, true);
+    return async (target, timeoutMs, signal, token) => {
+      const reply = await this.attempt(target, method, path, body, session, timeoutMs, signal, probeWhenStalled, token);
       this.learnLeader(reply, target);
       if (reply.status >= 200 && reply.status < 300) return { ok: true, value: reply.body as Record<string, unknown> };
       const error = replyError(reply, target);
@@ -367,8 +427,8 @@ export class QuorateClient {
 
   /** The binary attempt of one operation, whose result must be of kind `op`. */
   private binary<K extends WireResult['op']>(r: WireRequest, op: K): AttemptFn<Extract<WireResult, { op: K }>> {
-    return async (target, timeoutMs, signal) => {
-      const a = await this.attemptStream(target, r, timeoutMs, signal);
+    return async (target, timeoutMs, signal, token) => {
+      const a = await this.attemptStream(target, r, timeoutMs, signal, token);
       const l = a.leader;
       if (l !== null) {
         if (l.self) this.leaderUrl = target;
@@ -396,13 +456,26 @@ export class QuorateClient {
   }
 
   /** One binary attempt, under the same deadline, abort and stall probing as an HTTP attempt. */
-  private attemptStream(target: string, r: WireRequest, timeoutMs: number, signal: AbortSignal | undefined): Promise<StreamAnswer> {
+  private attemptStream(target: string, r: WireRequest, timeoutMs: number, signal: AbortSignal | undefined, token: string | null): Promise<StreamAnswer> {
     return this.guarded<StreamAnswer>(target, timeoutMs, signal, true, (settle) => {
       const conn = this.stream(target);
+      if (token !== null && conn.token !== token) {
+        // Frames are handled in order, so the requests after it act as its user. Its own answer
+        // needs no waiting: a refused token makes those requests fail unauthenticated, which
+        // renews it (call()).
+        conn.send({ op: 'auth', token }, (err, a) => {
+          if (err === null && a?.ok === false && conn.token === token) conn.tokenRefusal = a.error.message;
+        });
+        conn.token = token;
+        conn.tokenRefusal = null;
+      }
       const framesAtStart = conn.framesIn;
       const startedMs = performance.now();
       const id = conn.send(r, (err, answer) => {
         if (err === null) this.noteAnswerMs(performance.now() - startedMs);
+        // Refused for want of a token because the token itself was refused: say why it was.
+        const why = conn.tokenRefusal;
+        if (answer?.ok === false && answer.error.code === 'unauthenticated' && why !== null) answer = { ...answer, error: { ...answer.error, message: why } };
         settle(err, answer);
       });
       return (why) => {
@@ -458,7 +531,7 @@ export class QuorateClient {
 
   private attempt(
     target: string, method: string, path: string, body: Record<string, unknown> | null, session: Session | null,
-    timeoutMs: number, signal: AbortSignal | undefined, probeWhenStalled: boolean,
+    timeoutMs: number, signal: AbortSignal | undefined, probeWhenStalled: boolean, token: string | null = null,
   ): Promise<HttpReply> {
     const url = new URL(path, target);
     const payload = body === null ? null : Buffer.from(JSON.stringify(body));
@@ -467,6 +540,7 @@ export class QuorateClient {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);
     }
+    if (token !== null) headers['authorization'] = `Bearer ${token}`;
     if (session !== null) {
       headers['x-quorate-client-id'] = session.clientId;
       headers['x-quorate-seq'] = String(session.seq);
@@ -582,6 +656,15 @@ function toClientError(err: unknown, endpoint: string): QuorateClientError {
 function header(r: HttpReply, name: string): string | null {
   const v = r.headers[name];
   return typeof v === 'string' ? v : null;
+}
+
+function checkAuth(a: ClientAuth): ClientAuth {
+  if ('token' in a) {
+    if (typeof a.token !== 'string' || a.token.length === 0) throw new TypeError('QuorateClient auth.token must be a non-empty string');
+  } else if (typeof a.user !== 'string' || a.user.length === 0 || typeof a.password !== 'string') {
+    throw new TypeError('QuorateClient auth needs { user, password } (strings) or { token }');
+  }
+  return a;
 }
 
 function checkKey(key: string): void {

@@ -37,6 +37,10 @@ export class StreamConnection {
   private leaderNote: WireLeader | null = null;
   /** Frames received so far: an attempt that timed out with no progress condemns the connection. */
   framesIn = 0;
+  /** The token of the last Auth frame sent on this connection (QuorateClient's to keep). */
+  token: string | null = null;
+  /** Why the server refused that token (expired, revoked), or null: the reason a refused request reports. */
+  tokenRefusal: string | null = null;
 
   constructor(
     readonly endpoint: string,

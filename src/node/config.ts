@@ -4,6 +4,7 @@ import type { NodeId } from '../core/index.js';
 import { peerSecretBytesMin } from '../transport/handshake.js';
 import type { TlsMaterial } from '../transport/context.js';
 import { nodeDefaults } from './defaults.js';
+import { defaultTokenTtlMs } from '../auth/token.js';
 import { loadPeerTls, resolveClientTls, resolvePeerTlsFiles } from './peer-tls.js';
 import type { ClientTlsMaterial } from './peer-tls.js';
 import type { InitialClusterState } from './node.js';
@@ -54,19 +55,42 @@ export interface NodeConfig {
    * round while its lease holds. Off by default: safe only while clocks drift within the margin.
    */
   readonly leaseReads: boolean;
+  /** Life of a bearer token from POST /v1/auth/token (--auth-token-ttl; src/auth/token.ts). */
+  readonly authTokenTtlMs: number;
+  /** GET /metrics needs an authenticated user while authentication is on (--metrics-auth). */
+  readonly metricsAuth: boolean;
 }
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
 
 /** Raw values as flags or a config file give them; strings or numbers, all optional. */
-export type RawConfig = Partial<Record<keyof NodeConfig | 'data' | 'config' | 'peerSecretFile' | 'peerCert' | 'peerKey' | 'peerCa' | 'clientCert' | 'clientKey' | 'clientCa', unknown>>;
+export type RawConfig = Partial<Record<keyof NodeConfig | 'data' | 'config' | 'peerSecretFile' | 'peerCert' | 'peerKey' | 'peerCa' | 'clientCert' | 'clientKey' | 'clientCa' | 'authTokenTtl', unknown>>;
 
 const knownKeys = new Set([
   'id', 'data', 'dataDir', 'peers', 'client', 'protocol', 'clusterId', 'logLevel', 'initialClusterState',
   'tickMs', 'electionTicks', 'heartbeatTicks', 'checkpointEvery', 'leaseReads', 'peerSecret', 'peerSecretFile',
-  'peerCert', 'peerKey', 'peerCa', 'clientCert', 'clientKey', 'clientCa',
+  'peerCert', 'peerKey', 'peerCa', 'clientCert', 'clientKey', 'clientCa', 'authTokenTtl', 'metricsAuth',
 ]);
+
+/**
+ * Bounds of --auth-token-ttl: below a second a client could not use a token before it expired
+ * (and the clocks' offset would dominate); a day is already long for a credential nobody can
+ * revoke short of a password change.
+ */
+export const authTokenTtlBounds = { minMs: 1_000, maxMs: 24 * 3_600_000 } as const;
+
+const durationUnits: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** A duration as flags give it: "1500ms", "90s", "5m", "1h", or a bare number of milliseconds. */
+export function parseDuration(v: unknown, what: string, min: number, max: number): number {
+  const m = typeof v === 'number' ? [String(v), String(v), 'ms'] : typeof v === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(v) : null;
+  const ms = m === null ? NaN : Math.round(Number(m[1]) * (durationUnits[m[2] ?? 'ms'] ?? NaN));
+  if (!Number.isSafeInteger(ms) || ms < min || ms > max) {
+    throw new ConfigError(`${what} must be a duration (e.g. 1500ms, 90s, 5m, 1h) in ${min} ms..${max / 3_600_000} h, got ${JSON.stringify(v)}`);
+  }
+  return ms;
+}
 
 /** Reads a JSON config file; unknown keys are refused (a typo must not be silently ignored). */
 export function readConfigFile(path: string): RawConfig {
@@ -199,6 +223,9 @@ export function resolveNodeConfig(flags: RawConfig): NodeConfig {
     heartbeatTicks,
     checkpointEvery: int(pick('checkpointEvery'), '--checkpoint-every', nodeDefaults.checkpointEvery, 1, 1e9),
     leaseReads: bool(pick('leaseReads'), '--lease-reads'),
+    authTokenTtlMs: pick('authTokenTtl') === undefined ? defaultTokenTtlMs
+      : parseDuration(pick('authTokenTtl'), '--auth-token-ttl', authTokenTtlBounds.minMs, authTokenTtlBounds.maxMs),
+    metricsAuth: bool(pick('metricsAuth'), '--metrics-auth'),
   };
 }
 

@@ -65,7 +65,8 @@ export async function launchNode(cfg: NodeConfig, logger: Logger = pino({ level:
     logger,
     ...(cfg.leaseReads ? { replica: { leaseReads: true } } : {}),
   });
-  const server = new KvServer({ node, host: cfg.client.host, port: cfg.client.port, logger, tls: cfg.clientTls });
+  const server = new KvServer({ node, host: cfg.client.host, port: cfg.client.port, logger, tls: cfg.clientTls,
+    auth: { tokenTtlMs: cfg.authTokenTtlMs, metricsAuth: cfg.metricsAuth } });
   metrics = server.metrics;
   await server.start();
   try {

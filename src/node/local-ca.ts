@@ -48,6 +48,14 @@ export class LocalCa {
     return this.issue(name, name, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
   }
 
+  /**
+   * A client certificate (user-<name>.crt|key, CN = name), for client ports started with
+   * --client-ca: with authentication on, its CN is the user when the client sends no token.
+   */
+  clientUser(name: string): { cert: string; key: string } {
+    return this.issue(`user-${name}`, name, 'extendedKeyUsage=clientAuth\n');
+  }
+
   /** The member's certificate and key, issued on first use. */
   member(id: string): PeerTlsFiles {
     // Each member both listens and dials, so its certificate serves both ends of a TLS link.

@@ -7,7 +7,7 @@ import { get as httpsGet } from 'node:https';
 import type { WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { QuorateClient } from '../client/index.js';
+import { QuorateClient, QuorateClientError } from '../client/index.js';
 import type { ClusterNodeStatus } from '../client/index.js';
 import { ConfigError } from '../core/index.js';
 import { LocalCa } from './local-ca.js';
@@ -52,9 +52,14 @@ export interface LocalClusterOptions {
   /**
    * TLS on every member's client port too (`cluster up --tls`): a certificate per member from the
    * same throwaway CA, naming 127.0.0.1 and localhost; endpoints are https:// and clients verify
-   * them with <dataDir>/tls/ca.crt. Client certificates are not required.
+   * them with <dataDir>/tls/ca.crt. Client certificates are not required unless clientCertRequired.
    */
   readonly clientTls?: boolean;
+  /**
+   * With clientTls: every member requires client certificates signed by the cluster's CA
+   * (--client-ca); this process uses one of its own (CN quorate-local) for health checks.
+   */
+  readonly clientCertRequired?: boolean;
 }
 
 /** Per-spawn overrides, for tests of what a cluster refuses. */
@@ -79,6 +84,7 @@ export class LocalCluster {
   private readonly members = new Map<string, Member>();
   private readonly client: QuorateClient;
   private clientCaPem: Buffer | null = null;
+  private ownClientCert: { cert: Buffer; key: Buffer } | null = null;
 
   private constructor(private readonly opts: LocalClusterOptions, ports: number[]) {
     const n = opts.nodes ?? 3;
@@ -86,7 +92,57 @@ export class LocalCluster {
     this.ids.forEach((id, i) => {
       this.members.set(id, { id, peerPort: ports[i] as number, clientPort: ports[n + i] as number, proc: null, log: null, exited: null });
     });
-    this.client = new QuorateClient({ endpoints: this.endpoints(), attemptTimeoutMs: 500, ...(this.clientCa === null ? {} : { tls: { ca: this.clientCa } }) });
+    this.client = new QuorateClient({ endpoints: this.endpoints(), attemptTimeoutMs: 500, ...(this.clientCa === null ? {} : { tls: this.clientTlsOptions() }) });
+  }
+
+  /** The TLS options of this process's own clients: the CA, and a certificate when members require one. */
+  clientTlsOptions(): { ca: Buffer; cert?: Buffer; key?: Buffer } {
+    const ca = this.clientCa;
+    if (ca === null) throw new ConfigError('the cluster has no client TLS');
+    if (this.opts.clientCertRequired !== true) return { ca };
+    if (this.ownClientCert === null) {
+      const own = LocalCa.open(this.tlsDir).clientUser(localClientName);
+      this.ownClientCert = { cert: readFileSync(own.cert), key: readFileSync(own.key) };
+    }
+    return { ca, ...this.ownClientCert };
+  }
+
+  /** The file `enableAuth` writes root's password to. */
+  get rootPasswordFile(): string {
+    return join(this.opts.dataDir, 'root-password');
+  }
+
+  /**
+   * Turns authentication on (`cluster up --auth`): user root with a random password written to
+   * <dataDir>/root-password (0600) before it is used, role root with admin on the whole key space,
+   * then auth enable. A cluster whose authentication is on already is left alone; one set up
+   * halfway before (a crash between steps) is finished with the password on file.
+   */
+  async enableAuth(): Promise<{ passwordFile: string; enabled: 'now' | 'already' }> {
+    const passwordFile = this.rootPasswordFile;
+    const c = new QuorateClient({ endpoints: this.endpoints(), timeoutMs: 20_000, ...(this.clientCa === null ? {} : { tls: this.clientTlsOptions() }) });
+    try {
+      if ((await c.auth.status()).enabled) {
+        if (!existsSync(passwordFile)) throw new ConfigError(`authentication is on already, and ${passwordFile} is missing: log in with a user you made`);
+        return { passwordFile, enabled: 'already' };
+      }
+      if (!existsSync(passwordFile)) writeFileSync(passwordFile, `${randomBytes(rootPasswordBytes).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+      const password = readFileSync(passwordFile, 'utf8').trim();
+      const exists = (e: unknown): boolean => e instanceof QuorateClientError && e.code === 'conflict';
+      await c.auth.userAdd(rootUser, password).catch(async (e: unknown) => {
+        if (!exists(e)) throw e;
+        await c.auth.userPasswd(rootUser, password);
+      });
+      await c.auth.roleAdd(rootUser).catch((e: unknown) => {
+        if (!exists(e)) throw e;
+      });
+      await c.auth.roleGrant(rootUser, '', 'admin');
+      await c.auth.userGrant(rootUser, rootUser);
+      await c.auth.enable();
+      return { passwordFile, enabled: 'now' };
+    } finally {
+      c.close();
+    }
   }
 
   /** The CA that signs the client ports' certificates (with clientTls), made on first use. */
@@ -172,6 +228,7 @@ export class LocalCluster {
       this.tlsFilesOf(id);
       this.clientTlsFilesOf(id);
     }
+    if (this.opts.clientTls === true) this.clientTlsOptions();
     for (const id of this.ids) this.spawnNode(id);
     await Promise.all(this.ids.map((id) => this.waitHealthy(id, timeoutMs)));
   }
@@ -191,6 +248,7 @@ export class LocalCluster {
       '--peer-secret-file', this.peerSecretFile,
       ...(tls === null ? [] : ['--peer-cert', tls.cert, '--peer-key', tls.key, '--peer-ca', tls.ca]),
       ...(clientTls === null ? [] : ['--client-cert', clientTls.cert, '--client-key', clientTls.key]),
+      ...(clientTls !== null && this.opts.clientCertRequired === true ? ['--client-ca', join(this.tlsDir, 'ca.crt')] : []),
       ...(opts.initialClusterState === undefined ? [] : ['--initial-cluster-state', opts.initialClusterState]),
       ...(this.opts.extraArgs ?? []),
     ];
@@ -217,7 +275,7 @@ export class LocalCluster {
     const url = `${this.endpoint(id)}/healthz`;
     for (;;) {
       if (!this.isRunning(id)) throw new Error(`node ${id} exited (see ${join(this.opts.dataDir, `${id}.log`)})`);
-      if (await healthy(url, this.clientCa)) return;
+      if (await healthy(url, this.clientCa === null ? null : this.clientTlsOptions())) return;
       if (Date.now() > deadline) throw new Error(`node ${id} did not become healthy within ${timeoutMs} ms`);
       await sleep(50);
     }
@@ -296,6 +354,12 @@ export class LocalCluster {
   }
 }
 
+/** The admin `enableAuth` makes (user and role), and its password's random bytes. */
+export const rootUser = 'root';
+const rootPasswordBytes = 24;
+/** CN of the client certificate this process uses when members require one. */
+const localClientName = 'quorate-local';
+
 /** Writes a fresh peer secret (32 random bytes, hex) to `path` unless one is there: mode 600. */
 export function ensurePeerSecret(path: string): void {
   if (existsSync(path)) return;
@@ -317,13 +381,13 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Whether GET url (/healthz) answers 200 within 500 ms; over https, verified with `ca`. */
-function healthy(url: string, ca: Buffer | null): Promise<boolean> {
+function healthy(url: string, tls: { ca: Buffer; cert?: Buffer; key?: Buffer } | null): Promise<boolean> {
   return new Promise((resolve) => {
     const onResponse = (res: import('node:http').IncomingMessage): void => {
       res.resume();
       resolve(res.statusCode === 200);
     };
-    const req = url.startsWith('https:') ? httpsGet(url, { ...(ca === null ? {} : { ca }), timeout: 500 }, onResponse) : httpGet(url, { timeout: 500 }, onResponse);
+    const req = url.startsWith('https:') ? httpsGet(url, { ...tls, timeout: 500 }, onResponse) : httpGet(url, { timeout: 500 }, onResponse);
     req.on('timeout', () => req.destroy());
     // Not listening yet, or not answering yet.
     req.on('error', () => resolve(false));

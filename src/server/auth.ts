@@ -8,7 +8,7 @@ import type { AuthOp, Permission } from '../auth/ops.js';
 import type { AuthState } from '../auth/state.js';
 import type { QuorateNode } from '../node/node.js';
 import { AuthError } from '../node/errors.js';
-import { HttpError, parseJsonObject, readBody } from './request.js';
+import { HttpError, parseJsonObject, parseSession, readBody } from './request.js';
 import { clientIdentityOf } from './tls.js';
 
 /**
@@ -115,10 +115,13 @@ export class AuthGate {
       return;
     }
     this.requireAdmin(user, 'managing users and roles');
-    const body = method === 'POST' || method === 'PUT' ? parseJsonObject(await readBody(req, maxBodyBytes), true) : {};
+    // DELETE .../grants names its prefix in the body; other DELETEs have none (an empty body is {}).
+    const body = method === 'GET' ? {} : parseJsonObject(await readBody(req, maxBodyBytes), true);
     const op = await this.opOf(method, parts, body, res, send);
     if (op === null) return;
-    const r = await this.node.submit(op, null, user);
+    // With a session (x-quorate-client-id / x-quorate-seq, as for writes) a retried change
+    // applies once and answers as the first time did.
+    const r = await this.node.submit(op, parseSession(req, body), user);
     send(res, 200, { ok: true, revision: r.revision });
   }
 

@@ -114,11 +114,12 @@ export interface SnapshotTls {
  * fetch takes no CA or client certificate without undici's dispatcher, which is not a dependency.
  * The signal bounds the whole exchange, body included.
  */
-function get(url: URL, tls: SnapshotTls, signal: AbortSignal): Promise<IncomingMessage> {
+function get(url: URL, tls: SnapshotTls, token: string | null, signal: AbortSignal): Promise<IncomingMessage> {
+  const headers = token === null ? {} : { authorization: `Bearer ${token}` };
   return new Promise((resolve, reject) => {
     const req = url.protocol === 'https:'
-      ? httpsRequest(url, { signal, agent: false, ...tls }, resolve)
-      : httpRequest(url, { signal, agent: false }, resolve);
+      ? httpsRequest(url, { signal, agent: false, headers, ...tls }, resolve)
+      : httpRequest(url, { signal, agent: false, headers }, resolve);
     req.once('error', reject);
     req.end();
   });
@@ -128,7 +129,7 @@ function get(url: URL, tls: SnapshotTls, signal: AbortSignal): Promise<IncomingM
  * Fetches `GET /v1/snapshot` from the first endpoint that answers with a snapshot whose checksum
  * verifies, and writes it to `file` atomically (FILE.tmp, fsync, verify, rename, directory fsync).
  */
-export async function saveSnapshotFromEndpoints(file: string, endpoints: readonly string[], timeoutMs = 60_000, tls: SnapshotTls = {}): Promise<SaveResult> {
+export async function saveSnapshotFromEndpoints(file: string, endpoints: readonly string[], timeoutMs = 60_000, tls: SnapshotTls = {}, token: string | null = null): Promise<SaveResult> {
   if (endpoints.length === 0) throw new ConfigError('--endpoints: give at least one http://host:port');
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new ConfigError(`--timeout must be a positive number of milliseconds, got ${timeoutMs}`);
   const urls = endpoints.map(snapshotUrl);
@@ -136,11 +137,11 @@ export async function saveSnapshotFromEndpoints(file: string, endpoints: readonl
   const tmp = file + tmpSuffix;
   for (const [i, url] of urls.entries()) {
     try {
-      const res = await get(url, tls, AbortSignal.timeout(timeoutMs));
+      // A download needs admin on the whole key space while authentication is on.
+      const res = await get(url, tls, token, AbortSignal.timeout(timeoutMs));
       const status = res.statusCode ?? 0;
       if (status < 200 || status > 299) {
-        failures.push(`${endpoints[i]}: HTTP ${status}`);
-        res.destroy();
+        failures.push(`${endpoints[i]}: HTTP ${status}${await refusalOf(res)}`);
         continue;
       }
       const f = await realFileLayer.openFile(tmp, 'create');
@@ -166,4 +167,27 @@ export async function saveSnapshotFromEndpoints(file: string, endpoints: readonl
     }
   }
   throw new FetchSnapshotError(`no endpoint gave a valid snapshot for ${basename(file)}: ${failures.join('; ')}`);
+}
+
+/** Error answers are small; a larger one is not read for its reason. */
+const refusalBytesMax = 64 * 1024;
+
+/** ": code: message" of an error answer's JSON body (a 401 or 403 says why), else "". Consumes the body. */
+async function refusalOf(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > refusalBytesMax) {
+        res.destroy();
+        return '';
+      }
+      chunks.push(chunk);
+    }
+    const e = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: { code?: unknown; message?: unknown } }).error;
+    return typeof e?.code === 'string' && typeof e.message === 'string' ? `: ${e.code}: ${e.message}` : '';
+  } catch {
+    return '';
+  }
 }

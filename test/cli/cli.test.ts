@@ -12,10 +12,11 @@ import { freePorts } from '../../src/node/ports.js';
 import { TestCa } from '../transport/certs.js';
 
 /** Runs the quorate CLI of this build (tsx sources or dist) and collects its exit code and output. */
-function quorate(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function quorate(args: string[], timeoutMs = 20_000, stdin: string | null = null): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const cmd = defaultCommand();
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd.execPath, [...cmd.args, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd.execPath, [...cmd.args, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    p.stdin.end(stdin ?? undefined);
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -61,6 +62,10 @@ describe('quorate start refuses bad flags and config with exit 2', () => {
   test('bad --client', () => exits2(startArgs({ '--client': 'localhost' }), /--client must be host:port/));
   test('unknown protocol', () => exits2(startArgs({ '--protocol': 'gossip' }), /unknown protocol "gossip"/));
   test('bad --log-level', () => exits2(startArgs({ '--log-level': 'loud' }), /--log-level must be one of/));
+  test('bad --auth-token-ttl (not a duration, below a second)', async () => {
+    await exits2([...startArgs(), '--auth-token-ttl', '5 minutes'], /--auth-token-ttl must be a duration/);
+    await exits2([...startArgs(), '--auth-token-ttl', '500ms'], /--auth-token-ttl must be a duration \(e\.g\. 1500ms, 90s, 5m, 1h\) in 1000 ms/);
+  });
   test('heartbeat not below the election timeout', () => exits2([...startArgs(), '--election-ticks', '5', '--heartbeat-ticks', '5'], /must be below/));
   test('a config file that does not exist', () => exits2([...startArgs(), '--config', join(dir, 'nope.json')], /cannot read config file/));
   test('a config file that is not JSON', () => {
@@ -276,8 +281,8 @@ describe('quorate start: client TLS flags', () => {
   });
 });
 
-describe('quorate cluster up --tls', () => {
-  test('makes a CA and a certificate per member, starts them with TLS, and says where', { timeout: 60_000 }, async () => {
+describe('quorate cluster up --tls --auth', () => {
+  test('makes a CA and a certificate per member, starts them with TLS, turns auth on with root, and says where', { timeout: 90_000 }, async () => {
     const data = join(dir, 'up-tls');
     // Ports base..base+2 and base+1000..base+1002 must be free: try a few bases.
     let base = 0;
@@ -287,7 +292,7 @@ describe('quorate cluster up --tls', () => {
     }
     assert.notEqual(base, 0, 'free ports for cluster up');
     const cmd = defaultCommand();
-    const up = spawn(cmd.execPath, [...cmd.args, 'cluster', 'up', '--tls', '--data', data, '--base-port', String(base), '--log-level', 'warn'],
+    const up = spawn(cmd.execPath, [...cmd.args, 'cluster', 'up', '--tls', '--auth', '--data', data, '--base-port', String(base), '--log-level', 'warn'],
       { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     up.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -315,10 +320,22 @@ describe('quorate cluster up --tls', () => {
         assert.equal(statSync(join(data, 'tls', `${id}-client.key`)).mode & 0o777, 0o600);
         assert.match(new X509Certificate(readFileSync(join(data, 'tls', `${id}-client.crt`))).subjectAltName ?? '', /IP Address:127\.0\.0\.1/);
       }
-      // quorate kv with --cacert writes and reads back (linearizable) over TLS, on the default binary wire.
-      const put = await quorate(['kv', 'put', 'up-tls', 'ok', '--endpoints', endpoints, '--cacert', cacert]);
+      // Authentication is on, with root's password in a file only its owner reads.
+      const passwordFile = join(data, 'root-password');
+      assert.equal(statSync(passwordFile).mode & 0o777, 0o600);
+      const rootPassword = readFileSync(passwordFile, 'utf8');
+      assert.match(rootPassword, /^[A-Za-z0-9_-]{32}\n$/);
+      assert.ok(!out.includes(rootPassword.trim()), 'the password is not printed');
+      assert.match(out, new RegExp(`authentication: on; user root \\(admin\\) has its password in ${passwordFile}`));
+      assert.match(out, new RegExp(`quorate kv put hello world --endpoints ${endpoints} --cacert ${cacert} --user root --password-stdin < ${passwordFile}`));
+      const anonymous = await quorate(['kv', 'put', 'up-tls', 'no', '--endpoints', endpoints, '--cacert', cacert]);
+      assert.equal(anonymous.code, 1);
+      assert.match(anonymous.stderr, /unauthenticated/);
+      // quorate kv with --cacert, as root, writes and reads back (linearizable) over TLS, on the default binary wire.
+      const root = ['--user', 'root', '--password-stdin'];
+      const put = await quorate(['kv', 'put', 'up-tls', 'ok', '--endpoints', endpoints, '--cacert', cacert, ...root], 20_000, rootPassword);
       assert.equal(put.code, 0, put.stderr);
-      const got = await quorate(['kv', 'get', 'up-tls', '--endpoints', endpoints, '--cacert', cacert]);
+      const got = await quorate(['kv', 'get', 'up-tls', '--endpoints', endpoints, '--cacert', cacert, ...root], 20_000, rootPassword);
       assert.equal(got.code, 0, got.stderr);
       assert.equal((JSON.parse(got.stdout) as { value: string }).value, 'ok');
       const status = await quorate(['status', '--endpoints', endpoints, '--cacert', cacert]);

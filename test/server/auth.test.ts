@@ -44,6 +44,21 @@ test('auth off: anyone may do anything, and no token is issued', async () => {
   assert.deepEqual((await call('GET', `${leaderUrl}/v1/auth/status`)).json, { enabled: false });
 });
 
+test('a change retried with its session applies once and answers as the first time', async () => {
+  const send = (): Promise<Response> => fetch(`${leaderUrl}/v1/auth/roles`, {
+    method: 'POST', body: JSON.stringify({ name: 'retried' }),
+    headers: { 'content-type': 'application/json', 'x-quorate-client-id': 'c-retry', 'x-quorate-seq': '1' },
+  });
+  const first = await send();
+  const again = await send();
+  assert.equal(first.status, 200);
+  assert.equal(again.status, 200, 'not a conflict with itself');
+  assert.deepEqual(await again.json(), await first.json());
+  const fresh = await call('POST', `${leaderUrl}/v1/auth/roles`, { name: 'retried' });
+  assert.equal(fresh.status, 409, 'without the session it is a second change, and a conflict');
+  assert.equal((await call('DELETE', `${leaderUrl}/v1/auth/roles/retried`)).status, 200);
+});
+
 test('an operator sets up users and roles, enables auth, and every rule holds on every member', async () => {
   const enableTooSoon = await call('POST', `${leaderUrl}/v1/auth/enable`);
   assert.equal(enableTooSoon.status, 409, 'refused before any admin exists');

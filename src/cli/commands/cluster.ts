@@ -4,7 +4,7 @@ import { ConfigError } from '../../core/index.js';
 import { LocalCluster } from '../../node/local-cluster.js';
 import { usageExit2 } from './start.js';
 
-interface ClusterFlags { nodes: string; protocol: string; data: string; basePort: string; logLevel: string; tls?: boolean }
+interface ClusterFlags { nodes: string; protocol: string; data: string; basePort: string; logLevel: string; tls?: boolean; auth?: boolean }
 
 /**
  * `quorate cluster up`: a local cluster of `quorate start` child processes on loopback, each
@@ -23,6 +23,8 @@ export function registerCluster(program: Command): void {
     .option('--log-level <level>', 'log level of the nodes', 'info')
     .option('--tls', 'TLS everywhere: make a throwaway CA in <data>/tls with the openssl CLI, a peer certificate per member (CN = node id) '
       + 'for peer mutual TLS, and a client-port certificate per member (127.0.0.1, localhost): endpoints are https://')
+    .option('--auth', 'authentication on: user root (admin on every key) with a random password in <data>/root-password (0600); '
+      + 'clients log in with --user root --password-stdin < <data>/root-password. Use with --tls, or tokens travel in clear')
     .exitOverride(usageExit2)
     .action(async (flags: ClusterFlags) => {
       const nodes = Number(flags.nodes);
@@ -48,6 +50,15 @@ export function registerCluster(program: Command): void {
         throw err;
       }
       const leader = await c.waitForLeader(10_000).catch(() => null);
+      let auth: Awaited<ReturnType<LocalCluster['enableAuth']>> | null = null;
+      if (flags.auth === true) {
+        try {
+          auth = await c.enableAuth();
+        } catch (err) {
+          await stop();
+          throw err;
+        }
+      }
       process.stdout.write(`quorate cluster up: ${c.ids.length} nodes, protocol ${flags.protocol}, data in ${flags.data}\n`);
       for (const id of c.ids) {
         process.stdout.write(`  ${id}  client ${c.endpoint(id)}  pid ${c.pid(id)}  log ${flags.data}/${id}.log${id === leader ? '  (leader)' : ''}\n`);
@@ -60,6 +71,17 @@ export function registerCluster(program: Command): void {
       const first = c.endpoint(c.ids[0] as string);
       const curl = flags.tls === true ? `curl --cacert ${join(c.tlsDir, 'ca.crt')}` : 'curl';
       const cacert = flags.tls === true ? ` --cacert ${join(c.tlsDir, 'ca.crt')}` : '';
+      if (auth !== null) {
+        const login = `--user root --password-stdin < ${auth.passwordFile}`;
+        process.stdout.write(`  authentication: ${auth.enabled === 'now' ? 'on' : 'was on already'}; user root (admin) has its password in ${auth.passwordFile}\n`);
+        if (flags.tls !== true) process.stdout.write('  warning: without --tls, passwords and tokens travel in clear\n');
+        process.stdout.write(`\ntry:  quorate kv put hello world --endpoints ${c.endpoints().join(',')}${cacert} ${login}\n`);
+        process.stdout.write(`      quorate kv get hello --endpoints ${c.endpoints().join(',')}${cacert} ${login}\n`);
+        process.stdout.write(`      export QUORATE_TOKEN=$(quorate auth token --endpoints ${first}${cacert} ${login})\n`);
+        process.stdout.write(`      quorate status --endpoints ${c.endpoints().join(',')}${cacert}\n\nCtrl-C stops the cluster.\n`);
+        await done;
+        return;
+      }
       process.stdout.write(`\ntry:  ${curl} -XPUT ${first}/v1/kv/hello -d '{"value":"world"}'\n`);
       process.stdout.write(`      ${curl} ${first}/v1/kv/hello\n`);
       process.stdout.write(`      quorate kv get hello --endpoints ${c.endpoints().join(',')}${cacert}\n`);

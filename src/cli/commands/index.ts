@@ -9,6 +9,7 @@ import { registerSim } from './sim.js';
 import { registerCheck } from './check.js';
 import { registerSnapshot } from './snapshot.js';
 import { registerChaos } from './chaos.js';
+import { registerAuth } from './auth.js';
 
 /**
  * Every subcommand registers itself here: one import and one call per command file, so that
@@ -26,4 +27,5 @@ export function registerCommands(program: Command): void {
   registerCheck(program);
   registerSnapshot(program);
   registerChaos(program);
+  registerAuth(program);
 }

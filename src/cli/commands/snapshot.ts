@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { restoreMember } from '../../node/restore.js';
 import { getProtocol } from '../../protocols/index.js';
 import { saveSnapshotFromEndpoints } from '../../storage/backup.js';
-import { clientTlsOf, tlsOptions } from './kv.js';
-import type { TlsFlags } from './kv.js';
+import { authOptions, clientFromFlags, clientTlsOf, hasCredentials, reportClientError, tlsOptions } from './client-flags.js';
+import type { AuthFlags, TlsFlags } from './client-flags.js';
 
 /**
  * `quorate snapshot save FILE --endpoints URL,... [--cacert F] [--cert F --key F]` takes an off-cluster backup of the newest
@@ -17,15 +17,29 @@ import type { TlsFlags } from './kv.js';
  */
 export function registerSnapshot(program: Command): void {
   const snapshot = program.command('snapshot').description('back up a checkpoint from a live cluster, or seed a data directory from one');
-  tlsOptions(snapshot
+  authOptions(tlsOptions(snapshot
     .command('save')
     .description('fetch GET /v1/snapshot from the first endpoint that answers, verify it, write FILE atomically')
     .argument('<file>', 'where to write the snapshot')
     .requiredOption('--endpoints <urls>', 'comma-separated http(s)://host:port of cluster members')
-    .option('--timeout <ms>', 'per-endpoint timeout in milliseconds', '60000'))
-    .action(async (file: string, opts: TlsFlags & { endpoints: string; timeout: string }) => {
+    .option('--timeout <ms>', 'per-endpoint timeout in milliseconds', '60000')))
+    .action(async (file: string, opts: TlsFlags & AuthFlags & { endpoints: string; timeout: string }) => {
       const endpoints = opts.endpoints.split(',').map((s) => s.trim()).filter((s) => s !== '');
-      const r = await saveSnapshotFromEndpoints(file, endpoints, Number(opts.timeout), clientTlsOf(opts) ?? {});
+      // With credentials, a token first (through the client: failover, renewal); the download
+      // itself streams to disk here.
+      let token: string | null = null;
+      if (hasCredentials(opts)) {
+        const { client } = await clientFromFlags({ ...opts, endpoints: opts.endpoints });
+        try {
+          token = await client.currentToken();
+        } catch (err) {
+          reportClientError('snapshot save', err, opts);
+          return;
+        } finally {
+          client.close();
+        }
+      }
+      const r = await saveSnapshotFromEndpoints(file, endpoints, Number(opts.timeout), clientTlsOf(opts) ?? {}, token);
       process.stdout.write(`saved snapshot at index ${r.meta.index} (id ${r.meta.id}, ${r.fileBytes} bytes) from ${r.endpoint} to ${file}\n`);
     });
   snapshot

@@ -36,6 +36,8 @@ interface StartFlags {
   clientKey?: string;
   clientCa?: string;
   leaseReads?: boolean;
+  authTokenTtl?: string;
+  metricsAuth?: boolean;
 }
 
 /**
@@ -69,6 +71,8 @@ export function registerStart(program: Command): void {
     .option('--client-key <file>', 'the PEM private key of --client-cert (mode 600: a key other users can read is refused)')
     .option('--client-ca <file>', 'require client certificates signed by this PEM CA (refused at the handshake otherwise); needs --client-cert')
     .option('--lease-reads', 'leader-lease reads: the leader answers reads without a quorum round while its lease holds (off by default; safe only while clocks drift within the margin)')
+    .option('--auth-token-ttl <duration>', 'life of the bearer tokens this node issues, e.g. 90s or 5m (default 5m); see SECURITY.md on clocks')
+    .option('--metrics-auth', 'GET /metrics needs an authenticated user while authentication is on (open by default, like /healthz)')
     .exitOverride(usageExit2)
     .action(async (flags: StartFlags) => {
       const raw: RawConfig = {
@@ -79,6 +83,7 @@ export function registerStart(program: Command): void {
         peerSecretFile: flags.peerSecretFile, peerSecret: flags.peerSecret,
         peerCert: flags.peerCert, peerKey: flags.peerKey, peerCa: flags.peerCa,
         clientCert: flags.clientCert, clientKey: flags.clientKey, clientCa: flags.clientCa,
+        authTokenTtl: flags.authTokenTtl, metricsAuth: flags.metricsAuth,
       };
       const cfg = resolveNodeConfig(raw);
       const logger = pino({ level: cfg.logLevel });

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { QuorateClient } from '../../client/index.js';
 import type { ClusterNodeStatus } from '../../client/index.js';
-import { clientTlsOf, endpointsOf, endpointsOption, tlsOptions } from './kv.js';
-import type { TlsFlags } from './kv.js';
+import { clientFromFlags, clientOptions } from './client-flags.js';
+import type { ClientFlags } from './client-flags.js';
 import { usageExit2 } from './start.js';
 
 /** Renders statuses as an aligned text table (one row per endpoint). */
@@ -23,14 +22,14 @@ export function statusTable(rows: { endpoint: string; status: ClusterNodeStatus 
 
 /** `quorate status`: every node's role, term, commit/applied index, leader and last snapshot. */
 export function registerStatus(program: Command): void {
-  tlsOptions(endpointsOption(program
+  // GET /v1/status is open: the credential flags are taken (scripts pass every command the same
+  // flags) and checked, but status needs none.
+  clientOptions(program
     .command('status')
-    .description('show a table of every node\'s status'))
-    .option('--json', 'print the raw statuses as JSON'))
-    .exitOverride(usageExit2)
-    .action(async (flags: TlsFlags & { endpoints?: string; json?: boolean }) => {
-      const tls = clientTlsOf(flags);
-      const client = new QuorateClient({ endpoints: endpointsOf(flags.endpoints), ...(tls === undefined ? {} : { tls }) });
+    .description('show a table of every node\'s status')
+    .option('--json', 'print the raw statuses as JSON'), usageExit2)
+    .action(async (flags: ClientFlags & { json?: boolean }) => {
+      const { client } = await clientFromFlags(flags);
       try {
         const rows = await client.statusAll({ timeoutMs: 2000 });
         if (flags.json === true) process.stdout.write(`${JSON.stringify(rows.map((r) => ({ endpoint: r.endpoint, status: r.status, error: r.error?.message ?? null })), null, 2)}\n`);
