@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClientTls, ClusterNodeStatus } from '../client/index.js';
+import { randomBytes } from 'node:crypto';
+import { QuorateClient } from '../client/index.js';
+import type { ClientAuth, ClientTls, ClusterNodeStatus } from '../client/index.js';
 import { Rng } from '../core/index.js';
 import type { NodeId } from '../core/index.js';
 import { parsePeers } from '../node/config.js';
@@ -28,7 +30,14 @@ export interface ChaosClusterOptions {
   readonly leaseReads: boolean;
   /** Peer mutual TLS and TLS client ports from one throwaway CA in <dataDir>/tls (ChaosOptions.tls). */
   readonly tls: boolean;
+  /** Nodes issue short tokens (chaosTokenTtl) so clients renew them during the run (ChaosOptions.auth). */
+  readonly auth: boolean;
 }
+
+/** Token life under `chaos --auth`: short, so every client renews several times through the faults. */
+export const chaosTokenTtl = '15s';
+/** The workload's user and role under `chaos --auth`. */
+export const chaosUser = 'chaos';
 
 /** One replica at the end of a run (since its last restart, for the counters). */
 export interface ReplicaSummary {
@@ -49,7 +58,8 @@ export class ChaosCluster {
     const local = await LocalCluster.create({
       nodes: o.nodes, protocol: o.protocol, dataDir: o.dataDir, clusterId: 'chaos', logLevel: 'info', env: o.env, echo: o.echo,
       tls: o.tls, clientTls: o.tls,
-      extraArgs: ['--checkpoint-every', String(o.checkpointEvery), ...(o.leaseReads ? ['--lease-reads'] : [])],
+      extraArgs: ['--checkpoint-every', String(o.checkpointEvery), ...(o.leaseReads ? ['--lease-reads'] : []),
+        ...(o.auth ? ['--auth-token-ttl', chaosTokenTtl] : [])],
       peersFlagFor: (id) => {
         if (mesh === null) throw new Error('the proxy mesh is not up yet');
         const peers = mesh.peersFor(id);
@@ -60,6 +70,28 @@ export class ChaosCluster {
     mesh = await ProxyMesh.create(parsePeers(local.peersFlag()), { random: () => rng.float() });
     const clientTls = o.tls ? { ca: readFileSync(join(local.tlsDir, 'ca.crt')) } : undefined;
     return new ChaosCluster(local, mesh, o.dataDir, clientTls);
+  }
+
+  /**
+   * Turns authentication on (`cluster up --auth`: root, admin on everything) and, as root, makes
+   * user `chaos` with a role that may write the keys starting with `prefix` and nothing else.
+   * Returns the workload's credentials.
+   */
+  async enableAuth(prefix: string): Promise<ClientAuth> {
+    const { passwordFile } = await this.local.enableAuth();
+    const rootPassword = readFileSync(passwordFile, 'utf8').trim();
+    const password = randomBytes(18).toString('base64url');
+    const root = new QuorateClient({ endpoints: this.endpoints(), timeoutMs: 20_000, auth: { user: 'root', password: rootPassword },
+      ...(this.tlsForClients === undefined ? {} : { tls: this.tlsForClients }) });
+    try {
+      await root.auth.roleAdd(chaosUser);
+      await root.auth.roleGrant(chaosUser, prefix, 'write');
+      await root.auth.userAdd(chaosUser, password);
+      await root.auth.userGrant(chaosUser, chaosUser);
+    } finally {
+      root.close();
+    }
+    return { user: chaosUser, password };
   }
 
   /** What clients verify the nodes with (the CA's certificate) when the cluster runs TLS. */

@@ -52,10 +52,16 @@ export interface ChaosOptions {
   /**
    * `--tls`: the cluster runs as `cluster up --tls` makes it (a throwaway CA, peer mutual TLS on
    * top of the secret, a TLS client port per member) and the clients verify the nodes against the
-   * CA. Peer TLS passes through the proxies, which forward bytes. `--auth` (users and roles, issue
-   * 17 item 3) belongs beside it once RBAC lands: a user for the clients, made before the load starts.
+   * CA. Peer TLS passes through the proxies, which forward bytes.
    */
   readonly tls: boolean;
+  /**
+   * `--auth`: authentication on (as `cluster up --auth` turns it on, tokens living chaosTokenTtl so
+   * the clients renew them through the faults), and the clients act as user `chaos`, whose role
+   * may write only the workload's keys. A write refused for permission is a violation; refusals of
+   * either kind are counted in the report.
+   */
+  readonly auth: boolean;
 }
 
 export const chaosDefaults = {

@@ -41,6 +41,12 @@ export interface ChaosReport {
   readonly leaseReads: boolean;
   /** Peer mutual TLS and TLS client ports (`--tls`). */
   readonly tls: boolean;
+  /**
+   * With `--auth`: operations the cluster refused for their credentials (a permission_denied is a
+   * violation; unauthenticated ones are transient, e.g. a token a lagging member cannot check yet),
+   * and the tokens the clients fetched (renewals included). Null without authentication.
+   */
+  readonly auth: { readonly refusals: { readonly unauthenticated: number; readonly permission_denied: number }; readonly tokensFetched: number } | null;
   readonly operations: { readonly total: number; readonly ok: number; readonly fail: number; readonly info: number };
   readonly linearizable: boolean;
   readonly linearizability: {
@@ -102,6 +108,9 @@ export function summaryTable(r: ChaosReport): string {
   lines.push(`linearizable: ${r.linearizability.verdict}; acknowledged writes ${r.acknowledgedWrites}, lost ${r.lostWrites}; converged: ${r.converged ? 'yes' : 'NO'}`);
   lines.push(`replicas: ${Object.entries(r.replicas).map(([id, s]) => (s === null ? `${id} silent`
     : `${id} applied ${s.appliedIndex}, snapshot ${s.snapshotIndex}, installed ${s.snapshotsInstalled ?? '?'}`)).join('; ')}`);
+  if (r.auth !== null) {
+    lines.push(`auth: clients as user chaos; ${r.auth.tokensFetched} tokens fetched; refused ${r.auth.refusals.unauthenticated} unauthenticated, ${r.auth.refusals.permission_denied} permission_denied`);
+  }
   if (r.lostVoters.length > 0) lines.push(`lost their vote (wiped, non-voters from then on): ${lostVotersText(r)}`);
   for (const c of r.corruption) lines.push(`damage on ${c.node} (${c.kind}): ${c.outcome}${c.outcome === 'refused' ? ', rejoined wiped' : ''}`);
   if (r.unsupported.length > 0) lines.push(`not supported, not injected: ${r.unsupported.join(', ')}`);

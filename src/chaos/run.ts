@@ -13,7 +13,7 @@ import { reportHtml } from './report.js';
 import type { ChaosReport, FaultReport } from './report.js';
 import { planSchedule } from './schedule.js';
 import type { FaultPlan } from './schedule.js';
-import { HistoryLog, Workload, finalReads } from './workload.js';
+import { HistoryLog, Workload, finalReads, keyName } from './workload.js';
 
 /**
  * One chaos run: a real cluster behind the proxy mesh, concurrent clients recording a history,
@@ -44,7 +44,7 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
   const dataDir = freshDataDir(o.outDir);
   const cluster = await ChaosCluster.create({
     protocol: o.protocol, nodes: o.nodes, dataDir, seed: o.seed, env: o.nodeEnv, echo: o.echo, checkpointEvery: o.checkpointEvery,
-    leaseReads: o.leaseReads, tls: o.tls,
+    leaseReads: o.leaseReads, tls: o.tls, auth: o.auth,
   });
   const plans = planSchedule(o.seed, cluster.ids, o.durationMs, o.nemesis);
   let history: HistoryLog | null = null;
@@ -53,9 +53,12 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
     progress(`starting ${o.nodes} ${o.protocol} nodes (data in ${dataDir}), ${plans.length} faults planned`);
     await cluster.start();
     await cluster.leader(30_000);
+    // The workload's keys are k0, k1, ...: its user may write those and nothing else.
+    const auth = o.auth ? await cluster.enableAuth(keyName(0).slice(0, 1)) : undefined;
+    if (auth !== undefined) progress('authentication on: the clients act as user chaos, with write on prefix "k"');
     const h = (history = new HistoryLog(performance.now()));
     workload = new Workload({
-      endpoints: cluster.endpoints(), clients: o.clients, keys: o.keys, seed: o.seed, opTimeoutMs: o.opTimeoutMs, tls: cluster.clientTls,
+      endpoints: cluster.endpoints(), clients: o.clients, keys: o.keys, seed: o.seed, opTimeoutMs: o.opTimeoutMs, tls: cluster.clientTls, auth,
     }, h);
     workload.start();
     const phase = await faultPhase(cluster, plans, o.durationMs, h, progress);
@@ -67,9 +70,10 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
     const endOfLoad = h.nowMs();
     await workload.stop();
     progress('clients stopped; reading every key and waiting for the replicas to converge');
-    const finals = await finalReads(cluster.endpoints(), o.keys, h, workload.unusedProcess, finalReadDeadlineMs, cluster.clientTls);
+    const finals = await finalReads(cluster.endpoints(), o.keys, h, workload.unusedProcess, finalReadDeadlineMs, cluster.clientTls, auth);
     const conv = await cluster.waitConverged(convergeTimeoutMs);
-    return buildReport({ o, history: h, ...phase, finals, conv, quietStart, endOfLoad });
+    const authSeen = o.auth ? { refusals: { ...workload.authRefusals }, tokensFetched: workload.tokensFetched } : null;
+    return buildReport({ o, history: h, ...phase, finals, conv, quietStart, endOfLoad, authSeen });
   } finally {
     workload?.close();
     await cluster.stop();
@@ -144,6 +148,7 @@ interface Collected {
   readonly conv: { converged: boolean; statuses: Record<string, ReplicaSummary | null> };
   readonly quietStart: number;
   readonly endOfLoad: number;
+  readonly authSeen: ChaosReport['auth'];
 }
 
 function buildReport(c: Collected): ChaosReport {
@@ -170,6 +175,9 @@ function buildReport(c: Collected): ChaosReport {
   if (unread.length > 0) violations.push(`final read failed for ${unread.join(', ')}: the cluster did not recover`);
   if (c.restartFailures.length > 0) violations.push(`${c.restartFailures.length} node restart(s) failed: ${c.restartFailures.join('; ')}`);
   if (damagedServed.length > 0) violations.push(`damaged node(s) ${damagedServed.map((r) => r.node).join(', ')} started and diverged`);
+  // The workload's user holds write on every key it touches: a 403 is a rule applied wrongly.
+  const denied = c.authSeen?.refusals.permission_denied ?? 0;
+  if (denied > 0) violations.push(`${denied} operation(s) of user chaos refused for a permission it holds`);
   const counts = { total: 0, ok: 0, fail: 0, info: 0 };
   for (const s of load) {
     counts.total++;
@@ -184,6 +192,7 @@ function buildReport(c: Collected): ChaosReport {
     checkpointEvery: o.checkpointEvery,
     leaseReads: o.leaseReads,
     tls: o.tls,
+    auth: c.authSeen,
     operations: counts,
     linearizable: lin.verdict === 'linearizable',
     linearizability: summarizeLin(lin),

@@ -1,5 +1,5 @@
-import { QuorateClient } from '../client/index.js';
-import type { ClientTls } from '../client/index.js';
+import { QuorateClient, QuorateClientError } from '../client/index.js';
+import type { ClientAuth, ClientTls } from '../client/index.js';
 import type { HistoryEvent, HistoryF, HistoryType, HistoryValue } from '../check/index.js';
 import { Rng } from '../core/index.js';
 
@@ -48,7 +48,12 @@ export interface WorkloadOptions {
   readonly opTimeoutMs: number;
   /** The nodes' CA, when the cluster runs TLS on its client ports (https:// endpoints). */
   readonly tls?: ClientTls | undefined;
+  /** The clients' credentials, when the cluster runs with authentication (`chaos --auth`). */
+  readonly auth?: ClientAuth | undefined;
 }
+
+/** Operations the cluster refused for their credentials, by error code (`chaos --auth`). */
+export interface AuthRefusals { unauthenticated: number; permission_denied: number }
 
 /**
  * The operation mix, as cumulative fractions: reads 40%, writes 30%, cas 15%, deletes 15%.
@@ -76,9 +81,17 @@ export class Workload {
     // while the impatient half has moved to the new leader and changed the state meanwhile.
     this.clients = Array.from({ length: opts.clients }, (_, i) => new QuorateClient({
       endpoints: opts.endpoints, clientId: `chaos-${opts.seed}-${i}`, timeoutMs: opts.opTimeoutMs, ...(opts.tls === undefined ? {} : { tls: opts.tls }),
+      ...(opts.auth === undefined ? {} : { auth: opts.auth }),
       attemptTimeoutMs: i % 2 === 0 ? Math.min(1_000, opts.opTimeoutMs) : opts.opTimeoutMs,
     }));
     this.nextProcess = opts.clients;
+  }
+
+  readonly authRefusals: AuthRefusals = { unauthenticated: 0, permission_denied: 0 };
+
+  /** Tokens the clients fetched (the first ones and every renewal). */
+  get tokensFetched(): number {
+    return this.clients.reduce((n, c) => n + c.tokensFetched, 0);
   }
 
   /** A process id no client has used: the final reads start there. */
@@ -164,7 +177,11 @@ export class Workload {
       const r = await run();
       this.history.record(process, r.ended, f, key, r.value);
       return r.ended;
-    } catch {
+    } catch (err) {
+      const code = err instanceof QuorateClientError ? err.code : '';
+      // Counted; the outcome stays as for any error: an earlier attempt of a write that ended in
+      // a refusal (a timeout, then a 401 on the retry) may still have applied.
+      if (code === 'unauthenticated' || code === 'permission_denied') this.authRefusals[code]++;
       this.history.record(process, onError, f, key, invoked);
       return onError;
     }
@@ -179,9 +196,9 @@ type Outcome = 'ok' | 'fail' | 'info';
  * read succeeds or the deadline passes (null for a key that could not be read).
  */
 export async function finalReads(
-  endpoints: readonly string[], keys: number, history: HistoryLog, firstProcess: number, deadlineMs: number, tls?: ClientTls,
+  endpoints: readonly string[], keys: number, history: HistoryLog, firstProcess: number, deadlineMs: number, tls?: ClientTls, auth?: ClientAuth,
 ): Promise<Map<string, string | null | undefined>> {
-  const client = new QuorateClient({ endpoints, timeoutMs: 3_000, attemptTimeoutMs: 1_000, ...(tls === undefined ? {} : { tls }) });
+  const client = new QuorateClient({ endpoints, timeoutMs: 3_000, attemptTimeoutMs: 1_000, ...(tls === undefined ? {} : { tls }), ...(auth === undefined ? {} : { auth }) });
   const out = new Map<string, string | null | undefined>();
   try {
     await Promise.all(Array.from({ length: keys }, async (_, i) => {

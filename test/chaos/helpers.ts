@@ -28,7 +28,7 @@ export async function shortRun(protocol: string, over: Partial<ChaosOptions> = {
   const dir = mkdtempSync(join(tmpdir(), `quorate-chaos-${protocol}-`));
   const o: ChaosOptions = {
     protocol, nodes: 3, durationMs: 20_000, quietMs: 3_000, nemesis: parseNemesis(chaosDefaults.nemesis), clients: 4, seed: 1,
-    outDir: dir, keys: 6, opTimeoutMs: 3_000, nodeEnv: chaosDefaults.nodeEnv, echo: false, checkpointEvery: 500, leaseReads: false, tls: false, ...over,
+    outDir: dir, keys: 6, opTimeoutMs: 3_000, nodeEnv: chaosDefaults.nodeEnv, echo: false, checkpointEvery: 500, leaseReads: false, tls: false, auth: false, ...over,
   };
   const report = await runChaos(o);
   return { report, dir };

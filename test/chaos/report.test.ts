@@ -11,7 +11,7 @@ const fault: FaultReport = {
 function report(over: Partial<ChaosReport> = {}): ChaosReport {
   return {
     protocol: 'raft', nodes: 3, seed: 9, durationMs: 10_000, quietMs: 2_000, clients: 2, keys: 2, nemesis: ['partition'],
-    unsupported: [], nodeEnv: {}, checkpointEvery: 500, leaseReads: false, tls: false, operations: { total: 3, ok: 2, fail: 0, info: 1 }, linearizable: true,
+    unsupported: [], nodeEnv: {}, checkpointEvery: 500, leaseReads: false, tls: false, auth: null, operations: { total: 3, ok: 2, fail: 0, info: 1 }, linearizable: true,
     linearizability: { verdict: 'linearizable', operations: 3, keys: 1, unknownKeys: [], failure: null },
     acknowledgedWrites: 1, lostWrites: 0, lost: [], unreadKeys: [], converged: true,
     replicas: { n1: { appliedIndex: 5, stateHash: 'h', snapshotIndex: 0, snapshotsInstalled: 0, checkpoints: 0 }, n2: null },

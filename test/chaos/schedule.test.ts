@@ -59,7 +59,7 @@ test('every fault kind has shapes, and a bad --nemesis is a ConfigError naming i
 test('options out of bounds are refused with the flag named', () => {
   const good: ChaosOptions = {
     protocol: 'raft', nodes: 3, durationMs: 20_000, quietMs: 3_000, nemesis: parseNemesis('kill'), clients: 8, seed: 1,
-    outDir: '/tmp/x', keys: 8, opTimeoutMs: 3_000, nodeEnv: {}, echo: false, checkpointEvery: 500, leaseReads: false, tls: false,
+    outDir: '/tmp/x', keys: 8, opTimeoutMs: 3_000, nodeEnv: {}, echo: false, checkpointEvery: 500, leaseReads: false, tls: false, auth: false,
   };
   assert.equal(validateChaosOptions(good), good);
   for (const [bad, flag] of [

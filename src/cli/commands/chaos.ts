@@ -27,6 +27,7 @@ interface ChaosFlags {
   echo?: boolean;
   leaseReads?: boolean;
   tls?: boolean;
+  auth?: boolean;
 }
 
 function int(v: string, what: string): number {
@@ -56,7 +57,7 @@ export function registerChaos(program: Command): void {
     .option('--out <dir>', 'directory for history.jsonl, report.json, report.html and the node data (default out/chaos/<protocol>-<seed>)')
     .option('--lease-reads', 'run the nodes with leader-lease reads (quorate start --lease-reads)')
     .option('--tls', 'peer mutual TLS and TLS client ports from a throwaway CA (as cluster up --tls); the clients verify the nodes with it')
-    // --auth (issue 17 item 3: the clients as a user holding a role) goes here once RBAC lands.
+    .option('--auth', 'authentication on (as cluster up --auth; 15 s tokens, renewed through the faults); the clients act as a user allowed to write only their keys')
     .option('--json', 'print the report as JSON instead of the table')
     .option('--echo', 'copy node output to stderr')
     .exitOverride(usageExit2)
@@ -79,13 +80,14 @@ export function registerChaos(program: Command): void {
         echo: flags.echo === true,
         leaseReads: flags.leaseReads === true,
         tls: flags.tls === true,
+        auth: flags.auth === true,
       });
       const skipped = nemesis.filter((s) => unsupportedNemeses.has(s.kind)).map((s) => s.kind);
       const say = (line: string): void => {
         process.stderr.write(`${line}\n`);
       };
       if (skipped.length > 0) say(`not supported, will not be injected: ${skipped.join(', ')} (a node has no injectable clock)`);
-      say(`quorate chaos: ${o.protocol}${o.tls ? ' with TLS' : ''}, ${o.nodes} nodes, seed ${seed}, ${o.durationMs / 1000}s of faults, output in ${o.outDir}`);
+      say(`quorate chaos: ${o.protocol}${o.tls ? ' with TLS' : ''}${o.auth ? ' with auth' : ''}, ${o.nodes} nodes, seed ${seed}, ${o.durationMs / 1000}s of faults, output in ${o.outDir}`);
       const report = await runChaos(o, say);
       if (flags.json === true) {
         const { latency, ...rest } = report;
