@@ -18,6 +18,7 @@ import { acceptStream } from './stream.js';
 import { LogThrottle } from '../transport/log-throttle.js';
 import type { ClientTlsMaterial } from '../node/peer-tls.js';
 import { clientIdentityOf, plaintextRefusal, sniffTls } from './tls.js';
+import { answerClientError } from './client-error.js';
 
 export interface KvServerOptions {
   readonly node: QuorateNode;
@@ -113,6 +114,8 @@ export class KvServer {
         sniffTls(s, this.limits.tlsHandshakeTimeoutMs, (t) => this.server.emit('connection', t), (p) => this.refusePlaintext(p));
       });
     }
+    // Bytes Node's parser refuses get this API's JSON error shape, not Node's bare 400.
+    this.server.on('clientError', answerClientError);
     // The binary protocol shares the client port: a client enters it with an HTTP/1.1 Upgrade.
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       const identity = clientIdentityOf(socket);

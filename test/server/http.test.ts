@@ -197,6 +197,30 @@ describe('bad input gets a clear 4xx and changes nothing', () => {
     });
     assert.match(answer, /^HTTP\/1\.1 400/);
   });
+  test('bytes that are not HTTP get the API\'s JSON error and a close, and change nothing (found by the HTTP fuzzer)', async () => {
+    const url = new URL(leaderUrl);
+    const before = lastIndex();
+    const heads = [
+      'PUT /v1/kv/k HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n{"value":"v"}',
+      'PUT /v1/kv/k HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
+      'GET /v1/kv/k HTTP/9.9\r\nhost: x\r\n\r\n',
+    ];
+    for (const head of heads) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const sock = connect(Number(url.port), url.hostname, () => sock.write(head, 'latin1'));
+        let got = '';
+        sock.on('data', (d: Buffer) => (got += d.toString('utf8')));
+        sock.on('close', () => resolve(got));
+        sock.on('error', reject);
+      });
+      assert.match(answer, /^HTTP\/1\.1 400 /, head);
+      assert.match(answer, /content-type: application\/json/, head);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'bad_request');
+      assert.match(body.error.message, /not valid HTTP\/1\.1 \(HPE_/);
+    }
+    assert.equal(lastIndex(), before, 'nothing was applied');
+  });
   test('the node keeps serving after all of it', async () => {
     const p = await call(followerUrl, 'PUT', '/v1/kv/still', JSON.stringify({ value: 'ok' }));
     assert.equal(p.status, 200);
