@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import fc from 'fast-check';
 import { kvLimits } from '../../src/kv/index.js';
 import type { QuorateNode } from '../../src/node/node.js';
+import type { KvServer } from '../../src/server/http.js';
 import { HttpCluster } from '../server/helpers.js';
 import { count, failureOf, mutateAll, mutationsArb } from './mutate.js';
 import type { TargetReport } from './mutate.js';
@@ -230,6 +231,12 @@ export async function httpFuzzContext(): Promise<HttpFuzzContext> {
   return { cluster, node, url: cluster.url(node.id), close: () => cluster.stop() };
 }
 
+/** Requests the server counted with a 5xx other than 503/504, since it started. */
+async function serverErrors(ctx: HttpFuzzContext): Promise<number> {
+  const m = await (ctx.cluster.servers.get(ctx.node.id) as KvServer).metrics.requests.get();
+  return m.values.filter((v) => String(v.labels['code']).startsWith('5') && v.labels['code'] !== '503' && v.labels['code'] !== '504').reduce((n, v) => n + v.value, 0);
+}
+
 /** Applies a write to the model; returns what a CAS should report. */
 function applyModel(model: Map<string, string>, op: ModelOp): boolean {
   switch (op.op) {
@@ -297,6 +304,9 @@ export async function fuzzHttp(ctx: HttpFuzzContext, runs: number, seed: number)
       }
       count(outcomes, `${c.expect} ${r.status}${c.unparseable ? ' (not HTTP)' : ''}`);
     }
+    // What the client saw is one side; the server's own count must not hold a 500 either (a client
+    // that left mid-body was a 500 and an error log there, though no answer could reach it).
+    if ((await serverErrors(ctx)) > 0) throw new Error(`the server counted ${await serverErrors(ctx)} requests as 5xx (not 503/504)`);
     const applied = ctx.node.status().appliedIndex - applied0;
     if (applied !== writes) throw new Error(`${writes} writes were answered 200 but ${applied} entries were applied`);
     if (ctx.node.status().keys !== model.size) throw new Error(`the node holds ${ctx.node.status().keys} keys, the model ${model.size}`);
