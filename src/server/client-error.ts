@@ -18,9 +18,17 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): v
   }
   const [status, reason, code] = statusOfParseError(err.code);
   const body = JSON.stringify({ error: { code, message: `the request is not valid HTTP/1.1 (${err.code ?? err.message}); closing the connection` } });
+  // Input is drained, not read, and the socket is destroyed after a grace period: a client that
+  // never closes its side cannot hold the descriptor (as refusePlaintext in http.ts).
+  socket.resume();
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\nconnection: close\r\n`
     + `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  const t = setTimeout(() => socket.destroy(), clientErrorLingerMs);
+  socket.once('close', () => clearTimeout(t));
 }
+
+/** How long a refused connection may stay half-open for its answer to be read before it is destroyed. */
+const clientErrorLingerMs = 5_000;
 
 /** Node's own choices (lib/_http_server.js) for the statuses, with this API's codes. */
 function statusOfParseError(code: string | undefined): [number, string, string] {
