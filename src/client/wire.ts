@@ -163,6 +163,13 @@ export function encodeLeader(l: WireLeader): Uint8Array {
 
 /** A frame that cannot be decoded; `id` is the frame's request id when its header was readable. */
 export class FrameError extends DecodeError {
+  /**
+   * From FrameParser.push: the payloads that were whole in the same push before the bad length
+   * word. Their framing was sound, so the caller handles them before failing the connection (a
+   * valid request batched in one segment with a bad frame used to vanish unanswered).
+   */
+  completeBefore: readonly Buffer[] = [];
+
   constructor(message: string, readonly id: number, options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -264,7 +271,8 @@ export function decodeFrame(payload: Uint8Array): Frame {
 
 /**
  * Splits a byte stream into frame payloads. `push` returns the payloads complete so far; a length
- * outside frameBytesMin..maxFrameBytes throws before any of that frame is buffered.
+ * outside frameBytesMin..maxFrameBytes throws before any of that frame is buffered, and the error
+ * carries the payloads that were whole before it in that push (FrameError.completeBefore).
  */
 export class FrameParser {
   /** Chunks received that do not yet make a whole frame, in order; joined once it completes. */
@@ -301,17 +309,22 @@ export class FrameParser {
       this.pendingBytes = 0;
     }
     let buf = chunk;
-    while (buf.length >= 4) {
-      const n = this.checkedLength(buf);
-      if (buf.length < 4 + n) break;
-      out.push(buf.subarray(4, 4 + n));
-      buf = buf.subarray(4 + n);
-    }
-    if (buf.length > 0) {
-      // Keep a copy of a partial frame only: a view would pin the whole chunk.
-      this.pending = [out.length > 0 ? Buffer.from(buf) : buf];
-      this.pendingBytes = buf.length;
-      if (buf.length >= 4) this.checkedLength(buf);
+    try {
+      while (buf.length >= 4) {
+        const n = this.checkedLength(buf);
+        if (buf.length < 4 + n) break;
+        out.push(buf.subarray(4, 4 + n));
+        buf = buf.subarray(4 + n);
+      }
+      if (buf.length > 0) {
+        // Keep a copy of a partial frame only: a view would pin the whole chunk.
+        this.pending = [out.length > 0 ? Buffer.from(buf) : buf];
+        this.pendingBytes = buf.length;
+        if (buf.length >= 4) this.checkedLength(buf);
+      }
+    } catch (err) {
+      if (err instanceof FrameError) err.completeBefore = out;
+      throw err;
     }
     return out;
   }

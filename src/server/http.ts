@@ -22,6 +22,7 @@ import { clientIdentityOf, plaintextRefusal, sniffTls, tlsRefusalReason } from '
 import { AuthGate } from './auth.js';
 import type { AuthGateOptions } from './auth.js';
 import { defaultTokenTtlMs } from '../auth/token.js';
+import { answerClientError } from './client-error.js';
 
 export interface KvServerOptions {
   readonly node: QuorateNode;
@@ -125,6 +126,8 @@ export class KvServer {
         sniffTls(s, this.limits.tlsHandshakeTimeoutMs, (t) => this.server.emit('connection', t), (p) => this.refusePlaintext(p));
       });
     }
+    // Bytes Node's parser refuses get this API's JSON error shape, not Node's bare 400.
+    this.server.on('clientError', answerClientError);
     // The binary protocol shares the client port: a client enters it with an HTTP/1.1 Upgrade.
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       const identity = clientIdentityOf(socket);

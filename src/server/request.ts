@@ -14,8 +14,9 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly extra: Record<string, unknown> = {},
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -32,10 +33,20 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw new HttpError(413, 'too_large', `request body exceeds the limit of ${maxBytes} bytes`);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) throw new HttpError(413, 'too_large', `request body exceeds the limit of ${maxBytes} bytes`);
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    // A client that goes away before its body is whole is the client's doing: it was a 500 and an
+    // error-level log with a stack per request, which any client could repeat at will (found by
+    // the HTTP fuzzer's content-length lies).
+    if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+      throw new HttpError(400, 'bad_request', `the client closed the connection after ${size} bytes of its body`, {}, { cause: err });
+    }
+    throw err;
   }
   return Buffer.concat(chunks);
 }

@@ -170,8 +170,12 @@ export class StreamConnection {
     try {
       payloads = this.parser.push(chunk);
     } catch (err) {
-      // Frames before the bad length were whole and valid; they are already on their way.
-      this.fail(err as FrameError);
+      // Frames before the bad length were whole: handled first, so their answers go out before
+      // the connection's error (fail waits for them).
+      const e = err as FrameError;
+      for (const p of e.completeBefore) this.held.push(p);
+      this.admit();
+      this.fail(e);
       return;
     }
     this.timeFrame(payloads.length > 0);

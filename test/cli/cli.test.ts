@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
@@ -84,6 +84,13 @@ describe('quorate start refuses bad flags and config with exit 2', () => {
     chmodSync(d, 0o755);
     return exits2(startArgs({ '--data': d }), /chmod 700/);
   });
+  test('a data directory its group can enter: exit 2 naming the directory and the fix, nothing written in it', async () => {
+    const d = join(dir, 'group-open');
+    mkdirSync(d, { mode: 0o710 });
+    chmodSync(d, 0o710);
+    await exits2(startArgs({ '--data': d }), new RegExp(`data directory ${d.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has mode 710.*\`chmod 700 `));
+    assert.deepEqual(readdirSync(d), []);
+  });
   describe('ports in use', () => {
     let blocker: Server;
     before(async () => {
@@ -138,6 +145,42 @@ describe('a running node through the CLI', () => {
     const down = await quorate(['status', ...ep]);
     assert.equal(down.code, 1);
     assert.match(down.stdout, /unreachable/);
+  });
+});
+
+describe('quorate start: the data directory is private whatever the umask', () => {
+  test('under umask 000, every directory it creates is 0700 and every file 0600', { timeout: 60_000 }, async () => {
+    const [peer, client] = await freePorts(2);
+    const data = join(dir, 'umask0', 'nested', 'data');
+    const cmd = defaultCommand();
+    const argv = [cmd.execPath, ...cmd.args, ...startArgs({ '--data': data, '--peers': `n1=127.0.0.1:${peer}`, '--client': `127.0.0.1:${client}` })];
+    // The shell sets the umask the node inherits: a permissive one must not open the data up.
+    const node = spawn('/bin/sh', ['-c', 'umask 000; exec "$@"', 'sh', ...argv], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => node.on('exit', (code) => r(code)));
+    try {
+      const ep = ['--endpoints', `http://127.0.0.1:${client}`];
+      let put = await quorate(['kv', 'put', 'k', 'v', ...ep]);
+      for (let i = 0; i < 50 && put.code !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        put = await quorate(['kv', 'put', 'k', 'v', ...ep]);
+      }
+      assert.equal(put.code, 0, put.stderr);
+    } finally {
+      node.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
+    const modes: string[] = [];
+    const walk = (p: string): void => {
+      const st = statSync(p);
+      modes.push(`${(st.mode & 0o777).toString(8)} ${p.slice(dir.length)}`);
+      if (st.isDirectory()) for (const f of readdirSync(p)) walk(join(p, f));
+    };
+    walk(join(dir, 'umask0'));
+    assert.ok(modes.some((m) => m.endsWith('.wal')), modes.join('\n'));
+    for (const m of modes) {
+      const isDir = statSync(join(dir, m.slice(4))).isDirectory();
+      assert.equal(m.slice(0, 3), isDir ? '700' : '600', m);
+    }
   });
 });
 

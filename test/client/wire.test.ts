@@ -91,6 +91,19 @@ describe('binary client protocol frames', () => {
     assert.throws(() => new FrameParser().push(Buffer.from([0, 0, 0, 4, 1, 0, 0, 0])), (e) => e instanceof FrameError && /shorter/.test(e.message));
   });
 
+  test('a bad length word hands back the frames whole before it in the same push', () => {
+    const put = encodeRequest(7, { op: 'put', key: 'k', value: 'v', session: null });
+    for (const bad of [Buffer.from([0, 0, 0, 0]), Buffer.from([0xff, 0xff, 0xff, 0xff])]) {
+      assert.throws(() => new FrameParser(1000).push(Buffer.concat([put, put, bad])), (e) => {
+        assert.ok(e instanceof FrameError);
+        assert.deepEqual(e.completeBefore.map((p) => Buffer.from(p)), [Buffer.from(put.subarray(4)), Buffer.from(put.subarray(4))]);
+        return true;
+      });
+    }
+    // A bad length alone (nothing whole before it): nothing handed back.
+    assert.throws(() => new FrameParser().push(Buffer.from([0, 0, 0, 1])), (e) => e instanceof FrameError && e.completeBefore.length === 0);
+  });
+
   test('malformed payloads are FrameErrors naming the problem and the id', () => {
     const payload = (b: Uint8Array): Buffer => Buffer.from(b.subarray(4));
     const put = payload(encodeRequest(5, { op: 'put', key: 'k', value: 'v', session: null }));

@@ -14,6 +14,9 @@ import { restoreMember } from '../../src/node/restore.js';
 import { availableProtocols, getProtocol } from '../../src/protocols/index.js';
 import { FileStorage } from '../../src/storage/file/index.js';
 import { snapshotFiles } from '../../src/storage/damage.js';
+import { Failpoints } from '../../src/storage/file/failpoints.js';
+import { realFileLayer } from '../../src/storage/file/fs-layer.js';
+import { writeSnapshotFile } from '../../src/storage/file/snapshot-file.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { waitFor } from './helpers.js';
 
@@ -106,4 +109,21 @@ test('`quorate snapshot restore` says what it made: a lost member by default, a 
   const b = spawnSync(process.execPath, ['--import', 'tsx', mainTs, 'snapshot', 'restore', file, '--data', fresher, '--new-cluster'], { encoding: 'utf8' });
   assert.equal(b.status, 0, b.stderr);
   assert.match(b.stdout, /NEW cluster/);
+});
+
+test('`quorate snapshot restore` refuses a file whose checksum holds but whose data is not the KV state it names, and writes nothing (found by the snapshot fuzzer)', async () => {
+  const notKv = join(root, 'not-kv.snap');
+  const wrongIndex = join(root, 'wrong-index.snap');
+  const kv = new KvStateMachine();
+  kv.apply(3, encodeCommand({ clientId: '', seq: 1, op: { op: 'put', key: 'k', value: 'v' } }));
+  await writeSnapshotFile(realFileLayer, notKv, { index: 5, id: 1, config }, new TextEncoder().encode('not a kv snapshot'), new Failpoints(undefined));
+  await writeSnapshotFile(realFileLayer, wrongIndex, { index: 5, id: 1, config }, kv.snapshot(), new Failpoints(undefined));
+  for (const [f, message] of [[notKv, /checksum holds, but its data is not a KV snapshot/], [wrongIndex, /says index 5 but its KV state is at index 3/],
+    [join(root, 'missing.snap'), /cannot read snapshot file .*ENOENT/]] as const) {
+    const dir = fresh();
+    const r = spawnSync(process.execPath, ['--import', 'tsx', mainTs, 'snapshot', 'restore', f, '--data', dir], { encoding: 'utf8' });
+    assert.equal(r.status, 2, `${f}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    await assert.rejects(readdir(dir), { code: 'ENOENT' }, 'nothing was written');
+  }
 });

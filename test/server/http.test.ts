@@ -197,6 +197,51 @@ describe('bad input gets a clear 4xx and changes nothing', () => {
     });
     assert.match(answer, /^HTTP\/1\.1 400/);
   });
+  test('bytes that are not HTTP get the API\'s JSON error and a close, and change nothing (found by the HTTP fuzzer)', async () => {
+    const url = new URL(leaderUrl);
+    const before = lastIndex();
+    const heads = [
+      'PUT /v1/kv/k HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n{"value":"v"}',
+      'PUT /v1/kv/k HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
+      'GET /v1/kv/k HTTP/9.9\r\nhost: x\r\n\r\n',
+    ];
+    for (const head of heads) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const sock = connect(Number(url.port), url.hostname, () => sock.write(head, 'latin1'));
+        let got = '';
+        sock.on('data', (d: Buffer) => (got += d.toString('utf8')));
+        sock.on('close', () => resolve(got));
+        sock.on('error', reject);
+      });
+      assert.match(answer, /^HTTP\/1\.1 400 /, head);
+      assert.match(answer, /content-type: application\/json/, head);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'bad_request');
+      assert.match(body.error.message, /not valid HTTP\/1\.1 \(HPE_/);
+    }
+    assert.equal(lastIndex(), before, 'nothing was applied');
+  });
+  test('a client that goes away before its body is whole is a 400 in the metrics, not a 500 and an error log (found by the HTTP fuzzer)', async () => {
+    const server = c.servers.get(leaderId) as KvServer;
+    const count = async (code: string): Promise<number> => {
+      const m = await server.metrics.requests.get();
+      return m.values.filter((v) => v.labels['route'] === 'kv' && v.labels['code'] === code).reduce((n, v) => n + v.value, 0);
+    };
+    const [fives, fours, before] = [await count('500'), await count('400'), lastIndex()];
+    const url = new URL(leaderUrl);
+    const sock = connect(Number(url.port), url.hostname, () => sock.write('PUT /v1/kv/gone HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{"value"'));
+    await waitFor(() => sock.bytesWritten > 0, 'the partial request to be sent');
+    await new Promise((r) => setTimeout(r, 100));
+    sock.destroy();
+    let now = fours;
+    for (let i = 0; i < 100 && now === fours; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      now = await count('400');
+    }
+    assert.equal(now, fours + 1, 'the aborted request is counted as a 400');
+    assert.equal(await count('500'), fives, 'no 500 for a client that left');
+    assert.equal(lastIndex(), before, 'nothing was applied');
+  });
   test('the node keeps serving after all of it', async () => {
     const p = await call(followerUrl, 'PUT', '/v1/kv/still', JSON.stringify({ value: 'ok' }));
     assert.equal(p.status, 200);

@@ -237,6 +237,19 @@ describe('bad input: a clear error, nothing applied, the server keeps serving', 
     assert.ok(failure > answer, 'the connection error comes after the answers');
   });
 
+  test('a write followed by a bad length word in the same write: the write is answered, then the connection error (found by the stream fuzzer)', async () => {
+    const s = await stream();
+    const before = applied();
+    // The length word 0 is refused by the frame parser itself, in the push that also completed the put.
+    s.sendRaw(Buffer.concat([encodeRequest(1, { op: 'put', key: 'before-bad-length', value: 'kept', session: null }), Buffer.from([0, 0, 0, 0])]));
+    await s.whenClosed();
+    const answer = s.frames.findIndex((f) => f.id === 1 && f.type === 'result');
+    const failure = s.frames.findIndex((f) => f.id === 0 && f.type === 'error');
+    assert.ok(answer >= 0, `the write was answered: ${JSON.stringify(s.frames)}`);
+    assert.ok(failure > answer, 'the connection error comes after the answers');
+    assert.equal(applied(), before + 1, 'the write was applied once');
+  });
+
   test('request id 0 is reserved for the connection: refused like a bad frame, nothing applied', () =>
     refusedFrame(encodeRequest(0, { op: 'put', key: 'id-zero', value: 'v', session: null }), 'bad_request', /id 0 is reserved/));
 
