@@ -163,6 +163,7 @@ function applyModel(model: Map<string, string>, r: WireRequest, f: Frame): void 
       return;
     }
     case 'get':
+    case 'auth':
       return;
     default:
       assertNeverRequest(r);
@@ -181,7 +182,7 @@ export async function fuzzStream(ctx: HttpFuzzContext, runs: number, seed: numbe
     const frames = [...before.map((r, i) => encodeRequest(i + 1, r)), bad.bytes, ...after.map((r, i) => encodeRequest(1000 + i, r))];
     const sent = readable(Buffer.concat(frames));
     // The model starts from what the node holds of every key these requests name.
-    const keys = new Set([...knownKeys, ...sent.map((s) => s.request.key)]);
+    const keys = new Set([...knownKeys, ...sent.flatMap((s) => ('key' in s.request ? [s.request.key] : []))]);
     const model = new Map<string, string>();
     for (const k of keys) {
       const v = await ctx.node.read(k, 'stale');
