@@ -83,6 +83,17 @@ export class AuthGate {
     if (!this.state.allows(user, key, need)) throw new AuthError('permission_denied', `user ${user} may not ${need} ${JSON.stringify(key)}`);
   }
 
+  /**
+   * A write without a session is refused here at once. One with a session is left to the state
+   * machine, which answers a retry of a (clientId, seq) it applied with the first answer before it
+   * checks any permission: refused here, a retry of a write that committed before a revoke would
+   * tell its client "denied" for a write that took effect. The state machine still refuses a
+   * write its user may not make, at its index.
+   */
+  requireWrite(user: string, key: string, session: { readonly clientId: string } | null): void {
+    if (session === null) this.requireKey(user, key, 'write');
+  }
+
   requireAdmin(user: string, what: string): void {
     if (!this.state.isAdmin(user)) throw new AuthError('permission_denied', `${what} needs admin on the whole key space; user ${user} lacks it`);
   }

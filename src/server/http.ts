@@ -300,8 +300,8 @@ export class KvServer {
     allow(method, ['GET', 'PUT', 'DELETE']);
     const key = parseKey(url.pathname.slice(kvPrefix.length));
     const user = this.gate.userOf(req.headers.authorization, req.socket);
-    this.gate.requireKey(user, key, method === 'GET' ? 'read' : 'write');
     if (method === 'GET') {
+      this.gate.requireKey(user, key, 'read');
       const c = url.searchParams.get('consistency') ?? 'linearizable';
       if (c !== 'linearizable' && c !== 'stale') {
         throw new HttpError(400, 'bad_request', `consistency must be linearizable or stale, not "${c}"`);
@@ -313,6 +313,7 @@ export class KvServer {
     }
     const body = parseJsonObject(await readBody(req, this.maxBodyBytes), method === 'DELETE');
     const session = parseSession(req, body);
+    this.gate.requireWrite(user, key, session);
     if (method === 'PUT') {
       const value = requireString(body, 'value');
       const r = await this.node.submit({ op: 'put', key, value }, session, user);
@@ -326,11 +327,11 @@ export class KvServer {
   private async cas(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const key = parseKey(url.pathname.slice(kvPrefix.length, -casSuffix.length));
     const user = this.gate.userOf(req.headers.authorization, req.socket);
-    this.gate.requireKey(user, key, 'write');
     const body = parseJsonObject(await readBody(req, this.maxBodyBytes), false);
     const expected = requireStringOrNull(body, 'expected');
     const value = requireString(body, 'value');
     const session = parseSession(req, body);
+    this.gate.requireWrite(user, key, session);
     const r: KvResult = await this.node.submit({ op: 'cas', key, expected, value }, session, user);
     // A mismatch is an outcome, not an error: the answer carries the value that was there.
     this.sendJson(res, 200, { key, succeeded: r.ok, value: r.value, revision: r.revision });

@@ -313,7 +313,9 @@ export class StreamConnection {
     let user: string;
     try {
       user = this.o.gate.userFor(this.token, this.identity, 'send an Auth frame with a token (POST /v1/auth/token) or use a client certificate');
-      this.o.gate.requireKey(user, frame.request.key, frame.request.op === 'get' ? 'read' : 'write');
+      const r = frame.request;
+      if (r.op === 'get') this.o.gate.requireKey(user, r.key, 'read');
+      else this.o.gate.requireWrite(user, r.key, r.session);
     } catch (err) {
       this.answerError(id, this.errorOf(err));
       return;

@@ -132,8 +132,8 @@ describe('quorate user, role and auth on a running node', () => {
     const snap = join(dir, 'backup.snap');
     assert.match(await ok(['snapshot', 'save', snap, ...ep, ...root], `${passwords.root}\n`), /saved snapshot at index \d+/);
     assert.ok(statSync(snap).size > 0);
-    // snapshot save reports a failed download as an io error (exit 2), as before.
-    await fails(2, ['snapshot', 'save', join(dir, 'no.snap'), ...ep, '--user', 'alice', '--password-stdin'],
+    // A refused download is a failed run (exit 1), not a usage error.
+    await fails(1, ['snapshot', 'save', join(dir, 'no.snap'), ...ep, '--user', 'alice', '--password-stdin'],
       /HTTP 403: permission_denied: a snapshot download needs admin/, `${passwords.alice}\n`);
 
     await ok(['auth', 'disable', ...ep], '', env);

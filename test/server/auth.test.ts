@@ -116,6 +116,24 @@ test('an operator sets up users and roles, enables auth, and every rule holds on
   assert.equal(lastAdmin.status, 409, JSON.stringify(lastAdmin.json));
   assert.equal(lastAdmin.json.error.code, 'failed_precondition');
 
+  // A retried write (same session) that committed before a revoke answers as it first did, not
+  // 403; a new write after the revoke is refused by the state machine at its index.
+  const sessionPut = (seq: number): Promise<Response> => fetch(`${followerUrl}/v1/kv/app%2Fs`, {
+    method: 'PUT', body: JSON.stringify({ value: `s${seq}` }),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${alice}`, 'x-quorate-client-id': 'alice-1', 'x-quorate-seq': String(seq) },
+  });
+  const firstTry = await sessionPut(1);
+  assert.equal(firstTry.status, 200);
+  const firstAnswer = await firstTry.json();
+  assert.equal((await call('DELETE', `${leaderUrl}/v1/auth/roles/app/grants`, { prefix: 'app/' }, root)).status, 200);
+  const retry = await sessionPut(1);
+  assert.equal(retry.status, 200, 'the retry of a write that took effect is not denied');
+  assert.deepEqual(await retry.json(), firstAnswer);
+  const next = await sessionPut(2);
+  assert.equal(next.status, 403);
+  assert.equal(((await next.json()) as Json).error.code, 'permission_denied');
+  assert.equal((await call('PUT', `${leaderUrl}/v1/auth/roles/app/grants`, { prefix: 'app/', perm: 'write' }, root)).status, 200);
+
   // Every member holds the same rules: the three state hashes agree once applied.
   await cluster.inner.waitConverged();
 
