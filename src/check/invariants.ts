@@ -6,6 +6,8 @@ import type { DiskView, Vouch } from './durability.js';
 import type { PaxosMessage } from '../protocols/paxos/index.js';
 import { ZabRule, ZabRules } from './zab-rules.js';
 import { PaxosChecks, paxosVotes } from './paxos.js';
+import { AuthChecker } from './auth.js';
+import type { KvResult } from '../kv/index.js';
 
 /**
  * The invariants of PROTOCOLS.md, checked incrementally while a simulation runs (after every
@@ -27,6 +29,7 @@ export const Invariant = {
   StaleRead: 'stale-read', // a linearizable read is served from a state older than an entry applied anywhere before it was asked
   AckedWriteLost: 'acked-write-lost', // an acknowledged write is in the committed log at its index
   Linearizability: 'linearizability',
+  Authorization: 'authorization', // every member answers each command as the auth rules at its index say (src/check/auth.ts)
   Liveness: 'liveness', // after healing: a leader, new commits, convergence within the bound
   ReplicaAssertion: 'replica-assertion', // the replica itself threw (a broken internal invariant)
   // Zab's rules, each tested directly from messages, durable disks and clocks (zab-rules.ts)
@@ -164,6 +167,8 @@ export class InvariantChecker {
   private readonly lost = new Set<NodeId>();
   /** Paxos: the commit rule and acceptances (src/check/paxos.ts). */
   private readonly paxos: PaxosChecks | null;
+  /** Authorization at apply, from a model of the auth rules of its own (src/check/auth.ts). */
+  readonly auth = new AuthChecker((message, node) => this.violate(Invariant.Authorization, message, node));
 
   constructor(private readonly opts: InvariantOptions) {
     this.zab = opts.protocol === 'zab' && opts.electionTicks !== undefined
@@ -407,6 +412,11 @@ export class InvariantChecker {
     }
   }
 
+  /** After `onApply`: what the node's state machine answered for each command of `e`. */
+  onApplyResults(node: NodeId, e: Entry, results: readonly KvResult[]): void {
+    this.auth.onApplied(node, e, results);
+  }
+
   /**
    * The driver's side of the Ready contract: a Ready's `messages` leave after its fsync. The count
    * of pending writes is the driver's own (it leaves out writes it chose not to fsync), so this
@@ -500,5 +510,6 @@ export class InvariantChecker {
         return;
       }
     }
+    this.auth.checkAcked(acks);
   }
 }

@@ -4,6 +4,7 @@ import {
 import type { Entry } from '../core/index.js';
 import { AuthState } from '../auth/state.js';
 import type { AuthRefusalCode } from '../auth/state.js';
+import type { Permission } from '../auth/ops.js';
 import { decodeCommand, isKvOp, kvLimits } from './command.js';
 import type { KvCommand, KvOp, KvResult } from './command.js';
 import { crc32, digestHex } from './digest.js';
@@ -14,12 +15,24 @@ import { crc32, digestHex } from './digest.js';
  * same `stateHash`. Pure: no I/O, no clock; the driver owns persistence.
  */
 
+/**
+ * Whether a key-value command's user may take it, judged when the command is applied, against the
+ * auth state at its index. Production uses `authorizeAtApply`; the simulator replaces it only to
+ * run its known-bad mutants (src/sim/driver-mutants.ts), so the production path carries no mutant
+ * branch, only this one indirect call.
+ */
+export type Authorizer = (auth: AuthState, user: string, key: string, need: Permission, cmd: KvCommand) => boolean;
+
+export const authorizeAtApply: Authorizer = (auth, user, key, need) => auth.allows(user, key, need);
+
 export interface KvStateMachineOptions {
   /** Client sessions kept for exactly-once retries; beyond it the least recently used is evicted. */
   readonly sessionsMax: number;
+  /** The permission check at apply (leave it alone outside the simulator's mutants). */
+  readonly authorize: Authorizer;
 }
 
-export const defaultKvOptions: KvStateMachineOptions = { sessionsMax: 4096 };
+export const defaultKvOptions: KvStateMachineOptions = { sessionsMax: 4096, authorize: authorizeAtApply };
 
 interface KvRecord {
   value: string;
@@ -149,7 +162,7 @@ export class KvStateMachine {
       return outcome.ok ? { ok: true, value: null, revision: index } : refused(outcome.code, outcome.message);
     }
     const need = op.op === 'get' ? 'read' : 'write';
-    if (!this.auth.allows(user, op.key, need)) {
+    if (!this.options.authorize(this.auth, user, op.key, need, cmd)) {
       return refused('permission_denied', `${user === '' ? 'an unauthenticated request' : `user ${user}`} may not ${need} ${JSON.stringify(op.key)}`);
     }
     return this.executeKv(index, op);

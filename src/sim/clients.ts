@@ -6,6 +6,7 @@ import type { AckedWrite } from '../check/invariants.js';
 import type { HistoryEvent, HistoryF, HistoryValue, Scalar } from '../check/history.js';
 import type { ClientReply, SimEvent } from './events.js';
 import type { SimNode } from './node.js';
+import type { AdminCommand, AuthScript } from './auth.js';
 
 /**
  * The client workload: `clients` sessions doing put/get/delete/cas on a few keys with unique
@@ -55,6 +56,10 @@ interface ClientOp {
   readonly value: HistoryValue;
   readonly seq: number;
   readonly command: Uint8Array | null;
+  /** An auth change of the admin client: not a key-value operation, so not in the history. */
+  readonly auth: AdminCommand | null;
+  /** Some attempt reached a replica's log (a refusal at the gateway is then no longer definite). */
+  proposed: boolean;
   readonly contacted: Set<NodeId>;
   readonly invokedAt: number;
   /** Whether the first attempt's target led at that moment (null before the first attempt). */
@@ -67,6 +72,9 @@ interface ClientOp {
 interface Client {
   readonly index: number;
   readonly clientId: string;
+  /** Who the gateway authenticated ('' without the auth feature); the admin client changes grants. */
+  readonly user: string;
+  readonly admin: boolean;
   /**
    * An idle read's member (README "Idle reads"): this client asks only that member, and follows
    * only that member's own refusal's hint; null for the workload's clients.
@@ -115,12 +123,16 @@ export interface WorkloadStats {
   /** Leadership transfers asked of a leader, and those its protocol took on. */
   transfers: number;
   transfersAccepted: number;
+  /** With the auth feature: the admin's changes, and writes refused at the gateway and at apply. */
+  authChanges: number;
+  gatewayRefused: number;
+  refused: number;
 }
 
 export class Workload {
   readonly history: HistoryEvent[] = [];
   readonly acked: AckedWrite[] = [];
-  readonly stats: WorkloadStats = { invoked: 0, ok: 0, fail: 0, info: 0, retries: 0, notLeader: 0, transfers: 0, transfersAccepted: 0 };
+  readonly stats: WorkloadStats = { invoked: 0, ok: 0, fail: 0, info: 0, retries: 0, notLeader: 0, transfers: 0, transfersAccepted: 0, authChanges: 0, gatewayRefused: 0, refused: 0 };
   private readonly clients: Client[] = [];
   private readonly readTokens = new Map<number, { client: number; op: number }>();
   private nextToken = 1;
@@ -141,19 +153,29 @@ export class Workload {
     private readonly rng: Rng,
     private readonly opts: WorkloadOptions,
     private readonly transfers: TransferPlan | null = null,
+    private readonly auth: AuthScript | null = null,
   ) {
     for (let i = 0; i < opts.clients; i++) {
       this.clients.push({
-        index: i, clientId: `c${i}`, pinned: null, heldBy: null, process: i, seq: 0, op: null,
+        index: i, clientId: `c${i}`, user: auth?.userOf(i) ?? '', admin: false, pinned: null, heldBy: null, process: i, seq: 0, op: null,
         leaderGuess: rng.int(0, host.nodes.length - 1), lastSeen: new Map(),
       });
     }
     this.nextProcess = opts.clients;
+    // The admin client (auth feature): one more session, its draws from the feature's own stream.
+    if (auth !== null && opts.clients > 0) {
+      const i = this.clients.length;
+      this.clients.push({
+        index: i, clientId: `c${i}`, user: '', admin: true, pinned: null, heldBy: null, process: this.nextProcess++, seq: 0, op: null,
+        leaderGuess: auth.rng.int(0, host.nodes.length - 1), lastSeen: new Map(),
+      });
+    }
   }
 
   start(): void {
     for (const c of this.clients) {
-      this.host.schedule(this.host.now() + this.rng.int(0, this.opts.thinkUs * 2), { k: 'client', client: c.index, op: 0, attempt: 0, what: 'start' });
+      const rng = c.admin ? (this.auth as AuthScript).rng : this.rng;
+      this.host.schedule(this.host.now() + rng.int(0, this.opts.thinkUs * 2), { k: 'client', client: c.index, op: 0, attempt: 0, what: 'start' });
     }
     if (this.transfers !== null) this.scheduleTransfer(this.transfers);
   }
@@ -239,6 +261,10 @@ export class Workload {
       this.parked.add(c.index);
       return;
     }
+    if (c.admin) {
+      this.invokeAdmin(c);
+      return;
+    }
     const key = `k${this.rng.int(0, this.opts.keys - 1)}`;
     const roll = this.rng.int(0, 99);
     const now = this.host.now();
@@ -266,12 +292,42 @@ export class Workload {
       op = { op: 'delete', key };
     }
     const seq = f === 'read' ? c.seq : ++c.seq;
-    const command = f === 'read' ? null : encodeCommand({ clientId: c.clientId, seq, op });
-    c.op = { id: this.nextOp++, f, key, value, seq, command, contacted: new Set(), invokedAt: now, firstAtLeader: null, attempts: 0, done: false };
+    // Without a user the bytes are those of a log before authentication (src/kv/command.ts).
+    const command = f === 'read' ? null : encodeCommand({ clientId: c.clientId, seq, user: c.user, op });
+    c.op = {
+      id: this.nextOp++, f, key, value, seq, command, auth: null, proposed: false, contacted: new Set(), invokedAt: now, firstAtLeader: null,
+      attempts: 0, done: false,
+    };
     this.history.push({ process: c.process, type: 'invoke', f, key, value, time: now });
     this.stats.invoked++;
     this.host.schedule(now + this.opts.opTimeoutUs, { k: 'client', client: c.index, op: c.op.id, attempt: 0, what: 'timeout' });
     this.attempt(c);
+  }
+
+  /** The admin client's next auth change, through the log like any write (not in the history: it has no key). */
+  private invokeAdmin(c: Client): void {
+    const next = (this.auth as AuthScript).next();
+    const seq = ++c.seq;
+    const command = encodeCommand({ clientId: c.clientId, seq, user: next.user, op: next.op });
+    const now = this.host.now();
+    c.op = {
+      id: this.nextOp++, f: 'write', key: `${next.op.op} as ${next.user}`, value: null, seq, command, auth: next, proposed: false,
+      contacted: new Set(), invokedAt: now, firstAtLeader: null, attempts: 0, done: false,
+    };
+    this.stats.authChanges++;
+    this.host.schedule(now + this.opts.opTimeoutUs, { k: 'client', client: c.index, op: c.op.id, attempt: 0, what: 'timeout' });
+    this.attempt(c);
+  }
+
+  /**
+   * The gateway's check (src/server/auth.ts): a key-value write whose user the contacted member's
+   * applied state does not permit is refused before it is proposed. The state machine checks
+   * again at the write's index; the admin's changes go straight to the log (refused there, when
+   * refused), so the rules at apply meet them too.
+   */
+  private gatewayRefuses(c: Client, op: ClientOp, node: SimNode): boolean {
+    if (c.user === '' || op.auth !== null || op.command === null || node.state !== 'up') return false;
+    return !node.sm.authState.allows(c.user, op.key, 'write');
   }
 
   private retryLater(c: Client, afterUs: number): void {
@@ -316,6 +372,13 @@ export class Workload {
       this.retryLater(c, this.opts.retryUs);
       return;
     }
+    if (this.gatewayRefuses(c, op, node)) {
+      this.stats.gatewayRefused++;
+      // Definite only while no attempt reached a log: an earlier one may still commit.
+      if (!op.proposed) this.complete(c, 'fail', op.value);
+      else this.retryLater(c, this.opts.retryUs);
+      return;
+    }
     const r = node.propose(op.command);
     if (r === null) {
       c.leaderGuess = this.otherNode(c);
@@ -323,6 +386,7 @@ export class Workload {
       return;
     }
     if (r.ok) {
+      op.proposed = true;
       this.retryLater(c, this.opts.retryUs);
       return;
     }
@@ -381,8 +445,15 @@ export class Workload {
         if (op.command === null) return;
         const res = reply.result;
         if (!res.ok) {
-          c.lastSeen.set(op.key, res.value);
+          // Refused at apply (no permission, or an auth change the rules refuse): it had no effect.
+          if (res.reason === 'refused') this.stats.refused++;
+          else c.lastSeen.set(op.key, res.value);
           this.complete(c, 'fail', op.value);
+          return;
+        }
+        if (op.auth !== null) {
+          this.acked.push({ index: res.revision, clientId: c.clientId, seq: op.seq, what: op.key });
+          this.complete(c, 'ok', op.value);
           return;
         }
         if (op.f === 'write' || op.f === 'cas') c.lastSeen.set(op.key, res.value);
@@ -423,6 +494,16 @@ export class Workload {
   private complete(c: Client, type: 'ok' | 'fail' | 'info', value: HistoryValue): void {
     const op = c.op as ClientOp;
     op.done = true;
+    if (op.auth !== null) {
+      this.host.trace(`admin ${c.clientId} ${type} ${op.key}`);
+      const script = this.auth as AuthScript;
+      if (type === 'info') script.unanswered(op.auth);
+      // The setup back to back; then four times as often as a client, so revokes often land
+      // while some write is in flight.
+      const thinkUs = script.inSetup ? 0 : script.rng.int(0, this.opts.thinkUs / 2);
+      this.host.schedule(this.host.now() + thinkUs, { k: 'client', client: c.index, op: 0, attempt: 0, what: 'start' });
+      return;
+    }
     this.stats[type]++;
     this.history.push({ process: c.process, type, f: op.f, key: op.key, value, time: this.host.now() });
     this.host.trace(`client ${c.clientId} ${type} ${op.f} ${op.key} ${JSON.stringify(value)}`);
@@ -458,7 +539,7 @@ export class Workload {
     }
     this.host.nodes.forEach((n, member) => {
       const c: Client = {
-        index: this.clients.length, clientId: `i${member}`, pinned: member, heldBy: null, process: this.nextProcess++, seq: 0, op: null,
+        index: this.clients.length, clientId: `i${member}`, user: '', admin: false, pinned: member, heldBy: null, process: this.nextProcess++, seq: 0, op: null,
         leaderGuess: member, lastSeen: new Map(),
       };
       this.clients.push(c);
@@ -481,7 +562,10 @@ export class Workload {
     const key = `k${this.rng.int(0, this.opts.keys - 1)}`;
     const now = this.host.now();
     c.leaderGuess = member;
-    c.op = { id: this.nextOp++, f: 'read', key, value: null, seq: 0, command: null, contacted: new Set(), invokedAt: now, firstAtLeader: null, attempts: 0, done: false };
+    c.op = {
+      id: this.nextOp++, f: 'read', key, value: null, seq: 0, command: null, auth: null, proposed: false, contacted: new Set(), invokedAt: now,
+      firstAtLeader: null, attempts: 0, done: false,
+    };
     this.history.push({ process: c.process, type: 'invoke', f: 'read', key, value: null, time: now });
     this.stats.invoked++;
     this.attempt(c);

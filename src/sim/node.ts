@@ -5,11 +5,12 @@ import type {
 } from '../core/index.js';
 import { memorySnapshotSource } from '../core/index.js';
 import { decodeCommand, KvStateMachine } from '../kv/index.js';
-import type { KvResult } from '../kv/index.js';
+import type { KvResult, KvStateMachineOptions } from '../kv/index.js';
 import type { InvariantChecker } from '../check/invariants.js';
 import { commandsOf } from '../core/index.js';
 import { SimDisk } from './disk.js';
-import type { MustSync } from './driver-mutants.js';
+import { mutantAuthorizer } from './driver-mutants.js';
+import type { AuthMutant, MustSync } from './driver-mutants.js';
 import type { DiskWrite } from './disk.js';
 
 /**
@@ -66,6 +67,8 @@ export interface NodeConfig {
   readonly mustSync: MustSync;
   /** The driver mutant reads-ignored: reads are accepted and never reach the replica. */
   readonly ignoreReads: boolean;
+  /** The state machine's permission check at apply, as production has it or as a mutant breaks it (driver-mutants.ts). */
+  readonly authMutant: AuthMutant | null;
   /** Leader-lease reads (ReplicaOptions.leaseReads), a per-seed feature. */
   readonly leaseReads: boolean;
   readonly electionTicks: number;
@@ -116,7 +119,11 @@ export class SimNode {
   /** Tick period multiplier (clock skew). */
   tickFactor = 1;
   replica: Replica | null = null;
-  sm = new KvStateMachine();
+  sm: KvStateMachine;
+  /** The state machine's options: production's, or an auth mutant's permission check. */
+  private readonly kvOptions: Partial<KvStateMachineOptions>;
+  /** (clientId#seq) of the commands this life proposed: node-local, for the mutant auth-local-check. */
+  private readonly proposedHere = new Set<string>();
   private inflight: Ready | null = null;
   private sentEarly = false;
   private readonly reads = new Map<number, PendingRead>();
@@ -137,7 +144,10 @@ export class SimNode {
     readonly cfg: NodeConfig,
     private readonly host: NodeHost,
     private readonly rng: Rng,
-  ) {}
+  ) {
+    this.kvOptions = cfg.authMutant === null ? {} : { authorize: mutantAuthorizer(cfg.authMutant, this.proposedHere) };
+    this.sm = new KvStateMachine(this.kvOptions);
+  }
 
   get id(): NodeId {
     return this.cfg.id;
@@ -165,7 +175,7 @@ export class SimNode {
     const lost = this.disk.recovering;
     this.lastPromise = rec.state.hardState;
     this.lastSaved = rec.state.hardState;
-    this.sm = rec.snapshotData === null ? new KvStateMachine() : KvStateMachine.restore(rec.snapshotData);
+    this.sm = rec.snapshotData === null ? new KvStateMachine(this.kvOptions) : KvStateMachine.restore(rec.snapshotData, this.kvOptions);
     const snapMeta = rec.state.snapshot?.meta ?? null;
     this.appliedId = snapMeta?.id ?? 0;
     this.lastCheckpoint = snapMeta?.index ?? 0;
@@ -207,6 +217,7 @@ export class SimNode {
     this.inflight = null;
     this.sentEarly = false;
     this.reads.clear();
+    this.proposedHere.clear();
     this.held.length = 0;
     this.tickDebt = 0;
     this.fsyncDoneWhilePaused = false;
@@ -306,6 +317,10 @@ export class SimNode {
   propose(command: Uint8Array): ProposeResult | null {
     if (this.state !== 'up' || this.replica === null) return null;
     const replica = this.replica;
+    if (this.cfg.authMutant === 'auth-local-check') {
+      const cmd = decodeCommand(command);
+      this.proposedHere.add(`${cmd.clientId}#${cmd.seq}`);
+    }
     const r = this.guard(() => replica.propose(command));
     this.drive();
     return r ?? null;
@@ -433,7 +448,7 @@ export class SimNode {
     if (replica === null) return;
     let installed: SnapshotMeta | null = null;
     if (rd.snapshot !== null) {
-      this.sm = KvStateMachine.restore(rd.snapshot.data);
+      this.sm = KvStateMachine.restore(rd.snapshot.data, this.kvOptions);
       this.appliedId = rd.snapshot.meta.id;
       this.lastCheckpoint = rd.snapshot.meta.index;
       installed = rd.snapshot.meta;
@@ -466,6 +481,7 @@ export class SimNode {
     this.host.invariants.onApply(this.id, e, this.replica?.status().term ?? 0);
     if (e.index <= this.sm.appliedIndex) return; // reported by apply-order above
     const results = this.sm.applyEntry(e);
+    this.host.invariants.onApplyResults(this.id, e, results);
     this.appliedId = e.id;
     this.host.afterApply(this.id, e);
     if (results.length === 0) return;

@@ -49,6 +49,17 @@ export const driverMutants = [
     description: 'the driver\'s MustSync leaves a vote-only change unsynced (a Raft vote in the same term, a Paxos promise, a Zab epoch), so the vote leaves before it is durable',
   },
   { name: 'reads-ignored', description: 'the driver accepts linearizable reads and never hands them to the replica (a read() that does nothing)' },
+  {
+    name: 'auth-gateway-only',
+    description: 'the state machine skips the permission check at apply: a write checked at the gateway against an older state takes effect after a revoke',
+    // Without users and grants in the log there is nothing to check.
+    needs: { authP: 1 },
+  },
+  {
+    name: 'auth-local-check',
+    description: 'only the member that proposed a write checks its permission at apply (who proposed is not in the log): the others apply it, and replicas diverge',
+    needs: { authP: 1 },
+  },
 ] as const satisfies readonly { name: string; description: string; needs?: Partial<SimOptions> }[];
 
 /**
@@ -164,6 +175,13 @@ export interface SimOptions {
    * that the successor's election then misses, and goes idle as it dies (the review's P3 setting).
    */
   readonly failoverP: number;
+  /**
+   * Per-seed feature, drawn from a stream of its own (`Rng(seed).fork('auth')`; 0 by default, so
+   * no run changed when it came; swarm testing sets it to 0 or 1): the cluster's history sets up
+   * users, roles and grants and turns authentication on; the clients other than the first act as
+   * restricted users, and an admin client grants and revokes while they write (src/sim/auth.ts).
+   */
+  readonly authP: number;
   /** The linearizability search's step budget per key; a search that exhausts it fails the seed as undecided. */
   readonly linearizabilityStepsMax: number;
   /** Trace events kept for the violation report. */
@@ -210,6 +228,7 @@ export const defaultSimOptions: SimOptions = {
   slowStreamsP: 0,
   idleReadsBoundUs: 3_000_000,
   failoverP: 0.5,
+  authP: 0,
   linearizabilityStepsMax: defaultCheckOptions.stepsMaxPerKey,
   traceTailMax: 40,
   eventsMax: 3_000_000,
@@ -228,7 +247,7 @@ export function simOptions(overrides: Partial<SimOptions> = {}): SimOptions {
     if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`${name} must be a positive integer of microseconds, got ${v}`);
   }
   if (o.heartbeatTicks >= o.electionTicks) throw new ConfigError('heartbeatTicks must be below electionTicks');
-  for (const [name, p] of Object.entries({ leaseReadsP: o.leaseReadsP, transfersP: o.transfersP, slowStreamsP: o.slowStreamsP, failoverP: o.failoverP })) {
+  for (const [name, p] of Object.entries({ leaseReadsP: o.leaseReadsP, transfersP: o.transfersP, slowStreamsP: o.slowStreamsP, failoverP: o.failoverP, authP: o.authP })) {
     if (!(p >= 0 && p <= 1)) throw new ConfigError(`${name} must be a probability in [0, 1], got ${p}`);
   }
   if (!Number.isInteger(o.transferIntervalUs) || o.transferIntervalUs <= 0) {

@@ -10,7 +10,8 @@ import type { HistoryEvent } from '../check/history.js';
 import { Workload } from './clients.js';
 import type { IdleProgress, LivenessProgress, WorkloadStats } from './clients.js';
 import type { SimEvent } from './events.js';
-import { mustSyncIgnoringVote } from './driver-mutants.js';
+import { authMutants, mustSyncIgnoringVote } from './driver-mutants.js';
+import { AuthScript } from './auth.js';
 import { Failover } from './failover.js';
 import type { FailoverReport } from './failover.js';
 import { Nemesis } from './nemesis.js';
@@ -41,6 +42,8 @@ export interface SimStats {
   readonly idle: IdleProgress & { readonly failover: FailoverReport | null; readonly disksSettledAtUs: number | null };
   readonly decodeErrors: number;
   readonly committed: number;
+  /** From the authorization checker's model: key-value commands the rules refused at apply, and auth changes, in the log. */
+  readonly auth: { readonly refusedWrites: number; readonly changes: number };
 }
 
 export interface SimResult {
@@ -73,6 +76,8 @@ export interface SimFeatures {
   readonly slowStreams: boolean;
   /** The healed cluster fails over from a leader mid-replication, then idles (SimOptions.failoverP). */
   readonly failover: boolean;
+  /** Users, roles and grants in the log, restricted clients and an admin changing grants (SimOptions.authP). */
+  readonly auth: boolean;
 }
 
 /**
@@ -214,6 +219,7 @@ export class Simulation {
     // exactly as it did before they existed. Lease reads turn Raft's CheckQuorum on (below).
     const featureRng = new Rng(seed).fork('features');
     const failoverRng = new Rng(seed).fork('failover');
+    const authRng = new Rng(seed).fork('auth');
     this.features = {
       leaseReads: featureRng.chance(this.opts.leaseReadsP),
       transfers: featureRng.chance(this.opts.transfersP),
@@ -221,6 +227,8 @@ export class Simulation {
       slowStreams: new Rng(seed).fork('slow-streams').chance(this.opts.slowStreamsP),
       // Its own stream too, drawn in the liveness phase only: the safety phase is the same either way.
       failover: failoverRng.chance(this.opts.failoverP),
+      // Its own stream, drawn only when asked for: no other draw of the seed moves.
+      auth: this.opts.authP > 0 && authRng.chance(this.opts.authP),
     };
     const limits = this.features.slowStreams ? { ...profileLimits, ...slowStreamLimits } : profileLimits;
     const logShaped = this.protocol.name === 'raft' || this.protocol.name === 'zab';
@@ -239,6 +247,7 @@ export class Simulation {
         dropTickDebt: mutant('drop-tick-debt'),
         mustSync: mutant('mustsync-ignores-vote') ? mustSyncIgnoringVote : mustSync,
         ignoreReads: mutant('reads-ignored'),
+        authMutant: authMutants.find((m) => mutant(m)) ?? null,
         leaseReads: this.features.leaseReads,
         electionTicks: this.opts.electionTicks, heartbeatTicks: this.opts.heartbeatTicks, limits, preVote,
         snapshotEvery: this.opts.snapshotEvery, inboxMax: 4096,
@@ -249,7 +258,8 @@ export class Simulation {
     this.fsyncDue = this.nodes.map(() => -1);
     this.durableEndAtLoss = this.nodes.map(() => null);
     this.workload = new Workload(this.workloadHost(), this.rng.fork('clients'), this.opts,
-      this.features.transfers ? { rng: featureRng.fork('transfers'), intervalUs: this.opts.transferIntervalUs } : null);
+      this.features.transfers ? { rng: featureRng.fork('transfers'), intervalUs: this.opts.transferIntervalUs } : null,
+      this.features.auth ? new AuthScript(authRng.fork('script'), this.opts.keys) : null);
     this.nemesis = new Nemesis(this.nemesisHost(), this.faultRng, this.opts.faults, this.opts.faultIntervalUs, this.opts.delayTailP,
       ...(this.features.leaseReads ? [this.opts.leaseSkewFactors] : []));
     this.failover = this.features.failover && this.opts.nodes >= 3 ? new Failover(this.failoverHost(), failoverRng) : null;
@@ -825,6 +835,7 @@ export class Simulation {
         idle: { ...this.workload.idleProgress, unserved: [...this.workload.idleProgress.unserved], failover: this.failover === null ? null : { ...this.failover.report }, disksSettledAtUs: this.disksSettledAt },
         decodeErrors: this.decodeErrors,
         committed: this.invariants.committedCount,
+        auth: { refusedWrites: this.invariants.auth.model.refusedWrites, changes: this.invariants.auth.model.authChanges },
       },
     };
   }

@@ -46,6 +46,9 @@ export const swarmFeatures: readonly SwarmFeature[] = [
   // The healed cluster loses its leader mid-replication and then idles (src/sim/failover.ts;
   // last, so every draw above stays as it was).
   { name: 'failover', on: { failoverP: 1 }, off: { failoverP: 0 } },
+  // Users, roles and grants in the log, restricted writers and an admin revoking under them
+  // (src/sim/auth.ts; last, so every draw above stays as it was).
+  { name: 'auth', on: { authP: 1 }, off: { authP: 0 } },
 ];
 
 export interface SwarmMix {

@@ -57,6 +57,15 @@ test('quorate sim --swarm on two worker threads: the failing seed\'s swarm mix, 
   assert.match(r.out, /replay: quorate sim --protocol raft --seeds \d+ --faults crash,powerloss,pause --mutant ack-before-fsync --swarm/);
 });
 
+test('quorate sim --auth: the auth feature on every seed; a seed an auth mutant fails replays with --auth', () => {
+  const ok = quorate('sim', '--seeds', '1', '--variants', '--auth', '--json');
+  assert.equal(ok.code, 0, ok.err);
+  const bad = quorate('sim', '--seeds', '1', '--variants', '--auth', '--mutant', 'auth-gateway-only');
+  assert.equal(bad.code, 1, bad.err);
+  assert.match(bad.out, /seed 1 violated authorization/);
+  assert.match(bad.out, /replay: quorate sim --protocol raft --seeds 1 --faults all --mutant auth-gateway-only --variants --auth/);
+});
+
 test('bad flags exit 2 with a named error and run nothing', () => {
   for (const args of [['--faults', 'meteor'], ['--seeds', '5..1'], ['--mutant', 'no-such'], ['--protocol', 'nope'], ['--nodes', '0'], ['--workers', '0']]) {
     const r = quorate('sim', ...args);

@@ -33,7 +33,7 @@ function soloNode(over: Partial<NodeConfig> = {}): { node: SimNode; fsync: () =>
   };
   const node = new SimNode({
     id: 'n1', config: makeConfig(['n1']), protocol: getProtocol('raft'), mutants: new Set(), ackBeforeFsync: false,
-    recoveryTrustsPageCache: false, dropTickDebt: false, mustSync, ignoreReads: false, leaseReads: false,
+    recoveryTrustsPageCache: false, dropTickDebt: false, mustSync, ignoreReads: false, authMutant: null, leaseReads: false,
     electionTicks: 10, heartbeatTicks: 2, limits: defaultLimits, preVote: false, snapshotEvery: 0, inboxMax: 64, ...over,
   }, host, new Rng(7));
   const fsync = (): void => {

@@ -11,7 +11,7 @@ for (const protocol of availableProtocols()) {
     const a = runSimulation(1, opts);
     const b = runSimulation(1, opts);
     assert.equal(a.traceHash, b.traceHash);
-    assert.deepEqual(a.features, { leaseReads: true, transfers: true, slowStreams: false, failover: false });
+    assert.deepEqual(a.features, { leaseReads: true, transfers: true, slowStreams: false, failover: false, auth: false });
     assert.ok(a.stats.workload.transfers > 0, 'transfers were asked');
     assert.ok(a.traceTail.length > 0);
     if (protocol === 'raft') assert.ok(a.stats.workload.transfersAccepted > 0, 'Raft takes transfers on (§3.10)');
@@ -21,7 +21,7 @@ for (const protocol of availableProtocols()) {
 test('features are drawn per seed from a stream of their own: off, the run is the one it was without them', () => {
   const off = runSimulation(7, { protocol: 'raft', transfersP: 0, leaseReadsP: 0, failoverP: 0 });
   const on = runSimulation(7, { protocol: 'raft', transfersP: 1, leaseReadsP: 0, failoverP: 0 });
-  assert.deepEqual(off.features, { leaseReads: false, transfers: false, slowStreams: false, failover: false });
+  assert.deepEqual(off.features, { leaseReads: false, transfers: false, slowStreams: false, failover: false, auth: false });
   assert.notEqual(off.traceHash, on.traceHash);
   // Seeds draw different features at 0.5: some seeds have each.
   const drawn = [0, 1, 2, 3, 4, 5, 6, 7].map((s) => runSimulation(s, { protocol: 'zab', safetyUs: 200_000 }).features);
@@ -72,3 +72,32 @@ for (const protocol of availableProtocols()) {
     assert.ok(failovers.filter((f) => f !== null && f.staleIndex !== null && f.successor !== null).length >= 3, JSON.stringify(failovers));
   });
 }
+
+// Authorization (src/sim/auth.ts): users, roles and grants set up through the log, restricted
+// writers, an admin granting and revoking under them; the checker holds every member's answers to
+// the rules at each index (src/check/auth.ts).
+for (const protocol of availableProtocols()) {
+  test(`${protocol}: with auth on, the log sets up users and turns authentication on; writes are refused at the gateway and at apply; the run replays`, () => {
+    const opts = { protocol, authP: 1, safetyUs: 1_500_000, nodes: 3 } as const;
+    const a = runSimulation(4, opts);
+    assert.equal(a.violation, null, a.violation?.message);
+    assert.equal(a.features.auth, true);
+    assert.equal(runSimulation(4, opts).traceHash, a.traceHash);
+    const w = a.stats.workload;
+    assert.ok(w.authChanges >= 11, `the setup and some changes went through the log (${w.authChanges})`);
+    assert.ok(w.gatewayRefused > 0 && w.refused > 0, JSON.stringify(w));
+    assert.ok(a.stats.auth.changes >= 11, JSON.stringify(a.stats.auth));
+    // Refused writes are failures in the history: they had no effect, and the history stayed linearizable.
+    assert.ok(a.history.some((h) => h.type === 'fail' && h.f !== 'read'));
+    assert.equal(a.linearizability?.verdict, 'linearizable');
+  });
+}
+
+test('auth is off by default and drawn from a stream of its own: the seed is the one it was without it', () => {
+  const off = runSimulation(6, { protocol: 'raft', safetyUs: 500_000 });
+  assert.equal(off.features.auth, false);
+  assert.equal(off.stats.workload.authChanges, 0);
+  assert.equal(runSimulation(6, { protocol: 'raft', safetyUs: 500_000, authP: 0 }).traceHash, off.traceHash);
+  const on = runSimulation(6, { protocol: 'raft', safetyUs: 500_000, authP: 1 });
+  assert.notEqual(on.traceHash, off.traceHash);
+});

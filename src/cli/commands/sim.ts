@@ -27,6 +27,7 @@ interface SimFlags {
   listMutants?: boolean;
   variants?: boolean;
   swarm?: boolean;
+  auth?: boolean;
   workers?: string;
   history?: string;
   html?: string;
@@ -47,6 +48,7 @@ function optionsFrom(flags: SimFlags): Partial<SimOptions> {
     mutants: new Set(flags.mutant ?? []),
     swarm: flags.swarm === true,
   };
+  if (flags.auth === true) o.authP = 1;
   const nodes = positiveInt('nodes', flags.nodes);
   if (nodes !== undefined) o.nodes = nodes;
   const steps = positiveInt('steps', flags.steps);
@@ -93,7 +95,7 @@ function replayLine(protocol: string, seed: number, flags: SimFlags, mutants: re
   const opt = (name: string, v: string | undefined): string => (v === undefined ? '' : ` --${name} ${v}`);
   return `quorate sim --protocol ${protocol}${opt('nodes', flags.nodes)} --seeds ${seed} --faults ${flags.faults}`
     + `${mutants.map((m) => ` --mutant ${m}`).join('')}${opt('time', flags.time)}${opt('clients', flags.clients)}${opt('steps', flags.steps)}`
-    + `${flags.variants === true ? ' --variants' : ''}${flags.swarm === true ? ' --swarm' : ''}`;
+    + `${flags.variants === true ? ' --variants' : ''}${flags.swarm === true ? ' --swarm' : ''}${flags.auth === true ? ' --auth' : ''}`;
 }
 
 export function registerSim(program: Command): void {
@@ -111,6 +113,7 @@ export function registerSim(program: Command): void {
     .option('--clients <n>', 'client sessions in the workload')
     .option('--variants', 'rotate cluster shapes by seed: odd seeds 3 nodes with leader churn; even ones 5 nodes, 3 without PreVote, 3 with tiny limits')
     .option('--swarm', `swarm testing: each seed runs a random half of --faults and turns each feature (${swarmFeatures.map((f) => f.name).join(', ')}) on or off`)
+    .option('--auth', 'the auth feature on every seed: users, roles and grants in the log, restricted writers, an admin revoking under them (under --swarm the seed\'s draw decides)')
     .option('--workers <n>', `worker threads, 1..${workersMax} (default: one per core)`)
     .option('--list-mutants', 'print every mutant name (protocol and driver), one per line, and exit')
     .option('--history <file>', 'write the first failing seed\'s client history as JSON lines')
