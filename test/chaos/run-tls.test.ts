@@ -10,7 +10,7 @@ import { assertClean, shortRun } from './helpers.js';
  * and TLS client ports, with the faults that make TLS links reconnect — a killed member redials
  * and is redialed, a partition cuts links the proxies then let through again — and the clients
  * acting as a user allowed to write only their keys, the auth state replicated through it all.
- * Short on purpose (about 15 s); the long run is `quorate chaos --tls --auth` (docs/CHAOS.md).
+ * Short on purpose (about 15 s); the long run is `quorate chaos --tls --auth` (docs/TESTING.md).
  */
 test('raft with peer mTLS, client TLS and auth survives a short chaos run: linearizable, nothing acknowledged lost, replicas converge', { timeout: 120_000 }, async () => {
   const { report, dir } = await shortRun('raft', { seed: 17, tls: true, auth: true, durationMs: 8_000, quietMs: 2_000, nemesis: parseNemesis('kill:one+leader,partition') });
