@@ -144,7 +144,7 @@ export function validateChaosOptions(o: ChaosOptions): ChaosOptions {
   intIn(o.checkpointEvery, '--checkpoint-every', 1, 1e9);
   if (o.nemesis.length === 0) throw new ConfigError('--nemesis must name at least one fault');
   if (o.nemesis.every((s) => unsupportedNemeses.has(s.kind))) {
-    throw new ConfigError(`--nemesis names only faults a node cannot take (${o.nemesis.map((s) => s.kind).join(', ')}): a run without faults proves nothing`);
+    throw new ConfigError(`--nemesis names only faults this machine cannot inject (${o.nemesis.map((s) => s.kind).join(', ')}: needs Debian's faketime package): a run without faults proves nothing`);
   }
   if (o.outDir.length === 0) throw new ConfigError('--out must be a directory path');
   return o;
