@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Chaos runs longer than CI's slices, one after another, for every protocol:
 #   1. power loss: every node SIGKILLed at once, on the disk that loses unsynced writes;
-#   2. every supported fault together (kill, pause, partition, one-way, loss, disk-wipe,
-#      torn-write, bitflip), dealt round robin;
-#   3. leader pauses and power loss with lease reads on (FAULTS #9).
+#   2. every supported fault together (kill, pause, partition, one-way, loss, clock where
+#      faketime is installed, disk-wipe, torn-write, bitflip), dealt round robin;
+#   3. leader pauses and power loss with lease reads on (FAULTS #9);
+#   4. clock drift of one node, the leader or another, at x0.5 and at x1.5 (FAULTS #17; needs
+#      Debian's faketime, else the runs exit 2 with what to install).
 # Usage: npm run build && bash scripts/chaos-sweep.sh [seed] [seconds of faults]
 # Each run keeps its directory under out/chaos/ (history.jsonl, report.json, report.html, node
 # logs); the summary lines at the end say which passed. Exit 1 if any run did not pass (a
@@ -27,6 +29,8 @@ for p in raft paxos zab; do
   run "$p-power-loss" --protocol "$p" --nemesis kill:all
   run "$p-all-faults" --protocol "$p"
   run "$p-lease-pause" --protocol "$p" --nemesis pause:leader,kill:all --lease-reads
+  run "$p-clock-slow" --protocol "$p" --nemesis clock:slow+leader-slow
+  run "$p-clock-fast" --protocol "$p" --nemesis clock:fast+leader-fast
 done
 printf '%s\n' "${summary[@]}"
 exit $status

@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { QuorateClient } from '../client/index.js';
 import type { ClientAuth, ClientTls, ClusterNodeStatus } from '../client/index.js';
-import { Rng } from '../core/index.js';
+import { ConfigError, Rng } from '../core/index.js';
 import type { NodeId } from '../core/index.js';
 import { parsePeers } from '../node/config.js';
 import { LocalCluster } from '../node/local-cluster.js';
+import { ClockControl, faketimeMissing } from './clock.js';
 import { ProxyMesh } from './proxy.js';
 import type { Address } from './proxy.js';
 
@@ -32,6 +33,11 @@ export interface ChaosClusterOptions {
   readonly tls: boolean;
   /** Nodes issue short tokens (chaosTokenTtl) so clients renew them during the run (ChaosOptions.auth). */
   readonly auth: boolean;
+  /**
+   * Every node runs under libfaketime with a clock the nemesis can change (clock.ts); asked only
+   * when the run's nemesis includes `clock`, since every clock read then costs a file read.
+   */
+  readonly fakeClocks: boolean;
 }
 
 /** Token life under `chaos --auth`: short, so every client renews several times through the faults. */
@@ -51,12 +57,17 @@ export interface ReplicaSummary {
 export class ChaosCluster {
   private constructor(
     readonly local: LocalCluster, readonly mesh: ProxyMesh, private readonly dataDir: string, private readonly tlsForClients: ClientTls | undefined,
+    /** The nodes' fake clocks; null unless ChaosClusterOptions.fakeClocks. */
+    readonly clock: ClockControl | null,
   ) {}
 
   static async create(o: ChaosClusterOptions): Promise<ChaosCluster> {
     let mesh: ProxyMesh | null = null;
+    const clock = o.fakeClocks ? ClockControl.create(join(o.dataDir, 'clock')) : null;
+    if (o.fakeClocks && clock === null) throw new ConfigError(faketimeMissing);
     const local = await LocalCluster.create({
       nodes: o.nodes, protocol: o.protocol, dataDir: o.dataDir, clusterId: 'chaos', logLevel: 'info', env: o.env, echo: o.echo,
+      ...(clock === null ? {} : { envFor: (id: string) => clock.envFor(id) }),
       tls: o.tls, clientTls: o.tls,
       extraArgs: ['--checkpoint-every', String(o.checkpointEvery), ...(o.leaseReads ? ['--lease-reads'] : []),
         ...(o.auth ? ['--auth-token-ttl', chaosTokenTtl] : [])],
@@ -69,7 +80,7 @@ export class ChaosCluster {
     const rng = new Rng(o.seed).fork('proxy');
     mesh = await ProxyMesh.create(parsePeers(local.peersFlag()), { random: () => rng.float() });
     const clientTls = o.tls ? { ca: readFileSync(join(local.tlsDir, 'ca.crt')) } : undefined;
-    return new ChaosCluster(local, mesh, o.dataDir, clientTls);
+    return new ChaosCluster(local, mesh, o.dataDir, clientTls, clock);
   }
 
   /**

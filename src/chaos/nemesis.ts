@@ -2,6 +2,8 @@ import { statSync } from 'node:fs';
 import { assert, assertNever } from '../core/index.js';
 import type { NodeId } from '../core/index.js';
 import { flipBit, snapshotFiles, tearLastWalRecord, walRecords } from '../storage/damage.js';
+import { clockRates } from './clock.js';
+import type { ClockControl } from './clock.js';
 import type { ChaosCluster } from './cluster.js';
 import type { FaultPlan } from './schedule.js';
 
@@ -63,6 +65,14 @@ export interface HealResult {
 
 type Done = (nodes: readonly NodeId[], detail: string, stopped?: readonly NodeId[], damage?: DamageDone | null) => ActiveFault;
 
+/**
+ * Forward steps of the `jump` shape: at least a second (beyond every lease and election
+ * timeout), at most a third of `chaos --auth`'s 15 s token life, so a stepped node does not
+ * find every token expired (steps add up: the heal keeps the reading, see ClockControl.normal).
+ */
+const clockStepMsMin = 1_000;
+const clockStepMsMaxPlanned = 5_000;
+
 /** How long a restarted node may take to answer /healthz (tsx start-up on a loaded machine). */
 const restartTimeoutMs = 60_000;
 
@@ -99,7 +109,7 @@ export class Nemesis {
       case 'bitflip':
         return this.applyDisk(plan, done);
       case 'clock':
-        throw new Error('clock offsets are not supported by the node; the schedule never plans them');
+        return this.applyClock(plan, done);
       default:
         return assertNever(plan.kind);
     }
@@ -108,7 +118,8 @@ export class Nemesis {
   /** The node a shape aims at: the current leader for the leader shapes (the first in order if none), else the first in order. */
   private async target(plan: FaultPlan): Promise<NodeId> {
     const first = plan.order[0] as NodeId;
-    if (plan.variant !== 'leader' && plan.variant !== 'isolate-leader' && plan.variant !== 'leader-mute') return first;
+    if (plan.variant !== 'leader' && plan.variant !== 'isolate-leader' && plan.variant !== 'leader-mute'
+      && plan.variant !== 'leader-fast' && plan.variant !== 'leader-slow') return first;
     return (await this.cluster.leader(1_000)) ?? first;
   }
 
@@ -160,6 +171,26 @@ export class Nemesis {
     }
     return done(all ? [...c.ids] : [id],
       `${all ? 'every link' : `links of ${id}`}: reset ${plan.resetProbability * 100}% of chunks, delay ${plan.delayMs}+U(0,${plan.jitterMs}) ms`);
+  }
+
+  /** One node's clock runs fast or slow, or steps forward; the heal puts its rate back to x1. */
+  private async applyClock(plan: FaultPlan, done: Done): Promise<ActiveFault> {
+    const clock = this.clock();
+    const id = await this.target(plan);
+    if (plan.variant === 'jump') {
+      const stepMs = clockStepMsMin + (plan.draw % (clockStepMsMaxPlanned - clockStepMsMin + 1));
+      clock.step(id, stepMs);
+      return done([id], `clock of ${id} stepped ${stepMs} ms forward (every clock it reads)`);
+    }
+    const rate = plan.variant === 'fast' || plan.variant === 'leader-fast' ? clockRates.fast : clockRates.slow;
+    clock.setRate(id, rate);
+    return done([id], `clock of ${id} runs at x${rate} (timers included)`);
+  }
+
+  private clock(): ClockControl {
+    const c = this.cluster.clock;
+    assert(c !== null, 'a clock fault was planned for a cluster started without fake clocks');
+    return c;
   }
 
   /**
@@ -217,11 +248,13 @@ export class Nemesis {
       case 'loss':
         c.mesh.heal();
         break;
+      case 'clock':
+        for (const id of f.nodes) if (c.local.isRunning(id)) this.clock().normal(id);
+        break;
       case 'kill':
       case 'disk-wipe':
       case 'torn-write':
       case 'bitflip':
-      case 'clock':
         break;
       default:
         assertNever(f.plan.kind);

@@ -1,4 +1,5 @@
 import { ConfigError } from '../core/index.js';
+import { faketimeLibrary } from './clock.js';
 
 /**
  * What `quorate chaos` runs: which faults (the nemesis), for how long, with how many clients.
@@ -20,11 +21,12 @@ export type NemesisKind = (typeof NemesisKind)[keyof typeof NemesisKind];
 export const nemesisKinds: readonly NemesisKind[] = Object.values(NemesisKind);
 
 /**
- * Faults a running node cannot take: clock offsets need an injectable clock, and a node's ticks
- * follow the process's monotonic clock with no offset hook (src/node/ticks.ts). Asked for, they
- * are reported as unsupported and never claimed as injected.
+ * Faults this machine cannot inject: the clock nemesis runs the nodes under libfaketime
+ * (clock.ts), so without Debian's faketime package it is skipped. Asked for, a skipped fault is
+ * reported as unsupported and never claimed as injected. Looked up once, when the module loads:
+ * the schedule stays a function of the seed on a given machine.
  */
-export const unsupportedNemeses: ReadonlySet<NemesisKind> = new Set([NemesisKind.Clock]);
+export const unsupportedNemeses: ReadonlySet<NemesisKind> = new Set(faketimeLibrary() === null ? [NemesisKind.Clock] : []);
 
 export interface ChaosOptions {
   readonly protocol: string;
@@ -91,7 +93,11 @@ export const nemesisVariants = {
   partition: ['majority-minority', 'isolate-leader', 'isolate-one'],
   'one-way': ['leader-mute', 'one-mute', 'one-deaf'],
   loss: ['all-links', 'one-node', 'clog-one'],
-  clock: ['skew'],
+  /**
+   * One node's clock (the first in the plan's order, or the leader) runs at x1.5 or x0.5 — every
+   * clock it reads, timers included — or steps forward (`jump`, 1–5 s); healed back to x1.
+   */
+  clock: ['fast', 'slow', 'leader-fast', 'leader-slow', 'jump'],
   'disk-wipe': ['one', 'leader'],
   'torn-write': ['one', 'leader'],
   bitflip: ['one', 'leader'],
@@ -138,7 +144,7 @@ export function validateChaosOptions(o: ChaosOptions): ChaosOptions {
   intIn(o.checkpointEvery, '--checkpoint-every', 1, 1e9);
   if (o.nemesis.length === 0) throw new ConfigError('--nemesis must name at least one fault');
   if (o.nemesis.every((s) => unsupportedNemeses.has(s.kind))) {
-    throw new ConfigError(`--nemesis names only faults a node cannot take (${o.nemesis.map((s) => s.kind).join(', ')}): a run without faults proves nothing`);
+    throw new ConfigError(`--nemesis names only faults this machine cannot inject (${o.nemesis.map((s) => s.kind).join(', ')}: needs Debian's faketime package): a run without faults proves nothing`);
   }
   if (o.outDir.length === 0) throw new ConfigError('--out must be a directory path');
   return o;

@@ -45,6 +45,7 @@ export async function runChaos(o: ChaosOptions, progress: ChaosProgress = () => 
   const cluster = await ChaosCluster.create({
     protocol: o.protocol, nodes: o.nodes, dataDir, seed: o.seed, env: o.nodeEnv, echo: o.echo, checkpointEvery: o.checkpointEvery,
     leaseReads: o.leaseReads, tls: o.tls, auth: o.auth,
+    fakeClocks: o.nemesis.some((s) => s.kind === 'clock') && !unsupportedNemeses.has('clock'),
   });
   const plans = planSchedule(o.seed, cluster.ids, o.durationMs, o.nemesis);
   let history: HistoryLog | null = null;
@@ -128,6 +129,7 @@ async function faultPhase(cluster: ChaosCluster, plans: readonly FaultPlan[], du
 async function healEverything(cluster: ChaosCluster, errors: string[]): Promise<void> {
   cluster.mesh.heal();
   for (const id of cluster.ids) if (cluster.local.isRunning(id)) await cluster.local.thaw(id);
+  for (const id of cluster.ids) if (cluster.clock !== null && cluster.local.isRunning(id)) cluster.clock.normal(id);
   for (const id of cluster.ids) {
     if (cluster.local.isRunning(id)) continue;
     errors.push(`${id} was not running at the end of the fault phase; restarted`);

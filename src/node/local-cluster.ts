@@ -38,6 +38,8 @@ export interface LocalClusterOptions {
   readonly peersFlagFor?: (id: string) => string;
   /** Extra environment for the children (test-mode disk, mutants), on top of this process's. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Environment for one member, asked at each of its spawns (the chaos clock nemesis's libfaketime). */
+  readonly envFor?: (id: string) => Readonly<Record<string, string>>;
   /**
    * The peer secret file every member is started with; default <dataDir>/peer-secret, written
    * (32 random bytes, hex, mode 600) on first start and kept, so a restart uses the same secret.
@@ -253,7 +255,7 @@ export class LocalCluster {
       ...(this.opts.extraArgs ?? []),
     ];
     const log = createWriteStream(join(this.opts.dataDir, `${id}.log`), { flags: 'a', mode: 0o600 });
-    const env = this.opts.env === undefined ? process.env : { ...process.env, ...this.opts.env };
+    const env = { ...process.env, ...this.opts.env, ...this.opts.envFor?.(id) };
     const proc = spawn(cmd.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     for (const s of [proc.stdout, proc.stderr]) {
       s.on('data', (c: Buffer) => {

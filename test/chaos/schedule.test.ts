@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../../src/core/index.js';
-import { chaosDefaults, nemesisVariants, parseNemesis, validateChaosOptions } from '../../src/chaos/options.js';
+import { faketimeLibrary } from '../../src/chaos/clock.js';
+import { chaosDefaults, nemesisVariants, parseNemesis, unsupportedNemeses, validateChaosOptions } from '../../src/chaos/options.js';
 import type { ChaosOptions } from '../../src/chaos/options.js';
 import { planSchedule, timingFor } from '../../src/chaos/schedule.js';
 
@@ -40,11 +41,20 @@ test('only the faults and shapes asked for are planned', () => {
   assert.ok(plans.some((p) => p.kind === 'kill') && plans.some((p) => p.kind === 'pause'));
 });
 
-test('clock is refused by the schedule: the node has no injectable clock, so it is never claimed', () => {
-  assert.deepEqual(planSchedule(1, nodes, 60_000, parseNemesis('clock')), []);
+test('clock is planned where faketime is installed, in every shape, and refused (never claimed) where it is not', () => {
+  const clockOnly = planSchedule(1, nodes, 120_000, parseNemesis('clock'));
   const mixed = planSchedule(1, nodes, 60_000, parseNemesis('clock,pause'));
-  assert.ok(mixed.length > 0 && mixed.every((p) => p.kind === 'pause'));
-  assert.ok(!chaosDefaults.nemesis.split(',').includes('clock'));
+  if (faketimeLibrary() === null) {
+    assert.ok(unsupportedNemeses.has('clock'));
+    assert.deepEqual(clockOnly, []);
+    assert.ok(mixed.length > 0 && mixed.every((p) => p.kind === 'pause'));
+    assert.ok(!chaosDefaults.nemesis.split(',').includes('clock'));
+    return;
+  }
+  assert.ok(!unsupportedNemeses.has('clock') && chaosDefaults.nemesis.split(',').includes('clock'));
+  assert.ok(clockOnly.length > 5 && clockOnly.every((p) => p.kind === 'clock'));
+  assert.deepEqual(new Set(clockOnly.map((p) => p.variant)), new Set(nemesisVariants.clock), 'two minutes meet every shape');
+  assert.ok(mixed.some((p) => p.kind === 'clock') && mixed.some((p) => p.kind === 'pause'));
 });
 
 test('every fault kind has shapes, and a bad --nemesis is a ConfigError naming it', () => {
@@ -64,7 +74,8 @@ test('options out of bounds are refused with the flag named', () => {
   assert.equal(validateChaosOptions(good), good);
   for (const [bad, flag] of [
     [{ nodes: 4 }, '--nodes'], [{ clients: 0 }, '--clients'], [{ clients: 10_000 }, '--clients'], [{ durationMs: 10 }, '--duration'],
-    [{ keys: 0 }, '--keys'], [{ seed: -1 }, '--seed'], [{ nemesis: [] }, '--nemesis'], [{ nemesis: parseNemesis('clock') }, '--nemesis'],
+    [{ keys: 0 }, '--keys'], [{ seed: -1 }, '--seed'], [{ nemesis: [] }, '--nemesis'],
+    ...(unsupportedNemeses.has('clock') ? [[{ nemesis: parseNemesis('clock') }, '--nemesis'] as const] : []),
   ] as const) {
     assert.throws(() => validateChaosOptions({ ...good, ...bad }), (e: unknown) => e instanceof ConfigError && e.message.includes(flag));
   }

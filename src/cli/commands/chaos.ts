@@ -86,7 +86,7 @@ export function registerChaos(program: Command): void {
       const say = (line: string): void => {
         process.stderr.write(`${line}\n`);
       };
-      if (skipped.length > 0) say(`not supported, will not be injected: ${skipped.join(', ')} (a node has no injectable clock)`);
+      if (skipped.length > 0) say(`not supported, will not be injected: ${skipped.join(', ')} (the clock nemesis needs Debian's faketime package: apt-get install faketime)`);
       say(`quorate chaos: ${o.protocol}${o.tls ? ' with TLS' : ''}${o.auth ? ' with auth' : ''}, ${o.nodes} nodes, seed ${seed}, ${o.durationMs / 1000}s of faults, output in ${o.outDir}`);
       const report = await runChaos(o, say);
       if (flags.json === true) {
