@@ -14,7 +14,16 @@ import { HistoryLog } from '../../src/chaos/workload.js';
  * rate and steps changed from outside while it runs; then what they guard against — a Raft
  * leader serving lease reads whose clock runs far slower than the lease margin allows.
  */
-const skip = faketimeLibrary() === null ? faketimeMissing : false;
+/**
+ * These measure rates and race a lease against an election on real time: on a machine loaded by
+ * the rest of the suite (CI runs two test files per core) a starved child misses its samples and
+ * an isolation ends before the stale read lands, so they fail for the load, not the code. Run on
+ * purpose: `QUORATE_CLOCK_TESTS=1 node --import tsx --test test/chaos/clock.test.ts` (about 60 s;
+ * docs/TESTING.md). CI keeps test/chaos/run-clock.test.ts, the default configuration through
+ * every clock fault, whose verdict does not depend on timing.
+ */
+const onPurpose = process.env['QUORATE_CLOCK_TESTS'] === '1' ? false : 'timing-sensitive: run on purpose with QUORATE_CLOCK_TESTS=1';
+const skip = faketimeLibrary() === null ? faketimeMissing : onPurpose;
 
 interface Sample { readonly realMs: number; readonly fakeMs: number; readonly wallMs: number }
 
