@@ -55,3 +55,14 @@ for (const mutant of [ZabMutant.AcceptGap, ZabMutant.TruncPastPrefix]) {
     assert.notEqual(s.failures[0]?.invariant, 'liveness', `${mutant} was only caught as a liveness failure`);
   });
 }
+
+/**
+ * Seed 701133 (variants, auth) reported lease-wait falsely: n1 answered n3's pings at its tick 33
+ * (pongs held behind an fsync), a duplicate of one of them came at 43 while n1 was looking, and
+ * the checker took the duplicate's arrival as the start of the wait (src/check/zab-rules.ts now
+ * keeps the first delivery). n1 voted at 43, electionTicks after it answered.
+ */
+test('simulator seed 701133 (variants, auth): a duplicated ping does not restart the lease wait', () => {
+  const r = runSimulation(701133, { protocol: 'zab', ...seedVariant(701133), authP: 1 });
+  assert.equal(r.violation, null, `seed 701133: ${JSON.stringify(r.violation)}\n${r.traceTail.join('\n')}`);
+});
