@@ -258,9 +258,15 @@ export const mutantCatalog: Readonly<Record<string, MutantExpectation>> = {
       + 'later election or handshake; the lost write it risks needs promises made before the wipe above the leader\'s',
   },
   'zab/snap-restart-on-compact': {
-    breaks: [Invariant.StreamProgress], atLeast: 3, seeds: 40, scenario: { nodes: 3, slowStreamsP: 1, snapshotEvery: 15 },
+    breaks: [Invariant.StreamProgress], atLeast: 3, seeds: 40, scenario: { nodes: 3, slowStreamsP: 1, snapshotEvery: 15, authP: 1 },
     why: 'a checkpoint taken while a SNAP streams restarts it: with default limits a SNAP leaves in one Ready, so only slow streams '
       + '(16-byte chunks, one per heartbeat) and frequent checkpoints put one mid-stream (45 of 200 seeds)',
+  },
+  'zab/fixed-init-limit': {
+    breaks: [Invariant.Liveness], atLeast: 2, seeds: 40, scenario: { slowStreamsP: 1, authP: 1, snapshotEvery: 15 },
+    why: 'a prospective leader gives up 2 x electionTicks after it started however its SNAPs progress: a quorum that needs a SNAP '
+      + 'longer than 10 heartbeats never establishes; only slow streams (16 bytes per heartbeat) and checkpoints of a few hundred '
+      + 'bytes (auth state) make one that long (5 of the first 40 seeds, 16 of 200)',
   },
 };
 

@@ -37,8 +37,10 @@ test('simulator seed 949 (variants): no pong stands in for the NEWLEADER ACK', (
  * vouches for that ACK (src/check/durability.ts), so the run stops there, before the leader can
  * commit on it; the leader's side (counted-durable) is ablated to show the follower's alone.
  */
-test('simulator seeds 2 and 68 (variants): a pong that outlived its given-up handshake is caught as it leaves (review Z1)', () => {
-  for (const seed of [2, 68]) {
+// Seed 68 was pinned here too until a follower waiting for UPTODATE stopped giving up while pinged
+// (it no longer gives up its handshake there); 19 shows the same (seeds 1..128: 2, 19, 123, 128).
+test('simulator seeds 2 and 19 (variants): a pong that outlived its given-up handshake is caught as it leaves (review Z1)', () => {
+  for (const seed of [2, 19]) {
     const r = runSimulation(seed, {
       protocol: 'zab', ...seedVariant(seed), mutants: new Set([ZabMutant.PongAsNewLeaderAck]), disabledInvariants: new Set(['counted-durable']),
     });
