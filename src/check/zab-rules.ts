@@ -118,8 +118,13 @@ export class ZabRules {
     const m = msg as ZabMessage;
     if (m.type !== 'ping') return;
     const pings = this.life(node).pingsAt;
+    const key = `${m.from}#${m.epoch}#${m.seq}`;
+    // A duplicate keeps the first delivery: the lease a pong gives starts when the leader sent
+    // the ping, before any copy arrived, and the pong (held for an fsync) may leave after a later
+    // copy that the member ignored (seed 701133 --variants --auth: a copy came once it was looking).
+    if (pings.has(key)) return;
     if (pings.size >= pingsKeptMax) pings.delete(pings.keys().next().value as string);
-    pings.set(`${m.from}#${m.epoch}#${m.seq}`, this.life(node).ticks);
+    pings.set(key, this.life(node).ticks);
   }
 
   /** Messages leave `node`, in the order it made them. */

@@ -123,6 +123,32 @@ test('lease-wait: with lease reads, no vote within electionTicks of a start or o
   speak(reused, 'n2', vote);
   assert.ok(reused.ok, reused.violations.map((v) => v.message).join('; '));
 
+  // A ping delivered twice (the network duplicates): the pong, held for an fsync, answers the
+  // copy the follower handled at tick 20; the second copy came at tick 30, when the follower was
+  // looking and ignored it, and the pong left after it. The lease the pong gives started when the
+  // leader sent the ping, before its first delivery, so the wait counts from that one (sim
+  // --protocol zab --seeds 701133 --faults all --variants --auth: n1 answered n3's pings 8..11 at
+  // its tick 33, a duplicate of ping 9 came at 43, then the pongs left and n1 voted at 43).
+  const duplicated = checker(true);
+  duplicated.onStart('n2', null, 0);
+  ticks(duplicated, 20);
+  duplicated.onDeliver('n2', ping);
+  ticks(duplicated, electionTicks);
+  duplicated.onDeliver('n2', ping); // the duplicate, ignored by a looking member
+  speak(duplicated, 'n2', pong, vote);
+  assert.ok(duplicated.ok, duplicated.violations.map((v) => v.message).join('; '));
+  // The wait still counts from the first delivery.
+  const dupEarly = checker(true);
+  dupEarly.onStart('n2', null, 0);
+  ticks(dupEarly, 20);
+  dupEarly.onDeliver('n2', ping);
+  ticks(dupEarly, 2);
+  dupEarly.onDeliver('n2', ping);
+  speak(dupEarly, 'n2', pong);
+  ticks(dupEarly, electionTicks - 3);
+  speak(dupEarly, 'n2', vote);
+  assert.deepEqual(rules(dupEarly), ['lease-wait']);
+
   const noLease = checker(false);
   noLease.onStart('n2', null, 0);
   speak(noLease, 'n2', vote);

@@ -63,7 +63,14 @@ export class Leader {
   private readonly peers = new Map<NodeId, Peer>();
   /** Each follower's ACKEPOCH: its history summary, from which its sync is planned. */
   private readonly ackEpoch = new Map<NodeId, AckEpochMsg>();
-  private readonly startedAt: number;
+  /**
+   * A prospective leader not established by this tick gives up (ZooKeeper's initLimit): 2 ×
+   * electionTicks after it started, or after the last SNAP chunk it sent to a fresh voter that
+   * is still answering (continueSnapshot). A fixed bound meant that a quorum needing a SNAP
+   * longer than the bound never established: each leader gave up and the next restarted the
+   * streams (simulator: slow streams, checkpoints of a few hundred bytes).
+   */
+  private establishBy: number;
   /** First index of epoch e' (its counter 1). */
   private epochStart = 0;
   private heartbeatAt = 0;
@@ -89,7 +96,7 @@ export class Leader {
   private batchBytes = 0;
 
   constructor(private readonly r: ZabReplica) {
-    this.startedAt = r.now;
+    this.establishBy = r.now + establishTicks(r);
     this.maybeChooseEpoch();
   }
 
@@ -297,9 +304,26 @@ export class Leader {
       if (data.length === 0) break;
     } while (st.offset < src.sizeBytes && budget > 0);
     peer.phaseSince = r.now;
+    this.maybeExtendEstablishment(peer);
     if (st.offset < src.sizeBytes) return;
     peer.snap = null;
     this.finishSync(peer, src.meta.index + 1);
+  }
+
+  /**
+   * A SNAP to a fresh voter that still answers us is progress toward establishment: its stream
+   * may take longer than the fixed bound (ZooKeeper's initLimit, which its operators raise with
+   * the data size), so the bound counts from its latest chunk, and the NEWLEADER ACK after it
+   * gets the same 2 × electionTicks the follower gives itself. Bounded: a follower is fresh for
+   * one handshake per epoch (a resync rejoins e' not fresh), so each voter extends it by one
+   * stream at most. Nothing here bears on safety: establishment still needs a quorum of fresh
+   * NEWLEADER ACKs, and a leader not established serves no read and gives no lease.
+   */
+  private maybeExtendEstablishment(peer: Peer): void {
+    const r = this.r;
+    if (this.phase !== 'sync' || !peer.fresh || r.has(ZabMutant.FixedInitLimit)) return;
+    if (r.now - peer.lastHeard >= r.opts.electionTicks) return; // a silent follower is no progress
+    this.establishBy = Math.max(this.establishBy, r.now + establishTicks(r));
   }
 
   /**
@@ -345,6 +369,9 @@ export class Leader {
     if (m.epoch !== this.epoch || m.session !== peer.session) return;
     if (m.newLeader) {
       if (peer.phase === 'syncing' && m.index === peer.newLeaderIndex) this.onNewLeaderAcked(peer);
+      // A follower repeats its NEWLEADER ACK (on our pings) until UPTODATE comes: ours was lost,
+      // or left before its repeat did. It is synced in this handshake, so send UPTODATE again.
+      else if (peer.phase === 'synced' && this.phase === 'broadcast' && m.index === peer.newLeaderIndex) this.sendUpToDate(peer);
       return;
     }
     if (peer.phase !== 'synced' || m.index > peer.sentIndex) return;
@@ -495,7 +522,7 @@ export class Leader {
     const r = this.r;
     if (this.phase !== 'broadcast') {
       // ZooKeeper's initLimit: a prospective leader that cannot establish itself gives up.
-      if (r.now - this.startedAt >= 2 * r.opts.electionTicks) r.becomeLooking();
+      if (r.now >= this.establishBy) r.becomeLooking();
       else if (r.now >= this.heartbeatAt && this.epoch > 0) this.heartbeat();
       return;
     }
@@ -587,6 +614,11 @@ export class Leader {
 }
 
 const pingRoundsKept = 64;
+
+/** Ticks a prospective leader gets to establish itself, and again after each SNAP chunk that is progress. */
+function establishTicks(r: ZabReplica): number {
+  return 2 * r.opts.electionTicks;
+}
 /** What entrySizeBytes adds to a command's length: a batch's own framing stays below it. */
 const entryOverheadBytes = 16;
 

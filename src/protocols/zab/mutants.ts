@@ -12,6 +12,7 @@ export const ZabMutant = {
   CampaignAtRestart: 'campaign-at-restart',
   LostStateRegainsVote: 'lost-state-regains-vote',
   SnapRestartOnCompact: 'snap-restart-on-compact',
+  FixedInitLimit: 'fixed-init-limit',
 } as const;
 export type ZabMutant = (typeof ZabMutant)[keyof typeof ZabMutant];
 
@@ -59,5 +60,9 @@ export const zabMutants: readonly MutantInfo[] = [
   {
     name: ZabMutant.SnapRestartOnCompact,
     description: 'a checkpoint taken while a SNAP is streamed restarts that follower\'s handshake from offset 0, so a follower behind a slow link never finishes',
+  },
+  {
+    name: ZabMutant.FixedInitLimit,
+    description: 'a prospective leader gives up 2 × electionTicks after it started even while a SNAP to a fresh voter progresses, and a follower waiting for UPTODATE gives up as long after NEWLEADER: a quorum that needs a SNAP longer than that never establishes',
   },
 ];

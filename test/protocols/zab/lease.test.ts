@@ -36,8 +36,10 @@ function lease(how: 'restart' | 'stuck', mutants: string[] = []): Outcome {
     net.start(f);
   } else {
     // A lost PROPOSAL: f sees the gap and starts a new handshake with L. Its ACKEPOCH arrives
-    // late and its ACKs never: f answers L's pings meanwhile (L counts them for its lease), and
-    // its stuck timer, started before L's clock for the same handshake, fires first.
+    // late, and then nothing of the sync reaches f: f answers L's pings meanwhile (L counts them
+    // for its lease), and its stuck timer, started before L's clock for the same handshake, fires
+    // first. (f waits for the sync header: a follower waiting for UPTODATE no longer counts as
+    // stuck while pinged, establish.test.ts.)
     net.dropIf = (m) => m.from === f && m.to === L && m.type === 'ack';
     assert.ok(net.replica(L).propose(txt('p1')).ok);
     net.drain(L);
@@ -49,6 +51,8 @@ function lease(how: 'restart' | 'stuck', mutants: string[] = []): Outcome {
       net.tick();
       net.stabilize();
     }
+    net.dropIf = (m) => (m.from === f && m.to === L && m.type === 'ack') ||
+      (m.from === L && m.to === f && (m.type === 'sync' || m.type === 'diff' || m.type === 'snap' || m.type === 'newleader'));
     net.inject(late);
     net.stabilize();
     assert.equal(net.replica(f).status().protocolRole, 'following');
