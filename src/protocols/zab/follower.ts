@@ -278,12 +278,6 @@ export class Follower {
     // may have been lost. Nothing else may stand in for it (review Z1), so repeat it, under the
     // same durability conditions; the leader ignores a copy once it counted one.
     if (this.phase === 'newleader' && r.pendingNewLeader === null && !r.has(ZabMutant.LateNewLeaderAck)) this.sendNewLeaderAck();
-    // Waiting for UPTODATE is not a stuck handshake while the leader pings us: it may still be
-    // streaming a SNAP to another follower of its quorum (Leader.maybeExtendEstablishment), and
-    // it gives up by itself if it cannot establish (then its pings stop and our silence timer
-    // fires). Once established it answers the repeated ACK with UPTODATE, so a lost UPTODATE
-    // costs a heartbeat.
-    if (this.phase === 'newleader' && !r.has(ZabMutant.FixedInitLimit)) this.phaseSince = r.now;
     if (this.phase === 'newleader' || this.phase === 'broadcast') {
       // The link is FIFO: txns sent before this ping that we do not hold were lost.
       if (r.history.lastIndex < m.sentIndex && !r.has(ZabMutant.AcceptGap)) return this.resync();

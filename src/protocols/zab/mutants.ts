@@ -63,6 +63,6 @@ export const zabMutants: readonly MutantInfo[] = [
   },
   {
     name: ZabMutant.FixedInitLimit,
-    description: 'a prospective leader gives up 2 × electionTicks after it started even while a SNAP to a fresh voter progresses, and a follower waiting for UPTODATE gives up as long after NEWLEADER: a quorum that needs a SNAP longer than that never establishes',
+    description: 'a prospective leader gives up 2 × electionTicks after it started even while a SNAP to a fresh voter progresses: a quorum that needs a SNAP longer than that never establishes',
   },
 ];
