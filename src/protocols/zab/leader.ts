@@ -316,24 +316,18 @@ export class Leader {
    * the data size), so the bound counts from its latest chunk, and the NEWLEADER ACK after it
    * gets the same 2 × electionTicks the follower gives itself. Bounded: a follower is fresh for
    * one handshake per epoch (a resync rejoins e' not fresh), so each voter extends it by one
-   * stream at most. And only while establishment is still reachable: we and the fresh voters
-   * that are synced, or mid-handshake and heard from within electionTicks, make a quorum; else
-   * one slow stream would hold us (and the members we hold) out of elections for its length with
-   * no quorum to show for it (found by review). Nothing here bears on safety: establishment still
-   * needs a quorum of fresh NEWLEADER ACKs, and a leader not established serves no read and gives
-   * no lease.
+   * stream at most. It does not ask whether a quorum is still within reach: a leader whose quorum
+   * is lost stays prospective (holding the members it streams to out of elections) for up to one
+   * stream's length. A check that counted only the peers already in a handshake gave up before the
+   * quorum's other members had joined and brought back the swarm seeds' liveness failures (seed
+   * 710029), so that delay is accepted (README). Nothing here bears on safety: establishment
+   * still needs a quorum of fresh NEWLEADER ACKs, and a leader not established serves no read and
+   * gives no lease.
    */
   private maybeExtendEstablishment(peer: Peer): void {
     const r = this.r;
     if (this.phase !== 'sync' || !peer.fresh || r.has(ZabMutant.FixedInitLimit)) return;
     if (r.now - peer.lastHeard >= r.opts.electionTicks) return; // a silent follower is no progress
-    let reachable = 1;
-    for (const p of this.peers.values()) {
-      if (!p.fresh || !p.voter) continue;
-      const live = r.now - p.lastHeard < r.opts.electionTicks;
-      if (p.phase === 'synced' || ((p.phase === 'acked' || p.phase === 'syncing') && live)) reachable++;
-    }
-    if (reachable < r.quorum()) return;
     this.establishBy = Math.max(this.establishBy, r.now + establishTicks(r));
   }
 
