@@ -263,6 +263,11 @@ function describe(user: string): string {
   return user === '' ? 'an unauthenticated request' : `user ${user}`;
 }
 
+/** The refusal's words wherever a permission is refused (gateway, state machine, read point). */
+export function deniedMessage(user: string, need: Permission, key: string): string {
+  return `${describe(user)} may not ${need} ${JSON.stringify(key)}`;
+}
+
 function bounded(n: number, max: number, what: string): number {
   if (n > max) throw new DecodeError(`${n} ${what} exceeds ${max}`);
   return n;

@@ -1,5 +1,5 @@
 import { Reader, Writer, DecodeError, TooLargeError, assertNever } from '../core/index.js';
-import { AuthOpTag, isAuthTag, readAuthOp, validateAuthOp, writeAuthOp, nameProblem } from '../auth/ops.js';
+import { AuthOpTag, authLimits, isAuthTag, readAuthOp, validateAuthOp, writeAuthOp, nameProblem } from '../auth/ops.js';
 import type { AuthOp } from '../auth/ops.js';
 import type { AuthRefusalCode } from '../auth/state.js';
 import { KvRequestError } from './errors.js';
@@ -163,7 +163,7 @@ export function decodeCommand(b: Uint8Array): KvCommand {
   const seq = r.uvarint();
   let user = '';
   if (version === formatVersionWithUser) {
-    user = readBounded(r, 'user', 0, 128);
+    user = readBounded(r, 'user', 0, authLimits.nameBytesMax);
     if (user !== '' && nameProblem(user) !== null) throw new DecodeError(`user name ${nameProblem(user)}`);
   }
   if (isAuthTag(tag)) {

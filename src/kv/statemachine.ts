@@ -2,7 +2,7 @@ import {
   Reader, Writer, CorruptionError, DecodeError, EntryType, assert, assertNever, decodeBatch,
 } from '../core/index.js';
 import type { Entry } from '../core/index.js';
-import { AuthState } from '../auth/state.js';
+import { AuthState, deniedMessage } from '../auth/state.js';
 import type { AuthRefusalCode } from '../auth/state.js';
 import type { Permission } from '../auth/ops.js';
 import { decodeCommand, isKvOp, kvLimits } from './command.js';
@@ -163,7 +163,7 @@ export class KvStateMachine {
     }
     const need = op.op === 'get' ? 'read' : 'write';
     if (!this.options.authorize(this.auth, user, op.key, need, cmd)) {
-      return refused('permission_denied', `${user === '' ? 'an unauthenticated request' : `user ${user}`} may not ${need} ${JSON.stringify(op.key)}`);
+      return refused('permission_denied', deniedMessage(user, need, op.key));
     }
     return this.executeKv(index, op);
   }

@@ -11,6 +11,7 @@ import type {
 import { mustSync } from '../core/durability.js';
 import { KvStateMachine, decodeCommand, encodeCommand } from '../kv/index.js';
 import type { CommandOp, KvCommand, KvResult } from '../kv/index.js';
+import { deniedMessage } from '../auth/state.js';
 import type { AuthState } from '../auth/state.js';
 import type { Storage } from '../storage/storage.js';
 import type { Transport } from '../transport/transport.js';
@@ -423,7 +424,7 @@ export class QuorateNode {
       return r.value === null ? null : { value: r.value, revision: r.revision };
     }
     if (!this.kv.authState.allows(user, key, 'read')) {
-      throw new AuthError('permission_denied', `${user === '' ? 'an unauthenticated request' : `user ${user}`} may not read ${JSON.stringify(key)}`);
+      throw new AuthError('permission_denied', deniedMessage(user, 'read', key));
     }
     return value;
   }

@@ -5,10 +5,11 @@ import { hashPassword, passwordProblem, verifyPassword } from '../auth/password.
 import { checkToken, issueToken } from '../auth/token.js';
 import { nameProblem, permissions } from '../auth/ops.js';
 import type { AuthOp, Permission } from '../auth/ops.js';
+import { deniedMessage } from '../auth/state.js';
 import type { AuthState } from '../auth/state.js';
 import type { QuorateNode } from '../node/node.js';
 import { AuthError } from '../node/errors.js';
-import { HttpError, parseJsonObject, parseSession, readBody } from './request.js';
+import { HttpError, allow, parseJsonObject, parseSession, readBody } from './request.js';
 import { clientIdentityOf } from './tls.js';
 
 /**
@@ -80,7 +81,7 @@ export class AuthGate {
   }
 
   requireKey(user: string, key: string, need: Permission): void {
-    if (!this.state.allows(user, key, need)) throw new AuthError('permission_denied', `user ${user} may not ${need} ${JSON.stringify(key)}`);
+    if (!this.state.allows(user, key, need)) throw new AuthError('permission_denied', deniedMessage(user, need, key));
   }
 
   /**
@@ -265,10 +266,4 @@ function checkPassword(v: unknown): string {
   const p = passwordProblem(v);
   if (p !== null) throw new HttpError(400, 'bad_request', p);
   return v;
-}
-
-function allow(method: string, methods: readonly string[]): void {
-  if (!methods.includes(method)) {
-    throw new HttpError(405, 'method_not_allowed', `method ${method} is not allowed here (allowed: ${methods.join(', ')})`, { allow: methods.join(', ') });
-  }
 }

@@ -11,7 +11,7 @@ import type { KvResult } from '../kv/index.js';
 import { NotLeaderError } from '../node/errors.js';
 import type { QuorateNode } from '../node/node.js';
 import { NodeMetrics } from './metrics.js';
-import { HttpError, parseJsonObject, parseKey, parseSession, readBody, requireString, requireStringOrNull, serverLimits } from './request.js';
+import { HttpError, allow, parseJsonObject, parseKey, parseSession, readBody, requireString, requireStringOrNull, serverLimits } from './request.js';
 import { sendSnapshot } from './snapshot.js';
 import { StreamBudget, resolveClientPortLimits } from './limits.js';
 import type { ClientPortLimits } from './limits.js';
@@ -444,12 +444,6 @@ function routeOf(path: string, method: string): Route {
   // A key may hold '/': only a POST ending in /cas is a compare-and-swap.
   return method === 'POST' && path.endsWith(casSuffix) && path.length > kvPrefix.length + casSuffix.length ? 'cas' : 'kv';
   return 'unknown';
-}
-
-function allow(method: string, methods: readonly string[]): void {
-  if (!methods.includes(method)) {
-    throw new HttpError(405, 'method_not_allowed', `method ${method} is not allowed here (allowed: ${methods.join(', ')})`, { allow: methods.join(', ') });
-  }
 }
 
 function assertNeverRoute(x: never): never {

@@ -20,6 +20,13 @@ export class HttpError extends Error {
   }
 }
 
+/** A 405 naming the methods a route takes (its `allow` header is set from `extra.allow`). */
+export function allow(method: string, methods: readonly string[]): void {
+  if (!methods.includes(method)) {
+    throw new HttpError(405, 'method_not_allowed', `method ${method} is not allowed here (allowed: ${methods.join(', ')})`, { allow: methods.join(', ') });
+  }
+}
+
 export const serverLimits = {
   /** Largest request body: a maximal value (256 KiB of UTF-8) JSON-escaped, with room to spare. */
   maxBodyBytes: 2 * 1024 * 1024,
